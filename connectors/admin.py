@@ -1,0 +1,81 @@
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils.html import format_html, format_html_join
+
+from connectors.forms import connection_form_for
+from connectors.models import Connection
+from connectors.registry import SYSTEMS, get_system
+from portal.admin_utils import AuditedAdminMixin
+from portal.redaction import MASK
+
+
+@admin.register(Connection)
+class ConnectionAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "tenant", "system", "health", "last_checked_at"]
+    list_filter = ["system", "health", "tenant"]
+    search_fields = ["name", "tenant__name"]
+    list_select_related = ["tenant"]
+    readonly_fields = ["system_label", "credentials_preview", "health", "last_checked_at", "last_error"]
+
+    def _system_id(self, request, obj):
+        if obj is not None:
+            return obj.system
+        return request.POST.get("system") or request.GET.get("system")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        system_id = self._system_id(request, None)
+        if system_id not in SYSTEMS:
+            context = {**self.admin_site.each_context(request), "opts": self.model._meta,
+                       "systems": SYSTEMS.values(), "title": "Choose the system to connect"}
+            return TemplateResponse(request, "admin/connectors/connection/choose_system.html", context)
+        return super().add_view(request, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = connection_form_for(self._system_id(request, obj))
+        kwargs["fields"] = None
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        spec = get_system(self._system_id(request, obj))
+        credential_names = []
+        for f in spec.credential_fields:
+            credential_names += [f"{f.name}_file", f"{f.name}_text"] if f.kind == "document" else [f.name]
+        sets = [
+            (None, {"fields": ["system_label", "tenant", "name", "base_url"]}),
+            ("Credentials", {"fields": credential_names + (["credentials_preview"] if obj else []),
+                             "description": "Secrets are stored encrypted and never shown again."}),
+        ]
+        if spec.option_fields:
+            sets.append(("Options", {"fields": [f.name for f in spec.option_fields]}))
+        if obj:
+            sets.append(("Health", {"fields": ["health", "last_checked_at", "last_error"]}))
+        return sets
+
+    def get_changeform_initial_data(self, request):
+        return {k: v for k, v in super().get_changeform_initial_data(request).items() if k != "system"}
+
+    @admin.display(description="System")
+    def system_label(self, obj):
+        return get_system(obj.system).label if obj and obj.system else ""
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and not obj.credentials_readable:
+            messages.error(request, "The stored credentials of this connection cannot be decrypted with the "
+                                    "configured keys. Enter them again, or restore the previous key.")
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="Stored credentials")
+    def credentials_preview(self, obj):
+        if obj is None or obj.pk is None:
+            return ""
+        if not obj.credentials_readable:
+            return format_html('<strong style="color:#ba2121">{}</strong>',
+                               "Cannot be decrypted with the configured keys.")
+        secret = obj.spec.secret_keys()
+        rows = [(key, f"{MASK} (set)" if key in secret and value else (value or "—"))
+                for key, value in sorted(obj.credentials.items())]
+        return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
+
+    def save_model(self, request, obj, form, change):
+        obj.system = form.system_spec.id
+        super().save_model(request, obj, form, change)

@@ -1,0 +1,16 @@
+from connectors.base import AP, Field, System
+
+# AvidXchange publishes no public API reference; OAuth2 client credentials is the partner model
+# reported by third parties (UNCONFIRMED, see shared/reference/bill-avidxchange.md section 7).
+SYSTEM = System(
+    id="avidxchange",
+    label="AvidXchange",
+    kind=AP,
+    credential_fields=(
+        Field("client_id", "Client ID"),
+        Field("client_secret", "Client secret", kind="secret"),
+        Field("company_id", "Company ID"),
+    ),
+    connector_class_path="connectors.avidxchange.connector.AvidXchangeConnector",
+    base_url_help="The AvidXchange API base given at partner onboarding.",
+)

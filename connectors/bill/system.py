@@ -1,0 +1,30 @@
+from django.core.exceptions import ValidationError
+
+from connectors.base import AP, Field, System
+
+
+def organization_id(value):
+    if not value.startswith("008"):
+        raise ValidationError("The BILL organization ID starts with 008 (Settings → Sync & Integrations).")
+
+
+SIGN_IN_USER = "user"
+SIGN_IN_SYNC_TOKEN = "sync_token"
+
+SYSTEM = System(
+    id="bill",
+    label="BILL (v3 API)",
+    kind=AP,
+    credential_fields=(
+        Field("sign_in", "Sign-in method", kind="choice", initial=SIGN_IN_USER,
+              choices=((SIGN_IN_USER, "User name and password (35-minute sessions)"),
+                       (SIGN_IN_SYNC_TOKEN, "AP & AR sync token (48-hour sessions, no payments)"))),
+        Field("username", "User name, or sync token name"),
+        Field("password", "Password, or sync token value", kind="secret"),
+        Field("organization_id", "Organization ID", validators=(organization_id,)),
+        Field("dev_key", "Developer key", kind="secret"),
+    ),
+    connector_class_path="connectors.bill.connector.BillConnector",
+    base_url_help="The AP/AR API base, e.g. https://gateway.stage.bill.com/connect (sandbox) or "
+                  "https://gateway.prod.bill.com/connect. Webhooks use the sibling …/connect-events.",
+)

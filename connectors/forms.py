@@ -1,0 +1,159 @@
+"""The connection form: the fields of the chosen system, validated, secrets never echoed back."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from connectors.base import https_url
+from connectors.models import Connection
+from connectors.registry import get_system
+
+KEEP_HINT = "Leave blank to keep the stored value."
+
+
+def _document_fields(f):
+    return {
+        f"{f.name}_file": forms.FileField(label=f"{f.label}: upload", required=False, help_text=f.help_text),
+        f"{f.name}_text": forms.CharField(label="…or paste its contents", required=False,
+                                          widget=forms.Textarea(attrs={"rows": 6, "autocomplete": "off"})),
+    }
+
+
+def _form_field(f):
+    if f.kind == "secret":
+        return forms.CharField(label=f.label, required=False, help_text=f.help_text, strip=True,
+                               widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}))
+    if f.kind == "choice":
+        return forms.ChoiceField(label=f.label, required=False, choices=f.choices, initial=f.initial,
+                                 help_text=f.help_text)
+    return forms.CharField(label=f.label, required=False, help_text=f.help_text, initial=f.initial)
+
+
+class ConnectionFormBase(forms.ModelForm):
+    system_spec = None
+
+    class Meta:
+        model = Connection
+        fields = ["tenant", "name", "base_url"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        spec = self.system_spec
+        self.instance.system = spec.id
+        self.stored_credentials = {}
+        self.credentials_unreadable = False
+        if self.instance.pk:
+            if self.instance.credentials_readable:
+                self.stored_credentials = self.instance.credentials
+            else:
+                self.credentials_unreadable = True
+        if spec.base_url_help:
+            self.fields["base_url"].help_text = spec.base_url_help
+        for f in spec.credential_fields:
+            stored = self.stored_credentials.get(f.name)
+            if f.kind == "document":
+                if self.instance.pk and not self.credentials_unreadable:
+                    self.fields[f"{f.name}_file"].help_text = "A file is stored. " + KEEP_HINT
+            elif f.kind == "secret":
+                if stored:
+                    self.fields[f.name].help_text = ("A value is stored. " + KEEP_HINT + " " + f.help_text).strip()
+            elif stored is not None:
+                self.fields[f.name].initial = stored
+        for f in spec.option_fields:
+            stored = self.instance.options.get(f.name) if self.instance.pk else None
+            if stored is not None:
+                self.fields[f.name].initial = stored
+
+    @property
+    def secret_field_names(self):
+        names = set()
+        for f in self.system_spec.credential_fields:
+            if f.kind == "secret":
+                names.add(f.name)
+            if f.kind == "document":
+                names.update({f"{f.name}_file", f"{f.name}_text"})
+        return names
+
+    def clean_base_url(self):
+        url = self.cleaned_data.get("base_url", "").strip()
+        if not url and self.system_spec.base_url_required:
+            raise ValidationError("The base URL is required for this system.")
+        if url:
+            https_url(url)
+        return url.rstrip("/")
+
+    def _submitted(self, f):
+        if f.kind == "document":
+            upload = self.cleaned_data.get(f"{f.name}_file")
+            if upload:
+                raw = upload.read()
+                try:
+                    return raw.decode("utf-8-sig")
+                except UnicodeDecodeError:
+                    raise ValidationError("The uploaded file is not UTF-8 text.") from None
+            return self.cleaned_data.get(f"{f.name}_text", "")
+        return self.cleaned_data.get(f.name, "")
+
+    def clean(self):
+        cleaned = super().clean()
+        spec = self.system_spec
+        credentials = dict(self.stored_credentials)
+        for f in spec.credential_fields:
+            error_field = f"{f.name}_file" if f.kind == "document" else f.name
+            value = self._submitted(f) if error_field not in self.errors else ""
+            value = value.strip() if isinstance(value, str) else value
+            if not value:
+                has_stored = bool(self.stored_credentials) if f.kind == "document" else bool(
+                    self.stored_credentials.get(f.name))
+                if f.kind in ("secret", "document") and has_stored:
+                    continue
+                if f.required:
+                    self.add_error(error_field, f"{f.label} is required.")
+                    continue
+                credentials[f.name] = ""
+                continue
+            try:
+                contributed = spec.clean_field(f, value)
+            except ValidationError as exc:
+                self.add_error(error_field, exc)
+                continue
+            if f.kind == "document":
+                # A new file replaces everything that came from the old one.
+                credentials = {k: v for k, v in credentials.items() if k in {x.name for x in spec.credential_fields}}
+            credentials.update(contributed)
+        options = dict(self.instance.options or {}) if self.instance.pk else {}
+        for f in spec.option_fields:
+            value = (self.cleaned_data.get(f.name) or "").strip()
+            if not value and f.required:
+                self.add_error(f.name, f"{f.label} is required.")
+                continue
+            try:
+                if value:
+                    spec.clean_field(f, value)
+            except ValidationError as exc:
+                self.add_error(f.name, exc)
+                continue
+            options[f.name] = value
+        self.new_credentials = credentials
+        self.new_options = options
+        return cleaned
+
+    def save(self, commit=True):
+        self.instance.system = self.system_spec.id
+        self.instance.set_credentials(self.new_credentials)
+        self.instance.options = self.new_options
+        if self.instance.health == Connection.HEALTH_UNREADABLE:
+            self.instance.health = Connection.HEALTH_UNKNOWN
+        return super().save(commit=commit)
+
+
+def connection_form_for(system_id):
+    spec = get_system(system_id)
+    attrs = {"system_spec": spec}
+    for f in spec.credential_fields:
+        if f.kind == "document":
+            attrs.update(_document_fields(f))
+        else:
+            attrs[f.name] = _form_field(f)
+    for f in spec.option_fields:
+        attrs[f.name] = _form_field(f)
+    return type(f"{spec.id.title()}ConnectionForm", (ConnectionFormBase,), attrs)

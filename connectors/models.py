@@ -1,0 +1,86 @@
+import json
+
+from django.db import models
+
+from connectors.registry import choices, get_system
+from portal.fields import CredentialsUnreadable, GuardedEncryptedTextField, Undecryptable
+from portal.models import Tenant
+
+
+class Connection(models.Model):
+    """One set of credentials for one external system, for one tenant."""
+
+    HEALTH_UNKNOWN = "unknown"
+    HEALTH_OK = "ok"
+    HEALTH_FAILING = "failing"
+    HEALTH_AUTH_FAILED = "auth_failed"
+    HEALTH_UNREADABLE = "unreadable"
+    HEALTH = [
+        (HEALTH_UNKNOWN, "Not checked"),
+        (HEALTH_OK, "OK"),
+        (HEALTH_FAILING, "Failing"),
+        (HEALTH_AUTH_FAILED, "Credentials rejected"),
+        (HEALTH_UNREADABLE, "Credentials cannot be decrypted"),
+    ]
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="connections")
+    system = models.CharField(max_length=20, choices=choices())
+    name = models.CharField(max_length=100)
+    base_url = models.URLField(blank=True, max_length=300)
+    # One encrypted JSON document: leaf-by-leaf encryption would leave key names readable and
+    # turn numbers into strings, and a wrong key would hand back ciphertext as if it were a value.
+    credentials_blob = GuardedEncryptedTextField(null=True, blank=True, editable=False)
+    options = models.JSONField(default=dict, blank=True)
+    health = models.CharField(max_length=20, choices=HEALTH, default=HEALTH_UNKNOWN)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="connection_name_per_tenant")]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_system_display()})"
+
+    @property
+    def spec(self):
+        return get_system(self.system)
+
+    @property
+    def credentials_readable(self):
+        return not isinstance(self.credentials_blob, Undecryptable)
+
+    @property
+    def credentials(self):
+        """The decrypted credentials. Raises CredentialsUnreadable rather than return ciphertext."""
+        blob = self.credentials_blob
+        if isinstance(blob, Undecryptable):
+            raise CredentialsUnreadable(
+                f"The stored credentials of connection '{self.name}' cannot be decrypted with the configured "
+                "keys (SECRET_KEY / SALT_KEY changed or rotated without re-encryption). Restore the old key "
+                "as a fallback, or enter the credentials again."
+            )
+        return json.loads(blob) if blob else {}
+
+    def set_credentials(self, values):
+        self.credentials_blob = json.dumps(values, sort_keys=True)
+
+    def connector(self):
+        """The connector for this connection, built from the registry."""
+        return self.spec.connector_class()(self)
+
+
+class ConnectionToken(models.Model):
+    """The cached session or bearer token of a connection, shared by every worker process."""
+
+    connection = models.OneToOneField(Connection, on_delete=models.CASCADE, primary_key=True,
+                                      related_name="token")
+    value = GuardedEncryptedTextField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    generation = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"token of {self.connection_id}"

@@ -1,0 +1,21 @@
+"""Every system the portal can connect to. Adding a system: one folder, one line here."""
+
+from connectors.acumatica.system import SYSTEM as ACUMATICA
+from connectors.avidxchange.system import SYSTEM as AVIDXCHANGE
+from connectors.bill.system import SYSTEM as BILL
+from connectors.ifs.system import SYSTEM as IFS
+from connectors.infor.system import SYSTEM as INFOR
+from connectors.syspro.system import SYSTEM as SYSPRO
+
+SYSTEMS = {s.id: s for s in (INFOR, IFS, ACUMATICA, SYSPRO, BILL, AVIDXCHANGE)}
+
+
+def get_system(system_id):
+    try:
+        return SYSTEMS[system_id]
+    except KeyError:
+        raise LookupError(f"Unknown system {system_id!r}; known: {', '.join(SYSTEMS)}") from None
+
+
+def choices():
+    return [(s.id, s.label) for s in SYSTEMS.values()]

@@ -1,0 +1,35 @@
+"""The one way to write an audit entry."""
+
+from portal.models import AuditEntry
+from portal.redaction import redact, redact_mapping
+
+
+def actor_name(user_or_name):
+    if user_or_name is None:
+        return "system"
+    if isinstance(user_or_name, str):
+        return user_or_name
+    return user_or_name.get_username()
+
+
+def record(action, *, actor=None, tenant=None, obj=None, object_type="", object_id="", source_ref="",
+           target_id="", message="", details=None, secret_fields=()):
+    """Append an AuditEntry. `details` is redacted: secret-looking keys and live secrets are masked."""
+    if obj is not None:
+        object_type = object_type or obj._meta.label
+        object_id = object_id or str(obj.pk)
+        object_repr = str(obj)[:200]
+    else:
+        object_repr = ""
+    return AuditEntry.objects.create(
+        action=action,
+        actor=actor_name(actor)[:150],
+        tenant=tenant,
+        object_type=object_type,
+        object_id=str(object_id)[:64],
+        object_repr=object_repr,
+        source_ref=str(source_ref)[:200],
+        target_id=str(target_id)[:200],
+        message=redact(message),
+        details=redact_mapping(details or {}, secret_fields),
+    )

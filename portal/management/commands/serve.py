@@ -1,0 +1,48 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = ("Serve the portal (gunicorn) together with the task cluster (qcluster) in the foreground. "
+            "Ctrl-C stops both. Listens on PORT (default 8000).")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
+
+    def handle(self, *args, host, port, **options):
+        python = sys.executable
+        # One web process with threads: the simulators mounted under /sandbox/ keep their state in it.
+        web = [python, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"{host}:{port}",
+               "--workers", "1", "--threads", "16", "--timeout", "120", "--access-logfile", "-"]
+        tasks = [python, "manage.py", "qcluster"]
+        children = [subprocess.Popen(web), subprocess.Popen(tasks)]
+        self.stdout.write(f"Portal on http://{host}:{port}/admin/ with its task cluster. Ctrl-C stops both.")
+
+        def stop(*_):
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop()
+            deadline = time.monotonic() + 15
+            for child in children:
+                try:
+                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        codes = [child.returncode for child in children]
+        if any(code not in (0, -signal.SIGTERM, None) for code in codes):
+            raise SystemExit(1)

@@ -1,0 +1,166 @@
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from connectors.models import Connection
+from portal.models import Tenant
+
+
+class Integration(models.Model):
+    """One flow from an ERP connection to an AP connection. Owns its schedule."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="integrations")
+    name = models.CharField(max_length=100)
+    source = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="integrations_as_source",
+                               help_text="The ERP the invoices come from.")
+    target = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="integrations_as_target",
+                               help_text="The AP platform the bills go to.")
+    enabled = models.BooleanField(default=True)
+    paused = models.BooleanField(default=False, help_text="Paused integrations keep their schedule but skip runs.")
+    interval_minutes = models.PositiveIntegerField(default=15)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="integration_name_per_tenant")]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        errors = {}
+        source = self.source if self.source_id else None
+        target = self.target if self.target_id else None
+        if source is not None:
+            if not source.spec.is_erp:
+                errors["source"] = (f"'{source.name}' is a {source.spec.label} connection; the source of an "
+                                    "integration must be an ERP.")
+            elif self.tenant_id and source.tenant_id != self.tenant_id:
+                errors["source"] = f"'{source.name}' belongs to another tenant."
+        if target is not None:
+            if not target.spec.is_ap:
+                errors["target"] = (f"'{target.name}' is a {target.spec.label} connection; the target of an "
+                                    "integration must be an AP platform.")
+            elif self.tenant_id and target.tenant_id != self.tenant_id:
+                errors["target"] = f"'{target.name}' belongs to another tenant."
+        if self.interval_minutes is not None and self.interval_minutes < 1:
+            errors["interval_minutes"] = "The interval is at least one minute."
+        if errors:
+            raise ValidationError(errors)
+
+
+class MappingRule(models.Model):
+    GL_ACCOUNT = "gl_account"
+    DEPARTMENT = "department"
+    LOCATION = "location"
+    ACCOUNTING_CLASS = "class"
+    VENDOR = "vendor"
+    KINDS = [(GL_ACCOUNT, "GL account"), (DEPARTMENT, "Department"), (LOCATION, "Location"),
+             (ACCOUNTING_CLASS, "Accounting class"), (VENDOR, "Vendor")]
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="mapping_rules")
+    kind = models.CharField(max_length=20, choices=KINDS)
+    source_code = models.CharField(max_length=100, help_text="The code in the ERP, e.g. GL account 6100.")
+    target_id = models.CharField(max_length=100, help_text="The id in the AP platform, e.g. 0ca… in BILL.")
+    target_label = models.CharField(max_length=200, blank=True)
+    confirmed = models.BooleanField(default=True, help_text="Proposed rules take effect once ops confirm them.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["integration", "kind", "source_code"]
+        constraints = [models.UniqueConstraint(fields=["integration", "kind", "source_code"],
+                                               name="one_rule_per_source_code")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.source_code} → {self.target_id}"
+
+    @property
+    def tenant(self):
+        return self.integration.tenant
+
+
+class SyncRecord(models.Model):
+    """The idempotency ledger: one row per synced object."""
+
+    PENDING = "pending"
+    SYNCED = "synced"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    STATUSES = [(PENDING, "Pending"), (SYNCED, "Synced"), (FAILED, "Failed"), (SKIPPED, "Skipped")]
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="records")
+    object_type = models.CharField(max_length=30)
+    source_id = models.CharField(max_length=200)
+    source_ref = models.CharField(max_length=200, blank=True,
+                                  help_text="What a person calls it, e.g. the invoice number.")
+    target_id = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
+    source_hash = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error_class = models.CharField(max_length=20, blank=True)
+    error_detail = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True, help_text="What the record carries for write-back and replay.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [models.UniqueConstraint(fields=["integration", "object_type", "source_id"],
+                                               name="one_record_per_source_object")]
+        indexes = [
+            models.Index(fields=["integration", "status", "-updated_at"], name="record_status_time"),
+            models.Index(fields=["status", "-updated_at"], name="record_global_status_time"),
+            models.Index(fields=["integration", "object_type", "target_id"], name="record_target"),
+        ]
+
+    def __str__(self):
+        return f"{self.object_type} {self.source_ref or self.source_id}"
+
+
+class SyncRun(models.Model):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    DEFERRED = "deferred"
+    STATUSES = [(RUNNING, "Running"), (SUCCEEDED, "Succeeded"), (PARTIAL, "Completed with failed records"),
+                (FAILED, "Failed"), (SKIPPED, "Skipped"), (DEFERRED, "Deferred (rate limit)")]
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="runs")
+    trigger = models.CharField(max_length=20)
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=STATUSES, default=RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counters = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    plan = models.JSONField(default=list, blank=True, help_text="For a dry run: what would be created and updated.")
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["integration", "-started_at"], name="run_integration_time"),
+            models.Index(fields=["status", "-started_at"], name="run_status_time"),
+        ]
+
+    def __str__(self):
+        return f"run {self.pk} of {self.integration} ({self.status})"
+
+
+class Cursor(models.Model):
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="cursors")
+    stream = models.CharField(max_length=40)
+    value = models.CharField(max_length=100, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["integration", "stream"], name="one_cursor_per_stream")]
+
+    def __str__(self):
+        return f"{self.integration} {self.stream} @ {self.value}"

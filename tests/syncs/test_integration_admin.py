@@ -1,0 +1,49 @@
+import pytest
+from django.urls import reverse
+
+from connectors.models import Connection
+from portal.models import AuditEntry, Tenant
+from syncs.models import Integration
+
+
+@pytest.fixture
+def connections(tenant):
+    infor = Connection.objects.create(tenant=tenant, system="infor", name="Infor")
+    bill = Connection.objects.create(tenant=tenant, system="bill", name="BILL", base_url="https://x.test/connect")
+    return infor, bill
+
+
+def post(client, tenant, source, target, name="Infor to BILL"):
+    return client.post(reverse("admin:syncs_integration_add"), {
+        "tenant": tenant.pk, "name": name, "source": source.pk, "target": target.pk, "enabled": "on",
+        "interval_minutes": 15, "options": "{}"})
+
+
+def test_integration_from_erp_to_ap_is_created_and_audited(admin_client, tenant, connections):
+    infor, bill = connections
+    response = post(admin_client, tenant, infor, bill)
+    assert response.status_code == 302
+    integration = Integration.objects.get()
+    assert integration.source == infor and integration.target == bill
+    entry = AuditEntry.objects.get(object_type="syncs.Integration")
+    assert entry.action == "config.created" and entry.object_id == str(integration.pk)
+    assert set(entry.details["changed_fields"]) >= {"name", "source", "target"}
+
+
+def test_ap_platform_as_source_is_refused(admin_client, tenant, connections):
+    infor, bill = connections
+    response = post(admin_client, tenant, bill, infor)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "the source of an integration must be an ERP" in html
+    assert "the target of an integration must be an AP platform" in html
+    assert not Integration.objects.exists()
+
+
+def test_connection_of_another_tenant_is_refused(admin_client, tenant, connections):
+    infor, _ = connections
+    other = Tenant.objects.create(name="Other", slug="other")
+    foreign_bill = Connection.objects.create(tenant=other, system="bill", name="Their BILL")
+    response = post(admin_client, tenant, infor, foreign_bill)
+    assert "belongs to another tenant" in response.content.decode()
+    assert not Integration.objects.exists()

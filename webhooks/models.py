@@ -1,0 +1,71 @@
+import uuid
+
+from django.db import models
+
+from connectors.models import Connection
+from portal.fields import GuardedEncryptedTextField
+
+
+class WebhookSubscription(models.Model):
+    """A BILL webhook subscription; its UUID is the path BILL posts to."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="webhook_subscriptions")
+    remote_id = models.CharField(max_length=100, blank=True, help_text="BILL's subscription id.")
+    name = models.CharField(max_length=100)
+    events = models.JSONField(default=list)
+    notification_url = models.URLField(max_length=500)
+    enabled = models.BooleanField(default=True)
+    security_key = GuardedEncryptedTextField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    disabled_since = models.DateTimeField(null=True, blank=True,
+                                          help_text="When BILL was last seen to have disabled it.")
+
+    class Meta:
+        ordering = ["connection", "name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.connection})"
+
+    @property
+    def tenant(self):
+        return self.connection.tenant
+
+
+class WebhookEvent(models.Model):
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    STATUSES = [(RECEIVED, "Received"), (PROCESSED, "Processed"), (IGNORED, "Ignored"), (FAILED, "Failed"),
+                (REJECTED, "Rejected")]
+
+    connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="webhook_events")
+    subscription = models.ForeignKey(WebhookSubscription, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="webhook_events")
+    event_id = models.CharField(max_length=100, blank=True)
+    event_type = models.CharField(max_length=60, blank=True)
+    raw_body = models.TextField(blank=True, help_text="Whole for accepted events; a bounded excerpt for rejected ones.")
+    signature_ok = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=STATUSES, default=RECEIVED)
+    reason = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            # Rejected requests carry no trusted event id, so they must not block the real event.
+            models.UniqueConstraint(fields=["connection", "event_id"], condition=~models.Q(event_id=""),
+                                    name="one_event_per_connection"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-received_at"], name="event_status_time"),
+            models.Index(fields=["connection", "-received_at"], name="event_connection_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.event_type or 'event'} {self.event_id or self.pk} ({self.status})"
