@@ -3,6 +3,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
 from connectors.forms import connection_form_for
+from connectors.health import check_connection
 from connectors.models import Connection
 from connectors.registry import SYSTEMS, get_system
 from portal.admin_utils import AuditedAdminMixin
@@ -16,6 +17,13 @@ class ConnectionAdmin(AuditedAdminMixin, admin.ModelAdmin):
     search_fields = ["name", "tenant__name"]
     list_select_related = ["tenant"]
     readonly_fields = ["system_label", "credentials_preview", "health", "last_checked_at", "last_error"]
+    actions = ["test_connection"]
+
+    @admin.action(description="Test connection")
+    def test_connection(self, request, queryset):
+        for connection in queryset:
+            ok, message = check_connection(connection, actor=request.user)
+            self.message_user(request, f"{connection.name}: {message}", messages.SUCCESS if ok else messages.ERROR)
 
     def _system_id(self, request, obj):
         if obj is not None:

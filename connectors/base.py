@@ -99,3 +99,67 @@ def https_url(value):
     if parsed.scheme == "http" and parsed.hostname in LOOPBACK_HOSTS and settings.SANDBOX_ENABLED:
         return
     raise ValidationError(f"{value!r} is not an https:// URL.")
+
+
+class Connector:
+    """One connection's gateway to its system. Built by Connection.connector()."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def check(self):
+        """Make a real authenticated call; return a short description of what answered.
+        Raise AuthError/ConfigurationError/TransientError with a message a person can act on."""
+        raise NotImplementedError
+
+    @property
+    def calls(self):
+        """HTTP calls made so far (for audit counters and benchmarks)."""
+        return self.http.calls
+
+    def gl_accounts(self):
+        """Every GL account (records.GlAccount) of the system."""
+        raise NotImplementedError
+
+    def dimensions(self):
+        """Departments, locations and classes (records.Dimension)."""
+        return []
+
+
+class ErpConnector(Connector):
+    def suppliers(self, since=None):
+        """Suppliers (records.Supplier) changed since the cursor value `since` (all when None)."""
+        raise NotImplementedError
+
+    def approved_invoices(self, since=None):
+        """Supplier invoices approved for payment (records.Invoice), changed since `since`."""
+        raise NotImplementedError
+
+    def post_payment(self, invoice_reference, payment):
+        """Record a payment (records.Payment) against the invoice identified by `invoice_reference`
+        (the dict the invoice carried); return the ERP's reference for what it recorded."""
+        raise NotImplementedError
+
+
+class ApConnector(Connector):
+    def find_vendor(self, supplier):
+        """The id of the vendor already made for this supplier, found by what identifies it, or None."""
+        raise NotImplementedError
+
+    def create_vendor(self, supplier):
+        raise NotImplementedError
+
+    def update_vendor(self, vendor_id, supplier):
+        raise NotImplementedError
+
+    def find_bill(self, vendor_id, invoice):
+        """The id of the bill already made for this invoice, or None."""
+        raise NotImplementedError
+
+    def create_bill(self, vendor_id, invoice, coding):
+        """Create the bill; `coding` maps each line index to its target ids (gl account, dimensions)."""
+        raise NotImplementedError
+
+    def payments(self, since=None):
+        """Payments (records.Payment) changed since `since` (an ISO timestamp)."""
+        raise NotImplementedError

@@ -84,3 +84,17 @@ class ConnectionToken(models.Model):
 
     def __str__(self):
         return f"token of {self.connection_id}"
+
+
+class RateWindow(models.Model):
+    """Calls made in one fixed window for one rate-limit key, shared by every worker process."""
+
+    key = models.CharField(max_length=100)
+    window_start = models.BigIntegerField(help_text="Unix seconds at which the window opened.")
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="one_rate_window")]
+
+    def __str__(self):
+        return f"{self.key}@{self.window_start}: {self.count}"

@@ -8,6 +8,7 @@ or mounted in the portal under /sandbox/ when SANDBOX_ENABLED. State lives in th
 
 import contextlib
 import json
+import logging
 import random
 import re
 import threading
@@ -26,8 +27,10 @@ STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",
                429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
                504: "Gateway Timeout"}
 
+logger = logging.getLogger("connectors.sandbox")
+
 FAULT_KEYS = {"latency_ms", "error_rate", "rate_limit_rate", "timeout_rate", "session_expiry_rate",
-              "conflict_rate", "timeout_seconds"}
+              "conflict_rate", "timeout_seconds", "malformed_rate"}
 
 
 class Clock:
@@ -193,6 +196,8 @@ class Simulator:
                 return self.error_response(500, "server_error", "Internal server error (injected)")
             if self.hub.roll(faults.get("rate_limit_rate")):
                 return self.rate_limited_response(request, context)
+            if self.hub.roll(faults.get("malformed_rate")):
+                return Response(200, b'{"results": [{"id": "trunc', {"Content-Type": "application/json"})
             if request.method in ("PUT", "PATCH", "POST") and self.hub.roll(faults.get("conflict_rate")):
                 return self.conflict_response(request, context)
             try:
@@ -227,6 +232,23 @@ class SandboxHub:
             except ImportError:
                 continue
             self.simulators[system_id] = cls(self)
+
+    def start_background(self, interval=1.0):
+        """Let simulators act on their own (BILL delivering webhooks) once per `interval` seconds.
+        Tests leave this off and drive deliveries through the controls."""
+
+        def loop():
+            while True:
+                time.sleep(interval)
+                for sim in list(self.simulators.values()):
+                    tick = getattr(sim, "tick", None)
+                    if tick:
+                        try:
+                            tick()
+                        except Exception:  # a simulator bug must not stop the others
+                            logger.exception("sandbox %s tick failed", sim.id)
+
+        threading.Thread(target=loop, daemon=True, name="sandbox-background").start()
 
     def roll(self, rate):
         if not rate:
@@ -322,6 +344,7 @@ def get_hub():
     with _hub_lock:
         if _hub is None:
             _hub = SandboxHub()
+            _hub.start_background()
         return _hub
 
 

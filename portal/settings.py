@@ -158,3 +158,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# The connectors' HTTP client: attempts per call, exponential backoff (seconds) and the longest
+# Retry-After honoured in place; a longer one defers the rest of the work.
+CONNECTOR_MAX_ATTEMPTS = env.int("CONNECTOR_MAX_ATTEMPTS", default=5)
+CONNECTOR_BACKOFF_BASE = env.float("CONNECTOR_BACKOFF_BASE", default=0.5)
+CONNECTOR_BACKOFF_MAX = env.float("CONNECTOR_BACKOFF_MAX", default=30.0)
+CONNECTOR_MAX_RETRY_AFTER = env.float("CONNECTOR_MAX_RETRY_AFTER", default=30.0)

@@ -60,3 +60,35 @@ def sandbox(sandbox_hub, sandbox_server):
 @pytest.fixture
 def is_postgres():
     return db_connection.vendor == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.conf import settings
+
+    if "postgresql" in settings.DATABASES["default"]["ENGINE"]:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (run with DATABASE_URL=postgres://...)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def run_in_processes(script, count, env_extra=None, timeout=120):
+    """Run a Python snippet in `count` separate processes against the test database; return their results."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.db import connection as db
+
+    root = Path(__file__).resolve().parents[1]
+    settings_dict = db.settings_dict
+    url = (f"postgres://{settings_dict['USER']}@{settings_dict['HOST'] or '127.0.0.1'}:{settings_dict['PORT'] or 5432}"
+           f"/{settings_dict['NAME']}")
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "portal.settings", "DEBUG": "1",
+           **(env_extra or {})}
+    prologue = "import django; django.setup()\n"
+    procs = [subprocess.Popen([sys.executable, "-c", prologue + script], cwd=root, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(count)]
+    return [(p.wait(timeout=timeout), p.stdout.read(), p.stderr.read()) for p in procs]

@@ -14,6 +14,7 @@ class Command(BaseCommand):
         from wsgiref.simple_server import make_server
 
         hub = SandboxHub()
+        hub.start_background()
         server = make_server(host, port, wsgi_app(hub), server_class=ThreadingServer, handler_class=QuietHandler)
         self.stdout.write(f"Simulators ({', '.join(hub.simulators)}) on http://{host}:{port}/ — Ctrl-C stops.")
         try:

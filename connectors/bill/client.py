@@ -1,0 +1,266 @@
+"""BILL v3 API: session sign-in, BDC error codes, lists, vendors, bills, classifications, payments and
+webhook subscriptions. Facts: shared/reference/bill-avidxchange.md sections 1-6."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from django.utils import timezone
+
+from connectors.bill.system import SIGN_IN_SYNC_TOKEN
+from connectors.errors import (
+    AuthError,
+    ConfigurationError,
+    DataError,
+    Deferred,
+    NotFound,
+    RateLimited,
+    TransientError,
+)
+from connectors.http import HttpClient, ReauthRequired, excerpt
+from connectors.tokens import Token, TokenStore
+from portal.redaction import register_secret
+
+# BILL allows 3 concurrent calls per organization and developer key (BDC_1322).
+CONCURRENT_CALLS = 3
+# Sessions expire after 35 idle minutes (user sign-in) or 48 idle hours (sync token). We renew
+# ahead of that instead of tracking idleness, which costs at most a few of the 200 logins/hour.
+SESSION_LIFETIME = {"user": timedelta(minutes=30), SIGN_IN_SYNC_TOKEN: timedelta(hours=47)}
+PAGE_MAX = 100
+BULK_VENDORS = 20
+BULK_BILLS = 100
+
+LOGIN_ERRORS = {
+    "BDC_1101": "BILL rejected the user name or password (BDC_1101). For sync-token sign-in, the user name is "
+                "the token's name and the password its value.",
+    "BDC_1102": "BILL rejected the developer key (BDC_1102). Check the key and that it belongs to this "
+                "environment (sandbox keys do not work in production).",
+}
+
+
+def bdc_errors(response):
+    """BILL's error array: [{code, message, ...}], or [] when the body is not one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    if isinstance(body, dict):
+        body = [body]
+    return [e for e in body if isinstance(e, dict) and "code" in e] if isinstance(body, list) else []
+
+
+def next_hour(now=None):
+    now = now or timezone.now()
+    return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+
+def classify(response):
+    """Read BILL's outcome by BDC code first, HTTP status second (the limit codes' status is UNCONFIRMED)."""
+    if response.status_code < 400:
+        return
+    errors = bdc_errors(response)
+    code = errors[0]["code"] if errors else None
+    message = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors) or excerpt(response)
+    status = response.status_code
+    if code == "BDC_1109":
+        raise ReauthRequired(f"BILL session invalid: {message}", status=status, code=code)
+    if code == "BDC_1322":
+        raise RateLimited(f"BILL concurrent-call limit: {message}", status=status, code=code)
+    if code == "BDC_1144":
+        until = next_hour()
+        raise Deferred(f"BILL hourly request limit reached ({message}); resuming at {until:%H:00} UTC.",
+                       until=until, status=status, code=code)
+    if code == "BDC_1361":
+        raise ConfigurationError(
+            "BILL refused: untrusted session (BDC_1361). This operation needs an MFA-trusted session; "
+            "sync-token and plain sign-ins cannot do it. This is a setup problem, not an expired session.",
+            status=status, code=code)
+    if code in LOGIN_ERRORS:
+        raise AuthError(LOGIN_ERRORS[code], status=status, code=code)
+    if code == "BDC_1121" or (status == 404 and code is None):
+        raise ConfigurationError(f"BILL does not know this path ({message}). Check the connection's base URL "
+                                 "(…/connect, not …/connect/v3).", status=status, code=code)
+    if status == 401:
+        raise ReauthRequired(f"BILL: {message}", status=status, code=code)
+    if status == 404:
+        raise NotFound(f"BILL: {message}", status=status, code=code)
+    if status == 429:
+        raise RateLimited(f"BILL: {message}", status=status, code=code)
+    if status >= 500:
+        raise TransientError(f"BILL server error (HTTP {status}): {message}", status=status, code=code)
+    raise DataError(f"BILL refused the request: {message}", status=status, code=code)
+
+
+class BillSession:
+    """The auth hook: one BILL session per connection, shared by all workers through the token cache."""
+
+    def __init__(self, client):
+        self.client = client
+        self.store = TokenStore(client.connection)
+
+    def headers(self):
+        token = self.store.obtain(self.client.login, leeway=timedelta(minutes=1))
+        return {"sessionId": token.value, "devKey": self.client.credentials["dev_key"]}, token.value
+
+    def invalidate(self, token_value):
+        self.store.invalidate(token_value)
+
+
+class BillClient:
+    def __init__(self, connection):
+        self.connection = connection
+        self.credentials = connection.credentials
+        for key in ("password", "dev_key"):
+            register_secret(self.credentials.get(key))
+        self.base_url = connection.base_url.rstrip("/")
+        self.events_base_url = connection.options.get("events_base_url") or self.base_url + "-events"
+        self.http = HttpClient(f"bill:{connection.pk}", base_url=self.base_url, auth=BillSession(self),
+                               classify=classify, concurrency=CONCURRENT_CALLS)
+        self.logins = 0
+        self.page_size = PAGE_MAX
+
+    # --- session --------------------------------------------------------------------------------------
+    def login(self):
+        """POST /v3/login. Counts against BILL's 200 logins per hour, so callers go through the token cache."""
+        c = self.credentials
+        body = {"username": c["username"], "password": c["password"], "organizationId": c["organization_id"],
+                "devKey": c["dev_key"]}
+        data = self.http.json("POST", "/v3/login", json=body, authenticate=False, idempotent=True)
+        self.logins += 1
+        if not isinstance(data, dict) or not data.get("sessionId"):
+            raise TransientError("BILL login answered without a sessionId.")
+        if data.get("organizationId") and data["organizationId"] != c["organization_id"]:
+            raise ConfigurationError(f"BILL signed in to organization {data['organizationId']}, not the configured "
+                                     f"{c['organization_id']}.")
+        lifetime = SESSION_LIFETIME.get(c.get("sign_in") or "user", SESSION_LIFETIME["user"])
+        return Token(data["sessionId"], timezone.now() + lifetime,
+                     {"trusted": bool(data.get("trusted")), "userId": data.get("userId", "")})
+
+    def session_info(self):
+        return self.http.json("GET", "/v3/login/session")
+
+    # --- lists ----------------------------------------------------------------------------------------
+    def list(self, path, *, filters=(), sort=None, base=None):
+        """Every result of a BILL list, following nextPage. `filters` are (field, op, value) triples."""
+        params = {"max": self.page_size}
+        if filters:
+            params["filters"] = ",".join(f'{f}:{op}:"{v}"' if isinstance(v, str) else f"{f}:{op}:{v}"
+                                         for f, op, v in filters)
+        if sort:
+            params["sort"] = sort
+        url = (base or self.base_url) + path
+        seen_pages = set()
+        while True:
+            data = self.http.json("GET", url, params=params)
+            if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+                raise TransientError(f"BILL list {path} answered without a results array.")
+            yield from data["results"]
+            next_page = data.get("nextPage")
+            if not next_page or next_page in seen_pages or not data["results"]:
+                return
+            seen_pages.add(next_page)
+            params["page"] = next_page
+
+    # --- vendors --------------------------------------------------------------------------------------
+    def create_vendor(self, vendor):
+        return self.http.json("POST", "/v3/vendors", json=vendor)
+
+    def update_vendor(self, vendor_id, changes):
+        return self.http.json("PATCH", f"/v3/vendors/{vendor_id}", json=changes)
+
+    def get_vendor(self, vendor_id):
+        return self.http.json("GET", f"/v3/vendors/{vendor_id}")
+
+    def find_vendors(self, **equals):
+        return list(self.list("/v3/vendors", filters=[(k, "eq", v) for k, v in equals.items()]))
+
+    def create_vendors_bulk(self, vendors):
+        return self._bulk("/v3/vendors", vendors, BULK_VENDORS, self.create_vendor)
+
+    # --- bills ----------------------------------------------------------------------------------------
+    def create_bill(self, bill):
+        return self.http.json("POST", "/v3/bills", json=bill)
+
+    def get_bill(self, bill_id):
+        return self.http.json("GET", f"/v3/bills/{bill_id}")
+
+    def find_bill(self, vendor_id, invoice_number):
+        """BILL cannot filter on invoice number (UNCONFIRMED), so filter by vendor and match here."""
+        for bill in self.list("/v3/bills", filters=[("vendorId", "eq", vendor_id)]):
+            if (bill.get("invoice") or {}).get("invoiceNumber") == invoice_number and not bill.get("archived"):
+                return bill
+        return None
+
+    def create_bills_bulk(self, bills):
+        return self._bulk("/v3/bills", bills, BULK_BILLS, self.create_bill)
+
+    def _bulk(self, path, items, limit, create_one):
+        """Bulk creates are all-or-nothing: a refused batch is retried one by one to isolate the bad record.
+        Returns a list with, per item, the created object or the DataError that refused it."""
+        results = []
+        for start in range(0, len(items), limit):
+            batch = items[start:start + limit]
+            try:
+                created = self.http.json("POST", f"{path}/bulk", json=batch)
+                results.extend(created)
+            except DataError:
+                for item in batch:
+                    try:
+                        results.append(create_one(item))
+                    except DataError as exc:
+                        results.append(exc)
+        return results
+
+    # --- classifications ------------------------------------------------------------------------------
+    def chart_of_accounts(self):
+        return list(self.list("/v3/classifications/chart-of-accounts"))
+
+    def classifications(self, kind):
+        """kind: accounting-classes, departments, locations."""
+        return list(self.list(f"/v3/classifications/{kind}"))
+
+    # --- payments -------------------------------------------------------------------------------------
+    def payments(self, updated_since=None):
+        filters = [("updatedTime", "gte", updated_since)] if updated_since else []
+        return self.list("/v3/payments", filters=filters, sort="updatedTime:asc")
+
+    def get_payment(self, payment_id):
+        return self.http.json("GET", f"/v3/payments/{payment_id}")
+
+    # --- webhook subscriptions (the /connect-events sibling base) -------------------------------------
+    def events_catalog(self):
+        return self.http.json("GET", self.events_base_url + "/v3/events/catalog")
+
+    def subscriptions(self):
+        data = self.http.json("GET", self.events_base_url + "/v3/subscriptions")
+        return data.get("results", data) if isinstance(data, dict) else (data or [])
+
+    def create_subscription(self, name, events, notification_url, idempotency_key=None):
+        body = {"name": name, "status": {"enabled": True}, "notificationUrl": notification_url,
+                "events": [{"type": e, "version": "1"} for e in events]}
+        headers = {"X-Idempotent-Key": idempotency_key or str(uuid.uuid4())}
+        # Safe to repeat: the idempotency key makes BILL answer a repeat with the same subscription.
+        return self.http.json("POST", self.events_base_url + "/v3/subscriptions", json=body, headers=headers,
+                              idempotent=True)
+
+    def update_subscription(self, subscription_id, changes):
+        return self.http.json("PATCH", f"{self.events_base_url}/v3/subscriptions/{subscription_id}", json=changes)
+
+    def enable_subscription(self, subscription_id):
+        return self.update_subscription(subscription_id, {"status": {"enabled": True}})
+
+    def rotate_security_key(self, subscription_id, idempotency_key=None):
+        headers = {"X-Idempotent-Key": idempotency_key or str(uuid.uuid4())}
+        data = self.http.json("POST", f"{self.events_base_url}/v3/subscriptions/{subscription_id}/security_key",
+                              headers=headers, idempotent=True)
+        return data["securityKey"]
+
+
+def parse_bill_time(value):
+    """BILL timestamps: 2025-09-01T00:00:00.000+00:00 or …Z."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        raise DataError(f"BILL sent an unreadable timestamp {value!r}") from None
+

@@ -1,0 +1,808 @@
+"""The BILL simulator: v3 AP/AR under /bill/connect, webhooks under /bill/connect-events.
+
+Behaviour follows shared/reference/bill-avidxchange.md (section 9 is the checklist): session login
+with idle expiry, 200 logins and 20,000 calls per developer key per hour (BDC_1144), 3 concurrent
+calls per organization (BDC_1322), BDC error arrays, max/page/filters/sort lists, BILL's id
+prefixes, all-or-nothing bulk creates, MFA-trusted sessions for payments (BDC_1361), and webhook
+subscriptions that deliver signed events, retry with backoff and disable themselves after repeated
+failures. No duplicate detection on vendors or bills: BILL documents none.
+"""
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import threading
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlparse
+
+import requests
+
+from connectors.sandbox import BadRequest, Response, Simulator, public, route
+
+DEV_KEY = "sandbox-dev-key"
+ORG_ID = "00801SANDBOXORG01"
+USERNAME = "ap-clerk@sandbox.test"
+PASSWORD = "sandbox-password"
+SYNC_TOKEN_NAME = "ml-connector-sync"
+SYNC_TOKEN_VALUE = "sandbox-sync-token-value"
+REMEMBER_ME_ID = "sandbox-mfa-remember-me"
+
+SESSION_IDLE_SECONDS = {"user": 35 * 60, "sync_token": 48 * 3600}
+# The HTTP status of BDC_1144/BDC_1322 is UNCONFIRMED; clients must read the code, so we answer 400.
+LIMIT_STATUS = 400
+MAX_DELIVERY_ATTEMPTS = 5
+DELIVERY_BACKOFF_SECONDS = 60
+EVENT_TYPES = ["vendor.created", "vendor.updated", "vendor.archived", "vendor.restored", "bill.created",
+               "bill.updated", "bill.archived", "bill.restored", "payment.updated", "payment.failed",
+               "mass-payment.updated", "autopay.failed"]
+CLASSIFICATIONS = {"chart-of-accounts": "0ca", "accounting-classes": "cls", "departments": "0de",
+                   "locations": "loc"}
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+FILTER_OPS = {"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "sw"}
+
+
+def bdc(status, code, message, category="REQUEST"):
+    return Response.json(status, [{"timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                                   "code": code, "severity": "ERROR", "category": category,
+                                   "message": message, "params": {}}])
+
+
+def new_id(prefix):
+    return prefix + secrets.token_hex(8).upper()[: 17 - len(prefix)]
+
+
+def strict_date(value, field):
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise Invalid(f"{field} must be a date in yyyy-MM-dd format")
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"{field} is not a valid date: {value}") from None
+    return value
+
+
+def amount_of(value, field):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise Invalid(f"{field} must be a number")
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        raise Invalid(f"{field} must be a number") from None
+
+
+class Invalid(Exception):
+    """A validation failure, answered as BILL's 400 error array."""
+
+
+def split_outside_quotes(text, sep=","):
+    parts, current, quoted = [], "", False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        if ch == sep and not quoted:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    return [p for p in parts if p]
+
+
+def parse_filters(text):
+    filters = []
+    for part in split_outside_quotes(text or ""):
+        pieces = part.split(":", 2)
+        if len(pieces) != 3 or pieces[1] not in FILTER_OPS:
+            raise BadRequest(f"Invalid filter {part!r}: use field:op:value with op one of {sorted(FILTER_OPS)}")
+        field, op, value = pieces
+        value = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+        filters.append((field, op, value))
+    return filters
+
+
+def field_value(obj, path):
+    for key in path.split("."):
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj
+
+
+def compare(actual, op, wanted):
+    if op in ("in", "nin"):
+        hit = str(actual) in [w.strip() for w in wanted.split(",")]
+        return hit if op == "in" else not hit
+    if actual is None:
+        return op == "ne"
+    if isinstance(actual, bool):
+        actual = "true" if actual else "false"
+    a, w = str(actual), wanted
+    try:
+        a, w = Decimal(a), Decimal(w)
+    except InvalidOperation:
+        pass
+    return {"eq": a == w, "ne": a != w, "gt": a > w, "gte": a >= w, "lt": a < w, "lte": a <= w,
+            "sw": str(actual).startswith(wanted)}[op]
+
+
+class BillSimulator(Simulator):
+    id = "bill"
+
+    def reset(self):
+        self.accounts = [
+            {"devKey": DEV_KEY, "organizationId": ORG_ID, "username": USERNAME, "password": PASSWORD,
+             "kind": "user", "userId": "00601SANDBOXUSER1"},
+            {"devKey": DEV_KEY, "organizationId": ORG_ID, "username": SYNC_TOKEN_NAME,
+             "password": SYNC_TOKEN_VALUE, "kind": "sync_token", "userId": "00601SANDBOXUSER2"},
+        ]
+        self.login_limit = 200
+        self.hourly_limit = 20000
+        self.sessions = {}
+        self.login_times = {}
+        self.hourly = {}
+        self.gate = threading.Lock()
+        self.in_flight = {}
+        self.max_in_flight = {}
+        self.rejected_concurrent = 0
+        self.orgs = {}
+        self.subscriptions = {}
+        self.idempotency = {}
+        self.events = []
+        self.deliveries = []
+        self.counts = {"logins": 0, "calls": 0}
+
+    def org(self, org_id):
+        if org_id not in self.orgs:
+            self.orgs[org_id] = {"vendors": {}, "bills": {}, "payments": {},
+                                 **{kind: {} for kind in CLASSIFICATIONS}}
+        return self.orgs[org_id]
+
+    def now_iso(self):
+        return self.clock.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    # --- framework hooks ----------------------------------------------------------------------------------
+    def error_response(self, status, code, message):
+        codes = {"not_found": ("BDC_1121", "API not supported."), "method_not_allowed": ("BDC_1121", message),
+                 "server_error": ("BDC_1001", "System error."), "gateway_timeout": ("BDC_1001", message),
+                 "bad_request": ("BDC_1001", message)}
+        bdc_code, text = codes.get(code, (code, message))
+        return bdc(status, bdc_code, text if code != "bad_request" else message,
+                   "SERVER" if status >= 500 else "REQUEST")
+
+    def rate_limited_response(self, request, context):
+        return bdc(LIMIT_STATUS, "BDC_1322", "Max number of concurrent requests per organization reached.",
+                   "APPLICATION")
+
+    def expire_session(self, request):
+        self.sessions.pop(request.header("sessionId"), None)
+
+    def authenticate(self, request, handler):
+        session_id, dev_key = request.header("sessionId"), request.header("devKey")
+        if not session_id or not dev_key:
+            return bdc(401, "BDC_1109", "Session is invalid.  Please log in.")
+        session = self.sessions.get(session_id)
+        now = self.clock.time()
+        if session and now - session["last_used"] > SESSION_IDLE_SECONDS[session["kind"]]:
+            del self.sessions[session_id]
+            session = None
+        if session is None:
+            return bdc(401, "BDC_1109", "Session is invalid.  Please log in.")
+        if dev_key != session["devKey"]:
+            return bdc(401, "BDC_1102", "Developer key is invalid.")
+        hour = int(now // 3600)
+        start, count = self.hourly.get(dev_key, (hour, 0))
+        if start != hour:
+            count = 0
+        if count >= self.hourly_limit:
+            return bdc(LIMIT_STATUS, "BDC_1144",
+                       f"Max number of allowed requests per hour reached: {self.hourly_limit}.", "APPLICATION")
+        self.hourly[dev_key] = (hour, count + 1)
+        session["last_used"] = now
+        self.counts["calls"] += 1
+        return session
+
+    @contextlib.contextmanager
+    def admission(self, request, session):
+        if session is None:
+            yield None
+            return
+        key = (session["devKey"], session["organizationId"])
+        with self.gate:
+            if self.in_flight.get(key, 0) >= 3:
+                self.rejected_concurrent += 1
+                refused = True
+            else:
+                refused = False
+                self.in_flight[key] = self.in_flight.get(key, 0) + 1
+                self.max_in_flight[key] = max(self.max_in_flight.get(key, 0), self.in_flight[key])
+        if refused:
+            yield self.rate_limited_response(request, session)
+            return
+        try:
+            yield None
+        finally:
+            with self.gate:
+                self.in_flight[key] = self.in_flight.get(key, 1) - 1
+
+    def handle(self, request):
+        try:
+            return super().handle(request)
+        except Invalid as exc:
+            return bdc(400, "BDC_1001", str(exc))
+        except NotFoundError as exc:
+            return bdc(404, "BDC_1001", str(exc))
+
+    # --- session ------------------------------------------------------------------------------------------
+    @route("POST", "/connect/v3/login")
+    @public
+    def login(self, request, _):
+        body = request.json()
+        if not isinstance(body, dict):
+            raise Invalid("The request body must be a JSON object")
+        missing = [k for k in ("username", "password", "organizationId", "devKey") if not body.get(k)]
+        if missing:
+            raise Invalid(f"Missing required field(s): {', '.join(missing)}")
+        dev_key = body["devKey"]
+        now = self.clock.time()
+        recent = [t for t in self.login_times.get(dev_key, []) if now - t < 3600]
+        if len(recent) >= self.login_limit:
+            return bdc(LIMIT_STATUS, "BDC_1144", f"Max number of allowed logins per hour reached: {self.login_limit}.",
+                       "APPLICATION")
+        recent.append(now)
+        self.login_times[dev_key] = recent
+        if not any(a["devKey"] == dev_key for a in self.accounts):
+            return bdc(400, "BDC_1102", "Developer key is invalid.")
+        account = next((a for a in self.accounts if a["devKey"] == dev_key and a["username"] == body["username"]
+                        and a["password"] == body["password"] and a["organizationId"] == body["organizationId"]),
+                       None)
+        if account is None:
+            return bdc(400, "BDC_1101", "User name and/or password do not match our records.")
+        trusted = (account["kind"] == "user" and body.get("rememberMeId") == REMEMBER_ME_ID
+                   and bool(body.get("device")))
+        session_id = secrets.token_urlsafe(24)
+        self.sessions[session_id] = {"devKey": dev_key, "organizationId": account["organizationId"],
+                                     "userId": account["userId"], "kind": account["kind"], "trusted": trusted,
+                                     "last_used": now}
+        self.counts["logins"] += 1
+        return Response.json(200, {"organizationId": account["organizationId"], "sessionId": session_id,
+                                   "trusted": trusted, "userId": account["userId"]})
+
+    @route("POST", "/connect/v3/logout")
+    def logout(self, request, session):
+        self.sessions.pop(request.header("sessionId"), None)
+        return Response(200)
+
+    @route("GET", "/connect/v3/login/session")
+    def session_info(self, request, session):
+        return Response.json(200, {"organizationId": session["organizationId"], "userId": session["userId"],
+                                   "mfaStatus": "TRUSTED" if session["trusted"] else "DISABLED", "mfaBypass": False})
+
+    # --- lists --------------------------------------------------------------------------------------------
+    def list_response(self, request, items):
+        try:
+            size = int(request.arg("max", "20"))
+        except ValueError:
+            raise Invalid("max must be a number from 1 to 100") from None
+        if not 1 <= size <= 100:
+            raise Invalid("max must be a number from 1 to 100")
+        filters = parse_filters(request.arg("filters"))
+        sort = request.arg("sort") or "createdTime:asc"
+        sort_field, _, direction = sort.partition(":")
+        if direction not in ("asc", "desc"):
+            raise Invalid(f"Invalid sort {sort!r}: use field:asc or field:desc")
+        rows = [o for o in items if all(compare(field_value(o, f), op, v) for f, op, v in filters)]
+        rows.sort(key=lambda o: (str(field_value(o, sort_field) or ""), o["id"]), reverse=direction == "desc")
+        offset = 0
+        if request.arg("page"):
+            try:
+                cursor = json.loads(base64.urlsafe_b64decode(request.arg("page").encode()))
+                offset = int(cursor["o"])
+            except (ValueError, KeyError, TypeError):
+                raise Invalid("Invalid page cursor") from None
+        page = rows[offset:offset + size]
+        body = {"results": page}
+        if offset + size < len(rows):
+            body["nextPage"] = base64.urlsafe_b64encode(json.dumps({"o": offset + size}).encode()).decode()
+        if offset > 0:
+            body["prevPage"] = base64.urlsafe_b64encode(json.dumps({"o": max(0, offset - size)}).encode()).decode()
+        return Response.json(200, body)
+
+    # --- vendors ------------------------------------------------------------------------------------------
+    def build_vendor(self, body):
+        if not isinstance(body, dict):
+            raise Invalid("A vendor must be a JSON object")
+        if not isinstance(body.get("name"), str) or not body["name"].strip():
+            raise Invalid("name is required")
+        if body.get("accountType", "BUSINESS") not in ("BUSINESS", "PERSON", "NONE"):
+            raise Invalid("accountType must be BUSINESS, PERSON or NONE")
+        address = body.get("address") or {}
+        if not isinstance(address, dict):
+            raise Invalid("address must be an object")
+        if address.get("country") and not re.fullmatch(r"[A-Z]{2}", address["country"]):
+            raise Invalid("address.country must be an ISO-3166 two-letter code")
+        info = body.get("additionalInfo") or {}
+        if info.get("taxIdType") and info["taxIdType"] not in ("EIN", "SSN", "UNDEFINED"):
+            raise Invalid("additionalInfo.taxIdType must be EIN or SSN")
+        now = self.now_iso()
+        return {"id": new_id("009"), "archived": False, "name": body["name"], "shortName": body.get("shortName", ""),
+                "accountNumber": body.get("accountNumber", ""), "accountType": body.get("accountType", "BUSINESS"),
+                "email": body.get("email", ""), "phone": body.get("phone", ""), "address": address,
+                "additionalInfo": info, "billCurrency": body.get("billCurrency", "USD"),
+                "paymentInformation": {"payeeName": body["name"], "payByType": "OFFLINE"},
+                "networkStatus": "NOT_CONNECTED", "createdTime": now, "updatedTime": now}
+
+    @route("GET", "/connect/v3/vendors")
+    def list_vendors(self, request, session):
+        return self.list_response(request, self.org(session["organizationId"])["vendors"].values())
+
+    @route("POST", "/connect/v3/vendors")
+    def create_vendor(self, request, session):
+        vendor = self.build_vendor(request.json())
+        self.org(session["organizationId"])["vendors"][vendor["id"]] = vendor
+        self.emit(session["organizationId"], "vendor.created", "vendor", vendor)
+        return Response.json(201, vendor)
+
+    @route("POST", "/connect/v3/vendors/bulk")
+    def create_vendors_bulk(self, request, session):
+        return self.bulk(request, session, "vendors", 20, self.build_vendor, "vendor")
+
+    @route("GET", "/connect/v3/vendors/(?P<vendor_id>009[0-9A-Za-z]+)")
+    def get_vendor(self, request, session, vendor_id):
+        return Response.json(200, self.find(session, "vendors", vendor_id))
+
+    @route("PATCH", "/connect/v3/vendors/(?P<vendor_id>009[0-9A-Za-z]+)")
+    def update_vendor(self, request, session, vendor_id):
+        vendor = self.find(session, "vendors", vendor_id)
+        body = request.json()
+        if not isinstance(body, dict):
+            raise Invalid("The request body must be a JSON object")
+        merged = self.build_vendor({**vendor, **body})
+        for key in ("name", "shortName", "accountNumber", "accountType", "email", "phone", "address",
+                    "additionalInfo", "billCurrency"):
+            vendor[key] = merged[key]
+        vendor["updatedTime"] = self.now_iso()
+        self.emit(session["organizationId"], "vendor.updated", "vendor", vendor)
+        return Response.json(200, vendor)
+
+    def find(self, session, collection, object_id):
+        obj = self.org(session["organizationId"])[collection].get(object_id)
+        if obj is None:
+            raise NotFoundError(f"No {collection[:-1]} with id {object_id}")
+        return obj
+
+    def bulk(self, request, session, collection, limit, build, entity):
+        items = request.json()
+        if not isinstance(items, list) or not items:
+            raise Invalid("The request body must be a non-empty JSON array")
+        if len(items) > limit:
+            raise Invalid(f"At most {limit} {collection} per bulk request")
+        built = []
+        for index, item in enumerate(items):
+            try:
+                built.append(build(item, session) if collection == "bills" else build(item))
+            except Invalid as exc:
+                raise Invalid(f"Item {index}: {exc}. Nothing was created.") from None
+        for obj in built:
+            self.org(session["organizationId"])[collection][obj["id"]] = obj
+            self.emit(session["organizationId"], f"{entity}.created", entity, obj)
+        return Response.json(200, built)
+
+    # --- bills --------------------------------------------------------------------------------------------
+    def build_bill(self, body, session):
+        if not isinstance(body, dict):
+            raise Invalid("A bill must be a JSON object")
+        org = self.org(session["organizationId"])
+        vendor = org["vendors"].get(body.get("vendorId"))
+        if vendor is None or vendor["archived"]:
+            raise Invalid(f"vendorId {body.get('vendorId')!r} is not an active vendor")
+        strict_date(body.get("dueDate"), "dueDate")
+        invoice = body.get("invoice") or {}
+        if not isinstance(invoice, dict) or not str(invoice.get("invoiceNumber") or "").strip():
+            raise Invalid("invoice.invoiceNumber is required")
+        strict_date(invoice.get("invoiceDate"), "invoice.invoiceDate")
+        lines = body.get("billLineItems")
+        if not isinstance(lines, list) or not lines:
+            raise Invalid("billLineItems must list at least one line")
+        built_lines, total = [], Decimal("0.00")
+        for n, line in enumerate(lines):
+            if not isinstance(line, dict):
+                raise Invalid(f"billLineItems[{n}] must be an object")
+            if "amount" in line:
+                amount = amount_of(line["amount"], f"billLineItems[{n}].amount")
+            elif "quantity" in line and "price" in line:
+                amount = (amount_of(line["quantity"], "quantity") * amount_of(line["price"], "price")).quantize(
+                    Decimal("0.01"))
+            else:
+                raise Invalid(f"billLineItems[{n}].amount is required")
+            classifications = line.get("classifications") or {}
+            self.check_classifications(org, classifications, f"billLineItems[{n}]")
+            built_lines.append({"id": new_id("bli"), "amount": float(amount),
+                                "description": line.get("description", ""), "classifications": classifications})
+            total += amount
+        self.check_classifications(org, body.get("classifications") or {}, "bill")
+        now = self.now_iso()
+        return {"id": new_id("00n"), "archived": False, "vendorId": vendor["id"], "vendorName": vendor["name"],
+                "amount": float(total), "paidAmount": 0.0, "dueAmount": float(total), "scheduledAmount": 0.0,
+                "dueDate": body["dueDate"], "description": body.get("description", ""),
+                "invoice": {"invoiceNumber": str(invoice["invoiceNumber"]), "invoiceDate": invoice["invoiceDate"]},
+                "billLineItems": built_lines, "classifications": body.get("classifications") or {},
+                "purchaseOrderNumber": body.get("purchaseOrderNumber", ""), "paymentStatus": "UNPAID",
+                "approvalStatus": "UNASSIGNED", "createdTime": now, "updatedTime": now}
+
+    def check_classifications(self, org, classifications, where):
+        fields = {"chartOfAccountId": "chart-of-accounts", "accountingClassId": "accounting-classes",
+                  "departmentId": "departments", "locationId": "locations"}
+        for field, kind in fields.items():
+            value = classifications.get(field)
+            if value and (value not in org[kind] or org[kind][value]["archived"]):
+                raise Invalid(f"{where}.classifications.{field} {value!r} does not exist or is archived")
+
+    @route("GET", "/connect/v3/bills")
+    def list_bills(self, request, session):
+        return self.list_response(request, self.org(session["organizationId"])["bills"].values())
+
+    @route("POST", "/connect/v3/bills")
+    def create_bill(self, request, session):
+        bill = self.build_bill(request.json(), session)
+        self.org(session["organizationId"])["bills"][bill["id"]] = bill
+        self.emit(session["organizationId"], "bill.created", "bill", bill)
+        return Response.json(201, bill)
+
+    @route("POST", "/connect/v3/bills/bulk")
+    def create_bills_bulk(self, request, session):
+        return self.bulk(request, session, "bills", 100, self.build_bill, "bill")
+
+    @route("GET", "/connect/v3/bills/(?P<bill_id>00n[0-9A-Za-z]+)")
+    def get_bill(self, request, session, bill_id):
+        return Response.json(200, self.find(session, "bills", bill_id))
+
+    # --- classifications ----------------------------------------------------------------------------------
+    @route("GET", "/connect/v3/classifications/(?P<kind>chart-of-accounts|accounting-classes|departments|locations)")
+    def list_classifications(self, request, session, kind):
+        return self.list_response(request, self.org(session["organizationId"])[kind].values())
+
+    @route("POST", "/connect/v3/classifications/(?P<kind>chart-of-accounts|accounting-classes|departments|locations)")
+    def create_classification(self, request, session, kind):
+        obj = self.build_classification(kind, request.json())
+        self.org(session["organizationId"])[kind][obj["id"]] = obj
+        return Response.json(201, obj)
+
+    def build_classification(self, kind, body):
+        if not isinstance(body, dict) or not str(body.get("name") or "").strip():
+            raise Invalid("name is required")
+        now = self.now_iso()
+        obj = {"id": new_id(CLASSIFICATIONS[kind]), "archived": bool(body.get("archived", False)),
+               "name": body["name"], "description": body.get("description", ""), "parentId": body.get("parentId"),
+               "createdTime": now, "updatedTime": now}
+        if kind == "chart-of-accounts":
+            account = body.get("account") or {}
+            obj["account"] = {"type": account.get("type", "EXPENSE"), "number": str(account.get("number", ""))}
+        return obj
+
+    # --- payments -----------------------------------------------------------------------------------------
+    @route("GET", "/connect/v3/payments")
+    def list_payments(self, request, session):
+        return self.list_response(request, self.org(session["organizationId"])["payments"].values())
+
+    @route("GET", "/connect/v3/payments/(?P<payment_id>stp[0-9A-Za-z]+)")
+    def get_payment(self, request, session, payment_id):
+        return Response.json(200, self.find(session, "payments", payment_id))
+
+    @route("POST", "/connect/v3/payments")
+    def create_payment(self, request, session):
+        if not session["trusted"]:
+            return bdc(403, "BDC_1361", "Untrusted session.", "DOWNSTREAM")
+        body = request.json() or {}
+        payment = self.pay(session["organizationId"], body.get("billId"), body.get("amount"),
+                           body.get("processDate"), "SCHEDULED")
+        return Response.json(201, payment)
+
+    def pay(self, org_id, bill_id, amount=None, process_date=None, single_status="CLEARED"):
+        org = self.org(org_id)
+        bill = org["bills"].get(bill_id)
+        if bill is None:
+            raise Invalid(f"billId {bill_id!r} does not exist")
+        amount = amount_of(amount if amount is not None else bill["dueAmount"], "amount")
+        if amount <= 0 or amount > Decimal(str(bill["dueAmount"])):
+            raise Invalid(f"amount must be more than 0 and at most the amount due ({bill['dueAmount']})")
+        process_date = strict_date(process_date or self.clock.now().date().isoformat(), "processDate")
+        now = self.now_iso()
+        payment = {"id": new_id("stp"), "vendorId": bill["vendorId"], "vendorName": bill["vendorName"],
+                   "billId": bill["id"], "billPayments": [{"id": new_id("blp"), "billId": bill["id"],
+                                                           "amount": float(amount)}],
+                   "amount": float(amount), "currency": "USD", "processDate": process_date,
+                   "transactionNumber": "TXN" + secrets.token_hex(4).upper(),
+                   "confirmationNumber": "P" + secrets.token_hex(5).upper(), "status": "SCHEDULED",
+                   "singleStatus": single_status, "createdTime": now, "updatedTime": now,
+                   "fundingAccount": {"type": "BANK_ACCOUNT", "id": "bac01SANDBOX"}}
+        org["payments"][payment["id"]] = payment
+        self.apply_payment_status(org, payment, single_status)
+        return payment
+
+    def apply_payment_status(self, org, payment, single_status):
+        payment["singleStatus"] = single_status
+        payment["status"] = {"CLEARED": "PAID", "VOIDED": "VOID", "CANCELED": "CANCELLED"}.get(single_status,
+                                                                                                "SCHEDULED")
+        payment["updatedTime"] = self.now_iso()
+        bill = org["bills"][payment["billId"]]
+        paid = sum(Decimal(str(p["amount"])) for p in org["payments"].values()
+                   if p["billId"] == bill["id"] and p["singleStatus"] not in ("VOIDED", "CANCELED"))
+        bill["paidAmount"] = float(paid)
+        bill["dueAmount"] = float(Decimal(str(bill["amount"])) - paid)
+        bill["paymentStatus"] = "PAID" if bill["dueAmount"] <= 0 else ("PARTIAL" if paid else "UNPAID")
+        bill["updatedTime"] = payment["updatedTime"]
+        event_payment = {k: v for k, v in payment.items() if k not in ("billId", "billPayments")}
+        event_payment.update({"billIds": [bill["id"]], "vendor": {"id": bill["vendorId"], "name": bill["vendorName"]},
+                              "funding": {"amount": payment["amount"], "currency": "USD"}})
+        self.emit(self.org_of(org), "payment.updated", "payment", event_payment)
+
+    def org_of(self, org):
+        return next(k for k, v in self.orgs.items() if v is org)
+
+    # --- webhooks -----------------------------------------------------------------------------------------
+    @route("GET", "/connect-events/v3/events/catalog")
+    def events_catalog(self, request, session):
+        return Response.json(200, [{"type": t, "versions": ["1"]} for t in EVENT_TYPES])
+
+    def public_subscription(self, sub):
+        return {k: v for k, v in sub.items() if k != "securityKey"}
+
+    @route("GET", "/connect-events/v3/subscriptions")
+    def list_subscriptions(self, request, session):
+        subs = [self.public_subscription(s) for s in self.subscriptions.values()
+                if s["organizationId"] == session["organizationId"]]
+        return Response.json(200, subs)
+
+    def idempotent(self, request, session):
+        key = request.header("X-Idempotent-Key")
+        try:
+            if not key or uuid.UUID(key).version != 4:
+                raise ValueError
+        except ValueError:
+            raise Invalid("X-Idempotent-Key header must be a UUID4") from None
+        return (session["organizationId"], request.path, key)
+
+    @route("POST", "/connect-events/v3/subscriptions")
+    def create_subscription(self, request, session):
+        key = self.idempotent(request, session)
+        if key in self.idempotency:
+            return Response.json(200, self.idempotency[key])
+        body = request.json()
+        sub = self.validate_subscription(body, session)
+        mine = [s for s in self.subscriptions.values() if s["organizationId"] == session["organizationId"]]
+        if len(mine) >= 10:
+            raise Invalid("An organization can have at most 10 webhook subscriptions")
+        for other in mine:
+            if other["notificationUrl"] == sub["notificationUrl"] and \
+                    {e["type"] for e in other["events"]} == {e["type"] for e in sub["events"]}:
+                raise Invalid(f"A subscription with the same events and notificationUrl exists: {other['id']}")
+        sub["securityKey"] = secrets.token_urlsafe(32)
+        self.subscriptions[sub["id"]] = sub
+        self.idempotency[key] = sub
+        return Response.json(200, sub)
+
+    def validate_subscription(self, body, session, existing=None):
+        if not isinstance(body, dict):
+            raise Invalid("The request body must be a JSON object")
+        merged = {**(existing or {}), **body}
+        for field in ("name", "status", "events", "notificationUrl"):
+            if field not in merged:
+                raise Invalid(f"{field} is required")
+        if not isinstance(merged["status"], dict) or not isinstance(merged["status"].get("enabled"), bool):
+            raise Invalid("status.enabled must be true or false")
+        events = merged["events"]
+        if not isinstance(events, list) or not events:
+            raise Invalid("events must list at least one event")
+        for e in events:
+            if not isinstance(e, dict) or e.get("type") not in EVENT_TYPES:
+                raise Invalid(f"Unknown event type {e.get('type') if isinstance(e, dict) else e!r}")
+            if e.get("version") != "1":
+                raise Invalid(f"Event {e['type']}: version must be the string \"1\"")
+        url = urlparse(str(merged["notificationUrl"]))
+        # BILL requires HTTPS. The simulator also accepts plain HTTP to loopback, where the tests and
+        # the demo's portal listen: its one deliberate difference.
+        if not (url.scheme == "https" or (url.scheme == "http" and url.hostname in LOOPBACK)) or not url.hostname:
+            raise Invalid("notificationUrl must be an https URL")
+        now = self.now_iso()
+        return {"id": (existing or {}).get("id") or "sub" + uuid.uuid4().hex[:16],
+                "name": merged["name"], "organizationId": session["organizationId"], "status": merged["status"],
+                "events": events, "notificationUrl": merged["notificationUrl"],
+                "createdTime": (existing or {}).get("createdTime", now), "updatedTime": now}
+
+    def subscription(self, session, subscription_id):
+        sub = self.subscriptions.get(subscription_id)
+        if sub is None or sub["organizationId"] != session["organizationId"]:
+            raise NotFoundError(f"No subscription {subscription_id}")
+        return sub
+
+    @route("GET", "/connect-events/v3/subscriptions/(?P<subscription_id>sub[0-9a-f]+)")
+    def get_subscription(self, request, session, subscription_id):
+        return Response.json(200, self.public_subscription(self.subscription(session, subscription_id)))
+
+    @route("PATCH", "/connect-events/v3/subscriptions/(?P<subscription_id>sub[0-9a-f]+)")
+    def update_subscription(self, request, session, subscription_id):
+        sub = self.subscription(session, subscription_id)
+        updated = self.validate_subscription(request.json(), session, existing=sub)
+        was_enabled = sub["status"]["enabled"]
+        sub.update(updated)
+        if sub["status"]["enabled"] and not was_enabled:
+            sub["failures"] = 0
+        return Response.json(200, self.public_subscription(sub))
+
+    @route("DELETE", "/connect-events/v3/subscriptions/(?P<subscription_id>sub[0-9a-f]+)")
+    def delete_subscription(self, request, session, subscription_id):
+        self.subscription(session, subscription_id)
+        del self.subscriptions[subscription_id]
+        return Response(200)
+
+    @route("POST", "/connect-events/v3/subscriptions/(?P<subscription_id>sub[0-9a-f]+)/security_key")
+    def rotate_key(self, request, session, subscription_id):
+        key = self.idempotent(request, session)
+        if key in self.idempotency:
+            return Response.json(200, self.idempotency[key])
+        sub = self.subscription(session, subscription_id)
+        sub["securityKey"] = secrets.token_urlsafe(32)
+        self.idempotency[key] = {"securityKey": sub["securityKey"]}
+        return Response.json(200, {"securityKey": sub["securityKey"]})
+
+    @route("GET", "/connect-events/v3/events/subscription/(?P<subscription_id>sub[0-9a-f]+)")
+    def event_history(self, request, session, subscription_id):
+        self.subscription(session, subscription_id)
+        history = [{"id": e["eventId"], "type": e["eventType"], "version": "1", "subscriptionId": subscription_id,
+                    "payload": e["body"].decode(), "createdTime": e["createdTime"], "statusCode": e["statusCode"]}
+                   for e in self.deliveries if e["subscriptionId"] == subscription_id]
+        return self.list_response(request, [{**h, "createdTime": h["createdTime"]} for h in history])
+
+    def emit(self, org_id, event_type, entity_key, entity):
+        for sub in self.subscriptions.values():
+            if sub["organizationId"] != org_id or not sub["status"]["enabled"]:
+                continue
+            if event_type not in {e["type"] for e in sub["events"]}:
+                continue
+            event_id = str(uuid.uuid4())
+            body = json.dumps({"metadata": {"eventId": event_id, "subscriptionId": sub["id"], "organizationId": org_id,
+                                            "eventType": event_type, "version": "1"}, entity_key: entity},
+                              separators=(",", ":")).encode()
+            self.deliveries.append({"eventId": event_id, "eventType": event_type, "subscriptionId": sub["id"],
+                                    "body": body, "attempts": 0, "next_at": self.clock.time(), "status": "pending",
+                                    "statusCode": None, "createdTime": self.now_iso()})
+
+    def sign(self, security_key, body):
+        return base64.b64encode(hmac.new(security_key.encode(), body, hashlib.sha256).digest()).decode()
+
+    def deliver_due(self, *, repeat=1, reverse=False):
+        """Post every due event to its subscriber; failures back off and eventually disable the subscription."""
+        with self.lock:
+            now = self.clock.time()
+            due = [d for d in self.deliveries if d["status"] == "pending" and d["next_at"] <= now
+                   and self.subscriptions.get(d["subscriptionId"], {}).get("status", {}).get("enabled")]
+            jobs = [(d, self.subscriptions[d["subscriptionId"]]) for d in due]
+        if reverse:
+            jobs.reverse()
+        outcome = {"delivered": 0, "failed": 0}
+        for d, sub in jobs * repeat:
+            signature = self.sign(sub["securityKey"], d["body"])
+            try:
+                response = requests.post(sub["notificationUrl"], data=d["body"], timeout=10,
+                                         headers={"Content-Type": "application/json",
+                                                  "x-bill-sha-signature": signature})
+                status = response.status_code
+            except requests.RequestException:
+                status = None
+            with self.lock:
+                d["statusCode"] = status
+                if d["status"] == "delivered":
+                    continue
+                if status == 200:
+                    d["status"] = "delivered"
+                    outcome["delivered"] += 1
+                    continue
+                d["attempts"] += 1
+                outcome["failed"] += 1
+                if d["attempts"] >= MAX_DELIVERY_ATTEMPTS:
+                    d["status"] = "failed"
+                    sub["status"] = {**sub["status"], "enabled": False}
+                    for other in self.deliveries:
+                        if other["subscriptionId"] == sub["id"] and other["status"] == "pending":
+                            other["status"] = "dropped"
+                else:
+                    d["next_at"] = self.clock.time() + DELIVERY_BACKOFF_SECONDS * 2 ** (d["attempts"] - 1)
+        with self.lock:
+            outcome["pending"] = sum(1 for d in self.deliveries if d["status"] == "pending")
+        return outcome
+
+    def tick(self):
+        self.deliver_due()
+
+    # --- controls and state -------------------------------------------------------------------------------
+    def control(self, action, payload):
+        org_id = payload.get("organizationId", ORG_ID)
+        try:
+            if action == "account":
+                for key in ("login_limit", "hourly_limit"):
+                    if key in payload:
+                        setattr(self, key, int(payload[key]))
+                if "username" in payload:
+                    with self.lock:
+                        self.accounts.append({"devKey": payload.get("devKey", DEV_KEY), "organizationId": org_id,
+                                              "username": payload["username"], "password": payload["password"],
+                                              "kind": payload.get("kind", "user"),
+                                              "userId": "006" + secrets.token_hex(6).upper()})
+                return {"login_limit": self.login_limit, "hourly_limit": self.hourly_limit}
+            if action == "seed":
+                with self.lock:
+                    return self.seed(org_id, payload)
+            if action == "pay":
+                with self.lock:
+                    return self.pay(org_id, payload.get("billId"), payload.get("amount"), payload.get("processDate"),
+                                    payload.get("singleStatus", "CLEARED"))
+            if action == "payment-status":
+                with self.lock:
+                    org = self.org(org_id)
+                    payment = org["payments"].get(payload.get("paymentId"))
+                    if payment is None:
+                        raise Invalid(f"No payment {payload.get('paymentId')!r}")
+                    self.apply_payment_status(org, payment, payload["singleStatus"])
+                    return payment
+            if action == "fail-payment":
+                with self.lock:
+                    bill = self.org(org_id)["bills"].get(payload.get("billId"))
+                    if bill is None:
+                        raise Invalid(f"No bill {payload.get('billId')!r}")
+                    self.emit(org_id, "payment.failed", "payment",
+                              {"bills": [{"id": bill["id"], "amount": bill["dueAmount"]}],
+                               "vendor": {"id": bill["vendorId"], "name": bill["vendorName"]},
+                               "createdTime": self.now_iso(), "updatedTime": self.now_iso()})
+                    return {"emitted": "payment.failed"}
+            if action == "deliver":
+                return self.deliver_due(repeat=int(payload.get("repeat", 1)), reverse=bool(payload.get("reverse")))
+            if action == "expire-sessions":
+                with self.lock:
+                    count = len(self.sessions)
+                    self.sessions.clear()
+                return {"expired": count}
+            if action == "disable-subscription":
+                with self.lock:
+                    sub = self.subscriptions[payload["id"]]
+                    sub["status"] = {**sub["status"], "enabled": False}
+                return self.public_subscription(sub)
+        except (Invalid, NotFoundError, KeyError) as exc:
+            raise BadRequest(str(exc)) from None
+        raise BadRequest(f"bill has no control {action!r}; controls: account, seed, pay, payment-status, "
+                         "fail-payment, deliver, expire-sessions, disable-subscription")
+
+    def seed(self, org_id, payload):
+        created = {}
+        for kind in CLASSIFICATIONS:
+            for body in payload.get(kind.replace("-", "_"), []):
+                obj = self.build_classification(kind, body)
+                self.org(org_id)[kind][obj["id"]] = obj
+                created.setdefault(kind, []).append(obj)
+        for body in payload.get("vendors", []):
+            vendor = self.build_vendor(body)
+            self.org(org_id)["vendors"][vendor["id"]] = vendor
+            created.setdefault("vendors", []).append(vendor)
+        return created
+
+    def state(self):
+        return {
+            "organizations": {org_id: {k: list(v.values()) for k, v in data.items()}
+                              for org_id, data in self.orgs.items()},
+            "subscriptions": list(self.subscriptions.values()),
+            "deliveries": [{k: (v.decode() if isinstance(v, bytes) else v) for k, v in d.items()}
+                           for d in self.deliveries],
+            "sessions": len(self.sessions),
+            "logins": self.counts["logins"],
+            "calls": self.counts["calls"],
+            "max_in_flight": max(self.max_in_flight.values(), default=0),
+            "rejected_concurrent": self.rejected_concurrent,
+            "limits": {"login_limit": self.login_limit, "hourly_limit": self.hourly_limit},
+        }
+
+
+class NotFoundError(Exception):
+    """An object id that does not exist in the organization: BILL answers 404."""

@@ -1,0 +1,214 @@
+"""The one HTTP client every connector uses.
+
+It owns timeouts, retries (exponential backoff with jitter for connection errors, 5xx and rate
+limits), Retry-After (honoured up to a cap; a longer wait defers the work), re-authentication once
+on an auth error, the per-connection concurrency and rate limits, secret redaction, and a count of
+calls. Each system supplies how to authenticate and how to read its errors (`classify`).
+"""
+
+import logging
+import random
+import time
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
+
+import requests
+from django.conf import settings
+from django.utils import timezone
+from tenacity import Retrying, retry_if_exception, stop_after_attempt
+
+from connectors.errors import (
+    AuthError,
+    ConfigurationError,
+    ConnectorError,
+    DataError,
+    Deferred,
+    NotFound,
+    RateLimited,
+    TransientError,
+)
+from connectors.limits import concurrency_slot, take_rate_token
+from portal.redaction import redact
+
+logger = logging.getLogger("connectors.http")
+
+IDEMPOTENT_METHODS = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
+BODY_EXCERPT = 500
+
+
+class ReauthRequired(AuthError):
+    """The token or session was refused: authenticate again and repeat the call once."""
+
+
+class Unsafe(TransientError):
+    """A failure after which repeating the call could duplicate what it did."""
+
+
+def retry_after_seconds(response):
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def excerpt(response):
+    return redact(response.text[:BODY_EXCERPT])
+
+
+def default_classify(response):
+    """Generic reading of HTTP statuses; systems with error codes in the body supply their own."""
+    status = response.status_code
+    if status < 400:
+        return
+    if status == 401:
+        raise ReauthRequired(f"HTTP 401: {excerpt(response)}", status=status)
+    if status == 403:
+        raise ConfigurationError(f"HTTP 403 (not permitted): {excerpt(response)}", status=status)
+    if status == 404:
+        raise NotFound(f"HTTP 404: {excerpt(response)}", status=status)
+    if status == 429:
+        raise RateLimited(f"HTTP 429: {excerpt(response)}", status=status, retry_after=retry_after_seconds(response))
+    if status >= 500:
+        raise TransientError(f"HTTP {status}: {excerpt(response)}", status=status)
+    raise DataError(f"HTTP {status}: {excerpt(response)}", status=status)
+
+
+class HttpClient:
+    def __init__(self, name, *, base_url="", auth=None, classify=default_classify, concurrency=None, rate=None,
+                 connect_timeout=5.0, read_timeout=30.0, max_attempts=None, sleep=time.sleep):
+        """`name` keys the limits (one per connection); `concurrency` is a slot count; `rate` is
+        (calls, period_seconds); `auth` has headers() -> (dict, token) and invalidate(token)."""
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.classify = classify
+        self.concurrency = concurrency
+        self.rate = rate
+        self.timeout = (connect_timeout, read_timeout)
+        self.max_attempts = max_attempts or settings.CONNECTOR_MAX_ATTEMPTS
+        self.backoff_base = settings.CONNECTOR_BACKOFF_BASE
+        self.backoff_max = settings.CONNECTOR_BACKOFF_MAX
+        self.max_retry_after = settings.CONNECTOR_MAX_RETRY_AFTER
+        self.sleep = sleep
+        self.session = requests.Session()
+        self.calls = 0
+        self.retries = 0
+
+    def url(self, path):
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(self, method, path, *, idempotent=None, authenticate=True, **kwargs):
+        """Send a request with retries; return the successful requests.Response or raise a ConnectorError."""
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS
+        url = self.url(path)
+
+        def should_retry(exc):
+            if isinstance(exc, Unsafe) or not isinstance(exc, TransientError):
+                return False
+            return True
+
+        retrying = Retrying(stop=stop_after_attempt(self.max_attempts), wait=self._wait,
+                            retry=retry_if_exception(should_retry), sleep=self._sleep_before_retry, reraise=True)
+        for attempt in retrying:
+            with attempt:
+                return self._send_authenticated(method, url, idempotent, authenticate, kwargs)
+
+    def json(self, method, path, **kwargs):
+        """request(), then the body parsed as JSON (a malformed body is a clear TransientError)."""
+        response = self.request(method, path, **kwargs)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise TransientError(f"{self.name}: {method} {path} answered HTTP {response.status_code} with a body "
+                                 f"that is not JSON: {excerpt(response)!r}") from None
+
+    # --- internals ----------------------------------------------------------------------------------
+    def _wait(self, retry_state):
+        exc = retry_state.outcome.exception()
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return retry_after
+        n = retry_state.attempt_number
+        return min(self.backoff_max, self.backoff_base * 2 ** (n - 1)) + random.random() * self.backoff_base
+
+    def _sleep_before_retry(self, seconds):
+        self.retries += 1
+        self.sleep(seconds)
+
+    def _send_authenticated(self, method, url, idempotent, authenticate, kwargs):
+        reauthenticated = False
+        while True:
+            headers = dict(kwargs.get("headers") or {})
+            token = None
+            if authenticate and self.auth is not None:
+                auth_headers, token = self.auth.headers()
+                headers.update(auth_headers)
+            try:
+                return self._send(method, url, idempotent, {**kwargs, "headers": headers})
+            except ReauthRequired as exc:
+                if not authenticate or self.auth is None:
+                    raise AuthError(str(exc), status=exc.status, code=exc.code) from None
+                if reauthenticated:
+                    # Good credentials gave a session that was refused at once: odd, not fatal. Back off
+                    # and try the call again; bad credentials fail at login with an AuthError instead.
+                    raise TransientError(f"{self.name}: a fresh session was refused too: {exc}",
+                                         status=exc.status, code=exc.code) from None
+                self.auth.invalidate(token)
+                reauthenticated = True
+
+    def _send(self, method, url, idempotent, kwargs):
+        if self.rate:
+            take_rate_token(f"rate:{self.name}", *self.rate, max_wait=self.max_retry_after, sleep=self.sleep)
+        try:
+            if self.concurrency:
+                with concurrency_slot(f"slots:{self.name}", self.concurrency, sleep=self.sleep):
+                    response = self._transmit(method, url, idempotent, kwargs)
+            else:
+                response = self._transmit(method, url, idempotent, kwargs)
+        except ConnectorError:
+            raise
+        logger.debug("%s %s -> %s", method, url, response.status_code)
+        try:
+            self.classify(response)
+        except RateLimited as exc:
+            if exc.retry_after is not None and exc.retry_after > self.max_retry_after:
+                until = timezone.now() + timedelta(seconds=exc.retry_after)
+                raise Deferred(f"{self.name}: rate limited, asked to wait {exc.retry_after:.0f} s; resuming at "
+                               f"{until:%H:%M:%S}.", until=until, status=exc.status, code=exc.code) from None
+            raise
+        except TransientError as exc:
+            if not idempotent and not isinstance(exc, RateLimited) and (exc.status or 0) >= 500:
+                # The server may have acted before failing: repeating could duplicate the object.
+                raise Unsafe(str(exc), status=exc.status, code=exc.code) from None
+            raise
+        return response
+
+    def _transmit(self, method, url, idempotent, kwargs):
+        self.calls += 1
+        try:
+            return self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.ConnectTimeout:
+            raise TransientError(f"{self.name}: could not connect to {redact(url)} (timed out)") from None
+        except requests.ReadTimeout:
+            message = f"{self.name}: {method} {redact(url)} got no answer within {self.timeout[1]:g} s"
+            raise (TransientError(message) if idempotent else Unsafe(message)) from None
+        except requests.ConnectionError as exc:
+            # Refused or reset before any answer: the request may still have arrived if it was reset.
+            reason = type(exc).__name__
+            message = f"{self.name}: connection to {redact(url)} failed ({reason})"
+            raise (TransientError(message) if idempotent or "refused" in str(exc).lower() else Unsafe(message)) \
+                from None
+        except requests.RequestException as exc:
+            raise ConfigurationError(f"{self.name}: cannot send {method} {redact(url)}: {type(exc).__name__}") \
+                from None

@@ -1,0 +1,84 @@
+"""Canonical records: what connectors hand to the engine and take from it. Money is Decimal, with currency."""
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Address:
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    region: str = ""
+    postal_code: str = ""
+    country: str = ""
+
+
+@dataclass(frozen=True)
+class Supplier:
+    source_id: str
+    name: str
+    tax_id: str = ""
+    currency: str = "USD"
+    email: str = ""
+    phone: str = ""
+    address: Address = field(default_factory=Address)
+    active: bool = True
+    updated_marker: str = ""
+
+
+@dataclass(frozen=True)
+class GlAccount:
+    code: str
+    name: str
+    id: str = ""  # the system's own id where it differs from the code (BILL 0ca…)
+    active: bool = True
+    account_type: str = ""
+
+
+@dataclass(frozen=True)
+class Dimension:
+    kind: str  # department, location, class
+    code: str
+    name: str
+    id: str = ""
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    amount: Decimal
+    gl_account: str
+    description: str = ""
+    dimensions: dict = field(default_factory=dict)  # kind -> code
+    po_number: str = ""
+
+
+@dataclass(frozen=True)
+class Invoice:
+    source_id: str
+    supplier_id: str
+    invoice_number: str
+    invoice_date: date
+    due_date: date
+    total: Decimal
+    currency: str
+    lines: tuple[InvoiceLine, ...]
+    description: str = ""
+    po_number: str = ""
+    updated_marker: str = ""
+    reference: dict = field(default_factory=dict)  # the source system's keys, for write-back
+
+
+@dataclass(frozen=True)
+class Payment:
+    payment_id: str
+    bill_ids: tuple[str, ...]
+    amount: Decimal
+    currency: str
+    status: str  # the AP system's status, e.g. SCHEDULED, CLEARED, VOIDED
+    paid: bool  # the money has gone (or will certainly go) to the supplier
+    process_date: date | None = None
+    reference: str = ""  # check number, trace number or transaction number
+    updated_at: str = ""

@@ -1,0 +1,18 @@
+import pytest
+
+from connectors.bill import sandbox as bill_sandbox
+from connectors.models import Connection
+
+
+def make_bill_connection(tenant, url, name="BILL", **overrides):
+    credentials = {"sign_in": "user", "username": bill_sandbox.USERNAME, "password": bill_sandbox.PASSWORD,
+                   "organization_id": bill_sandbox.ORG_ID, "dev_key": bill_sandbox.DEV_KEY, **overrides}
+    connection = Connection(tenant=tenant, system="bill", name=name, base_url=f"{url}/bill/connect")
+    connection.set_credentials(credentials)
+    connection.save()
+    return connection
+
+
+@pytest.fixture
+def bill_connection(tenant, sandbox):
+    return make_bill_connection(tenant, sandbox.url)
