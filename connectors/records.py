@@ -82,3 +82,15 @@ class Payment:
     process_date: date | None = None
     reference: str = ""  # check number, trace number or transaction number
     updated_at: str = ""
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A source object the connector could not turn into a record (bad date, bad amount): the engine
+    files it as a failed data record instead of stopping the run."""
+
+    object_type: str
+    source_id: str
+    source_ref: str
+    reason: str
+    updated_marker: str = ""

@@ -1,0 +1,168 @@
+"""Infor ION API: OAuth2 password grant from the .ionapi file, and M3 MI transactions over REST v2.
+Facts: shared/reference/erp-apis.md section 1."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from connectors.errors import AuthError, ConfigurationError, DataError, RateLimited, TransientError
+from connectors.http import HttpClient, ReauthRequired, excerpt
+from connectors.limits import take_rate_token
+from connectors.tokens import Token, TokenStore, refresh_leeway
+from portal.redaction import register_secret
+
+# Service-account authentication is limited to 20 a minute per tenant (Infor OS usage limits).
+LOGINS_PER_MINUTE = 20
+# Tokens are refreshed this long before they expire (apps are configured for 1 to 24 hours).
+DEFAULT_LEEWAY = timedelta(minutes=5)
+
+
+def mi_error_text(body):
+    """The MI error of a v2 response, at the top level or in results[0]; None when there is none."""
+    if not isinstance(body, dict):
+        return None
+    candidates = [body] + [r for r in body.get("results") or [] if isinstance(r, dict)]
+    for c in candidates:
+        if c.get("errorMessage"):
+            where = f" (field {c['errorField'].strip()})" if (c.get("errorField") or "").strip() else ""
+            code = f" [{c['errorCode'].strip()}]" if (c.get("errorCode") or "").strip() else ""
+            return f"{c['errorMessage'].strip()}{where}{code}", (c.get("errorField") or "").strip()
+    if body.get("nrOfFailedTransactions"):
+        return "M3 reported a failed transaction without a message", ""
+    return None
+
+
+def classify(response):
+    status = response.status_code
+    if status < 400:
+        return
+    if status == 401:
+        raise ReauthRequired(f"Infor refused the token: {excerpt(response)}", status=status)
+    if status == 429:
+        raise RateLimited(f"Infor ION API spike arrest (HTTP 429): {excerpt(response)}", status=status)
+    if status == 404:
+        raise ConfigurationError(f"Infor answered 404 for {response.request.path_url.split('?')[0]}: the tenant, "
+                                 "program or transaction does not exist here. Check the .ionapi file and "
+                                 "connectors/infor/m3.py.", status=status)
+    if status == 403:
+        raise ConfigurationError(f"Infor refused access (HTTP 403): {excerpt(response)}", status=status)
+    if status >= 500:
+        raise TransientError(f"Infor server error (HTTP {status}): {excerpt(response)}", status=status)
+    try:
+        error = mi_error_text(response.json())
+    except ValueError:
+        error = None
+    if error:
+        raise DataError(f"M3: {error[0]}", status=status, field=error[1] or None)
+    raise DataError(f"Infor refused the request (HTTP {status}): {excerpt(response)}", status=status)
+
+
+def trimmed(record):
+    return {k: v.strip() if isinstance(v, str) else v for k, v in record.items()}
+
+
+class IonApiToken:
+    """The auth hook: one bearer token per connection, shared through the token cache."""
+
+    def __init__(self, client):
+        self.client = client
+        self.store = TokenStore(client.connection)
+
+    def headers(self):
+        token = self.store.obtain(self.client.login, refresh=self.client.refresh, leeway=DEFAULT_LEEWAY)
+        return {"Authorization": f"Bearer {token.value}"}, token.value
+
+    def invalidate(self, token_value):
+        self.store.invalidate(token_value)
+
+
+class InforClient:
+    def __init__(self, connection):
+        self.connection = connection
+        self.ionapi = connection.credentials
+        for key in ("cs", "saak", "sask"):
+            register_secret(self.ionapi.get(key))
+        self.company = str(connection.options.get("company", ""))
+        self.division = connection.options.get("division", "")
+        self.m3_base = f"{self.ionapi['iu'].rstrip('/')}/{self.ionapi['ti']}/M3/m3api-rest/v2/execute"
+        self.token_url = self.ionapi["pu"] + self.ionapi["ot"]
+        self.revoke_url = self.ionapi["pu"] + self.ionapi.get("or", "revoke_token.oauth2")
+        self.http = HttpClient(f"infor:{connection.pk}", auth=IonApiToken(self), classify=classify)
+
+    # --- tokens ---------------------------------------------------------------------------------------
+    def login(self):
+        take_rate_token(f"infor-login:{self.connection.pk}", LOGINS_PER_MINUTE, 60, sleep=self.http.sleep)
+        try:
+            response = self.http.request("POST", self.token_url, authenticate=False, idempotent=True,
+                                         data={"grant_type": "password", "username": self.ionapi["saak"],
+                                               "password": self.ionapi["sask"], "client_id": self.ionapi["ci"],
+                                               "client_secret": self.ionapi["cs"]})
+        except DataError as exc:
+            raise AuthError("Infor rejected the service account keys (saak/sask in the .ionapi file): the "
+                            "service account may have been deleted or its keys regenerated. Download the "
+                            f"credentials again. ({exc})", status=exc.status) from None
+        except AuthError as exc:
+            raise AuthError("Infor rejected the client id/secret (ci/cs in the .ionapi file): the authorized "
+                            f"app may have been deleted or its secret changed. ({exc})", status=exc.status) from None
+        return self._token(response)
+
+    def refresh(self, token):
+        try:
+            response = self.http.request("POST", self.token_url, authenticate=False, idempotent=True,
+                                         data={"grant_type": "refresh_token",
+                                               "refresh_token": token.extra["refresh_token"],
+                                               "client_id": self.ionapi["ci"], "client_secret": self.ionapi["cs"]})
+        except (DataError, AuthError):
+            return None  # an expired or revoked refresh token: log in again
+        return self._token(response)
+
+    def _token(self, response):
+        try:
+            data = response.json()
+            lifetime = int(data["expires_in"])
+            value = data["access_token"]
+        except (ValueError, KeyError, TypeError):
+            raise TransientError("Infor's token endpoint answered without access_token/expires_in.") from None
+        extra = {"refresh_token": data["refresh_token"]} if data.get("refresh_token") else {}
+        # Stored as expiring early by the refresh leeway, so every worker renews it ahead of time.
+        expires = timezone.now() + timedelta(seconds=lifetime) - refresh_leeway(lifetime) + DEFAULT_LEEWAY
+        return Token(value, expires, extra)
+
+    def revoke(self, token):
+        """Revoke a token at pu + or (when credentials change); best effort."""
+        for value, hint in ((token.value, "access_token"), ((token.extra or {}).get("refresh_token"), "refresh_token")):
+            if value:
+                self.http.request("POST", self.revoke_url, authenticate=False, idempotent=True,
+                                  data={"token": value, "token_type_hint": hint},
+                                  auth=(self.ionapi["ci"], self.ionapi["cs"]))
+
+    # --- M3 -------------------------------------------------------------------------------------------
+    def execute(self, program_transaction, inputs=None, maxrecs=100):
+        """Run one MI transaction; return its records with padding trimmed."""
+        program, transaction = program_transaction
+        if not self.company:
+            raise ConfigurationError("The Infor connection has no company (CONO) set.")
+        matrix = f";maxrecs={maxrecs};cono={self.company}" + (f";divi={self.division}" if self.division else "")
+        body = self.http.json("GET", f"{self.m3_base}/{program}/{transaction}{matrix}", params=inputs or {})
+        error = mi_error_text(body)
+        if error:
+            raise DataError(f"M3 {program}/{transaction}: {error[0]}", field=error[1] or None)
+        try:
+            records = body["results"][0]["records"]
+        except (KeyError, IndexError, TypeError):
+            raise TransientError(f"M3 {program}/{transaction} answered without results[0].records.") from None
+        return [trimmed(r) for r in records]
+
+    def key_range(self, program_transaction, inputs, start_field, key_field, page_size=100):
+        """Every record of a list transaction, paged by key range (M3 has no offsets): each page
+        starts at the last key of the one before, which is therefore skipped."""
+        last = None
+        while True:
+            page_inputs = {**inputs, **({start_field: last} if last else {})}
+            records = self.execute(program_transaction, page_inputs, maxrecs=page_size)
+            fresh = [r for r in records if r.get(key_field) != last]
+            yield from fresh
+            if len(records) < page_size or not fresh:
+                return
+            last = records[-1][key_field]
+

@@ -1,0 +1,116 @@
+from datetime import timedelta
+
+import pytest
+import requests
+from django.utils import timezone
+
+from connectors.errors import DataError
+from connectors.infor import sandbox as infor_sandbox
+from connectors.models import ConnectionToken
+from tests.connectors.contract import ConnectorContract
+from tests.connectors.infor.conftest import make_infor_connection
+
+
+def control(sandbox, path, payload):
+    response = requests.post(f"{sandbox.url}/_control/{path}", json=payload, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def seed_suppliers(sandbox, count, **extra):
+    control(sandbox, "infor/seed", {"suppliers": [
+        {"SUNO": f"S{n:04d}", "SUNM": f"Supplier {n}", "TINO": f"12-{n:07d}", "CUCD": "USD", "CSCD": "US", **extra}
+        for n in range(count)]})
+
+
+class TestInforConnector(ConnectorContract):
+    system = "infor"
+    wrong_credentials_message = "service account keys (saak/sask"
+    token_lifetime_seconds = 7200
+
+    def make_connection(self, tenant, sandbox, **overrides):
+        return make_infor_connection(tenant, sandbox.url, **overrides)
+
+    def wrong_credentials(self):
+        return {"sask": "not-the-service-secret"}
+
+    def seed_many(self, sandbox, count):
+        seed_suppliers(sandbox, count)
+
+    def read_many(self, connector):
+        import connectors.infor.connector as infor_connector
+
+        original = infor_connector.PAGE_SIZE
+        infor_connector.PAGE_SIZE = 10
+        try:
+            return [s.source_id for s in connector.suppliers()]
+        finally:
+            infor_connector.PAGE_SIZE = original
+
+
+def test_values_are_trimmed_of_m3_padding(infor_connection, sandbox):
+    seed_suppliers(sandbox, 1)
+    raw = requests.get(f"{sandbox.url}/_control/state", params={"system": "infor"}, timeout=10).json()
+    assert raw["suppliers"][0]["SUNM"] == "Supplier 0"
+    supplier = next(infor_connection.connector().suppliers())
+    assert supplier.name == "Supplier 0" and supplier.source_id == "S0000"
+
+
+def test_wrong_company_is_a_clear_data_error(tenant, sandbox):
+    connector = make_infor_connection(tenant, sandbox.url, company="999").connector()
+    with pytest.raises(DataError) as excinfo:
+        connector.check()
+    assert "Not authorized for company 999" in str(excinfo.value) and "CONO" in str(excinfo.value)
+
+
+def test_wrong_client_secret_names_ci_cs(tenant, sandbox):
+    connector = make_infor_connection(tenant, sandbox.url, cs="wrong-client-secret").connector()
+    with pytest.raises(Exception) as excinfo:
+        connector.check()
+    assert "client id/secret (ci/cs" in str(excinfo.value)
+    assert "wrong-client-secret" not in str(excinfo.value)
+
+
+def test_token_near_expiry_is_refreshed_with_the_refresh_token(infor_connection, sandbox):
+    connector = infor_connection.connector()
+    connector.check()
+    ConnectionToken.objects.filter(connection=infor_connection).update(expires_at=timezone.now() - timedelta(seconds=1))
+    connector.check()
+    state = requests.get(f"{sandbox.url}/_control/state", params={"system": "infor"}, timeout=10).json()
+    assert state["logins"] == 1 and state["refreshes"] == 1
+
+
+def test_changed_credentials_revoke_the_old_token(infor_connection, sandbox):
+    connector = infor_connection.connector()
+    connector.check()
+    connector.forget_token()
+    state = requests.get(f"{sandbox.url}/_control/state", params={"system": "infor"}, timeout=10).json()
+    assert state["revoked"] == 2  # access and refresh token
+    assert ConnectionToken.objects.get(connection=infor_connection).value is None
+
+
+def test_spike_arrest_429_is_backed_off(infor_connection, sandbox):
+    seed_suppliers(sandbox, 30)
+    control(sandbox, "infor/account", {"spike_limit": 2})
+    connector = infor_connection.connector()
+    connector.http.sleep = lambda seconds: control(sandbox, "clock", {"advance_seconds": 61})
+    import connectors.infor.connector as infor_connector
+
+    infor_connector.PAGE_SIZE, original = 5, infor_connector.PAGE_SIZE
+    try:
+        assert len([s for s in connector.suppliers()]) == 30
+    finally:
+        infor_connector.PAGE_SIZE = original
+    assert connector.http.retries > 0
+
+
+def test_service_account_logins_are_limited_to_twenty_a_minute(sandbox):
+    url = f"{sandbox.url}/infor/{infor_sandbox.TENANT}/as/token.oauth2"
+    form = {"grant_type": "password", "username": infor_sandbox.SERVICE_ACCESS_KEY,
+            "password": infor_sandbox.SERVICE_SECRET_KEY, "client_id": infor_sandbox.CLIENT_ID,
+            "client_secret": infor_sandbox.CLIENT_SECRET}
+    codes = [requests.post(url, data=form, timeout=10).status_code for _ in range(21)]
+    assert codes[:20] == [200] * 20 and codes[20] == 429
+    basic = requests.post(url, data={k: v for k, v in form.items() if not k.startswith("client")},
+                          auth=(infor_sandbox.CLIENT_ID, infor_sandbox.CLIENT_SECRET), timeout=10)
+    assert basic.status_code == 429, "client authentication by HTTP Basic is accepted too (then rate limited)"
