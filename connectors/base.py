@@ -142,6 +142,14 @@ class ErpConnector(Connector):
 
 
 class ApConnector(Connector):
+    def vendor_payload(self, supplier):
+        """What would be sent for this supplier (for dry runs and the audit trail)."""
+        raise NotImplementedError
+
+    def bill_payload(self, vendor_id, invoice, coding):
+        """What would be sent for this invoice (for dry runs and the audit trail)."""
+        raise NotImplementedError
+
     def find_vendor(self, supplier):
         """The id of the vendor already made for this supplier, found by what identifies it, or None."""
         raise NotImplementedError

@@ -82,6 +82,8 @@ class Payment:
     process_date: date | None = None
     reference: str = ""  # check number, trace number or transaction number
     updated_at: str = ""
+    reversed: bool = False  # voided, cancelled or bounced after it was made
+    allocations: tuple = ()  # (bill id, amount) pairs when one payment covers several bills
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """The one way to write an audit entry."""
 
+import json
+
 from portal.models import AuditEntry
 from portal.redaction import redact, redact_mapping
 
@@ -31,5 +33,6 @@ def record(action, *, actor=None, tenant=None, obj=None, object_type="", object_
         source_ref=str(source_ref)[:200],
         target_id=str(target_id)[:200],
         message=redact(message),
-        details=redact_mapping(details or {}, secret_fields),
+        # Dates and Decimals in a transformation are kept as their text.
+        details=json.loads(json.dumps(redact_mapping(details or {}, secret_fields), default=str)),
     )

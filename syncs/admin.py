@@ -1,8 +1,18 @@
-from django import forms
-from django.contrib import admin
+from datetime import UTC, datetime
 
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from connectors.errors import ConnectorError
 from portal.admin_utils import AuditedAdminMixin, ReadOnlyAdminMixin
+from portal.fields import CredentialsUnreadable
+from syncs import engine, operations
 from syncs.models import Cursor, Integration, MappingRule, SyncRecord, SyncRun
+from syncs.tasks import enqueue_run
 
 
 class IntegrationForm(forms.ModelForm):
@@ -26,6 +36,59 @@ class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
     search_fields = ["name", "tenant__name"]
     list_select_related = ["tenant", "source", "target"]
     autocomplete_fields = ["tenant"]
+    inlines = [MappingRuleInline]
+    actions = ["sync_now", "dry_run", "replay_failed", "resync_from_date", "load_reference_data"]
+
+    @admin.action(description="Sync now")
+    def sync_now(self, request, queryset):
+        for integration in queryset:
+            enqueue_run(integration, "manual")
+        self.message_user(request, f"Queued {queryset.count()} run(s). Follow them under Sync runs.")
+
+    @admin.action(description="Dry run (shows what would be sent; writes nothing remote)")
+    def dry_run(self, request, queryset):
+        for integration in queryset:
+            run = engine.run_integration(integration.pk, trigger="dry_run", dry_run=True, actor=request.user.username)
+            link = reverse("admin:syncs_syncrun_change", args=[run.pk])
+            level = messages.ERROR if run.status == run.FAILED else messages.INFO
+            self.message_user(request, format_html('{}: dry run {} — {} <a href="{}">see the plan</a>', integration,
+                                                   run.get_status_display(), run.counters, link), level)
+
+    @admin.action(description="Replay failed records")
+    def replay_failed(self, request, queryset):
+        for integration in queryset:
+            count = operations.replay_failed(integration, request.user.username)
+            self.message_user(request, f"{integration}: replaying {count} failed record(s).")
+
+    @admin.action(description="Resync from date…")
+    def resync_from_date(self, request, queryset):
+        form = ResyncForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            moment = datetime.combine(form.cleaned_data["since"], datetime.min.time(), tzinfo=UTC)
+            for integration in queryset:
+                operations.resync_from(integration, moment, request.user.username)
+            self.message_user(request, f"Cursors moved back to {moment:%Y-%m-%d}; runs queued.")
+            return None
+        context = {**self.admin_site.each_context(request), "title": "Resync from date", "form": form,
+                   "integrations": queryset, "opts": self.model._meta, "action_checkbox_name": ACTION_CHECKBOX_NAME}
+        return TemplateResponse(request, "admin/syncs/integration/resync.html", context)
+
+    @admin.action(description="Load reference data and propose GL mappings")
+    def load_reference_data(self, request, queryset):
+        for integration in queryset:
+            try:
+                result = operations.load_reference_data(integration, request.user.username)
+            except (ConnectorError, CredentialsUnreadable) as exc:
+                self.message_user(request, f"{integration}: {exc}", messages.ERROR)
+                continue
+            self.message_user(request, f"{integration}: {result['proposed']} GL mapping(s) proposed from "
+                                       f"{result['source_accounts']} ERP and {result['target_accounts']} AP accounts; "
+                                       f"confirm them under Mapping rules. Unmatched: "
+                                       f"{', '.join(result['unmatched'][:20]) or 'none'}.")
+
+
+class ResyncForm(forms.Form):
+    since = forms.DateField(help_text="Re-read everything changed since this date (UTC). Nothing is duplicated.")
 
 
 @admin.register(MappingRule)
@@ -34,6 +97,18 @@ class MappingRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_filter = ["kind", "confirmed", "integration"]
     search_fields = ["source_code", "target_id", "target_label"]
     list_select_related = ["integration__tenant"]
+    actions = ["confirm"]
+
+    @admin.action(description="Confirm selected mapping rules")
+    def confirm(self, request, queryset):
+        for rule in queryset.filter(confirmed=False):
+            rule.confirmed = True
+            rule.save(update_fields=["confirmed", "updated_at"])
+            from portal import audit
+
+            audit.record("config.changed", actor=request.user, tenant=rule.integration.tenant, obj=rule,
+                         message="Confirmed", details={"changed_fields": {"confirmed": "True"}})
+        self.message_user(request, "Confirmed.")
 
     def audit_tenant(self, obj):
         return obj.integration.tenant
@@ -47,11 +122,34 @@ class SyncRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                    "integration"]
     search_fields = ["=source_id", "=source_ref", "=target_id"]
     list_select_related = ["integration"]
+    actions = ["replay"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        # Read-only rows still offer the replay action to staff who may change integrations.
+        actions = super().get_actions(request)
+        if not request.user.has_perm("syncs.change_integration"):
+            actions.pop("replay", None)
+        return actions
+
+    @admin.action(description="Replay selected failed records")
+    def replay(self, request, queryset):
+        failed = queryset.filter(status=SyncRecord.FAILED).select_related("integration__tenant")
+        by_integration = {}
+        for record in failed:
+            by_integration.setdefault(record.integration, []).append(record)
+        for integration, records in by_integration.items():
+            operations.replay_failed(integration, request.user.username, records)
+        self.message_user(request, f"Replaying {failed.count()} failed record(s).")
 
 
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "integration", "trigger", "dry_run", "status", "started_at", "finished_at", "counters"]
+    readonly_fields = ["integration", "trigger", "dry_run", "status", "started_at", "heartbeat_at", "finished_at",
+                       "counters", "error", "plan"]
     list_filter = ["status", "trigger", "dry_run", ("started_at", admin.DateFieldListFilter), "integration"]
     search_fields = ["=id"]
     list_select_related = ["integration"]

@@ -144,6 +144,11 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        constraints = [
+            # The per-integration lock: a second run is skipped, never overlapped.
+            models.UniqueConstraint(fields=["integration"], condition=models.Q(status="running"),
+                                    name="one_running_run_per_integration"),
+        ]
         indexes = [
             models.Index(fields=["integration", "-started_at"], name="run_integration_time"),
             models.Index(fields=["status", "-started_at"], name="run_status_time"),

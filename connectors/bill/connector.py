@@ -159,4 +159,7 @@ def payment_from_bill(p):
         process_date=process_date,
         reference=check or p.get("transactionNumber") or p.get("confirmationNumber") or "",
         updated_at=updated.isoformat() if updated else "",
+        reversed=state in UNDONE_STATES,
+        allocations=tuple((bp["billId"], Decimal(str(bp["amount"]))) for bp in p.get("billPayments") or []
+                          if bp.get("billId") and bp.get("amount") is not None),
     )

@@ -4,16 +4,29 @@ import subprocess
 import sys
 import time
 
-from django.core.management.base import BaseCommand
+import requests
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
-    help = ("Serve the portal (gunicorn) together with the task cluster (qcluster) in the foreground. "
-            "Ctrl-C stops both. Listens on PORT (default 8000).")
+    help = ("Serve the portal (gunicorn) together with the task cluster (qcluster) in the foreground, loading "
+            "the demo into the simulators when SANDBOX_ENABLED. Ctrl-C stops both. Listens on PORT (default 8000).")
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
+
+    def wait_for(self, url, process, seconds=60):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                requests.get(url, timeout=2)
+                return True
+            except requests.RequestException:
+                time.sleep(0.3)
+        return False
 
     def handle(self, *args, host, port, **options):
         python = sys.executable
@@ -21,7 +34,14 @@ class Command(BaseCommand):
         web = [python, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"{host}:{port}",
                "--workers", "1", "--threads", "16", "--timeout", "120", "--access-logfile", "-"]
         tasks = [python, "manage.py", "qcluster"]
-        children = [subprocess.Popen(web), subprocess.Popen(tasks)]
+        children = [subprocess.Popen(web)]
+        if self.wait_for(f"http://{host}:{port}/login/", children[0]) and settings.SANDBOX_ENABLED:
+            # The simulators live in the web process, so the demo is loaded once it answers.
+            try:
+                call_command("seed_demo", sandbox_url=f"http://{host}:{port}/sandbox", stdout=self.stdout)
+            except CommandError as exc:
+                self.stderr.write(f"Demo not loaded: {exc}")
+        children.append(subprocess.Popen(tasks))
         self.stdout.write(f"Portal on http://{host}:{port}/admin/ with its task cluster. Ctrl-C stops both.")
 
         def stop(*_):

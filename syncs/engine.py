@@ -1,0 +1,407 @@
+"""The sync engine: the one way an integration runs, whatever triggered it.
+
+Order of work (DESIGN.md "How a sync runs"): reference data and mapping validation; suppliers to
+vendors; approved invoices to bills, one record per transaction, failures isolated and classified;
+payments back to the ERP. The engine names no system: it asks each connection for its connector.
+"""
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from connectors.errors import AuthError, ConfigurationError, ConnectorError, DataError, Deferred, TransientError
+from connectors.records import Unreadable
+from portal import audit
+from portal.fields import CredentialsUnreadable
+from syncs.models import Cursor, Integration, MappingRule, SyncRecord, SyncRun
+from syncs.payments import apply_payment
+
+logger = logging.getLogger("syncs.engine")
+
+# Incremental reads start this far before the cursor; the ledger drops what was already synced.
+OVERLAP = timedelta(minutes=10)
+HEARTBEAT_EVERY = timedelta(seconds=10)
+# Failures that a later run retries by itself; the others wait for a fix and a replay.
+RETRY_CLASSES = ("transient", "rate_limit")
+ACTOR = "system:sync"
+
+
+def stale_after():
+    """A running run with no heartbeat for longer than a task may live has lost its worker."""
+    return timedelta(seconds=settings.Q_CLUSTER["timeout"] + 120)
+
+
+def fingerprint(record):
+    return hashlib.sha256(json.dumps(asdict(record), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def system_name(connection):
+    return connection.spec.label.split(" (")[0]
+
+
+def reap_dead_runs(integration=None):
+    """Mark runs whose worker died as failed, so nothing stays 'running' forever."""
+    cutoff = timezone.now() - stale_after()
+    runs = SyncRun.objects.filter(status=SyncRun.RUNNING, heartbeat_at__lt=cutoff)
+    if integration is not None:
+        runs = runs.filter(integration=integration)
+    for run in runs.select_related("integration__tenant"):
+        run.status = SyncRun.FAILED
+        run.finished_at = timezone.now()
+        run.error = (f"The worker running this sync stopped (last sign of life {run.heartbeat_at:%Y-%m-%d %H:%M:%S} "
+                     "UTC). Marked failed; the next run picks up where the cursors stand.")
+        run.save(update_fields=["status", "finished_at", "error"])
+        audit.record("sync.run.reaped", actor=ACTOR, tenant=run.integration.tenant, obj=run, message=run.error)
+
+
+def start_run(integration, trigger, dry_run):
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            return SyncRun.objects.create(integration=integration, trigger=trigger, dry_run=dry_run,
+                                          status=SyncRun.RUNNING, heartbeat_at=now)
+    except IntegrityError:
+        running = SyncRun.objects.filter(integration=integration, status=SyncRun.RUNNING).first()
+        return SyncRun.objects.create(
+            integration=integration, trigger=trigger, dry_run=dry_run, status=SyncRun.SKIPPED, finished_at=now,
+            error=f"Skipped: run {running.pk if running else '?'} of this integration is still in progress.")
+
+
+def run_integration(integration_id, trigger="manual", dry_run=False, since=None, actor=ACTOR):
+    """Run one integration now and return its SyncRun. `since` (a datetime) re-reads from that moment
+    instead of the cursors (replay, resync); the ledger keeps it from creating anything twice."""
+    integration = Integration.objects.select_related("tenant", "source", "target").get(pk=integration_id)
+    reap_dead_runs(integration)
+    if trigger == "schedule" and (not integration.enabled or integration.paused):
+        return SyncRun.objects.create(integration=integration, trigger=trigger, status=SyncRun.SKIPPED,
+                                      finished_at=timezone.now(), error="Skipped: the integration is paused.")
+    run = start_run(integration, trigger, dry_run)
+    if run.status == SyncRun.SKIPPED:
+        return run
+    sync = Sync(integration, run, dry_run=dry_run, since=since)
+    next_run = timezone.now() + timedelta(minutes=integration.interval_minutes)
+    try:
+        sync.execute()
+        run.status = SyncRun.PARTIAL if sync.failures else SyncRun.SUCCEEDED
+    except Deferred as exc:
+        run.status, run.error = SyncRun.DEFERRED, str(exc)
+        next_run = exc.until
+    except CredentialsUnreadable as exc:
+        run.status, run.error = SyncRun.FAILED, str(exc)
+    except ConnectorError as exc:
+        run.status, run.error = SyncRun.FAILED, f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # the run must end recorded, whatever happened
+        logger.exception("sync run %s crashed", run.pk)
+        run.status, run.error = SyncRun.FAILED, f"Internal error ({type(exc).__name__}); see the worker log."
+    finally:
+        sync.counters["api_calls"] = sync.api_calls()
+        run.counters = dict(sync.counters)
+        run.plan = sync.plan
+        run.finished_at = timezone.now()
+        run.save()
+    if not dry_run:
+        Integration.objects.filter(pk=integration.pk).update(last_run_at=run.started_at, next_run_at=next_run)
+    audit.record("sync.run.dry_run" if dry_run else "sync.run", actor=actor, tenant=integration.tenant, obj=run,
+                 message=f"{run.get_status_display()}: {run.counters}" + (f" — {run.error}" if run.error else ""),
+                 details={"counters": run.counters, "trigger": trigger})
+    return run
+
+
+class Sync:
+    def __init__(self, integration, run, *, dry_run=False, since=None):
+        self.integration = integration
+        self.run = run
+        self.dry_run = dry_run
+        self.since_override = since
+        self.counters = Counter()
+        self.plan = []
+        self.planned_vendors = {}  # dry run: supplier id -> placeholder for the vendor it would create
+        self.failures = 0
+        self.last_beat = timezone.now()
+        self.erp = None
+        self.ap = None
+        self.source_name = system_name(integration.source)
+        self.target_name = system_name(integration.target)
+
+    def api_calls(self):
+        return sum(c.calls for c in (self.erp, self.ap) if c is not None)
+
+    def execute(self):
+        self.erp = self.integration.source.connector()
+        self.ap = self.integration.target.connector()
+        self.load_reference_data()
+        self.sync_suppliers()
+        self.sync_invoices()
+        if not self.dry_run:
+            self.sync_payments()
+
+    # --- bookkeeping ------------------------------------------------------------------------------------
+    def beat(self):
+        now = timezone.now()
+        if now - self.last_beat > HEARTBEAT_EVERY:
+            SyncRun.objects.filter(pk=self.run.pk).update(heartbeat_at=now)
+            self.last_beat = now
+
+    def since(self, stream, object_type=None):
+        """Where to start reading: the cursor less the overlap, or earlier when records failed for a
+        passing reason (5xx, timeout, rate limit) and must be tried again."""
+        if self.since_override is not None:
+            return self.since_override
+        cursor = Cursor.objects.filter(integration=self.integration, stream=stream).first()
+        if cursor is None or not cursor.value:
+            return None
+        start = datetime.fromisoformat(cursor.value) - OVERLAP
+        retry = SyncRecord.objects.filter(integration=self.integration, object_type=object_type,
+                                          status=SyncRecord.FAILED, error_class__in=RETRY_CLASSES)
+        for marker in retry.values_list("data__marker", flat=True):
+            if marker:
+                start = min(start, datetime.fromisoformat(marker) - timedelta(seconds=1))
+        return start
+
+    def advance_cursor(self, stream, marker):
+        """Called once every record up to `marker` is committed; never moves a cursor backwards."""
+        if self.dry_run or not marker:
+            return
+        cursor, _ = Cursor.objects.get_or_create(integration=self.integration, stream=stream)
+        if not cursor.value or datetime.fromisoformat(marker) > datetime.fromisoformat(cursor.value):
+            cursor.value = marker
+            cursor.save()
+
+    def ledger(self, object_type, source_id, source_ref):
+        if self.dry_run:
+            existing = SyncRecord.objects.filter(integration=self.integration, object_type=object_type,
+                                                 source_id=source_id).first()
+            return existing or SyncRecord(integration=self.integration, object_type=object_type, source_id=source_id,
+                                          source_ref=source_ref)
+        record, _ = SyncRecord.objects.get_or_create(integration=self.integration, object_type=object_type,
+                                                     source_id=source_id, defaults={"source_ref": source_ref})
+        return record
+
+    def log(self, action, record, message="", transformation=None):
+        audit.record(action, actor=ACTOR, tenant=self.integration.tenant, object_type="syncs.SyncRecord",
+                     object_id=record.pk or "", source_ref=f"{self.source_name} {record.object_type} "
+                     f"{record.source_ref or record.source_id}", target_id=record.target_id, message=message,
+                     details={"run": self.run.pk, **({"transformation": transformation} if transformation else {})})
+
+    def succeed(self, record, action, target_id, source_hash, data=None, transformation=None):
+        with transaction.atomic():
+            record.target_id = target_id
+            record.status = SyncRecord.SYNCED
+            record.source_hash = source_hash
+            record.attempts += 1
+            record.error_class = record.error_detail = ""
+            record.data = {**record.data, **(data or {})}
+            record.save()
+            self.counters[f"{record.object_type}s_{action}"] += 1
+            self.log(f"sync.{record.object_type}.{action}", record,
+                     f"{action.capitalize()} {self.target_name} {record.object_type} {target_id}", transformation)
+
+    def fail(self, record, error_class, detail, data=None):
+        self.failures += 1
+        self.counters[f"{record.object_type}s_failed"] += 1
+        if self.dry_run:
+            self.plan.append({"action": f"fail {record.object_type}", "source": record.source_ref or record.source_id,
+                              "reason": detail})
+            return
+        with transaction.atomic():
+            record.status = SyncRecord.FAILED
+            record.attempts += 1
+            record.error_class = error_class
+            record.error_detail = detail
+            record.data = {**record.data, **(data or {})}
+            record.save()
+            self.log(f"sync.{record.object_type}.failed", record, detail)
+
+    def skip(self, record, why):
+        self.counters[f"{record.object_type}s_skipped"] += 1
+        if not self.dry_run:
+            self.log(f"sync.{record.object_type}.skipped", record, why)
+
+    def guarded(self, record, work, data=None):
+        """Run one record's remote work; a data or transient failure fails that record only."""
+        try:
+            work()
+        except DataError as exc:
+            self.fail(record, "data", f"{self.target_name} refused it: {exc}", data)
+        except (Deferred, AuthError, ConfigurationError):
+            raise
+        except TransientError as exc:
+            self.fail(record, exc.error_class, f"{self.target_name} did not answer properly after retries: {exc}",
+                      data)
+
+    # --- reference data ---------------------------------------------------------------------------------
+    def load_reference_data(self):
+        self.target_accounts = {a.id: a for a in self.ap.gl_accounts()}
+        self.target_dimensions = {d.id: d for d in self.ap.dimensions()}
+        rules = MappingRule.objects.filter(integration=self.integration, confirmed=True)
+        self.rules = {}
+        self.mapping_problems = {}
+        for rule in rules:
+            self.rules.setdefault(rule.kind, {})[rule.source_code] = rule.target_id
+            known = self.target_accounts if rule.kind == MappingRule.GL_ACCOUNT else self.target_dimensions
+            if rule.kind in (MappingRule.GL_ACCOUNT, MappingRule.DEPARTMENT, MappingRule.LOCATION,
+                             MappingRule.ACCOUNTING_CLASS):
+                target = known.get(rule.target_id)
+                if target is None or not target.active:
+                    self.mapping_problems[(rule.kind, rule.source_code)] = (
+                        f"{rule.get_kind_display()} {rule.source_code} is mapped to {self.target_name} id "
+                        f"{rule.target_id}, which does not exist there or is archived")
+        self.counters["mapping_rules_invalid"] = len(self.mapping_problems)
+
+    # --- suppliers → vendors ----------------------------------------------------------------------------
+    def sync_suppliers(self):
+        newest = None
+        for supplier in self.erp.suppliers(self.since("suppliers", "vendor")):
+            self.beat()
+            if isinstance(supplier, Unreadable):
+                self.fail(self.ledger("vendor", supplier.source_id, supplier.source_ref), "data", supplier.reason)
+            else:
+                self.sync_supplier(supplier)
+            marker = supplier.updated_marker
+            newest = max(newest, marker) if newest and marker else (marker or newest)
+        self.advance_cursor("suppliers", newest)
+
+    def supplier_problem(self, supplier):
+        if self.integration.options.get("require_tax_id", True) and not supplier.tax_id:
+            return (f"Supplier {supplier.source_id} ({supplier.name}) has no tax ID; {self.target_name} needs it "
+                    f"for 1099 reporting. Add it in {self.source_name}, then replay.")
+        if not supplier.name:
+            return f"Supplier {supplier.source_id} has no name."
+        return None
+
+    def sync_supplier(self, supplier):
+        record = self.ledger("vendor", supplier.source_id, supplier.name)
+        source_hash = fingerprint(supplier)
+        if record.status == SyncRecord.SYNCED and record.source_hash == source_hash:
+            return self.skip(record, "Unchanged since it was last synced.")
+        problem = self.supplier_problem(supplier)
+        if problem:
+            return self.fail(record, "data", problem, {"marker": supplier.updated_marker})
+        payload = self.ap.vendor_payload(supplier)
+        if self.dry_run:
+            self.planned_vendors[supplier.source_id] = record.target_id or f"(new vendor for {supplier.source_id})"
+            self.counters["vendors_" + ("would_update" if record.target_id else "would_create")] += 1
+            self.plan.append({"action": "update vendor" if record.target_id else "create vendor",
+                              "source": f"{supplier.source_id} {supplier.name}", "payload": payload})
+            return
+        transformation = {"input": asdict(supplier), "output": payload}
+
+        def work():
+            if record.target_id and record.status == SyncRecord.SYNCED:
+                self.ap.update_vendor(record.target_id, supplier)
+                return self.succeed(record, "updated", record.target_id, source_hash, transformation=transformation)
+            found = self.ap.find_vendor(supplier)
+            if found:
+                self.ap.update_vendor(found, supplier)
+                return self.succeed(record, "matched", found, source_hash, transformation=transformation)
+            created = self.ap.create_vendor(supplier)
+            self.succeed(record, "created", created, source_hash, transformation=transformation)
+
+        self.guarded(record, work, {"marker": supplier.updated_marker})
+
+    # --- invoices → bills -------------------------------------------------------------------------------
+    def sync_invoices(self):
+        newest = None
+        for invoice in self.erp.approved_invoices(self.since("invoices", "bill")):
+            self.beat()
+            if isinstance(invoice, Unreadable):
+                self.fail(self.ledger("bill", invoice.source_id, invoice.source_ref), "data", invoice.reason,
+                          {"marker": invoice.updated_marker})
+            else:
+                self.sync_invoice(invoice)
+            marker = invoice.updated_marker
+            newest = max(newest, marker) if newest and marker else (marker or newest)
+        self.advance_cursor("invoices", newest)
+
+    def coding_for(self, invoice):
+        """Each line's target GL account and dimensions, or the list of reasons it cannot be coded."""
+        problems, coding = [], {}
+        gl_rules = self.rules.get(MappingRule.GL_ACCOUNT, {})
+        for index, line in enumerate(invoice.lines):
+            code = line.gl_account
+            if not code:
+                problems.append(f"Line {index + 1} has no GL account")
+                continue
+            if code not in gl_rules:
+                problems.append(f"GL account {code} is not mapped to a {self.target_name} account")
+                continue
+            if (MappingRule.GL_ACCOUNT, code) in self.mapping_problems:
+                problems.append(self.mapping_problems[(MappingRule.GL_ACCOUNT, code)])
+                continue
+            coding[index] = {"gl_account": gl_rules[code]}
+            for kind, value in line.dimensions.items():
+                kind_rules = self.rules.get(kind)
+                if not kind_rules:
+                    continue  # this integration does not carry that dimension across
+                if value not in kind_rules:
+                    problems.append(f"{kind.capitalize()} {value} is not mapped to a {self.target_name} {kind}")
+                elif (kind, value) in self.mapping_problems:
+                    problems.append(self.mapping_problems[(kind, value)])
+                else:
+                    coding[index][kind] = kind_rules[value]
+        return list(dict.fromkeys(problems)), coding
+
+    def sync_invoice(self, invoice):
+        record = self.ledger("bill", invoice.source_id, f"{invoice.invoice_number} ({invoice.supplier_id})")
+        source_hash = fingerprint(invoice)
+        data = {"marker": invoice.updated_marker, "reference": invoice.reference, "total": str(invoice.total),
+                "currency": invoice.currency}
+        if record.status == SyncRecord.SYNCED:
+            if record.source_hash == source_hash:
+                return self.skip(record, "Already in the AP platform; unchanged.")
+            return self.skip(record, f"Changed in {self.source_name} after it was sent to {self.target_name}; "
+                                     "bills are not re-sent. Correct it in both systems.")
+        vendor = SyncRecord.objects.filter(integration=self.integration, object_type="vendor",
+                                           source_id=invoice.supplier_id).first()
+        problems, kind = [], "data"
+        vendor_id = vendor.target_id if vendor and vendor.status == SyncRecord.SYNCED else None
+        if self.dry_run:
+            vendor_id = vendor_id or self.planned_vendors.get(invoice.supplier_id)
+        if vendor_id is None:
+            why = vendor.error_detail if vendor and vendor.error_detail else "it has not been synced"
+            problems.append(f"Supplier {invoice.supplier_id} is not in {self.target_name} yet: {why}")
+        lines_total = sum((line.amount for line in invoice.lines), Decimal("0.00"))
+        if lines_total != invoice.total:
+            problems.append(f"The lines add up to {lines_total} {invoice.currency} but the invoice total is "
+                            f"{invoice.total} {invoice.currency}")
+        mapping_problems, coding = self.coding_for(invoice)
+        if mapping_problems:
+            problems += mapping_problems
+            kind = "mapping" if len(problems) == len(mapping_problems) else kind
+        if problems:
+            return self.fail(record, kind, "; ".join(problems) + ".", data)
+        payload = self.ap.bill_payload(vendor_id, invoice, coding)
+        if self.dry_run:
+            self.counters["bills_would_create"] += 1
+            self.plan.append({"action": "create bill", "source": record.source_ref, "payload": payload})
+            return
+        transformation = {"input": asdict(invoice), "output": payload}
+
+        def work():
+            found = self.ap.find_bill(vendor_id, invoice)
+            if found:
+                return self.succeed(record, "matched", found, source_hash, data, transformation)
+            created = self.ap.create_bill(vendor_id, invoice, coding)
+            self.succeed(record, "created", created, source_hash, data, transformation)
+
+        self.guarded(record, work, data)
+
+    # --- payments → ERP ---------------------------------------------------------------------------------
+    def sync_payments(self):
+        newest = None
+        for payment in self.ap.payments(self.since("payments", "payment")):
+            self.beat()
+            outcome = apply_payment(self.integration, payment, erp=self.erp, via="poll")
+            self.counters.update(outcome)
+            if payment.updated_at:
+                newest = max(newest, payment.updated_at) if newest else payment.updated_at
+        self.advance_cursor("payments", newest)
+

@@ -1,0 +1,94 @@
+import secrets
+
+import environ
+import requests
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from connectors.bill import sandbox as bill_sandbox
+from connectors.infor import sandbox as infor_sandbox
+from connectors.models import Connection
+from portal import audit
+from portal.models import Membership, Tenant
+from syncs import demo
+from syncs.models import Cursor, Integration, MappingRule, SyncRecord
+
+
+class Command(BaseCommand):
+    help = ("Create the demo tenant (Infor → BILL against the simulators, an ops and a finance user) and load "
+            "the simulators with demo data. Safe to run again: it only fills in what is missing.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--sandbox-url", default="",
+                            help="Where the simulators are served, e.g. http://127.0.0.1:8100 "
+                                 "(manage.py sandbox). Default: this portal's /sandbox/ mount.")
+
+    def handle(self, *args, sandbox_url, **options):
+        sandbox_url = (sandbox_url or f"{settings.PUBLIC_URL}/sandbox").rstrip("/")
+        try:
+            requests.get(f"{sandbox_url}/_control/state", params={"system": "bill"}, timeout=10).raise_for_status()
+        except requests.RequestException as exc:
+            raise CommandError(f"The simulators do not answer at {sandbox_url} ({type(exc).__name__}). Start the "
+                               "portal with SANDBOX_ENABLED=1, or `manage.py sandbox --port 8100` and pass "
+                               "--sandbox-url http://127.0.0.1:8100.") from None
+        fresh = not demo.sandbox_seeded(sandbox_url, bill_sandbox.ORG_ID)
+        ids = demo.seed_sandboxes(sandbox_url) if fresh else demo.bill_ids_from_state(sandbox_url, bill_sandbox.ORG_ID)
+        with transaction.atomic():
+            integration = self.ensure_database(sandbox_url, ids, fresh)
+        self.stdout.write(f"Demo ready: integration '{integration.name}' (id {integration.pk}) runs every "
+                          f"{integration.interval_minutes} minute(s)"
+                          + (" — simulators loaded with fresh demo data." if fresh else "."))
+
+    def ensure_database(self, sandbox_url, ids, fresh):
+        tenant, _ = Tenant.objects.get_or_create(slug="demo", defaults={"name": "Demo Manufacturing"})
+        self.ensure_user("demo-ops", tenant, Membership.OPS, staff=True)
+        self.ensure_user("demo-finance", tenant, Membership.FINANCE, staff=False)
+        infor, _ = Connection.objects.get_or_create(tenant=tenant, name="Infor M3 (sandbox)",
+                                                    defaults={"system": "infor"})
+        infor.set_credentials(infor_sandbox.ionapi_for(sandbox_url))
+        infor.options = {"company": infor_sandbox.COMPANY, "division": "AAA"}
+        infor.save()
+        bill, _ = Connection.objects.get_or_create(tenant=tenant, name="BILL (sandbox)", defaults={"system": "bill"})
+        bill.base_url = f"{sandbox_url}/bill/connect"
+        bill.set_credentials({"sign_in": "user", "username": bill_sandbox.USERNAME, "password": bill_sandbox.PASSWORD,
+                              "organization_id": bill_sandbox.ORG_ID, "dev_key": bill_sandbox.DEV_KEY})
+        bill.save()
+        integration, created = Integration.objects.get_or_create(
+            tenant=tenant, name="Infor → BILL", defaults={"source": infor, "target": bill, "interval_minutes": 1})
+        if fresh and not created:
+            # The simulators keep their data in memory: a restart empties them, so the ledger of the demo
+            # integration describes objects that no longer exist. Start it again from scratch.
+            SyncRecord.objects.filter(integration=integration).delete()
+            Cursor.objects.filter(integration=integration).delete()
+        for code, target in ids["gl"].items():
+            if code == demo.UNMAPPED_ACCOUNT:
+                continue
+            MappingRule.objects.update_or_create(integration=integration, kind=MappingRule.GL_ACCOUNT, source_code=code,
+                                                 defaults={"target_id": target, "confirmed": True})
+        for code, target in ids["departments"].items():
+            MappingRule.objects.update_or_create(integration=integration, kind=MappingRule.DEPARTMENT, source_code=code,
+                                                 defaults={"target_id": target, "confirmed": True})
+        MappingRule.objects.filter(integration=integration, kind=MappingRule.GL_ACCOUNT,
+                                   source_code=demo.UNMAPPED_ACCOUNT, confirmed=False).delete()
+        if created:
+            audit.record("config.created", actor="system:seed_demo", tenant=tenant, obj=integration,
+                         message="Demo integration created")
+        return integration
+
+    def ensure_user(self, username, tenant, role, staff):
+        User = get_user_model()
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            password = environ.Env().str("DEMO_PASSWORD", default="") or secrets.token_urlsafe(9)
+            user = User.objects.create_user(username=username, password=password, is_staff=staff)
+            self.stdout.write(self.style.WARNING(f"Created {role} user '{username}' with password: {password}"))
+            if staff:
+                user.user_permissions.set(Permission.objects.filter(
+                    content_type__app_label__in=["portal", "connectors", "syncs", "webhooks", "django_q"]))
+        Membership.objects.get_or_create(user=user, tenant=tenant, defaults={"role": role})
+        return user
+
+

@@ -1,0 +1,67 @@
+"""What ops staff do to an integration, shared by the admin actions and the management commands."""
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from portal import audit
+from syncs.engine import OVERLAP
+from syncs.models import Cursor, MappingRule, SyncRecord
+from syncs.tasks import enqueue_run
+
+
+def replay_point(records):
+    """The moment to re-read from so that every given record comes back from the ERP."""
+    moments = []
+    for record in records:
+        marker = record.data.get("marker")
+        moments.append(datetime.fromisoformat(marker) if marker else record.created_at - OVERLAP)
+    return min(moments) - timedelta(seconds=1) if moments else None
+
+
+def replay_failed(integration, actor, records=None):
+    """Re-run the failed records of an integration (all, or those given). Returns how many."""
+    records = list(records if records is not None else
+                   SyncRecord.objects.filter(integration=integration, status=SyncRecord.FAILED))
+    if not records:
+        return 0
+    since = replay_point(records)
+    audit.record("sync.replay", actor=actor, tenant=integration.tenant, obj=integration,
+                 message=f"Replaying {len(records)} failed record(s), re-reading from {since:%Y-%m-%d %H:%M}",
+                 details={"records": [r.pk for r in records[:200]]})
+    enqueue_run(integration, "replay", since)
+    return len(records)
+
+
+def resync_from(integration, moment, actor):
+    """Move every cursor back to `moment`; the ledger keeps the re-read from duplicating anything."""
+    streams = ("suppliers", "invoices", "payments")
+    for stream in streams:
+        Cursor.objects.update_or_create(integration=integration, stream=stream,
+                                        defaults={"value": moment.isoformat()})
+    audit.record("sync.resync", actor=actor, tenant=integration.tenant, obj=integration,
+                 message=f"Cursors moved back to {moment:%Y-%m-%d %H:%M} UTC")
+    enqueue_run(integration, "resync")
+
+
+def load_reference_data(integration, actor):
+    """Fetch GL accounts from both sides and propose unconfirmed GL rules where account numbers match."""
+    source_accounts = integration.source.connector().gl_accounts()
+    target_accounts = integration.target.connector().gl_accounts()
+    by_code = {a.code: a for a in target_accounts if a.code and a.active}
+    existing = set(MappingRule.objects.filter(integration=integration, kind=MappingRule.GL_ACCOUNT)
+                   .values_list("source_code", flat=True))
+    proposed = []
+    for account in source_accounts:
+        target = by_code.get(account.code)
+        if target and account.code not in existing:
+            proposed.append(MappingRule(integration=integration, kind=MappingRule.GL_ACCOUNT,
+                                        source_code=account.code, target_id=target.id,
+                                        target_label=target.name, confirmed=False))
+    MappingRule.objects.bulk_create(proposed)
+    unmatched = sorted(a.code for a in source_accounts if a.code not in by_code and a.code not in existing)
+    audit.record("mapping.proposed", actor=actor, tenant=integration.tenant, obj=integration,
+                 message=f"{len(proposed)} GL rule(s) proposed; {len(unmatched)} account(s) without a match",
+                 details={"proposed": [r.source_code for r in proposed], "unmatched": unmatched[:200]})
+    return {"source_accounts": len(source_accounts), "target_accounts": len(target_accounts),
+            "proposed": len(proposed), "unmatched": unmatched, "at": timezone.now().isoformat()}

@@ -1,0 +1,34 @@
+"""Each enabled integration owns a django-q2 schedule at its own interval."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from django_q.models import Schedule
+
+
+def schedule_name(integration):
+    return f"integration-{integration.pk}"
+
+
+def sync_schedule(integration):
+    """Create, update or remove the integration's schedule. Paused integrations keep theirs (runs skip)."""
+    name = schedule_name(integration)
+    if not integration.enabled:
+        Schedule.objects.filter(name=name).delete()
+        return None
+    schedule = Schedule.objects.filter(name=name).first()
+    if schedule is None:
+        schedule = Schedule(name=name, next_run=timezone.now() + timedelta(seconds=30))
+    elif schedule.minutes != integration.interval_minutes:
+        schedule.next_run = timezone.now() + timedelta(minutes=integration.interval_minutes)
+    schedule.func = "syncs.tasks.run_integration"
+    schedule.kwargs = repr({"integration_id": integration.pk, "trigger": "schedule"})
+    schedule.schedule_type = Schedule.MINUTES
+    schedule.minutes = integration.interval_minutes
+    schedule.repeats = -1
+    schedule.save()
+    return schedule
+
+
+def remove_schedule(integration):
+    Schedule.objects.filter(name=schedule_name(integration)).delete()

@@ -1,0 +1,174 @@
+"""Infor → BILL end to end, over real HTTP against both simulators."""
+
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+import requests
+from django.core.management import call_command
+
+from connectors.bill import sandbox as bill_sandbox
+from syncs import demo, operations
+from syncs.engine import run_integration
+from syncs.models import Integration, MappingRule, SyncRecord, SyncRun
+
+DATA = demo.infor_data()
+INVOICES = {inv["SINO"]: inv for inv in DATA["invoices"]}
+
+
+def state(sandbox, system):
+    return requests.get(f"{sandbox.url}/_control/state", params={"system": system}, timeout=30).json()
+
+
+def bill_org(sandbox):
+    return state(sandbox, "bill")["organizations"][bill_sandbox.ORG_ID]
+
+
+def control(sandbox, path, payload):
+    response = requests.post(f"{sandbox.url}/_control/{path}", json=payload, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture
+def integration(sandbox, db, monkeypatch):
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)  # queued tasks run in this process, through a real worker
+    call_command("seed_demo", sandbox_url=sandbox.url, stdout=open("/dev/null", "w"))
+    return Integration.objects.get(name="Infor → BILL")
+
+
+def expected_failures():
+    no_tax = {n for n, inv in INVOICES.items() if inv["SUNO"] == demo.SUPPLIER_WITHOUT_TAX_ID}
+    return no_tax | {demo.UNBALANCED_INVOICE, demo.UNMAPPED_INVOICE}
+
+
+def assert_bills_match_infor(sandbox, numbers):
+    org = bill_org(sandbox)
+    accounts = {a["id"]: a["account"]["number"] for a in org["chart-of-accounts"]}
+    bills = org["bills"]
+    counts = Counter(b["invoice"]["invoiceNumber"] for b in bills)
+    assert [n for n, c in counts.items() if c > 1] == [], "duplicate bills"
+    assert set(counts) == numbers
+    vendors = {v["id"]: v["shortName"] for v in org["vendors"]}
+    for bill in bills:
+        source = INVOICES[bill["invoice"]["invoiceNumber"]]
+        assert vendors[bill["vendorId"]] == source["SUNO"]
+        assert Decimal(str(bill["amount"])) == Decimal(source["CUAM"])
+        lines = sorted(source["lines"], key=lambda line: line["LINO"])
+        assert [Decimal(str(line["amount"])) for line in bill["billLineItems"]] == [Decimal(line["LNAM"]) for line in lines]
+        assert [accounts[line["classifications"]["chartOfAccountId"]] for line in bill["billLineItems"]] == \
+            [line["AIT1"] for line in lines]
+        assert bill["dueDate"] == f"{source['DUDT'][:4]}-{source['DUDT'][4:6]}-{source['DUDT'][6:]}"
+
+
+def test_infor_to_bill_end_to_end(integration, sandbox, django_capture_on_commit_callbacks):
+    run = run_integration(integration.pk)
+    assert run.status == SyncRun.PARTIAL, run.error
+    failures = expected_failures()
+    assert_bills_match_infor(sandbox, set(INVOICES) - failures)
+    assert len(bill_org(sandbox)["vendors"]) == demo.SUPPLIERS - 1
+    assert run.counters["bills_created"] == len(INVOICES) - len(failures)
+
+    failed = {r.source_ref.split(" ")[0]: r for r in SyncRecord.objects.filter(object_type="bill", status="failed")}
+    assert set(failed) == failures
+    assert "GL account 6999 is not mapped to a BILL account" in failed[demo.UNMAPPED_INVOICE].error_detail
+    assert failed[demo.UNMAPPED_INVOICE].error_class == "mapping"
+    assert "The lines add up to" in failed[demo.UNBALANCED_INVOICE].error_detail
+    no_tax_invoice = next(n for n in failures if INVOICES[n]["SUNO"] == demo.SUPPLIER_WITHOUT_TAX_ID)
+    assert "has no tax ID" in failed[no_tax_invoice].error_detail
+    vendor = SyncRecord.objects.get(object_type="vendor", source_id=demo.SUPPLIER_WITHOUT_TAX_ID)
+    assert vendor.status == "failed" and "has no tax ID" in vendor.error_detail
+
+    # Fix the causes: propose and confirm the missing GL mapping; add the tax id in Infor. Then replay.
+    result = operations.load_reference_data(integration, "ops")
+    assert result["proposed"] == 1
+    MappingRule.objects.filter(integration=integration, source_code=demo.UNMAPPED_ACCOUNT).update(confirmed=True)
+    control(sandbox, "infor/update-supplier", {"SUNO": demo.SUPPLIER_WITHOUT_TAX_ID, "TINO": "55-5555555"})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert operations.replay_failed(integration, "ops") == len(failures) + 1
+    replay = SyncRun.objects.filter(trigger="replay").get()
+    assert replay.status == SyncRun.PARTIAL
+    assert_bills_match_infor(sandbox, set(INVOICES) - {demo.UNBALANCED_INVOICE})
+    assert list(SyncRecord.objects.filter(status="failed").values_list("source_ref", flat=True)) == \
+        [f"{demo.UNBALANCED_INVOICE} ({INVOICES[demo.UNBALANCED_INVOICE]['SUNO']})"]
+
+    # Pay some bills in BILL; the next run posts each payment to Infor exactly once.
+    paid = sorted(bill_org(sandbox)["bills"], key=lambda b: b["invoice"]["invoiceNumber"])[:5]
+    for bill in paid:
+        control(sandbox, "bill/pay", {"billId": bill["id"]})
+    run = run_integration(integration.pk)
+    assert run.counters.get("payments_written_back") == 5
+    infor = state(sandbox, "infor")
+    assert len(infor["payments"]) == 5
+    by_number = {inv["SINO"]: inv for inv in infor["invoices"]}
+    for bill in paid:
+        invoice = by_number[bill["invoice"]["invoiceNumber"]]
+        assert invoice["PYST"] == "PAID" and Decimal(invoice["PAAM"]) == Decimal(str(bill["amount"]))
+
+    # Run again: nothing created, nothing re-sent.
+    before = (len(bill_org(sandbox)["bills"]), len(bill_org(sandbox)["vendors"]))
+    run = run_integration(integration.pk)
+    assert run.counters.get("bills_created", 0) == 0 and run.counters.get("vendors_created", 0) == 0
+    assert run.counters.get("payments_written_back", 0) == 0
+    assert (len(bill_org(sandbox)["bills"]), len(bill_org(sandbox)["vendors"])) == before
+    assert len(state(sandbox, "infor")["payments"]) == 5
+
+
+def test_voided_payment_updates_what_was_written(integration, sandbox):
+    run_integration(integration.pk)
+    bill = bill_org(sandbox)["bills"][0]
+    payment = control(sandbox, "bill/pay", {"billId": bill["id"]})
+    run_integration(integration.pk)
+    control(sandbox, "bill/payment-status", {"paymentId": payment["id"], "singleStatus": "VOIDED"})
+    run = run_integration(integration.pk)
+    assert run.counters.get("payments_reversed") == 1
+    infor = state(sandbox, "infor")
+    assert [p["PYST"] for p in infor["payments"]] == ["VOIDED"]
+    invoice = next(i for i in infor["invoices"] if i["SINO"] == bill["invoice"]["invoiceNumber"])
+    assert invoice["PYST"] == "OPEN"
+
+
+def test_expiring_tokens_429s_and_5xx_on_both_sides_do_not_stop_the_run(integration, sandbox):
+    for system in ("infor", "bill"):
+        control(sandbox, "faults", {"system": system, "seed": 3, "session_expiry_rate": 0.03,
+                                    "rate_limit_rate": 0.08, "error_rate": 0.03})
+    first = run_integration(integration.pk)
+    assert first.status == SyncRun.PARTIAL, first.error
+    transient = SyncRecord.objects.filter(status="failed", error_class__in=["transient", "rate_limit"]).count()
+    control(sandbox, "faults", {"system": "infor"})
+    control(sandbox, "faults", {"system": "bill"})
+    second = run_integration(integration.pk)
+    assert second.status == SyncRun.PARTIAL, second.error
+    assert not SyncRecord.objects.filter(status="failed", error_class__in=["transient", "rate_limit"]).exists(), \
+        f"{transient} transient failures were not retried"
+    assert_bills_match_infor(sandbox, set(INVOICES) - expected_failures())
+    assert state(sandbox, "infor")["logins"] >= 1 and state(sandbox, "bill")["logins"] > 1
+
+
+def test_a_second_run_is_skipped_while_one_is_running(integration):
+    SyncRun.objects.create(integration=integration, trigger="schedule", status=SyncRun.RUNNING)
+    run = run_integration(integration.pk)
+    assert run.status == SyncRun.SKIPPED and "still in progress" in run.error
+
+
+def test_a_run_whose_worker_died_is_marked_failed(integration, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    dead = SyncRun.objects.create(integration=integration, trigger="schedule", status=SyncRun.RUNNING,
+                                  heartbeat_at=timezone.now() - timedelta(hours=2))
+    run = run_integration(integration.pk, dry_run=True)
+    dead.refresh_from_db()
+    assert dead.status == SyncRun.FAILED and "stopped" in dead.error
+    assert run.status == SyncRun.PARTIAL
+
+
+def test_dry_run_writes_nothing_remote(integration, sandbox):
+    run = run_integration(integration.pk, dry_run=True)
+    assert run.counters["bills_would_create"] == len(INVOICES) - len(expected_failures())
+    assert any(step["action"] == "create bill" for step in run.plan)
+    assert bill_org(sandbox)["bills"] == [] and bill_org(sandbox)["vendors"] == []
+    assert not SyncRecord.objects.exists()
