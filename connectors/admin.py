@@ -1,3 +1,5 @@
+import logging
+
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
@@ -8,6 +10,16 @@ from connectors.models import Connection
 from connectors.registry import SYSTEMS, get_system
 from portal.admin_utils import AuditedAdminMixin
 from portal.redaction import MASK
+
+logger = logging.getLogger("connectors.admin")
+
+
+def revoke_old_token(connection_id):
+    """Revoke the token issued to the old credentials, while they are still stored (best effort)."""
+    try:
+        Connection.objects.get(pk=connection_id).connector().forget_token()
+    except Exception as exc:  # never block saving new credentials on the old system's answer
+        logger.warning("Could not revoke the old token of connection %s: %s", connection_id, type(exc).__name__)
 
 
 @admin.register(Connection)
@@ -86,4 +98,6 @@ class ConnectionAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         obj.system = form.system_spec.id
+        if change and set(form.changed_data) & (form.secret_field_names | {"username", "organization_id"}):
+            revoke_old_token(obj.pk)
         super().save_model(request, obj, form, change)

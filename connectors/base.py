@@ -112,6 +112,12 @@ class Connector:
         Raise AuthError/ConfigurationError/TransientError with a message a person can act on."""
         raise NotImplementedError
 
+    def forget_token(self):
+        """Drop the cached session or token (the credentials changed). Systems that can revoke do so."""
+        from connectors.tokens import TokenStore
+
+        TokenStore(self.connection).clear()
+
     @property
     def calls(self):
         """HTTP calls made so far (for audit counters and benchmarks)."""

@@ -65,7 +65,16 @@ class Connection(models.Model):
         return json.loads(blob) if blob else {}
 
     def set_credentials(self, values):
+        if self.pk and self.credentials_readable and self.credentials_blob and self.credentials != values:
+            self._credentials_changed = True
         self.credentials_blob = json.dumps(values, sort_keys=True)
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        if getattr(self, "_credentials_changed", False):
+            # A session or token obtained with the old credentials must not outlive them.
+            ConnectionToken.objects.filter(connection=self).update(value=None, expires_at=None)
+            self._credentials_changed = False
 
     def connector(self):
         """The connector for this connection, built from the registry."""

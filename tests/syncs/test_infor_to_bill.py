@@ -57,7 +57,8 @@ def assert_bills_match_infor(sandbox, numbers):
         assert vendors[bill["vendorId"]] == source["SUNO"]
         assert Decimal(str(bill["amount"])) == Decimal(source["CUAM"])
         lines = sorted(source["lines"], key=lambda line: line["LINO"])
-        assert [Decimal(str(line["amount"])) for line in bill["billLineItems"]] == [Decimal(line["LNAM"]) for line in lines]
+        assert [Decimal(str(line["amount"])) for line in bill["billLineItems"]] == \
+            [Decimal(line["LNAM"]) for line in lines]
         assert [accounts[line["classifications"]["chartOfAccountId"]] for line in bill["billLineItems"]] == \
             [line["AIT1"] for line in lines]
         assert bill["dueDate"] == f"{source['DUDT'][:4]}-{source['DUDT'][4:6]}-{source['DUDT'][6:]}"

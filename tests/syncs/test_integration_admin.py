@@ -16,7 +16,7 @@ def connections(tenant):
 def post(client, tenant, source, target, name="Infor to BILL"):
     return client.post(reverse("admin:syncs_integration_add"), {
         "tenant": tenant.pk, "name": name, "source": source.pk, "target": target.pk, "enabled": "on",
-        "interval_minutes": 15, "options": "{}"})
+        "interval_minutes": 15, "options": "{}", "mapping_rules-TOTAL_FORMS": 0, "mapping_rules-INITIAL_FORMS": 0})
 
 
 def test_integration_from_erp_to_ap_is_created_and_audited(admin_client, tenant, connections):

@@ -24,9 +24,15 @@ class Command(BaseCommand):
         for key, value in sorted(run.counters.items()):
             self.stdout.write(f"  {key}: {value}")
         if dry_run:
-            for step in run.plan[:50]:
-                self.stdout.write(f"  would {step['action']}: {step['source']}"
-                                  + (f" — {step['reason']}" if step.get("reason") else ""))
+            shown = {}
+            for step in run.plan:
+                shown[step["action"]] = shown.get(step["action"], 0) + 1
+                if shown[step["action"]] <= 10:
+                    self.stdout.write(f"  would {step['action']}: {step['source']}"
+                                      + (f" — {step['reason']}" if step.get("reason") else ""))
+            for action, count in shown.items():
+                if count > 10:
+                    self.stdout.write(f"  … and {count - 10} more to {action}")
         if run.error:
             self.stdout.write(f"  error: {run.error}")
         if run.status in (SyncRun.FAILED, SyncRun.SKIPPED):

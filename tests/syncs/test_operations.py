@@ -1,0 +1,78 @@
+"""Schedules, the sync command, the admin actions and the finance status page."""
+
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django_q.models import OrmQ, Schedule
+
+from portal.models import Membership, Tenant
+from syncs.models import Cursor, Integration, SyncRun
+
+
+@pytest.fixture
+def integration(sandbox, db):
+    call_command("seed_demo", sandbox_url=sandbox.url, stdout=io.StringIO())
+    return Integration.objects.get(name="Infor → BILL")
+
+
+def test_each_enabled_integration_has_its_own_schedule(integration):
+    schedule = Schedule.objects.get(name=f"integration-{integration.pk}")
+    assert schedule.func == "syncs.tasks.run_integration" and schedule.minutes == 1
+    assert schedule.schedule_type == Schedule.MINUTES and schedule.repeats == -1
+    integration.interval_minutes = 30
+    integration.save()
+    assert Schedule.objects.get(name=f"integration-{integration.pk}").minutes == 30
+    integration.paused = True
+    integration.save()
+    assert Schedule.objects.filter(name=f"integration-{integration.pk}").exists(), "pausing keeps the schedule"
+    run = __import__("syncs.tasks", fromlist=["run_integration"]).run_integration(integration.pk, "schedule")
+    assert run["status"] == SyncRun.SKIPPED
+    integration.enabled = False
+    integration.save()
+    assert not Schedule.objects.filter(name=f"integration-{integration.pk}").exists()
+
+
+def test_sync_command_prints_counters_and_fails_loudly(integration, sandbox):
+    out = io.StringIO()
+    call_command("sync", "Infor → BILL", "--dry-run", stdout=out)
+    assert "bills_would_create" in out.getvalue() and "would create bill" in out.getvalue()
+    with pytest.raises(CommandError, match="No integration"):
+        call_command("sync", "no such integration", stdout=io.StringIO())
+    integration.target.set_credentials({**integration.target.credentials, "password": "wrong"})
+    integration.target.save()
+    with pytest.raises(CommandError, match="user name or password"):
+        call_command("sync", str(integration.pk), stdout=io.StringIO())
+
+
+def test_admin_actions(admin_client, integration, django_capture_on_commit_callbacks):
+    url = reverse("admin:syncs_integration_changelist")
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(url, {"action": "sync_now", "_selected_action": [integration.pk]})
+    assert OrmQ.objects.count() == 1, "Sync now queues a task for the cluster"
+    page = admin_client.post(url, {"action": "dry_run", "_selected_action": [integration.pk]}, follow=True)
+    assert "see the plan" in page.content.decode()
+    run = SyncRun.objects.get(dry_run=True)
+    assert "create bill" in admin_client.get(reverse("admin:syncs_syncrun_change", args=[run.pk])).content.decode()
+    form = admin_client.post(url, {"action": "resync_from_date", "_selected_action": [integration.pk]})
+    assert "Resync" in form.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(url, {"action": "resync_from_date", "_selected_action": [integration.pk],
+                                "apply": "1", "since": "2026-01-01"})
+    assert set(Cursor.objects.values_list("value", flat=True)) == {"2026-01-01T00:00:00+00:00"}
+    page = admin_client.post(url, {"action": "load_reference_data", "_selected_action": [integration.pk]}, follow=True)
+    assert "1 GL mapping(s) proposed" in page.content.decode()
+
+
+def test_finance_users_see_only_their_tenant(client, integration):
+    other = Tenant.objects.create(name="Other Co", slug="other")
+    user = get_user_model().objects.create_user("finance-other", password="pw-123456789")
+    Membership.objects.create(user=user, tenant=other, role=Membership.FINANCE)
+    client.force_login(user)
+    assert "Infor → BILL" not in client.get(reverse("status:home")).content.decode()
+    mine = get_user_model().objects.get(username="demo-finance")
+    client.force_login(mine)
+    assert "Infor → BILL" in client.get(reverse("status:home")).content.decode()
+    assert client.get(reverse("admin:index")).status_code == 302, "finance users are not staff"
