@@ -44,6 +44,13 @@ class Connection(models.Model):
     def __str__(self):
         return f"{self.name} ({self.get_system_display()})"
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        if getattr(self, "_credentials_changed", False):
+            # A session or token obtained with the old credentials must not outlive them.
+            ConnectionToken.objects.filter(connection=self).update(value=None, expires_at=None)
+            self._credentials_changed = False
+
     @property
     def spec(self):
         return get_system(self.system)
@@ -69,12 +76,6 @@ class Connection(models.Model):
             self._credentials_changed = True
         self.credentials_blob = json.dumps(values, sort_keys=True)
 
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        if getattr(self, "_credentials_changed", False):
-            # A session or token obtained with the old credentials must not outlive them.
-            ConnectionToken.objects.filter(connection=self).update(value=None, expires_at=None)
-            self._credentials_changed = False
 
     def connector(self):
         """The connector for this connection, built from the registry."""
