@@ -36,3 +36,62 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                    "connection"]
     search_fields = ["=event_id"]
     list_select_related = ["connection"]
+
+
+# --- actions on other apps' admins ----------------------------------------------------------------------
+# The webhooks floor adds its actions to the connection admin: connectors must not import webhooks.
+
+from django.contrib import messages  # noqa: E402
+
+from connectors.admin import ConnectionAdmin  # noqa: E402
+from connectors.errors import ConnectorError  # noqa: E402
+from portal.fields import CredentialsUnreadable  # noqa: E402
+from webhooks import subscriptions, tasks  # noqa: E402
+
+
+@admin.action(description="Subscribe to BILL webhooks (payments)")
+def subscribe_to_webhooks(modeladmin, request, queryset):
+    for connection in queryset:
+        if connection.system != "bill":
+            modeladmin.message_user(request, f"{connection.name}: only BILL connections have webhooks.",
+                                    messages.WARNING)
+            continue
+        try:
+            sub = subscriptions.subscribe(connection, request.user.username)
+        except (ConnectorError, CredentialsUnreadable) as exc:
+            modeladmin.message_user(request, f"{connection.name}: {exc}", messages.ERROR)
+            continue
+        modeladmin.message_user(request, f"{connection.name}: subscribed ({sub.remote_id}); BILL posts to "
+                                         f"{sub.notification_url}")
+
+
+ConnectionAdmin.actions = [*ConnectionAdmin.actions, subscribe_to_webhooks]
+
+
+@admin.action(description="Rotate the security key")
+def rotate_security_key(modeladmin, request, queryset):
+    for sub in queryset:
+        try:
+            subscriptions.rotate_key(sub, request.user.username)
+            modeladmin.message_user(request, f"{sub}: new security key stored.")
+        except ConnectorError as exc:
+            modeladmin.message_user(request, f"{sub}: {exc}", messages.ERROR)
+
+
+@admin.action(description="Check now (re-enable if BILL disabled it, and catch up)")
+def check_now(modeladmin, request, queryset):
+    for sub in queryset:
+        try:
+            modeladmin.message_user(request, f"{sub}: {subscriptions.check(sub)}")
+        except ConnectorError as exc:
+            modeladmin.message_user(request, f"{sub}: {exc}", messages.ERROR)
+
+
+@admin.action(description="Process failed events again")
+def replay_events(modeladmin, request, queryset):
+    for event in queryset.filter(status=WebhookEvent.FAILED):
+        modeladmin.message_user(request, f"{event}: {tasks.replay_event(event, request.user.username)}")
+
+
+WebhookSubscriptionAdmin.actions = [rotate_security_key, check_now]
+WebhookEventAdmin.actions = [replay_events]

@@ -15,8 +15,10 @@ from portal import audit
 from portal.models import Membership, Tenant
 from syncs import demo
 from syncs.models import Cursor, Integration, MappingRule, SyncRecord
+from webhooks.subscriptions import subscribe
 
 
+# The demo command stands on top, like urls and settings: it sets up every floor.
 class Command(BaseCommand):
     help = ("Create the demo tenant (Infor → BILL against the simulators, an ops and a finance user) and load "
             "the simulators with demo data. Safe to run again: it only fills in what is missing.")
@@ -38,6 +40,10 @@ class Command(BaseCommand):
         ids = demo.seed_sandboxes(sandbox_url) if fresh else demo.bill_ids_from_state(sandbox_url, bill_sandbox.ORG_ID)
         with transaction.atomic():
             integration = self.ensure_database(sandbox_url, ids, fresh)
+        # The demo's payments arrive by webhook (polling stays as the fallback).
+        subscription = subscribe(integration.target, "system:seed_demo")
+        self.stdout.write(f"BILL webhooks: subscription {subscription.remote_id} posts to "
+                          f"{subscription.notification_url}")
         self.stdout.write(f"Demo ready: integration '{integration.name}' (id {integration.pk}) runs every "
                           f"{integration.interval_minutes} minute(s)"
                           + (" — simulators loaded with fresh demo data." if fresh else "."))

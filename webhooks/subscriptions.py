@@ -1,0 +1,111 @@
+"""BILL webhook subscriptions: create or reuse, rotate the key, and keep them enabled."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from connectors.errors import ConnectorError, DataError
+from portal import audit
+from syncs.models import Integration
+from syncs.payments import apply_payment
+from webhooks.models import WebhookSubscription
+
+EVENTS = ["payment.updated", "payment.failed"]
+MAX_PER_ORGANIZATION = 10
+# Payments missed while a subscription was disabled are polled from a little before it went quiet.
+GAP_MARGIN = timedelta(minutes=30)
+
+
+def notification_url(subscription):
+    return settings.PUBLIC_URL.rstrip("/") + reverse("bill-webhook", args=[subscription.pk])
+
+
+def subscribe(connection, actor):
+    """Make sure the connection has a working subscription for the events we need; return it."""
+    client = connection.connector().client
+    local = WebhookSubscription.objects.filter(connection=connection).first()
+    if local and local.remote_id and local.security_key:
+        remote = next((s for s in client.subscriptions() if s["id"] == local.remote_id), None)
+        if remote is not None:
+            if not remote["status"]["enabled"]:
+                client.enable_subscription(local.remote_id)
+            return local
+        local.remote_id = ""  # deleted on BILL's side: create it again
+    if local is None:
+        local = WebhookSubscription(connection=connection, name=f"ml-connector {connection.tenant.slug}",
+                                    events=EVENTS, notification_url="")
+        local.save()
+    local.notification_url = notification_url(local)
+    existing = client.subscriptions()
+    mine = next((s for s in existing if s["notificationUrl"] == local.notification_url), None)
+    if mine is not None:
+        # Ours on BILL's side but the key is lost here: a new key makes it usable again.
+        local.remote_id = mine["id"]
+        local.security_key = client.rotate_security_key(mine["id"])
+        if not mine["status"]["enabled"]:
+            client.enable_subscription(mine["id"])
+    else:
+        if len(existing) >= MAX_PER_ORGANIZATION:
+            raise DataError(f"BILL allows {MAX_PER_ORGANIZATION} webhook subscriptions per organization and this one "
+                            "has them all. Delete one in BILL first; until then payments arrive by polling.")
+        # The idempotency key is the local row's id, so a retry after a crash gets the same subscription.
+        created = client.create_subscription(local.name, EVENTS, local.notification_url,
+                                             idempotency_key=str(local.pk))
+        local.remote_id, local.security_key = created["id"], created["securityKey"]
+    local.enabled, local.last_checked_at, local.disabled_since = True, timezone.now(), None
+    local.save()
+    audit.record("webhook.subscribed", actor=actor, tenant=connection.tenant, obj=local, target_id=local.remote_id,
+                 message=f"Subscribed to {', '.join(EVENTS)} at {local.notification_url}")
+    return local
+
+
+def rotate_key(subscription, actor):
+    client = subscription.connection.connector().client
+    with transaction.atomic():
+        subscription.security_key = client.rotate_security_key(subscription.remote_id)
+        subscription.save(update_fields=["security_key"])
+    audit.record("webhook.key_rotated", actor=actor, tenant=subscription.connection.tenant, obj=subscription,
+                 target_id=subscription.remote_id)
+
+
+def check(subscription):
+    """Re-enable a subscription BILL disabled, then poll payments over the gap. Returns what it did."""
+    connector = subscription.connection.connector()
+    now = timezone.now()
+    remote = next((s for s in connector.client.subscriptions() if s["id"] == subscription.remote_id), None)
+    if remote is None:
+        subscription.enabled = False
+        subscription.last_checked_at = now
+        subscription.save(update_fields=["enabled", "last_checked_at"])
+        return "missing"
+    if remote["status"]["enabled"]:
+        subscription.enabled, subscription.last_checked_at = True, now
+        subscription.save(update_fields=["enabled", "last_checked_at"])
+        return "enabled"
+    quiet_since = subscription.disabled_since or subscription.last_checked_at or subscription.created_at
+    connector.client.enable_subscription(subscription.remote_id)
+    caught_up = {}
+    for integration in Integration.objects.filter(target=subscription.connection).select_related("tenant", "source"):
+        for payment in connector.payments((quiet_since - GAP_MARGIN).isoformat()):
+            for key, count in apply_payment(integration, payment, via="gap poll").items():
+                caught_up[key] = caught_up.get(key, 0) + count
+    subscription.enabled, subscription.disabled_since, subscription.last_checked_at = True, None, now
+    subscription.save(update_fields=["enabled", "disabled_since", "last_checked_at"])
+    audit.record("webhook.reenabled", actor="system:webhook", tenant=subscription.connection.tenant, obj=subscription,
+                 target_id=subscription.remote_id,
+                 message=f"BILL had disabled the subscription; re-enabled and polled payments since "
+                         f"{quiet_since - GAP_MARGIN:%Y-%m-%d %H:%M}: {caught_up}")
+    return "reenabled"
+
+
+def check_all():
+    results = {}
+    for subscription in WebhookSubscription.objects.exclude(remote_id="").select_related("connection__tenant"):
+        try:
+            results[str(subscription.pk)] = check(subscription)
+        except ConnectorError as exc:
+            results[str(subscription.pk)] = f"error: {exc}"
+    return results
