@@ -1,0 +1,185 @@
+"""BILL webhooks: the simulator delivers real signed events to the live portal."""
+
+import io
+import json
+
+import pytest
+import requests
+from django.core.management import call_command
+from django.urls import reverse
+from django_q.models import OrmQ, Schedule
+
+from connectors.bill import sandbox as bill_sandbox
+from portal.models import AuditEntry
+from syncs.engine import run_integration
+from syncs.models import Integration
+from webhooks import subscriptions
+from webhooks.models import WebhookEvent, WebhookSubscription
+from webhooks.signature import sign
+from webhooks.tasks import process_event, replay_event
+
+
+def control(sandbox, path, payload=None):
+    response = requests.post(f"{sandbox.url}/_control/{path}", json=payload or {}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def state(sandbox, system):
+    return requests.get(f"{sandbox.url}/_control/state", params={"system": system}, timeout=30).json()
+
+
+def process_received():
+    """What the task cluster does with the queued events."""
+    for pk in WebhookEvent.objects.filter(status=WebhookEvent.RECEIVED).order_by("pk").values_list("pk", flat=True):
+        process_event(pk)
+
+
+@pytest.fixture
+def demo(live_server, sandbox, settings, transactional_db):
+    settings.PUBLIC_URL = live_server.url
+    call_command("seed_demo", sandbox_url=sandbox.url, stdout=io.StringIO())
+    integration = Integration.objects.get(name="Infor → BILL")
+    run_integration(integration.pk)
+    WebhookEvent.objects.all().delete()
+    return integration, WebhookSubscription.objects.get()
+
+
+def bills(sandbox):
+    return sorted(state(sandbox, "bill")["organizations"][bill_sandbox.ORG_ID]["bills"],
+                  key=lambda b: b["invoice"]["invoiceNumber"])
+
+
+def test_paid_bill_reaches_infor_once_despite_redelivery_and_disorder(demo, sandbox):
+    first, second, third = bills(sandbox)[:3]
+    control(sandbox, "bill/deliver")  # drain the bill.created backlog (not subscribed: nothing to send)
+    paid = control(sandbox, "bill/pay", {"billId": first["id"], "processDate": "2026-11-20"})
+    control(sandbox, "bill/pay", {"billId": second["id"]})
+    voided = control(sandbox, "bill/pay", {"billId": third["id"]})
+    control(sandbox, "bill/payment-status", {"paymentId": voided["id"], "singleStatus": "VOIDED"})
+    outcome = control(sandbox, "bill/deliver", {"repeat": 3, "reverse": True})
+    assert outcome["failed"] == 0 and outcome["delivered"] == 4
+    assert WebhookEvent.objects.filter(signature_ok=True).count() == 4, "redeliveries are stored once"
+    assert OrmQ.objects.count() == 4, "processing was queued after commit, once per event"
+    process_received()
+    infor = state(sandbox, "infor")
+    assert sorted(p["PYID"] for p in infor["payments"]) == sorted([paid["id"], second_payment_id(sandbox, second)])
+    first_invoice = next(i for i in infor["invoices"] if i["SINO"] == first["invoice"]["invoiceNumber"])
+    recorded = next(p for p in infor["payments"] if p["PYID"] == paid["id"])
+    assert recorded["PYDT"] == "20261120" and recorded["PYAM"] == str(first_invoice["CUAM"])
+    assert first_invoice["PYST"] == "PAID"
+    third_invoice = next(i for i in infor["invoices"] if i["SINO"] == third["invoice"]["invoiceNumber"])
+    assert third_invoice["PYST"] == "OPEN", "a payment voided before we saw it paid is never posted"
+    # Delivered again later, and polled as well: still exactly once.
+    for event in WebhookEvent.objects.all():
+        process_event(event.pk)
+    run_integration(demo[0].pk)
+    assert len(state(sandbox, "infor")["payments"]) == 2
+
+
+def second_payment_id(sandbox, bill):
+    payments = state(sandbox, "bill")["organizations"][bill_sandbox.ORG_ID]["payments"]
+    return next(p["id"] for p in payments if p["billId"] == bill["id"])
+
+
+def post(client, subscription, body, signature=None, **extra):
+    headers = {"HTTP_X_BILL_SHA_SIGNATURE": signature} if signature is not None else {}
+    return client.post(reverse("bill-webhook", args=[subscription.pk]), data=body, content_type="application/json",
+                       **headers, **extra)
+
+
+def event_body(event_id="evt-1"):
+    return json.dumps({"metadata": {"eventId": event_id, "subscriptionId": "sub1", "organizationId": "008x",
+                                    "eventType": "payment.updated", "version": "1"},
+                       "payment": {"id": "stpX", "billIds": ["00nX"], "amount": 5, "singleStatus": "CLEARED"}},
+                      indent=2).encode()
+
+
+@pytest.fixture
+def local_subscription(tenant):
+    from connectors.models import Connection
+
+    connection = Connection.objects.create(tenant=tenant, system="bill", name="BILL")
+    return WebhookSubscription.objects.create(connection=connection, name="s", notification_url="https://x.test/",
+                                              security_key="the-security-key", remote_id="sub1")
+
+
+def test_invalid_requests_are_rejected_and_nothing_is_processed(client, local_subscription, settings):
+    body = event_body()
+    good = sign("the-security-key", body)
+    cases = [
+        (post(client, local_subscription, body, "bm90IHRoZSBzaWduYXR1cmU="), 401),  # bad signature
+        (post(client, local_subscription, body.replace(b'"amount": 5', b'"amount": 5000'), good), 401),  # tampered
+        (post(client, local_subscription, body, sign("another-key", body)), 401),  # wrong key
+        (post(client, local_subscription, body), 401),  # missing header
+        (post(client, local_subscription, b"{not json", sign("the-security-key", b"{not json")), 400),
+    ]
+    settings.WEBHOOK_MAX_BODY_BYTES = 100
+    cases.append((post(client, local_subscription, body, good), 413))
+    settings.WEBHOOK_MAX_BODY_BYTES = 256 * 1024
+    unknown = client.post("/webhooks/bill/00000000-0000-4000-8000-000000000000/", data=body,
+                          content_type="application/json", HTTP_X_BILL_SHA_SIGNATURE=good)
+    cases.append((unknown, 404))
+    assert [r.status_code for r, _ in cases] == [status for _, status in cases]
+    rejected = WebhookEvent.objects.filter(status=WebhookEvent.REJECTED)
+    assert rejected.count() == 5 and not WebhookEvent.objects.exclude(status=WebhookEvent.REJECTED).exists()
+    assert all(len(e.raw_body) <= 500 and e.reason and e.event_id == "" for e in rejected)
+    assert OrmQ.objects.count() == 0
+    assert post(client, local_subscription, body, good).status_code == 200, "the real event is not blocked"
+
+
+def test_signature_over_the_minified_body_is_accepted(client, local_subscription):
+    body = event_body("evt-min")
+    minified = json.dumps(json.loads(body), separators=(",", ":")).encode()
+    response = post(client, local_subscription, body, sign("the-security-key", minified))
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get(event_id="evt-min").signature_ok
+
+
+def test_event_for_a_bill_we_did_not_create_is_ignored_with_the_reason(client, local_subscription):
+    body = event_body("evt-foreign")
+    post(client, local_subscription, body, sign("the-security-key", body))
+    event = WebhookEvent.objects.get(event_id="evt-foreign")
+    assert process_event(event.pk) == WebhookEvent.IGNORED
+    event.refresh_from_db()
+    assert "did not create" in event.reason
+
+
+def test_disabled_subscription_is_reenabled_and_missed_payments_caught_up(demo, sandbox):
+    integration, subscription = demo
+    control(sandbox, "bill/disable-subscription", {"id": subscription.remote_id})
+    bill = bills(sandbox)[0]
+    control(sandbox, "bill/pay", {"billId": bill["id"]})
+    assert control(sandbox, "bill/deliver")["delivered"] == 0, "BILL sends nothing while disabled"
+    assert subscriptions.check_all() == {str(subscription.pk): "reenabled"}
+    remote = state(sandbox, "bill")["subscriptions"][0]
+    assert remote["status"]["enabled"] is True
+    assert [p["SINO"] for p in state(sandbox, "infor")["invoices"] if p["PYST"] == "PAID"] == \
+        [bill["invoice"]["invoiceNumber"]]
+    assert AuditEntry.objects.filter(action="webhook.reenabled").exists()
+
+
+def test_subscribing_again_reuses_the_subscription_and_rotation_changes_the_key(demo, sandbox, client):
+    integration, subscription = demo
+    again = subscriptions.subscribe(integration.target, "ops")
+    assert again.pk == subscription.pk and len(state(sandbox, "bill")["subscriptions"]) == 1
+    old_key = subscription.security_key
+    subscriptions.rotate_key(subscription, "ops")
+    subscription.refresh_from_db()
+    assert subscription.security_key != old_key
+    body = event_body("evt-rot")
+    assert post(client, subscription, body, sign(old_key, body)).status_code == 401
+    assert post(client, subscription, body, sign(subscription.security_key, body)).status_code == 200
+
+
+def test_failed_write_back_is_retried_later_then_replayable(demo, sandbox):
+    bill = bills(sandbox)[0]
+    control(sandbox, "bill/pay", {"billId": bill["id"]})
+    control(sandbox, "bill/deliver")
+    control(sandbox, "faults", {"system": "infor", "error_rate": 1})
+    event = WebhookEvent.objects.get(event_type="payment.updated")
+    assert process_event(event.pk) == WebhookEvent.FAILED
+    assert Schedule.objects.filter(name__startswith=f"webhook-event-{event.pk}-retry").exists()
+    control(sandbox, "faults", {"system": "infor"})
+    assert replay_event(event, "ops") == WebhookEvent.PROCESSED
+    assert len(state(sandbox, "infor")["payments"]) == 1
