@@ -178,3 +178,17 @@ def test_undecryptable_credentials_are_reported_and_preserved(ops, tenant, setti
     conn.last_error = "checked"
     conn.save()
     assert raw_credentials_column(conn.pk) == foreign
+
+
+def test_rotate_encryption_keys_reencrypts_with_the_first_salt(ops, tenant):
+    import io
+
+    from django.core.management import call_command
+
+    ops.post(add_url("bill"), bill_post(tenant))
+    conn = Connection.objects.get()
+    before = raw_credentials_column(conn.pk)
+    call_command("rotate_encryption_keys", stdout=io.StringIO())
+    after = raw_credentials_column(conn.pk)
+    assert after != before and after.startswith("gAAAAA")
+    assert Connection.objects.get().credentials["password"] == BILL_PASSWORD
