@@ -258,16 +258,22 @@ class Sync:
 
     # --- suppliers → vendors ----------------------------------------------------------------------------
     def sync_suppliers(self):
+        self.sync_stream("suppliers", "vendor", self.erp.suppliers(self.since("suppliers", "vendor")),
+                         self.sync_supplier)
+
+    def sync_stream(self, stream, object_type, items, sync_one):
+        """Sync each item in turn, then advance the stream's cursor to the newest one seen."""
         newest = None
-        for supplier in self.erp.suppliers(self.since("suppliers", "vendor")):
+        for item in items:
             self.beat()
-            if isinstance(supplier, Unreadable):
-                self.fail(self.ledger("vendor", supplier.source_id, supplier.source_ref), "data", supplier.reason)
+            if isinstance(item, Unreadable):
+                self.fail(self.ledger(object_type, item.source_id, item.source_ref), "data", item.reason,
+                          {"marker": item.updated_marker})
             else:
-                self.sync_supplier(supplier)
-            marker = supplier.updated_marker
+                sync_one(item)
+            marker = item.updated_marker
             newest = max(newest, marker) if newest and marker else (marker or newest)
-        self.advance_cursor("suppliers", newest)
+        self.advance_cursor(stream, newest)
 
     def supplier_problem(self, supplier):
         if self.integration.options.get("require_tax_id", True) and not supplier.tax_id:
@@ -309,17 +315,8 @@ class Sync:
 
     # --- invoices → bills -------------------------------------------------------------------------------
     def sync_invoices(self):
-        newest = None
-        for invoice in self.erp.approved_invoices(self.since("invoices", "bill")):
-            self.beat()
-            if isinstance(invoice, Unreadable):
-                self.fail(self.ledger("bill", invoice.source_id, invoice.source_ref), "data", invoice.reason,
-                          {"marker": invoice.updated_marker})
-            else:
-                self.sync_invoice(invoice)
-            marker = invoice.updated_marker
-            newest = max(newest, marker) if newest and marker else (marker or newest)
-        self.advance_cursor("invoices", newest)
+        self.sync_stream("invoices", "bill", self.erp.approved_invoices(self.since("invoices", "bill")),
+                         self.sync_invoice)
 
     def coding_for(self, invoice):
         """Each line's target GL account and dimensions, or the list of reasons it cannot be coded."""
