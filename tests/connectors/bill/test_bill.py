@@ -290,3 +290,15 @@ def test_secrets_stay_out_of_logs(bill_connection, sandbox, caplog):
     text = caplog.text + "".join(str(r.args) for r in caplog.records)
     for secret in (bill_sandbox.PASSWORD, bill_sandbox.DEV_KEY):
         assert secret not in text
+
+
+def test_sync_token_sign_in_keeps_its_session_for_hours(tenant, sandbox):
+    connection = make_bill_connection(tenant, sandbox.url, name="Sync token", sign_in="sync_token",
+                                      username=bill_sandbox.SYNC_TOKEN_NAME, password=bill_sandbox.SYNC_TOKEN_VALUE)
+    connector = connection.connector()
+    connector.check()
+    control(sandbox, "clock", {"advance_seconds": 6 * 3600})  # idle far past 35 minutes, well within 48 hours
+    connector.gl_accounts()
+    assert bill_state(sandbox)["logins"] == 1
+    token = connection.token
+    assert token.expires_at - timezone.now() > timedelta(hours=40)
