@@ -20,7 +20,6 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt
 from connectors.errors import (
     AuthError,
     ConfigurationError,
-    ConnectorError,
     DataError,
     Deferred,
     NotFound,
@@ -62,22 +61,25 @@ def excerpt(response):
     return redact(response.text[:BODY_EXCERPT])
 
 
-def default_classify(response):
-    """Generic reading of HTTP statuses; systems with error codes in the body supply their own."""
+def default_classify(response, system="", detail=None, code=None):
+    """The generic reading of HTTP statuses. Each system reads its own error codes first, then hands
+    the rest here with its name and its own rendering of the error (`detail`)."""
     status = response.status_code
     if status < 400:
         return
+    prefix = f"{system} HTTP {status}" if system else f"HTTP {status}"
+    text = f"{prefix}: {detail if detail is not None else excerpt(response)}"
     if status == 401:
-        raise ReauthRequired(f"HTTP 401: {excerpt(response)}", status=status)
+        raise ReauthRequired(text, status=status, code=code)
     if status == 403:
-        raise ConfigurationError(f"HTTP 403 (not permitted): {excerpt(response)}", status=status)
+        raise ConfigurationError(f"{text} (not permitted)", status=status, code=code)
     if status == 404:
-        raise NotFound(f"HTTP 404: {excerpt(response)}", status=status)
+        raise NotFound(text, status=status, code=code)
     if status == 429:
-        raise RateLimited(f"HTTP 429: {excerpt(response)}", status=status, retry_after=retry_after_seconds(response))
+        raise RateLimited(text, status=status, code=code, retry_after=retry_after_seconds(response))
     if status >= 500:
-        raise TransientError(f"HTTP {status}: {excerpt(response)}", status=status)
-    raise DataError(f"HTTP {status}: {excerpt(response)}", status=status)
+        raise TransientError(text, status=status, code=code)
+    raise DataError(text, status=status, code=code)
 
 
 class HttpClient:
@@ -170,14 +172,11 @@ class HttpClient:
     def _send(self, method, url, idempotent, kwargs):
         if self.rate:
             take_rate_token(f"rate:{self.name}", *self.rate, max_wait=self.max_retry_after, sleep=self.sleep)
-        try:
-            if self.concurrency:
-                with concurrency_slot(f"slots:{self.name}", self.concurrency, sleep=self.sleep):
-                    response = self._transmit(method, url, idempotent, kwargs)
-            else:
+        if self.concurrency:
+            with concurrency_slot(f"slots:{self.name}", self.concurrency, sleep=self.sleep):
                 response = self._transmit(method, url, idempotent, kwargs)
-        except ConnectorError:
-            raise
+        else:
+            response = self._transmit(method, url, idempotent, kwargs)
         logger.debug("%s %s -> %s", method, url, response.status_code)
         try:
             self.classify(response)

@@ -147,8 +147,6 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
-    # The webhook path must stay reachable over plain HTTP behind a TLS-terminating proxy only.
-    SECURE_REDIRECT_EXEMPT = []
 
 LOGGING = {
     "version": 1,

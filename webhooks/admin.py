@@ -1,6 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from connectors.admin import ConnectionAdmin
+from connectors.errors import ConnectorError
 from portal.admin_utils import ReadOnlyAdminMixin
+from portal.fields import CredentialsUnreadable, Undecryptable
+from webhooks import subscriptions, tasks
 from webhooks.models import WebhookEvent, WebhookSubscription
 
 
@@ -20,8 +24,6 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Security key")
     def key_state(self, obj):
-        from portal.fields import Undecryptable
-
         if not obj.security_key:
             return "not set"
         if isinstance(obj.security_key, Undecryptable):
@@ -40,13 +42,6 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 # --- actions on other apps' admins ----------------------------------------------------------------------
 # The webhooks floor adds its actions to the connection admin: connectors must not import webhooks.
-
-from django.contrib import messages  # noqa: E402
-
-from connectors.admin import ConnectionAdmin  # noqa: E402
-from connectors.errors import ConnectorError  # noqa: E402
-from portal.fields import CredentialsUnreadable  # noqa: E402
-from webhooks import subscriptions, tasks  # noqa: E402
 
 
 @admin.action(description="Subscribe to BILL webhooks (payments)")

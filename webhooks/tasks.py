@@ -14,6 +14,7 @@ from connectors.errors import ConnectorError, DataError, TransientError
 from portal import audit
 from syncs.models import Integration, SyncRecord
 from syncs.payments import apply_payment
+from webhooks import subscriptions
 from webhooks.models import WebhookEvent
 
 logger = logging.getLogger("webhooks")
@@ -46,8 +47,11 @@ def process_event(event_pk):
         data = json.loads(data)
     try:
         status, reason = handle(event, data)
-    except (TransientError, DataError, ConnectorError) as exc:
-        return fail(event, str(exc))
+    except TransientError as exc:
+        return fail(event, str(exc), retry=True)
+    except (DataError, ConnectorError) as exc:
+        # Repeating will not help until someone fixes the cause; then "Process failed events again".
+        return fail(event, str(exc), retry=False)
     finish(event, status, reason)
     return status
 
@@ -84,12 +88,12 @@ def finish(event, status, reason):
                  target_id=event.event_id, message=reason)
 
 
-def fail(event, reason):
+def fail(event, reason, retry):
     event.refresh_from_db()
     WebhookEvent.objects.filter(pk=event.pk).update(status=WebhookEvent.FAILED, reason=reason)
     audit.record("webhook.failed", actor=ACTOR, tenant=event.connection.tenant, obj=event, target_id=event.event_id,
                  message=f"Attempt {event.attempts}: {reason}")
-    if event.attempts < MAX_ATTEMPTS:
+    if retry and event.attempts < MAX_ATTEMPTS:
         enqueue_processing(event, delay=RETRY_BASE * 2 ** (event.attempts - 1))
     return WebhookEvent.FAILED
 
@@ -103,6 +107,4 @@ def replay_event(event, actor):
 
 def check_subscriptions():
     """Scheduled: re-enable subscriptions BILL disabled, and poll payments over the gap."""
-    from webhooks.subscriptions import check_all
-
-    return check_all()
+    return subscriptions.check_all()

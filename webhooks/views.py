@@ -42,7 +42,11 @@ def parse_event(body):
 @require_POST
 def bill_webhook(request, subscription_id):
     limit = settings.WEBHOOK_MAX_BODY_BYTES
-    if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return JsonResponse({"error": "Content-Length is not a number."}, status=400)
+    if declared > limit:
         return JsonResponse({"error": f"Body larger than {limit} bytes."}, status=413)
     subscription = WebhookSubscription.objects.select_related("connection").filter(pk=subscription_id).first()
     if subscription is None:

@@ -12,11 +12,10 @@ from connectors.errors import (
     ConfigurationError,
     DataError,
     Deferred,
-    NotFound,
     RateLimited,
     TransientError,
 )
-from connectors.http import HttpClient, ReauthRequired, excerpt
+from connectors.http import HttpClient, ReauthRequired, default_classify, excerpt
 from connectors.tokens import Token, TokenStore
 from portal.redaction import register_secret
 
@@ -79,15 +78,7 @@ def classify(response):
     if code == "BDC_1121" or (status == 404 and code is None):
         raise ConfigurationError(f"BILL does not know this path ({message}). Check the connection's base URL "
                                  "(…/connect, not …/connect/v3).", status=status, code=code)
-    if status == 401:
-        raise ReauthRequired(f"BILL: {message}", status=status, code=code)
-    if status == 404:
-        raise NotFound(f"BILL: {message}", status=status, code=code)
-    if status == 429:
-        raise RateLimited(f"BILL: {message}", status=status, code=code)
-    if status >= 500:
-        raise TransientError(f"BILL server error (HTTP {status}): {message}", status=status, code=code)
-    raise DataError(f"BILL refused the request: {message}", status=status, code=code)
+    default_classify(response, "BILL", message, code)
 
 
 class BillSession:

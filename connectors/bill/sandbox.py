@@ -655,7 +655,7 @@ class BillSimulator(Simulator):
         history = [{"id": e["eventId"], "type": e["eventType"], "version": "1", "subscriptionId": subscription_id,
                     "payload": e["body"].decode(), "createdTime": e["createdTime"], "statusCode": e["statusCode"]}
                    for e in self.deliveries if e["subscriptionId"] == subscription_id]
-        return self.list_response(request, [{**h, "createdTime": h["createdTime"]} for h in history])
+        return self.list_response(request, history)
 
     def emit(self, org_id, event_type, entity_key, entity):
         for sub in self.subscriptions.values():

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from connectors.errors import AuthError, ConfigurationError, DataError, RateLimited, TransientError
-from connectors.http import HttpClient, ReauthRequired, excerpt
+from connectors.errors import AuthError, ConfigurationError, DataError, TransientError
+from connectors.http import HttpClient, default_classify
 from connectors.limits import take_rate_token
 from connectors.tokens import Token, TokenStore, refresh_leeway
 from portal.redaction import register_secret
@@ -33,28 +33,22 @@ def mi_error_text(body):
 
 
 def classify(response):
+    """M3's own errors (an MI error in a 4xx body, an unknown program) first, the generic rest after."""
     status = response.status_code
     if status < 400:
         return
-    if status == 401:
-        raise ReauthRequired(f"Infor refused the token: {excerpt(response)}", status=status)
-    if status == 429:
-        raise RateLimited(f"Infor ION API spike arrest (HTTP 429): {excerpt(response)}", status=status)
     if status == 404:
         raise ConfigurationError(f"Infor answered 404 for {response.request.path_url.split('?')[0]}: the tenant, "
                                  "program or transaction does not exist here. Check the .ionapi file and "
                                  "connectors/infor/m3.py.", status=status)
-    if status == 403:
-        raise ConfigurationError(f"Infor refused access (HTTP 403): {excerpt(response)}", status=status)
-    if status >= 500:
-        raise TransientError(f"Infor server error (HTTP {status}): {excerpt(response)}", status=status)
-    try:
-        error = mi_error_text(response.json())
-    except ValueError:
-        error = None
-    if error:
-        raise DataError(f"M3: {error[0]}", status=status, field=error[1] or None)
-    raise DataError(f"Infor refused the request (HTTP {status}): {excerpt(response)}", status=status)
+    if status < 500 and status not in (401, 403, 429):
+        try:
+            error = mi_error_text(response.json())
+        except ValueError:
+            error = None
+        if error:
+            raise DataError(f"M3: {error[0]}", status=status, field=error[1] or None)
+    default_classify(response, "Infor")
 
 
 def trimmed(record):

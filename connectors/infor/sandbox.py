@@ -9,7 +9,7 @@ for incremental reads. The transactions it answers are those chosen in connector
 
 import base64
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import unquote
 
@@ -347,5 +347,4 @@ class InforSimulator(Simulator):
                 "invoices": [{"KEY": k, **v} for k, v in self.invoices.items()],
                 "payments": list(self.payments.values()),
                 "logins": self.counts["logins"], "refreshes": self.counts["refreshes"],
-                "calls": self.counts["calls"], "revoked": self.counts["revoked"],
-                "now": datetime.now(UTC).isoformat()}
+                "calls": self.counts["calls"], "revoked": self.counts["revoked"]}

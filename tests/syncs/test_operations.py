@@ -9,6 +9,7 @@ from django.urls import reverse
 from django_q.models import OrmQ, Schedule
 
 from portal.models import Membership, Tenant
+from syncs import tasks
 from syncs.models import Cursor, Integration, SyncRun
 
 
@@ -28,7 +29,7 @@ def test_each_enabled_integration_has_its_own_schedule(integration):
     integration.paused = True
     integration.save()
     assert Schedule.objects.filter(name=f"integration-{integration.pk}").exists(), "pausing keeps the schedule"
-    run = __import__("syncs.tasks", fromlist=["run_integration"]).run_integration(integration.pk, "schedule")
+    run = tasks.run_integration(integration.pk, "schedule")
     assert run["status"] == SyncRun.SKIPPED
     integration.enabled = False
     integration.save()
