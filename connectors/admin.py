@@ -31,7 +31,7 @@ class ConnectionAdmin(AuditedAdminMixin, admin.ModelAdmin):
     readonly_fields = ["system_label", "credentials_preview", "health", "last_checked_at", "last_error"]
     actions = ["test_connection"]
 
-    @admin.action(description="Test connection")
+    @admin.action(description="Test connection", permissions=["change"])
     def test_connection(self, request, queryset):
         for connection in queryset:
             ok, message = check_connection(connection, actor=request.user)

@@ -1,6 +1,7 @@
 """Admin helpers shared by every app: big-table paging and configuration auditing."""
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 from portal import audit
@@ -17,8 +18,32 @@ class LargeTablePaginator(Paginator):
         return self.object_list.values("pk")[: COUNT_CAP + 1].count()
 
 
+def audit_value(value):
+    """A form value as the audit trail shows it: names for related rows, not reprs."""
+    if value is None:
+        return None
+    if isinstance(value, QuerySet | list | tuple | set):
+        return ", ".join(sorted(str(v) for v in value))
+    return str(value)
+
+
+def changed_fields(form, secret_names=()):
+    """{field: new value} of what the form changed; secrets only say that they changed."""
+    secret = set(secret_names) | set(getattr(form, "secret_field_names", ()))
+    return {name: "(changed, redacted)" if name in secret else audit_value(form.cleaned_data.get(name))
+            for name in form.changed_data}
+
+
+def tenant_of(obj):
+    tenant = getattr(obj, "tenant", None)
+    if tenant is None and obj._meta.label == "portal.Tenant":
+        return obj
+    return tenant
+
+
 class AuditedAdminMixin:
-    """Writes an AuditEntry, with the actor and changed fields, for every admin create/change/delete.
+    """Writes an AuditEntry, with the actor and changed fields, for every admin create/change/delete,
+    inline rows included.
 
     `audit_secret_fields` names form fields whose values are never written, only the fact they changed.
     """
@@ -26,32 +51,44 @@ class AuditedAdminMixin:
     audit_secret_fields = ()
 
     def audit_tenant(self, obj):
-        return getattr(obj, "tenant", None)
+        return tenant_of(obj)
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        changed = {}
-        for name in form.changed_data:
-            if name in self.audit_secret_fields or name in getattr(form, "secret_field_names", ()):
-                changed[name] = "(changed, redacted)"
-            else:
-                value = form.cleaned_data.get(name)
-                changed[name] = str(value) if value is not None else None
+    def audit_change(self, request, obj, changed, created):
         audit.record(
-            "config.changed" if change else "config.created",
+            "config.created" if created else "config.changed",
             actor=request.user,
             tenant=self.audit_tenant(obj),
             obj=obj,
-            message=("Changed " if change else "Created ") + ", ".join(sorted(changed)) if changed else "",
+            message=("Created " if created else "Changed ") + ", ".join(sorted(changed)) if changed else "",
             details={"changed_fields": changed},
             secret_fields=self.audit_secret_fields,
         )
 
-    def delete_model(self, request, obj):
-        tenant, label, pk, text = self.audit_tenant(obj), obj._meta.label, obj.pk, str(obj)
-        super().delete_model(request, obj)
+    def audit_deletion(self, request, label, pk, text, tenant):
         audit.record("config.deleted", actor=request.user, tenant=tenant, object_type=label, object_id=pk,
                      message=f"Deleted {text}")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        self.audit_change(request, obj, changed_fields(form, self.audit_secret_fields), created=not change)
+
+    def save_formset(self, request, form, formset, change):
+        # Inline rows (memberships of a tenant, mapping rules of an integration) are changes too.
+        doomed = [(f.instance._meta.label, f.instance.pk, str(f.instance)) for f in formset.deleted_forms
+                  if f.instance.pk is not None]
+        super().save_formset(request, form, formset, change)
+        by_instance = {id(f.instance): f for f in formset.forms}
+        for row in formset.new_objects:
+            self.audit_change(request, row, changed_fields(by_instance[id(row)]), created=True)
+        for row, _names in formset.changed_objects:
+            self.audit_change(request, row, changed_fields(by_instance[id(row)]), created=False)
+        for label, pk, text in doomed:
+            self.audit_deletion(request, label, pk, text, self.audit_tenant(form.instance))
+
+    def delete_model(self, request, obj):
+        details = (obj._meta.label, obj.pk, str(obj), self.audit_tenant(obj))
+        super().delete_model(request, obj)
+        self.audit_deletion(request, *details)
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:

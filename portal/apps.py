@@ -4,3 +4,17 @@ from django.apps import AppConfig
 class PortalConfig(AppConfig):
     name = "portal"
     verbose_name = "Portal"
+
+    def ready(self):
+        from django.db.models.signals import post_migrate, pre_save
+        from django_q.models import Schedule
+        from django_q.signals import pre_enqueue
+
+        from portal import jobs, roles
+
+        pre_enqueue.connect(jobs.refuse_foreign_task, dispatch_uid="portal-task-allow-list")
+        pre_save.connect(jobs.refuse_foreign_schedule, sender=Schedule, dispatch_uid="portal-schedule-allow-list")
+        # post_migrate is sent once per app, in INSTALLED_APPS order, each app's permissions created just
+        # before: by the last app's signal every permission the group needs exists.
+        last_app = list(self.apps.get_app_configs())[-1]
+        post_migrate.connect(roles.sync_ops_group, sender=last_app, dispatch_uid="portal-ops-group")

@@ -65,6 +65,7 @@ class AuditEntry(models.Model):
             models.Index(fields=["tenant", "-created_at"], name="audit_tenant_time"),
             models.Index(fields=["action", "-created_at"], name="audit_action_time"),
             models.Index(fields=["object_type", "object_id"], name="audit_object"),
+            models.Index(fields=["actor", "-created_at"], name="audit_actor_time"),
         ]
 
     def __str__(self):

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from connectors.errors import ConnectorError
+from portal import audit
 from portal.admin_utils import AuditedAdminMixin, ReadOnlyAdminMixin
 from portal.fields import CredentialsUnreadable
 from syncs import engine, operations
@@ -37,15 +38,37 @@ class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_select_related = ["tenant", "source", "target"]
     autocomplete_fields = ["tenant"]
     inlines = [MappingRuleInline]
-    actions = ["sync_now", "dry_run", "replay_failed", "resync_from_date", "load_reference_data"]
+    actions = ["sync_now", "dry_run", "pause", "resume", "replay_failed", "resync_from_date", "load_reference_data"]
 
-    @admin.action(description="Sync now")
+    @admin.action(description="Sync now", permissions=["change"])
     def sync_now(self, request, queryset):
         for integration in queryset:
+            audit.record("sync.queued", actor=request.user, tenant=integration.tenant, obj=integration,
+                         message="Run queued from the admin (Sync now)")
             enqueue_run(integration, "manual")
         self.message_user(request, f"Queued {queryset.count()} run(s). Follow them under Sync runs.")
 
-    @admin.action(description="Dry run (shows what would be sent; writes nothing remote)")
+    @admin.action(description="Pause (the schedule stays; runs are skipped)", permissions=["change"])
+    def pause(self, request, queryset):
+        self.set_paused(request, queryset, True)
+
+    @admin.action(description="Resume", permissions=["change"])
+    def resume(self, request, queryset):
+        self.set_paused(request, queryset, False)
+
+    def set_paused(self, request, queryset, paused):
+        changed = [i for i in queryset if i.paused != paused]
+        for integration in changed:
+            integration.paused = paused
+            integration.save(update_fields=["paused", "updated_at"])
+            audit.record("config.changed", actor=request.user, tenant=integration.tenant, obj=integration,
+                         message="Paused" if paused else "Resumed",
+                         details={"changed_fields": {"paused": str(paused)}})
+        verb = "Paused" if paused else "Resumed"
+        self.message_user(request, f"{verb} {len(changed)} integration(s)" + (
+            f"; {queryset.count() - len(changed)} already were." if len(changed) < queryset.count() else "."))
+
+    @admin.action(description="Dry run (shows what would be sent; writes nothing remote)", permissions=["change"])
     def dry_run(self, request, queryset):
         for integration in queryset:
             run = engine.run_integration(integration.pk, trigger="dry_run", dry_run=True, actor=request.user.username)
@@ -54,13 +77,13 @@ class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
             self.message_user(request, format_html('{}: dry run {} — {} <a href="{}">see the plan</a>', integration,
                                                    run.get_status_display(), run.counters, link), level)
 
-    @admin.action(description="Replay failed records")
+    @admin.action(description="Replay failed records", permissions=["change"])
     def replay_failed(self, request, queryset):
         for integration in queryset:
             count = operations.replay_failed(integration, request.user.username)
             self.message_user(request, f"{integration}: replaying {count} failed record(s).")
 
-    @admin.action(description="Resync from date…")
+    @admin.action(description="Resync from date…", permissions=["change"])
     def resync_from_date(self, request, queryset):
         form = ResyncForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
@@ -73,7 +96,7 @@ class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
                    "integrations": queryset, "opts": self.model._meta, "action_checkbox_name": ACTION_CHECKBOX_NAME}
         return TemplateResponse(request, "admin/syncs/integration/resync.html", context)
 
-    @admin.action(description="Load reference data and propose GL mappings")
+    @admin.action(description="Load reference data and propose GL mappings", permissions=["change"])
     def load_reference_data(self, request, queryset):
         for integration in queryset:
             try:
@@ -99,13 +122,11 @@ class MappingRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_select_related = ["integration__tenant"]
     actions = ["confirm"]
 
-    @admin.action(description="Confirm selected mapping rules")
+    @admin.action(description="Confirm selected mapping rules", permissions=["change"])
     def confirm(self, request, queryset):
         for rule in queryset.filter(confirmed=False):
             rule.confirmed = True
             rule.save(update_fields=["confirmed", "updated_at"])
-            from portal import audit
-
             audit.record("config.changed", actor=request.user, tenant=rule.integration.tenant, obj=rule,
                          message="Confirmed", details={"changed_fields": {"confirmed": "True"}})
         self.message_user(request, "Confirmed.")
@@ -156,10 +177,8 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Cursor)
-class CursorAdmin(admin.ModelAdmin):
+class CursorAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Cursors move with the runs; a person moves them back with "Resync from date…", which is audited."""
+
     list_display = ["integration", "stream", "value", "updated_at"]
     list_filter = ["integration"]
-    readonly_fields = ["integration", "stream", "updated_at"]
-
-    def has_add_permission(self, request):
-        return False

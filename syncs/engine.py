@@ -72,7 +72,7 @@ def start_run(integration, trigger, dry_run):
         running = SyncRun.objects.filter(integration=integration, status=SyncRun.RUNNING).first()
         return SyncRun.objects.create(
             integration=integration, trigger=trigger, dry_run=dry_run, status=SyncRun.SKIPPED, finished_at=now,
-            error=f"Skipped: run {running.pk if running else '?'} of this integration is still in progress.")
+            error=f"Run {running.pk if running else '?'} of this integration is still in progress.")
 
 
 def run_integration(integration_id, trigger="manual", dry_run=False, since=None, actor=ACTOR):
@@ -82,7 +82,7 @@ def run_integration(integration_id, trigger="manual", dry_run=False, since=None,
     reap_dead_runs(integration)
     if trigger == "schedule" and (not integration.enabled or integration.paused):
         return SyncRun.objects.create(integration=integration, trigger=trigger, status=SyncRun.SKIPPED,
-                                      finished_at=timezone.now(), error="Skipped: the integration is paused.")
+                                      finished_at=timezone.now(), error="The integration is paused.")
     run = start_run(integration, trigger, dry_run)
     if run.status == SyncRun.SKIPPED:
         return run
@@ -109,10 +109,33 @@ def run_integration(integration_id, trigger="manual", dry_run=False, since=None,
         run.save()
     if not dry_run:
         Integration.objects.filter(pk=integration.pk).update(last_run_at=run.started_at, next_run_at=next_run)
-    audit.record("sync.run.dry_run" if dry_run else "sync.run", actor=actor, tenant=integration.tenant, obj=run,
-                 message=f"{run.get_status_display()}: {run.counters}" + (f" — {run.error}" if run.error else ""),
-                 details={"counters": run.counters, "trigger": trigger})
+    if worth_auditing(run):
+        audit.record("sync.run.dry_run" if dry_run else "sync.run", actor=actor, tenant=integration.tenant, obj=run,
+                     message=f"{run.get_status_display()}: {describe_counters(run.counters)}"
+                     + (f" — {run.error}" if run.error else ""),
+                     details={"counters": run.counters, "trigger": trigger})
     return run
+
+
+# Counters that say nothing happened to any record; a scheduled run with only these is not audited.
+QUIET_COUNTERS = {"api_calls", "unchanged", "mapping_rules_invalid"}
+QUIET_SUFFIXES = ("_unchanged", "_still_failing", "_ignored")
+
+
+def worth_auditing(run):
+    """A person's run, a run that failed, or one that moved something. A scheduled re-read that found
+    nothing new (records unchanged, known failures failing again) stays on its SyncRun row only."""
+    if run.trigger != "schedule" or run.status not in (SyncRun.SUCCEEDED, SyncRun.PARTIAL):
+        return True
+    quiet = {key for key in run.counters if key in QUIET_COUNTERS or key.endswith(QUIET_SUFFIXES)}
+    newly_failed = sum(run.counters.get(key, 0) for key in run.counters if key.endswith("_failed")) - sum(
+        run.counters.get(key, 0) for key in run.counters if key.endswith("_still_failing"))
+    return newly_failed > 0 or any(count for key, count in run.counters.items()
+                                   if key not in quiet and not key.endswith("_failed"))
+
+
+def describe_counters(counters):
+    return ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in sorted(counters.items()) if value) or "nothing"
 
 
 class Sync:
@@ -211,6 +234,7 @@ class Sync:
             self.plan.append({"action": f"fail {record.object_type}", "source": record.source_ref or record.source_id,
                               "reason": detail})
             return
+        repeated = record.status == SyncRecord.FAILED and record.error_detail == detail
         with transaction.atomic():
             record.status = SyncRecord.FAILED
             record.attempts += 1
@@ -218,12 +242,28 @@ class Sync:
             record.error_detail = detail
             record.data = {**record.data, **(data or {})}
             record.save()
-            self.log(f"sync.{record.object_type}.failed", record, detail)
+            if repeated:
+                # The same failure seen again on a re-read: its first entry already tells the story.
+                self.counters[f"{record.object_type}s_still_failing"] += 1
+            else:
+                self.log(f"sync.{record.object_type}.failed", record, detail)
 
-    def skip(self, record, why):
-        self.counters[f"{record.object_type}s_skipped"] += 1
-        if not self.dry_run:
-            self.log(f"sync.{record.object_type}.skipped", record, why)
+    def unchanged(self, record):
+        """Re-read and already synced as it is: counted on the run, never audited (every overlap re-read
+        would otherwise write one entry per record per run)."""
+        self.counters[f"{record.object_type}s_unchanged"] += 1
+        self.counters["unchanged"] += 1
+
+    def changed_after_sending(self, record, source_hash):
+        """Bills are not re-sent; the change is audited once per new version of the invoice, then counted."""
+        self.counters[f"{record.object_type}s_changed_after_sending"] += 1
+        if self.dry_run or record.data.get("changed_hash") == source_hash:
+            return
+        record.data = {**record.data, "changed_hash": source_hash}
+        record.save(update_fields=["data", "updated_at"])
+        self.log(f"sync.{record.object_type}.changed_after_sending", record,
+                 f"Changed in {self.source_name} after it was sent to {self.target_name}; bills are not re-sent. "
+                 "Correct it in both systems.")
 
     def guarded(self, record, work, data=None):
         """Run one record's remote work; a data or transient failure fails that record only."""
@@ -287,7 +327,7 @@ class Sync:
         record = self.ledger("vendor", supplier.source_id, supplier.name)
         source_hash = fingerprint(supplier)
         if record.status == SyncRecord.SYNCED and record.source_hash == source_hash:
-            return self.skip(record, "Unchanged since it was last synced.")
+            return self.unchanged(record)
         problem = self.supplier_problem(supplier)
         if problem:
             return self.fail(record, "data", problem, {"marker": supplier.updated_marker})
@@ -353,9 +393,8 @@ class Sync:
                 "currency": invoice.currency}
         if record.status == SyncRecord.SYNCED:
             if record.source_hash == source_hash:
-                return self.skip(record, "Already in the AP platform; unchanged.")
-            return self.skip(record, f"Changed in {self.source_name} after it was sent to {self.target_name}; "
-                                     "bills are not re-sent. Correct it in both systems.")
+                return self.unchanged(record)
+            return self.changed_after_sending(record, source_hash)
         vendor = SyncRecord.objects.filter(integration=self.integration, object_type="vendor",
                                            source_id=invoice.supplier_id).first()
         problems, kind = [], "data"

@@ -5,6 +5,8 @@ from datetime import timedelta
 from django.utils import timezone
 from django_q.models import Schedule
 
+from portal import jobs
+
 
 def schedule_name(integration):
     return f"integration-{integration.pk}"
@@ -21,7 +23,7 @@ def sync_schedule(integration):
         schedule = Schedule(name=name, next_run=timezone.now() + timedelta(seconds=30))
     elif schedule.minutes != integration.interval_minutes:
         schedule.next_run = timezone.now() + timedelta(minutes=integration.interval_minutes)
-    schedule.func = "syncs.tasks.run_integration"
+    schedule.func = jobs.func_for("run_integration")
     schedule.kwargs = repr({"integration_id": integration.pk, "trigger": "schedule"})
     schedule.schedule_type = Schedule.MINUTES
     schedule.minutes = integration.interval_minutes

@@ -3,8 +3,8 @@
 from datetime import datetime
 
 from django.db import transaction
-from django_q.tasks import async_task
 
+from portal import jobs
 from syncs import engine
 
 
@@ -18,6 +18,6 @@ def run_integration(integration_id, trigger="schedule", since=None):
 def enqueue_run(integration, trigger, since=None):
     """Queue a run once the current transaction commits (a task queued inside it could run too early)."""
     since_iso = since.isoformat() if since else None
-    transaction.on_commit(lambda: async_task("syncs.tasks.run_integration", integration.pk, trigger, since_iso,
-                                             task_name=f"{trigger} integration {integration.pk}",
-                                             group=f"integration-{integration.pk}"))
+    transaction.on_commit(lambda: jobs.enqueue("run_integration", integration.pk, trigger, since_iso,
+                                               task_name=f"{trigger} integration {integration.pk}",
+                                               group=f"integration-{integration.pk}"))

@@ -173,3 +173,19 @@ def test_dry_run_writes_nothing_remote(integration, sandbox):
     assert any(step["action"] == "create bill" for step in run.plan)
     assert bill_org(sandbox)["bills"] == [] and bill_org(sandbox)["vendors"] == []
     assert not SyncRecord.objects.exists()
+
+
+def test_a_scheduled_rerun_with_nothing_changed_writes_no_audit_entries(integration, sandbox):
+    from portal.models import AuditEntry
+
+    first = run_integration(integration.pk, trigger="schedule")
+    assert first.counters["bills_created"] > 300
+    before = AuditEntry.objects.count()
+    again = run_integration(integration.pk, trigger="schedule")
+    assert again.status == SyncRun.PARTIAL, "the known failures still fail"
+    synced = SyncRecord.objects.filter(integration=integration, status=SyncRecord.SYNCED,
+                                       object_type__in=["vendor", "bill"]).count()
+    assert again.counters["unchanged"] == synced, "the overlap re-read every synced record and counted it"
+    assert again.counters["bills_still_failing"] == len(expected_failures())
+    assert AuditEntry.objects.count() == before, list(AuditEntry.objects.filter(pk__gt=0)[:5].values("action"))
+    assert not AuditEntry.objects.filter(action__endswith=".skipped").exists()

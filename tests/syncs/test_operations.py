@@ -38,14 +38,52 @@ def test_each_enabled_integration_has_its_own_schedule(integration):
 
 def test_sync_command_prints_counters_and_fails_loudly(integration, sandbox):
     out = io.StringIO()
-    call_command("sync", "Infor → BILL", "--dry-run", stdout=out)
-    assert "bills_would_create" in out.getvalue() and "would create bill" in out.getvalue()
-    with pytest.raises(CommandError, match="No integration"):
+    with pytest.raises(CommandError, match="completed with failed records") as partial:
+        call_command("sync", "infor → bill", "--dry-run", stdout=out)
+    assert partial.value.returncode == 2, "a run with failed records exits non-zero"
+    assert "bills would create" in out.getvalue() and "would create bill" in out.getvalue()
+    with pytest.raises(CommandError, match="No integration is named 'no such integration'") as unknown:
         call_command("sync", "no such integration", stdout=io.StringIO())
+    assert f"{integration.pk}: Infor → BILL (Demo Manufacturing)" in str(unknown.value), "lists the candidates"
     integration.target.set_credentials({**integration.target.credentials, "password": "wrong"})
     integration.target.save()
-    with pytest.raises(CommandError, match="user name or password"):
+    with pytest.raises(CommandError, match="user name or password") as failed:
         call_command("sync", str(integration.pk), stdout=io.StringIO())
+    assert failed.value.returncode == 1
+
+
+def test_sync_command_names_ambiguous_integrations_and_says_things_once(integration):
+    other = Tenant.objects.create(name="Other Co", slug="other")
+    Integration.objects.create(tenant=other, name="INFOR → bill", source=integration.source, target=integration.target)
+    with pytest.raises(CommandError, match="2 integrations are named") as ambiguous:
+        call_command("sync", "Infor → BILL", stdout=io.StringIO())
+    assert "(Demo Manufacturing)" in str(ambiguous.value) and "(Other Co)" in str(ambiguous.value)
+    SyncRun.objects.create(integration=integration, trigger="schedule", status=SyncRun.RUNNING)
+    out = io.StringIO()
+    with pytest.raises(CommandError) as skipped:
+        call_command("sync", str(integration.pk), stdout=out)
+    assert skipped.value.returncode == 3
+    said = out.getvalue() + str(skipped.value)
+    assert said.lower().count("skipped") == 2, said  # the status line and the error, no "Skipped: Skipped:"
+    assert "skipped: skipped" not in said.lower()
+
+
+def test_a_missing_setting_is_one_clear_line_not_a_traceback(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "SALT_KEY")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'x.sqlite3'}"
+    done = subprocess.run([sys.executable, "manage.py", "sync", "1"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    assert done.stderr.strip().splitlines() == [
+        "Configuration error: SECRET_KEY is not set. Set the SECRET_KEY environment variable (a long random "
+        "string); it is required whenever DEBUG is off."]
 
 
 def test_admin_actions(admin_client, integration, django_capture_on_commit_callbacks):

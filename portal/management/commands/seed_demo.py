@@ -4,7 +4,7 @@ import environ
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -13,6 +13,7 @@ from connectors.infor import sandbox as infor_sandbox
 from connectors.models import Connection
 from portal import audit
 from portal.models import Membership, Tenant
+from portal.roles import OPS_GROUP
 from syncs import demo
 from syncs.models import Cursor, Integration, MappingRule, SyncRecord
 from webhooks.subscriptions import subscribe
@@ -92,8 +93,7 @@ class Command(BaseCommand):
             user = User.objects.create_user(username=username, password=password, is_staff=staff)
             self.stdout.write(self.style.WARNING(f"Created {role} user '{username}' with password: {password}"))
             if staff:
-                user.user_permissions.set(Permission.objects.filter(
-                    content_type__app_label__in=["portal", "connectors", "syncs", "webhooks", "django_q"]))
+                user.groups.add(Group.objects.get(name=OPS_GROUP))
         Membership.objects.get_or_create(user=user, tenant=tenant, defaults={"role": role})
         return user
 

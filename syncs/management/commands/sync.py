@@ -3,37 +3,60 @@ from django.core.management.base import BaseCommand, CommandError
 from syncs.engine import run_integration
 from syncs.models import Integration, SyncRun
 
+# Exit codes a scheduler or script can tell apart; 0 only when every record went through.
+EXIT_CODES = {SyncRun.FAILED: 1, SyncRun.PARTIAL: 2, SyncRun.SKIPPED: 3, SyncRun.DEFERRED: 4}
+
+
+def find_integration(text):
+    """By id, or by name ignoring case; an unknown or ambiguous name lists the candidates."""
+    text = text.strip()
+    if text.isdigit():
+        match = Integration.objects.filter(pk=int(text)).select_related("tenant").first()
+        if match is None:
+            raise CommandError(f"No integration has id {text}. {candidates()}")
+        return match
+    matches = list(Integration.objects.filter(name__iexact=text).select_related("tenant"))
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise CommandError(f"No integration is named {text!r}. {candidates()}")
+    listed = "; ".join(f"id {i.pk} ({i.tenant})" for i in matches)
+    raise CommandError(f"{len(matches)} integrations are named {text!r}: {listed}. Give the id instead.")
+
+
+def candidates():
+    rows = [f"{i.pk}: {i.name} ({i.tenant})" for i in Integration.objects.select_related("tenant")[:50]]
+    return ("The integrations are: " + "; ".join(rows) + ".") if rows else "There are no integrations yet."
+
 
 class Command(BaseCommand):
-    help = "Run one integration now, in this process, and print its counters. Exits non-zero when the run fails."
+    help = ("Run one integration now, in this process, and print its counters. Exits 0 when every record went "
+            "through, 1 when the run failed, 2 when some records failed, 3 when skipped, 4 when deferred.")
 
     def add_arguments(self, parser):
-        parser.add_argument("integration", help="The integration's id or name")
+        parser.add_argument("integration", help="The integration's id, or its name (any case)")
         parser.add_argument("--dry-run", action="store_true", help="Show what would be sent; write nothing remote")
 
     def handle(self, *args, integration, dry_run, **options):
-        lookup = {"pk": int(integration)} if integration.isdigit() else {"name": integration}
-        matches = list(Integration.objects.filter(**lookup))
-        if not matches:
-            raise CommandError(f"No integration with {'id' if integration.isdigit() else 'name'} {integration!r}.")
-        if len(matches) > 1:
-            raise CommandError(f"{len(matches)} integrations are named {integration!r} (in different tenants); "
-                               "use the id: " + ", ".join(str(i.pk) for i in matches))
-        run = run_integration(matches[0].pk, trigger="command", dry_run=dry_run, actor="system:command")
-        self.stdout.write(f"Run {run.pk} of {matches[0]}: {run.get_status_display()}")
+        target = find_integration(integration)
+        run = run_integration(target.pk, trigger="command", dry_run=dry_run, actor="system:command")
+        self.stdout.write(f"Run {run.pk} of {target} ({target.tenant}): {run.get_status_display()}")
         for key, value in sorted(run.counters.items()):
-            self.stdout.write(f"  {key}: {value}")
+            self.stdout.write(f"  {key.replace('_', ' ')}: {value}")
         if dry_run:
-            shown = {}
-            for step in run.plan:
-                shown[step["action"]] = shown.get(step["action"], 0) + 1
-                if shown[step["action"]] <= 10:
-                    self.stdout.write(f"  would {step['action']}: {step['source']}"
-                                      + (f" — {step['reason']}" if step.get("reason") else ""))
-            for action, count in shown.items():
-                if count > 10:
-                    self.stdout.write(f"  … and {count - 10} more to {action}")
-        if run.error:
-            self.stdout.write(f"  error: {run.error}")
-        if run.status in (SyncRun.FAILED, SyncRun.SKIPPED):
-            raise CommandError(f"Run {run.pk} {run.get_status_display().lower()}: {run.error}")
+            self.write_plan(run.plan)
+        if run.status in EXIT_CODES:
+            reason = run.error or "see the failed records under Sync records."
+            raise CommandError(f"Run {run.pk} {run.get_status_display().lower()}: {reason}",
+                               returncode=EXIT_CODES[run.status])
+
+    def write_plan(self, plan):
+        shown = {}
+        for step in plan:
+            shown[step["action"]] = shown.get(step["action"], 0) + 1
+            if shown[step["action"]] <= 10:
+                self.stdout.write(f"  would {step['action']}: {step['source']}"
+                                  + (f" — {step['reason']}" if step.get("reason") else ""))
+        for action, count in shown.items():
+            if count > 10:
+                self.stdout.write(f"  … and {count - 10} more to {action}")
