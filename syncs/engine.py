@@ -135,7 +135,8 @@ def worth_auditing(run):
 
 
 def describe_counters(counters):
-    return ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in sorted(counters.items()) if value) or "nothing"
+    said = [f"{key.replace('_', ' ')} {value}" for key, value in sorted(counters.items()) if value]
+    return ", ".join(said) or "nothing"
 
 
 class Sync:
