@@ -51,7 +51,14 @@ class Deferred(ConnectorError):
         self.until = until
 
 
-class DataError(ConnectorError):
+class RecordError(ConnectorError):
+    """The remote system refused something about one record. The engine fails that record alone, with
+    this reason, and goes on with the next."""
+
+    error_class = "data"
+
+
+class DataError(RecordError):
     """The record itself was refused (validation); retrying it unchanged will not help."""
 
     error_class = "data"
@@ -61,5 +68,19 @@ class DataError(ConnectorError):
         self.field = field
 
 
-class NotFound(ConnectorError):
-    error_class = "data"
+class NotFound(RecordError):
+    """The object a record points at is not there (a vendor deleted in the AP platform, an invoice gone)."""
+
+    error_class = "not_found"
+
+
+class Conflict(RecordError):
+    """The object changed underneath us (HTTP 409, or 412 on an If-Match): re-read, then try again."""
+
+    error_class = "conflict"
+
+
+class Locked(RecordError):
+    """The object is locked by someone else for now (HTTP 423): try again on a later run."""
+
+    error_class = "locked"

@@ -20,8 +20,10 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt
 from connectors.errors import (
     AuthError,
     ConfigurationError,
+    Conflict,
     DataError,
     Deferred,
+    Locked,
     NotFound,
     RateLimited,
     TransientError,
@@ -75,8 +77,14 @@ def default_classify(response, system="", detail=None, code=None):
         raise ConfigurationError(f"{text} (not permitted)", status=status, code=code)
     if status == 404:
         raise NotFound(text, status=status, code=code)
-    if status == 429:
-        raise RateLimited(text, status=status, code=code, retry_after=retry_after_seconds(response))
+    if status in (409, 412):
+        raise Conflict(text, status=status, code=code)
+    if status == 423:
+        raise Locked(text, status=status, code=code)
+    retry_after = retry_after_seconds(response)
+    # A 503 that says when to come back (maintenance, a deployment) was not acted on: wait like a 429.
+    if status == 429 or (status == 503 and retry_after is not None):
+        raise RateLimited(text, status=status, code=code, retry_after=retry_after)
     if status >= 500:
         raise TransientError(text, status=status, code=code)
     raise DataError(text, status=status, code=code)

@@ -8,16 +8,23 @@ payments back to the ERP. The engine names no system: it asks each connection fo
 import hashlib
 import json
 import logging
+import threading
 from collections import Counter
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 
-from connectors.errors import AuthError, ConfigurationError, ConnectorError, DataError, Deferred, TransientError
+from connectors.errors import (
+    AuthError,
+    ConfigurationError,
+    ConnectorError,
+    Deferred,
+    RecordError,
+    TransientError,
+)
 from connectors.records import Unreadable
 from portal import audit
 from portal.fields import CredentialsUnreadable
@@ -28,15 +35,49 @@ logger = logging.getLogger("syncs.engine")
 
 # Incremental reads start this far before the cursor; the ledger drops what was already synced.
 OVERLAP = timedelta(minutes=10)
+# A run's heartbeat is written by a thread of its own, so a long remote wait never looks like death.
 HEARTBEAT_EVERY = timedelta(seconds=10)
+MISSED_BEATS = 3
 # Failures that a later run retries by itself; the others wait for a fix and a replay.
-RETRY_CLASSES = ("transient", "rate_limit")
+RETRY_CLASSES = ("transient", "rate_limit", "conflict", "locked")
+# After this many records in a row failed for a passing reason, the remote system is taken to be
+# down: the run stops (deferred) instead of spending every retry on every remaining record.
+OUTAGE_STREAK = 3
+OUTAGE_PAUSE = timedelta(minutes=5)
 ACTOR = "system:sync"
 
 
 def stale_after():
-    """A running run with no heartbeat for longer than a task may live has lost its worker."""
-    return timedelta(seconds=settings.Q_CLUSTER["timeout"] + 120)
+    """A running run whose heartbeat thread has missed a few beats has lost its worker."""
+    return HEARTBEAT_EVERY * MISSED_BEATS + timedelta(seconds=5)
+
+
+class Heartbeat:
+    """Writes the run's heartbeat every HEARTBEAT_EVERY until stopped, whatever the run is waiting on."""
+
+    def __init__(self, run_pk, every=HEARTBEAT_EVERY):
+        self.run_pk = run_pk
+        self.every = every.total_seconds()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.loop, name=f"heartbeat-run-{run_pk}", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.thread.join(timeout=self.every)
+
+    def loop(self):
+        try:
+            while not self.stopped.wait(self.every):
+                try:
+                    SyncRun.objects.filter(pk=self.run_pk, status=SyncRun.RUNNING).update(heartbeat_at=timezone.now())
+                except Exception as exc:  # a missed beat is survivable; a dead heartbeat thread is not
+                    logger.warning("heartbeat of run %s not written: %s", self.run_pk, type(exc).__name__)
+        finally:
+            close_old_connections()
 
 
 def fingerprint(record):
@@ -89,7 +130,8 @@ def run_integration(integration_id, trigger="manual", dry_run=False, since=None,
     sync = Sync(integration, run, dry_run=dry_run, since=since)
     next_run = timezone.now() + timedelta(minutes=integration.interval_minutes)
     try:
-        sync.execute()
+        with Heartbeat(run.pk):
+            sync.execute()
         run.status = SyncRun.PARTIAL if sync.failures else SyncRun.SUCCEEDED
     except Deferred as exc:
         run.status, run.error = SyncRun.DEFERRED, str(exc)
@@ -149,7 +191,7 @@ class Sync:
         self.plan = []
         self.planned_vendors = {}  # dry run: supplier id -> placeholder for the vendor it would create
         self.failures = 0
-        self.last_beat = timezone.now()
+        self.transient_streak = 0
         self.erp = None
         self.ap = None
         self.source_name = system_name(integration.source)
@@ -168,12 +210,6 @@ class Sync:
             self.sync_payments()
 
     # --- bookkeeping ------------------------------------------------------------------------------------
-    def beat(self):
-        now = timezone.now()
-        if now - self.last_beat > HEARTBEAT_EVERY:
-            SyncRun.objects.filter(pk=self.run.pk).update(heartbeat_at=now)
-            self.last_beat = now
-
     def since(self, stream, object_type=None):
         """Where to start reading: the cursor less the overlap, or earlier when records failed for a
         passing reason (5xx, timeout, rate limit) and must be tried again."""
@@ -266,17 +302,26 @@ class Sync:
                  f"Changed in {self.source_name} after it was sent to {self.target_name}; bills are not re-sent. "
                  "Correct it in both systems.")
 
-    def guarded(self, record, work, data=None):
-        """Run one record's remote work; a data or transient failure fails that record only."""
+    def guarded(self, record, work, data=None, system=None):
+        """Run one record's remote work; a refusal about the record or a passing failure fails that record
+        only. Several passing failures in a row mean the system is down: the run stops, deferred."""
+        system = system or self.target_name
         try:
             work()
-        except DataError as exc:
-            self.fail(record, "data", f"{self.target_name} refused it: {exc}", data)
+        except RecordError as exc:
+            self.transient_streak = 0
+            self.fail(record, exc.error_class, f"{system} refused it: {exc}", data)
         except (Deferred, AuthError, ConfigurationError):
             raise
         except TransientError as exc:
-            self.fail(record, exc.error_class, f"{self.target_name} did not answer properly after retries: {exc}",
-                      data)
+            self.fail(record, exc.error_class, f"{system} did not answer properly after retries: {exc}", data)
+            self.transient_streak += 1
+            if self.transient_streak >= OUTAGE_STREAK:
+                raise Deferred(f"{system} failed {self.transient_streak} records in a row for a passing reason "
+                               f"(last: {exc}). Stopped early; the next run retries them.",
+                               until=timezone.now() + OUTAGE_PAUSE) from None
+        else:
+            self.transient_streak = 0
 
     # --- reference data ---------------------------------------------------------------------------------
     def load_reference_data(self):
@@ -306,7 +351,6 @@ class Sync:
         """Sync each item in turn, then advance the stream's cursor to the newest one seen."""
         newest = None
         for item in items:
-            self.beat()
             if isinstance(item, Unreadable):
                 self.fail(self.ledger(object_type, item.source_id, item.source_ref), "data", item.reason,
                           {"marker": item.updated_marker})
@@ -433,12 +477,26 @@ class Sync:
 
     # --- payments → ERP ---------------------------------------------------------------------------------
     def sync_payments(self):
-        newest = None
+        """Each payment on its own: one the ERP refuses fails its ledger row and the next goes on. The
+        cursor stops short of the first payment that failed for a passing reason, so it is read again."""
+        newest = held_at = None
         for payment in self.ap.payments(self.since("payments", "payment")):
-            self.beat()
-            outcome = apply_payment(self.integration, payment, erp=self.erp, via="poll")
-            self.counters.update(outcome)
+            if isinstance(payment, Unreadable):
+                self.fail(self.ledger("payment", payment.source_id, payment.source_ref), "data", payment.reason,
+                          {"marker": payment.updated_marker})
+                continue
+            try:
+                self.counters.update(apply_payment(self.integration, payment, erp=self.erp, via="poll"))
+            except RecordError as exc:
+                self.failures += 1
+                self.counters.update(getattr(exc, "outcome", {"payments_failed": 1}))
+            except TransientError as exc:
+                self.failures += 1
+                self.counters.update(getattr(exc, "outcome", {"payments_failed": 1}))
+                if payment.updated_at and (held_at is None or payment.updated_at < held_at):
+                    held_at = payment.updated_at
             if payment.updated_at:
                 newest = max(newest, payment.updated_at) if newest else payment.updated_at
+        if held_at is not None:
+            newest = (datetime.fromisoformat(held_at) - timedelta(microseconds=1)).isoformat() if newest else None
         self.advance_cursor("payments", newest)
-

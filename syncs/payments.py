@@ -3,62 +3,104 @@
 A payment's ledger row (object type "payment", source id "<payment id>:<bill id>") remembers what
 was written to the ERP and the newest AP-side update seen. Older updates arriving late are ignored;
 a later state (voided after paid) changes what was written instead of adding a second payment.
+
+Each bill's share is written on its own: a share the ERP refuses fails that share's row, and the
+other shares still go. The ERP is never called inside a transaction: the row is claimed under its
+lock, the lock is released, the ERP is called, and the outcome is saved under the lock again.
 """
 
+from collections import Counter
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
-from connectors.errors import DataError, TransientError
+from connectors.errors import RecordError, TransientError
 from portal import audit
 from syncs.models import SyncRecord
 
 PAID, VOIDED = "PAID", "VOIDED"
+# A claim older than this belongs to a worker that died mid-call; the share may be written again
+# (the ERP connector looks its payment up by our reference before adding, so nothing doubles).
+CLAIM_TTL = timedelta(minutes=15)
+
+
+class PaymentInFlight(TransientError):
+    """Another worker is writing this share right now; try again shortly."""
 
 
 def apply_payment(integration, payment, *, erp=None, via="poll", actor="system:sync"):
     """Write one AP payment back to the ERP where it concerns bills this integration created.
-    Returns counters. Raises TransientError/DataError from the ERP so the caller can retry or record it."""
-    outcome = {}
+
+    Returns counters. Every share is attempted; afterwards the first failure, if any, is raised
+    (TransientError or RecordError) so a webhook task can retry and a poll can count it."""
+    outcome = Counter()
+    first_error = None
     allocations = dict(payment.allocations)
     for bill_id in payment.bill_ids:
         bill = SyncRecord.objects.filter(integration=integration, object_type="bill", target_id=bill_id,
                                          status=SyncRecord.SYNCED).first()
         if bill is None:
-            outcome["payments_ignored"] = outcome.get("payments_ignored", 0) + 1
+            outcome["payments_ignored"] += 1
             continue
         share = replace(payment, amount=allocations.get(bill_id, payment.amount)) if allocations else payment
-        result = _apply_to_bill(integration, bill, share, erp, via, actor)
-        outcome[result] = outcome.get(result, 0) + 1
-    return outcome
+        try:
+            outcome[_apply_to_bill(integration, bill, share, erp, via, actor)] += 1
+        except (RecordError, TransientError) as exc:
+            outcome["payments_failed"] += 1
+            first_error = first_error or exc
+    if first_error is not None:
+        first_error.outcome = dict(outcome)
+        raise first_error
+    return dict(outcome)
 
 
-def _apply_to_bill(integration, bill, payment, erp, via, actor):
-    source_id = f"{payment.payment_id}:{bill.target_id}"
+def _claim(integration, bill, payment):
+    """Under the row lock: decide what the ERP should show, and claim the write. Returns (record,
+    wanted) or (None, counter name) when there is nothing to write."""
+    now = timezone.now()
     with transaction.atomic():
         record, _ = SyncRecord.objects.select_for_update().get_or_create(
-            integration=integration, object_type="payment", source_id=source_id,
+            integration=integration, object_type="payment", source_id=f"{payment.payment_id}:{bill.target_id}",
             defaults={"source_ref": f"{payment.payment_id} for {bill.source_ref}"})
         seen = record.data.get("updated_at", "")
         if seen and payment.updated_at and payment.updated_at < seen:
-            return "payments_stale"
+            return None, "payments_stale"
         posted = record.data.get("posted")
         wanted = PAID if payment.paid else (VOIDED if posted == PAID and payment.reversed else None)
-        record.data = {**record.data, "updated_at": max(seen, payment.updated_at or ""), "status": payment.status}
+        record.data = {**record.data, "updated_at": max(seen, payment.updated_at or ""), "status": payment.status,
+                       "marker": max(seen, payment.updated_at or "")}
         if wanted is None or wanted == posted:
             record.status = record.status if posted else SyncRecord.SKIPPED
             record.save()
-            return "payments_unchanged"
+            return None, "payments_unchanged"
+        claim = record.data.get("claim_until")
+        if claim and datetime.fromisoformat(claim) > now:
+            record.save()
+            raise PaymentInFlight(f"Payment {payment.payment_id} for bill {bill.target_id} is being written to "
+                                  "the ERP by another worker.")
+        record.data["claim_until"] = (now + CLAIM_TTL).isoformat()
+        record.save()
+        return record, wanted
+
+
+def _apply_to_bill(integration, bill, payment, erp, via, actor):
+    record, wanted = _claim(integration, bill, payment)
+    if record is None:
+        return wanted
+    error = reference = None
+    try:
         erp = erp or integration.source.connector()
-        try:
-            reference = erp.post_payment(bill.data.get("reference") or {}, payment)
-            error = None
-        except (DataError, TransientError) as exc:
-            error = exc
+        reference = erp.post_payment(bill.data.get("reference") or {}, payment)
+    except (RecordError, TransientError) as exc:
+        error = exc
+    with transaction.atomic():
+        record = SyncRecord.objects.select_for_update().get(pk=record.pk)
+        record.data.pop("claim_until", None)
+        record.attempts += 1
         if error is not None:
-            # Saved, not rolled back, so the failure shows on the record and can be replayed.
             record.status = SyncRecord.FAILED
-            record.attempts += 1
             record.error_class = error.error_class
             record.error_detail = f"Posting the payment to the ERP failed: {error}"
             record.save()
@@ -67,7 +109,6 @@ def _apply_to_bill(integration, bill, payment, erp, via, actor):
         else:
             record.status = SyncRecord.SYNCED
             record.target_id = payment.payment_id
-            record.attempts += 1
             record.error_class = record.error_detail = ""
             record.data.update({"posted": wanted, "amount": str(payment.amount),
                                 "date": payment.process_date.isoformat() if payment.process_date else "",

@@ -1,0 +1,110 @@
+"""Found under faults: one record's refusal, an outage, a dead worker and a refused payment each stay
+contained, over real HTTP against the simulators."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from connectors.bill.connector import BillConnector
+from connectors.errors import DataError, NotFound, TransientError
+from connectors.infor.connector import InforConnector
+from syncs import engine
+from syncs.engine import run_integration
+from syncs.models import SyncRecord, SyncRun
+from tests.syncs.test_infor_to_bill import bill_org, control, integration  # noqa: F401 (fixture)
+
+
+def test_a_vendor_missing_in_bill_fails_that_supplier_only(integration, sandbox, monkeypatch):  # noqa: F811
+    create = BillConnector.create_vendor
+
+    def create_vendor(self, supplier):
+        if supplier.source_id == "S10003":
+            raise NotFound("BILL HTTP 404: No vendor with id 009x")
+        return create(self, supplier)
+
+    monkeypatch.setattr(BillConnector, "create_vendor", create_vendor)
+    run = run_integration(integration.pk)
+    assert run.status == SyncRun.PARTIAL, run.error
+    vendor = SyncRecord.objects.get(object_type="vendor", source_id="S10003")
+    assert vendor.status == SyncRecord.FAILED and vendor.error_class == "not_found"
+    assert "No vendor with id 009x" in vendor.error_detail
+    assert run.counters["vendors_created"] == len(bill_org(sandbox)["vendors"]) > 290
+
+
+def test_an_outage_stops_the_run_early_instead_of_grinding(integration, sandbox, monkeypatch):  # noqa: F811
+    attempts = []
+
+    def create_bill(self, vendor_id, invoice, coding):
+        attempts.append(invoice.invoice_number)
+        raise TransientError("BILL HTTP 503: service unavailable")
+
+    monkeypatch.setattr(BillConnector, "create_bill", create_bill)
+    run = run_integration(integration.pk)
+    assert run.status == SyncRun.DEFERRED
+    assert len(attempts) == engine.OUTAGE_STREAK, "stopped after a few records in a row, not all 390"
+    assert "in a row" in run.error and "503" in run.error
+    failed = SyncRecord.objects.filter(object_type="bill", status=SyncRecord.FAILED, error_class="transient")
+    assert failed.count() == engine.OUTAGE_STREAK, "the records tried are kept for the next run"
+    monkeypatch.undo()
+    again = run_integration(integration.pk)
+    assert again.status == SyncRun.PARTIAL and again.counters["bills_created"] > 380
+
+
+def test_a_run_whose_worker_died_is_reaped_after_a_few_missed_heartbeats(integration):  # noqa: F811
+    dead = SyncRun.objects.create(integration=integration, trigger="schedule", status=SyncRun.RUNNING)
+    SyncRun.objects.filter(pk=dead.pk).update(heartbeat_at=timezone.now() - engine.stale_after()
+                                              - timedelta(seconds=1))
+    assert engine.stale_after() < timedelta(minutes=1)
+    run = run_integration(integration.pk, trigger="schedule")
+    assert run.status != SyncRun.SKIPPED, run.error
+    dead.refresh_from_db()
+    assert dead.status == SyncRun.FAILED and "stopped" in dead.error
+    alive = SyncRun.objects.create(integration=integration, trigger="schedule", status=SyncRun.RUNNING,
+                                   heartbeat_at=timezone.now())
+    assert run_integration(integration.pk, trigger="schedule").status == SyncRun.SKIPPED
+    alive.refresh_from_db()
+    assert alive.status == SyncRun.RUNNING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_thread_beats_while_the_run_waits(tenant):
+    from connectors.models import Connection
+    from syncs.models import Integration
+
+    infor = Connection.objects.create(tenant=tenant, system="infor", name="Infor")
+    bill = Connection.objects.create(tenant=tenant, system="bill", name="BILL")
+    integration = Integration.objects.create(tenant=tenant, name="x", source=infor, target=bill)  # noqa: F811
+    run = SyncRun.objects.create(integration=integration, trigger="schedule", status=SyncRun.RUNNING,
+                                 heartbeat_at=timezone.now() - timedelta(hours=1))
+    with engine.Heartbeat(run.pk, every=timedelta(milliseconds=20)) as beat:
+        for _ in range(200):
+            if beat.stopped.wait(0.02) or SyncRun.objects.get(pk=run.pk).heartbeat_at > \
+                    timezone.now() - timedelta(minutes=1):
+                break
+    run.refresh_from_db()
+    assert run.heartbeat_at > timezone.now() - timedelta(minutes=1)
+
+
+def test_a_payment_the_erp_refuses_does_not_block_the_others(integration, sandbox, monkeypatch):  # noqa: F811
+    run_integration(integration.pk)
+    bills = sorted(bill_org(sandbox)["bills"], key=lambda b: b["invoice"]["invoiceNumber"])[:3]
+    for bill in bills:
+        control(sandbox, "bill/pay", {"billId": bill["id"]})
+    refused = bills[0]["invoice"]["invoiceNumber"]
+    post = InforConnector.post_payment
+
+    def post_payment(self, reference, payment):
+        if reference.get("SINO") == refused:
+            raise DataError("M3: Invoice is closed for payment")
+        return post(self, reference, payment)
+
+    monkeypatch.setattr(InforConnector, "post_payment", post_payment)
+    run = run_integration(integration.pk)
+    assert run.status == SyncRun.PARTIAL
+    assert run.counters["payments_written_back"] == 2 and run.counters["payments_failed"] == 1
+    failed = SyncRecord.objects.get(object_type="payment", status=SyncRecord.FAILED)
+    assert "Invoice is closed for payment" in failed.error_detail and "claim_until" not in failed.data
+    later = run_integration(integration.pk)
+    assert later.counters.get("payments_written_back", 0) == 0, "nothing written twice"
+    assert later.status == SyncRun.PARTIAL
