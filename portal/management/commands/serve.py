@@ -1,5 +1,6 @@
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +30,11 @@ class Command(BaseCommand):
         return False
 
     def handle(self, *args, host, port, **options):
+        # Another server on the port would answer our readiness check and receive the demo.
+        with socket.socket() as probe:
+            if probe.connect_ex((host, int(port))) == 0:
+                raise CommandError(f"Something already listens on {host}:{port}. Stop it, or start with another "
+                                   "port: PORT=8001 make run")
         python = sys.executable
         # One web process with threads: the simulators mounted under /sandbox/ keep their state in it.
         web = [python, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"{host}:{port}",
