@@ -11,7 +11,7 @@ import logging
 import threading
 from collections import Counter
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, close_old_connections, transaction
@@ -28,13 +28,14 @@ from connectors.errors import (
 from connectors.records import Unreadable
 from portal import audit
 from portal.fields import CredentialsUnreadable
+from syncs.cursors import TIMESTAMP, CursorTypeError, earlier, newer
 from syncs.models import Cursor, Integration, MappingRule, SyncRecord, SyncRun
 from syncs.payments import apply_payment
 
 logger = logging.getLogger("syncs.engine")
 
-# Incremental reads start this far before the cursor; the ledger drops what was already synced.
-OVERLAP = timedelta(minutes=10)
+# Incremental reads start this far before a timestamp cursor; the ledger drops what was already synced.
+OVERLAP = TIMESTAMP.overlap
 # A run's heartbeat is written by a thread of its own, so a long remote wait never looks like death.
 HEARTBEAT_EVERY = timedelta(seconds=10)
 MISSED_BEATS = 3
@@ -210,29 +211,52 @@ class Sync:
             self.sync_payments()
 
     # --- bookkeeping ------------------------------------------------------------------------------------
+    def cursor_type(self, stream):
+        """The stream's cursor type, as the connector that reads the stream declares it."""
+        reader = self.ap if stream == "payments" else self.erp
+        return getattr(reader, "cursor_types", {}).get(stream, TIMESTAMP)
+
+    def marker(self, kind, text):
+        """A record's marker as a value of the stream's cursor type, or None when it is not one."""
+        if not text:
+            return None
+        try:
+            return kind.parse(text)
+        except CursorTypeError:
+            return None
+
     def since(self, stream, object_type=None):
-        """Where to start reading: the cursor less the overlap, or earlier when records failed for a
-        passing reason (5xx, timeout, rate limit) and must be tried again."""
-        if self.since_override is not None:
+        """Where to start reading, as a value of the stream's cursor type: the cursor less its overlap,
+        or earlier when records failed for a passing reason and must be read again (on a replay: every
+        failed record). A date given for a resync applies to timestamp streams; the others keep their
+        cursor and re-read their failed records."""
+        kind = self.cursor_type(stream)
+        if self.since_override is not None and kind is TIMESTAMP:
             return self.since_override
         cursor = Cursor.objects.filter(integration=self.integration, stream=stream).first()
-        if cursor is None or not cursor.value:
-            return None
-        start = datetime.fromisoformat(cursor.value) - OVERLAP
-        retry = SyncRecord.objects.filter(integration=self.integration, object_type=object_type,
-                                          status=SyncRecord.FAILED, error_class__in=RETRY_CLASSES)
-        for marker in retry.values_list("data__marker", flat=True):
-            if marker:
-                start = min(start, datetime.fromisoformat(marker) - timedelta(seconds=1))
+        if cursor is None or not cursor.value or cursor.kind != kind.name:
+            return None  # never read, or read with another type of cursor: from the start (the ledger dedups)
+        start = kind.start(kind.parse(cursor.value))
+        failed = SyncRecord.objects.filter(integration=self.integration, object_type=object_type,
+                                           status=SyncRecord.FAILED)
+        if self.since_override is None and self.run.trigger != "replay":
+            failed = failed.filter(error_class__in=RETRY_CLASSES)
+        for text in failed.values_list("data__marker", flat=True):
+            value = self.marker(kind, text)
+            if value is not None:
+                start = earlier(kind, start, kind.just_before(value))
         return start
 
     def advance_cursor(self, stream, marker):
-        """Called once every record up to `marker` is committed; never moves a cursor backwards."""
-        if self.dry_run or not marker:
+        """Called once every record up to `marker` (a typed value) is committed; never moves backwards."""
+        if self.dry_run or marker is None:
             return
-        cursor, _ = Cursor.objects.get_or_create(integration=self.integration, stream=stream)
-        if not cursor.value or datetime.fromisoformat(marker) > datetime.fromisoformat(cursor.value):
-            cursor.value = marker
+        kind = self.cursor_type(stream)
+        cursor, _ = Cursor.objects.get_or_create(integration=self.integration, stream=stream,
+                                                 defaults={"kind": kind.name})
+        current = self.marker(kind, cursor.value) if cursor.kind == kind.name else None
+        if newer(kind, current, marker) != current:
+            cursor.kind, cursor.value = kind.name, kind.render(marker)
             cursor.save()
 
     def ledger(self, object_type, source_id, source_ref):
@@ -349,6 +373,7 @@ class Sync:
 
     def sync_stream(self, stream, object_type, items, sync_one):
         """Sync each item in turn, then advance the stream's cursor to the newest one seen."""
+        kind = self.cursor_type(stream)
         newest = None
         for item in items:
             if isinstance(item, Unreadable):
@@ -356,8 +381,7 @@ class Sync:
                           {"marker": item.updated_marker})
             else:
                 sync_one(item)
-            marker = item.updated_marker
-            newest = max(newest, marker) if newest and marker else (marker or newest)
+            newest = newer(kind, newest, self.marker(kind, item.updated_marker))
         self.advance_cursor(stream, newest)
 
     def supplier_problem(self, supplier):
@@ -479,12 +503,15 @@ class Sync:
     def sync_payments(self):
         """Each payment on its own: one the ERP refuses fails its ledger row and the next goes on. The
         cursor stops short of the first payment that failed for a passing reason, so it is read again."""
+        kind = self.cursor_type("payments")
         newest = held_at = None
         for payment in self.ap.payments(self.since("payments", "payment")):
             if isinstance(payment, Unreadable):
                 self.fail(self.ledger("payment", payment.source_id, payment.source_ref), "data", payment.reason,
                           {"marker": payment.updated_marker})
+                newest = newer(kind, newest, self.marker(kind, payment.updated_marker))
                 continue
+            marker = self.marker(kind, payment.updated_at)
             try:
                 self.counters.update(apply_payment(self.integration, payment, erp=self.erp, via="poll"))
             except RecordError as exc:
@@ -493,10 +520,8 @@ class Sync:
             except TransientError as exc:
                 self.failures += 1
                 self.counters.update(getattr(exc, "outcome", {"payments_failed": 1}))
-                if payment.updated_at and (held_at is None or payment.updated_at < held_at):
-                    held_at = payment.updated_at
-            if payment.updated_at:
-                newest = max(newest, payment.updated_at) if newest else payment.updated_at
-        if held_at is not None:
-            newest = (datetime.fromisoformat(held_at) - timedelta(microseconds=1)).isoformat() if newest else None
+                held_at = earlier(kind, held_at, marker) if marker is not None else held_at
+            newest = newer(kind, newest, marker)
+        if held_at is not None and newest is not None:
+            newest = earlier(kind, newest, kind.just_before(held_at))
         self.advance_cursor("payments", newest)

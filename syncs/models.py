@@ -159,9 +159,15 @@ class SyncRun(models.Model):
 
 
 class Cursor(models.Model):
+    """How far one stream of an integration has been read. `value` is the text of a typed value
+    (syncs.cursors): kept whole, and parsed by `kind` before it is compared."""
+
+    KINDS = [("timestamp", "Timestamp with zone"), ("rowversion", "Row version"), ("token", "Continuation token")]
+
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="cursors")
     stream = models.CharField(max_length=40)
-    value = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=12, choices=KINDS, default="timestamp")
+    value = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -1,21 +1,24 @@
 """What ops staff do to an integration, shared by the admin actions and the management commands."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.utils import timezone
 
 from portal import audit
-from syncs.engine import OVERLAP
+from syncs.cursors import TIMESTAMP, CursorTypeError
 from syncs.models import Cursor, MappingRule, SyncRecord
 from syncs.tasks import enqueue_run
 
 
 def replay_point(records):
-    """The moment to re-read from so that every given record comes back from the ERP."""
+    """The moment to re-read timestamp streams from so that every given record comes back from the ERP.
+    (Streams with other cursor types re-read their failed records from their markers on a replay.)"""
     moments = []
     for record in records:
-        marker = record.data.get("marker")
-        moments.append(datetime.fromisoformat(marker) if marker else record.created_at - OVERLAP)
+        try:
+            moments.append(TIMESTAMP.parse(record.data.get("marker") or ""))
+        except CursorTypeError:
+            moments.append(TIMESTAMP.start(record.created_at))
     return min(moments) - timedelta(seconds=1) if moments else None
 
 
@@ -34,11 +37,12 @@ def replay_failed(integration, actor, records=None):
 
 
 def resync_from(integration, moment, actor):
-    """Move every cursor back to `moment`; the ledger keeps the re-read from duplicating anything."""
+    """Move every cursor back to `moment`; the ledger keeps the re-read from duplicating anything. A stream
+    whose cursor is not a timestamp finds a timestamp here and so reads from its start."""
     streams = ("suppliers", "invoices", "payments")
     for stream in streams:
         Cursor.objects.update_or_create(integration=integration, stream=stream,
-                                        defaults={"value": moment.isoformat()})
+                                        defaults={"kind": TIMESTAMP.name, "value": TIMESTAMP.render(moment)})
     audit.record("sync.resync", actor=actor, tenant=integration.tenant, obj=integration,
                  message=f"Cursors moved back to {moment:%Y-%m-%d %H:%M} UTC")
     enqueue_run(integration, "resync")
