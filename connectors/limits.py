@@ -1,69 +1,195 @@
-"""Per-connection concurrency and rate limits that hold across every worker process.
+"""Per-connection concurrency and rate limits, and named critical sections, that hold across every
+worker process: the task workers, `manage.py sync` and the web process alike.
 
-On PostgreSQL the concurrency limit is a set of N session advisory locks (one per slot); on SQLite,
-where the portal runs as one process, it is a semaphore. The rate limit is a fixed-window counter
-row in the database, atomic on both.
+On PostgreSQL the concurrency limit is a set of N session advisory locks (one per slot) and a critical
+section is one more advisory lock. On SQLite they are OS file locks (flock) on files in `LOCK_DIR`,
+which every process on the host sees. The kernel drops a process's locks when it dies, as PostgreSQL
+does when the session ends, so a killed worker never leaves a slot taken. The rate limit is a
+fixed-window counter row in the database, atomic on both.
+
+LOCK_DIR must be on a local filesystem: over NFS, Linux emulates flock with per-process POSIX locks,
+so two threads of one process would no longer exclude each other.
 """
 
+import fcntl
+import hashlib
+import os
 import random
-import threading
 import time
 import zlib
 from contextlib import contextmanager
+from pathlib import Path
 
-from django.db import IntegrityError, connection, transaction
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 
 from connectors.errors import Deferred, TransientError
-
-_semaphores = {}
-_semaphores_lock = threading.Lock()
 
 
 def _key_hash(key):
     return zlib.crc32(key.encode()) & 0x7FFFFFFF
 
 
+def _exclusive_key(key):
+    # The single-bigint form of an advisory lock is a key space of its own, apart from the (int, int)
+    # form the slots use, so a critical section can never collide with a call slot.
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
+def _wait_for(attempt, wait_seconds, sleep, failure):
+    """Call `attempt` until it returns something other than None, or raise TransientError(failure)."""
+    deadline = time.monotonic() + wait_seconds
+    while (held := attempt()) is None:
+        if time.monotonic() > deadline:
+            raise TransientError(failure)
+        sleep(0.005 + random.random() * 0.02)
+    return held
+
+
 @contextmanager
 def concurrency_slot(key, limit, *, wait_seconds=120, sleep=time.sleep):
     """Hold one of `limit` slots for `key` while the block runs."""
-    if connection.vendor == "postgresql":
-        with _advisory_slot(key, limit, wait_seconds, sleep):
-            yield
-        return
-    with _semaphores_lock:
-        semaphore = _semaphores.setdefault((key, limit), threading.BoundedSemaphore(limit))
-    if not semaphore.acquire(timeout=wait_seconds):
-        raise TransientError(f"No free call slot for {key} after {wait_seconds} s.")
-    try:
+    slot = _advisory_slot if connection.vendor == "postgresql" else _file_slot
+    with slot(key, limit, wait_seconds, sleep):
         yield
-    finally:
-        semaphore.release()
 
 
 @contextmanager
 def _advisory_slot(key, limit, wait_seconds, sleep):
     class_id = _key_hash(key)
-    deadline = time.monotonic() + wait_seconds
     slots = list(range(limit))
-    held = None
-    while held is None:
+
+    def attempt():
         random.shuffle(slots)
         with connection.cursor() as cursor:
             for slot in slots:
                 cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [class_id, slot])
                 if cursor.fetchone()[0]:
-                    held = slot
-                    break
-        if held is None:
-            if time.monotonic() > deadline:
-                raise TransientError(f"No free call slot for {key} after {wait_seconds} s.")
-            sleep(0.005 + random.random() * 0.02)
+                    return slot
+        return None
+
+    held = _wait_for(attempt, wait_seconds, sleep, f"No free call slot for {key} after {wait_seconds} s.")
     try:
         yield
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [class_id, held])
+
+
+@contextmanager
+def _file_slot(key, limit, wait_seconds, sleep):
+    stem = _file_stem("slot", key)
+    slots = list(range(limit))
+
+    def attempt():
+        random.shuffle(slots)
+        for slot in slots:
+            fd = _try_flock(_lock_dir() / f"{stem}-{slot}")
+            if fd is not None:
+                return fd
+        return None
+
+    fd = _wait_for(attempt, wait_seconds, sleep, f"No free call slot for {key} after {wait_seconds} s.")
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def exclusive(key, *, wait_seconds=120, sleep=time.sleep):
+    """Run the block while no other process or thread runs a block under the same `key`.
+
+    Not re-entrant: entering `key` again inside its own block waits for itself on SQLite."""
+    section = _advisory_exclusive if connection.vendor == "postgresql" else _file_exclusive
+    with section(key, wait_seconds, sleep):
+        yield
+
+
+@contextmanager
+def _advisory_exclusive(key, wait_seconds, sleep):
+    lock_id = _exclusive_key(key)
+
+    def attempt():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
+            return True if cursor.fetchone()[0] else None
+
+    _wait_for(attempt, wait_seconds, sleep,
+              f"Another worker has held the lock on {key} for over {wait_seconds} s; giving up for now.")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
+        except DatabaseError:
+            # The block failed inside a transaction, which now refuses every query, unlock included.
+            # Ending the session is the one way left to release the lock; the exception in flight
+            # carries on (the transaction was going to be rolled back anyway).
+            connection.close()
+
+
+@contextmanager
+def _file_exclusive(key, wait_seconds, sleep):
+    path = _lock_dir() / _file_stem("exclusive", key)
+
+    def attempt():
+        fd = _try_flock(path)
+        if fd is None:
+            return None
+        # The holder before us unlinks the file on leaving, so the inode we locked may no longer be
+        # the one at `path`: a third process could create and lock a fresh one. Only the lock on the
+        # inode currently at `path` counts.
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        mine = os.fstat(fd)
+        if current is None or (current.st_dev, current.st_ino) != (mine.st_dev, mine.st_ino):
+            os.close(fd)
+            return None
+        return fd
+
+    fd = _wait_for(attempt, wait_seconds, sleep,
+                   f"Another worker has held the lock on {key} for over {wait_seconds} s; giving up for now.")
+    try:
+        yield
+    finally:
+        # Unlinked while still locked, so that one file per (organization, supplier) key does not pile up.
+        os.unlink(path)
+        os.close(fd)
+
+
+def _lock_dir():
+    return Path(getattr(settings, "LOCK_DIR", None) or Path(settings.BASE_DIR) / "var" / "locks")
+
+
+def _file_stem(kind, key):
+    # Keys can name an organization or a supplier; the lock directory shows only a hash of them.
+    return f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+
+
+def _try_flock(path):
+    """An open descriptor holding an exclusive flock on `path`, or None if someone else holds it.
+
+    Each call opens the file afresh, so each holder has its own open file description, and flock
+    excludes those from one another even within one process: threads need no lock of their own."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def take_rate_token(key, limit, period_seconds, *, max_wait=30.0, clock=time.time, sleep=time.sleep):

@@ -135,6 +135,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "status:home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Lock files that share call slots and critical sections between processes on SQLite (flock; local disk).
+LOCK_DIR = env.str("LOCK_DIR", default=str(BASE_DIR / "var" / "locks"))
+
 # Largest webhook body accepted (bytes); BILL payloads are a few KB.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
 

@@ -1,0 +1,310 @@
+"""Call slots and critical sections hold across separate processes, on SQLite (file locks) and on
+PostgreSQL (advisory locks), and a holder that is killed gives its lock back."""
+
+import fcntl
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+from multiprocessing.connection import Listener
+from pathlib import Path
+
+import pytest
+from django.db import DatabaseError, transaction
+from django.db import connection as db
+
+from connectors.errors import TransientError
+from connectors.limits import concurrency_slot, exclusive
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# argv: mode ("slot" or "exclusive"), lock dir, tally port, tally key (hex), counter file, threads, rounds.
+WORKER = """
+import sys, threading, time
+from multiprocessing.connection import Client
+import django
+django.setup()
+from django.conf import settings
+from django.db import connection as db
+from connectors.limits import concurrency_slot, exclusive
+
+mode, lock_dir, port, authkey, counter, threads, rounds = sys.argv[1:]
+settings.LOCK_DIR = lock_dir
+failures = []
+
+def guarded():
+    return concurrency_slot("k", 3) if mode == "slot" else exclusive("k")
+
+def work():
+    tally = Client(("127.0.0.1", int(port)), authkey=bytes.fromhex(authkey))
+    try:
+        tally.send("ready")
+        if not tally.recv():
+            raise RuntimeError("the other workers never showed up")
+        for _ in range(int(rounds)):
+            with guarded():
+                tally.send("enter")
+                if not tally.recv():
+                    raise RuntimeError("the limit was never reached")
+                with open(counter) as f:
+                    seen = int(f.read() or 0)
+                time.sleep(0.01)  # widens the window in which a broken lock would let two blocks overlap
+                with open(counter, "w") as f:
+                    f.write(str(seen + 1))
+                tally.send("exit")
+                tally.recv()
+    except Exception as exc:
+        failures.append(repr(exc))
+    finally:
+        tally.close()
+        db.close()
+
+workers = [threading.Thread(target=work) for _ in range(int(threads))]
+[t.start() for t in workers]
+[t.join() for t in workers]
+print("FAILURES", failures)
+raise SystemExit(1 if failures else 0)
+"""
+
+# argv: mode, lock dir, key. Says "held" once inside, then stays there until it is killed.
+HOLDER = """
+import sys
+import django
+django.setup()
+from django.conf import settings
+from connectors.limits import concurrency_slot, exclusive
+
+mode, lock_dir, key = sys.argv[1:]
+settings.LOCK_DIR = lock_dir
+with concurrency_slot(key, 1) if mode == "slot" else exclusive(key):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+GUARDS = {"slot": lambda key, **kw: concurrency_slot(key, 1, **kw), "exclusive": exclusive}
+
+
+def python(script, *args, **popen_kwargs):
+    """Start `script` in a new interpreter against the test database (PostgreSQL) or none (SQLite,
+    where the locks do not touch the database), like tests.conftest.run_in_processes."""
+    if db.vendor == "postgresql":
+        s = db.settings_dict
+        password = f":{s['PASSWORD']}" if s["PASSWORD"] else ""
+        url = f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    else:
+        url = "sqlite:///:memory:"
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "portal.settings", "DEBUG": "1"}
+    return subprocess.Popen([sys.executable, "-c", script, *map(str, args)], cwd=ROOT, env=env, text=True,
+                            **popen_kwargs)
+
+
+class Tally:
+    """A counter on loopback that the workers' threads report to as they enter and leave the guarded
+    block. It starts them together, and holds each one inside until `target` were in at once, so
+    reaching the limit does not depend on timing."""
+
+    def __init__(self, parties, target):
+        self.authkey = secrets.token_bytes(16)
+        self.listener = Listener(("127.0.0.1", 0), backlog=parties, authkey=self.authkey)
+        self.port = self.listener.address[1]
+        self.start = threading.Barrier(parties, timeout=60)
+        self.changed = threading.Condition()
+        self.target = target
+        self.inside = self.most = 0
+        threading.Thread(target=self._accept, args=(parties,), daemon=True).start()
+
+    def _accept(self, parties):
+        with self.listener:
+            for _ in range(parties):
+                threading.Thread(target=self._serve, args=(self.listener.accept(),), daemon=True).start()
+
+    def _serve(self, conn):
+        with conn:
+            while True:
+                try:
+                    message = conn.recv()
+                except EOFError:
+                    return
+                conn.send(getattr(self, message)())
+
+    def ready(self):
+        try:
+            self.start.wait()
+        except threading.BrokenBarrierError:
+            return False
+        return True
+
+    def enter(self):
+        with self.changed:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+            self.changed.notify_all()
+            return self.changed.wait_for(lambda: self.most >= self.target, timeout=60)
+
+    def exit(self):
+        with self.changed:
+            self.inside -= 1
+        return True
+
+
+def run_workers(mode, target, lock_dir, tmp_path, processes, threads, rounds):
+    tally = Tally(processes * threads, target)
+    counter = tmp_path / "counter"
+    counter.write_text("0")
+    procs = [python(WORKER, mode, lock_dir, tally.port, tally.authkey.hex(), counter, threads, rounds,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(processes)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, out + err[-2000:]
+    return tally, int(counter.read_text())
+
+
+@pytest.fixture
+def lock_dir(settings, tmp_path):
+    settings.LOCK_DIR = str(tmp_path / "locks")
+    return settings.LOCK_DIR
+
+
+@pytest.mark.django_db
+def test_three_slots_in_flight_across_processes_never_more(lock_dir, tmp_path):
+    tally, _ = run_workers("slot", 3, lock_dir, tmp_path, processes=3, threads=3, rounds=4)
+    assert tally.most == 3
+
+
+@pytest.mark.django_db
+def test_exclusive_serialises_read_modify_write_across_processes(lock_dir, tmp_path):
+    tally, count = run_workers("exclusive", 1, lock_dir, tmp_path, processes=4, threads=3, rounds=5)
+    assert count == 4 * 3 * 5, "an increment was lost: two blocks overlapped"
+    assert tally.most == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("mode", ["slot", "exclusive"])
+def test_a_killed_holder_frees_its_lock(mode, lock_dir):
+    holder = python(HOLDER, mode, lock_dir, "dead-holder", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(TransientError), GUARDS[mode]("dead-holder", wait_seconds=0):
+            pass
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(timeout=30)
+        # PostgreSQL ends the dead client's session a moment after the process is gone: wait for it.
+        with GUARDS[mode]("dead-holder", wait_seconds=30):
+            pass
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+        holder.stdin.close()
+        holder.stdout.close()
+
+
+@pytest.mark.django_db
+def test_exclusive_excludes_threads_of_one_process_and_not_the_slots():
+    entered, leave = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with exclusive("shared"):
+                entered.set()
+                leave.wait(timeout=30)
+        finally:
+            db.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert entered.wait(timeout=30)
+        with pytest.raises(TransientError, match="held the lock on shared"), exclusive("shared", wait_seconds=0):
+            pass
+        with concurrency_slot("shared", 1, wait_seconds=0), exclusive("other", wait_seconds=0):
+            pass
+    finally:
+        leave.set()
+        holder.join(timeout=30)
+    with exclusive("shared", wait_seconds=0):
+        pass
+
+
+@pytest.mark.django_db
+def test_lock_files_default_to_var_locks_named_by_hash_and_sections_leave_none(settings, tmp_path):
+    if db.vendor == "postgresql":
+        pytest.skip("PostgreSQL uses advisory locks, not files")
+    settings.BASE_DIR = tmp_path
+    del settings.LOCK_DIR
+    with concurrency_slot("slots:bill:Acme Org", 2), exclusive("vendor:Acme Org:S10007"):
+        pass
+    names = sorted(p.name for p in (tmp_path / "var" / "locks").iterdir())
+    assert names and all(name.startswith("slot-") for name in names), names
+    assert not any("Acme" in name for name in names)
+
+
+@pytest.mark.django_db
+def test_a_lock_won_on_a_file_its_holder_already_removed_does_not_count(lock_dir, monkeypatch):
+    if db.vendor == "postgresql":
+        pytest.skip("PostgreSQL uses advisory locks, not files")
+    entered, leave, left, raced = (threading.Event() for _ in range(4))
+
+    def first_holder():
+        with exclusive("race"):
+            entered.set()
+            leave.wait(timeout=30)
+        left.set()
+
+    real_flock = fcntl.flock
+
+    def flock_once_the_holder_has_gone(fd, operation):
+        # We have opened the file the first holder still locks; it leaves (unlinking the file) before
+        # our flock, which therefore succeeds on a file no longer at the lock's path.
+        if not raced.is_set():
+            raced.set()
+            leave.set()
+            assert left.wait(timeout=30)
+        return real_flock(fd, operation)
+
+    holder = threading.Thread(target=first_holder)
+    holder.start()
+    assert entered.wait(timeout=30)
+    monkeypatch.setattr(fcntl, "flock", flock_once_the_holder_has_gone)
+    outcome = []
+
+    def third_worker():
+        try:
+            with exclusive("race", wait_seconds=0):
+                outcome.append("entered as well")
+        except TransientError:
+            outcome.append("kept out")
+
+    with exclusive("race", wait_seconds=10):
+        assert raced.is_set()
+        third = threading.Thread(target=third_worker)
+        third.start()
+        third.join(timeout=30)
+    holder.join(timeout=30)
+    assert outcome == ["kept out"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_exclusive_is_released_when_its_transaction_failed():
+    with pytest.raises(DatabaseError), transaction.atomic(), exclusive("aborted"):
+        with db.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")
+    # From another session: this one would be let in again even if it still held the lock.
+    errors = []
+
+    def enter():
+        try:
+            with exclusive("aborted", wait_seconds=0):
+                pass
+        except TransientError as exc:
+            errors.append(exc)
+        finally:
+            db.close()
+
+    other = threading.Thread(target=enter)
+    other.start()
+    other.join(timeout=30)
+    assert not errors
