@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
-from connectors.forms import connection_form_for
+from connectors.forms import SystemChoiceForm, connection_form_for
 from connectors.health import check_connection
 from connectors.models import Connection
 from connectors.registry import SYSTEMS, get_system
@@ -17,7 +17,8 @@ logger = logging.getLogger("connectors.admin")
 def revoke_old_token(connection_id):
     """Revoke the token issued to the old credentials, while they are still stored (best effort)."""
     try:
-        Connection.objects.get(pk=connection_id).connector().forget_token()
+        with Connection.objects.get(pk=connection_id).connector() as connector:
+            connector.forget_token()
     except Exception as exc:  # never block saving new credentials on the old system's answer
         logger.warning("Could not revoke the old token of connection %s: %s", connection_id, type(exc).__name__)
 
@@ -44,8 +45,9 @@ class ConnectionAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         system_id = self._system_id(request, None)
-        if system_id not in SYSTEMS:
-            context = {**self.admin_site.each_context(request), "opts": self.model._meta,
+        chooser = SystemChoiceForm({"system": system_id} if system_id else None)
+        if not chooser.is_valid():
+            context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": chooser,
                        "systems": SYSTEMS.values(), "title": "Choose the system to connect"}
             return TemplateResponse(request, "admin/connectors/connection/choose_system.html", context)
         return super().add_view(request, form_url, extra_context)
@@ -79,6 +81,10 @@ class ConnectionAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return get_system(obj.system).label if obj and obj.system else ""
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and not obj.spec.built:
+            messages.warning(request, f"{obj.spec.label} is not built yet. This connection is kept and can be "
+                                      "edited, but it cannot be tested or used by an integration until ml-connector "
+                                      "has a connector for it.")
         if obj is not None and not obj.credentials_readable:
             messages.error(request, "The stored credentials of this connection cannot be decrypted with the "
                                     "configured keys. Enter them again, or restore the previous key.")

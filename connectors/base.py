@@ -1,14 +1,30 @@
 """What every external system declares (System, Field) and the contracts its connector fulfils."""
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
 
+from connectors.capabilities import AP_CAPABILITIES, CAPABILITY_PHRASES, ERP_CAPABILITIES
+from connectors.errors import ConfigurationError
+from connectors.http import HttpClient
+
+logger = logging.getLogger("connectors")
+
 ERP = "erp"
 AP = "ap"
 KINDS = [(ERP, "ERP"), (AP, "AP platform")]
+CAPABILITIES_BY_KIND = {ERP: ERP_CAPABILITIES, AP: AP_CAPABILITIES}
+
+
+class NotBuilt(ConfigurationError, NotImplementedError):
+    """A connection to a system that ml-connector has no connector for yet.
+
+    A ConfigurationError, so every caller that already reports connector errors in words (admin actions,
+    the sync engine, which fails the run) reports this one too instead of crashing; a NotImplementedError,
+    because that is what it is."""
 
 
 @dataclass(frozen=True)
@@ -44,10 +60,25 @@ class System:
     credential_fields: tuple[Field, ...]
     option_fields: tuple[Field, ...] = ()
     connector_class_path: str = ""
+    # The Simulator subclass the sandbox serves under /<id>/; blank while the system has none.
+    simulator_class_path: str = ""
+    # Names from connectors.capabilities: what the connector does today, or, while the system is not
+    # built, what it is planned to do.
+    capabilities: frozenset[str] = frozenset()
     base_url_help: str = ""
     base_url_required: bool = True
     notes: str = ""
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        # A misspelt capability, or one of the other kind, would describe plans wrongly and quietly.
+        allowed = CAPABILITIES_BY_KIND.get(self.kind)
+        if allowed is None:
+            raise ValueError(f"System {self.id!r}: kind {self.kind!r} is not one of {', '.join(CAPABILITIES_BY_KIND)}.")
+        wrong = set(self.capabilities) - allowed
+        if wrong:
+            raise ValueError(f"System {self.id!r} declares {', '.join(sorted(wrong))}, which is not a capability of "
+                             f"an {dict(KINDS)[self.kind]} (see connectors/capabilities.py).")
 
     @property
     def is_erp(self):
@@ -66,10 +97,28 @@ class System:
             keys.update(f.secret_keys)
         return keys
 
+    @property
+    def built(self):
+        """Whether connections to this system can be used: its connector class imports."""
+        try:
+            self.connector_class()
+        except NotBuilt:
+            return False
+        return True
+
+    @property
+    def capability_phrases(self):
+        """The declared capabilities in words, in the vocabulary's order."""
+        return [phrase for name, phrase in CAPABILITY_PHRASES.items() if name in self.capabilities]
+
     def connector_class(self):
-        if not self.connector_class_path:
-            raise NotImplementedError(f"The {self.label} connector is not built yet.")
-        return import_string(self.connector_class_path)
+        try:
+            return import_string(self.connector_class_path)
+        except ImportError as exc:
+            # The import error stays in the message: where a connector module exists, it is what tells a
+            # broken import (a missing dependency) apart from a connector not written yet.
+            raise NotBuilt(f"{self.label} is not built yet: ml-connector has no connector for it, so this "
+                           f"connection cannot be used ({exc}).") from exc
 
     def clean_field(self, f, value):
         """Validate one submitted value; return the dict of stored keys it contributes."""
@@ -102,10 +151,28 @@ def https_url(value):
 
 
 class Connector:
-    """One connection's gateway to its system. Built by Connection.connector()."""
+    """One connection's gateway to its system. Built by Connection.connector().
+
+    A context manager: `with connection.connector() as connector:` closes it (logs out) at the end,
+    which matters where the system counts open sessions against a licence (Acumatica, SYSPRO)."""
 
     def __init__(self, connection):
         self.connection = connection
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        try:
+            self.close()
+        except Exception as error:  # failing to log out must neither fail the work nor hide its own error
+            # The type only: a system's error text may quote the credentials it was sent.
+            logger.warning("Closing the %s connector of connection %s failed (%s).", self.connection.system,
+                           self.connection.pk, type(error).__name__)
+
+    def close(self):
+        """Log out where the system has a session; must not raise. Systems whose sessions are tokens that
+        simply expire (Infor, BILL) have nothing to do here."""
 
     def check(self):
         """Make a real authenticated call; return a short description of what answered.
@@ -118,10 +185,18 @@ class Connector:
 
         TokenStore(self.connection).clear()
 
+    def http_clients(self):
+        """The HttpClients this connector talks through, each once.
+
+        Found rather than listed: every HttpClient held directly as an attribute (self.http, which each
+        connector sets) is counted, so a connector that adds a second client cannot forget to declare it.
+        A connector whose clients are held only deeper (inside self.client) overrides this."""
+        return list({id(value): value for value in vars(self).values() if isinstance(value, HttpClient)}.values())
+
     @property
     def calls(self):
-        """HTTP calls made so far (for audit counters and benchmarks)."""
-        return self.http.calls
+        """HTTP calls made so far over every client (for audit counters and benchmarks)."""
+        return sum(client.calls for client in self.http_clients())
 
     def gl_accounts(self):
         """Every GL account (records.GlAccount) of the system."""
@@ -133,21 +208,39 @@ class Connector:
 
 
 class ErpConnector(Connector):
+    # Each stream's cursor type (syncs.cursors); a stream not named here is read by change timestamp.
+    cursor_types = {}
+
     def suppliers(self, since=None):
-        """Suppliers (records.Supplier) changed since the cursor value `since` (all when None)."""
+        """Suppliers (records.Supplier, or records.Unreadable) changed since `since`, a value of the
+        stream's cursor type (all when None)."""
         raise NotImplementedError
 
     def approved_invoices(self, since=None):
-        """Supplier invoices approved for payment (records.Invoice), changed since `since`."""
+        """Supplier invoices approved for payment (records.Invoice, or records.Unreadable), changed since
+        `since`."""
         raise NotImplementedError
 
     def post_payment(self, invoice_reference, payment):
         """Record a payment (records.Payment) against the invoice identified by `invoice_reference`
-        (the dict the invoice carried); return the ERP's reference for what it recorded."""
+        (the dict the invoice carried); return the ERP's reference for what it recorded. Looks the
+        payment up by its id before adding it, so a repeat never records it twice."""
         raise NotImplementedError
 
 
 class ApConnector(Connector):
+    """The batch contract: lookups and creates take a list and answer per item, so a connector can use
+    its platform's bulk calls and concurrency. An item refused inside a batch is answered with the
+    RecordError that refused it; a failure of the whole call (TransientError) fails the batch."""
+
+    cursor_types = {}
+    # How many records the engine hands over at once.
+    batch_size = 1
+    # What identifies the remote account the objects live in (one BILL organization, say), so that "look
+    # up, then create" is serialised per account whichever connection or integration reaches it. None:
+    # the connection itself.
+    lock_scope = None
+
     def vendor_payload(self, supplier):
         """What would be sent for this supplier (for dry runs and the audit trail)."""
         raise NotImplementedError
@@ -156,24 +249,27 @@ class ApConnector(Connector):
         """What would be sent for this invoice (for dry runs and the audit trail)."""
         raise NotImplementedError
 
-    def find_vendor(self, supplier):
-        """The id of the vendor already made for this supplier, found by what identifies it, or None."""
+    def find_vendors(self, suppliers):
+        """{supplier source id: vendor id} for the suppliers that already have a vendor."""
         raise NotImplementedError
 
-    def create_vendor(self, supplier):
+    def create_vendors(self, suppliers):
+        """{supplier source id: new vendor id, or the RecordError that refused it}."""
         raise NotImplementedError
 
     def update_vendor(self, vendor_id, supplier):
         raise NotImplementedError
 
-    def find_bill(self, vendor_id, invoice):
-        """The id of the bill already made for this invoice, or None."""
+    def find_bills(self, items):
+        """{invoice source id: bill id} for the (vendor id, invoice) pairs whose bill already exists."""
         raise NotImplementedError
 
-    def create_bill(self, vendor_id, invoice, coding):
-        """Create the bill; `coding` maps each line index to its target ids (gl account, dimensions)."""
+    def create_bills(self, items):
+        """{invoice source id: new bill id, or the RecordError that refused it} for (vendor id, invoice,
+        coding) triples; `coding` maps each line index to its target ids (GL account, dimensions)."""
         raise NotImplementedError
 
     def payments(self, since=None):
-        """Payments (records.Payment) changed since `since` (an ISO timestamp)."""
+        """Payments (records.Payment, or records.Unreadable) changed since `since`, a value of the
+        payments stream's cursor type."""
         raise NotImplementedError

@@ -5,9 +5,27 @@ from django.core.exceptions import ValidationError
 
 from connectors.base import https_url
 from connectors.models import Connection
-from connectors.registry import get_system
+from connectors.registry import SYSTEMS, get_system
 
 KEEP_HINT = "Leave blank to keep the stored value."
+
+
+class SystemChoiceForm(forms.Form):
+    """The first step of adding a connection: which system it reaches. Only built systems can be chosen;
+    the page lists the others as coming, and a submitted id is checked here whatever the page offered."""
+
+    system = forms.CharField()
+
+    def clean_system(self):
+        system_id = self.cleaned_data["system"]
+        spec = SYSTEMS.get(system_id)
+        built = ", ".join(s.label for s in SYSTEMS.values() if s.built)
+        if spec is None:
+            raise ValidationError(f"There is no system {system_id!r}. Choose one of: {built}.")
+        if not spec.built:
+            raise ValidationError(f"{spec.label} is not built yet, so no connection to it can be added. "
+                                  f"Choose one of: {built}.")
+        return spec
 
 
 def _document_fields(f):

@@ -1,5 +1,7 @@
 """Checking a connection: one real authenticated call, its outcome stored on the connection."""
 
+import logging
+
 from django.utils import timezone
 
 from connectors.errors import AuthError, ConnectorError
@@ -7,23 +9,51 @@ from connectors.models import Connection
 from portal import audit
 from portal.fields import CredentialsUnreadable
 
-# The first matching class decides what a failed check says about the connection.
+logger = logging.getLogger("connectors.health")
+
+# The first matching class decides what a failed check says about the connection. A connector that
+# cannot be loaded or cannot check (a system not built yet) says nothing about the remote system, so
+# its health stays unknown; the message says why.
 HEALTH_BY_ERROR = [
     (CredentialsUnreadable, Connection.HEALTH_UNREADABLE),
     (AuthError, Connection.HEALTH_AUTH_FAILED),
     (NotImplementedError, Connection.HEALTH_UNKNOWN),
+    (ImportError, Connection.HEALTH_UNKNOWN),
     (ConnectorError, Connection.HEALTH_FAILING),
+    (Exception, Connection.HEALTH_FAILING),
 ]
 
 
+# What a check is expected to fail with; anything else is a bug, or stored credentials the connector cannot
+# use, and goes to the log with its traceback.
+EXPECTED = (CredentialsUnreadable, ConnectorError, NotImplementedError, ImportError)
+
+
+def in_words(connection, exc):
+    """What a failed check tells the person who asked for it."""
+    label = connection.get_system_display()
+    if isinstance(exc, ImportError):
+        return f"The {label} connector could not be loaded ({exc})."
+    if isinstance(exc, NotImplementedError) and not isinstance(exc, ConnectorError):
+        return str(exc) or f"The {label} connector cannot check a connection yet."
+    if isinstance(exc, EXPECTED):
+        return str(exc)
+    # The exception's own text may quote the credentials: the log has it, the message only its type.
+    return f"The check failed with an internal error ({type(exc).__name__}); the server log has the details."
+
+
 def check_connection(connection, actor=None):
-    """Run the connector's check(); record health, time and error. Returns (ok, message)."""
+    """Run the connector's check(); record health, time and error. Returns (ok, message). A failed check
+    never raises: the admin shows every outcome as a message."""
     try:
-        message = connection.connector().check()
+        with connection.connector() as connector:
+            message = connector.check()
         ok, health, error = True, Connection.HEALTH_OK, ""
-    except tuple(cls for cls, _ in HEALTH_BY_ERROR) as exc:
+    except Exception as exc:
+        if not isinstance(exc, EXPECTED):
+            logger.exception("Checking connection %s (%s) failed unexpectedly", connection.pk, connection.system)
         health = next(h for cls, h in HEALTH_BY_ERROR if isinstance(exc, cls))
-        ok, message = False, str(exc)
+        ok, message = False, in_words(connection, exc)
         error = message
     Connection.objects.filter(pk=connection.pk).update(health=health, last_checked_at=timezone.now(),
                                                        last_error=error)

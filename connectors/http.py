@@ -8,12 +8,15 @@ calls. Each system supplies how to authenticate and how to read its errors (`cla
 
 import logging
 import random
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 
 import requests
 from django.conf import settings
+from django.db import connection as db_connection
 from django.utils import timezone
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
@@ -90,6 +93,26 @@ def default_classify(response, system="", detail=None, code=None):
     raise DataError(text, status=status, code=code)
 
 
+def fan_out(work, chunks, workers):
+    """`work(chunk)` for every chunk, up to `workers` at a time; results in the order of the chunks.
+
+    The limiter still caps the calls in flight across processes; this only lets one process reach
+    that cap. Inside a caller's transaction it runs one chunk after another: a thread has its own
+    database connection and could neither see nor wait out the caller's uncommitted rows."""
+    chunks = list(chunks)
+    if workers <= 1 or len(chunks) <= 1 or db_connection.in_atomic_block:
+        return [work(chunk) for chunk in chunks]
+
+    def in_thread(chunk):
+        try:
+            return work(chunk)
+        finally:
+            db_connection.close()
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fan-out") as pool:
+        return list(pool.map(in_thread, chunks))
+
+
 class HttpClient:
     def __init__(self, name, *, base_url="", auth=None, classify=default_classify, concurrency=None, rate=None,
                  connect_timeout=5.0, read_timeout=30.0, max_attempts=None, sleep=time.sleep):
@@ -107,9 +130,11 @@ class HttpClient:
         self.backoff_max = settings.CONNECTOR_BACKOFF_MAX
         self.max_retry_after = settings.CONNECTOR_MAX_RETRY_AFTER
         self.sleep = sleep
-        self.session = requests.Session()
         self.calls = 0
         self.retries = 0
+        # fan_out() calls from several threads: a requests.Session each, and a counted total.
+        self._local = threading.local()
+        self._count_lock = threading.Lock()
 
     def url(self, path):
         return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
@@ -153,7 +178,8 @@ class HttpClient:
         return min(self.backoff_max, self.backoff_base * 2 ** (n - 1)) + random.random() * self.backoff_base
 
     def _sleep_before_retry(self, seconds):
-        self.retries += 1
+        with self._count_lock:
+            self.retries += 1
         self.sleep(seconds)
 
     def _send_authenticated(self, method, url, idempotent, authenticate, kwargs):
@@ -201,8 +227,15 @@ class HttpClient:
             raise
         return response
 
+    @property
+    def session(self):
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        return self._local.session
+
     def _transmit(self, method, url, idempotent, kwargs):
-        self.calls += 1
+        with self._count_lock:
+            self.calls += 1
         try:
             return self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.ConnectTimeout:

@@ -1,4 +1,7 @@
-"""Every system the portal can connect to. Adding a system: one folder, one line here."""
+"""Every system the portal can connect to. Adding a system: one folder, one line here.
+
+This is the only list of systems: each System names its connector and its simulator, and the connection
+admin, the connection form and the sandbox hub all start from SYSTEMS."""
 
 from connectors.acumatica.system import SYSTEM as ACUMATICA
 from connectors.avidxchange.system import SYSTEM as AVIDXCHANGE

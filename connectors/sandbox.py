@@ -1,9 +1,10 @@
 """What every simulator shares: routing, a movable clock, injected faults, controls, and serving.
 
-Each system's simulator lives in connectors/<system>/sandbox.py as a `Simulator` subclass named
-SIMULATOR. The hub serves them all under one prefix per system (/bill/..., /infor/...) plus the
-controls under /_control/. The same hub is served standalone (`manage.py sandbox --port N`, tests)
-or mounted in the portal under /sandbox/ when SANDBOX_ENABLED. State lives in the serving process.
+Each system's simulator lives in connectors/<system>/sandbox.py as a `Simulator` subclass, named by
+its System's `simulator_class_path` in the registry. The hub serves them all under one prefix per
+system (/bill/..., /infor/...) plus the controls under /_control/. The same hub is served standalone
+(`manage.py sandbox --port N`, tests) or mounted in the portal under /sandbox/ when SANDBOX_ENABLED.
+State lives in the serving process.
 """
 
 import contextlib
@@ -19,7 +20,10 @@ from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
+
+from connectors.registry import SYSTEMS
 
 STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
                403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
@@ -213,10 +217,26 @@ def public(func):
     return func
 
 
-SIMULATOR_PATHS = {
-    "bill": "connectors.bill.sandbox.BillSimulator",
-    "infor": "connectors.infor.sandbox.InforSimulator",
-}
+def simulator_classes():
+    """{system id: Simulator subclass} for every system in the registry that declares a simulator.
+
+    A declared simulator that does not import, or that answers to another id, raises ImproperlyConfigured
+    naming it: serving the others without it would only show up later as that system's URLs answering 404."""
+    classes = {}
+    for system in SYSTEMS.values():
+        if not system.simulator_class_path:
+            continue
+        try:
+            cls = import_string(system.simulator_class_path)
+        except ImportError as exc:
+            raise ImproperlyConfigured(f"The {system.label} simulator {system.simulator_class_path} (declared in "
+                                       f"connectors/{system.id}/system.py) does not import: {exc}") from exc
+        if cls.id != system.id:
+            # Faults and controls find a simulator by its own id, routing by the system's.
+            raise ImproperlyConfigured(f"The {system.label} simulator {system.simulator_class_path} has id "
+                                       f"{cls.id!r}; it must be {system.id!r}.")
+        classes[system.id] = cls
+    return classes
 
 
 class SandboxHub:
@@ -225,13 +245,7 @@ class SandboxHub:
         self.faults = {}
         self._random = random.Random(0)
         self._random_lock = threading.Lock()
-        self.simulators = {}
-        for system_id, path in SIMULATOR_PATHS.items():
-            try:
-                cls = import_string(path)
-            except ImportError:
-                continue
-            self.simulators[system_id] = cls(self)
+        self.simulators = {system_id: cls(self) for system_id, cls in simulator_classes().items()}
 
     def start_background(self, interval=1.0):
         """Let simulators act on their own (BILL delivering webhooks) once per `interval` seconds.
@@ -301,11 +315,17 @@ class SandboxHub:
             if head == "_control":
                 return self.control(request, rest)
             if head not in self.simulators:
-                return Response.json(404, {"error": "not_found", "message": f"No simulator at /{head}"})
+                return Response.json(404, {"error": "not_found", "message": self.no_simulator(head)})
             return self.simulators[head].handle(Request(request.method, rest, request.query, request.headers,
                                                         request.body, request.remote_addr))
         except BadRequest as exc:
             return Response.json(400, {"error": "bad_request", "message": str(exc)})
+
+    def no_simulator(self, head):
+        simulated = ", ".join(f"/{system_id}/" for system_id in self.simulators)
+        if head in SYSTEMS:
+            return f"{SYSTEMS[head].label} has no simulator yet. Simulated systems: {simulated}"
+        return f"No system {head!r} is known. Simulated systems: {simulated}"
 
     def control(self, request, rest):
         payload = request.json() if request.method == "POST" and request.body else {}

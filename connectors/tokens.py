@@ -1,10 +1,15 @@
-"""The per-connection token cache: one token shared by every worker, refreshed by one at a time.
+"""The one token-session implementation: one token or session per connection, shared by every worker,
+obtained by one at a time, kept in process memory between calls.
 
 The token row is locked (SELECT ... FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE transactions
 serialise writers) while a worker logs in, so the others wait and then reuse what it obtained.
+Each process also keeps the token it last used in memory, so a call neither reads the database nor
+decrypts anything; a refusal (401) drops it and re-reads the shared row before logging in again.
 """
 
+import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.models import ConnectionToken
-from portal.fields import Undecryptable
+from portal.fields import CredentialsUnreadable, Undecryptable
 from portal.redaction import register_secret
 
 
@@ -31,10 +36,35 @@ def refresh_leeway(lifetime_seconds):
     return timedelta(seconds=min(600, max(60, lifetime_seconds / 10)))
 
 
+# (connection pk, credentials fingerprint) -> Token, for this process only. The fingerprint makes a
+# token obtained with old credentials unreachable as soon as a connector is built with new ones, in
+# whichever process the credentials were changed.
+_memory = {}
+_memory_lock = threading.Lock()
+
+
+def credentials_fingerprint(connection):
+    try:
+        credentials = connection.credentials
+    except CredentialsUnreadable:
+        credentials = None  # nothing can log in with these; the key only has to be stable
+    material = json.dumps([connection.base_url, credentials], sort_keys=True, default=str)
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
 class TokenStore:
     def __init__(self, connection, *, now=timezone.now):
         self.connection = connection
         self.now = now
+        self.key = (connection.pk, credentials_fingerprint(connection))
+
+    def _remember(self, token):
+        with _memory_lock:
+            if token is None:
+                _memory.pop(self.key, None)
+            else:
+                _memory[self.key] = token
+        return token
 
     def _read(self, row):
         if row is None or not row.value or isinstance(row.value, Undecryptable):
@@ -47,10 +77,13 @@ class TokenStore:
         return token
 
     def current(self, leeway=timedelta(0)):
-        """The cached token if it is still fresh, without taking any lock."""
+        """The cached token if it is still fresh, without taking any lock: from memory, else the row."""
+        token = _memory.get(self.key)
+        if token and token.fresh(self.now(), leeway):
+            return token
         row = ConnectionToken.objects.filter(connection=self.connection).first()
         token = self._read(row)
-        return token if token and token.fresh(self.now(), leeway) else None
+        return self._remember(token) if token and token.fresh(self.now(), leeway) else None
 
     def obtain(self, login, *, leeway=timedelta(0), refresh=None):
         """A fresh token: the cached one, or one from `login()` (or `refresh(old)`), under the row lock."""
@@ -68,7 +101,7 @@ class TokenStore:
             if new is None:
                 new = login()
             self._store(row, new)
-            return new
+            return self._remember(new)
 
     def _store(self, row, token):
         register_secret(token.value)
@@ -82,6 +115,9 @@ class TokenStore:
         """After an auth error: forget the token only if it is still the one that was rejected.
 
         Returns True when a different (newer) token is already cached, so the caller just retries."""
+        with _memory_lock:
+            if getattr(_memory.get(self.key), "value", None) == rejected_value:
+                _memory.pop(self.key, None)
         with transaction.atomic():
             row = ConnectionToken.objects.select_for_update().filter(connection=self.connection).first()
             token = self._read(row)
@@ -95,4 +131,25 @@ class TokenStore:
             return False
 
     def clear(self):
+        self._remember(None)
         ConnectionToken.objects.filter(connection=self.connection).update(value=None, expires_at=None)
+
+
+class TokenSession:
+    """The auth hook the HTTP client calls: a token from the store, rendered as the system's headers.
+
+    `login()` and `refresh(old)` return a Token; `render(token)` returns the request headers."""
+
+    def __init__(self, connection, *, login, render, refresh=None, leeway=timedelta(minutes=1)):
+        self.store = TokenStore(connection)
+        self.login = login
+        self.render = render
+        self.refresh = refresh
+        self.leeway = leeway
+
+    def headers(self):
+        token = self.store.obtain(self.login, refresh=self.refresh, leeway=self.leeway)
+        return self.render(token), token.value
+
+    def invalidate(self, token_value):
+        self.store.invalidate(token_value)

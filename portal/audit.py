@@ -14,16 +14,28 @@ def actor_name(user_or_name):
     return user_or_name.get_username()
 
 
-def record(action, *, actor=None, tenant=None, obj=None, object_type="", object_id="", source_ref="",
-           target_id="", message="", details=None, secret_fields=()):
+def record(action, **fields):
     """Append an AuditEntry. `details` is redacted: secret-looking keys and live secrets are masked."""
+    entry = build(action, **fields)
+    entry.save()
+    return entry
+
+
+def record_all(entries):
+    """Append entries made by build() in one statement (the engine's batches)."""
+    return AuditEntry.objects.bulk_create(entries)
+
+
+def build(action, *, actor=None, tenant=None, obj=None, object_type="", object_id="", source_ref="",
+          target_id="", message="", details=None, secret_fields=()):
+    """The entry record() would write, not yet saved."""
     if obj is not None:
         object_type = object_type or obj._meta.label
         object_id = object_id or str(obj.pk)
         object_repr = str(obj)[:200]
     else:
         object_repr = ""
-    return AuditEntry.objects.create(
+    return AuditEntry(
         action=action,
         actor=actor_name(actor)[:150],
         tenant=tenant,

@@ -33,12 +33,17 @@ class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = IntegrationForm
     list_display = ["name", "tenant", "source", "target", "enabled", "paused", "interval_minutes", "last_run_at",
                     "next_run_at"]
+    readonly_fields = ["run_plan"]
     list_filter = ["enabled", "paused", "tenant"]
     search_fields = ["name", "tenant__name"]
     list_select_related = ["tenant", "source", "target"]
     autocomplete_fields = ["tenant"]
     inlines = [MappingRuleInline]
     actions = ["sync_now", "dry_run", "pause", "resume", "replay_failed", "resync_from_date", "load_reference_data"]
+
+    @admin.display(description="What a run does")
+    def run_plan(self, obj):
+        return obj.plan if obj and obj.source_id and obj.target_id else "Chosen from the two connections, once saved."
 
     @admin.action(description="Sync now", permissions=["change"])
     def sync_now(self, request, queryset):

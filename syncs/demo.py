@@ -28,8 +28,10 @@ SUPPLIERS = 300
 INVOICES = 400
 
 
-def infor_data(today=None, seed=42):
-    """Suppliers, GL accounts and approved invoices for the Infor simulator (M3 field names)."""
+def infor_data(today=None, seed=42, invoices=INVOICES):
+    """Suppliers, GL accounts and approved invoices for the Infor simulator (M3 field names). The
+    benchmarks ask for more invoices; the demo and the tests take the default."""
+    count = invoices
     rng = random.Random(seed)
     today = today or date.today()
     suppliers = []
@@ -45,7 +47,7 @@ def infor_data(today=None, seed=42):
     accounts += [{"AITP": "2", "AITM": code, "TX40": name} for code, name in DEPARTMENTS]
     mapped = [code for code, _ in GL_ACCOUNTS if code != UNMAPPED_ACCOUNT]
     invoices = []
-    for n in range(INVOICES):
+    for n in range(count):
         number = f"INV-{200001 + n}"
         invoice_date = today - timedelta(days=rng.randint(1, 30))
         lines, total = [], Decimal("0.00")
@@ -78,9 +80,9 @@ def sandbox_seeded(sandbox_url, organization_id):
     return bool(state["organizations"].get(organization_id, {}).get("chart-of-accounts"))
 
 
-def seed_sandboxes(sandbox_url):
+def seed_sandboxes(sandbox_url, invoices=INVOICES):
     """Load the demo data into fresh simulators; return BILL's ids: {"gl": {code: id}, "departments": {...}}."""
-    for system, payload in (("infor", infor_data()), ("bill", bill_data())):
+    for system, payload in (("infor", infor_data(invoices=invoices)), ("bill", bill_data())):
         response = requests.post(f"{sandbox_url}/_control/{system}/seed", json=payload, timeout=60)
         response.raise_for_status()
         if system == "bill":

@@ -10,7 +10,8 @@ import json
 import logging
 import threading
 from collections import Counter
-from dataclasses import asdict
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
@@ -25,12 +26,14 @@ from connectors.errors import (
     RecordError,
     TransientError,
 )
+from connectors.limits import exclusive
 from connectors.records import Unreadable
 from portal import audit
 from portal.fields import CredentialsUnreadable
 from syncs.cursors import TIMESTAMP, CursorTypeError, earlier, newer
 from syncs.models import Cursor, Integration, MappingRule, SyncRecord, SyncRun
 from syncs.payments import apply_payment
+from syncs.plan import plan_for, system_name
 
 logger = logging.getLogger("syncs.engine")
 
@@ -39,6 +42,8 @@ OVERLAP = TIMESTAMP.overlap
 # A run's heartbeat is written by a thread of its own, so a long remote wait never looks like death.
 HEARTBEAT_EVERY = timedelta(seconds=10)
 MISSED_BEATS = 3
+SUCCESS_FIELDS = ["target_id", "status", "source_hash", "attempts", "error_class", "error_detail", "data",
+                  "updated_at"]
 # Failures that a later run retries by itself; the others wait for a fix and a replay.
 RETRY_CLASSES = ("transient", "rate_limit", "conflict", "locked")
 # After this many records in a row failed for a passing reason, the remote system is taken to be
@@ -85,8 +90,17 @@ def fingerprint(record):
     return hashlib.sha256(json.dumps(asdict(record), sort_keys=True, default=str).encode()).hexdigest()
 
 
-def system_name(connection):
-    return connection.spec.label.split(" (")[0]
+@dataclass
+class Pending:
+    """One record's remote work, waiting for its batch."""
+
+    record: SyncRecord
+    item: object
+    source_hash: str
+    data: dict
+    transformation: dict
+    vendor_id: str = ""
+    coding: dict = field(default_factory=dict)
 
 
 def reap_dead_runs(integration=None):
@@ -193,6 +207,8 @@ class Sync:
         self.planned_vendors = {}  # dry run: supplier id -> placeholder for the vendor it would create
         self.failures = 0
         self.transient_streak = 0
+        self.finished = []
+        self.vendor_records = {}
         self.erp = None
         self.ap = None
         self.source_name = system_name(integration.source)
@@ -202,13 +218,15 @@ class Sync:
         return sum(c.calls for c in (self.erp, self.ap) if c is not None)
 
     def execute(self):
-        self.erp = self.integration.source.connector()
-        self.ap = self.integration.target.connector()
-        self.load_reference_data()
-        self.sync_suppliers()
-        self.sync_invoices()
-        if not self.dry_run:
-            self.sync_payments()
+        """The plan's steps, in order, with both connectors open (and closed, logged out, after)."""
+        with ExitStack() as stack:
+            self.erp = stack.enter_context(self.integration.source.connector())
+            self.ap = stack.enter_context(self.integration.target.connector())
+            self.load_reference_data()
+            for step in plan_for(self.integration):
+                if self.dry_run and step.name == "sync_payments":
+                    continue
+                getattr(self, step.name)()
 
     # --- bookkeeping ------------------------------------------------------------------------------------
     def cursor_type(self, stream):
@@ -260,33 +278,57 @@ class Sync:
             cursor.save()
 
     def ledger(self, object_type, source_id, source_ref):
-        if self.dry_run:
-            existing = SyncRecord.objects.filter(integration=self.integration, object_type=object_type,
-                                                 source_id=source_id).first()
-            return existing or SyncRecord(integration=self.integration, object_type=object_type, source_id=source_id,
-                                          source_ref=source_ref)
-        record, _ = SyncRecord.objects.get_or_create(integration=self.integration, object_type=object_type,
-                                                     source_id=source_id, defaults={"source_ref": source_ref})
-        return record
+        return self.ledgers(object_type, [(source_id, source_ref)])[source_id]
+
+    def ledgers(self, object_type, refs):
+        """The ledger rows of these (source id, source ref) pairs, created where missing: a few queries
+        per batch, not one transaction per record. A dry run creates nothing."""
+        ids = list(dict(refs))
+        rows = {r.source_id: r for r in SyncRecord.objects.filter(integration=self.integration,
+                                                                  object_type=object_type, source_id__in=ids)}
+        missing = [SyncRecord(integration=self.integration, object_type=object_type, source_id=source_id,
+                              source_ref=str(source_ref)[:200]) for source_id, source_ref in dict(refs).items()
+                   if source_id not in rows]
+        if missing and not self.dry_run:
+            SyncRecord.objects.bulk_create(missing, ignore_conflicts=True)
+            rows.update((r.source_id, r) for r in SyncRecord.objects.filter(
+                integration=self.integration, object_type=object_type, source_id__in=[m.source_id for m in missing]))
+        else:
+            rows.update((m.source_id, m) for m in missing)
+        return rows
+
+    def entry(self, action, record, message="", transformation=None):
+        return audit.build(action, actor=ACTOR, tenant=self.integration.tenant, object_type="syncs.SyncRecord",
+                           object_id=record.pk or "", source_ref=f"{self.source_name} {record.object_type} "
+                           f"{record.source_ref or record.source_id}", target_id=record.target_id, message=message,
+                           details={"run": self.run.pk,
+                                    **({"transformation": transformation} if transformation else {})})
 
     def log(self, action, record, message="", transformation=None):
-        audit.record(action, actor=ACTOR, tenant=self.integration.tenant, object_type="syncs.SyncRecord",
-                     object_id=record.pk or "", source_ref=f"{self.source_name} {record.object_type} "
-                     f"{record.source_ref or record.source_id}", target_id=record.target_id, message=message,
-                     details={"run": self.run.pk, **({"transformation": transformation} if transformation else {})})
+        audit.record_all([self.entry(action, record, message, transformation)])
 
     def succeed(self, record, action, target_id, source_hash, data=None, transformation=None):
+        """Staged, then written with the rest of its batch by flush()."""
+        record.target_id = target_id
+        record.status = SyncRecord.SYNCED
+        record.source_hash = source_hash
+        record.attempts += 1
+        record.error_class = record.error_detail = ""
+        record.data = {**record.data, **(data or {})}
+        record.updated_at = timezone.now()
+        self.counters[f"{record.object_type}s_{action}"] += 1
+        self.finished.append((record, self.entry(
+            f"sync.{record.object_type}.{action}", record,
+            f"{action.capitalize()} {self.target_name} {record.object_type} {target_id}", transformation)))
+
+    def flush(self):
+        """Write the staged successes of a batch, and their audit entries, in one transaction."""
+        if not self.finished:
+            return
+        finished, self.finished = self.finished, []
         with transaction.atomic():
-            record.target_id = target_id
-            record.status = SyncRecord.SYNCED
-            record.source_hash = source_hash
-            record.attempts += 1
-            record.error_class = record.error_detail = ""
-            record.data = {**record.data, **(data or {})}
-            record.save()
-            self.counters[f"{record.object_type}s_{action}"] += 1
-            self.log(f"sync.{record.object_type}.{action}", record,
-                     f"{action.capitalize()} {self.target_name} {record.object_type} {target_id}", transformation)
+            SyncRecord.objects.bulk_update([record for record, _ in finished], SUCCESS_FIELDS)
+            audit.record_all([entry for _, entry in finished])
 
     def fail(self, record, error_class, detail, data=None):
         self.failures += 1
@@ -339,13 +381,18 @@ class Sync:
             raise
         except TransientError as exc:
             self.fail(record, exc.error_class, f"{system} did not answer properly after retries: {exc}", data)
-            self.transient_streak += 1
-            if self.transient_streak >= OUTAGE_STREAK:
-                raise Deferred(f"{system} failed {self.transient_streak} records in a row for a passing reason "
-                               f"(last: {exc}). Stopped early; the next run retries them.",
-                               until=timezone.now() + OUTAGE_PAUSE) from None
+            self.note_transient(exc, system)
         else:
             self.transient_streak = 0
+
+    def note_transient(self, exc, system=None):
+        if not isinstance(exc, TransientError):
+            return
+        self.transient_streak += 1
+        if self.transient_streak >= OUTAGE_STREAK:
+            raise Deferred(f"{system or self.target_name} failed {self.transient_streak} times in a row for a "
+                           f"passing reason (last: {exc}). Stopped early; the next run retries.",
+                           until=timezone.now() + OUTAGE_PAUSE) from None
 
     # --- reference data ---------------------------------------------------------------------------------
     def load_reference_data(self):
@@ -369,20 +416,55 @@ class Sync:
     # --- suppliers → vendors ----------------------------------------------------------------------------
     def sync_suppliers(self):
         self.sync_stream("suppliers", "vendor", self.erp.suppliers(self.since("suppliers", "vendor")),
-                         self.sync_supplier)
+                         lambda supplier: supplier.name, self.prepare_supplier, self.send_vendors)
 
-    def sync_stream(self, stream, object_type, items, sync_one):
-        """Sync each item in turn, then advance the stream's cursor to the newest one seen."""
+    def sync_stream(self, stream, object_type, items, describe, prepare, send, before=None):
+        """Read the stream a batch at a time: each item against the ledger (`prepare` returns its Pending
+        remote work, or None), the batch's remote work to `send`, then the cursor to the newest item."""
         kind = self.cursor_type(stream)
         newest = None
+        chunk = []
         for item in items:
-            if isinstance(item, Unreadable):
-                self.fail(self.ledger(object_type, item.source_id, item.source_ref), "data", item.reason,
-                          {"marker": item.updated_marker})
-            else:
-                sync_one(item)
+            chunk.append(item)
             newest = newer(kind, newest, self.marker(kind, item.updated_marker))
+            if len(chunk) >= self.batch_size:
+                self.sync_chunk(object_type, chunk, describe, prepare, send, before)
+                chunk = []
+        if chunk:
+            self.sync_chunk(object_type, chunk, describe, prepare, send, before)
         self.advance_cursor(stream, newest)
+
+    def sync_chunk(self, object_type, chunk, describe, prepare, send, before):
+        # A record read twice in one batch (paging drift) is sent once, as last read.
+        latest = {item.source_id: item for item in chunk}
+        records = self.ledgers(object_type, [(item.source_id, item.source_ref if isinstance(item, Unreadable)
+                                              else describe(item)) for item in latest.values()])
+        if before is not None:
+            before([item for item in latest.values() if not isinstance(item, Unreadable)])
+        batch = []
+        for item in latest.values():
+            record = records[item.source_id]
+            if isinstance(item, Unreadable):
+                self.fail(record, "data", item.reason, {"marker": item.updated_marker})
+                continue
+            pending = prepare(item, record)
+            if pending is not None:
+                batch.append(pending)
+        try:
+            if batch:
+                send(batch)
+        finally:
+            self.flush()
+
+    @property
+    def batch_size(self):
+        return max(1, getattr(self.ap, "batch_size", 1))
+
+    def target_lock(self, what):
+        """Serialises "look up, then create" per AP account and kind of object across every integration
+        and process, so two integrations sending to one BILL organization never create the same vendor."""
+        scope = getattr(self.ap, "lock_scope", None) or f"connection-{self.integration.target_id}"
+        return exclusive(f"{self.integration.target.system}:{scope}:{what}")
 
     def supplier_problem(self, supplier):
         if self.integration.options.get("require_tax_id", True) and not supplier.tax_id:
@@ -392,40 +474,86 @@ class Sync:
             return f"Supplier {supplier.source_id} has no name."
         return None
 
-    def sync_supplier(self, supplier):
-        record = self.ledger("vendor", supplier.source_id, supplier.name)
+    def prepare_supplier(self, supplier, record):
         source_hash = fingerprint(supplier)
         if record.status == SyncRecord.SYNCED and record.source_hash == source_hash:
             return self.unchanged(record)
+        data = {"marker": supplier.updated_marker}
         problem = self.supplier_problem(supplier)
         if problem:
-            return self.fail(record, "data", problem, {"marker": supplier.updated_marker})
+            return self.fail(record, "data", problem, data)
         payload = self.ap.vendor_payload(supplier)
         if self.dry_run:
             self.planned_vendors[supplier.source_id] = record.target_id or f"(new vendor for {supplier.source_id})"
             self.counters["vendors_" + ("would_update" if record.target_id else "would_create")] += 1
             self.plan.append({"action": "update vendor" if record.target_id else "create vendor",
                               "source": f"{supplier.source_id} {supplier.name}", "payload": payload})
+            return None
+        return Pending(record, supplier, source_hash, data, {"input": asdict(supplier), "output": payload})
+
+    def send_vendors(self, batch):
+        # A vendor once made keeps its id, even when its last update failed: update it, never look again.
+        for pending in batch:
+            if pending.record.target_id:
+                self.guarded(pending.record, lambda p=pending: self.update_vendor(p, p.record.target_id, "updated"),
+                             pending.data)
+        new = [p for p in batch if not p.record.target_id]
+        if not new:
             return
-        transformation = {"input": asdict(supplier), "output": payload}
+        with self.target_lock("vendors"):
+            found = self.guarded_batch(new, lambda: self.ap.find_vendors([p.item for p in new]))
+            if found is None:
+                return
+            for pending in new:
+                if pending.item.source_id in found:
+                    vendor_id = found[pending.item.source_id]
+                    self.guarded(pending.record, lambda p=pending, v=vendor_id: self.update_vendor(p, v, "matched"),
+                                 pending.data)
+            missing = [p for p in new if p.item.source_id not in found]
+            if missing:
+                created = self.guarded_batch(missing, lambda: self.ap.create_vendors([p.item for p in missing]))
+                if created is not None:
+                    self.record_results(missing, created)
 
-        def work():
-            if record.target_id and record.status == SyncRecord.SYNCED:
-                self.ap.update_vendor(record.target_id, supplier)
-                return self.succeed(record, "updated", record.target_id, source_hash, transformation=transformation)
-            found = self.ap.find_vendor(supplier)
-            if found:
-                self.ap.update_vendor(found, supplier)
-                return self.succeed(record, "matched", found, source_hash, transformation=transformation)
-            created = self.ap.create_vendor(supplier)
-            self.succeed(record, "created", created, source_hash, transformation=transformation)
+    def update_vendor(self, pending, vendor_id, action):
+        self.ap.update_vendor(vendor_id, pending.item)
+        self.succeed(pending.record, action, vendor_id, pending.source_hash, pending.data, pending.transformation)
 
-        self.guarded(record, work, {"marker": supplier.updated_marker})
+    def record_results(self, batch, results):
+        """Per item of a batch create: created with its id, or refused with its reason."""
+        for pending in batch:
+            result = results.get(pending.item.source_id)
+            if isinstance(result, RecordError):
+                self.fail(pending.record, result.error_class, f"{self.target_name} refused it: {result}",
+                          pending.data)
+            elif result:
+                self.succeed(pending.record, "created", result, pending.source_hash, pending.data,
+                             pending.transformation)
+            else:
+                self.fail(pending.record, "transient", f"{self.target_name} did not say what became of it; the "
+                                                       "next run looks it up before creating anything.", pending.data)
+
+    def guarded_batch(self, batch, work):
+        """A call for a whole batch: if it fails for a passing reason every item of the batch fails with
+        it (and is read again by the next run). Returns the call's result, or None when it failed."""
+        try:
+            result = work()
+        except (Deferred, AuthError, ConfigurationError):
+            raise
+        except (RecordError, TransientError) as exc:
+            for pending in batch:
+                self.fail(pending.record, exc.error_class, f"{self.target_name} did not answer properly: {exc}",
+                          pending.data)
+            self.note_transient(exc)
+            return None
+        self.transient_streak = 0
+        return result
 
     # --- invoices → bills -------------------------------------------------------------------------------
     def sync_invoices(self):
         self.sync_stream("invoices", "bill", self.erp.approved_invoices(self.since("invoices", "bill")),
-                         self.sync_invoice)
+                         lambda invoice: f"{invoice.invoice_number} ({invoice.supplier_id})", self.prepare_invoice,
+                         self.send_bills, before=self.prefetch_vendors)
 
     def coding_for(self, invoice):
         """Each line's target GL account and dimensions, or the list of reasons it cannot be coded."""
@@ -455,8 +583,13 @@ class Sync:
                     coding[index][kind] = kind_rules[value]
         return list(dict.fromkeys(problems)), coding
 
-    def sync_invoice(self, invoice):
-        record = self.ledger("bill", invoice.source_id, f"{invoice.invoice_number} ({invoice.supplier_id})")
+    def prefetch_vendors(self, invoices):
+        """The vendor ledger rows a batch of invoices needs, in one query."""
+        wanted = {invoice.supplier_id for invoice in invoices} - set(self.vendor_records)
+        self.vendor_records.update((r.source_id, r) for r in SyncRecord.objects.filter(
+            integration=self.integration, object_type="vendor", source_id__in=wanted))
+
+    def prepare_invoice(self, invoice, record):
         source_hash = fingerprint(invoice)
         data = {"marker": invoice.updated_marker, "reference": invoice.reference, "total": str(invoice.total),
                 "currency": invoice.currency}
@@ -464,8 +597,7 @@ class Sync:
             if record.source_hash == source_hash:
                 return self.unchanged(record)
             return self.changed_after_sending(record, source_hash)
-        vendor = SyncRecord.objects.filter(integration=self.integration, object_type="vendor",
-                                           source_id=invoice.supplier_id).first()
+        vendor = self.vendor_records.get(invoice.supplier_id)
         problems, kind = [], "data"
         vendor_id = vendor.target_id if vendor and vendor.status == SyncRecord.SYNCED else None
         if self.dry_run:
@@ -487,17 +619,25 @@ class Sync:
         if self.dry_run:
             self.counters["bills_would_create"] += 1
             self.plan.append({"action": "create bill", "source": record.source_ref, "payload": payload})
-            return
-        transformation = {"input": asdict(invoice), "output": payload}
+            return None
+        return Pending(record, invoice, source_hash, data, {"input": asdict(invoice), "output": payload},
+                       vendor_id=vendor_id, coding=coding)
 
-        def work():
-            found = self.ap.find_bill(vendor_id, invoice)
-            if found:
-                return self.succeed(record, "matched", found, source_hash, data, transformation)
-            created = self.ap.create_bill(vendor_id, invoice, coding)
-            self.succeed(record, "created", created, source_hash, data, transformation)
-
-        self.guarded(record, work, data)
+    def send_bills(self, batch):
+        with self.target_lock("bills"):
+            found = self.guarded_batch(batch, lambda: self.ap.find_bills([(p.vendor_id, p.item) for p in batch]))
+            if found is None:
+                return
+            for pending in batch:
+                if pending.item.source_id in found:
+                    self.succeed(pending.record, "matched", found[pending.item.source_id], pending.source_hash,
+                                 pending.data, pending.transformation)
+            missing = [p for p in batch if p.item.source_id not in found]
+            if missing:
+                created = self.guarded_batch(
+                    missing, lambda: self.ap.create_bills([(p.vendor_id, p.item, p.coding) for p in missing]))
+                if created is not None:
+                    self.record_results(missing, created)
 
     # --- payments → ERP ---------------------------------------------------------------------------------
     def sync_payments(self):

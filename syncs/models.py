@@ -48,8 +48,19 @@ class Integration(models.Model):
                 errors["target"] = f"'{target.name}' belongs to another tenant."
         if self.interval_minutes is not None and self.interval_minutes < 1:
             errors["interval_minutes"] = "The interval is at least one minute."
+        for name, connection in (("source", source), ("target", target)):
+            if connection is not None and name not in errors and not connection.spec.built:
+                errors[name] = (f"'{connection.name}' is a {connection.spec.label} connection, and ml-connector "
+                                "cannot connect to that system yet.")
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def plan(self):
+        """The steps a run takes, in words."""
+        from syncs.plan import describe
+
+        return describe(self)
 
 
 class MappingRule(models.Model):

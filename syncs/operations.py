@@ -50,8 +50,8 @@ def resync_from(integration, moment, actor):
 
 def load_reference_data(integration, actor):
     """Fetch GL accounts from both sides and propose unconfirmed GL rules where account numbers match."""
-    source_accounts = integration.source.connector().gl_accounts()
-    target_accounts = integration.target.connector().gl_accounts()
+    with integration.source.connector() as erp, integration.target.connector() as ap:
+        source_accounts, target_accounts = erp.gl_accounts(), ap.gl_accounts()
     by_code = {a.code: a for a in target_accounts if a.code and a.active}
     existing = set(MappingRule.objects.filter(integration=integration, kind=MappingRule.GL_ACCOUNT)
                    .values_list("source_code", flat=True))

@@ -19,6 +19,7 @@ from django.utils import timezone
 from connectors.errors import RecordError, TransientError
 from portal import audit
 from syncs.models import SyncRecord
+from syncs.plan import system_name, writes_payments_back
 
 PAID, VOIDED = "PAID", "VOIDED"
 # A claim older than this belongs to a worker that died mid-call; the share may be written again
@@ -85,14 +86,23 @@ def _claim(integration, bill, payment):
         return record, wanted
 
 
+def _post(integration, erp, bill, payment):
+    """Write the share to the ERP, or only here when the ERP takes no payments (the plan says so)."""
+    if not writes_payments_back(integration):
+        return f"recorded here only: {system_name(integration.source)} does not take payments"
+    if erp is not None:
+        return erp.post_payment(bill.data.get("reference") or {}, payment)
+    with integration.source.connector() as own:
+        return own.post_payment(bill.data.get("reference") or {}, payment)
+
+
 def _apply_to_bill(integration, bill, payment, erp, via, actor):
     record, wanted = _claim(integration, bill, payment)
     if record is None:
         return wanted
     error = reference = None
     try:
-        erp = erp or integration.source.connector()
-        reference = erp.post_payment(bill.data.get("reference") or {}, payment)
+        reference = _post(integration, erp, bill, payment)
     except (RecordError, TransientError) as exc:
         error = exc
     with transaction.atomic():

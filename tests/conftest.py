@@ -31,6 +31,22 @@ def ionapi_text():
     return json.dumps(SAMPLE_IONAPI)
 
 
+@pytest.fixture(autouse=True)
+def forget_tokens_in_memory():
+    """Test databases hand out the same connection ids again; a token kept in memory must not cross tests."""
+    from connectors import tokens
+
+    tokens._memory.clear()
+    yield
+    tokens._memory.clear()
+
+
+@pytest.fixture(autouse=True)
+def lock_files_in_tmp(settings, tmp_path_factory):
+    """Keep the suite's lock files out of the checkout."""
+    settings.LOCK_DIR = str(tmp_path_factory.getbasetemp() / "locks")
+
+
 @pytest.fixture
 def tenant(db):
     return Tenant.objects.create(name="Acme Corp", slug="acme")

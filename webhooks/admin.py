@@ -10,13 +10,14 @@ from webhooks.models import WebhookEvent, WebhookSubscription
 
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["name", "connection", "remote_id", "enabled", "notification_url", "last_checked_at"]
+    list_display = ["name", "connection", "remote_id", "enabled", "notification_url", "last_checked_at",
+                    "rejected_count", "last_rejected_at"]
     list_filter = ["enabled", "connection"]
     search_fields = ["name", "remote_id", "=id"]
     fields = ["id", "connection", "name", "remote_id", "events", "notification_url", "enabled", "key_state",
-              "created_at", "last_checked_at", "disabled_since"]
+              "created_at", "last_checked_at", "disabled_since", "rejected_count", "last_rejected_at"]
     readonly_fields = ["id", "connection", "remote_id", "events", "notification_url", "key_state", "created_at",
-                       "last_checked_at", "disabled_since"]
+                       "last_checked_at", "disabled_since", "rejected_count", "last_rejected_at"]
 
     def has_add_permission(self, request):
         # Subscriptions are created on BILL by the connection's "Subscribe to webhooks" action.
@@ -33,8 +34,9 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["received_at", "connection", "event_type", "event_id", "status", "signature_ok", "attempts"]
-    list_filter = ["status", "event_type", "signature_ok", ("received_at", admin.DateFieldListFilter),
+    list_display = ["received_at", "connection", "event_type", "event_id", "status", "rejection", "signature_ok",
+                    "attempts"]
+    list_filter = ["status", "rejection", "event_type", "signature_ok", ("received_at", admin.DateFieldListFilter),
                    "connection"]
     search_fields = ["=event_id"]
     list_select_related = ["connection"]

@@ -21,6 +21,11 @@ class WebhookSubscription(models.Model):
     last_checked_at = models.DateTimeField(null=True, blank=True)
     disabled_since = models.DateTimeField(null=True, blank=True,
                                           help_text="When BILL was last seen to have disabled it.")
+    rejected_count = models.PositiveBigIntegerField(
+        default=0, editable=False,
+        help_text="Requests refused as unsigned, wrongly signed or unreadable, all counted; only the first of each "
+                  "kind per hour is kept as a rejected event.")
+    last_rejected_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["connection", "name"]
@@ -41,6 +46,18 @@ class WebhookEvent(models.Model):
     REJECTED = "rejected"
     STATUSES = [(RECEIVED, "Received"), (PROCESSED, "Processed"), (IGNORED, "Ignored"), (FAILED, "Failed"),
                 (REJECTED, "Rejected")]
+    # Why a request was refused: rejected events are kept one per kind, subscription and hour.
+    MISSING_SIGNATURE = "missing_signature"
+    NO_KEY = "no_key"
+    UNDECRYPTABLE_KEY = "undecryptable_key"
+    UNREADABLE_BODY = "unreadable_body"
+    TOO_LARGE = "too_large"
+    BAD_SIGNATURE = "bad_signature"
+    NOT_AN_EVENT = "not_an_event"
+    REJECTIONS = [(MISSING_SIGNATURE, "Signature header missing"), (NO_KEY, "No security key stored"),
+                  (UNDECRYPTABLE_KEY, "Security key cannot be decrypted"), (UNREADABLE_BODY, "Body unreadable"),
+                  (TOO_LARGE, "Body too large"), (BAD_SIGNATURE, "Signature does not match"),
+                  (NOT_AN_EVENT, "Signed, but not a BILL event")]
 
     connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="webhook_events")
     subscription = models.ForeignKey(WebhookSubscription, null=True, blank=True, on_delete=models.SET_NULL,
@@ -50,6 +67,7 @@ class WebhookEvent(models.Model):
     raw_body = models.TextField(blank=True, help_text="Whole for accepted events; a bounded excerpt for rejected ones.")
     signature_ok = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=STATUSES, default=RECEIVED)
+    rejection = models.CharField(max_length=20, choices=REJECTIONS, blank=True)
     reason = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True)
@@ -65,6 +83,9 @@ class WebhookEvent(models.Model):
         indexes = [
             models.Index(fields=["status", "-received_at"], name="event_status_time"),
             models.Index(fields=["connection", "-received_at"], name="event_connection_time"),
+            # Every refused request asks whether its kind already has evidence this hour.
+            models.Index(fields=["subscription", "rejection", "-received_at"], name="event_rejection_time",
+                         condition=models.Q(status="rejected")),
         ]
 
     def __str__(self):

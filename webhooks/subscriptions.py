@@ -1,5 +1,6 @@
 """BILL webhook subscriptions: create or reuse, rotate the key, and keep them enabled."""
 
+from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
@@ -7,7 +8,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from connectors.errors import ConnectorError, DataError
+from connectors.errors import ConnectorError, DataError, RecordError, TransientError
+from connectors.records import Unreadable
 from portal import audit
 from syncs.models import Integration
 from syncs.payments import apply_payment
@@ -25,7 +27,11 @@ def notification_url(subscription):
 
 def subscribe(connection, actor):
     """Make sure the connection has a working subscription for the events we need; return it."""
-    client = connection.connector().client
+    with connection.connector() as connector:
+        return _subscribe(connection, connector.client, actor)
+
+
+def _subscribe(connection, client, actor):
     local = WebhookSubscription.objects.filter(connection=connection).first()
     if local and local.remote_id and local.security_key:
         remote = next((s for s in client.subscriptions() if s["id"] == local.remote_id), None)
@@ -63,9 +69,8 @@ def subscribe(connection, actor):
 
 
 def rotate_key(subscription, actor):
-    client = subscription.connection.connector().client
-    with transaction.atomic():
-        subscription.security_key = client.rotate_security_key(subscription.remote_id)
+    with subscription.connection.connector() as connector, transaction.atomic():
+        subscription.security_key = connector.client.rotate_security_key(subscription.remote_id)
         subscription.save(update_fields=["security_key"])
     audit.record("webhook.key_rotated", actor=actor, tenant=subscription.connection.tenant, obj=subscription,
                  target_id=subscription.remote_id)
@@ -73,7 +78,11 @@ def rotate_key(subscription, actor):
 
 def check(subscription):
     """Re-enable a subscription BILL disabled, then poll payments over the gap. Returns what it did."""
-    connector = subscription.connection.connector()
+    with subscription.connection.connector() as connector:
+        return _check(subscription, connector)
+
+
+def _check(subscription, connector):
     now = timezone.now()
     remote = next((s for s in connector.client.subscriptions() if s["id"] == subscription.remote_id), None)
     if remote is None:
@@ -87,17 +96,23 @@ def check(subscription):
         return "enabled"
     quiet_since = subscription.disabled_since or subscription.last_checked_at or subscription.created_at
     connector.client.enable_subscription(subscription.remote_id)
-    caught_up = {}
+    caught_up = Counter()
     for integration in Integration.objects.filter(target=subscription.connection).select_related("tenant", "source"):
-        for payment in connector.payments((quiet_since - GAP_MARGIN).isoformat()):
-            for key, count in apply_payment(integration, payment, via="gap poll").items():
-                caught_up[key] = caught_up.get(key, 0) + count
+        for payment in connector.payments(quiet_since - GAP_MARGIN):
+            if isinstance(payment, Unreadable):
+                caught_up["payments_unreadable"] += 1  # the scheduled poll files it as a failed record
+                continue
+            try:
+                caught_up.update(apply_payment(integration, payment, via="gap poll"))
+            except (RecordError, TransientError) as exc:
+                # Each failed share is on its ledger row; the scheduled poll retries the passing ones.
+                caught_up.update(getattr(exc, "outcome", {"payments_failed": 1}))
     subscription.enabled, subscription.disabled_since, subscription.last_checked_at = True, None, now
     subscription.save(update_fields=["enabled", "disabled_since", "last_checked_at"])
     audit.record("webhook.reenabled", actor="system:webhook", tenant=subscription.connection.tenant, obj=subscription,
                  target_id=subscription.remote_id,
                  message=f"BILL had disabled the subscription; re-enabled and polled payments since "
-                         f"{quiet_since - GAP_MARGIN:%Y-%m-%d %H:%M}: {caught_up}")
+                         f"{quiet_since - GAP_MARGIN:%Y-%m-%d %H:%M}: {dict(caught_up)}")
     return "reenabled"
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
-from connectors.bill.connector import payment_from_bill
+from connectors.bill.connector import bill_list, bill_object, bill_text, payment_from_bill
 from connectors.errors import ConnectorError, DataError, TransientError
 from portal import audit
 from syncs.models import Integration, SyncRecord
@@ -34,6 +34,18 @@ def enqueue_processing(event, delay=None):
                                 schedule_type=Schedule.ONCE, repeats=1, next_run=timezone.now() + delay)
 
 
+def parse_event(body):
+    """The event as a dict; BILL may send the payload JSON-escaped as a string, so parse twice then."""
+    data = json.loads(body)
+    if isinstance(data, str):
+        data = json.loads(data)
+    if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):
+        raise ValueError("no metadata object")
+    if not data["metadata"].get("eventId"):
+        raise ValueError("metadata.eventId is missing")
+    return data
+
+
 def process_event(event_pk):
     """Handle one stored event exactly once, whatever order and however often events arrive."""
     with transaction.atomic():
@@ -42,16 +54,20 @@ def process_event(event_pk):
             return event.status
         event.attempts += 1
         event.save(update_fields=["attempts"])
-    data = json.loads(event.raw_body)
-    if isinstance(data, str):
-        data = json.loads(data)
     try:
-        status, reason = handle(event, data)
+        status, reason = handle(event, parse_event(event.raw_body))
     except TransientError as exc:
         return fail(event, str(exc), retry=True)
     except (DataError, ConnectorError) as exc:
         # Repeating will not help until someone fixes the cause; then "Process failed events again".
         return fail(event, str(exc), retry=False)
+    except Exception as exc:
+        # A bug, not a property of the event: the traceback goes to the log for whoever fixes it, the event
+        # says so in words and waits to be processed again instead of staying "received" for ever.
+        logger.exception("Webhook event %s (%s) stopped on an unexpected error", event.pk, event.event_type)
+        return fail(event, f"Processing stopped on an unexpected {type(exc).__name__} in ml-connector (the "
+                           f"traceback is in the task log under webhook event {event.pk}). Once that is "
+                           "fixed, process the event again.", retry=False)
     finish(event, status, reason)
     return status
 
@@ -59,7 +75,9 @@ def process_event(event_pk):
 def handle(event, data):
     integrations = list(Integration.objects.filter(target=event.connection).select_related("tenant", "source"))
     if event.event_type == "payment.updated":
-        payment = payment_from_bill(data.get("payment") or {})
+        payment = payment_from_bill(data.get("payment"))
+        if not payment.bill_ids:
+            return WebhookEvent.IGNORED, f"Payment {payment.payment_id} names no bill."
         outcome = {}
         for integration in integrations:
             for key, count in apply_payment(integration, payment, via="webhook", actor=ACTOR).items():
@@ -69,17 +87,31 @@ def handle(event, data):
                                           "which ml-connector did not create.")
         return WebhookEvent.PROCESSED, json.dumps(outcome)
     if event.event_type == "payment.failed":
-        bill_ids = [b.get("id") for b in (data.get("payment") or {}).get("bills") or [] if b.get("id")]
-        errors = "; ".join(e.get("message", "") for e in data.get("errors") or []) or "no reason given"
+        bill_ids, errors = failed_payment(data)
         known = SyncRecord.objects.filter(integration__in=integrations, object_type="bill", target_id__in=bill_ids)
         if not known.exists():
-            return WebhookEvent.IGNORED, f"Bill(s) {', '.join(bill_ids)} were not created by ml-connector."
+            named = ", ".join(bill_ids) or "(none named)"
+            return WebhookEvent.IGNORED, f"Bill(s) {named} were not created by ml-connector."
         for record in known:
             audit.record("sync.payment.bill_payment_failed", actor=ACTOR, tenant=event.connection.tenant,
                          obj=record, source_ref=record.source_ref, target_id=record.target_id,
                          message=f"BILL could not pay bill {record.target_id}: {errors}")
         return WebhookEvent.PROCESSED, f"Payment failure noted on {known.count()} bill(s): {errors}"
     return WebhookEvent.IGNORED, f"Event type {event.event_type!r} is not used by ml-connector."
+
+
+def failed_payment(data):
+    """(bill ids, BILL's reasons in one line) of a payment.failed event, whose payment has no id yet."""
+    where = "BILL payment.failed event"
+    payment = bill_object(data.get("payment"), "payment", where)
+    bill_ids = []
+    for n, bill in enumerate(bill_list(payment.get("bills"), "payment.bills", where)):
+        bill_id = bill_text(bill_object(bill, f"payment.bills[{n}]", where).get("id"), f"payment.bills[{n}].id", where)
+        if bill_id:
+            bill_ids.append(bill_id)
+    messages = [bill_text(bill_object(error, f"errors[{n}]", where).get("message"), f"errors[{n}].message", where)
+                for n, error in enumerate(bill_list(data.get("errors"), "errors", where))]
+    return bill_ids, "; ".join(m for m in messages if m) or "no reason given"
 
 
 def finish(event, status, reason):

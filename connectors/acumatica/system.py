@@ -1,3 +1,4 @@
+from connectors import capabilities as can
 from connectors.base import ERP, Field, System
 
 SYSTEM = System(
@@ -16,5 +17,7 @@ SYSTEM = System(
         Field("endpoint", "Endpoint name/version", initial="Default/24.200.001"),
     ),
     connector_class_path="connectors.acumatica.connector.AcumaticaConnector",
+    # Planned (not built yet).
+    capabilities=frozenset({can.WRITES_PAYMENTS_BACK}),
     base_url_help="The instance URL, e.g. https://acme.acumatica.com",
 )

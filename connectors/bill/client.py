@@ -15,8 +15,8 @@ from connectors.errors import (
     RateLimited,
     TransientError,
 )
-from connectors.http import HttpClient, ReauthRequired, default_classify, excerpt
-from connectors.tokens import Token, TokenStore
+from connectors.http import HttpClient, ReauthRequired, default_classify, excerpt, fan_out
+from connectors.tokens import Token, TokenSession
 from portal.redaction import register_secret
 
 # BILL allows 3 concurrent calls per organization and developer key (BDC_1322).
@@ -27,6 +27,8 @@ SESSION_LIFETIME = {"user": timedelta(minutes=30), SIGN_IN_SYNC_TOKEN: timedelta
 PAGE_MAX = 100
 BULK_VENDORS = 20
 BULK_BILLS = 100
+# Vendor ids per `vendorId:in` filter: keeps the URL well under common 8 KB limits (ids are 20 chars).
+VENDOR_IDS_PER_FILTER = 50
 
 LOGIN_ERRORS = {
     "BDC_1101": "BILL rejected the user name or password (BDC_1101). For sync-token sign-in, the user name is "
@@ -81,21 +83,6 @@ def classify(response):
     default_classify(response, "BILL", message, code)
 
 
-class BillSession:
-    """The auth hook: one BILL session per connection, shared by all workers through the token cache."""
-
-    def __init__(self, client):
-        self.client = client
-        self.store = TokenStore(client.connection)
-
-    def headers(self):
-        token = self.store.obtain(self.client.login, leeway=timedelta(minutes=1))
-        return {"sessionId": token.value, "devKey": self.client.credentials["dev_key"]}, token.value
-
-    def invalidate(self, token_value):
-        self.store.invalidate(token_value)
-
-
 class BillClient:
     def __init__(self, connection):
         self.connection = connection
@@ -104,8 +91,11 @@ class BillClient:
             register_secret(self.credentials.get(key))
         self.base_url = connection.base_url.rstrip("/")
         self.events_base_url = connection.options.get("events_base_url") or self.base_url + "-events"
-        self.http = HttpClient(f"bill:{connection.pk}", base_url=self.base_url, auth=BillSession(self),
-                               classify=classify, concurrency=CONCURRENT_CALLS)
+        auth = TokenSession(connection, login=self.login, leeway=timedelta(minutes=1),
+                            render=lambda token: {"sessionId": token.value, "devKey": self.credentials["dev_key"]})
+        # The limit is BILL's, per organization: every connection to the same organization shares it.
+        self.http = HttpClient(f"bill:{self.credentials.get('organization_id') or connection.pk}",
+                               base_url=self.base_url, auth=auth, classify=classify, concurrency=CONCURRENT_CALLS)
         self.logins = 0
         self.page_size = PAGE_MAX
 
@@ -134,8 +124,7 @@ class BillClient:
         """Every result of a BILL list, following nextPage. `filters` are (field, op, value) triples."""
         params = {"max": self.page_size}
         if filters:
-            params["filters"] = ",".join(f'{f}:{op}:"{v}"' if isinstance(v, str) else f"{f}:{op}:{v}"
-                                         for f, op, v in filters)
+            params["filters"] = ",".join(f"{f}:{op}:{filter_value(v)}" for f, op, v in filters)
         if sort:
             params["sort"] = sort
         url = (base or self.base_url) + path
@@ -161,8 +150,12 @@ class BillClient:
     def get_vendor(self, vendor_id):
         return self.http.json("GET", f"/v3/vendors/{vendor_id}")
 
-    def find_vendors(self, **equals):
-        return list(self.list("/v3/vendors", filters=[(k, "eq", v) for k, v in equals.items()]))
+    def vendors(self, created_since=None):
+        """Every active vendor, or those created since a moment (createdTime is a documented filter)."""
+        filters = [("archived", "eq", False)]
+        if created_since is not None:
+            filters.append(("createdTime", "gte", bill_time(created_since)))
+        return self.list("/v3/vendors", filters=filters)
 
     def create_vendors_bulk(self, vendors):
         return self._bulk("/v3/vendors", vendors, BULK_VENDORS, self.create_vendor)
@@ -174,32 +167,39 @@ class BillClient:
     def get_bill(self, bill_id):
         return self.http.json("GET", f"/v3/bills/{bill_id}")
 
-    def find_bill(self, vendor_id, invoice_number):
-        """BILL cannot filter on invoice number (UNCONFIRMED), so filter by vendor and match here."""
-        for bill in self.list("/v3/bills", filters=[("vendorId", "eq", vendor_id)]):
-            if (bill.get("invoice") or {}).get("invoiceNumber") == invoice_number and not bill.get("archived"):
-                return bill
-        return None
+    def bills_of_vendors(self, vendor_ids):
+        """The active bills of these vendors: `vendorId:in` is a documented filter, invoice numbers are not,
+        so candidates are listed by vendor and matched by the caller."""
+        ids = sorted(set(vendor_ids))
+        for start in range(0, len(ids), VENDOR_IDS_PER_FILTER):
+            chunk = ",".join(ids[start:start + VENDOR_IDS_PER_FILTER])
+            yield from self.list("/v3/bills", filters=[("vendorId", "in", chunk), ("archived", "eq", False)])
 
     def create_bills_bulk(self, bills):
         return self._bulk("/v3/bills", bills, BULK_BILLS, self.create_bill)
 
     def _bulk(self, path, items, limit, create_one):
-        """Bulk creates are all-or-nothing: a refused batch is retried one by one to isolate the bad record.
-        Returns a list with, per item, the created object or the DataError that refused it."""
-        results = []
-        for start in range(0, len(items), limit):
-            batch = items[start:start + limit]
+        """Bulk creates, up to BILL's concurrency at a time. A bulk call is all-or-nothing, so a refused
+        batch is sent again one by one to isolate the bad item. Returns, per item in order, the created
+        object or the DataError that refused it."""
+
+        def send(batch):
             try:
                 created = self.http.json("POST", f"{path}/bulk", json=batch)
-                results.extend(created)
             except DataError:
-                for item in batch:
-                    try:
-                        results.append(create_one(item))
-                    except DataError as exc:
-                        results.append(exc)
-        return results
+                created = None
+            if isinstance(created, list) and len(created) == len(batch):
+                return created
+            results = []
+            for item in batch:
+                try:
+                    results.append(create_one(item))
+                except DataError as exc:
+                    results.append(exc)
+            return results
+
+        batches = [items[start:start + limit] for start in range(0, len(items), limit)]
+        return [result for batch in fan_out(send, batches, CONCURRENT_CALLS) for result in batch]
 
     # --- classifications ------------------------------------------------------------------------------
     def chart_of_accounts(self):
@@ -211,7 +211,7 @@ class BillClient:
 
     # --- payments -------------------------------------------------------------------------------------
     def payments(self, updated_since=None):
-        filters = [("updatedTime", "gte", updated_since)] if updated_since else []
+        filters = [("updatedTime", "gte", bill_time(updated_since))] if updated_since else []
         return self.list("/v3/payments", filters=filters, sort="updatedTime:asc")
 
     def get_payment(self, payment_id):
@@ -244,6 +244,23 @@ class BillClient:
         data = self.http.json("POST", f"{self.events_base_url}/v3/subscriptions/{subscription_id}/security_key",
                               headers=headers, idempotent=True)
         return data["securityKey"]
+
+
+def bill_time(moment):
+    """A moment as BILL's documented filter format yyyy-MM-dd'T'HH:mm:ss.SSSZ, in UTC. Milliseconds are
+    cut, not rounded, so a `gte` filter never starts after the moment asked for."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.astimezone(UTC).microsecond // 1000:03d}Z"
+
+
+def filter_value(value):
+    """A filter value as BILL's examples write them: text and times quoted, booleans bare."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return f'"{value}"'
 
 
 def parse_bill_time(value):

@@ -1,23 +1,32 @@
 """BILL as an AP platform: canonical records in, BILL vendors and bills out, payments back."""
 
-from datetime import date
-from decimal import Decimal
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.utils import timezone
 
 from connectors.base import ApConnector
-from connectors.bill.client import BillClient, parse_bill_time
+from connectors.bill.client import BULK_BILLS, CONCURRENT_CALLS, BillClient, parse_bill_time
 from connectors.errors import DataError
 from connectors.records import Dimension, GlAccount, Payment
 
-# BILL has no external id. A vendor carries the ERP supplier id in shortName (filterable per the
-# SDK's list, UNCONFIRMED in BILL's docs; 40 characters at most, also UNCONFIRMED), so a retry after
-# a crash finds the vendor it made. Change VENDOR_KEY_FIELD if BILL turns out not to filter on it.
+# BILL has no external id. A vendor carries the ERP supplier id in shortName (40 characters at most,
+# UNCONFIRMED), so a retry after a crash finds the vendor it made. shortName is not one of BILL's
+# filterable fields, so vendors are listed and matched here (find_vendors).
 VENDOR_KEY_FIELD = "shortName"
 VENDOR_KEY_LENGTH = 40
+# Vendors created this long before the newest one seen are listed again: BILL's createdTime is set when
+# the create starts, so one created by a slow concurrent call can appear with an earlier time.
+VENDOR_LIST_MARGIN = timedelta(minutes=5)
 
 # Which BILL payment states mean the supplier has been paid (singleStatus, falling back to status).
 # CLEARED is BILL's "settled"; PAID is reported by the SDKs. Everything else is in flight or undone.
 PAID_STATES = {"CLEARED", "PAID"}
 UNDONE_STATES = {"VOIDED", "CANCELED", "CANCELLED", "FUNDING_FAILED_VOIDED", "DISBURSEMENT_FAILED_VENDOR_BANK_REJECTED"}
+
+# processDate is yyyy-MM-dd in BILL's API; the webhook samples show the same.
+BILL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 DIMENSION_KINDS = {"class": "accounting-classes", "department": "departments", "location": "locations"}
 DIMENSION_FIELDS = {"class": "accountingClassId", "department": "departmentId", "location": "locationId"}
@@ -32,10 +41,20 @@ def vendor_key(supplier_id):
 
 
 class BillConnector(ApConnector):
+    # Records handed over per batch: three bulk calls of 100 bills, one per concurrent call BILL allows.
+    batch_size = BULK_BILLS * CONCURRENT_CALLS
+
     def __init__(self, connection):
         super().__init__(connection)
         self.client = BillClient(connection)
         self.http = self.client.http
+        self._vendor_index = None  # vendor key -> id, as listed in this run
+        self._vendor_index_since = None
+
+    @property
+    def lock_scope(self):
+        """BILL's limits and objects belong to the organization, whichever connection reaches it."""
+        return self.client.credentials.get("organization_id") or f"connection-{self.connection.pk}"
 
     def check(self):
         info = self.client.session_info()
@@ -74,15 +93,37 @@ class BillConnector(ApConnector):
             payload["additionalInfo"] = {"taxId": supplier.tax_id, "taxIdType": "EIN"}
         return payload
 
-    def find_vendor(self, supplier):
-        key = vendor_key(supplier.source_id)
-        for vendor in self.client.find_vendors(**{VENDOR_KEY_FIELD: key}):
-            if vendor.get(VENDOR_KEY_FIELD) == key and not vendor.get("archived"):
-                return vendor["id"]
-        return None
+    def find_vendors(self, suppliers):
+        """{supplier id: vendor id} for the suppliers that already have a vendor. The key (shortName) is
+        not a documented filter, so vendors are listed and matched here: the whole list once per run,
+        then only the vendors created since the newest one seen (createdTime is filterable)."""
+        if self._vendor_index is None:
+            self._vendor_index, listed = {}, self.client.vendors()
+        else:
+            listed = self.client.vendors(created_since=self._vendor_index_since - VENDOR_LIST_MARGIN)
+        for vendor in listed:
+            if vendor.get(VENDOR_KEY_FIELD):
+                self._vendor_index.setdefault(vendor[VENDOR_KEY_FIELD], vendor["id"])
+            created = parse_bill_time(vendor.get("createdTime"))
+            if created and (self._vendor_index_since is None or created > self._vendor_index_since):
+                self._vendor_index_since = created
+        if self._vendor_index_since is None:
+            self._vendor_index_since = timezone.now()
+        return {s.source_id: self._vendor_index[vendor_key(s.source_id)] for s in suppliers
+                if vendor_key(s.source_id) in self._vendor_index}
 
-    def create_vendor(self, supplier):
-        return self.client.create_vendor(self.vendor_payload(supplier))["id"]
+    def create_vendors(self, suppliers):
+        """{supplier id: new vendor id, or the DataError that refused it}, BILL_VENDORS at a time."""
+        results = self.client.create_vendors_bulk([self.vendor_payload(s) for s in suppliers])
+        out = {}
+        for supplier, result in zip(suppliers, results, strict=True):
+            if isinstance(result, dict) and result.get("id"):
+                if self._vendor_index is not None:
+                    self._vendor_index[vendor_key(supplier.source_id)] = result["id"]
+                out[supplier.source_id] = result["id"]
+            else:
+                out[supplier.source_id] = result
+        return out
 
     def update_vendor(self, vendor_id, supplier):
         payload = self.vendor_payload(supplier)
@@ -114,12 +155,22 @@ class BillConnector(ApConnector):
             payload["purchaseOrderNumber"] = invoice.po_number
         return payload
 
-    def find_bill(self, vendor_id, invoice):
-        bill = self.client.find_bill(vendor_id, invoice.invoice_number)
-        return bill["id"] if bill else None
+    def find_bills(self, items):
+        """{invoice id: bill id} for the (vendor id, invoice) pairs whose bill already exists, matched on
+        vendor and invoice number among the vendors' bills."""
+        wanted = {(vendor_id, invoice.invoice_number): invoice.source_id for vendor_id, invoice in items}
+        found = {}
+        for bill in self.client.bills_of_vendors([vendor_id for vendor_id, _ in items]):
+            key = (bill.get("vendorId"), (bill.get("invoice") or {}).get("invoiceNumber"))
+            if key in wanted:
+                found.setdefault(wanted[key], bill["id"])
+        return found
 
-    def create_bill(self, vendor_id, invoice, coding):
-        return self.client.create_bill(self.bill_payload(vendor_id, invoice, coding))["id"]
+    def create_bills(self, items):
+        """{invoice id: new bill id, or the DataError that refused it}, 100 to a bulk call."""
+        results = self.client.create_bills_bulk([self.bill_payload(v, i, c) for v, i, c in items])
+        return {invoice.source_id: result["id"] if isinstance(result, dict) and result.get("id") else result
+                for (_, invoice, _), result in zip(items, results, strict=True)}
 
     # --- payments -------------------------------------------------------------------------------------
     def payments(self, since=None):
@@ -130,36 +181,141 @@ class BillConnector(ApConnector):
         return payment_from_bill(self.client.get_payment(payment_id))
 
 
-def payment_from_bill(p):
-    """A BILL payment object (list/get, or the `payment` of a webhook event) as a records.Payment."""
-    state = p.get("singleStatus") or p.get("status") or ""
-    bill_ids = list(p.get("billIds") or [])
-    if p.get("billId"):
-        bill_ids.append(p["billId"])
-    bill_ids += [bp["billId"] for bp in p.get("billPayments") or [] if bp.get("billId")]
-    funding = p.get("funding") or {}
-    amount = p.get("amount", funding.get("amount"))
-    if amount is None:
-        raise DataError(f"BILL payment {p.get('id')} has no amount.")
-    process_date = None
-    if p.get("processDate"):
+def shown(value):
+    """A value quoted in a message, cut short: it comes from outside and may be anything."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def type_name(value):
+    """A JSON value's type as a message says it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    return "a number" if isinstance(value, int | float) else type(value).__name__
+
+
+def bill_object(value, field, where):
+    """An object field; missing or null reads as empty."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DataError(f"{where}: {field} should be an object, got {type_name(value)}.", field=field)
+    return value
+
+
+def bill_list(value, field, where):
+    """A list field; missing or null reads as empty."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise DataError(f"{where}: {field} should be a list, got {type_name(value)}.", field=field)
+    return value
+
+
+def bill_text(value, field, where, *, numbers=False):
+    """A string field ("" when missing). With numbers=True a whole number is taken as its digits: BILL's
+    samples send checkNumber as a number, and a reference is text to us."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    if numbers and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    expected = "a string or a whole number" if numbers else "a string"
+    raise DataError(f"{where}: {field} should be {expected}, got {type_name(value)} {shown(value)}.", field=field)
+
+
+def bill_amount(value, field, where):
+    """An amount BILL sends as a JSON number (a numeric string is read too), as an exact Decimal."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise DataError(f"{where}: {field} should be a number, got {type_name(value)}.", field=field)
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite():
+        raise DataError(f"{where}: {field} {shown(value)} is not a number.", field=field)
+    return amount
+
+
+def bill_date(value, field, where):
+    """A BILL date, yyyy-MM-dd; a full timestamp is read for the date it names, as written."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and BILL_DATE.match(value):
         try:
-            process_date = date.fromisoformat(p["processDate"][:10])
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
         except ValueError:
-            raise DataError(f"BILL payment {p.get('id')} has an unreadable processDate {p['processDate']!r}.") from None
-    check = ((p.get("disbursementInfo") or {}).get("checkDisbursement") or {}).get("checkNumber")
-    updated = parse_bill_time(p.get("updatedTime"))
+            pass
+    raise DataError(f"{where}: {field} {shown(value)} is not a date in BILL's format (yyyy-MM-dd).", field=field)
+
+
+def bill_time(value, field, where):
+    """A BILL timestamp (2025-09-01T00:00:00.000Z) as an aware UTC datetime, or None when missing."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            return parse_bill_time(value)
+        except DataError:
+            pass
+    raise DataError(f"{where}: {field} {shown(value)} is not a timestamp in BILL's format "
+                    "(2025-09-01T00:00:00.000Z).", field=field)
+
+
+def payment_from_bill(p):
+    """A BILL payment object (list/get, or the `payment` of a webhook event) as a records.Payment.
+
+    Each field is read by its type; a value that does not parse raises DataError naming the field, so a
+    malformed payment is filed with a reason instead of breaking whatever reads it."""
+    if not isinstance(p, dict):
+        raise DataError(f"A BILL payment should be an object, got {type_name(p)}.", field="payment")
+    payment_id = bill_text(p.get("id"), "id", "BILL payment")
+    if not payment_id:
+        raise DataError("A BILL payment has no id.", field="id")
+    where = f"BILL payment {payment_id}"
+    state = bill_text(p.get("singleStatus"), "singleStatus", where) or bill_text(p.get("status"), "status", where)
+    bill_ids = [bill_text(bill_id, f"billIds[{n}]", where)
+                for n, bill_id in enumerate(bill_list(p.get("billIds"), "billIds", where))]
+    bill_ids.append(bill_text(p.get("billId"), "billId", where))
+    allocations = []
+    for n, item in enumerate(bill_list(p.get("billPayments"), "billPayments", where)):
+        item = bill_object(item, f"billPayments[{n}]", where)
+        bill_id = bill_text(item.get("billId"), f"billPayments[{n}].billId", where)
+        bill_ids.append(bill_id)
+        if bill_id and item.get("amount") is not None:
+            allocations.append((bill_id, bill_amount(item["amount"], f"billPayments[{n}].amount", where)))
+    funding = bill_object(p.get("funding"), "funding", where)
+    if p.get("amount") is not None:
+        amount = bill_amount(p["amount"], "amount", where)
+    elif funding.get("amount") is not None:
+        amount = bill_amount(funding["amount"], "funding.amount", where)
+    else:
+        raise DataError(f"{where} has no amount.", field="amount")
+    disbursement = bill_object(p.get("disbursementInfo"), "disbursementInfo", where)
+    check = bill_object(disbursement.get("checkDisbursement"), "disbursementInfo.checkDisbursement", where)
+    references = [bill_text(check.get("checkNumber"), "disbursementInfo.checkDisbursement.checkNumber", where,
+                            numbers=True),
+                  bill_text(p.get("transactionNumber"), "transactionNumber", where, numbers=True),
+                  bill_text(p.get("confirmationNumber"), "confirmationNumber", where, numbers=True)]
+    updated = bill_time(p.get("updatedTime"), "updatedTime", where)
     return Payment(
-        payment_id=p.get("id", ""),
-        bill_ids=tuple(dict.fromkeys(bill_ids)),
-        amount=Decimal(str(amount)),
-        currency=p.get("currency") or funding.get("currency") or "USD",
+        payment_id=payment_id,
+        bill_ids=tuple(dict.fromkeys(b for b in bill_ids if b)),
+        amount=amount,
+        currency=bill_text(p.get("currency"), "currency", where)
+        or bill_text(funding.get("currency"), "funding.currency", where) or "USD",
         status=state,
         paid=state in PAID_STATES,
-        process_date=process_date,
-        reference=check or p.get("transactionNumber") or p.get("confirmationNumber") or "",
+        process_date=bill_date(p.get("processDate"), "processDate", where),
+        reference=next((r for r in references if r), ""),
         updated_at=updated.isoformat() if updated else "",
         reversed=state in UNDONE_STATES,
-        allocations=tuple((bp["billId"], Decimal(str(bp["amount"]))) for bp in p.get("billPayments") or []
-                          if bp.get("billId") and bp.get("amount") is not None),
+        allocations=tuple(allocations),
     )

@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
 
+from connectors import capabilities as can
 from connectors.base import AP, Field, System
 
 
@@ -25,6 +26,11 @@ SYSTEM = System(
         Field("dev_key", "Developer key", kind="secret"),
     ),
     connector_class_path="connectors.bill.connector.BillConnector",
+    simulator_class_path="connectors.bill.sandbox.BillSimulator",
+    # BATCH_CREATES: vendors and bills go through BILL's all-or-nothing bulk endpoints (20 vendors, 100 bills
+    # a call), a refused batch falling back to single creates (BillClient._bulk).
+    capabilities=frozenset({can.CREATES_VENDORS, can.CREATES_BILLS, can.BATCH_CREATES, can.READS_REFERENCE_DATA,
+                            can.PAYMENTS_BY_WEBHOOK, can.PAYMENTS_BY_POLLING}),
     base_url_help="The AP/AR API base, e.g. https://gateway.stage.bill.com/connect (sandbox) or "
                   "https://gateway.prod.bill.com/connect. Webhooks use the sibling …/connect-events.",
 )

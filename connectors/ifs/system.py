@@ -1,3 +1,4 @@
+from connectors import capabilities as can
 from connectors.base import ERP, Field, System
 
 SYSTEM = System(
@@ -11,5 +12,8 @@ SYSTEM = System(
     ),
     option_fields=(Field("company", "Company"),),
     connector_class_path="connectors.ifs.connector.IfsConnector",
+    # Planned (not built yet).
+    capabilities=frozenset({can.WRITES_PAYMENTS_BACK, can.ACKNOWLEDGES_TRANSFERRED_INVOICES,
+                            can.ACCEPTS_SUPPLIER_UPDATES}),
     base_url_help="The IFS Cloud instance, e.g. https://acme.ifs.cloud",
 )

@@ -8,7 +8,7 @@ from django.utils import timezone
 from connectors.errors import AuthError, ConfigurationError, DataError, TransientError
 from connectors.http import HttpClient, default_classify
 from connectors.limits import take_rate_token
-from connectors.tokens import Token, TokenStore, refresh_leeway
+from connectors.tokens import Token, TokenSession, refresh_leeway
 from portal.redaction import register_secret
 
 # Service-account authentication is limited to 20 a minute per tenant (Infor OS usage limits).
@@ -55,21 +55,6 @@ def trimmed(record):
     return {k: v.strip() if isinstance(v, str) else v for k, v in record.items()}
 
 
-class IonApiToken:
-    """The auth hook: one bearer token per connection, shared through the token cache."""
-
-    def __init__(self, client):
-        self.client = client
-        self.store = TokenStore(client.connection)
-
-    def headers(self):
-        token = self.store.obtain(self.client.login, refresh=self.client.refresh, leeway=DEFAULT_LEEWAY)
-        return {"Authorization": f"Bearer {token.value}"}, token.value
-
-    def invalidate(self, token_value):
-        self.store.invalidate(token_value)
-
-
 class InforClient:
     def __init__(self, connection):
         self.connection = connection
@@ -81,7 +66,9 @@ class InforClient:
         self.m3_base = f"{self.ionapi['iu'].rstrip('/')}/{self.ionapi['ti']}/M3/m3api-rest/v2/execute"
         self.token_url = self.ionapi["pu"] + self.ionapi["ot"]
         self.revoke_url = self.ionapi["pu"] + self.ionapi.get("or", "revoke_token.oauth2")
-        self.http = HttpClient(f"infor:{connection.pk}", auth=IonApiToken(self), classify=classify)
+        auth = TokenSession(connection, login=self.login, refresh=self.refresh, leeway=DEFAULT_LEEWAY,
+                            render=lambda token: {"Authorization": f"Bearer {token.value}"})
+        self.http = HttpClient(f"infor:{connection.pk}", auth=auth, classify=classify)
 
     # --- tokens ---------------------------------------------------------------------------------------
     def login(self):

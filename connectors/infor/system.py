@@ -2,6 +2,7 @@ import json
 
 from django.core.exceptions import ValidationError
 
+from connectors import capabilities as can
 from connectors.base import ERP, Field, System, https_url
 
 # The keys of a backend-service .ionapi file that the connector needs (others are kept as they are).
@@ -62,6 +63,9 @@ SYSTEM = System(
         Field("division", "Division (DIVI)", required=False),
     ),
     connector_class_path="connectors.infor.connector.InforConnector",
+    simulator_class_path="connectors.infor.sandbox.InforSimulator",
+    capabilities=frozenset({can.READS_SUPPLIERS, can.READS_APPROVED_INVOICES, can.READS_REFERENCE_DATA,
+                            can.WRITES_PAYMENTS_BACK}),
     base_url_required=False,
     base_url_help="Leave blank: the ION API base URL (iu) comes from the .ionapi file.",
 )

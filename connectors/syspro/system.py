@@ -11,5 +11,8 @@ SYSTEM = System(
         Field("company_password", "Company password", kind="secret", required=False),
     ),
     connector_class_path="connectors.syspro.connector.SysproConnector",
+    # Planned (not built yet). Declared empty on purpose: SYSPRO will not have payments written back, and
+    # the rest of its scope is not decided.
+    capabilities=frozenset(),
     base_url_help="The e.net REST service, e.g. https://syspro.acme.com:40000/SYSPROWCFService/Rest",
 )

@@ -16,14 +16,15 @@ from tests.syncs.test_infor_to_bill import bill_org, control, integration  # noq
 
 
 def test_a_vendor_missing_in_bill_fails_that_supplier_only(integration, sandbox, monkeypatch):  # noqa: F811
-    create = BillConnector.create_vendor
+    create = BillConnector.create_vendors
 
-    def create_vendor(self, supplier):
-        if supplier.source_id == "S10003":
-            raise NotFound("BILL HTTP 404: No vendor with id 009x")
-        return create(self, supplier)
+    def create_vendors(self, suppliers):
+        results = create(self, [s for s in suppliers if s.source_id != "S10003"])
+        if any(s.source_id == "S10003" for s in suppliers):
+            results["S10003"] = NotFound("BILL HTTP 404: No vendor with id 009x")
+        return results
 
-    monkeypatch.setattr(BillConnector, "create_vendor", create_vendor)
+    monkeypatch.setattr(BillConnector, "create_vendors", create_vendors)
     run = run_integration(integration.pk)
     assert run.status == SyncRun.PARTIAL, run.error
     vendor = SyncRecord.objects.get(object_type="vendor", source_id="S10003")
@@ -35,20 +36,23 @@ def test_a_vendor_missing_in_bill_fails_that_supplier_only(integration, sandbox,
 def test_an_outage_stops_the_run_early_instead_of_grinding(integration, sandbox, monkeypatch):  # noqa: F811
     attempts = []
 
-    def create_bill(self, vendor_id, invoice, coding):
-        attempts.append(invoice.invoice_number)
+    def update_vendor(self, vendor_id, supplier):
+        attempts.append(supplier.source_id)
         raise TransientError("BILL HTTP 503: service unavailable")
 
-    monkeypatch.setattr(BillConnector, "create_bill", create_bill)
+    run_integration(integration.pk)
+    for n in range(1, 7):
+        control(sandbox, "infor/update-supplier", {"SUNO": f"S1{n:04d}", "SUNM": f"Renamed supplier {n}"})
+    monkeypatch.setattr(BillConnector, "update_vendor", update_vendor)
     run = run_integration(integration.pk)
     assert run.status == SyncRun.DEFERRED
-    assert len(attempts) == engine.OUTAGE_STREAK, "stopped after a few records in a row, not all 390"
+    assert len(attempts) == engine.OUTAGE_STREAK, "stopped after a few records in a row, not all six"
     assert "in a row" in run.error and "503" in run.error
-    failed = SyncRecord.objects.filter(object_type="bill", status=SyncRecord.FAILED, error_class="transient")
+    failed = SyncRecord.objects.filter(object_type="vendor", status=SyncRecord.FAILED, error_class="transient")
     assert failed.count() == engine.OUTAGE_STREAK, "the records tried are kept for the next run"
     monkeypatch.undo()
     again = run_integration(integration.pk)
-    assert again.status == SyncRun.PARTIAL and again.counters["bills_created"] > 380
+    assert again.status == SyncRun.PARTIAL and again.counters["vendors_updated"] == 6
 
 
 def test_a_run_whose_worker_died_is_reaped_after_a_few_missed_heartbeats(integration):  # noqa: F811

@@ -1,53 +1,23 @@
 """BILL webhooks: the simulator delivers real signed events to the live portal."""
 
-import io
 import json
 
-import pytest
-import requests
-from django.core.management import call_command
-from django.urls import reverse
 from django_q.models import OrmQ, Schedule
 
 from connectors.bill import sandbox as bill_sandbox
 from portal.models import AuditEntry
 from syncs.engine import run_integration
-from syncs.models import Integration
+from tests.webhooks.helpers import bills, control, event_body, post, state
 from webhooks import subscriptions
-from webhooks.models import WebhookEvent, WebhookSubscription
+from webhooks.models import WebhookEvent
 from webhooks.signature import sign
 from webhooks.tasks import process_event, replay_event
-
-
-def control(sandbox, path, payload=None):
-    response = requests.post(f"{sandbox.url}/_control/{path}", json=payload or {}, timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def state(sandbox, system):
-    return requests.get(f"{sandbox.url}/_control/state", params={"system": system}, timeout=30).json()
 
 
 def process_received():
     """What the task cluster does with the queued events."""
     for pk in WebhookEvent.objects.filter(status=WebhookEvent.RECEIVED).order_by("pk").values_list("pk", flat=True):
         process_event(pk)
-
-
-@pytest.fixture
-def demo(live_server, sandbox, settings, transactional_db):
-    settings.PUBLIC_URL = live_server.url
-    call_command("seed_demo", sandbox_url=sandbox.url, stdout=io.StringIO())
-    integration = Integration.objects.get(name="Infor → BILL")
-    run_integration(integration.pk)
-    WebhookEvent.objects.all().delete()
-    return integration, WebhookSubscription.objects.get()
-
-
-def bills(sandbox):
-    return sorted(state(sandbox, "bill")["organizations"][bill_sandbox.ORG_ID]["bills"],
-                  key=lambda b: b["invoice"]["invoiceNumber"])
 
 
 def test_paid_bill_reaches_infor_once_despite_redelivery_and_disorder(demo, sandbox):
@@ -82,28 +52,6 @@ def second_payment_id(sandbox, bill):
     return next(p["id"] for p in payments if p["billId"] == bill["id"])
 
 
-def post(client, subscription, body, signature=None, **extra):
-    headers = {"HTTP_X_BILL_SHA_SIGNATURE": signature} if signature is not None else {}
-    return client.post(reverse("bill-webhook", args=[subscription.pk]), data=body, content_type="application/json",
-                       **headers, **extra)
-
-
-def event_body(event_id="evt-1"):
-    return json.dumps({"metadata": {"eventId": event_id, "subscriptionId": "sub1", "organizationId": "008x",
-                                    "eventType": "payment.updated", "version": "1"},
-                       "payment": {"id": "stpX", "billIds": ["00nX"], "amount": 5, "singleStatus": "CLEARED"}},
-                      indent=2).encode()
-
-
-@pytest.fixture
-def local_subscription(tenant):
-    from connectors.models import Connection
-
-    connection = Connection.objects.create(tenant=tenant, system="bill", name="BILL")
-    return WebhookSubscription.objects.create(connection=connection, name="s", notification_url="https://x.test/",
-                                              security_key="the-security-key", remote_id="sub1")
-
-
 def test_invalid_requests_are_rejected_and_nothing_is_processed(client, local_subscription, settings):
     body = event_body()
     good = sign("the-security-key", body)
@@ -122,8 +70,12 @@ def test_invalid_requests_are_rejected_and_nothing_is_processed(client, local_su
     cases.append((unknown, 404))
     assert [r.status_code for r, _ in cases] == [status for _, status in cases]
     rejected = WebhookEvent.objects.filter(status=WebhookEvent.REJECTED)
-    assert rejected.count() == 5 and not WebhookEvent.objects.exclude(status=WebhookEvent.REJECTED).exists()
+    assert sorted(rejected.values_list("rejection", flat=True)) == [
+        WebhookEvent.BAD_SIGNATURE, WebhookEvent.MISSING_SIGNATURE, WebhookEvent.NOT_AN_EVENT, WebhookEvent.TOO_LARGE]
+    assert not WebhookEvent.objects.exclude(status=WebhookEvent.REJECTED).exists()
     assert all(len(e.raw_body) <= 500 and e.reason and e.event_id == "" for e in rejected)
+    local_subscription.refresh_from_db()
+    assert local_subscription.rejected_count == 6, "every refusal counts, the unknown subscription's none"
     assert OrmQ.objects.count() == 0
     assert post(client, local_subscription, body, good).status_code == 200, "the real event is not blocked"
 

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
 
 from connectors.sandbox import QuietHandler, SandboxHub, ThreadingServer, wsgi_app
 
@@ -13,7 +14,10 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, **options):
         from wsgiref.simple_server import make_server
 
-        hub = SandboxHub()
+        try:
+            hub = SandboxHub()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
         hub.start_background()
         server = make_server(host, port, wsgi_app(hub), server_class=ThreadingServer, handler_class=QuietHandler)
         self.stdout.write(f"Simulators ({', '.join(hub.simulators)}) on http://{host}:{port}/ — Ctrl-C stops.")

@@ -57,9 +57,9 @@ def invoice(number="INV-1", amount="120.50"):
 def test_session_expiring_mid_run_is_renewed_and_nothing_fails(bill_connection, sandbox):
     connector = bill_connection.connector()
     accounts = seed_accounts(sandbox)
-    vendor_id = connector.create_vendor(SUPPLIER)
+    vendor_id = create_vendor(connector, SUPPLIER)
     control(sandbox, "clock", {"advance_seconds": 36 * 60})  # 36 idle minutes: BILL drops the session
-    bill_id = connector.create_bill(vendor_id, invoice(), {0: {"gl_account": accounts["6100"]}})
+    bill_id = create_bill(connector, vendor_id, invoice(), {0: {"gl_account": accounts["6100"]}})
     assert bill_id.startswith("00n")
     assert bill_state(sandbox)["logins"] == 2
     bills = org_objects(sandbox, "bills")
@@ -112,12 +112,13 @@ def test_hourly_limit_defers_the_rest_of_the_work_to_the_next_hour(bill_connecti
 def test_retry_after_a_crash_between_create_and_record_makes_no_second_bill(bill_connection, sandbox):
     accounts = seed_accounts(sandbox)
     connector = bill_connection.connector()
-    vendor_id = connector.find_vendor(SUPPLIER) or connector.create_vendor(SUPPLIER)
-    connector.create_bill(vendor_id, invoice(), {0: {"gl_account": accounts["6100"]}})
+    assert connector.find_vendors([SUPPLIER]) == {}
+    vendor_id = create_vendor(connector, SUPPLIER)
+    create_bill(connector, vendor_id, invoice(), {0: {"gl_account": accounts["6100"]}})
     # The worker dies here, before the ledger records the bill. The retry runs in a fresh connector.
     retry = Connection.objects.get(pk=bill_connection.pk).connector()
-    vendor_again = retry.find_vendor(SUPPLIER) or retry.create_vendor(SUPPLIER)
-    bill_again = retry.find_bill(vendor_again, invoice()) or retry.create_bill(vendor_again, invoice(), {})
+    vendor_again = retry.find_vendors([SUPPLIER])[SUPPLIER.source_id]
+    bill_again = retry.find_bills([(vendor_again, invoice())])[invoice().source_id]
     assert vendor_again == vendor_id
     assert len(org_objects(sandbox, "vendors")) == 1
     bills = org_objects(sandbox, "bills")
@@ -127,8 +128,8 @@ def test_retry_after_a_crash_between_create_and_record_makes_no_second_bill(bill
 def test_untrusted_session_is_a_configuration_problem_not_a_relogin_loop(bill_connection, sandbox):
     accounts = seed_accounts(sandbox)
     connector = bill_connection.connector()
-    vendor_id = connector.create_vendor(SUPPLIER)
-    bill_id = connector.create_bill(vendor_id, invoice(), {0: {"gl_account": accounts["6100"]}})
+    vendor_id = create_vendor(connector, SUPPLIER)
+    bill_id = create_bill(connector, vendor_id, invoice(), {0: {"gl_account": accounts["6100"]}})
     with pytest.raises(ConfigurationError) as excinfo:
         connector.client.http.json("POST", "/v3/payments", json={"billId": bill_id, "amount": 10})
     assert "BDC_1361" in str(excinfo.value)
@@ -137,16 +138,16 @@ def test_untrusted_session_is_a_configuration_problem_not_a_relogin_loop(bill_co
 
 def test_validation_errors_become_data_errors_on_the_record(bill_connection, sandbox):
     connector = bill_connection.connector()
-    vendor_id = connector.create_vendor(SUPPLIER)
-    with pytest.raises(DataError) as excinfo:
-        connector.create_bill(vendor_id, invoice(), {0: {"gl_account": "0caDOESNOTEXIST"}})
-    assert "chartOfAccountId" in str(excinfo.value)
+    vendor_id = create_vendor(connector, SUPPLIER)
+    refused = connector.create_bills([(vendor_id, invoice(), {0: {"gl_account": "0caDOESNOTEXIST"}})])
+    assert isinstance(refused[invoice().source_id], DataError)
+    assert "chartOfAccountId" in str(refused[invoice().source_id])
     assert org_objects(sandbox, "bills") == []
 
 
 def test_refused_bulk_batch_falls_back_to_single_creates(bill_connection, sandbox):
     connector = bill_connection.connector()
-    vendor_id = connector.create_vendor(SUPPLIER)
+    vendor_id = create_vendor(connector, SUPPLIER)
     good = connector.bill_payload(vendor_id, invoice("A"), {})
     bad = {**connector.bill_payload(vendor_id, invoice("B"), {}), "dueDate": "12/01/2026"}
     results = connector.client.create_bills_bulk([good, bad, connector.bill_payload(vendor_id, invoice("C"), {})])
@@ -168,11 +169,12 @@ def test_bulk_vendor_limit_is_enforced_by_the_simulator(bill_connection, sandbox
 def test_lists_filter_sort_and_page_like_bill(bill_connection, sandbox):
     connector = bill_connection.connector()
     for n in range(7):
-        connector.create_vendor(Supplier(source_id=f"S{n}", name=f"Vendor {n}"))
+        create_vendor(connector, Supplier(source_id=f"S{n}", name=f"Vendor {n}"))
     connector.client.page_size = 3
     names = [v["name"] for v in connector.client.list("/v3/vendors", sort="name:desc")]
     assert names == [f"Vendor {n}" for n in range(6, -1, -1)]
-    assert [v["shortName"] for v in connector.client.find_vendors(shortName="S4")] == ["S4"]
+    assert connector.find_vendors([Supplier(source_id="S4", name="x")]) == {
+        "S4": next(v["id"] for v in org_objects(sandbox, "vendors") if v["shortName"] == "S4")}
     response = requests.get(f"{sandbox.url}/bill/connect/v3/vendors", params={"max": 500},
                             headers={"sessionId": "x", "devKey": bill_sandbox.DEV_KEY}, timeout=10)
     assert response.status_code == 401 and response.json()[0]["code"] == "BDC_1109"
@@ -223,8 +225,8 @@ def test_webhook_subscription_lifecycle_and_signed_delivery(bill_connection, san
 
     accounts = seed_accounts(sandbox)
     connector = bill_connection.connector()
-    vendor_id = connector.create_vendor(SUPPLIER)
-    bill_id = connector.create_bill(vendor_id, invoice(), {0: {"gl_account": accounts["6100"]}})
+    vendor_id = create_vendor(connector, SUPPLIER)
+    bill_id = create_bill(connector, vendor_id, invoice(), {0: {"gl_account": accounts["6100"]}})
     control(sandbox, "bill/pay", {"billId": bill_id})
     assert control(sandbox, "bill/deliver")["delivered"] == 1
     signature, body = receiver.received[0]
@@ -243,8 +245,8 @@ def test_failing_endpoint_gets_redeliveries_then_the_subscription_is_disabled(bi
     client = bill_connection.connector().client
     sub = client.create_subscription("payments", ["bill.created"], receiver.url)
     connector = bill_connection.connector()
-    vendor_id = connector.create_vendor(SUPPLIER)
-    connector.create_bill(vendor_id, invoice(), {})
+    vendor_id = create_vendor(connector, SUPPLIER)
+    create_bill(connector, vendor_id, invoice(), {})
     attempts = 0
     for _ in range(bill_sandbox.MAX_DELIVERY_ATTEMPTS):
         attempts += control(sandbox, "bill/deliver")["failed"]
@@ -302,3 +304,14 @@ def test_sync_token_sign_in_keeps_its_session_for_hours(tenant, sandbox):
     assert bill_state(sandbox)["logins"] == 1
     token = connection.token
     assert token.expires_at - timezone.now() > timedelta(hours=40)
+
+
+def create_vendor(connector, supplier):
+    return connector.create_vendors([supplier])[supplier.source_id]
+
+
+def create_bill(connector, vendor_id, inv, coding):
+    result = connector.create_bills([(vendor_id, inv, coding)])[inv.source_id]
+    if isinstance(result, Exception):
+        raise result
+    return result

@@ -1,0 +1,53 @@
+"""What the webhook tests share: posts to a subscription's endpoint, and the simulators' controls."""
+
+import json
+
+import requests
+from django.urls import reverse
+
+from connectors.bill import sandbox as bill_sandbox
+from connectors.models import Connection
+from webhooks.models import WebhookSubscription
+from webhooks.signature import sign
+
+KEY = "the-security-key"
+
+
+def post(client, subscription, body, signature=None, **extra):
+    headers = {"HTTP_X_BILL_SHA_SIGNATURE": signature} if signature is not None else {}
+    return client.post(reverse("bill-webhook", args=[subscription.pk]), data=body, content_type="application/json",
+                       **headers, **extra)
+
+
+def signed_post(client, subscription, body, key=KEY):
+    return post(client, subscription, body, sign(key, body))
+
+
+def event_body(event_id="evt-1", payment=None, event_type="payment.updated", **top):
+    if payment is None:
+        payment = {"id": "stpX", "billIds": ["00nX"], "amount": 5, "singleStatus": "CLEARED"}
+    return json.dumps({"metadata": {"eventId": event_id, "subscriptionId": "sub1", "organizationId": "008x",
+                                    "eventType": event_type, "version": "1"},
+                       "payment": payment, **top}, indent=2).encode()
+
+
+def make_subscription(tenant, name="BILL", **fields):
+    connection = Connection.objects.create(tenant=tenant, system="bill", name=name)
+    return WebhookSubscription.objects.create(**{"connection": connection, "name": "s",
+                                                 "notification_url": "https://x.test/", "security_key": KEY,
+                                                 "remote_id": "sub1", **fields})
+
+
+def control(sandbox, path, payload=None):
+    response = requests.post(f"{sandbox.url}/_control/{path}", json=payload or {}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def state(sandbox, system):
+    return requests.get(f"{sandbox.url}/_control/state", params={"system": system}, timeout=30).json()
+
+
+def bills(sandbox):
+    return sorted(state(sandbox, "bill")["organizations"][bill_sandbox.ORG_ID]["bills"],
+                  key=lambda b: b["invoice"]["invoiceNumber"])
