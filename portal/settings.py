@@ -157,7 +157,9 @@ LOGGING = {
     "filters": {"redact": {"()": "portal.redaction.RedactingFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # A flood of forged webhook calls must not become a flood of log lines: refusals are counted on the
+    # subscription (Admin → Webhook subscriptions) instead; server errors are still logged.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "django.request": {"level": "ERROR"}},
 }
 
 # The connectors' HTTP client: attempts per call, exponential backoff (seconds) and the longest

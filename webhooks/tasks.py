@@ -7,11 +7,10 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 from django_q.models import Schedule
-from django_q.tasks import async_task
 
 from connectors.bill.connector import bill_list, bill_object, bill_text, payment_from_bill
-from connectors.errors import ConnectorError, DataError, TransientError
-from portal import audit
+from connectors.errors import ConnectorError, DataError, Deferred, TransientError
+from portal import audit, jobs
 from syncs.models import Integration, SyncRecord
 from syncs.payments import apply_payment
 from webhooks import subscriptions
@@ -26,11 +25,11 @@ ACTOR = "system:webhook"
 def enqueue_processing(event, delay=None):
     """Queue the event's processing once the row is committed (never before: the worker would miss it)."""
     if delay is None:
-        transaction.on_commit(lambda: async_task("webhooks.tasks.process_event", event.pk,
-                                                 task_name=f"webhook event {event.pk}"))
+        transaction.on_commit(lambda: jobs.enqueue("process_webhook_event", event.pk,
+                                                   task_name=f"webhook event {event.pk}"))
     else:
         Schedule.objects.create(name=f"webhook-event-{event.pk}-retry-{event.attempts}",
-                                func="webhooks.tasks.process_event", args=repr((event.pk,)),
+                                func=jobs.func_for("process_webhook_event"), args=repr((event.pk,)),
                                 schedule_type=Schedule.ONCE, repeats=1, next_run=timezone.now() + delay)
 
 
@@ -56,6 +55,9 @@ def process_event(event_pk):
         event.save(update_fields=["attempts"])
     try:
         status, reason = handle(event, parse_event(event.raw_body))
+    except Deferred as exc:
+        # The ERP or BILL asked us to stop until a given time: come back then, not at the usual backoff.
+        return fail(event, str(exc), retry=True, delay=max(exc.until - timezone.now(), RETRY_BASE))
     except TransientError as exc:
         return fail(event, str(exc), retry=True)
     except (DataError, ConnectorError) as exc:
@@ -120,13 +122,13 @@ def finish(event, status, reason):
                  target_id=event.event_id, message=reason)
 
 
-def fail(event, reason, retry):
+def fail(event, reason, retry, delay=None):
     event.refresh_from_db()
     WebhookEvent.objects.filter(pk=event.pk).update(status=WebhookEvent.FAILED, reason=reason)
     audit.record("webhook.failed", actor=ACTOR, tenant=event.connection.tenant, obj=event, target_id=event.event_id,
                  message=f"Attempt {event.attempts}: {reason}")
     if retry and event.attempts < MAX_ATTEMPTS:
-        enqueue_processing(event, delay=RETRY_BASE * 2 ** (event.attempts - 1))
+        enqueue_processing(event, delay=delay or RETRY_BASE * 2 ** (event.attempts - 1))
     return WebhookEvent.FAILED
 
 

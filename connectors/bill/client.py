@@ -264,11 +264,15 @@ def filter_value(value):
 
 
 def parse_bill_time(value):
-    """BILL timestamps: 2025-09-01T00:00:00.000+00:00 or …Z."""
+    """BILL timestamps: 2025-09-01T00:00:00.000+00:00 or …Z. BILL's times are UTC, so one without a zone
+    is read as UTC rather than as this server's local time."""
     if not value:
         return None
+    if not isinstance(value, str):
+        raise DataError(f"BILL sent a timestamp that is not text: {value!r}")
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise DataError(f"BILL sent an unreadable timestamp {value!r}") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from connectors.base import ApConnector
 from connectors.bill.client import BULK_BILLS, CONCURRENT_CALLS, BillClient, parse_bill_time
 from connectors.errors import DataError
-from connectors.records import Dimension, GlAccount, Payment
+from connectors.records import Dimension, GlAccount, Payment, Unreadable
 
 # BILL has no external id. A vendor carries the ERP supplier id in shortName (40 characters at most,
 # UNCONFIRMED), so a retry after a crash finds the vendor it made. shortName is not one of BILL's
@@ -174,11 +174,15 @@ class BillConnector(ApConnector):
 
     # --- payments -------------------------------------------------------------------------------------
     def payments(self, since=None):
+        """Each payment as a records.Payment, or as records.Unreadable when a field does not parse: one bad
+        payment is a failed record, never the end of the stream (the cursor must move past it)."""
         for p in self.client.payments(since):
-            yield payment_from_bill(p)
-
-    def payment(self, payment_id):
-        return payment_from_bill(self.client.get_payment(payment_id))
+            try:
+                yield payment_from_bill(p)
+            except DataError as exc:
+                payment_id = p.get("id") if isinstance(p, dict) and isinstance(p.get("id"), str) else "?"
+                updated = p.get("updatedTime") if isinstance(p, dict) and isinstance(p.get("updatedTime"), str) else ""
+                yield Unreadable("payment", payment_id, f"BILL payment {payment_id}", str(exc), updated)
 
 
 def shown(value):

@@ -112,3 +112,21 @@ def test_a_payment_the_erp_refuses_does_not_block_the_others(integration, sandbo
     later = run_integration(integration.pk)
     assert later.counters.get("payments_written_back", 0) == 0, "nothing written twice"
     assert later.status == SyncRun.PARTIAL
+
+
+def test_an_unreadable_polled_payment_fails_alone_and_the_others_go_on(integration, sandbox, monkeypatch):  # noqa: F811
+    from connectors.bill.client import BillClient
+
+    run_integration(integration.pk)
+    bill = bill_org(sandbox)["bills"][0]
+    control(sandbox, "bill/pay", {"billId": bill["id"]})
+    real = BillClient.payments
+    bad = {"id": "stp-bad", "billIds": [bill["id"]], "amount": "abc", "singleStatus": "CLEARED",
+           "updatedTime": "2026-11-30T00:00:00.000Z"}
+    monkeypatch.setattr(BillClient, "payments", lambda self, since=None: iter([bad, *real(self, since)]))
+    run = run_integration(integration.pk)
+    assert run.status == SyncRun.PARTIAL
+    assert run.counters["payments_written_back"] == 1, "the good payment after it still went"
+    failed = SyncRecord.objects.get(object_type="payment", source_id="stp-bad")
+    assert failed.status == SyncRecord.FAILED and "amount" in failed.error_detail
+    assert run_integration(integration.pk).status == SyncRun.PARTIAL, "later runs are not stopped by it"
