@@ -1,8 +1,11 @@
 """What the webhook tests share: posts to a subscription's endpoint, and the simulators' controls."""
 
 import json
+from contextlib import contextmanager
 
 import requests
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.urls import reverse
 
 from connectors.bill import sandbox as bill_sandbox
@@ -51,3 +54,16 @@ def state(sandbox, system):
 def bills(sandbox):
     return sorted(state(sandbox, "bill")["organizations"][bill_sandbox.ORG_ID]["bills"],
                   key=lambda b: b["invoice"]["invoiceNumber"])
+
+
+@contextmanager
+def keeping_the_test_connection():
+    """As Django's test client does: a finished request would otherwise close the test's database connection
+    (a no-op for in-memory SQLite, the end of the test's transaction on PostgreSQL)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)

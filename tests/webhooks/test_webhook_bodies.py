@@ -13,7 +13,7 @@ from django.urls import reverse
 from gunicorn.config import Config
 from gunicorn.http import RequestParser, wsgi
 
-from tests.webhooks.helpers import KEY, event_body, make_subscription
+from tests.webhooks.helpers import KEY, event_body, keeping_the_test_connection, make_subscription
 from webhooks import views
 from webhooks.models import WebhookEvent
 from webhooks.signature import sign
@@ -36,6 +36,11 @@ def through_gunicorn(raw):
     """One request served the way gunicorn's workers serve it (its parser, WSGI environ and response writer)
     over a socket, in this thread so the test database is visible. Returns (status, body)."""
     cfg = Config()
+    with keeping_the_test_connection():
+        return _through_gunicorn(cfg, raw)
+
+
+def _through_gunicorn(cfg, raw):
     server_end, client_end = socket.socketpair()
     # A view that waits for body bytes the client never sends fails the test instead of hanging it.
     server_end.settimeout(5)

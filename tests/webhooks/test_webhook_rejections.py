@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from portal.fields import Undecryptable
-from tests.webhooks.helpers import event_body, make_subscription, post, signed_post
+from tests.webhooks.helpers import event_body, keeping_the_test_connection, make_subscription, post, signed_post
 from webhooks import views
 from webhooks.models import WebhookEvent, WebhookSubscription
 from webhooks.signature import sign
@@ -101,7 +101,8 @@ def test_an_unsigned_request_is_refused_without_reading_its_body(local_subscript
     response = views.bill_webhook(request, subscription_id=local_subscription.pk)
     assert response.status_code == 401, "refused for its missing signature, not for its declared size"
     assert not WebhookEvent.objects.exists(), "nothing is written before the answer is sent"
-    response.close()  # what the WSGI server does once the answer is out
+    with keeping_the_test_connection():
+        response.close()  # what the WSGI server does once the answer is out
     evidence = WebhookEvent.objects.get()
     assert evidence.rejection == WebhookEvent.MISSING_SIGNATURE and evidence.raw_body == ""
     local_subscription.refresh_from_db()
