@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from connectors.errors import ConnectorError
 from portal import audit
@@ -25,7 +25,9 @@ class IntegrationForm(forms.ModelForm):
 class MappingRuleInline(admin.TabularInline):
     model = MappingRule
     extra = 0
-    fields = ["kind", "source_code", "target_id", "target_label", "confirmed"]
+    fields = ["kind", "source_code", "source_label", "target_kind", "target_id", "target_label", "confirmed",
+              "problem"]
+    readonly_fields = ["problem"]
 
 
 @admin.register(Integration)
@@ -33,13 +35,20 @@ class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = IntegrationForm
     list_display = ["name", "tenant", "source", "target", "enabled", "paused", "interval_minutes", "last_run_at",
                     "next_run_at"]
-    readonly_fields = ["run_plan"]
+    readonly_fields = ["run_plan", "rules_that_cannot_be_used"]
     list_filter = ["enabled", "paused", "tenant"]
     search_fields = ["name", "tenant__name"]
     list_select_related = ["tenant", "source", "target"]
     autocomplete_fields = ["tenant"]
     inlines = [MappingRuleInline]
     actions = ["sync_now", "dry_run", "pause", "resume", "replay_failed", "resync_from_date", "load_reference_data"]
+
+    @admin.display(description="Mapping rules that cannot be used")
+    def rules_that_cannot_be_used(self, obj):
+        broken = list(obj.mapping_rules.exclude(problem="")) if obj and obj.pk else []
+        if not broken:
+            return "None, as of the last run."
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((rule.problem,) for rule in broken)))
 
     @admin.display(description="What a run does")
     def run_plan(self, obj):
@@ -121,9 +130,11 @@ class ResyncForm(forms.Form):
 
 @admin.register(MappingRule)
 class MappingRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ["integration", "kind", "source_code", "target_id", "target_label", "confirmed"]
-    list_filter = ["kind", "confirmed", "integration"]
-    search_fields = ["source_code", "target_id", "target_label"]
+    list_display = ["integration", "kind", "source_code", "source_label", "target_kind", "target_id", "target_label",
+                    "confirmed", "problem"]
+    list_filter = ["kind", "target_kind", "confirmed", ("problem", admin.EmptyFieldListFilter), "integration"]
+    search_fields = ["source_code", "source_label", "target_id", "target_label"]
+    readonly_fields = ["problem", "checked_at"]
     list_select_related = ["integration__tenant"]
     actions = ["confirm"]
 

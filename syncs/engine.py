@@ -179,6 +179,12 @@ QUIET_COUNTERS = {"api_calls", "unchanged", "mapping_rules_invalid"}
 QUIET_SUFFIXES = ("_unchanged", "_still_failing", "_ignored")
 
 
+def kind_in_words(kind):
+    """"department", "GL account": a kind as it reads inside a sentence."""
+    label = dict(MappingRule.KINDS)[kind]
+    return label if label.startswith("GL") else label.lower()
+
+
 def worth_auditing(run):
     """A person's run, a run that failed, or one that moved something. A scheduled re-read that found
     nothing new (records unchanged, known failures failing again) stays on its SyncRun row only."""
@@ -396,22 +402,48 @@ class Sync:
 
     # --- reference data ---------------------------------------------------------------------------------
     def load_reference_data(self):
-        self.target_accounts = {a.id: a for a in self.ap.gl_accounts()}
-        self.target_dimensions = {d.id: d for d in self.ap.dimensions()}
-        rules = MappingRule.objects.filter(integration=self.integration, confirmed=True)
+        """The AP platform's accounts and dimensions, and every confirmed rule checked against the right kind
+        of them. A rule that cannot be used says why, on the rule (the Integration page lists them)."""
+        targets = {MappingRule.GL_ACCOUNT: {a.id: a for a in self.ap.gl_accounts()}}
+        for dimension in self.ap.dimensions():
+            targets.setdefault(dimension.kind, {})[dimension.id] = dimension
         self.rules = {}
         self.mapping_problems = {}
-        for rule in rules:
-            self.rules.setdefault(rule.kind, {})[rule.source_code] = rule.target_id
-            known = self.target_accounts if rule.kind == MappingRule.GL_ACCOUNT else self.target_dimensions
-            if rule.kind in (MappingRule.GL_ACCOUNT, MappingRule.DEPARTMENT, MappingRule.LOCATION,
-                             MappingRule.ACCOUNTING_CLASS):
-                target = known.get(rule.target_id)
-                if target is None or not target.active:
-                    self.mapping_problems[(rule.kind, rule.source_code)] = (
-                        f"{rule.get_kind_display()} {rule.source_code} is mapped to {self.target_name} id "
-                        f"{rule.target_id}, which does not exist there or is archived")
+        now = timezone.now()
+        checked = []
+        for rule in MappingRule.objects.filter(integration=self.integration, confirmed=True):
+            problem = self.rule_problem(rule, targets)
+            if problem:
+                self.mapping_problems[(rule.kind, rule.source_code)] = problem
+            else:
+                self.rules.setdefault(rule.kind, {})[rule.source_code] = (rule.target_kind or rule.kind, rule.target_id)
+            if rule.problem != (problem or "") or rule.checked_at is None:
+                rule.problem, rule.checked_at = problem or "", now
+                checked.append(rule)
+        if checked and not self.dry_run:
+            MappingRule.objects.bulk_update(checked, ["problem", "checked_at"])
         self.counters["mapping_rules_invalid"] = len(self.mapping_problems)
+
+    def rule_problem(self, rule, targets):
+        """Why a rule cannot be used, in words, or None."""
+        target_kind = rule.target_kind or rule.kind
+        if target_kind == MappingRule.VENDOR:
+            return None
+        label = kind_in_words(target_kind)
+        what = f"{rule.get_kind_display()} {rule.source_code}"
+        if target_kind not in targets:
+            return f"{what} is mapped to a {label} in {self.target_name}, which has no {label}s"
+        target = targets[target_kind].get(rule.target_id)
+        if target is None:
+            elsewhere = next((kind_in_words(kind) for kind, known in targets.items() if rule.target_id in known),
+                             None)
+            if elsewhere:
+                return (f"{what} is mapped to {self.target_name} id {rule.target_id}, which is a {elsewhere} there, "
+                        f"not a {label}")
+            return f"{what} is mapped to {self.target_name} {label} {rule.target_id}, which does not exist there"
+        if not target.active:
+            return f"{what} is mapped to {self.target_name} {label} {target.name or rule.target_id}, which is archived"
+        return None
 
     # --- suppliers → vendors ----------------------------------------------------------------------------
     def sync_suppliers(self):
@@ -564,23 +596,25 @@ class Sync:
             if not code:
                 problems.append(f"Line {index + 1} has no GL account")
                 continue
-            if code not in gl_rules:
-                problems.append(f"GL account {code} is not mapped to a {self.target_name} account")
-                continue
             if (MappingRule.GL_ACCOUNT, code) in self.mapping_problems:
                 problems.append(self.mapping_problems[(MappingRule.GL_ACCOUNT, code)])
                 continue
-            coding[index] = {"gl_account": gl_rules[code]}
+            if code not in gl_rules:
+                problems.append(f"GL account {code} is not mapped to a {self.target_name} account")
+                continue
+            coding[index] = {"gl_account": gl_rules[code][1]}
             for kind, value in line.dimensions.items():
+                if (kind, value) in self.mapping_problems:
+                    problems.append(self.mapping_problems[(kind, value)])
+                    continue
                 kind_rules = self.rules.get(kind)
                 if not kind_rules:
                     continue  # this integration does not carry that dimension across
                 if value not in kind_rules:
                     problems.append(f"{kind.capitalize()} {value} is not mapped to a {self.target_name} {kind}")
-                elif (kind, value) in self.mapping_problems:
-                    problems.append(self.mapping_problems[(kind, value)])
                 else:
-                    coding[index][kind] = kind_rules[value]
+                    target_kind, target_id = kind_rules[value]
+                    coding[index][target_kind] = target_id
         return list(dict.fromkeys(problems)), coding
 
     def prefetch_vendors(self, invoices):

@@ -64,20 +64,30 @@ class Integration(models.Model):
 
 
 class MappingRule(models.Model):
+    """One code in the ERP (of a kind: GL account, department…) → one object in the AP platform (of a kind,
+    not always the same one: a department in the ERP may be a location in BILL)."""
+
     GL_ACCOUNT = "gl_account"
     DEPARTMENT = "department"
     LOCATION = "location"
     ACCOUNTING_CLASS = "class"
+    PROJECT = "project"
     VENDOR = "vendor"
     KINDS = [(GL_ACCOUNT, "GL account"), (DEPARTMENT, "Department"), (LOCATION, "Location"),
-             (ACCOUNTING_CLASS, "Accounting class"), (VENDOR, "Vendor")]
+             (ACCOUNTING_CLASS, "Accounting class"), (PROJECT, "Project"), (VENDOR, "Vendor")]
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="mapping_rules")
-    kind = models.CharField(max_length=20, choices=KINDS)
+    kind = models.CharField("ERP kind", max_length=20, choices=KINDS,
+                            help_text="What the code is in the ERP, e.g. a GL account or a department.")
     source_code = models.CharField(max_length=100, help_text="The code in the ERP, e.g. GL account 6100.")
+    source_label = models.CharField(max_length=200, blank=True, help_text="Its name in the ERP.")
+    target_kind = models.CharField("AP kind", max_length=20, choices=KINDS, blank=True,
+                                   help_text="What it becomes in the AP platform; the same kind when left blank.")
     target_id = models.CharField(max_length=100, help_text="The id in the AP platform, e.g. 0ca… in BILL.")
-    target_label = models.CharField(max_length=200, blank=True)
+    target_label = models.CharField(max_length=200, blank=True, help_text="Its name in the AP platform.")
     confirmed = models.BooleanField(default=True, help_text="Proposed rules take effect once ops confirm them.")
+    problem = models.TextField(blank=True, help_text="Why the last run could not use this rule; empty when it could.")
+    checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -87,7 +97,15 @@ class MappingRule(models.Model):
                                                name="one_rule_per_source_code")]
 
     def __str__(self):
-        return f"{self.get_kind_display()} {self.source_code} → {self.target_id}"
+        source = f"{self.get_kind_display()} {self.source_code}"
+        source += f" {self.source_label}" if self.source_label else ""
+        target = self.target_label or self.target_id
+        kind = "" if self.target_kind == self.kind else f"{self.get_target_kind_display().lower()} "
+        return f"{source} → {kind}{target}"
+
+    def save(self, *args, **kwargs):
+        self.target_kind = self.target_kind or self.kind
+        super().save(*args, **kwargs)
 
     @property
     def tenant(self):

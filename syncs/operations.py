@@ -49,23 +49,36 @@ def resync_from(integration, moment, actor):
 
 
 def load_reference_data(integration, actor):
-    """Fetch GL accounts from both sides and propose unconfirmed GL rules where account numbers match."""
+    """Fetch GL accounts from both sides and propose unconfirmed GL rules where account numbers match. Safe to
+    run again: existing rules are kept, and their names on both sides are brought up to date."""
     with integration.source.connector() as erp, integration.target.connector() as ap:
         source_accounts, target_accounts = erp.gl_accounts(), ap.gl_accounts()
     by_code = {a.code: a for a in target_accounts if a.code and a.active}
-    existing = set(MappingRule.objects.filter(integration=integration, kind=MappingRule.GL_ACCOUNT)
-                   .values_list("source_code", flat=True))
+    by_id = {a.id: a for a in target_accounts}
+    names = {a.code: a.name for a in source_accounts}
+    existing = {rule.source_code: rule for rule in MappingRule.objects.filter(integration=integration,
+                                                                             kind=MappingRule.GL_ACCOUNT)}
+    renamed = []
+    for rule in existing.values():
+        labels = (names.get(rule.source_code, rule.source_label),
+                  by_id[rule.target_id].name if rule.target_id in by_id else rule.target_label)
+        if labels != (rule.source_label, rule.target_label):
+            rule.source_label, rule.target_label = labels
+            renamed.append(rule)
+    MappingRule.objects.bulk_update(renamed, ["source_label", "target_label"])
     proposed = []
     for account in source_accounts:
         target = by_code.get(account.code)
         if target and account.code not in existing:
             proposed.append(MappingRule(integration=integration, kind=MappingRule.GL_ACCOUNT,
-                                        source_code=account.code, target_id=target.id,
-                                        target_label=target.name, confirmed=False))
+                                        target_kind=MappingRule.GL_ACCOUNT, source_code=account.code,
+                                        source_label=account.name, target_id=target.id, target_label=target.name,
+                                        confirmed=False))
     MappingRule.objects.bulk_create(proposed)
-    unmatched = sorted(a.code for a in source_accounts if a.code not in by_code and a.code not in existing)
+    unmatched = sorted(f"{a.code} {a.name}".strip() for a in source_accounts
+                       if a.code not in by_code and a.code not in existing)
     audit.record("mapping.proposed", actor=actor, tenant=integration.tenant, obj=integration,
                  message=f"{len(proposed)} GL rule(s) proposed; {len(unmatched)} account(s) without a match",
-                 details={"proposed": [r.source_code for r in proposed], "unmatched": unmatched[:200]})
+                 details={"proposed": [str(r) for r in proposed][:200], "unmatched": unmatched[:200]})
     return {"source_accounts": len(source_accounts), "target_accounts": len(target_accounts),
             "proposed": len(proposed), "unmatched": unmatched, "at": timezone.now().isoformat()}

@@ -74,10 +74,16 @@ class Command(BaseCommand):
             if code == demo.UNMAPPED_ACCOUNT:
                 continue
             MappingRule.objects.update_or_create(integration=integration, kind=MappingRule.GL_ACCOUNT, source_code=code,
-                                                 defaults={"target_id": target, "confirmed": True})
+                                                 defaults={"target_kind": MappingRule.GL_ACCOUNT, "target_id": target,
+                                                           "source_label": demo.GL_NAMES.get(code, ""),
+                                                           "target_label": demo.GL_NAMES.get(code, ""),
+                                                           "confirmed": True})
         for code, target in ids["departments"].items():
             MappingRule.objects.update_or_create(integration=integration, kind=MappingRule.DEPARTMENT, source_code=code,
-                                                 defaults={"target_id": target, "confirmed": True})
+                                                 defaults={"target_kind": MappingRule.DEPARTMENT, "target_id": target,
+                                                           "source_label": demo.DEPARTMENT_NAMES.get(code, ""),
+                                                           "target_label": demo.DEPARTMENT_NAMES.get(code, ""),
+                                                           "confirmed": True})
         MappingRule.objects.filter(integration=integration, kind=MappingRule.GL_ACCOUNT,
                                    source_code=demo.UNMAPPED_ACCOUNT, confirmed=False).delete()
         if created:
