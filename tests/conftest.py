@@ -90,7 +90,8 @@ def pytest_collection_modifyitems(config, items):
 
 
 def run_in_processes(script, count, env_extra=None, timeout=120):
-    """Run a Python snippet in `count` separate processes against the test database; return their results."""
+    """Run a Python snippet in `count` separate processes against the test database (or each snippet of a
+    list in a process of its own); return their results."""
     import os
     import subprocess
     import sys
@@ -105,6 +106,7 @@ def run_in_processes(script, count, env_extra=None, timeout=120):
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "portal.settings", "DEBUG": "1",
            **(env_extra or {})}
     prologue = "import django; django.setup()\n"
-    procs = [subprocess.Popen([sys.executable, "-c", prologue + script], cwd=root, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(count)]
+    scripts = script if isinstance(script, list) else [script] * count
+    procs = [subprocess.Popen([sys.executable, "-c", prologue + each], cwd=root, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for each in scripts]
     return [(p.wait(timeout=timeout), p.stdout.read(), p.stderr.read()) for p in procs]

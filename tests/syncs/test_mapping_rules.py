@@ -24,7 +24,8 @@ def test_a_department_rule_pointing_at_a_location_is_refused_with_the_reason(
         target_id=location)
     run_integration(integration.pk)
     rule = MappingRule.objects.get(integration=integration, kind="department", source_code="200")
-    assert rule.problem == f"Department 200 is mapped to BILL id {location}, which is a location there, not a department"
+    assert rule.problem == (f"Department 200 is mapped to BILL id {location}, which is a location there, "
+                            "not a department")
     on_200 = {n for n, inv in INVOICES.items() if any(line["AIT2"] == "200" for line in inv["lines"])}
     failed = {r.source_ref.split(" ")[0]: r for r in SyncRecord.objects.filter(
         integration=integration, object_type="bill", status="failed")}
