@@ -36,6 +36,13 @@ def money(amount):
     return float(Decimal(amount).quantize(Decimal("0.01")))
 
 
+def contains(whole, part):
+    """Whether every field of `part` has the same value in `whole` (recursively for objects)."""
+    if isinstance(part, dict):
+        return isinstance(whole, dict) and all(contains(whole.get(key), value) for key, value in part.items())
+    return whole == part or (part in ("", None) and whole in ("", None))
+
+
 def vendor_key(supplier_id):
     return str(supplier_id)[:VENDOR_KEY_LENGTH]
 
@@ -50,6 +57,7 @@ class BillConnector(ApConnector):
         self.http = self.client.http
         self._vendor_index = None  # vendor key -> id, as listed in this run
         self._vendor_index_since = None
+        self._listed_vendors = {}  # id -> the vendor as listed in this run
 
     @property
     def lock_scope(self):
@@ -104,6 +112,7 @@ class BillConnector(ApConnector):
         for vendor in listed:
             if vendor.get(VENDOR_KEY_FIELD):
                 self._vendor_index.setdefault(vendor[VENDOR_KEY_FIELD], vendor["id"])
+                self._listed_vendors[vendor["id"]] = vendor
             created = parse_bill_time(vendor.get("createdTime"))
             if created and (self._vendor_index_since is None or created > self._vendor_index_since):
                 self._vendor_index_since = created
@@ -126,8 +135,11 @@ class BillConnector(ApConnector):
         return out
 
     def update_vendor(self, vendor_id, supplier):
+        """PATCH the vendor, unless the copy listed in this run already says all of it (a vendor matched
+        after a crash, or made by another integration on the same organization)."""
         payload = self.vendor_payload(supplier)
-        self.client.update_vendor(vendor_id, payload)
+        if not contains(self._listed_vendors.get(vendor_id), payload):
+            self.client.update_vendor(vendor_id, payload)
         return vendor_id
 
     # --- bills ----------------------------------------------------------------------------------------
