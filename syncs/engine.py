@@ -10,7 +10,7 @@ import json
 import logging
 import threading
 from collections import Counter
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -50,6 +50,8 @@ RETRY_CLASSES = ("transient", "rate_limit", "conflict", "locked")
 # down: the run stops (deferred) instead of spending every retry on every remaining record.
 OUTAGE_STREAK = 3
 OUTAGE_PAUSE = timedelta(minutes=5)
+# How long a run waits for another run sending to the same AP account before it defers.
+TARGET_LOCK_WAIT = timedelta(minutes=5)
 ACTOR = "system:sync"
 
 
@@ -333,7 +335,9 @@ class Sync:
             return
         finished, self.finished = self.finished, []
         with transaction.atomic():
-            SyncRecord.objects.bulk_update([record for record, _ in finished], SUCCESS_FIELDS)
+            # One plain UPDATE per row: bulk_update's CASE over every field is slower than that here.
+            for record, _ in finished:
+                record.save(update_fields=SUCCESS_FIELDS)
             audit.record_all([entry for _, entry in finished])
 
     def fail(self, record, error_class, detail, data=None):
@@ -447,8 +451,9 @@ class Sync:
 
     # --- suppliers → vendors ----------------------------------------------------------------------------
     def sync_suppliers(self):
-        self.sync_stream("suppliers", "vendor", self.erp.suppliers(self.since("suppliers", "vendor")),
-                         lambda supplier: supplier.name, self.prepare_supplier, self.send_vendors)
+        with self.target_lock("vendors"):
+            self.sync_stream("suppliers", "vendor", self.erp.suppliers(self.since("suppliers", "vendor")),
+                             lambda supplier: supplier.name, self.prepare_supplier, self.send_vendors)
 
     def sync_stream(self, stream, object_type, items, describe, prepare, send, before=None):
         """Read the stream a batch at a time: each item against the ledger (`prepare` returns its Pending
@@ -492,11 +497,22 @@ class Sync:
     def batch_size(self):
         return max(1, getattr(self.ap, "batch_size", 1))
 
+    @contextmanager
     def target_lock(self, what):
         """Serialises "look up, then create" per AP account and kind of object across every integration
-        and process, so two integrations sending to one BILL organization never create the same vendor."""
+        and process, so two integrations sending to one BILL organization never create the same vendor.
+        Held for a whole stream: a connector may then trust what it listed earlier in the stream. A run
+        that cannot get it in time is deferred, not failed: the other integration is simply busy."""
         scope = getattr(self.ap, "lock_scope", None) or f"connection-{self.integration.target_id}"
-        return exclusive(f"{self.integration.target.system}:{scope}:{what}")
+        stack = ExitStack()
+        try:
+            stack.enter_context(exclusive(f"{self.integration.target.system}:{scope}:{what}",
+                                          wait_seconds=TARGET_LOCK_WAIT.total_seconds()))
+        except TransientError:
+            raise Deferred(f"Another run is sending {what} to the same {self.target_name} account; this one resumes "
+                           "at its next turn.", until=timezone.now() + TARGET_LOCK_WAIT) from None
+        with stack:
+            yield
 
     def supplier_problem(self, supplier):
         if self.integration.options.get("require_tax_id", True) and not supplier.tax_id:
@@ -532,20 +548,19 @@ class Sync:
         new = [p for p in batch if not p.record.target_id]
         if not new:
             return
-        with self.target_lock("vendors"):
-            found = self.guarded_batch(new, lambda: self.ap.find_vendors([p.item for p in new]))
-            if found is None:
-                return
-            for pending in new:
-                if pending.item.source_id in found:
-                    vendor_id = found[pending.item.source_id]
-                    self.guarded(pending.record, lambda p=pending, v=vendor_id: self.update_vendor(p, v, "matched"),
-                                 pending.data)
-            missing = [p for p in new if p.item.source_id not in found]
-            if missing:
-                created = self.guarded_batch(missing, lambda: self.ap.create_vendors([p.item for p in missing]))
-                if created is not None:
-                    self.record_results(missing, created)
+        found = self.guarded_batch(new, lambda: self.ap.find_vendors([p.item for p in new]))
+        if found is None:
+            return
+        for pending in new:
+            if pending.item.source_id in found:
+                vendor_id = found[pending.item.source_id]
+                self.guarded(pending.record, lambda p=pending, v=vendor_id: self.update_vendor(p, v, "matched"),
+                             pending.data)
+        missing = [p for p in new if p.item.source_id not in found]
+        if missing:
+            created = self.guarded_batch(missing, lambda: self.ap.create_vendors([p.item for p in missing]))
+            if created is not None:
+                self.record_results(missing, created)
 
     def update_vendor(self, pending, vendor_id, action):
         self.ap.update_vendor(vendor_id, pending.item)
@@ -583,9 +598,10 @@ class Sync:
 
     # --- invoices → bills -------------------------------------------------------------------------------
     def sync_invoices(self):
-        self.sync_stream("invoices", "bill", self.erp.approved_invoices(self.since("invoices", "bill")),
-                         lambda invoice: f"{invoice.invoice_number} ({invoice.supplier_id})", self.prepare_invoice,
-                         self.send_bills, before=self.prefetch_vendors)
+        with self.target_lock("bills"):
+            self.sync_stream("invoices", "bill", self.erp.approved_invoices(self.since("invoices", "bill")),
+                             lambda invoice: f"{invoice.invoice_number} ({invoice.supplier_id})",
+                             self.prepare_invoice, self.send_bills, before=self.prefetch_vendors)
 
     def coding_for(self, invoice):
         """Each line's target GL account and dimensions, or the list of reasons it cannot be coded."""
@@ -658,20 +674,19 @@ class Sync:
                        vendor_id=vendor_id, coding=coding)
 
     def send_bills(self, batch):
-        with self.target_lock("bills"):
-            found = self.guarded_batch(batch, lambda: self.ap.find_bills([(p.vendor_id, p.item) for p in batch]))
-            if found is None:
-                return
-            for pending in batch:
-                if pending.item.source_id in found:
-                    self.succeed(pending.record, "matched", found[pending.item.source_id], pending.source_hash,
-                                 pending.data, pending.transformation)
-            missing = [p for p in batch if p.item.source_id not in found]
-            if missing:
-                created = self.guarded_batch(
-                    missing, lambda: self.ap.create_bills([(p.vendor_id, p.item, p.coding) for p in missing]))
-                if created is not None:
-                    self.record_results(missing, created)
+        found = self.guarded_batch(batch, lambda: self.ap.find_bills([(p.vendor_id, p.item) for p in batch]))
+        if found is None:
+            return
+        for pending in batch:
+            if pending.item.source_id in found:
+                self.succeed(pending.record, "matched", found[pending.item.source_id], pending.source_hash,
+                             pending.data, pending.transformation)
+        missing = [p for p in batch if p.item.source_id not in found]
+        if missing:
+            created = self.guarded_batch(
+                missing, lambda: self.ap.create_bills([(p.vendor_id, p.item, p.coding) for p in missing]))
+            if created is not None:
+                self.record_results(missing, created)
 
     # --- payments → ERP ---------------------------------------------------------------------------------
     def sync_payments(self):

@@ -58,6 +58,8 @@ class BillConnector(ApConnector):
         self._vendor_index = None  # vendor key -> id, as listed in this run
         self._vendor_index_since = None
         self._listed_vendors = {}  # id -> the vendor as listed in this run
+        self._bill_index = {}  # (vendor id, invoice number) -> bill id, as listed or created in this run
+        self._bills_listed_for = set()  # vendor ids whose bills are in the index
 
     @property
     def lock_scope(self):
@@ -169,20 +171,28 @@ class BillConnector(ApConnector):
 
     def find_bills(self, items):
         """{invoice id: bill id} for the (vendor id, invoice) pairs whose bill already exists, matched on
-        vendor and invoice number among the vendors' bills."""
-        wanted = {(vendor_id, invoice.invoice_number): invoice.source_id for vendor_id, invoice in items}
-        found = {}
-        for bill in self.client.bills_of_vendors([vendor_id for vendor_id, _ in items]):
-            key = (bill.get("vendorId"), (bill.get("invoice") or {}).get("invoiceNumber"))
-            if key in wanted:
-                found.setdefault(wanted[key], bill["id"])
-        return found
+        vendor and invoice number. Each vendor's bills are listed once per run: the engine holds the
+        organization's lock for the whole stream, so no other worker adds bills meanwhile, and the bills
+        this connector creates are added to the same index."""
+        unlisted = {vendor_id for vendor_id, _ in items} - self._bills_listed_for
+        for bill in self.client.bills_of_vendors(unlisted):
+            invoice_number = (bill.get("invoice") or {}).get("invoiceNumber")
+            self._bill_index.setdefault((bill.get("vendorId"), invoice_number), bill["id"])
+        self._bills_listed_for |= unlisted
+        return {invoice.source_id: self._bill_index[(vendor_id, invoice.invoice_number)]
+                for vendor_id, invoice in items if (vendor_id, invoice.invoice_number) in self._bill_index}
 
     def create_bills(self, items):
         """{invoice id: new bill id, or the DataError that refused it}, 100 to a bulk call."""
         results = self.client.create_bills_bulk([self.bill_payload(v, i, c) for v, i, c in items])
-        return {invoice.source_id: result["id"] if isinstance(result, dict) and result.get("id") else result
-                for (_, invoice, _), result in zip(items, results, strict=True)}
+        out = {}
+        for (vendor_id, invoice, _), result in zip(items, results, strict=True):
+            if isinstance(result, dict) and result.get("id"):
+                self._bill_index[(vendor_id, invoice.invoice_number)] = result["id"]
+                out[invoice.source_id] = result["id"]
+            else:
+                out[invoice.source_id] = result
+        return out
 
     # --- payments -------------------------------------------------------------------------------------
     def payments(self, since=None):
