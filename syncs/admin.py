@@ -12,6 +12,7 @@ from portal import audit
 from portal.admin_utils import AuditedAdminMixin, ReadOnlyAdminMixin
 from portal.fields import CredentialsUnreadable
 from syncs import engine, operations
+from syncs.engine import describe_counters
 from syncs.models import Cursor, Integration, MappingRule, SyncRecord, SyncRun
 from syncs.tasks import enqueue_run
 
@@ -88,8 +89,9 @@ class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
             run = engine.run_integration(integration.pk, trigger="dry_run", dry_run=True, actor=request.user.username)
             link = reverse("admin:syncs_syncrun_change", args=[run.pk])
             level = messages.ERROR if run.status == run.FAILED else messages.INFO
-            self.message_user(request, format_html('{}: dry run {} — {} <a href="{}">see the plan</a>', integration,
-                                                   run.get_status_display(), run.counters, link), level)
+            self.message_user(request, format_html('{}: dry run {}: {}. <a href="{}">See the plan</a>.', integration,
+                                                   run.get_status_display().lower(), describe_counters(run.counters),
+                                                   link), level)
 
     @admin.action(description="Replay failed records", permissions=["change"])
     def replay_failed(self, request, queryset):
@@ -184,12 +186,27 @@ class SyncRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "integration", "trigger", "dry_run", "status", "started_at", "finished_at", "counters"]
-    readonly_fields = ["integration", "trigger", "dry_run", "status", "started_at", "heartbeat_at", "finished_at",
-                       "counters", "error", "plan"]
+    list_display = ["id", "integration", "trigger", "dry_run", "status", "started_at", "finished_at", "what_moved"]
+    fields = ["integration", "trigger", "dry_run", "status", "started_at", "heartbeat_at", "finished_at",
+              "what_moved", "error", "plan_in_words"]
+    readonly_fields = fields
     list_filter = ["status", "trigger", "dry_run", ("started_at", admin.DateFieldListFilter), "integration"]
     search_fields = ["=id"]
     list_select_related = ["integration"]
+
+    @admin.display(description="What moved")
+    def what_moved(self, run):
+        return describe_counters(run.counters or {})
+
+    @admin.display(description="Plan (dry run)")
+    def plan_in_words(self, run):
+        if not run.plan:
+            return "—"
+        rows = []
+        for step in run.plan:
+            reason = f": {step['reason']}" if step.get("reason") else ""
+            rows.append((f"{step.get('action', '')} — {step.get('source', '')}{reason}",))
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", rows))
 
 
 @admin.register(Cursor)

@@ -664,7 +664,7 @@ class Sync:
             problems += mapping_problems
             kind = "mapping" if len(problems) == len(mapping_problems) else kind
         if problems:
-            return self.fail(record, kind, "; ".join(problems) + ".", data)
+            return self.fail(record, kind, "; ".join(p.rstrip(".") for p in problems) + ".", data)
         payload = self.ap.bill_payload(vendor_id, invoice, coding)
         if self.dry_run:
             self.counters["bills_would_create"] += 1

@@ -11,6 +11,7 @@ from django_q.models import Schedule
 from connectors.bill.connector import bill_list, bill_object, bill_text, payment_from_bill
 from connectors.errors import ConnectorError, DataError, Deferred, TransientError
 from portal import audit, jobs
+from syncs.engine import describe_counters
 from syncs.models import Integration, SyncRecord
 from syncs.payments import apply_payment
 from webhooks import subscriptions
@@ -87,7 +88,7 @@ def handle(event, data):
         if not integrations or set(outcome) <= {"payments_ignored"}:
             return WebhookEvent.IGNORED, (f"Payment {payment.payment_id} is for bill(s) {', '.join(payment.bill_ids)}, "
                                           "which ml-connector did not create.")
-        return WebhookEvent.PROCESSED, json.dumps(outcome)
+        return WebhookEvent.PROCESSED, describe_counters(outcome).capitalize() + "."
     if event.event_type == "payment.failed":
         bill_ids, errors = failed_payment(data)
         known = SyncRecord.objects.filter(integration__in=integrations, object_type="bill", target_id__in=bill_ids)

@@ -40,7 +40,7 @@ def test_sync_command_prints_counters_and_fails_loudly(integration, sandbox):
     out = io.StringIO()
     with pytest.raises(CommandError, match="completed with failed records") as partial:
         call_command("sync", "infor → bill", "--dry-run", stdout=out)
-    assert partial.value.returncode == 2, "a run with failed records exits non-zero"
+    assert partial.value.returncode == 3, "a run with failed records exits non-zero"
     assert "bills would create" in out.getvalue() and "would create bill" in out.getvalue()
     with pytest.raises(CommandError, match="No integration is named 'no such integration'") as unknown:
         call_command("sync", "no such integration", stdout=io.StringIO())
@@ -62,7 +62,7 @@ def test_sync_command_names_ambiguous_integrations_and_says_things_once(integrat
     out = io.StringIO()
     with pytest.raises(CommandError) as skipped:
         call_command("sync", str(integration.pk), stdout=out)
-    assert skipped.value.returncode == 3
+    assert skipped.value.returncode == 4
     said = out.getvalue() + str(skipped.value)
     assert said.lower().count("skipped") == 2, said  # the status line and the error, no "Skipped: Skipped:"
     assert "skipped: skipped" not in said.lower()
@@ -92,7 +92,7 @@ def test_admin_actions(admin_client, integration, django_capture_on_commit_callb
         admin_client.post(url, {"action": "sync_now", "_selected_action": [integration.pk]})
     assert OrmQ.objects.count() == 1, "Sync now queues a task for the cluster"
     page = admin_client.post(url, {"action": "dry_run", "_selected_action": [integration.pk]}, follow=True)
-    assert "see the plan" in page.content.decode()
+    assert "See the plan" in page.content.decode()
     run = SyncRun.objects.get(dry_run=True)
     assert "create bill" in admin_client.get(reverse("admin:syncs_syncrun_change", args=[run.pk])).content.decode()
     form = admin_client.post(url, {"action": "resync_from_date", "_selected_action": [integration.pk]})

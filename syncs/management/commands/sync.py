@@ -3,8 +3,9 @@ from django.core.management.base import BaseCommand, CommandError
 from syncs.engine import run_integration
 from syncs.models import Integration, SyncRun
 
-# Exit codes a scheduler or script can tell apart; 0 only when every record went through.
-EXIT_CODES = {SyncRun.FAILED: 1, SyncRun.PARTIAL: 2, SyncRun.SKIPPED: 3, SyncRun.DEFERRED: 4}
+# Exit codes a scheduler or script can tell apart; 0 only when every record went through. 1 is also any
+# other command error (an unknown integration), 2 is argparse's for a mistyped command line.
+EXIT_CODES = {SyncRun.FAILED: 1, SyncRun.PARTIAL: 3, SyncRun.SKIPPED: 4, SyncRun.DEFERRED: 5}
 
 
 def find_integration(text):
@@ -31,7 +32,8 @@ def candidates():
 
 class Command(BaseCommand):
     help = ("Run one integration now, in this process, and print its counters. Exits 0 when every record went "
-            "through, 1 when the run failed, 2 when some records failed, 3 when skipped, 4 when deferred.")
+            "through, 1 when the run failed (or the integration is unknown), 3 when some records failed, "
+            "4 when skipped, 5 when deferred.")
 
     def add_arguments(self, parser):
         parser.add_argument("integration", help="The integration's id, or its name (any case)")
