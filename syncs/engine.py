@@ -655,6 +655,9 @@ class Sync:
         if vendor_id is None:
             why = vendor.error_detail if vendor and vendor.error_detail else "it has not been synced"
             problems.append(f"Supplier {invoice.supplier_id} is not in {self.target_name} yet: {why}")
+            if vendor is not None and vendor.error_class in RETRY_CLASSES:
+                # Waiting on a vendor that failed for a passing reason: retried with it, not left for a replay.
+                kind = vendor.error_class
         lines_total = sum((line.amount for line in invoice.lines), Decimal("0.00"))
         if lines_total != invoice.total:
             problems.append(f"The lines add up to {lines_total} {invoice.currency} but the invoice total is "

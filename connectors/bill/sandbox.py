@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 
 import requests
 
+from connectors import canonical
 from connectors.sandbox import BadRequest, Response, Simulator, public, route
 
 DEV_KEY = "sandbox-dev-key"
@@ -770,10 +771,50 @@ class BillSimulator(Simulator):
                     sub = self.subscriptions[payload["id"]]
                     sub["status"] = {**sub["status"], "enabled": False}
                 return self.public_subscription(sub)
+            if action == "seed-canonical":
+                with self.lock:
+                    return self.seed_canonical(org_id)
+            if action == "canonical-pay":
+                with self.lock:
+                    return {"payment_id": self.pay(org_id, payload.get("bill_id"), payload.get("amount"))["id"]}
+            if action == "canonical-state":
+                with self.lock:
+                    return self.canonical_state(org_id)
         except (Invalid, NotFoundError, KeyError) as exc:
             raise BadRequest(str(exc)) from None
         raise BadRequest(f"bill has no control {action!r}; controls: account, seed, pay, payment-status, "
-                         "fail-payment, deliver, expire-sessions, disable-subscription")
+                         "fail-payment, deliver, expire-sessions, disable-subscription, seed-canonical, "
+                         "canonical-pay, canonical-state")
+
+    def seed_canonical(self, org_id):
+        """The canonical chart of accounts, numbered by GL code, and its departments, which BILL knows by
+        name only."""
+        created = self.seed(org_id, {
+            "chart_of_accounts": [{"name": a.name, "account": {"type": "EXPENSE", "number": a.code},
+                                   "archived": not a.active} for a in canonical.GL_ACCOUNTS],
+            "departments": [{"name": d.name, "archived": not d.active} for d in canonical.DEPARTMENTS]})
+        codes = {d.name: d.code for d in canonical.DEPARTMENTS}
+        return {"gl_accounts": {a["account"]["number"]: a["id"] for a in created["chart-of-accounts"]},
+                "dimensions": {"department": {codes[d["name"]]: d["id"] for d in created["departments"]}}}
+
+    def canonical_state(self, org_id):
+        org = self.org(org_id)
+        accounts = {a["id"]: a["account"]["number"] for a in org["chart-of-accounts"].values()}
+        codes = {d.name: d.code for d in canonical.DEPARTMENTS}
+        departments = {d["id"]: codes.get(d["name"], "") for d in org["departments"].values()}
+
+        def line(item):
+            classifications = item.get("classifications") or {}
+            return {"amount": canonical.amount_text(item["amount"]),
+                    "gl_account": accounts.get(classifications.get("chartOfAccountId"), ""),
+                    "department": departments.get(classifications.get("departmentId"), "")}
+
+        return {"vendors": [{"id": v["id"], "name": v["name"], "tax_id": v["additionalInfo"].get("taxId", "")}
+                            for v in org["vendors"].values()],
+                "bills": [{"id": b["id"], "vendor_id": b["vendorId"], "invoice_number": b["invoice"]["invoiceNumber"],
+                           "invoice_date": b["invoice"]["invoiceDate"], "due_date": b["dueDate"],
+                           "amount": canonical.amount_text(b["amount"]), "lines": [line(i) for i in b["billLineItems"]]}
+                          for b in org["bills"].values()]}
 
     def seed(self, org_id, payload):
         created = {}

@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import unquote
 
+from connectors import canonical
 from connectors.infor import m3
 from connectors.sandbox import BadRequest, Response, Simulator, public, route
 
@@ -45,6 +46,46 @@ class MIError(Exception):
     def __init__(self, message, code="", field=""):
         super().__init__(message)
         self.code, self.field = code, field
+
+
+# The canonical seed (connectors/canonical.py) in M3's terms: its invoices are vouchers of division
+# AAA in one journal, and a supplier that is not active is blocked (status 90).
+CANONICAL_DIVISION = "AAA"
+CANONICAL_JOURNAL = 7000
+CANONICAL_SUPPLIER_FIELDS = {"name": "SUNM", "tax_id": "TINO", "currency": "CUCD", "email": "EMAL", "phone": "PHNO"}
+
+
+def m3_status(active):
+    return "20" if active else "90"
+
+
+def m3_date_text(value):
+    return value.strftime("%Y%m%d")
+
+
+def canonical_seed(unreadable=False):
+    """The payload of the `seed` control that loads the canonical seed. An unreadable invoice is held
+    with an invoice date that does not exist, as a hand-edited M3 row can be."""
+    suppliers = [{"SUNO": s.source_id,
+                  **{column: getattr(s, field) for field, column in CANONICAL_SUPPLIER_FIELDS.items()},
+                  "STAT": m3_status(s.active), "ADR1": s.address.line1, "ADR2": s.address.line2,
+                  "TOWN": s.address.city, "ECAR": s.address.region, "PONO": s.address.postal_code,
+                  "CSCD": s.address.country} for s in canonical.SUPPLIERS]
+    accounts = [{"AITP": m3.ACCOUNT_DIMENSION, "AITM": a.code, "TX40": a.name, "LCCD": "0" if a.active else "1"}
+                for a in canonical.GL_ACCOUNTS]
+    accounts += [{"AITP": m3.DEPARTMENT_DIMENSION, "AITM": d.code, "TX40": d.name, "LCCD": "0" if d.active else "1"}
+                 for d in canonical.DEPARTMENTS]
+    invoices = [*canonical.INVOICES, *([canonical.UNREADABLE_INVOICE] if unreadable else [])]
+    return {"suppliers": suppliers, "accounts": accounts, "invoices": [
+        {"DIVI": CANONICAL_DIVISION, "YEA4": inv.invoice_date.year, "JRNO": CANONICAL_JOURNAL, "JSNO": number,
+         "SPYN": "", "SUNO": inv.supplier_id, "SINO": inv.number,
+         "IVDT": "20260231" if inv is canonical.UNREADABLE_INVOICE else m3_date_text(inv.invoice_date),
+         "DUDT": m3_date_text(inv.due_date), "CUCD": inv.currency, "CUAM": str(inv.total),
+         "APRV": "1" if inv.approved else "0",
+         "lines": [{"LINO": n, "AIT1": line.gl_account, "AIT2": line.dimensions.get("department", ""),
+                    "LNAM": str(line.amount), "LNDE": line.description, "PUNO": line.po_number}
+                   for n, line in enumerate(inv.lines, 1)]}
+        for number, inv in enumerate(invoices, 1)]}
 
 
 def padded(record):
@@ -316,7 +357,32 @@ class InforSimulator(Simulator):
                 supplier.update({k: str(v) for k, v in payload.items() if k != "SUNO"})
                 supplier["LMTS"] = self.lmts()
                 return supplier
-        raise BadRequest(f"infor has no control {action!r}; controls: account, seed, update-supplier")
+            if action == "seed-canonical":
+                return self.seed(canonical_seed(unreadable=bool(payload.get("unreadable"))))
+            if action == "canonical-supplier":
+                return self.change_canonical_supplier(payload)
+            if action == "canonical-state":
+                return {"payments": [{"payment_id": p["PYID"], "invoice_number": self.invoices[p["KEY"]]["SINO"],
+                                      "supplier_id": self.invoices[p["KEY"]]["SUNO"],
+                                      "amount": canonical.amount_text(p["PYAM"]), "status": p["PYST"]}
+                                     for p in self.payments.values()]}
+        raise BadRequest(f"infor has no control {action!r}; controls: account, seed, update-supplier, "
+                         "seed-canonical, canonical-supplier, canonical-state")
+
+    def change_canonical_supplier(self, payload):
+        supplier = self.suppliers.get(payload.get("source_id", ""))
+        if supplier is None:
+            raise BadRequest(f"No supplier {payload.get('source_id')!r}")
+        changes = {k: v for k, v in payload.items() if k != "source_id"}
+        unknown = set(changes) - set(CANONICAL_SUPPLIER_FIELDS) - {"active"}
+        if unknown:
+            raise BadRequest(f"Cannot change {', '.join(sorted(unknown))}; fields: "
+                             f"{', '.join([*CANONICAL_SUPPLIER_FIELDS, 'active'])}")
+        supplier.update({CANONICAL_SUPPLIER_FIELDS[k]: str(v) for k, v in changes.items() if k != "active"})
+        if "active" in changes:
+            supplier["STAT"] = m3_status(changes["active"])
+        supplier["LMTS"] = self.lmts()
+        return {"source_id": supplier["SUNO"]}
 
     def seed(self, payload):
         counts = {}

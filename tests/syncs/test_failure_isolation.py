@@ -11,7 +11,7 @@ from connectors.errors import DataError, NotFound, TransientError
 from connectors.infor.connector import InforConnector
 from syncs import engine
 from syncs.engine import run_integration
-from syncs.models import SyncRecord, SyncRun
+from syncs.models import Cursor, SyncRecord, SyncRun
 from tests.syncs.test_infor_to_bill import bill_org, control, integration  # noqa: F401 (fixture)
 
 
@@ -130,3 +130,18 @@ def test_an_unreadable_polled_payment_fails_alone_and_the_others_go_on(integrati
     failed = SyncRecord.objects.get(object_type="payment", source_id="stp-bad")
     assert failed.status == SyncRecord.FAILED and "amount" in failed.error_detail
     assert run_integration(integration.pk).status == SyncRun.PARTIAL, "later runs are not stopped by it"
+
+
+def test_invoices_waiting_on_a_vendor_are_retried_with_it(integration, sandbox, monkeypatch):  # noqa: F811
+    def create_vendors(self, suppliers):
+        raise TransientError("BILL HTTP 503: service unavailable")
+
+    monkeypatch.setattr(BillConnector, "create_vendors", create_vendors)
+    first = run_integration(integration.pk)
+    waiting = SyncRecord.objects.filter(object_type="bill", status=SyncRecord.FAILED, error_class="transient")
+    assert first.counters.get("bills_created", 0) == 0 and waiting.count() > 300
+    monkeypatch.undo()
+    # Past the overlap window: only the retry of passing failures brings these invoices back.
+    Cursor.objects.filter(integration=integration).update(value="2999-01-01T00:00:00+00:00")
+    again = run_integration(integration.pk)
+    assert again.counters["bills_created"] > 300, "no replay was needed"

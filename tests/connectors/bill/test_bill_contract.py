@@ -1,14 +1,14 @@
-from tests.connectors.bill.conftest import make_bill_connection
-from tests.connectors.contract import ConnectorContract
+from tests.connectors.contracts import ApContract, ConnectorContract
+
+
+class TestBillAp(ApContract):
+    system = "bill"
 
 
 class TestBillConnector(ConnectorContract):
     system = "bill"
     wrong_credentials_message = "user name or password"
     token_lifetime_seconds = 35 * 60
-
-    def make_connection(self, tenant, sandbox, **overrides):
-        return make_bill_connection(tenant, sandbox.url, **overrides)
 
     def wrong_credentials(self):
         return {"password": "not-the-password"}

@@ -8,7 +8,7 @@ from connectors import tokens
 from connectors.errors import DataError
 from connectors.infor import sandbox as infor_sandbox
 from connectors.models import ConnectionToken
-from tests.connectors.contract import ConnectorContract
+from tests.connectors.contracts import ConnectorContract, ErpContract
 from tests.connectors.infor.conftest import make_infor_connection
 
 
@@ -24,13 +24,14 @@ def seed_suppliers(sandbox, count, **extra):
         for n in range(count)]})
 
 
+class TestInforErp(ErpContract):
+    system = "infor"
+
+
 class TestInforConnector(ConnectorContract):
     system = "infor"
     wrong_credentials_message = "service account keys (saak/sask"
     token_lifetime_seconds = 7200
-
-    def make_connection(self, tenant, sandbox, **overrides):
-        return make_infor_connection(tenant, sandbox.url, **overrides)
 
     def wrong_credentials(self):
         return {"sask": "not-the-service-secret"}

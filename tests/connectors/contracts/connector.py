@@ -1,12 +1,12 @@
-"""The shared connector test suite. Each system's tests subclass ConnectorContract and supply the
-few hooks below; every connector then proves the same things over real HTTP against its simulator:
-auth, wrong credentials, token reuse and expiry, re-auth, paging, 429 backoff, 5xx, timeouts and
-malformed payloads."""
+"""The transport contract. Each system's tests subclass ConnectorContract and supply the few hooks
+below; every connector then proves the same things over real HTTP against its simulator: auth, wrong
+credentials, token reuse and expiry, re-auth, paging, 429 backoff, 5xx, timeouts and malformed
+payloads."""
 
 import pytest
-import requests
 
 from connectors.errors import AuthError, TransientError
+from tests.connectors.contracts.base import control, make_connection
 
 
 class ConnectorContract:
@@ -18,7 +18,7 @@ class ConnectorContract:
 
     # --- hooks ------------------------------------------------------------------------------------------
     def make_connection(self, tenant, sandbox, **overrides):
-        raise NotImplementedError
+        return make_connection(self.system, tenant, sandbox, **overrides)
 
     def wrong_credentials(self):
         """Credential overrides that the simulator refuses."""
@@ -36,10 +36,7 @@ class ConnectorContract:
         return sandbox.simulators[self.system].state()["logins"]
 
     # --- helpers ----------------------------------------------------------------------------------------
-    def control(self, sandbox, path, payload):
-        response = requests.post(f"{sandbox.url}/_control/{path}", json=payload, timeout=30)
-        assert response.status_code == 200, response.text
-        return response.json()
+    control = staticmethod(control)
 
     def faults(self, sandbox, **faults):
         return self.control(sandbox, "faults", {"system": self.system, "seed": 7, **faults})
