@@ -178,7 +178,7 @@ def run_integration(integration_id, trigger="manual", dry_run=False, since=None,
 
 # Counters that say nothing happened to any record; a scheduled run with only these is not audited.
 QUIET_COUNTERS = {"api_calls", "unchanged", "mapping_rules_invalid"}
-QUIET_SUFFIXES = ("_unchanged", "_still_failing", "_ignored")
+QUIET_SUFFIXES = ("_unchanged", "_still_failing", "_ignored", "_set_aside")
 
 
 def kind_in_words(kind):
@@ -361,6 +361,18 @@ class Sync:
             else:
                 self.log(f"sync.{record.object_type}.failed", record, detail)
 
+    def set_aside(self, record, source_hash, data, why):
+        """Deliberately not sent (a blocked supplier): not a failure, audited once, then only counted."""
+        self.counters[f"{record.object_type}s_set_aside"] += 1
+        if self.dry_run or (record.status == SyncRecord.SKIPPED and record.source_hash == source_hash):
+            return None
+        record.status, record.source_hash, record.error_detail = SyncRecord.SKIPPED, source_hash, why
+        record.error_class = ""
+        record.data = {**record.data, **data}
+        record.save()
+        self.log(f"sync.{record.object_type}.set_aside", record, why)
+        return None
+
     def unchanged(self, record):
         """Re-read and already synced as it is: counted on the run, never audited (every overlap re-read
         would otherwise write one entry per record per run)."""
@@ -527,6 +539,9 @@ class Sync:
         if record.status == SyncRecord.SYNCED and record.source_hash == source_hash:
             return self.unchanged(record)
         data = {"marker": supplier.updated_marker}
+        if not supplier.active and not record.target_id:
+            return self.set_aside(record, source_hash, data, f"Supplier {supplier.source_id} is blocked in "
+                                  f"{self.source_name}; no vendor is made for it while it is.")
         problem = self.supplier_problem(supplier)
         if problem:
             return self.fail(record, "data", problem, data)
@@ -653,7 +668,7 @@ class Sync:
         if self.dry_run:
             vendor_id = vendor_id or self.planned_vendors.get(invoice.supplier_id)
         if vendor_id is None:
-            why = vendor.error_detail if vendor and vendor.error_detail else "it has not been synced"
+            why = (vendor.error_detail.rstrip(".") if vendor and vendor.error_detail else "it has not been synced")
             problems.append(f"Supplier {invoice.supplier_id} is not in {self.target_name} yet: {why}")
             if vendor is not None and vendor.error_class in RETRY_CLASSES:
                 # Waiting on a vendor that failed for a passing reason: retried with it, not left for a replay.
