@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 
 from connectors.admin import ConnectionAdmin
 from connectors.errors import ConnectorError
+from portal import audit
 from portal.admin_utils import ReadOnlyAdminMixin
 from portal.fields import CredentialsUnreadable, Undecryptable
 from webhooks import subscriptions, tasks
@@ -77,11 +78,17 @@ def rotate_security_key(modeladmin, request, queryset):
 
 @admin.action(description="Check now (re-enable if BILL disabled it, and catch up)")
 def check_now(modeladmin, request, queryset):
+    outcomes = {"enabled": "enabled on BILL's side, nothing to do", "reenabled": "BILL had disabled it; re-enabled "
+                "and the payments missed meanwhile polled", "missing": "BILL no longer has it; subscribe again"}
     for sub in queryset:
         try:
-            modeladmin.message_user(request, f"{sub}: {subscriptions.check(sub)}")
+            outcome = outcomes.get(subscriptions.check(sub), "checked")
         except ConnectorError as exc:
-            modeladmin.message_user(request, f"{sub}: {exc}", messages.ERROR)
+            outcome = f"could not be checked: {exc}"
+        audit.record("webhook.checked", actor=request.user, tenant=sub.connection.tenant, obj=sub,
+                     target_id=sub.remote_id, message=f"Checked from the admin: {outcome}")
+        modeladmin.message_user(request, f"{sub}: {outcome}.",
+                                messages.ERROR if outcome.startswith("could not") else messages.INFO)
 
 
 @admin.action(description="Process failed events again")

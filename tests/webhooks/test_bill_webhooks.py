@@ -2,6 +2,7 @@
 
 import json
 
+from django.urls import reverse
 from django_q.models import OrmQ, Schedule
 
 from connectors.bill import sandbox as bill_sandbox
@@ -135,3 +136,13 @@ def test_failed_write_back_is_retried_later_then_replayable(demo, sandbox):
     control(sandbox, "faults", {"system": "infor"})
     assert replay_event(event, "ops") == WebhookEvent.PROCESSED
     assert len(state(sandbox, "infor")["payments"]) == 1
+
+
+def test_check_now_from_the_admin_is_audited_with_its_actor(demo, sandbox, admin_client, admin_user):
+    _, subscription = demo
+    control(sandbox, "bill/disable-subscription", {"id": subscription.remote_id})
+    page = admin_client.post(reverse("admin:webhooks_webhooksubscription_changelist"),
+                             {"action": "check_now", "_selected_action": [subscription.pk]}, follow=True)
+    assert "BILL had disabled it; re-enabled" in page.content.decode()
+    entry = AuditEntry.objects.get(action="webhook.checked")
+    assert entry.actor == admin_user.username and "re-enabled" in entry.message
