@@ -75,10 +75,23 @@ def process_event(event_pk):
     return status
 
 
+def event_payment(event, body):
+    """The event's payment. An event names the bills a payment covers but not each one's amount: for a
+    payment of several bills the payment is read again from BILL, which gives the shares."""
+    try:
+        return payment_from_bill(body)
+    except DataError as exc:
+        payment_id = body.get("id") if isinstance(body, dict) else None
+        if exc.field != "billPayments" or not isinstance(payment_id, str) or not payment_id:
+            raise
+    with event.connection.connector() as connector:
+        return connector.payment(payment_id)
+
+
 def handle(event, data):
     integrations = list(Integration.objects.filter(target=event.connection).select_related("tenant", "source"))
     if event.event_type == "payment.updated":
-        payment = payment_from_bill(data.get("payment"))
+        payment = event_payment(event, data.get("payment"))
         if not payment.bill_ids:
             return WebhookEvent.IGNORED, f"Payment {payment.payment_id} names no bill."
         outcome = {}

@@ -1,9 +1,14 @@
 """BILL v3 API: session sign-in, BDC error codes, lists, vendors, bills, classifications, payments and
-webhook subscriptions. Facts: shared/reference/bill-avidxchange.md sections 1-6."""
+webhook subscriptions. Facts: shared/reference/bill-avidxchange.md sections 1-6, checked against
+developer.bill.com (each limit below names its page)."""
 
+import hashlib
+import random
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from django.db import OperationalError
 from django.utils import timezone
 
 from connectors.bill.system import SIGN_IN_SYNC_TOKEN
@@ -16,11 +21,23 @@ from connectors.errors import (
     TransientError,
 )
 from connectors.http import HttpClient, ReauthRequired, default_classify, excerpt, fan_out
+from connectors.limits import take_rate_token
 from connectors.tokens import Token, TokenSession
 from portal.redaction import register_secret
 
-# BILL allows 3 concurrent calls per organization and developer key (BDC_1322).
+# BILL's limits (https://developer.bill.com/docs/api-rate-limits):
+# - 3 calls in flight per developer key and organization (BDC_1322). Our slots are per organization, which is
+#   stricter when two developer keys reach one organization.
 CONCURRENT_CALLS = 3
+# - 20,000 calls per developer key per hour (BDC_1144), counted by BILL across every organization and tenant
+#   that uses the key, and reset at the top of the hour. Every process takes a token per call (a retry is a
+#   call) from one database counter per key, in windows aligned on the hour as BILL's are. We stop at 19,800:
+#   the 1% left covers calls already in flight when our window turns over, and a few seconds of clock
+#   difference between our hosts and BILL's at the most calls 3 in flight can make.
+CALLS_PER_HOUR = 19_800
+# - 200 logins (POST /v3/login) per developer key per hour (BDC_1144). Sessions are cached and shared
+#   (connectors/tokens.py), so logins are rare; 195 leaves the same kind of margin at the hour's turn.
+LOGINS_PER_HOUR = 195
 # Sessions expire after 35 idle minutes (user sign-in) or 48 idle hours (sync token). We renew
 # ahead of that instead of tracking idleness, which costs at most a few of the 200 logins/hour.
 SESSION_LIFETIME = {"user": timedelta(minutes=30), SIGN_IN_SYNC_TOKEN: timedelta(hours=47)}
@@ -83,6 +100,37 @@ def classify(response):
     default_classify(response, "BILL", message, code)
 
 
+def budget_key(kind, dev_key):
+    """The rate-limit key of a developer key: its hash, never the key itself."""
+    return f"bill-{kind}:{hashlib.sha256(str(dev_key).encode()).hexdigest()[:32]}"
+
+
+def take_budget(key, limit, *, max_wait, sleep=time.sleep):
+    """One call (or login) against a per-hour budget shared by every process (connectors.limits.take_rate_token:
+    a database counter per clock hour). A full hour raises Deferred until the next one. SQLite in shared-cache
+    mode (an in-memory database, as the test suite uses) refuses a second writer at once ("database table is
+    locked") instead of waiting for it as PostgreSQL and SQLite files do; such a refusal is tried again shortly."""
+    for attempt in range(1, 41):
+        try:
+            return take_rate_token(key, limit, 3600, max_wait=max_wait, sleep=sleep)
+        except OperationalError as exc:
+            if "table is locked" not in str(exc) or attempt == 40:
+                raise
+        sleep(0.001 * attempt + random.random() * 0.002)
+
+
+class BillHttpClient(HttpClient):
+    """HttpClient that counts every call against the developer key's hourly budget, in every process."""
+
+    def __init__(self, name, *, dev_key, **kwargs):
+        super().__init__(name, **kwargs)
+        self.calls_key = budget_key("calls", dev_key)
+
+    def _send(self, method, url, idempotent, kwargs):
+        take_budget(self.calls_key, CALLS_PER_HOUR, max_wait=self.max_retry_after, sleep=self.sleep)
+        return super()._send(method, url, idempotent, kwargs)
+
+
 class BillClient:
     def __init__(self, connection):
         self.connection = connection
@@ -94,15 +142,19 @@ class BillClient:
         auth = TokenSession(connection, login=self.login, leeway=timedelta(minutes=1),
                             render=lambda token: {"sessionId": token.value, "devKey": self.credentials["dev_key"]})
         # The limit is BILL's, per organization: every connection to the same organization shares it.
-        self.http = HttpClient(f"bill:{self.credentials.get('organization_id') or connection.pk}",
-                               base_url=self.base_url, auth=auth, classify=classify, concurrency=CONCURRENT_CALLS)
+        self.http = BillHttpClient(f"bill:{self.credentials.get('organization_id') or connection.pk}",
+                                   dev_key=self.credentials.get("dev_key"), base_url=self.base_url, auth=auth,
+                                   classify=classify, concurrency=CONCURRENT_CALLS)
         self.logins = 0
         self.page_size = PAGE_MAX
 
     # --- session --------------------------------------------------------------------------------------
     def login(self):
-        """POST /v3/login. Counts against BILL's 200 logins per hour, so callers go through the token cache."""
+        """POST /v3/login. Counts against BILL's 200 logins per developer key per hour, so callers go through the
+        token cache, and every process takes a login token first (a full hour defers the work)."""
         c = self.credentials
+        take_budget(budget_key("logins", c.get("dev_key")), LOGINS_PER_HOUR, max_wait=self.http.max_retry_after,
+                    sleep=self.http.sleep)
         body = {"username": c["username"], "password": c["password"], "organizationId": c["organization_id"],
                 "devKey": c["dev_key"]}
         data = self.http.json("POST", "/v3/login", json=body, authenticate=False, idempotent=True)
@@ -215,6 +267,7 @@ class BillClient:
         return self.list("/v3/payments", filters=filters, sort="updatedTime:asc")
 
     def get_payment(self, payment_id):
+        """GET /v3/payments/{paymentId}: the payment with billPayments[], each bill's share."""
         return self.http.json("GET", f"/v3/payments/{payment_id}")
 
     # --- webhook subscriptions (the /connect-events sibling base) -------------------------------------
@@ -222,8 +275,9 @@ class BillClient:
         return self.http.json("GET", self.events_base_url + "/v3/events/catalog")
 
     def subscriptions(self):
-        data = self.http.json("GET", self.events_base_url + "/v3/subscriptions")
-        return data.get("results", data) if isinstance(data, dict) else (data or [])
+        """Every subscription of the organization: a paged {nextPage, results} list like the others
+        (https://developer.bill.com/reference/getallsubscriptions)."""
+        return list(self.list("/v3/subscriptions", base=self.events_base_url))
 
     def create_subscription(self, name, events, notification_url, idempotency_key=None):
         body = {"name": name, "status": {"enabled": True}, "notificationUrl": notification_url,

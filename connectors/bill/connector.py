@@ -20,10 +20,18 @@ VENDOR_KEY_LENGTH = 40
 # the create starts, so one created by a slow concurrent call can appear with an earlier time.
 VENDOR_LIST_MARGIN = timedelta(minutes=5)
 
-# Which BILL payment states mean the supplier has been paid (singleStatus, falling back to status).
-# CLEARED is BILL's "settled"; PAID is reported by the SDKs. Everything else is in flight or undone.
-PAID_STATES = {"CLEARED", "PAID"}
-UNDONE_STATES = {"VOIDED", "CANCELED", "CANCELLED", "FUNDING_FAILED_VOIDED", "DISBURSEMENT_FAILED_VENDOR_BANK_REJECTED"}
+# Which BILL payment states mean the supplier has been paid, and which undo that: read from singleStatus, or
+# from status where singleStatus is missing (a payment.updated event's status uses singleStatus's values,
+# https://developer.bill.com/docs/payment-webhook-notification-payloads). The values are BILL's list,
+# https://developer.bill.com/docs/single-status-payment-values: CLEARED is "successfully settled by the vendor
+# bank account"; there is no PAID. VOIDED, CANCELED and FUNDING_FAILED_VOIDED end a payment; both
+# DISBURSEMENT_FAILED_* states are a payment "returned, but not voided as yet", which BILL can reach after
+# CLEARED (an ACH return), so the ERP must stop showing it paid. Everything else is in flight.
+# UNCONFIRMED (docs/ASSUMPTIONS.md B4): that the older status field never says PAID where singleStatus is missing
+# (we then treat the payment as in flight), and whether the customer wants the ERP paid before CLEARED.
+PAID_STATES = {"CLEARED"}
+UNDONE_STATES = {"VOIDED", "CANCELED", "FUNDING_FAILED_VOIDED", "DISBURSEMENT_FAILED_ACTION_NEEDED",
+                 "DISBURSEMENT_FAILED_VENDOR_BANK_REJECTED"}
 
 # processDate is yyyy-MM-dd in BILL's API; the webhook samples show the same.
 BILL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -72,16 +80,26 @@ class BillConnector(ApConnector):
 
     # --- reference data -------------------------------------------------------------------------------
     def gl_accounts(self):
-        return [GlAccount(code=(a.get("account") or {}).get("number") or "", name=a.get("name", ""), id=a["id"],
-                          active=not a.get("archived"), account_type=(a.get("account") or {}).get("type", ""))
-                for a in self.client.chart_of_accounts()]
+        out = []
+        for a in self.client.chart_of_accounts():
+            where = "BILL chart of accounts entry"
+            a = bill_object(a, "chart of accounts entry", where)
+            account = bill_object(a.get("account"), "account", where)
+            out.append(GlAccount(code=bill_text(account.get("number"), "account.number", where, numbers=True),
+                                 name=bill_text(a.get("name"), "name", where), id=required_id(a, where),
+                                 active=not bill_flag(a.get("archived"), "archived", where),
+                                 account_type=bill_text(account.get("type"), "account.type", where)))
+        return out
 
     def dimensions(self):
         out = []
         for kind, path in DIMENSION_KINDS.items():
             for d in self.client.classifications(path):
-                out.append(Dimension(kind=kind, code=d.get("name", ""), name=d.get("name", ""), id=d["id"],
-                                     active=not d.get("archived")))
+                where = f"BILL {path} entry"
+                d = bill_object(d, "entry", where)
+                name = bill_text(d.get("name"), "name", where)
+                out.append(Dimension(kind=kind, code=name, name=name, id=required_id(d, where),
+                                     active=not bill_flag(d.get("archived"), "archived", where)))
         return out
 
     # --- vendors --------------------------------------------------------------------------------------
@@ -112,10 +130,14 @@ class BillConnector(ApConnector):
         else:
             listed = self.client.vendors(created_since=self._vendor_index_since - VENDOR_LIST_MARGIN)
         for vendor in listed:
-            if vendor.get(VENDOR_KEY_FIELD):
-                self._vendor_index.setdefault(vendor[VENDOR_KEY_FIELD], vendor["id"])
-                self._listed_vendors[vendor["id"]] = vendor
-            created = parse_bill_time(vendor.get("createdTime"))
+            vendor = bill_object(vendor, "vendor", "BILL vendor list")
+            where = f"BILL vendor {vendor.get('id')!r}"
+            key = bill_text(vendor.get(VENDOR_KEY_FIELD), VENDOR_KEY_FIELD, where)
+            if key:
+                vendor_id = required_id(vendor, where)
+                self._vendor_index.setdefault(key, vendor_id)
+                self._listed_vendors[vendor_id] = vendor
+            created = bill_time(vendor.get("createdTime"), "createdTime", where)
             if created and (self._vendor_index_since is None or created > self._vendor_index_since):
                 self._vendor_index_since = created
         if self._vendor_index_since is None:
@@ -176,8 +198,12 @@ class BillConnector(ApConnector):
         this connector creates are added to the same index."""
         unlisted = {vendor_id for vendor_id, _ in items} - self._bills_listed_for
         for bill in self.client.bills_of_vendors(unlisted):
-            invoice_number = (bill.get("invoice") or {}).get("invoiceNumber")
-            self._bill_index.setdefault((bill.get("vendorId"), invoice_number), bill["id"])
+            bill = bill_object(bill, "bill", "BILL bill list")
+            where = f"BILL bill {bill.get('id')!r}"
+            invoice = bill_object(bill.get("invoice"), "invoice", where)
+            invoice_number = bill_text(invoice.get("invoiceNumber"), "invoice.invoiceNumber", where, numbers=True)
+            self._bill_index.setdefault((bill_text(bill.get("vendorId"), "vendorId", where), invoice_number),
+                                        required_id(bill, where))
         self._bills_listed_for |= unlisted
         return {invoice.source_id: self._bill_index[(vendor_id, invoice.invoice_number)]
                 for vendor_id, invoice in items if (vendor_id, invoice.invoice_number) in self._bill_index}
@@ -195,6 +221,11 @@ class BillConnector(ApConnector):
         return out
 
     # --- payments -------------------------------------------------------------------------------------
+    def payment(self, payment_id):
+        """One payment read again from BILL (GET /v3/payments/{paymentId}), with each bill's share: a
+        payment.updated event names its bills but not their amounts."""
+        return payment_from_bill(self.client.get_payment(payment_id))
+
     def payments(self, since=None):
         """Each payment as a records.Payment, or as records.Unreadable when a field does not parse: one bad
         payment is a failed record, never the end of the stream (the cursor must move past it)."""
@@ -257,6 +288,21 @@ def bill_text(value, field, where, *, numbers=False):
     raise DataError(f"{where}: {field} should be {expected}, got {type_name(value)} {shown(value)}.", field=field)
 
 
+def bill_flag(value, field, where):
+    """A boolean field (false when missing)."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    raise DataError(f"{where}: {field} should be true or false, got {type_name(value)} {shown(value)}.", field=field)
+
+
+def required_id(obj, where):
+    """The object's BILL id, a non-empty string."""
+    value = bill_text(obj.get("id"), "id", where)
+    if not value:
+        raise DataError(f"{where} has no id.", field="id")
+    return value
+
+
 def bill_amount(value, field, where):
     """An amount BILL sends as a JSON number (a numeric string is read too), as an exact Decimal."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -310,13 +356,16 @@ def payment_from_bill(p):
     bill_ids = [bill_text(bill_id, f"billIds[{n}]", where)
                 for n, bill_id in enumerate(bill_list(p.get("billIds"), "billIds", where))]
     bill_ids.append(bill_text(p.get("billId"), "billId", where))
-    allocations = []
+    # Each bill's share is billPayments[].amount (GET /v3/payments: billPayments[{id, billId, amount}], BILL's v3
+    # API collection); a bill paid twice within one payment is added up.
+    shares = {}
     for n, item in enumerate(bill_list(p.get("billPayments"), "billPayments", where)):
         item = bill_object(item, f"billPayments[{n}]", where)
         bill_id = bill_text(item.get("billId"), f"billPayments[{n}].billId", where)
         bill_ids.append(bill_id)
         if bill_id and item.get("amount") is not None:
-            allocations.append((bill_id, bill_amount(item["amount"], f"billPayments[{n}].amount", where)))
+            share = bill_amount(item["amount"], f"billPayments[{n}].amount", where)
+            shares[bill_id] = shares.get(bill_id, Decimal("0")) + share
     funding = bill_object(p.get("funding"), "funding", where)
     if p.get("amount") is not None:
         amount = bill_amount(p["amount"], "amount", where)
@@ -331,9 +380,18 @@ def payment_from_bill(p):
                   bill_text(p.get("transactionNumber"), "transactionNumber", where, numbers=True),
                   bill_text(p.get("confirmationNumber"), "confirmationNumber", where, numbers=True)]
     updated = bill_time(p.get("updatedTime"), "updatedTime", where)
+    bill_ids = tuple(dict.fromkeys(b for b in bill_ids if b))
+    unshared = [b for b in bill_ids if b not in shares]
+    if len(bill_ids) > 1 and unshared:
+        # A payment.updated event names its bills (billIds) but not each one's amount: posting the whole payment
+        # on every bill would overpay each of them. GET /v3/payments/{id} has the shares (BillConnector.payment).
+        raise DataError(f"{where} pays {len(bill_ids)} bills ({', '.join(bill_ids)}) but does not say how much of it "
+                        f"goes to {', '.join(unshared)} (billPayments[].amount); read it again with GET "
+                        "/v3/payments/{paymentId}.", field="billPayments")
+    allocations = tuple(shares.items())
     return Payment(
         payment_id=payment_id,
-        bill_ids=tuple(dict.fromkeys(b for b in bill_ids if b)),
+        bill_ids=bill_ids,
         amount=amount,
         currency=bill_text(p.get("currency"), "currency", where)
         or bill_text(funding.get("currency"), "funding.currency", where) or "USD",
@@ -343,5 +401,5 @@ def payment_from_bill(p):
         reference=next((r for r in references if r), ""),
         updated_at=updated.isoformat() if updated else "",
         reversed=state in UNDONE_STATES,
-        allocations=tuple(allocations),
+        allocations=allocations,
     )

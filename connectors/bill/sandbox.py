@@ -1,11 +1,25 @@
 """The BILL simulator: v3 AP/AR under /bill/connect, webhooks under /bill/connect-events.
 
-Behaviour follows shared/reference/bill-avidxchange.md (section 9 is the checklist): session login
-with idle expiry, 200 logins and 20,000 calls per developer key per hour (BDC_1144), 3 concurrent
-calls per organization (BDC_1322), BDC error arrays, max/page/filters/sort lists, BILL's id
-prefixes, all-or-nothing bulk creates, MFA-trusted sessions for payments (BDC_1361), and webhook
-subscriptions that deliver signed events, retry with backoff and disable themselves after repeated
-failures. No duplicate detection on vendors or bills: BILL documents none.
+It is strict where BILL's published documentation is: it refuses what the real service documents as
+refused, and answers with the status codes, envelopes and field types of BILL's v3 OpenAPI definition
+(https://developer.bill.com/openapi/bill-v3-api.json) and its docs pages. Each rule below names its
+source; a rule the documentation does not settle is marked UNCONFIRMED here, where it is decided, and
+listed in docs/ASSUMPTIONS.md. tests/connectors/bill/test_bill_checklist.py holds one test per rule.
+
+- Sessions: POST /v3/login, 35-minute idle sessions (48 hours for sync tokens), sessionId + devKey headers.
+- Limits (https://developer.bill.com/docs/api-rate-limits): 20,000 calls per developer key per clock hour
+  across every organization (BDC_1144), 200 logins per developer key per clock hour (BDC_1144), and 3
+  calls in flight per developer key and organization (BDC_1322).
+- Lists (https://developer.bill.com/docs/search-op-with-lists, /docs/filterable-fields): max 1-100
+  (default 20), opaque page cursors, {nextPage, prevPage, results}; only documented fields and operators
+  filter, and createdTime/updatedTime take only the five documented date formats.
+- Errors: an array of {timestamp, code, severity, category, message}
+  (https://developer.bill.com/docs/common-api-error-codes).
+- Creates answer 201 (vendors, bills, their bulk forms, classifications, payments); webhook API calls
+  answer 200 (https://developer.bill.com/docs/webhook-api-error-responses).
+- Payments: billPayments[] carries each bill's share of a payment; payment.updated events carry the
+  fields of https://developer.bill.com/docs/payment-webhook-notification-payloads.
+No duplicate detection on vendors or bills: BILL documents none.
 """
 
 import base64
@@ -35,8 +49,20 @@ SYNC_TOKEN_VALUE = "sandbox-sync-token-value"
 REMEMBER_ME_ID = "sandbox-mfa-remember-me"
 
 SESSION_IDLE_SECONDS = {"user": 35 * 60, "sync_token": 48 * 3600}
-# The HTTP status of BDC_1144/BDC_1322 is UNCONFIRMED; clients must read the code, so we answer 400.
+# https://developer.bill.com/docs/api-rate-limits
+HOURLY_LIMIT = 20000
+LOGIN_LIMIT = 200
+CONCURRENT_LIMIT = 3
+# UNCONFIRMED (docs/ASSUMPTIONS.md B1): the HTTP status of BDC_1144/BDC_1322 on the AP/AR API. The rate-limit
+# page shows only the body; clients must read the code, so any 4xx does. The webhook API's is documented: 429
+# (https://developer.bill.com/docs/webhook-api-error-responses).
 LIMIT_STATUS = 400
+EVENTS_LIMIT_STATUS = 429
+# UNCONFIRMED (B11): the code BILL gives a request it refuses as malformed (a filter on a field that does not
+# filter, an operator the field does not take, an undocumented date format, max out of range, a bad page
+# cursor, a missing auth header). BDC_1002 is the documented "unknown or misspelt parameter, or request
+# object not in the correct format" (https://developer.bill.com/docs/common-api-error-codes).
+REQUEST_ERROR = "BDC_1002"
 MAX_DELIVERY_ATTEMPTS = 5
 DELIVERY_BACKOFF_SECONDS = 60
 EVENT_TYPES = ["vendor.created", "vendor.updated", "vendor.archived", "vendor.restored", "bill.created",
@@ -47,11 +73,54 @@ CLASSIFICATIONS = {"chart-of-accounts": "0ca", "accounting-classes": "cls", "dep
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 FILTER_OPS = {"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "sw"}
 
+# --- filterable fields: https://developer.bill.com/docs/filterable-fields -------------------------------------
+RANGE = frozenset({"gt", "gte", "lt", "lte"})
+EQ_NE = frozenset({"eq", "ne"})
+EQ_NE_IN = frozenset({"eq", "ne", "in"})
+EQ_NE_IN_NIN = frozenset({"eq", "ne", "in", "nin"})
+FILTERABLE = {
+    # "Vendors and Customers". shortName, accountNumber, email and taxId are not filterable.
+    "vendors": {"id": EQ_NE_IN, "archived": EQ_NE, "name": frozenset({"eq", "sw"}), "accountType": EQ_NE_IN_NIN,
+                "address.country": EQ_NE, "billCurrency": EQ_NE_IN_NIN, "paymentStatus": EQ_NE_IN_NIN,
+                "createdTime": RANGE, "updatedTime": RANGE},
+    # "Bills and Invoices", with the classification ids of changelog 2025-02-18. invoice.invoiceNumber is not
+    # filterable.
+    "bills": {"id": EQ_NE_IN, "archived": EQ_NE, "vendorId": frozenset({"eq", "in"}), "dueDate": RANGE,
+              "paymentStatus": EQ_NE_IN, "createdTime": RANGE, "updatedTime": RANGE,
+              "payFromChartOfAccountId": EQ_NE_IN, "classifications.chartOfAccountId": EQ_NE_IN,
+              "classifications.accountingClassId": EQ_NE_IN, "classifications.departmentId": EQ_NE_IN,
+              "classifications.locationId": EQ_NE_IN},
+    # "Payments": id and vendorId (eq, ne, in) are read from the page; transactionNumber is filterable per the
+    # changelog ("You can now filter payments by the transactionNumber field"), with eq. UNCONFIRMED (B10): the
+    # copy of the page we could read stops after vendorId, so updatedTime and createdTime (the ranges every
+    # other list documents, and which the page's own note on date formats names) are assumed to filter here too.
+    "payments": {"id": EQ_NE_IN, "vendorId": EQ_NE_IN, "transactionNumber": frozenset({"eq"}),
+                 "createdTime": RANGE, "updatedTime": RANGE},
+    # UNCONFIRMED (B10): the classification lists' filters; the client sends none.
+    "classifications": {"id": EQ_NE_IN, "archived": EQ_NE},
+}
+TIME_FIELDS = {"createdTime", "updatedTime"}
+DATE_FIELDS = {"dueDate"}
+BOOLEAN_FIELDS = {"archived"}
+# The five formats createdTime/updatedTime filters accept: yyyy-MM-dd'T'HH:mm:ss.SSSX, yyyy-MM-dd'T'HH:mm:ss.SSS,
+# yyyy-MM-dd'T'HH:mm:ss, yyyy-MM-dd'T'HH:mm and yyyy-MM-dd. UNCONFIRMED (B12): which offsets X stands for (we take
+# Java's: Z, +HH, +HHMM, +HH:MM) and that a value without an offset is UTC.
+FILTER_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2})(?::(\d{2})(?:\.(\d{3})(Z|[+-]\d{2}(?::?\d{2})?)?)?)?)?")
+# UNCONFIRMED (B12): dueDate is a date (yyyy-MM-dd) in BILL's objects; we take only that format in its filter.
+FILTER_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Lists: "By default, you get 20 results on one page of results. Set max in your request to get up to 100 results"
+# (reference/listvendors, reference/getallsubscriptions; OpenAPI: max int32, 1 to 100). UNCONFIRMED (B13): that a
+# max outside 1-100 is refused rather than capped.
+DEFAULT_PAGE, MAX_PAGE = 20, 100
+# Payment states that no longer count against a bill's due amount.
+VOIDING_STATES = {"VOIDED", "CANCELED", "FUNDING_FAILED_VOIDED"}
+
 
 def bdc(status, code, message, category="REQUEST"):
+    """BILL's error body (https://developer.bill.com/docs/common-api-error-codes): an array of
+    {timestamp, code, severity, category, message}."""
     return Response.json(status, [{"timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                                   "code": code, "severity": "ERROR", "category": category,
-                                   "message": message, "params": {}}])
+                                   "code": code, "severity": "ERROR", "category": category, "message": message}])
 
 
 def new_id(prefix):
@@ -78,7 +147,15 @@ def amount_of(value, field):
 
 
 class Invalid(Exception):
-    """A validation failure, answered as BILL's 400 error array."""
+    """A refused request, answered as BILL's 400 error array with `code`."""
+
+    def __init__(self, message, code="BDC_1001"):
+        super().__init__(message)
+        self.code = code
+
+
+def malformed(message):
+    return Invalid(message, REQUEST_ERROR)
 
 
 def split_outside_quotes(text, sep=","):
@@ -95,15 +172,59 @@ def split_outside_quotes(text, sep=","):
     return [p for p in parts if p]
 
 
-def parse_filters(text):
+def filter_time(text, field):
+    """A createdTime/updatedTime filter value in one of the documented formats, as an aware datetime."""
+    m = FILTER_TIME.fullmatch(text)
+    if not m:
+        raise malformed(f"Invalid value {text!r} for {field}: use yyyy-MM-dd'T'HH:mm:ss.SSSX, "
+                        "yyyy-MM-dd'T'HH:mm:ss.SSS, yyyy-MM-dd'T'HH:mm:ss, yyyy-MM-dd'T'HH:mm or yyyy-MM-dd")
+    day, hm, ss, ms, offset = m.groups()
+    iso = f"{day}T{hm or '00:00'}:{ss or '00'}.{ms or '000'}"
+    if offset and offset != "Z":
+        offset = offset if len(offset) != 3 else offset + ":00"
+        offset = offset if ":" in offset else f"{offset[:3]}:{offset[3:]}"
+    try:
+        moment = datetime.fromisoformat(iso + (offset if offset and offset != "Z" else "+00:00"))
+    except ValueError:
+        raise malformed(f"Invalid value {text!r} for {field}: not a real date and time") from None
+    return moment
+
+
+def object_time(value):
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def parse_filters(text, kind):
+    """[(field, op, value)] of a `filters` parameter, refusing what /docs/filterable-fields does not list."""
+    allowed = FILTERABLE.get(kind, {})
     filters = []
     for part in split_outside_quotes(text or ""):
         pieces = part.split(":", 2)
         if len(pieces) != 3 or pieces[1] not in FILTER_OPS:
-            raise BadRequest(f"Invalid filter {part!r}: use field:op:value with op one of {sorted(FILTER_OPS)}")
+            raise malformed(f"Invalid filter {part!r}: use field:op:value with op one of {sorted(FILTER_OPS)}")
         field, op, value = pieces
+        if field not in allowed:
+            raise malformed(f"Invalid filter {part!r}: {field} is not a filterable field of {kind}")
+        if op not in allowed[field]:
+            raise malformed(f"Invalid filter {part!r}: {field} takes {', '.join(sorted(allowed[field]))}, not {op}")
         value = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
-        filters.append((field, op, value))
+        if field in TIME_FIELDS:
+            wanted = filter_time(value, field)
+        elif field in DATE_FIELDS:
+            if not FILTER_DATE.fullmatch(value):
+                raise malformed(f"Invalid value {value!r} for {field}: use yyyy-MM-dd")
+            wanted = strict_date(value, field)
+        elif field in BOOLEAN_FIELDS:
+            if value not in ("true", "false"):
+                raise malformed(f"Invalid value {value!r} for {field}: use true or false")
+            wanted = value == "true"
+        elif op in ("in", "nin"):
+            wanted = [w.strip() for w in value.split(",") if w.strip()]
+        else:
+            wanted = value
+        filters.append((field, op, wanted))
     return filters
 
 
@@ -113,21 +234,53 @@ def field_value(obj, path):
     return obj
 
 
-def compare(actual, op, wanted):
-    if op in ("in", "nin"):
-        hit = str(actual) in [w.strip() for w in wanted.split(",")]
-        return hit if op == "in" else not hit
+def matches(obj, field, op, wanted):
+    actual = field_value(obj, field)
+    if field in TIME_FIELDS:
+        actual = object_time(actual)
+    elif field in BOOLEAN_FIELDS:
+        actual = bool(actual)
+    elif actual is not None:
+        actual = str(actual)
+    if op == "in":
+        return actual in wanted
+    if op == "nin":
+        return actual not in wanted
+    if op == "eq":
+        return actual == wanted
+    if op == "ne":
+        return actual != wanted
+    if op == "sw":
+        return actual is not None and actual.startswith(wanted)
     if actual is None:
-        return op == "ne"
-    if isinstance(actual, bool):
-        actual = "true" if actual else "false"
-    a, w = str(actual), wanted
+        return False
+    return {"gt": actual > wanted, "gte": actual >= wanted, "lt": actual < wanted, "lte": actual <= wanted}[op]
+
+
+def page_size(request):
     try:
-        a, w = Decimal(a), Decimal(w)
-    except InvalidOperation:
-        pass
-    return {"eq": a == w, "ne": a != w, "gt": a > w, "gte": a >= w, "lt": a < w, "lte": a <= w,
-            "sw": str(actual).startswith(wanted)}[op]
+        size = int(request.arg("max", str(DEFAULT_PAGE)))
+    except ValueError:
+        raise malformed(f"max must be a number from 1 to {MAX_PAGE}") from None
+    if not 1 <= size <= MAX_PAGE:
+        raise malformed(f"max must be a number from 1 to {MAX_PAGE}")
+    return size
+
+
+def cursor(offset):
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode()
+
+
+def page_offset(request):
+    if not request.arg("page"):
+        return 0
+    try:
+        offset = int(json.loads(base64.urlsafe_b64decode(request.arg("page").encode()))["o"])
+    except (ValueError, KeyError, TypeError):
+        raise malformed("Invalid page cursor") from None
+    if offset < 0:
+        raise malformed("Invalid page cursor")
+    return offset
 
 
 class BillSimulator(Simulator):
@@ -140,15 +293,17 @@ class BillSimulator(Simulator):
             {"devKey": DEV_KEY, "organizationId": ORG_ID, "username": SYNC_TOKEN_NAME,
              "password": SYNC_TOKEN_VALUE, "kind": "sync_token", "userId": "00601SANDBOXUSER2"},
         ]
-        self.login_limit = 200
-        self.hourly_limit = 20000
+        self.login_limit = LOGIN_LIMIT
+        self.hourly_limit = HOURLY_LIMIT
         self.sessions = {}
-        self.login_times = {}
-        self.hourly = {}
+        self.logins_per_hour = {}  # dev key -> (clock hour, logins)
+        self.hourly = {}  # dev key -> (clock hour, calls)
         self.gate = threading.Lock()
         self.in_flight = {}
         self.max_in_flight = {}
         self.rejected_concurrent = 0
+        self.rejected_hourly = 0
+        self.rejected_logins = 0
         self.orgs = {}
         self.subscriptions = {}
         self.idempotency = {}
@@ -165,18 +320,26 @@ class BillSimulator(Simulator):
     def now_iso(self):
         return self.clock.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
+    def hour(self):
+        """BILL's limits run per clock hour: "All subsequent API requests must wait until the beginning of the
+        next hour" (https://developer.bill.com/docs/api-rate-limits)."""
+        return int(self.clock.time() // 3600)
+
+    @staticmethod
+    def limit_status(request):
+        return EVENTS_LIMIT_STATUS if request.path.startswith("/connect-events/") else LIMIT_STATUS
+
     # --- framework hooks ----------------------------------------------------------------------------------
     def error_response(self, status, code, message):
         codes = {"not_found": ("BDC_1121", "API not supported."), "method_not_allowed": ("BDC_1121", message),
-                 "server_error": ("BDC_1001", "System error."), "gateway_timeout": ("BDC_1001", message),
-                 "bad_request": ("BDC_1001", message)}
+                 "server_error": ("BDC_1001", "System error occurred."), "gateway_timeout": ("BDC_1001", message),
+                 "bad_request": (REQUEST_ERROR, message)}
         bdc_code, text = codes.get(code, (code, message))
-        return bdc(status, bdc_code, text if code != "bad_request" else message,
-                   "SERVER" if status >= 500 else "REQUEST")
+        return bdc(status, bdc_code, text, "SERVER" if status >= 500 else "REQUEST")
 
     def rate_limited_response(self, request, context):
-        return bdc(LIMIT_STATUS, "BDC_1322", "Max number of concurrent requests per organization reached.",
-                   "APPLICATION")
+        return bdc(self.limit_status(request), "BDC_1322",
+                   "Max number of concurrent requests per organization reached.", "DOWNSTREAM")
 
     def expire_session(self, request):
         self.sessions.pop(request.header("sessionId"), None)
@@ -184,23 +347,28 @@ class BillSimulator(Simulator):
     def authenticate(self, request, handler):
         session_id, dev_key = request.header("sessionId"), request.header("devKey")
         if not session_id or not dev_key:
-            return bdc(401, "BDC_1109", "Session is invalid.  Please log in.")
+            # 400 for missing auth headers, 401 for invalid ones: documented for the webhook API
+            # (https://developer.bill.com/docs/webhook-api-error-responses). UNCONFIRMED (B11): that the AP/AR API
+            # answers the same, and the code.
+            return bdc(400, REQUEST_ERROR, "The sessionId and devKey headers are required.")
         session = self.sessions.get(session_id)
         now = self.clock.time()
         if session and now - session["last_used"] > SESSION_IDLE_SECONDS[session["kind"]]:
             del self.sessions[session_id]
             session = None
         if session is None:
-            return bdc(401, "BDC_1109", "Session is invalid.  Please log in.")
+            return bdc(401, "BDC_1109", "Session is invalid.  Please log in.", "DOWNSTREAM")
         if dev_key != session["devKey"]:
-            return bdc(401, "BDC_1102", "Developer key is invalid.")
-        hour = int(now // 3600)
+            return bdc(401, "BDC_1102", "Developer key is invalid.", "DOWNSTREAM")
+        # 20,000 calls per developer key per hour, whichever organization they are for.
+        hour = self.hour()
         start, count = self.hourly.get(dev_key, (hour, 0))
         if start != hour:
             count = 0
         if count >= self.hourly_limit:
-            return bdc(LIMIT_STATUS, "BDC_1144",
-                       f"Max number of allowed requests per hour reached: {self.hourly_limit}.", "APPLICATION")
+            self.rejected_hourly += 1
+            return bdc(self.limit_status(request), "BDC_1144",
+                       f"Max number of allowed requests per hour reached: {self.hourly_limit}.", "DOWNSTREAM")
         self.hourly[dev_key] = (hour, count + 1)
         session["last_used"] = now
         self.counts["calls"] += 1
@@ -213,7 +381,7 @@ class BillSimulator(Simulator):
             return
         key = (session["devKey"], session["organizationId"])
         with self.gate:
-            if self.in_flight.get(key, 0) >= 3:
+            if self.in_flight.get(key, 0) >= CONCURRENT_LIMIT:
                 self.rejected_concurrent += 1
                 refused = True
             else:
@@ -233,7 +401,7 @@ class BillSimulator(Simulator):
         try:
             return super().handle(request)
         except Invalid as exc:
-            return bdc(400, "BDC_1001", str(exc))
+            return bdc(400, exc.code, str(exc))
         except NotFoundError as exc:
             return bdc(404, "BDC_1001", str(exc))
 
@@ -249,12 +417,17 @@ class BillSimulator(Simulator):
             raise Invalid(f"Missing required field(s): {', '.join(missing)}")
         dev_key = body["devKey"]
         now = self.clock.time()
-        recent = [t for t in self.login_times.get(dev_key, []) if now - t < 3600]
-        if len(recent) >= self.login_limit:
+        # 200 logins per developer key per hour (https://developer.bill.com/docs/api-rate-limits), counted per
+        # clock hour like the call limit; refused and failed logins count too (UNCONFIRMED, B1).
+        hour = self.hour()
+        start, count = self.logins_per_hour.get(dev_key, (hour, 0))
+        if start != hour:
+            count = 0
+        if count >= self.login_limit:
+            self.rejected_logins += 1
             return bdc(LIMIT_STATUS, "BDC_1144", f"Max number of allowed logins per hour reached: {self.login_limit}.",
-                       "APPLICATION")
-        recent.append(now)
-        self.login_times[dev_key] = recent
+                       "DOWNSTREAM")
+        self.logins_per_hour[dev_key] = (hour, count + 1)
         if not any(a["devKey"] == dev_key for a in self.accounts):
             return bdc(400, "BDC_1102", "Developer key is invalid.")
         account = next((a for a in self.accounts if a["devKey"] == dev_key and a["username"] == body["username"]
@@ -283,41 +456,51 @@ class BillSimulator(Simulator):
                                    "mfaStatus": "TRUSTED" if session["trusted"] else "DISABLED", "mfaBypass": False})
 
     # --- lists --------------------------------------------------------------------------------------------
-    def list_response(self, request, items):
-        try:
-            size = int(request.arg("max", "20"))
-        except ValueError:
-            raise Invalid("max must be a number from 1 to 100") from None
-        if not 1 <= size <= 100:
-            raise Invalid("max must be a number from 1 to 100")
-        filters = parse_filters(request.arg("filters"))
+    def list_response(self, request, items, kind):
+        """A list page: {nextPage, prevPage, results} (https://developer.bill.com/docs/search-op-with-lists).
+        UNCONFIRMED (B13): nextPage/prevPage are left out, not null, when there is no such page; the default
+        order (createdTime ascending) and which fields sort."""
+        size = page_size(request)
+        filters = parse_filters(request.arg("filters"), kind)
         sort = request.arg("sort") or "createdTime:asc"
         sort_field, _, direction = sort.partition(":")
         if direction not in ("asc", "desc"):
-            raise Invalid(f"Invalid sort {sort!r}: use field:asc or field:desc")
-        rows = [o for o in items if all(compare(field_value(o, f), op, v) for f, op, v in filters)]
+            raise malformed(f"Invalid sort {sort!r}: use field:asc or field:desc")
+        offset = page_offset(request)
+        rows = [o for o in items if all(matches(o, f, op, v) for f, op, v in filters)]
         rows.sort(key=lambda o: (str(field_value(o, sort_field) or ""), o["id"]), reverse=direction == "desc")
-        offset = 0
-        if request.arg("page"):
-            try:
-                cursor = json.loads(base64.urlsafe_b64decode(request.arg("page").encode()))
-                offset = int(cursor["o"])
-            except (ValueError, KeyError, TypeError):
-                raise Invalid("Invalid page cursor") from None
-        page = rows[offset:offset + size]
-        body = {"results": page}
+        body = {"results": rows[offset:offset + size]}
         if offset + size < len(rows):
-            body["nextPage"] = base64.urlsafe_b64encode(json.dumps({"o": offset + size}).encode()).decode()
+            body["nextPage"] = cursor(offset + size)
         if offset > 0:
-            body["prevPage"] = base64.urlsafe_b64encode(json.dumps({"o": max(0, offset - size)}).encode()).decode()
+            body["prevPage"] = cursor(max(0, offset - size))
+        return Response.json(200, body)
+
+    def one_way_list(self, request, items):
+        """Webhook API lists: "pagination is available only in one direction. The nextPage value is available
+        ... you cannot retrieve the previous page" (reference/getallsubscriptions, geteventsforsubscription)."""
+        size = page_size(request)
+        offset = page_offset(request)
+        body = {"results": items[offset:offset + size]}
+        if offset + size < len(items):
+            body["nextPage"] = cursor(offset + size)
         return Response.json(200, body)
 
     # --- vendors ------------------------------------------------------------------------------------------
-    def build_vendor(self, body):
+    def build_vendor(self, body, *, api=True):
+        """A vendor from a create body. Over the API (not the seed control), the OpenAPI's constraints on POST
+        /v3/vendors hold (https://developer.bill.com/reference/createvendor): name of 1 to 100 characters,
+        shortName of at most 40, an address object."""
         if not isinstance(body, dict):
             raise Invalid("A vendor must be a JSON object")
         if not isinstance(body.get("name"), str) or not body["name"].strip():
             raise Invalid("name is required")
+        if api and len(body["name"]) > 100:
+            raise Invalid("name must be at most 100 characters")
+        if api and len(str(body.get("shortName") or "")) > 40:
+            raise Invalid("shortName must be at most 40 characters")
+        if api and not isinstance(body.get("address"), dict):
+            raise Invalid("address is required")
         if body.get("accountType", "BUSINESS") not in ("BUSINESS", "PERSON", "NONE"):
             raise Invalid("accountType must be BUSINESS, PERSON or NONE")
         address = body.get("address") or {}
@@ -338,7 +521,7 @@ class BillSimulator(Simulator):
 
     @route("GET", "/connect/v3/vendors")
     def list_vendors(self, request, session):
-        return self.list_response(request, self.org(session["organizationId"])["vendors"].values())
+        return self.list_response(request, self.org(session["organizationId"])["vendors"].values(), "vendors")
 
     @route("POST", "/connect/v3/vendors")
     def create_vendor(self, request, session):
@@ -361,7 +544,7 @@ class BillSimulator(Simulator):
         body = request.json()
         if not isinstance(body, dict):
             raise Invalid("The request body must be a JSON object")
-        merged = self.build_vendor({**vendor, **body})
+        merged = self.build_vendor({**vendor, **body}, api=False)
         for key in ("name", "shortName", "accountNumber", "accountType", "email", "phone", "address",
                     "additionalInfo", "billCurrency"):
             vendor[key] = merged[key]
@@ -390,7 +573,9 @@ class BillSimulator(Simulator):
         for obj in built:
             self.org(session["organizationId"])[collection][obj["id"]] = obj
             self.emit(session["organizationId"], f"{entity}.created", entity, obj)
-        return Response.json(200, built)
+        # 201 with the created objects in order: "Create multiple bills response" in BILL's v3 API collection
+        # (generated from the OpenAPI definition). UNCONFIRMED (B14): vendors/bulk is taken to answer the same.
+        return Response.json(201, built)
 
     # --- bills --------------------------------------------------------------------------------------------
     def build_bill(self, body, session):
@@ -444,7 +629,7 @@ class BillSimulator(Simulator):
 
     @route("GET", "/connect/v3/bills")
     def list_bills(self, request, session):
-        return self.list_response(request, self.org(session["organizationId"])["bills"].values())
+        return self.list_response(request, self.org(session["organizationId"])["bills"].values(), "bills")
 
     @route("POST", "/connect/v3/bills")
     def create_bill(self, request, session):
@@ -464,7 +649,7 @@ class BillSimulator(Simulator):
     # --- classifications ----------------------------------------------------------------------------------
     @route("GET", "/connect/v3/classifications/(?P<kind>chart-of-accounts|accounting-classes|departments|locations)")
     def list_classifications(self, request, session, kind):
-        return self.list_response(request, self.org(session["organizationId"])[kind].values())
+        return self.list_response(request, self.org(session["organizationId"])[kind].values(), "classifications")
 
     @route("POST", "/connect/v3/classifications/(?P<kind>chart-of-accounts|accounting-classes|departments|locations)")
     def create_classification(self, request, session, kind):
@@ -487,7 +672,7 @@ class BillSimulator(Simulator):
     # --- payments -----------------------------------------------------------------------------------------
     @route("GET", "/connect/v3/payments")
     def list_payments(self, request, session):
-        return self.list_response(request, self.org(session["organizationId"])["payments"].values())
+        return self.list_response(request, self.org(session["organizationId"])["payments"].values(), "payments")
 
     @route("GET", "/connect/v3/payments/(?P<payment_id>stp[0-9A-Za-z]+)")
     def get_payment(self, request, session, payment_id):
@@ -495,30 +680,51 @@ class BillSimulator(Simulator):
 
     @route("POST", "/connect/v3/payments")
     def create_payment(self, request, session):
+        """POST /v3/payments: an MFA-trusted session (BDC_1361, 403 otherwise), one bill, 201."""
         if not session["trusted"]:
             return bdc(403, "BDC_1361", "Untrusted session.", "DOWNSTREAM")
         body = request.json() or {}
-        payment = self.pay(session["organizationId"], body.get("billId"), body.get("amount"),
+        if not isinstance(body, dict):
+            raise Invalid("The request body must be a JSON object")
+        payment = self.pay(session["organizationId"], [{"billId": body.get("billId"), "amount": body.get("amount")}],
                            body.get("processDate"), "SCHEDULED")
         return Response.json(201, payment)
 
-    def pay(self, org_id, bill_id, amount=None, process_date=None, single_status="CLEARED"):
+    def pay(self, org_id, shares, process_date=None, single_status="CLEARED"):
+        """One payment of one or more bills of one vendor: [{"billId", "amount"?}], each in full unless an amount
+        is given. The API pays one bill a payment ("you cannot combine payments made to the same vendor" yet,
+        https://developer.bill.com/v3/docs/v3-payments-changes); BILL's web app combines a vendor's bills into one
+        payment, and GET /v3/payments then names each bill and its amount in billPayments[] (BILL's v3 API
+        collection, payment response schema). UNCONFIRMED (B15): billId of such a payment is its first bill."""
         org = self.org(org_id)
-        bill = org["bills"].get(bill_id)
-        if bill is None:
-            raise Invalid(f"billId {bill_id!r} does not exist")
-        amount = amount_of(amount if amount is not None else bill["dueAmount"], "amount")
-        if amount <= 0 or amount > Decimal(str(bill["dueAmount"])):
-            raise Invalid(f"amount must be more than 0 and at most the amount due ({bill['dueAmount']})")
+        if not isinstance(shares, list) or not shares:
+            raise Invalid("Name at least one bill to pay")
+        allocations, vendor = [], None
+        for share in shares:
+            bill = org["bills"].get((share or {}).get("billId"))
+            if bill is None:
+                raise Invalid(f"billId {(share or {}).get('billId')!r} does not exist")
+            if vendor is not None and bill["vendorId"] != vendor:
+                raise Invalid("One payment pays bills of one vendor")
+            vendor = bill["vendorId"]
+            due = Decimal(str(bill["dueAmount"]))
+            amount = amount_of(share.get("amount") if share.get("amount") is not None else str(due), "amount")
+            if amount <= 0 or amount > due:
+                raise Invalid(f"amount must be more than 0 and at most the amount due ({bill['dueAmount']})")
+            allocations.append((bill, amount))
         process_date = strict_date(process_date or self.clock.now().date().isoformat(), "processDate")
         now = self.now_iso()
-        payment = {"id": new_id("stp"), "vendorId": bill["vendorId"], "vendorName": bill["vendorName"],
-                   "billId": bill["id"], "billPayments": [{"id": new_id("blp"), "billId": bill["id"],
-                                                           "amount": float(amount)}],
-                   "amount": float(amount), "currency": "USD", "processDate": process_date,
+        first = allocations[0][0]
+        total = sum(amount for _, amount in allocations)
+        payment = {"id": new_id("stp"), "vendorId": first["vendorId"], "vendorName": first["vendorName"],
+                   "billId": first["id"],
+                   "billPayments": [{"id": new_id("blp"), "billId": bill["id"], "amount": float(amount)}
+                                    for bill, amount in allocations],
+                   "amount": float(total), "processDate": process_date,
                    "transactionNumber": "TXN" + secrets.token_hex(4).upper(),
                    "confirmationNumber": "P" + secrets.token_hex(5).upper(), "status": "SCHEDULED",
                    "singleStatus": single_status, "createdTime": now, "updatedTime": now,
+                   "createdBy": "00601SANDBOXUSER1",
                    "fundingAccount": {"type": "BANK_ACCOUNT", "id": "bac01SANDBOX"}}
         org["payments"][payment["id"]] = payment
         self.apply_payment_status(org, payment, single_status)
@@ -526,20 +732,37 @@ class BillSimulator(Simulator):
 
     def apply_payment_status(self, org, payment, single_status):
         payment["singleStatus"] = single_status
-        payment["status"] = {"CLEARED": "PAID", "VOIDED": "VOID", "CANCELED": "CANCELLED"}.get(single_status,
-                                                                                                "SCHEDULED")
+        # status is the older field (SCHEDULED, PAID, VOID, CANCELLED, ...; BILL's v3 API collection samples);
+        # singleStatus is the one https://developer.bill.com/docs/single-status-payment-values lists.
+        payment["status"] = {"CLEARED": "PAID", "VOIDED": "VOID", "FUNDING_FAILED_VOIDED": "VOID",
+                             "CANCELED": "CANCELLED"}.get(single_status, "SCHEDULED")
         payment["updatedTime"] = self.now_iso()
-        bill = org["bills"][payment["billId"]]
-        paid = sum(Decimal(str(p["amount"])) for p in org["payments"].values()
-                   if p["billId"] == bill["id"] and p["singleStatus"] not in ("VOIDED", "CANCELED"))
-        bill["paidAmount"] = float(paid)
-        bill["dueAmount"] = float(Decimal(str(bill["amount"])) - paid)
-        bill["paymentStatus"] = "PAID" if bill["dueAmount"] <= 0 else ("PARTIAL" if paid else "UNPAID")
-        bill["updatedTime"] = payment["updatedTime"]
-        event_payment = {k: v for k, v in payment.items() if k not in ("billId", "billPayments")}
-        event_payment.update({"billIds": [bill["id"]], "vendor": {"id": bill["vendorId"], "name": bill["vendorName"]},
-                              "funding": {"amount": payment["amount"], "currency": "USD"}})
-        self.emit(self.org_of(org), "payment.updated", "payment", event_payment)
+        for share in payment["billPayments"]:
+            bill = org["bills"][share["billId"]]
+            paid = sum(Decimal(str(s["amount"])) for p in org["payments"].values()
+                       if p["singleStatus"] not in VOIDING_STATES
+                       for s in p["billPayments"] if s["billId"] == bill["id"])
+            bill["paidAmount"] = float(paid)
+            bill["dueAmount"] = float(Decimal(str(bill["amount"])) - paid)
+            bill["paymentStatus"] = "PAID" if bill["dueAmount"] <= 0 else ("PARTIAL" if paid else "UNPAID")
+            bill["updatedTime"] = payment["updatedTime"]
+        self.emit(self.org_of(org), "payment.updated", "payment", self.payment_event(payment))
+
+    @staticmethod
+    def payment_event(payment):
+        """The payment of a payment.updated notification: the fields of
+        https://developer.bill.com/docs/payment-webhook-notification-payloads, with status in the singleStatus
+        vocabulary and billIds but no per-bill amounts. UNCONFIRMED (B16): funding carries the total as
+        funding.amount/currency (the docs name only the funding account fields)."""
+        return {"id": payment["id"], "billIds": [s["billId"] for s in payment["billPayments"]],
+                "transactionNumber": payment["transactionNumber"], "status": payment["singleStatus"],
+                "createdBy": payment["createdBy"], "createdTime": payment["createdTime"],
+                "updatedTime": payment["updatedTime"], "processDate": payment["processDate"],
+                "funding": {"amount": payment["amount"], "currency": "USD",
+                            "fundingAccount": {"id": payment["fundingAccount"]["id"], "type": "BANK_ACCOUNT",
+                                               "name": "Sandbox checking", "accountNumber": "xxxxxx6789"}},
+                "disbursement": {}, "vendor": {"id": payment["vendorId"], "name": payment["vendorName"]},
+                "billingType": "BDC"}
 
     def org_of(self, org):
         return next(k for k, v in self.orgs.items() if v is org)
@@ -554,9 +777,10 @@ class BillSimulator(Simulator):
 
     @route("GET", "/connect-events/v3/subscriptions")
     def list_subscriptions(self, request, session):
+        """A paged list like the others, max 1-100 (default 20), nextPage only (reference/getallsubscriptions)."""
         subs = [self.public_subscription(s) for s in self.subscriptions.values()
                 if s["organizationId"] == session["organizationId"]]
-        return Response.json(200, subs)
+        return self.one_way_list(request, subs)
 
     def idempotent(self, request, session):
         key = request.header("X-Idempotent-Key")
@@ -656,7 +880,9 @@ class BillSimulator(Simulator):
         history = [{"id": e["eventId"], "type": e["eventType"], "version": "1", "subscriptionId": subscription_id,
                     "payload": e["body"].decode(), "createdTime": e["createdTime"], "statusCode": e["statusCode"]}
                    for e in self.deliveries if e["subscriptionId"] == subscription_id]
-        return self.list_response(request, history)
+        if request.arg("entityId"):
+            history = [h for h in history if request.arg("entityId") in h["payload"]]
+        return self.one_way_list(request, history)
 
     def emit(self, org_id, event_type, entity_key, entity):
         for sub in self.subscriptions.values():
@@ -739,8 +965,9 @@ class BillSimulator(Simulator):
                     return self.seed(org_id, payload)
             if action == "pay":
                 with self.lock:
-                    return self.pay(org_id, payload.get("billId"), payload.get("amount"), payload.get("processDate"),
-                                    payload.get("singleStatus", "CLEARED"))
+                    shares = payload.get("bills") or [{"billId": payload.get("billId"),
+                                                       "amount": payload.get("amount")}]
+                    return self.pay(org_id, shares, payload.get("processDate"), payload.get("singleStatus", "CLEARED"))
             if action == "payment-status":
                 with self.lock:
                     org = self.org(org_id)
@@ -776,7 +1003,8 @@ class BillSimulator(Simulator):
                     return self.seed_canonical(org_id)
             if action == "canonical-pay":
                 with self.lock:
-                    return {"payment_id": self.pay(org_id, payload.get("bill_id"), payload.get("amount"))["id"]}
+                    shares = [{"billId": payload.get("bill_id"), "amount": payload.get("amount")}]
+                    return {"payment_id": self.pay(org_id, shares)["id"]}
             if action == "canonical-state":
                 with self.lock:
                     return self.canonical_state(org_id)
@@ -824,7 +1052,7 @@ class BillSimulator(Simulator):
                 self.org(org_id)[kind][obj["id"]] = obj
                 created.setdefault(kind, []).append(obj)
         for body in payload.get("vendors", []):
-            vendor = self.build_vendor(body)
+            vendor = self.build_vendor(body, api=False)
             self.org(org_id)["vendors"][vendor["id"]] = vendor
             created.setdefault("vendors", []).append(vendor)
         return created
@@ -841,6 +1069,9 @@ class BillSimulator(Simulator):
             "calls": self.counts["calls"],
             "max_in_flight": max(self.max_in_flight.values(), default=0),
             "rejected_concurrent": self.rejected_concurrent,
+            "rejected_hourly": self.rejected_hourly,
+            "rejected_logins": self.rejected_logins,
+            "calls_this_hour": {k: n for k, (h, n) in self.hourly.items() if h == self.hour()},
             "limits": {"login_limit": self.login_limit, "hourly_limit": self.hourly_limit},
         }
 

@@ -88,8 +88,11 @@ class PairContract:
         assert run.status == SyncRun.PARTIAL, run.error
         assert run.counters["bills_created"] == len(GOOD)
         self.assert_bills_exactly_once(integration, sandbox, GOOD)
-        self.assert_vendors(integration, sandbox, [s for s in canonical.SUPPLIERS
-                                                   if s.source_id != canonical.SUPPLIER_WITHOUT_TAX_ID])
+        self.assert_vendors(integration, sandbox, [s for s in canonical.SUPPLIERS if s.source_id not in
+                                                   (canonical.SUPPLIER_WITHOUT_TAX_ID, canonical.INACTIVE_SUPPLIER)])
+        blocked = SyncRecord.objects.get(integration=integration, object_type="vendor",
+                                         source_id=canonical.INACTIVE_SUPPLIER)
+        assert blocked.status == SyncRecord.SKIPPED and "is blocked in" in blocked.error_detail
 
         vendor = SyncRecord.objects.get(integration=integration, object_type="vendor",
                                         source_id=canonical.SUPPLIER_WITHOUT_TAX_ID)
@@ -168,7 +171,7 @@ class PairContract:
         self.assert_bills_exactly_once(integration, sandbox, GOOD | fixed)
         self.assert_vendors(integration, sandbox, [
             replace(s, tax_id=NEW_TAX_ID) if s.source_id == canonical.SUPPLIER_WITHOUT_TAX_ID else s
-            for s in canonical.SUPPLIERS])
+            for s in canonical.SUPPLIERS if s.source_id != canonical.INACTIVE_SUPPLIER])
         assert set(self.failed_bills(integration)) == {canonical.UNBALANCED_INVOICE}
 
         with django_capture_on_commit_callbacks(execute=True):

@@ -234,7 +234,8 @@ def test_webhook_subscription_lifecycle_and_signed_delivery(bill_connection, san
     assert signature == expected
     event = json.loads(body)
     assert event["metadata"]["eventType"] == "payment.updated" and event["metadata"]["version"] == "1"
-    assert event["payment"]["billIds"] == [bill_id] and event["payment"]["singleStatus"] == "CLEARED"
+    # The payload's status is in the singleStatus vocabulary (docs/payment-webhook-notification-payloads).
+    assert event["payment"]["billIds"] == [bill_id] and event["payment"]["status"] == "CLEARED"
 
     new_key = client.rotate_security_key(sub["id"])
     assert new_key != sub["securityKey"]
