@@ -16,9 +16,11 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "connection"]
     search_fields = ["name", "remote_id", "=id"]
     fields = ["id", "connection", "name", "remote_id", "events", "notification_url", "enabled", "key_state",
-              "created_at", "last_checked_at", "disabled_since", "rejected_count", "last_rejected_at"]
+              "created_at", "last_checked_at", "disabled_since", "rejected_count", "last_rejected_at", "caught_up_at",
+              "caught_up_events"]
     readonly_fields = ["id", "connection", "remote_id", "events", "notification_url", "key_state", "created_at",
-                       "last_checked_at", "disabled_since", "rejected_count", "last_rejected_at"]
+                       "last_checked_at", "disabled_since", "rejected_count", "last_rejected_at", "caught_up_at",
+                       "caught_up_events"]
 
     def has_add_permission(self, request):
         # Subscriptions are created on BILL by the connection's "Subscribe to webhooks" action.
@@ -76,13 +78,14 @@ def rotate_security_key(modeladmin, request, queryset):
             modeladmin.message_user(request, f"{sub}: {exc}", messages.ERROR)
 
 
-@admin.action(description="Check now (re-enable if BILL disabled it, and catch up)")
+@admin.action(description="Check now (re-enable if BILL disabled it, and fetch missed events)")
 def check_now(modeladmin, request, queryset):
-    outcomes = {"enabled": "enabled on BILL's side, nothing to do", "reenabled": "BILL had disabled it; re-enabled "
-                "and the payments missed meanwhile polled", "missing": "BILL no longer has it; subscribe again"}
+    outcomes = {"enabled": "enabled on BILL's side; its event history read for anything missed",
+                "reenabled": "BILL had disabled it; re-enabled, missed events fetched and payments polled",
+                "missing": "BILL no longer has it; subscribe again"}
     for sub in queryset:
         try:
-            outcome = outcomes.get(subscriptions.check(sub), "checked")
+            outcome = outcomes.get(subscriptions.check(sub, catch_up=True), "checked")
         except ConnectorError as exc:
             outcome = f"could not be checked: {exc}"
         audit.record("webhook.checked", actor=request.user, tenant=sub.connection.tenant, obj=sub,

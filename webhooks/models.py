@@ -26,6 +26,10 @@ class WebhookSubscription(models.Model):
         help_text="Requests refused as unsigned, wrongly signed or unreadable, all counted; only the first of each "
                   "kind per hour is kept as a rejected event.")
     last_rejected_at = models.DateTimeField(null=True, blank=True, editable=False)
+    caught_up_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                        help_text="When BILL's event history was last read for missed events.")
+    caught_up_events = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Events found in BILL's history that had not reached us, all counted.")
 
     class Meta:
         ordering = ["connection", "name"]

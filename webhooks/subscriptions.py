@@ -4,21 +4,25 @@ from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
 from connectors.errors import ConnectorError, DataError, RecordError, TransientError
 from connectors.records import Unreadable
-from portal import audit
+from portal import audit, jobs
+from syncs.engine import describe_counters
 from syncs.models import Integration
 from syncs.payments import apply_payment
-from webhooks.models import WebhookSubscription
+from webhooks.models import WebhookEvent, WebhookSubscription
 
 EVENTS = ["payment.updated", "payment.failed"]
 MAX_PER_ORGANIZATION = 10
 # Payments missed while a subscription was disabled are polled from a little before it went quiet.
 GAP_MARGIN = timedelta(minutes=30)
+# The check runs every 5 minutes; two missed checks mean the portal itself was not running.
+DOWN_AFTER = timedelta(minutes=12)
 
 
 def notification_url(subscription):
@@ -76,13 +80,14 @@ def rotate_key(subscription, actor):
                  target_id=subscription.remote_id)
 
 
-def check(subscription):
-    """Re-enable a subscription BILL disabled, then poll payments over the gap. Returns what it did."""
+def check(subscription, catch_up=False):
+    """Re-enable a subscription BILL disabled, and fetch from BILL's event history what did not reach us
+    (after a re-enable, after the portal was down, or when asked). Returns what it did."""
     with subscription.connection.connector() as connector:
-        return _check(subscription, connector)
+        return _check(subscription, connector, catch_up)
 
 
-def _check(subscription, connector):
+def _check(subscription, connector, catch_up):
     now = timezone.now()
     remote = next((s for s in connector.client.subscriptions() if s["id"] == subscription.remote_id), None)
     if remote is None:
@@ -90,12 +95,17 @@ def _check(subscription, connector):
         subscription.last_checked_at = now
         subscription.save(update_fields=["enabled", "last_checked_at"])
         return "missing"
+    # No check for a while means this portal (and its endpoint) was down: events may have gone undelivered.
+    was_down = subscription.last_checked_at is None or now - subscription.last_checked_at > DOWN_AFTER
     if remote["status"]["enabled"]:
+        if catch_up or was_down:
+            fetch_missed_events(subscription, connector.client)
         subscription.enabled, subscription.last_checked_at = True, now
         subscription.save(update_fields=["enabled", "last_checked_at"])
         return "enabled"
     quiet_since = subscription.disabled_since or subscription.last_checked_at or subscription.created_at
     connector.client.enable_subscription(subscription.remote_id)
+    missed = fetch_missed_events(subscription, connector.client)
     caught_up = Counter()
     for integration in Integration.objects.filter(target=subscription.connection).select_related("tenant", "source"):
         for payment in connector.payments(quiet_since - GAP_MARGIN):
@@ -111,9 +121,39 @@ def _check(subscription, connector):
     subscription.save(update_fields=["enabled", "disabled_since", "last_checked_at"])
     audit.record("webhook.reenabled", actor="system:webhook", tenant=subscription.connection.tenant, obj=subscription,
                  target_id=subscription.remote_id,
-                 message=f"BILL had disabled the subscription; re-enabled and polled payments since "
-                         f"{quiet_since - GAP_MARGIN:%Y-%m-%d %H:%M}: {dict(caught_up)}")
+                 message=f"BILL had disabled the subscription; re-enabled it, fetched {missed} missed event(s) from "
+                         f"its history and polled payments since {quiet_since - GAP_MARGIN:%Y-%m-%d %H:%M}: "
+                         f"{describe_counters(caught_up)}")
     return "reenabled"
+
+
+def fetch_missed_events(subscription, client):
+    """Store and queue every event in BILL's history for this subscription that we never stored. The event id
+    is unique per connection, so an event that did arrive, or arrives again, is processed once. Returns how
+    many were new."""
+    new = 0
+    for item in client.event_history(subscription.remote_id):
+        event_id, payload = item.get("id"), item.get("payload")
+        if not isinstance(event_id, str) or not isinstance(payload, str) or not event_id:
+            continue
+        try:
+            with transaction.atomic():
+                event = WebhookEvent.objects.create(
+                    connection=subscription.connection, subscription=subscription, event_id=event_id[:100],
+                    event_type=str(item.get("type", ""))[:60], raw_body=payload, signature_ok=False,
+                    reason="Fetched from BILL's event history (it had not reached the portal).")
+        except IntegrityError:
+            continue
+        transaction.on_commit(lambda pk=event.pk: jobs.enqueue("process_webhook_event", pk,
+                                                               task_name=f"webhook event {pk}"))
+        new += 1
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(
+        caught_up_at=timezone.now(), caught_up_events=F("caught_up_events") + new)
+    if new:
+        audit.record("webhook.caught_up", actor="system:webhook", tenant=subscription.connection.tenant,
+                     obj=subscription, target_id=subscription.remote_id,
+                     message=f"{new} event(s) that had not reached the portal fetched from BILL's event history")
+    return new
 
 
 def check_all():

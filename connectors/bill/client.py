@@ -279,6 +279,12 @@ class BillClient:
         (https://developer.bill.com/reference/getallsubscriptions)."""
         return list(self.list("/v3/subscriptions", base=self.events_base_url))
 
+    def event_history(self, subscription_id):
+        """The events BILL kept for a subscription, delivered or not (180 days: BILL's changelog
+        2025-09-07), each {id, type, payload: the event body as text, createdTime, statusCode}. The item
+        shape and its order are UNCONFIRMED (docs/ASSUMPTIONS.md); only id, type and payload are used."""
+        return self.list(f"/v3/events/subscription/{subscription_id}", base=self.events_base_url)
+
     def create_subscription(self, name, events, notification_url, idempotency_key=None):
         body = {"name": name, "status": {"enabled": True}, "notificationUrl": notification_url,
                 "events": [{"type": e, "version": "1"} for e in events]}

@@ -10,7 +10,7 @@ from portal.models import AuditEntry
 from syncs.engine import run_integration
 from tests.webhooks.helpers import bills, control, event_body, post, state
 from webhooks import subscriptions
-from webhooks.models import WebhookEvent
+from webhooks.models import WebhookEvent, WebhookSubscription
 from webhooks.signature import sign
 from webhooks.tasks import process_event, replay_event
 
@@ -146,3 +146,26 @@ def test_check_now_from_the_admin_is_audited_with_its_actor(demo, sandbox, admin
     assert "BILL had disabled it; re-enabled" in page.content.decode()
     entry = AuditEntry.objects.get(action="webhook.checked")
     assert entry.actor == admin_user.username and "re-enabled" in entry.message
+
+
+def test_events_that_never_reached_the_portal_are_fetched_from_bills_history_once(demo, sandbox):
+    integration, subscription = demo
+    bill = bills(sandbox)[0]
+    control(sandbox, "bill/deliver")
+    key = subscription.security_key
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(security_key="not-the-key")  # the portal "down"
+    paid = control(sandbox, "bill/pay", {"billId": bill["id"]})
+    assert control(sandbox, "bill/deliver")["failed"] == 1
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(security_key=key)
+    subscription.refresh_from_db()
+    assert subscriptions.check(subscription, catch_up=True) == "enabled"
+    process_received()
+    fetched = WebhookEvent.objects.get(event_type="payment.updated", signature_ok=False)
+    assert fetched.status == WebhookEvent.PROCESSED, fetched.reason
+    assert [p["PYID"] for p in state(sandbox, "infor")["payments"]] == [paid["id"]]
+    subscription.refresh_from_db()
+    assert subscription.caught_up_events == 1 and subscription.caught_up_at is not None
+    subscriptions.check(subscription, catch_up=True)
+    subscription.refresh_from_db()
+    assert subscription.caught_up_events == 1, "an event already stored is not fetched again"
+    assert len(state(sandbox, "infor")["payments"]) == 1
