@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import requests
 
+from connectors.infor import m3
+
 WORDS = ["Acme", "Summit", "Pioneer", "Harbor", "Granite", "Cedar", "Atlas", "Beacon", "Crescent", "Delta",
          "Evergreen", "Frontier", "Keystone", "Liberty", "Meridian", "Northwind", "Orchard", "Prairie", "Quarry",
          "Redwood", "Sterling", "Tidewater", "Union", "Vanguard", "Westfield"]
@@ -45,8 +47,8 @@ def infor_data(today=None, seed=42, invoices=INVOICES):
                           "TINO": "" if suno == SUPPLIER_WITHOUT_TAX_ID else tax_id,
                           "CUCD": "USD", "CSCD": "US", "ADR1": f"{rng.randint(1, 9999)} Main St", "TOWN": town,
                           "ECAR": state, "PONO": postal, "STAT": "20"})
-    accounts = [{"AITP": "1", "AITM": code, "TX40": name} for code, name in GL_ACCOUNTS]
-    accounts += [{"AITP": "2", "AITM": code, "TX40": name} for code, name in DEPARTMENTS]
+    accounts = [{"AITP": m3.ACCOUNT_DIMENSION, "AITM": code, "TX40": name} for code, name in GL_ACCOUNTS]
+    accounts += [{"AITP": m3.DEPARTMENT_DIMENSION, "AITM": code, "TX40": name} for code, name in DEPARTMENTS]
     mapped = [code for code, _ in GL_ACCOUNTS if code != UNMAPPED_ACCOUNT]
     invoices = []
     for n in range(count):
@@ -56,7 +58,8 @@ def infor_data(today=None, seed=42, invoices=INVOICES):
         for line_no in range(1, rng.randint(1, 3) + 1):
             amount = Decimal(rng.randint(2000, 500000)) / 100
             account = UNMAPPED_ACCOUNT if number == UNMAPPED_INVOICE and line_no == 1 else rng.choice(mapped)
-            lines.append({"LINO": line_no, "AIT1": account, "AIT2": rng.choice(DEPARTMENTS)[0], "LNAM": str(amount),
+            lines.append({"LINO": line_no, m3.ACCOUNT_FIELD: account, m3.DEPARTMENT_FIELD: rng.choice(DEPARTMENTS)[0],
+                          "LNAM": str(amount),
                           "LNDE": f"{dict(GL_ACCOUNTS)[account]} {line_no}",
                           "PUNO": f"PO{rng.randint(100000, 999999)}" if rng.random() < 0.4 else ""})
             total += amount

@@ -118,32 +118,43 @@ class InforClient:
                                   auth=(self.ionapi["ci"], self.ionapi["cs"]))
 
     # --- M3 -------------------------------------------------------------------------------------------
-    def execute(self, program_transaction, inputs=None, maxrecs=100):
-        """Run one MI transaction; return its records with padding trimmed."""
-        program, transaction = program_transaction
+    def execute(self, transaction, inputs=None, maxrecs=100):
+        """Run one MI transaction (an m3.Transaction); return its records with padding trimmed.
+
+        The company goes on every call as the `cono` matrix parameter (the session company), and also
+        as the CONO input of the transactions that document one, so no call depends on the service
+        account's default company."""
+        program, name = transaction
         if not self.company:
             raise ConfigurationError("The Infor connection has no company (CONO) set.")
+        inputs = dict(inputs or {})
+        if "CONO" in getattr(transaction, "input_names", ()):
+            inputs.setdefault("CONO", self.company)
         matrix = f";maxrecs={maxrecs};cono={self.company}" + (f";divi={self.division}" if self.division else "")
-        body = self.http.json("GET", f"{self.m3_base}/{program}/{transaction}{matrix}", params=inputs or {})
+        body = self.http.json("GET", f"{self.m3_base}/{program}/{name}{matrix}", params=inputs)
         error = mi_error_text(body)
         if error:
-            raise DataError(f"M3 {program}/{transaction}: {error[0]}", field=error[1] or None)
+            raise DataError(f"M3 {program}/{name}: {error[0]}", field=error[1] or None)
         try:
             records = body["results"][0]["records"]
         except (KeyError, IndexError, TypeError):
-            raise TransientError(f"M3 {program}/{transaction} answered without results[0].records.") from None
+            raise TransientError(f"M3 {program}/{name} answered without results[0].records.") from None
         return [trimmed(r) for r in records]
 
-    def key_range(self, program_transaction, inputs, start_field, key_field, page_size=100):
-        """Every record of a list transaction, paged by key range (M3 has no offsets): each page
-        starts at the last key of the one before, which is therefore skipped."""
+    def pages(self, transaction, inputs, start_field, key_field, page_size=100):
+        """Every record of a list transaction, a page at a time, paged by key range (M3 has no offsets):
+        each page starts at the last key of the one before, which is therefore left out."""
         last = None
         while True:
             page_inputs = {**inputs, **({start_field: last} if last else {})}
-            records = self.execute(program_transaction, page_inputs, maxrecs=page_size)
+            records = self.execute(transaction, page_inputs, maxrecs=page_size)
             fresh = [r for r in records if r.get(key_field) != last]
-            yield from fresh
+            if fresh:
+                yield fresh
             if len(records) < page_size or not fresh:
                 return
             last = records[-1][key_field]
 
+    def key_range(self, transaction, inputs, start_field, key_field, page_size=100):
+        for page in self.pages(transaction, inputs, start_field, key_field, page_size):
+            yield from page

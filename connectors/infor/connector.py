@@ -1,23 +1,40 @@
 """Infor CloudSuite (M3) as an ERP: suppliers, GL accounts, approved invoices out; payments in."""
 
+import logging
 from collections import OrderedDict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 
 from connectors.base import ErpConnector
 from connectors.errors import DataError
+from connectors.http import fan_out
 from connectors.infor import m3
 from connectors.infor.client import InforClient
 from connectors.records import Address, Dimension, GlAccount, Invoice, InvoiceLine, Supplier, Unreadable
 from connectors.tokens import TokenStore
 
+logger = logging.getLogger(__name__)
+
 PAGE_SIZE = 100
+# Suppliers whose address (and, where a list page does not cover them, status) is read at once: M3 has
+# no list of every supplier's address, so it is one LstAddresses call per supplier read. Eight calls in
+# flight at M3's usual 150-200 ms stay under the tenant's documented peak of 3,000 calls a minute
+# (shared/reference/erp-apis.md 1.3); past it, ION answers 429 and the client backs off.
+DETAIL_WORKERS = 8
+
+# Supplier change markers (ChangeFloors) are points on this grid, counted from EARLIEST.
+CHANGE_GRID = timedelta(minutes=10)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+# A LstSuppliers call asking for changes after this far ahead must come back empty, or M3 is not
+# filtering on LMTS at all.
+FILTER_CHECK_AHEAD = timedelta(days=365)
 
 
 def lmts_to_iso(value):
-    """M3's LMTS (yyyyMMddHHmmssfff) as an ISO timestamp; '' when absent."""
+    """M3's LMTS (yyyyMMddHHmmssfff) as an ISO timestamp; '' when absent. UNCONFIRMED: M3 writes LMTS
+    in UTC (docs/ASSUMPTIONS.md I6)."""
     if not value:
         return ""
     try:
@@ -28,6 +45,14 @@ def lmts_to_iso(value):
 
 def iso_to_lmts(moment):
     return moment.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")[:17] if moment else ""
+
+
+def grid_index(moment):
+    return (moment - EARLIEST) // CHANGE_GRID
+
+
+def grid_time(index):
+    return EARLIEST + index * CHANGE_GRID
 
 
 def m3_date(value, field, ref):
@@ -42,6 +67,113 @@ def m3_amount(value, field, ref):
         return Decimal(value).quantize(Decimal("0.01"))
     except (InvalidOperation, TypeError):
         raise DataError(f"{ref}: {field} {value!r} is not an amount.", field=field) from None
+
+
+def m3_number(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def postal_address(addresses, supplier, today=None):
+    """The supplier's postal address (address type 01, m3.POSTAL_ADDRESS_TYPE) valid today, from its
+    CRS620MI/LstAddresses records. UNCONFIRMED (docs/ASSUMPTIONS.md I11): that it is where payments go;
+    of several, the one with the latest start date, then the lowest address number; without one, only
+    the country and state of the supplier record."""
+    today = (today or date.today()).strftime("%Y%m%d")
+    postal = [a for a in addresses if m3_number(a.get("ADTE")) == m3.POSTAL_ADDRESS_TYPE]
+    current = [a for a in postal if (a.get("STDT") or "") <= today] or postal
+    if not current:
+        return Address(region=supplier.get("ECAR", ""), country=supplier.get("CSCD", ""))
+    chosen = sorted(current, key=lambda a: a.get("ADID") or "")
+    chosen = max(chosen, key=lambda a: a.get("STDT") or "")
+    return Address(line1=chosen.get("ADR1", ""), line2=chosen.get("ADR2", ""), city=chosen.get("TOWN", ""),
+                   region=chosen.get("ECAR", ""), postal_code=chosen.get("PONO", ""), country=chosen.get("CSCD", ""))
+
+
+class ChangeFloors:
+    """Each supplier's change marker: the last point of the CHANGE_GRID before its change, found by
+    asking CRS620MI/LstSuppliers which suppliers changed after chosen grid points.
+
+    M3 returns no change stamp for suppliers: LstSuppliers only takes one as a filter (LMTS, "Last
+    import's timestamp"), and GetBasicData, LstByNumber and LstAddresses return none (m3.py). A marker
+    must still be (a) no later than the change, so a record that failed is read again from just before
+    its marker; (b) the same every time an unchanged supplier is read again (the ledger's fingerprint
+    includes it); and (c) move the cursor on as suppliers change. The read time gives (c) only. The
+    grid point before the change gives all three, for the price of a few list calls per read: a binary
+    search over grid points, each answered by one filtered list.
+
+    UNCONFIRMED (docs/ASSUMPTIONS.md I5): LMTS selects the suppliers whose supplier record changed
+    strictly after it."""
+
+    def __init__(self, client):
+        self.client = client
+        self.changed = {}
+
+    def after(self, index):
+        """The suppliers changed after grid point `index` (read once per read)."""
+        if index not in self.changed:
+            inputs = {"LMTS": iso_to_lmts(grid_time(index))}
+            self.changed[index] = {r["SUNO"] for r in self.client.key_range(m3.SUPPLIERS, inputs, "FRSU", "SUNO",
+                                                                            PAGE_SIZE)}
+        return self.changed[index]
+
+    def markers(self, members, since, now):
+        """{supplier: ISO marker} for the suppliers a read since `since` (None: all) returned."""
+        hi = grid_index(now) + 1  # a little room for M3's clock being ahead of ours
+        if self.after(grid_index(now + FILTER_CHECK_AHEAD)):
+            # UNCONFIRMED (docs/ASSUMPTIONS.md I5): M3 filters LstSuppliers on LMTS. If it does not,
+            # every read is a full read: markers that never move keep every run reading everything.
+            logger.warning("Infor: CRS620MI/LstSuppliers ignores its LMTS filter; every run reads every supplier.")
+            return dict.fromkeys(members, EARLIEST.isoformat())
+        floors = {}
+        if since is None:
+            self.newest_first(set(members), 0, hi, floors)
+        else:
+            self.oldest_first(set(members), max(0, grid_index(since)), hi, floors)
+        return {suno: grid_time(index).isoformat() for suno, index in floors.items()}
+
+    def newest_first(self, members, lo, hi, floors):
+        """A full read: the most recently changed suppliers get exact grid points, found by going back
+        from now in doubling steps; everyone older gets EARLIEST, which is no later than any change."""
+        upper, step = hi, 1
+        while members:
+            index = hi - step
+            if index <= lo:  # nothing changed since EARLIEST (records without LMTS)
+                floors.update(dict.fromkeys(members, lo))
+                return
+            recent = members & self.after(index)
+            if recent:
+                self.search(recent, index, upper, floors)
+                floors.update(dict.fromkeys(members - recent, lo))
+                return
+            upper, step = index - 1, step * 2
+
+    def oldest_first(self, members, lo, hi, floors):
+        """A read since a cursor: every supplier an exact grid point, found by going forward from the
+        cursor in doubling steps (the suppliers read again since the last change sit just after it)."""
+        base, step = lo, 1
+        while members:
+            index = lo + step
+            if index >= hi:
+                self.search(members, base, hi, floors)
+                return
+            later = members & self.after(index)
+            self.search(members - later, base, index - 1, floors)
+            members, base, step = later, index, step * 2
+
+    def search(self, members, lo, hi, floors):
+        """Binary search: each of `members` changed after grid point lo and at the latest just after hi."""
+        if not members:
+            return
+        if lo >= hi:
+            floors.update(dict.fromkeys(members, lo))
+            return
+        mid = (lo + hi + 1) // 2
+        later = members & self.after(mid)
+        self.search(later, mid, hi, floors)
+        self.search(members - later, lo, mid - 1, floors)
 
 
 class InforConnector(ErpConnector):
@@ -65,23 +197,72 @@ class InforConnector(ErpConnector):
 
     # --- reference data -------------------------------------------------------------------------------
     def gl_accounts(self):
-        return [GlAccount(code=r["AITM"], name=r.get("TX40", ""), active=r.get("LCCD", "0") != "1")
+        return [GlAccount(code=r["AITM"], name=r.get("TX40", ""), active=r.get("LCCD", "") != m3.BLOCKED_ACCOUNT)
                 for r in self.client.execute(m3.GL_ACCOUNTS, {"AITP": m3.ACCOUNT_DIMENSION}, maxrecs=0)]
 
     def dimensions(self):
-        return [Dimension(kind="department", code=r["AITM"], name=r.get("TX40", ""), active=r.get("LCCD", "0") != "1")
+        return [Dimension(kind="department", code=r["AITM"], name=r.get("TX40", ""),
+                          active=r.get("LCCD", "") != m3.BLOCKED_ACCOUNT)
                 for r in self.client.execute(m3.GL_ACCOUNTS, {"AITP": m3.DEPARTMENT_DIMENSION}, maxrecs=0)]
 
     # --- suppliers ------------------------------------------------------------------------------------
     def suppliers(self, since=None):
+        """Suppliers changed since `since` (all when None), a page at a time. Per page of the supplier
+        list (CRS620MI/LstSuppliers: name, tax id, currency, phone): the statuses from one
+        CRS620MI/LstByNumber call over the same suppliers (GetBasicData for any it missed), each
+        supplier's postal address (CRS620MI/LstAddresses), and the e-mail addresses from one
+        CRS111MI/List per read. Markers: ChangeFloors."""
+        if since is not None and since <= EARLIEST:
+            since = None  # before any marker we hand out: read everything, including records without LMTS
+        now = timezone.now()
         inputs = {"LMTS": iso_to_lmts(since)} if since else {}
-        for r in self.client.key_range(m3.SUPPLIERS, inputs, "FRSU", "SUNO", PAGE_SIZE):
-            yield Supplier(
-                source_id=r["SUNO"], name=r.get("SUNM", ""), tax_id=r.get("TINO", ""), currency=r.get("CUCD") or "USD",
-                email=r.get("EMAL", ""), phone=r.get("PHNO", ""), active=r.get("STAT", "20") == "20",
-                address=Address(line1=r.get("ADR1", ""), city=r.get("TOWN", ""), region=r.get("ECAR", ""),
-                                postal_code=r.get("PONO", ""), country=r.get("CSCD", "")),
-                updated_marker=lmts_to_iso(r.get("LMTS")))
+        rows = [r for page in self.client.pages(m3.SUPPLIERS, inputs, "FRSU", "SUNO", PAGE_SIZE) for r in page]
+        if not rows:
+            return
+        markers = ChangeFloors(self.client).markers({r["SUNO"] for r in rows}, since, now)
+        emails = self.supplier_emails()
+        for start in range(0, len(rows), PAGE_SIZE):
+            chunk = rows[start:start + PAGE_SIZE]
+            statuses = self.listed_statuses(chunk)
+            details = fan_out(lambda row, statuses=statuses: self.supplier_details(row, statuses), chunk,
+                              DETAIL_WORKERS)
+            for row, detail in zip(chunk, details, strict=True):
+                yield self._supplier(row, detail, emails, markers[row["SUNO"]])
+
+    def listed_statuses(self, chunk):
+        """{supplier: STAT} for a page of suppliers, from one LstByNumber call starting at its first."""
+        try:
+            records = self.client.execute(m3.SUPPLIERS_BY_NUMBER, {"SUNO": chunk[0]["SUNO"]}, maxrecs=len(chunk))
+        except DataError:
+            return {}
+        return {r["SUNO"]: r.get("STAT", "") for r in records}
+
+    def supplier_details(self, row, statuses):
+        """(status, address) of one supplier, or the DataError M3 answered."""
+        suno = row["SUNO"]
+        try:
+            status = statuses.get(suno)
+            if status is None:
+                records = self.client.execute(m3.SUPPLIER, {"SUNO": suno}, maxrecs=1)
+                status = records[0].get("STAT", "") if records else ""
+            addresses = self.client.execute(m3.SUPPLIER_ADDRESSES, {"SUNO": suno}, maxrecs=0)
+        except DataError as exc:
+            return exc
+        return status, postal_address(addresses, row)
+
+    def supplier_emails(self):
+        records = self.client.execute(m3.EMAILS, {"EMTP": m3.SUPPLIER_EMAIL_TYPE}, maxrecs=0)
+        return {r["EMKY"]: r.get("EMAL", "") for r in records if r.get("EMKY")}
+
+    def _supplier(self, row, detail, emails, marker):
+        suno = row["SUNO"]
+        if isinstance(detail, DataError):
+            return Unreadable("vendor", suno, f"{suno} {row.get('SUNM', '')}".strip(),
+                              f"Infor supplier {suno}: {detail}", marker)
+        status, address = detail
+        return Supplier(source_id=suno, name=row.get("SUNM", ""), tax_id=row.get("TINO", ""),
+                        currency=row.get("CUCD") or "USD", email=emails.get(suno, ""), phone=row.get("PHNO", ""),
+                        active=status in m3.ACTIVE_SUPPLIER_STATUSES, address=address, updated_marker=marker)
 
     # --- invoices -------------------------------------------------------------------------------------
     def approved_invoices(self, since=None):
@@ -109,9 +290,9 @@ class InforConnector(ErpConnector):
         ref = f"Infor invoice {head.get('SINO', '?')} of supplier {head.get('SUNO', '?')}"
         try:
             lines = tuple(
-                InvoiceLine(amount=m3_amount(r.get("LNAM"), "LNAM", ref), gl_account=r.get("AIT1", ""),
+                InvoiceLine(amount=m3_amount(r.get("LNAM"), "LNAM", ref), gl_account=r.get(m3.ACCOUNT_FIELD, ""),
                             description=r.get("LNDE", ""),
-                            dimensions={"department": r["AIT2"]} if r.get("AIT2") else {},
+                            dimensions={"department": r[m3.DEPARTMENT_FIELD]} if r.get(m3.DEPARTMENT_FIELD) else {},
                             po_number=r.get("PUNO", ""))
                 for r in sorted(rows, key=lambda r: int(r.get("LINO") or 0)))
             return Invoice(
@@ -119,39 +300,44 @@ class InforConnector(ErpConnector):
                 invoice_date=m3_date(head.get("IVDT"), "IVDT", ref), due_date=m3_date(head.get("DUDT"), "DUDT", ref),
                 total=m3_amount(head.get("CUAM"), "CUAM", ref), currency=head.get("CUCD") or "USD", lines=lines,
                 po_number=next((line.po_number for line in lines if line.po_number), ""),
-                description=f"Infor voucher {key.replace('|', ' ')}",
+                description=f"Infor voucher {key.replace(m3.INVOICE_KEY_SEPARATOR, ' ')}",
                 updated_marker=lmts_to_iso(head.get("LMTS")),
-                reference={k: head.get(k, "") for k in ("DIVI", "YEA4", "JRNO", "JSNO", "SUNO", "SINO")})
+                reference={k: head.get(k, "") for k in (*m3.INVOICE_KEY_FIELDS, "SUNO", "SINO")})
         except DataError as exc:
             return Unreadable("bill", key, head.get("SINO", key), str(exc), lmts_to_iso(head.get("LMTS")))
 
     # --- payments back --------------------------------------------------------------------------------
     def post_payment(self, invoice_reference, payment):
-        r = invoice_reference
-        inputs = {"DIVI": r["DIVI"], "YEA4": r["YEA4"], "JRNO": r["JRNO"], "JSNO": r["JSNO"],
-                  "PYID": payment.payment_id, "PYAM": str(payment.amount),
+        # The reference is a check number, trace or transaction number: text from BILL, but whatever
+        # comes is made text before it is cut to the extension's field length.
+        reference = "" if payment.reference is None else str(payment.reference)
+        inputs = {**{k: str(invoice_reference[k]) for k in m3.INVOICE_KEY_FIELDS},
+                  "PYID": str(payment.payment_id), "PYAM": f"{payment.amount:.2f}",
                   "PYDT": (payment.process_date or timezone.now().date()).strftime("%Y%m%d"),
-                  "PYST": "PAID" if payment.paid else "VOIDED", "REFE": payment.reference[:30]}
-        existing = self._payment(payment.payment_id)
+                  "PYST": m3.PAYMENT_PAID if payment.paid else m3.PAYMENT_VOIDED,
+                  "REFE": reference[:m3.REFERENCE_LENGTH]}
+        key = {k: inputs[k] for k in (*m3.INVOICE_KEY_FIELDS, "PYID")}
+        existing = self._payment(key)
         if existing is None:
             try:
                 self.client.execute(m3.ADD_PAYMENT, inputs)
                 return f"added payment {payment.payment_id}"
             except DataError as exc:
-                if "already exists" not in str(exc):
+                if m3.ALREADY_EXISTS not in str(exc):
                     raise
-                existing = self._payment(payment.payment_id)
+                existing = self._payment(key)
         if existing and existing.get("PYDT") == inputs["PYDT"] and existing.get("PYST") == inputs["PYST"] \
                 and existing.get("PYAM") == payment.amount:
             return f"payment {payment.payment_id} already recorded"
         self.client.execute(m3.UPDATE_PAYMENT, inputs)
         return f"updated payment {payment.payment_id} to {inputs['PYST']}"
 
-    def _payment(self, payment_id):
+    def _payment(self, key):
+        """The extension's row for one invoice and payment id, or None."""
         try:
-            records = self.client.execute(m3.GET_PAYMENT, {"PYID": payment_id})
+            records = self.client.execute(m3.GET_PAYMENT, key)
         except DataError as exc:
-            if "does not exist" in str(exc):
+            if m3.DOES_NOT_EXIST in str(exc):
                 return None
             raise
         if not records:

@@ -3,8 +3,14 @@
 Follows shared/reference/erp-apis.md section 1: password grant at pu + ot (client credentials in
 the body or as HTTP Basic), refresh tokens, revoke at pu + or, bearer tokens that expire on the
 simulated clock, 20 service-account logins a minute, spike arrest with 429, company/division
-checks, v2 response and error shapes, right-padded values, key-range paging with maxrecs and LMTS
-for incremental reads. The transactions it answers are those chosen in connectors/infor/m3.py.
+checks, v2 response and error shapes, key-range paging with maxrecs and LMTS for incremental reads.
+
+The transactions it answers, and for each its input fields (which are required) and its output
+fields with their types and lengths, are those in connectors/infor/m3.py: a call gets back exactly
+the documented output fields of its transaction, every one of them, padded as M3 pads them (pad()),
+and a call missing a required input is refused with an MI error (check_inputs()). Its data is kept
+the way M3 keeps it: the supplier record (CRS620), the supplier's addresses (CRS622), each with its
+own change stamp, and e-mail addresses in the e-mail repository (CRS111).
 """
 
 import base64
@@ -25,8 +31,20 @@ SERVICE_SECRET_KEY = "sandbox-service-secret"
 COMPANY = "100"
 DIVISIONS = {"AAA", "BBB"}
 
-PAD = {"SUNM": 36, "SUNO": 10, "TX40": 40, "AITM": 8, "SINO": 24, "CUCD": 3, "TINO": 16, "ADR1": 36,
-       "TOWN": 20, "ECAR": 2, "PONO": 10, "CSCD": 3, "PUNO": 10, "LNDE": 30}
+TRANSACTIONS = {(t.program, t.name): t for t in m3.TRANSACTIONS}
+# What the supplier record holds: every field a CRS620MI supplier transaction returns.
+SUPPLIER_FIELDS = {f.name: f for t in (m3.SUPPLIERS, m3.SUPPLIER, m3.SUPPLIERS_BY_NUMBER) for f in t.outputs
+                   if f.name != "CONO"}
+ADDRESS_FIELDS = {f.name: f for f in m3.SUPPLIER_ADDRESSES.outputs if f.name not in ("CONO", "SUNO")}
+# In a supplier given flat to the `seed` and `update-supplier` controls, these go to its postal address
+# (ECAR and CSCD to both), and EMAL to the e-mail repository.
+FLAT_ADDRESS_FIELDS = ("ADR1", "ADR2", "ADR3", "ADR4", "TOWN", "PONO")
+SHARED_ADDRESS_FIELDS = ("ECAR", "CSCD")
+EMAIL_FIELD = m3.EMAILS.output("EMAL")
+INVOICE_FIELDS = {f.name: f for f in m3.APPROVED_INVOICES.outputs}
+# An invoice as the AP ledger holds it: the custom list's fields, the payee and whether it is approved.
+INVOICE_HEADER_FIELDS = {**INVOICE_FIELDS, **{f.name: f for f in m3.fields("SPYN A10 APRV N1")}}
+ACCOUNT_FIELDS = {f.name: f for f in m3.GL_ACCOUNTS.outputs}
 
 
 def ionapi_for(base_url):
@@ -48,15 +66,59 @@ class MIError(Exception):
         self.code, self.field = code, field
 
 
+def pad(field, value):
+    """A value as M3 returns it: text, right-padded with blanks to the field's length (M3 returns
+    every value as a string and clients trim the blanks: Odin's parseResponse trimEnd()s each value,
+    shared/reference/erp-apis.md 1.4). UNCONFIRMED: that numeric (N) and date (D) fields are padded
+    the same way as alphanumeric ones, rather than returned as they are; the connector trims every
+    value, so either reads the same (docs/ASSUMPTIONS.md I10)."""
+    return str(value).ljust(field.length)
+
+
+def padded(transaction, record):
+    """Exactly the transaction's documented output fields, each padded; a field it has no value for
+    comes back blank."""
+    return {f.name: pad(f, record.get(f.name, "")) for f in transaction.outputs}
+
+
+def checked(fields, record, what):
+    """A record for the `seed` controls, as M3 would hold it: known fields, each within its length."""
+    record = {k: "" if v is None else str(v) for k, v in record.items()}
+    unknown = sorted(set(record) - set(fields))
+    if unknown:
+        raise BadRequest(f"{what}: M3 has no field {', '.join(unknown)} here")
+    too_long = sorted(k for k, v in record.items() if len(v) > fields[k].length)
+    if too_long:
+        raise BadRequest(f"{what}: {', '.join(too_long)} longer than M3 holds "
+                         f"({', '.join(f'{k} {fields[k].type}{fields[k].length}' for k in too_long)})")
+    return record
+
+
+def is_number(text):
+    try:
+        Decimal(text)
+    except InvalidOperation:
+        return False
+    return True
+
+
+def is_date(text):
+    try:
+        datetime.strptime(text, "%Y%m%d")
+    except ValueError:
+        return False
+    return True
+
+
 # The canonical seed (connectors/canonical.py) in M3's terms: its invoices are vouchers of division
-# AAA in one journal, and a supplier that is not active is blocked (status 90).
+# AAA in one journal, and a supplier that is not active is blocked.
 CANONICAL_DIVISION = "AAA"
 CANONICAL_JOURNAL = 7000
 CANONICAL_SUPPLIER_FIELDS = {"name": "SUNM", "tax_id": "TINO", "currency": "CUCD", "email": "EMAL", "phone": "PHNO"}
 
 
 def m3_status(active):
-    return "20" if active else "90"
+    return sorted(m3.ACTIVE_SUPPLIER_STATUSES)[0] if active else m3.BLOCKED_SUPPLIER_STATUS
 
 
 def m3_date_text(value):
@@ -71,25 +133,22 @@ def canonical_seed(unreadable=False):
                   "STAT": m3_status(s.active), "ADR1": s.address.line1, "ADR2": s.address.line2,
                   "TOWN": s.address.city, "ECAR": s.address.region, "PONO": s.address.postal_code,
                   "CSCD": s.address.country} for s in canonical.SUPPLIERS]
-    accounts = [{"AITP": m3.ACCOUNT_DIMENSION, "AITM": a.code, "TX40": a.name, "LCCD": "0" if a.active else "1"}
-                for a in canonical.GL_ACCOUNTS]
-    accounts += [{"AITP": m3.DEPARTMENT_DIMENSION, "AITM": d.code, "TX40": d.name, "LCCD": "0" if d.active else "1"}
-                 for d in canonical.DEPARTMENTS]
+    accounts = [{"AITP": m3.ACCOUNT_DIMENSION, "AITM": a.code, "TX40": a.name,
+                 "LCCD": "0" if a.active else m3.BLOCKED_ACCOUNT} for a in canonical.GL_ACCOUNTS]
+    accounts += [{"AITP": m3.DEPARTMENT_DIMENSION, "AITM": d.code, "TX40": d.name,
+                  "LCCD": "0" if d.active else m3.BLOCKED_ACCOUNT} for d in canonical.DEPARTMENTS]
     invoices = [*canonical.INVOICES, *([canonical.UNREADABLE_INVOICE] if unreadable else [])]
     return {"suppliers": suppliers, "accounts": accounts, "invoices": [
         {"DIVI": CANONICAL_DIVISION, "YEA4": inv.invoice_date.year, "JRNO": CANONICAL_JOURNAL, "JSNO": number,
-         "SPYN": "", "SUNO": inv.supplier_id, "SINO": inv.number,
+         "SUNO": inv.supplier_id, "SINO": inv.number,
          "IVDT": "20260231" if inv is canonical.UNREADABLE_INVOICE else m3_date_text(inv.invoice_date),
          "DUDT": m3_date_text(inv.due_date), "CUCD": inv.currency, "CUAM": str(inv.total),
          "APRV": "1" if inv.approved else "0",
-         "lines": [{"LINO": n, "AIT1": line.gl_account, "AIT2": line.dimensions.get("department", ""),
+         "lines": [{"LINO": n, m3.ACCOUNT_FIELD: line.gl_account,
+                    m3.DEPARTMENT_FIELD: line.dimensions.get("department", ""),
                     "LNAM": str(line.amount), "LNDE": line.description, "PUNO": line.po_number}
                    for n, line in enumerate(inv.lines, 1)]}
         for number, inv in enumerate(invoices, 1)]}
-
-
-def padded(record):
-    return {k: (str(v).ljust(PAD[k]) if k in PAD else str(v)) for k, v in record.items()}
 
 
 class InforSimulator(Simulator):
@@ -104,12 +163,15 @@ class InforSimulator(Simulator):
         self.refresh_tokens = {}
         self.login_times = []
         self.minute_calls = {}
-        self.suppliers = {}
+        self.suppliers = {}  # SUNO -> the supplier record (CRS620), with its LMTS
+        self.addresses = {}  # SUNO -> [address (CRS622), with its own LMTS]
+        self.emails = {}  # (EMTP, EMKY) -> EMAL (CRS111)
         self.accounts = {}
         self.invoices = {}
         self.payments = {}
         self.last_lmts = 0
         self.counts = {"logins": 0, "refreshes": 0, "calls": 0, "revoked": 0}
+        self.transaction_calls = {}
 
     def lmts(self):
         """M3's change stamp (yyyyMMddHHmmssfff), strictly increasing."""
@@ -217,51 +279,108 @@ class InforSimulator(Simulator):
             maxrecs = int(options.get("maxrecs", "100"))
         except ValueError:
             return mi_error(400, "maxrecs must be a number", "", "maxrecs")
-        company = inputs.pop("CONO", options.get("cono", ""))
-        division = inputs.pop("DIVI", options.get("divi", ""))
+        spec = TRANSACTIONS.get((program, transaction))
+        if spec is None:
+            return Response.json(404, {"error": "not_found",
+                                       "message": f"Program {program} or transaction {transaction} does not exist"})
+        key = f"{program}/{transaction}"
+        self.transaction_calls[key] = self.transaction_calls.get(key, 0) + 1
         try:
-            if not company:
-                raise MIError("Company must be entered", "WCO0102", "CONO")
-            if company != COMPANY:
-                raise MIError(f"Not authorized for company {company}", "XAU0008", "CONO")
-            if division and division not in DIVISIONS:
-                raise MIError(f"Division {division} does not exist", "WDI0103", "DIVI")
-            handler = self.transactions().get((program, transaction))
-            if handler is None:
-                return Response.json(404, {"error": "not_found",
-                                           "message": f"Program {program} or transaction {transaction} does not exist"})
-            records = handler(inputs, division)
+            division = self.check_context(spec, inputs, options)
+            self.check_inputs(spec, inputs, division)
+            records = self.handlers()[key](inputs, division)
         except MIError as exc:
             return mi_error(400, str(exc), exc.code, exc.field)
         if maxrecs:
             records = records[:maxrecs]
-        return Response.json(200, {"results": [{"transaction": transaction, "records": [padded(r) for r in records]}],
+        return Response.json(200, {"results": [{"transaction": transaction,
+                                                "records": [padded(spec, r) for r in records]}],
                                    "wasTerminated": False, "nrOfSuccessfullTransactions": 1,
                                    "nrOfFailedTransactions": 0})
 
-    def transactions(self):
-        return {m3.SUPPLIERS: self.list_suppliers, m3.SUPPLIER: self.get_supplier,
-                m3.GL_ACCOUNTS: self.list_accounts, m3.APPROVED_INVOICES: self.list_approved_invoices,
-                m3.GET_PAYMENT: self.get_payment, m3.ADD_PAYMENT: self.add_payment,
-                m3.UPDATE_PAYMENT: self.update_payment}
+    def check_context(self, spec, inputs, options):
+        """The company and division of a call: the CONO and DIVI inputs where the transaction has them,
+        else the session's (the cono and divi matrix parameters). Answers the division."""
+        for name in ("CONO", "DIVI"):
+            if name in inputs and name not in spec.input_names:
+                raise MIError(f"{name} is not an input field of {spec}", "XIN0001", name)
+        company = inputs.get("CONO") or options.get("cono", "")
+        if not company:
+            raise MIError("Company must be entered", "WCO0102", "CONO")
+        if company != COMPANY:
+            raise MIError(f"Not authorized for company {company}", "XAU0008", "CONO")
+        division = inputs.get("DIVI") or options.get("divi", "")
+        if division and division not in DIVISIONS:
+            raise MIError(f"Division {division} does not exist", "WDI0103", "DIVI")
+        return division
+
+    @staticmethod
+    def check_inputs(spec, inputs, division):
+        """Refuse what M3 refuses: a required input left out, and (stricter than M3 may be, so the
+        connector sends only documented inputs, in their format) an input the transaction does not
+        have, one longer than its field, or a number or date that is not one. UNCONFIRMED: the
+        wording of these messages; M3 names the field in errorField, which the connector reports."""
+        for name, value in inputs.items():
+            if name not in spec.input_names:
+                raise MIError(f"{name} is not an input field of {spec}", "XIN0001", name)
+            field = spec.input(name)
+            if len(value) > field.length:
+                raise MIError(f"{spec.description(name)} {value} is too long, at most {field.length}",
+                              f"W{name[:2]}0105", name)
+            if value and field.type == "N" and not is_number(value):
+                raise MIError(f"{spec.description(name)} {value} is not numeric", f"W{name[:2]}0201", name)
+            if value and field.type == "D" and not is_date(value):
+                raise MIError(f"{spec.description(name)} {value} is not a valid date", f"W{name[:2]}0202", name)
+        for name in sorted(spec.required):
+            value = division if name == "DIVI" else inputs.get(name, "")
+            if not value.strip():
+                raise MIError(f"{spec.description(name)} must be entered", f"W{name[:2]}0102", name)
+
+    def handlers(self):
+        return {"CRS620MI/LstSuppliers": self.list_suppliers, "CRS620MI/GetBasicData": self.get_supplier,
+                "CRS620MI/LstByNumber": self.suppliers_by_number, "CRS620MI/LstAddresses": self.supplier_addresses,
+                "CRS111MI/List": self.list_emails, "CRS630MI/LstAccountID": self.list_accounts,
+                f"{m3.APPROVED_INVOICES}": self.list_approved_invoices, f"{m3.GET_PAYMENT}": self.get_payment,
+                f"{m3.ADD_PAYMENT}": self.add_payment, f"{m3.UPDATE_PAYMENT}": self.update_payment}
+
+    def supplier(self, suno):
+        supplier = self.suppliers.get(suno)
+        if supplier is None:
+            raise MIError(f"Supplier number {suno} does not exist", "WSU0103", "SUNO")
+        return supplier
 
     def list_suppliers(self, inputs, division):
+        """In supplier number order from FRSU to TOSU. UNCONFIRMED (docs/ASSUMPTIONS.md I5): LMTS
+        selects the suppliers whose supplier record changed strictly after it; a change to an address
+        or e-mail address alone does not count."""
         since, start, end = inputs.get("LMTS", ""), inputs.get("FRSU", ""), inputs.get("TOSU", "")
         rows = [s for k, s in sorted(self.suppliers.items())
                 if k >= start and (not end or k <= end) and (not since or s["LMTS"] > since)]
         return [{"CONO": COMPANY, **s} for s in rows]
 
     def get_supplier(self, inputs, division):
-        supplier = self.suppliers.get(inputs.get("SUNO", ""))
-        if supplier is None:
-            raise MIError(f"Supplier {inputs.get('SUNO', '')} does not exist", "WSU0103", "SUNO")
-        return [{"CONO": COMPANY, **supplier}]
+        return [{"CONO": COMPANY, **self.supplier(inputs["SUNO"])}]
+
+    def suppliers_by_number(self, inputs, division):
+        """Every supplier in number order, from SUNO on (SUNO included)."""
+        return [{"CONO": COMPANY, **s} for k, s in sorted(self.suppliers.items()) if k >= inputs["SUNO"]]
+
+    def supplier_addresses(self, inputs, division):
+        supplier = self.supplier(inputs["SUNO"])
+        return [{"CONO": COMPANY, "SUNO": supplier["SUNO"], **a}
+                for a in sorted(self.addresses.get(supplier["SUNO"], []),
+                                key=lambda a: (int(a["ADTE"] or 0), a["ADID"], a["STDT"]))]
+
+    def list_emails(self, inputs, division):
+        """The e-mail addresses of one e-mail type, in key order (from EMKY on, when given)."""
+        start = inputs.get("EMKY", "")
+        return [{"EMTP": emtp, "EMKY": emky, "EMAL": emal} for (emtp, emky), emal in sorted(self.emails.items())
+                if emtp == inputs["EMTP"] and emky >= start]
 
     def list_accounts(self, inputs, division):
-        aitp = inputs.get("AITP", "")
-        if not aitp:
-            raise MIError("Accounting dimension must be entered", "WAI0102", "AITP")
-        return [{"CONO": COMPANY, "AITP": aitp, **a} for (dim, _), a in sorted(self.accounts.items()) if dim == aitp]
+        aitp, start = inputs["AITP"], inputs.get("AITM", "")
+        return [{"CONO": COMPANY, "AITP": aitp, **a} for (dim, code), a in sorted(self.accounts.items())
+                if dim == aitp and code >= start]
 
     def list_approved_invoices(self, inputs, division):
         since, start = inputs.get("F_LMTS", ""), inputs.get("F_KEY", "")
@@ -276,64 +395,54 @@ class InforSimulator(Simulator):
                 rows.append({"KEY": key, **header, **line})
         return rows
 
-    def payment_key(self, inputs):
-        pyid = inputs.get("PYID", "")
-        if not pyid:
-            raise MIError("Payment id must be entered", "WPY0102", "PYID")
-        return pyid
+    def payment_key(self, inputs, division):
+        return m3.invoice_key(division, inputs["YEA4"], inputs["JRNO"], inputs["JSNO"]), inputs["PYID"]
 
     def get_payment(self, inputs, division):
-        payment = self.payments.get(self.payment_key(inputs))
+        payment = self.payments.get(self.payment_key(inputs, division))
         if payment is None:
-            raise MIError("Record does not exist", "WPY0103", "PYID")
+            raise MIError(f"Record {m3.DOES_NOT_EXIST}", "WPY0103", "PYID")
         return [payment]
 
     def invoice_for(self, inputs, division):
-        key = "|".join([division or inputs.get("DIVI", ""), inputs.get("YEA4", ""), inputs.get("JRNO", ""),
-                        inputs.get("JSNO", "")])
+        key = m3.invoice_key(division, inputs["YEA4"], inputs["JRNO"], inputs["JSNO"])
         invoice = self.invoices.get(key)
         if invoice is None:
-            raise MIError(f"Invoice {key} does not exist", "WIN0103", "JRNO")
+            raise MIError(f"Invoice {key} {m3.DOES_NOT_EXIST}", "WIN0103", "JRNO")
         return key, invoice
 
-    def read_payment(self, inputs):
-        try:
-            amount = Decimal(inputs.get("PYAM", ""))
-        except InvalidOperation:
-            raise MIError("Payment amount is invalid", "WPY0201", "PYAM") from None
-        date = inputs.get("PYDT", "")
-        try:
-            datetime.strptime(date, "%Y%m%d")
-        except ValueError:
-            raise MIError(f"Payment date {date} is invalid", "WPY0202", "PYDT") from None
-        status = inputs.get("PYST", "")
-        if status not in ("PAID", "VOIDED"):
-            raise MIError("Payment status must be PAID or VOIDED", "WPY0203", "PYST")
-        return amount, date, status
+    @staticmethod
+    def payment_status(inputs):
+        status = inputs["PYST"]
+        if status not in m3.PAYMENT_STATUSES:
+            raise MIError(f"Payment status must be {' or '.join(m3.PAYMENT_STATUSES)}", "WPY0203", "PYST")
+        return status
 
     def add_payment(self, inputs, division):
-        pyid = self.payment_key(inputs)
-        if pyid in self.payments:
-            raise MIError("Record already exists", "WPY0104", "PYID")
+        pyid = inputs["PYID"]
+        if self.payment_key(inputs, division) in self.payments:
+            raise MIError(f"Record {m3.ALREADY_EXISTS}", "WPY0104", "PYID")
         key, invoice = self.invoice_for(inputs, division)
-        amount, date, status = self.read_payment(inputs)
-        self.payments[pyid] = {"PYID": pyid, "KEY": key, "PYAM": str(amount), "PYDT": date, "PYST": status,
+        status = self.payment_status(inputs)
+        self.payments[(key, pyid)] = {"PYID": pyid, "KEY": key, **{k: invoice[k] for k in m3.INVOICE_KEY_FIELDS},
+                               "PYAM": str(Decimal(inputs["PYAM"])), "PYDT": inputs["PYDT"], "PYST": status,
                                "REFE": inputs.get("REFE", ""), "LMTS": self.lmts()}
         self.recompute(key, invoice)
         return []
 
     def update_payment(self, inputs, division):
-        pyid = self.payment_key(inputs)
-        payment = self.payments.get(pyid)
+        payment = self.payments.get(self.payment_key(inputs, division))
         if payment is None:
-            raise MIError("Record does not exist", "WPY0103", "PYID")
-        amount, date, status = self.read_payment(inputs)
-        payment.update({"PYAM": str(amount), "PYDT": date, "PYST": status, "LMTS": self.lmts()})
+            raise MIError(f"Record {m3.DOES_NOT_EXIST}", "WPY0103", "PYID")
+        status = self.payment_status(inputs)
+        payment.update({"PYAM": str(Decimal(inputs["PYAM"])), "PYDT": inputs["PYDT"], "PYST": status,
+                        "LMTS": self.lmts()})
         self.recompute(payment["KEY"], self.invoices[payment["KEY"]])
         return []
 
     def recompute(self, key, invoice):
-        paid = sum(Decimal(p["PYAM"]) for p in self.payments.values() if p["KEY"] == key and p["PYST"] == "PAID")
+        paid = sum(Decimal(p["PYAM"]) for p in self.payments.values()
+                   if p["KEY"] == key and p["PYST"] == m3.PAYMENT_PAID)
         invoice["PAAM"] = str(paid)
         invoice["PYST"] = "PAID" if paid >= Decimal(invoice["CUAM"]) else ("PARTIAL" if paid else "OPEN")
 
@@ -351,12 +460,8 @@ class InforSimulator(Simulator):
             if action == "seed":
                 return self.seed(payload)
             if action == "update-supplier":
-                supplier = self.suppliers.get(payload.get("SUNO", ""))
-                if supplier is None:
-                    raise BadRequest(f"No supplier {payload.get('SUNO')!r}")
-                supplier.update({k: str(v) for k, v in payload.items() if k != "SUNO"})
-                supplier["LMTS"] = self.lmts()
-                return supplier
+                self.change_supplier(payload.get("SUNO", ""), {k: v for k, v in payload.items() if k != "SUNO"})
+                return self.suppliers[payload["SUNO"]]
             if action == "seed-canonical":
                 return self.seed(canonical_seed(unreadable=bool(payload.get("unreadable"))))
             if action == "canonical-supplier":
@@ -370,47 +475,104 @@ class InforSimulator(Simulator):
                          "seed-canonical, canonical-supplier, canonical-state")
 
     def change_canonical_supplier(self, payload):
-        supplier = self.suppliers.get(payload.get("source_id", ""))
-        if supplier is None:
-            raise BadRequest(f"No supplier {payload.get('source_id')!r}")
         changes = {k: v for k, v in payload.items() if k != "source_id"}
         unknown = set(changes) - set(CANONICAL_SUPPLIER_FIELDS) - {"active"}
         if unknown:
             raise BadRequest(f"Cannot change {', '.join(sorted(unknown))}; fields: "
                              f"{', '.join([*CANONICAL_SUPPLIER_FIELDS, 'active'])}")
-        supplier.update({CANONICAL_SUPPLIER_FIELDS[k]: str(v) for k, v in changes.items() if k != "active"})
+        m3_changes = {CANONICAL_SUPPLIER_FIELDS[k]: v for k, v in changes.items() if k != "active"}
         if "active" in changes:
-            supplier["STAT"] = m3_status(changes["active"])
+            m3_changes["STAT"] = m3_status(changes["active"])
+        self.change_supplier(payload.get("source_id", ""), m3_changes)
+        return {"source_id": payload["source_id"]}
+
+    def change_supplier(self, suno, changes):
+        """Change a supplier as a person would in M3 (M3 field names; address fields change its postal
+        address, EMAL its e-mail address), and stamp its supplier record as changed. A person changing
+        only an address or e-mail address in M3 would not touch the supplier record; the controls do, so
+        that what they change reads as changed (docs/SANDBOX.md)."""
+        supplier = self.suppliers.get(suno)
+        if supplier is None:
+            raise BadRequest(f"No supplier {suno!r}")
+        changes = dict(changes)
+        email = changes.pop("EMAL", None)
+        address = {k: changes.pop(k) for k in FLAT_ADDRESS_FIELDS if k in changes}
+        address.update({k: changes[k] for k in SHARED_ADDRESS_FIELDS if k in changes})
+        supplier.update(checked(SUPPLIER_FIELDS, changes, f"Supplier {suno}"))
+        if address:
+            self.set_postal_address(suno, address)
+        if email is not None:
+            self.set_email(suno, email)
         supplier["LMTS"] = self.lmts()
-        return {"source_id": supplier["SUNO"]}
+
+    def set_postal_address(self, suno, fields):
+        fields = checked(ADDRESS_FIELDS, fields, f"Address of supplier {suno}")
+        addresses = self.addresses.setdefault(suno, [])
+        postal = next((a for a in addresses if int(a["ADTE"] or 0) == m3.POSTAL_ADDRESS_TYPE), None)
+        if postal is None:
+            postal = {"ADTE": str(m3.POSTAL_ADDRESS_TYPE), "ADID": "", "STDT": self.clock.now().strftime("%Y%m%d"),
+                      "SUNM": self.suppliers[suno].get("SUNM", "")}
+            addresses.append(postal)
+        postal.update({**fields, "LMTS": self.lmts()})
+
+    def set_email(self, suno, email):
+        email = "" if email is None else str(email)
+        if len(email) > EMAIL_FIELD.length:
+            raise BadRequest(f"E-mail address of supplier {suno} longer than M3 holds (EMAL A{EMAIL_FIELD.length})")
+        key = (m3.SUPPLIER_EMAIL_TYPE, suno)
+        if email:
+            self.emails[key] = email
+        else:
+            self.emails.pop(key, None)
 
     def seed(self, payload):
+        """Suppliers flat (M3 names: supplier record fields, address lines ADR1-ADR4, TOWN, PONO for its
+        postal address, EMAL for its e-mail address) or with explicit "addresses"; accounts; invoices."""
         counts = {}
-        for s in payload.get("suppliers", []):
-            if not s.get("SUNO"):
+        for given in payload.get("suppliers", []):
+            given = dict(given)
+            suno = str(given.get("SUNO") or "")
+            if not suno:
                 raise BadRequest("Every supplier needs SUNO")
-            self.suppliers[s["SUNO"]] = {**{k: str(v) for k, v in s.items()}, "LMTS": self.lmts()}
+            addresses = given.pop("addresses", None)
+            email = given.pop("EMAL", None)
+            flat = {k: given.pop(k) for k in FLAT_ADDRESS_FIELDS if k in given}
+            flat.update({k: given[k] for k in SHARED_ADDRESS_FIELDS if k in given})
+            self.suppliers[suno] = {**checked(SUPPLIER_FIELDS, given, f"Supplier {suno}"), "LMTS": self.lmts()}
+            self.addresses[suno] = []
+            for address in addresses or []:
+                address = checked(ADDRESS_FIELDS, address, f"Address of supplier {suno}")
+                self.addresses[suno].append({"ADTE": str(m3.POSTAL_ADDRESS_TYPE), "ADID": "",
+                                             "STDT": self.clock.now().strftime("%Y%m%d"), **address,
+                                             "LMTS": self.lmts()})
+            if addresses is None and any(flat.get(k) for k in FLAT_ADDRESS_FIELDS):
+                self.set_postal_address(suno, flat)
+            self.set_email(suno, email)
         counts["suppliers"] = len(payload.get("suppliers", []))
         for a in payload.get("accounts", []):
             dim = str(a.get("AITP", m3.ACCOUNT_DIMENSION))
-            self.accounts[(dim, a["AITM"])] = {"AITM": a["AITM"], "TX40": a.get("TX40", ""),
-                                               "TX15": a.get("TX40", "")[:15], "LCCD": str(a.get("LCCD", "0")),
-                                               "LMTS": self.lmts()}
+            account = checked(ACCOUNT_FIELDS, {k: v for k, v in a.items() if k != "AITP"}, f"Account {a.get('AITM')}")
+            self.accounts[(dim, account["AITM"])] = {"TX15": account.get("TX40", "")[:15], "LCCD": "0", **account,
+                                                     "LMTS": self.lmts()}
         counts["accounts"] = len(payload.get("accounts", []))
         for inv in payload.get("invoices", []):
-            key = "|".join([inv["DIVI"], str(inv["YEA4"]), str(inv["JRNO"]), str(inv["JSNO"])])
-            header = {k: str(v) for k, v in inv.items() if k != "lines"}
+            key = m3.invoice_key(*(inv[k] for k in m3.INVOICE_KEY_FIELDS))
+            header = {k: "" if v is None else str(v) for k, v in inv.items() if k != "lines"}
             header.setdefault("APRV", "1")
+            checked(INVOICE_HEADER_FIELDS, header, f"Invoice {key}")
             header.update({"PYST": "OPEN", "PAAM": "0", "LMTS": self.lmts()})
-            lines = [{k: str(v) for k, v in line.items()} for line in inv.get("lines", [])]
+            lines = [checked(INVOICE_FIELDS, line, f"Line of invoice {key}") for line in inv.get("lines", [])]
             self.invoices[key] = {**header, "lines": lines}
         counts["invoices"] = len(payload.get("invoices", []))
         return counts
 
     def state(self):
         return {"suppliers": list(self.suppliers.values()),
+                "supplier_addresses": {k: list(v) for k, v in self.addresses.items()},
+                "emails": [{"EMTP": t, "EMKY": k, "EMAL": e} for (t, k), e in self.emails.items()],
                 "accounts": [{"AITP": k[0], **v} for k, v in self.accounts.items()],
                 "invoices": [{"KEY": k, **v} for k, v in self.invoices.items()],
                 "payments": list(self.payments.values()),
+                "transaction_calls": dict(self.transaction_calls),
                 "logins": self.counts["logins"], "refreshes": self.counts["refreshes"],
                 "calls": self.counts["calls"], "revoked": self.counts["revoked"]}

@@ -10,7 +10,7 @@ from portal.models import AuditEntry
 from syncs.engine import run_integration
 from tests.webhooks.helpers import bills, control, event_body, post, state
 from webhooks import subscriptions
-from webhooks.models import WebhookEvent, WebhookSubscription
+from webhooks.models import WebhookEvent
 from webhooks.signature import sign
 from webhooks.tasks import process_event, replay_event
 
@@ -152,12 +152,12 @@ def test_events_that_never_reached_the_portal_are_fetched_from_bills_history_onc
     integration, subscription = demo
     bill = bills(sandbox)[0]
     control(sandbox, "bill/deliver")
-    key = subscription.security_key
-    WebhookSubscription.objects.filter(pk=subscription.pk).update(security_key="not-the-key")  # the portal "down"
-    paid = control(sandbox, "bill/pay", {"billId": bill["id"]})
-    assert control(sandbox, "bill/deliver")["failed"] == 1
-    WebhookSubscription.objects.filter(pk=subscription.pk).update(security_key=key)
-    subscription.refresh_from_db()
+    with subscription.connection.connector() as connector:  # the portal "down": nothing listens there
+        connector.client.update_subscription(subscription.remote_id, {"notificationUrl": "http://127.0.0.1:9/"})
+        paid = control(sandbox, "bill/pay", {"billId": bill["id"]})
+        assert control(sandbox, "bill/deliver")["failed"] == 1
+        connector.client.update_subscription(subscription.remote_id,
+                                             {"notificationUrl": subscription.notification_url})
     assert subscriptions.check(subscription, catch_up=True) == "enabled"
     process_received()
     fetched = WebhookEvent.objects.get(event_type="payment.updated", signature_ok=False)
@@ -169,3 +169,22 @@ def test_events_that_never_reached_the_portal_are_fetched_from_bills_history_onc
     subscription.refresh_from_db()
     assert subscription.caught_up_events == 1, "an event already stored is not fetched again"
     assert len(state(sandbox, "infor")["payments"]) == 1
+
+
+def test_a_payment_of_two_bills_posts_each_bills_own_share_to_infor(demo, sandbox):
+    by_vendor = {}
+    for bill in bills(sandbox):
+        by_vendor.setdefault(bill["vendorId"], []).append(bill)
+    first, second = next(pair for pair in by_vendor.values() if len(pair) >= 2)[:2]
+    control(sandbox, "bill/deliver")
+    payment = control(sandbox, "bill/pay", {"bills": [{"billId": first["id"], "amount": "100.00"},
+                                                      {"billId": second["id"], "amount": "30.25"}]})
+    assert control(sandbox, "bill/deliver")["delivered"] == 1
+    process_received()
+    event = WebhookEvent.objects.get(event_type="payment.updated")
+    assert event.status == WebhookEvent.PROCESSED, event.reason
+    infor = state(sandbox, "infor")
+    numbers = {invoice["KEY"]: invoice["SINO"] for invoice in infor["invoices"]}
+    posted = {numbers[p["KEY"]]: p for p in infor["payments"] if p["PYID"] == payment["id"]}
+    assert {number: posted[number]["PYAM"] for number in posted} == {
+        first["invoice"]["invoiceNumber"]: "100.00", second["invoice"]["invoiceNumber"]: "30.25"}
