@@ -2,7 +2,7 @@ from connectors import capabilities as can
 from connectors.base import AP, Field, System
 
 # AvidXchange publishes no public API reference; OAuth2 client credentials is the partner model
-# reported by third parties (UNCONFIRMED, see shared/reference/bill-avidxchange.md section 7).
+# reported by third parties (UNCONFIRMED, docs/ASSUMPTIONS.md X1).
 SYSTEM = System(
     id="avidxchange",
     label="AvidXchange",

@@ -1,6 +1,6 @@
 """BILL v3 API: session sign-in, BDC error codes, lists, vendors, bills, classifications, payments and
-webhook subscriptions. Facts: shared/reference/bill-avidxchange.md sections 1-6, checked against
-developer.bill.com (each limit below names its page)."""
+webhook subscriptions. Facts from BILL's v3 documentation at developer.bill.com and its OpenAPI
+definition (each limit below names its page)."""
 
 import hashlib
 import random

@@ -19,10 +19,9 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
 # Suppliers whose address (and, where a list page does not cover them, status) is read at once: M3 has
-# no list of every supplier's address, so it is one LstAddresses call per supplier read. Eight calls in
-# flight at M3's usual 150-200 ms stay under the tenant's documented peak of 3,000 calls a minute
-# (shared/reference/erp-apis.md 1.3); past it, ION answers 429 and the client backs off.
-DETAIL_WORKERS = 8
+# no list of every supplier's address, so it is one LstAddresses call per supplier read. The client's
+# rate limit keeps every process together under the tenant's 3,000 calls a minute, whatever this is.
+DETAIL_WORKERS = 16
 
 # Supplier change markers (ChangeFloors) are points on this grid, counted from EARLIEST.
 CHANGE_GRID = timedelta(minutes=10)

@@ -4,13 +4,13 @@ place: the connector (connector.py, client.py) and the simulator (sandbox.py) bo
 Every standard transaction below carries its documented input and output fields, copied from the M3
 metadata as published in GaryWayneSmith/M3H5 (M3H5Lib.Api/<PROGRAM>Resource.cs for the inputs and
 which are required, M3H5Lib.Api/<PROGRAM>/<Transaction>Response.cs for the outputs, with each field's
-type and length; generated from M3 metadata, "Updated 20240605"). Facts on the MI REST API itself are
-in shared/reference/erp-apis.md section 1.4. The custom and extension transactions (CMS100MI,
-EXT200MI) are not Infor's: their layouts are our assumptions (docs/ASSUMPTIONS.md I1-I4), written
-here once.
+type and length; generated from M3 metadata, "Updated 20240605"). Facts on the MI REST API itself come
+from Infor's M3 MI REST documentation and its Odin client (infor-cloud/m3-odin). The custom and
+extension transactions (CMS100MI, EXT200MI) are not Infor's: their layouts are our assumptions
+(docs/ASSUMPTIONS.md I1-I4), written here once.
 
 M3 publishes no standard "list invoices approved for payment" or "post a payment on an AP invoice"
-transaction (shared/reference/erp-apis.md 1.4). Both choices below are UNCONFIRMED and customer-
+transaction in its published MI programs. Both choices below are UNCONFIRMED and customer-
 specific: change them here (and the simulator follows).
 """
 

@@ -1,6 +1,6 @@
 """The Infor CloudSuite simulator: the ION API token endpoint and M3 MI programs over REST v2.
 
-Follows shared/reference/erp-apis.md section 1: password grant at pu + ot (client credentials in
+Follows Infor's ION API and M3 MI REST documentation: password grant at pu + ot (client credentials in
 the body or as HTTP Basic), refresh tokens, revoke at pu + or, bearer tokens that expire on the
 simulated clock, 20 service-account logins a minute, spike arrest with 429, company/division
 checks, v2 response and error shapes, key-range paging with maxrecs and LMTS for incremental reads.
@@ -69,7 +69,7 @@ class MIError(Exception):
 def pad(field, value):
     """A value as M3 returns it: text, right-padded with blanks to the field's length (M3 returns
     every value as a string and clients trim the blanks: Odin's parseResponse trimEnd()s each value,
-    shared/reference/erp-apis.md 1.4). UNCONFIRMED: that numeric (N) and date (D) fields are padded
+    infor-cloud/m3-odin). UNCONFIRMED: that numeric (N) and date (D) fields are padded
     the same way as alphanumeric ones, rather than returned as they are; the connector trims every
     value, so either reads the same (docs/ASSUMPTIONS.md I10)."""
     return str(value).ljust(field.length)

@@ -620,7 +620,7 @@ def test_a_vendor_create_checks_the_documented_constraints(sandbox, headers):
 def test_creating_a_payment_needs_a_trusted_session_and_answers_201(sandbox, headers):
     """Sources: https://developer.bill.com/docs/ap-payments (POST /v3/payments needs an MFA-trusted session; one
     billId), OpenAPI response of POST /v3/payments (201). The refusal's code and status, BDC_1361 and 403, come
-    from a public client's sandbox log (shared/reference/bill-avidxchange.md section 1.5)."""
+    from a public client's sandbox log (UNCONFIRMED in BILL's own pages)."""
     vendor = make_vendor(sandbox, headers)
     bill = make_bill(sandbox, headers, vendor["id"])
     body = {"billId": bill["id"], "amount": 40, "processDate": "2026-12-01",

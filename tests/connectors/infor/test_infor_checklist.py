@@ -1,7 +1,8 @@
 """The Infor simulator (and connector) against what is documented, one test per behaviour, each naming
 its source. M3H5 = GaryWayneSmith/M3H5, M3H5Lib.Api (generated from M3 metadata): <PROGRAM>Resource.cs
 for a transaction's inputs and which are "(Required)", <PROGRAM>/<Transaction>Response.cs for its
-output fields with type and length. REF = shared/reference/erp-apis.md. Where the sources are silent
+output fields with type and length. REF = Infor's M3 MI REST documentation and its Odin client
+(infor-cloud/m3-odin). Where the sources are silent
 the test says UNCONFIRMED and names the docs/ASSUMPTIONS.md entry where the choice is recorded.
 
 The field lists asserted here are written out again on purpose: they are the documented facts, so an
