@@ -203,13 +203,14 @@ def take_rate_token(key, limit, period_seconds, *, max_wait=30.0, clock=time.tim
         with transaction.atomic():
             updated = RateWindow.objects.filter(key=key, window_start=window, count__lt=limit).update(
                 count=F("count") + 1)
-            if not updated:
+            if not updated and not RateWindow.objects.filter(key=key, window_start=window).exists():
                 try:
                     with transaction.atomic():
                         RateWindow.objects.create(key=key, window_start=window, count=1)
                     updated = 1
                 except IntegrityError:
-                    updated = 0
+                    # Another caller opened this window first: it is not full, so count in it.
+                    continue
         if updated:
             if random.random() < 0.01:
                 RateWindow.objects.filter(key=key, window_start__lt=window - period_seconds).delete()

@@ -308,3 +308,24 @@ def test_exclusive_is_released_when_its_transaction_failed():
     other.start()
     other.join(timeout=30)
     assert not errors
+
+
+def test_a_window_another_caller_opens_at_the_same_moment_is_not_taken_for_full(db, monkeypatch):
+    from django.db import IntegrityError
+
+    from connectors.limits import take_rate_token
+    from connectors.models import RateWindow
+
+    create = RateWindow.objects.create
+    raced = []
+
+    def losing_the_race(**fields):
+        if not raced:
+            raced.append(True)
+            raise IntegrityError("duplicate key value violates unique constraint")
+        return create(**fields)
+
+    monkeypatch.setattr(RateWindow.objects, "create", losing_the_race)
+    # Before, the lost race read as "window full" and deferred the work to the next window.
+    take_rate_token("race", 10, 60, max_wait=0, clock=lambda: 120.0, sleep=lambda seconds: None)
+    assert raced and RateWindow.objects.get(key="race", window_start=120).count == 1
