@@ -118,15 +118,18 @@ def fan_out(work, chunks, workers):
 
 class HttpClient:
     def __init__(self, name, *, base_url="", auth=None, classify=default_classify, concurrency=None, rate=None,
-                 connect_timeout=5.0, read_timeout=30.0, max_attempts=None, sleep=time.sleep):
-        """`name` keys the limits (one per connection); `concurrency` is a slot count; `rate` is
-        (calls, period_seconds); `auth` has headers() -> (dict, token) and invalidate(token)."""
+                 rate_key=None, connect_timeout=5.0, read_timeout=30.0, max_attempts=None, sleep=time.sleep):
+        """`name` keys the limits (whatever the remote system counts them by); `concurrency` is a slot
+        count; `rate` is (calls, period_seconds), counted under `rate_key` when the system counts calls by
+        something else than the concurrency (BILL: per developer key, not per organization); `auth` has
+        headers() -> (dict, token) and invalidate(token)."""
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.classify = classify
         self.concurrency = concurrency
         self.rate = rate
+        self.rate_key = rate_key or f"rate:{name}"
         self.timeout = (connect_timeout, read_timeout)
         self.max_attempts = max_attempts or settings.CONNECTOR_MAX_ATTEMPTS
         self.backoff_base = settings.CONNECTOR_BACKOFF_BASE
@@ -208,7 +211,7 @@ class HttpClient:
 
     def _send(self, method, url, idempotent, kwargs):
         if self.rate:
-            take_rate_token(f"rate:{self.name}", *self.rate, max_wait=self.max_retry_after, sleep=self.sleep)
+            take_rate_token(self.rate_key, *self.rate, max_wait=self.max_retry_after, sleep=self.sleep)
         if self.concurrency:
             with concurrency_slot(f"slots:{self.name}", self.concurrency, sleep=self.sleep):
                 response = self._transmit(method, url, idempotent, kwargs)

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 
 from connectors.errors import Deferred, TransientError
@@ -192,26 +192,44 @@ def _try_flock(path):
     return fd
 
 
+def _count_in_window(RateWindow, key, limit, window):
+    """One more call in the window: True if counted, False if the window is full, None if another caller
+    created the window row at the same moment."""
+    with transaction.atomic():
+        if RateWindow.objects.filter(key=key, window_start=window, count__lt=limit).update(count=F("count") + 1):
+            return True
+        if RateWindow.objects.filter(key=key, window_start=window).exists():
+            return False
+        try:
+            with transaction.atomic():
+                RateWindow.objects.create(key=key, window_start=window, count=1)
+        except IntegrityError:
+            return None
+        return True
+
+
 def take_rate_token(key, limit, period_seconds, *, max_wait=30.0, clock=time.time, sleep=time.sleep):
     """Count one call against `limit` per `period_seconds` for `key`, waiting for the next window if
     the current one is full. A wait longer than `max_wait` defers the work instead of holding a worker."""
     from connectors.models import RateWindow
 
+    refusals = 0
     while True:
         now = clock()
         window = int(now // period_seconds * period_seconds)
-        with transaction.atomic():
-            updated = RateWindow.objects.filter(key=key, window_start=window, count__lt=limit).update(
-                count=F("count") + 1)
-            if not updated and not RateWindow.objects.filter(key=key, window_start=window).exists():
-                try:
-                    with transaction.atomic():
-                        RateWindow.objects.create(key=key, window_start=window, count=1)
-                    updated = 1
-                except IntegrityError:
-                    # Another caller opened this window first: it is not full, so count in it.
-                    continue
-        if updated:
+        try:
+            counted = _count_in_window(RateWindow, key, limit, window)
+        except OperationalError as exc:
+            # SQLite answers "table is locked" at once, rather than waiting, to a second writer on a
+            # shared-cache connection (several threads on an in-memory database): try again shortly.
+            refusals += 1
+            if "locked" not in str(exc) or refusals > 40:
+                raise
+            sleep(0.001 * refusals + random.random() * 0.002)
+            continue
+        if counted is None:
+            continue  # another caller opened this window first: it is not full, so count in it
+        if counted:
             if random.random() < 0.01:
                 RateWindow.objects.filter(key=key, window_start__lt=window - period_seconds).delete()
             return

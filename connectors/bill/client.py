@@ -3,12 +3,9 @@ webhook subscriptions. Facts from BILL's v3 documentation at developer.bill.com 
 definition (each limit below names its page)."""
 
 import hashlib
-import random
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from django.db import OperationalError
 from django.utils import timezone
 
 from connectors.bill.system import SIGN_IN_SYNC_TOKEN
@@ -105,32 +102,6 @@ def budget_key(kind, dev_key):
     return f"bill-{kind}:{hashlib.sha256(str(dev_key).encode()).hexdigest()[:32]}"
 
 
-def take_budget(key, limit, *, max_wait, sleep=time.sleep):
-    """One call (or login) against a per-hour budget shared by every process (connectors.limits.take_rate_token:
-    a database counter per clock hour). A full hour raises Deferred until the next one. SQLite in shared-cache
-    mode (an in-memory database, as the test suite uses) refuses a second writer at once ("database table is
-    locked") instead of waiting for it as PostgreSQL and SQLite files do; such a refusal is tried again shortly."""
-    for attempt in range(1, 41):
-        try:
-            return take_rate_token(key, limit, 3600, max_wait=max_wait, sleep=sleep)
-        except OperationalError as exc:
-            if "table is locked" not in str(exc) or attempt == 40:
-                raise
-        sleep(0.001 * attempt + random.random() * 0.002)
-
-
-class BillHttpClient(HttpClient):
-    """HttpClient that counts every call against the developer key's hourly budget, in every process."""
-
-    def __init__(self, name, *, dev_key, **kwargs):
-        super().__init__(name, **kwargs)
-        self.calls_key = budget_key("calls", dev_key)
-
-    def _send(self, method, url, idempotent, kwargs):
-        take_budget(self.calls_key, CALLS_PER_HOUR, max_wait=self.max_retry_after, sleep=self.sleep)
-        return super()._send(method, url, idempotent, kwargs)
-
-
 class BillClient:
     def __init__(self, connection):
         self.connection = connection
@@ -142,9 +113,11 @@ class BillClient:
         auth = TokenSession(connection, login=self.login, leeway=timedelta(minutes=1),
                             render=lambda token: {"sessionId": token.value, "devKey": self.credentials["dev_key"]})
         # The limit is BILL's, per organization: every connection to the same organization shares it.
-        self.http = BillHttpClient(f"bill:{self.credentials.get('organization_id') or connection.pk}",
-                                   dev_key=self.credentials.get("dev_key"), base_url=self.base_url, auth=auth,
-                                   classify=classify, concurrency=CONCURRENT_CALLS)
+        # The hourly budget is per developer key, shared by every tenant and process using it.
+        self.http = HttpClient(f"bill:{self.credentials.get('organization_id') or connection.pk}",
+                               base_url=self.base_url, auth=auth, classify=classify, concurrency=CONCURRENT_CALLS,
+                               rate=(CALLS_PER_HOUR, 3600),
+                               rate_key=budget_key("calls", self.credentials.get("dev_key")))
         self.logins = 0
         self.page_size = PAGE_MAX
 
@@ -153,8 +126,8 @@ class BillClient:
         """POST /v3/login. Counts against BILL's 200 logins per developer key per hour, so callers go through the
         token cache, and every process takes a login token first (a full hour defers the work)."""
         c = self.credentials
-        take_budget(budget_key("logins", c.get("dev_key")), LOGINS_PER_HOUR, max_wait=self.http.max_retry_after,
-                    sleep=self.http.sleep)
+        take_rate_token(budget_key("logins", c.get("dev_key")), LOGINS_PER_HOUR, 3600,
+                        max_wait=self.http.max_retry_after, sleep=self.http.sleep)
         body = {"username": c["username"], "password": c["password"], "organizationId": c["organization_id"],
                 "devKey": c["dev_key"]}
         data = self.http.json("POST", "/v3/login", json=body, authenticate=False, idempotent=True)
