@@ -1,4 +1,4 @@
-"""OData v4 reading, shared by the IFS Cloud, SYSPRO 8 and Acumatica connectors and their simulators.
+"""OData v4 reading, for the IFS Cloud, SYSPRO 8 and Acumatica connectors and simulators to come.
 
 Client side: a typed $filter builder whose literals are rendered the way OData URLs spell them, the
 query options encoded into a query string, and a pager over `@odata.nextLink` with a $top/$skip

@@ -17,7 +17,7 @@ from connectors.errors import (
     RateLimited,
     TransientError,
 )
-from connectors.http import HttpClient, ReauthRequired, default_classify, excerpt, fan_out
+from connectors.http import HttpClient, ReauthRequired, Unsafe, default_classify, excerpt, fan_out
 from connectors.limits import take_rate_token
 from connectors.tokens import Token, TokenSession
 from portal.redaction import register_secret
@@ -212,9 +212,13 @@ class BillClient:
             try:
                 created = self.http.json("POST", f"{path}/bulk", json=batch)
             except DataError:
-                created = None
-            if isinstance(created, list) and len(created) == len(batch):
-                return created
+                created = None  # refused whole: nothing was made, so each item can be sent on its own
+            else:
+                if isinstance(created, list) and len(created) == len(batch):
+                    return created
+                # Accepted, but the answer does not say what was made: sending again could duplicate it.
+                # The next run looks the items up before creating anything.
+                raise Unsafe(f"BILL answered {path}/bulk for {len(batch)} item(s) without one object per item.")
             results = []
             for item in batch:
                 try:

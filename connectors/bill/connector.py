@@ -44,6 +44,16 @@ def money(amount):
     return float(Decimal(amount).quantize(Decimal("0.01")))
 
 
+def created_id(result, what):
+    """The id of a created object, the DataError that refused it, or a DataError when the answer names
+    no id (the record then fails with that reason, and the next run looks it up before creating)."""
+    if isinstance(result, DataError):
+        return result
+    if isinstance(result, dict) and isinstance(result.get("id"), str) and result["id"]:
+        return result["id"]
+    return DataError(f"BILL answered the {what} create without an id ({type_name(result)}).")
+
+
 def contains(whole, part):
     """Whether every field of `part` has the same value in `whole` (recursively for objects)."""
     if isinstance(part, dict):
@@ -150,12 +160,10 @@ class BillConnector(ApConnector):
         results = self.client.create_vendors_bulk([self.vendor_payload(s) for s in suppliers])
         out = {}
         for supplier, result in zip(suppliers, results, strict=True):
-            if isinstance(result, dict) and result.get("id"):
-                if self._vendor_index is not None:
-                    self._vendor_index[vendor_key(supplier.source_id)] = result["id"]
-                out[supplier.source_id] = result["id"]
-            else:
-                out[supplier.source_id] = result
+            result = created_id(result, "vendor")
+            if isinstance(result, str) and self._vendor_index is not None:
+                self._vendor_index[vendor_key(supplier.source_id)] = result
+            out[supplier.source_id] = result
         return out
 
     def update_vendor(self, vendor_id, supplier):
@@ -213,11 +221,10 @@ class BillConnector(ApConnector):
         results = self.client.create_bills_bulk([self.bill_payload(v, i, c) for v, i, c in items])
         out = {}
         for (vendor_id, invoice, _), result in zip(items, results, strict=True):
-            if isinstance(result, dict) and result.get("id"):
-                self._bill_index[(vendor_id, invoice.invoice_number)] = result["id"]
-                out[invoice.source_id] = result["id"]
-            else:
-                out[invoice.source_id] = result
+            result = created_id(result, "bill")
+            if isinstance(result, str):
+                self._bill_index[(vendor_id, invoice.invoice_number)] = result
+            out[invoice.source_id] = result
         return out
 
     # --- payments -------------------------------------------------------------------------------------

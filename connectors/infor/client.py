@@ -79,7 +79,8 @@ class InforClient:
 
     # --- tokens ---------------------------------------------------------------------------------------
     def login(self):
-        take_rate_token(f"infor-login:{self.connection.pk}", LOGINS_PER_MINUTE, 60, sleep=self.http.sleep)
+        # The service-account login limit is the tenant's, whichever connection logs in.
+        take_rate_token(f"infor-login:{self.ionapi['ti']}", LOGINS_PER_MINUTE, 60, sleep=self.http.sleep)
         try:
             response = self.http.request("POST", self.token_url, authenticate=False, idempotent=True,
                                          data={"grant_type": "password", "username": self.ionapi["saak"],

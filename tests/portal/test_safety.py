@@ -210,7 +210,14 @@ def test_audit_log_is_append_only_and_searchable_by_invoice_number(admin_client,
     assert client.post(reverse("admin:portal_auditentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
 
 
-def test_other_tenants_audit_filter_exists(admin_client, tenant):
-    Tenant.objects.create(name="Other", slug="other")
-    page = admin_client.get(reverse("admin:portal_auditentry_changelist")).content.decode()
-    assert "By tenant" in page and "By actor" in page and "By action" in page
+def test_the_audit_log_filters_by_tenant_actor_and_action(admin_client, tenant):
+    from portal import audit
+
+    other = Tenant.objects.create(name="Other Co", slug="other")
+    audit.record("config.changed", actor="olivia", tenant=tenant, object_type="syncs.Integration", object_id="1")
+    audit.record("config.created", actor="oscar", tenant=other, object_type="syncs.Integration", object_id="2")
+    url = reverse("admin:portal_auditentry_changelist")
+    page = admin_client.get(url).content.decode()
+    assert "By tenant" in page and "By actor" in page and "By action" in page and "Other Co" in page
+    theirs = admin_client.get(url, {"tenant__id__exact": other.pk}).content.decode()
+    assert "oscar" in theirs and "olivia" not in theirs

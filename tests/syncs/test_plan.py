@@ -11,7 +11,7 @@ from connectors.registry import SYSTEMS
 from syncs import plan
 from syncs.engine import run_integration
 from syncs.models import Integration, SyncRecord, SyncRun
-from tests.syncs.test_infor_to_bill import bill_org, control, integration  # noqa: F401 (fixture)
+from tests.syncs.test_infor_to_bill import bill_org, control, integration, state  # noqa: F401 (fixture)
 
 
 def test_the_demo_pair_plan_in_words(integration, admin_client):  # noqa: F811
@@ -33,7 +33,7 @@ def test_an_erp_that_takes_no_payments_still_gets_them_recorded_and_nothing_fail
     assert run.status == SyncRun.PARTIAL and run.counters["payments_written_back"] == 1
     payment = SyncRecord.objects.get(object_type="payment")
     assert payment.status == SyncRecord.SYNCED and "does not take payments" in payment.data["erp_reference"]
-    infor_state = control.__globals__["state"](sandbox, "infor")
+    infor_state = state(sandbox, "infor")
     assert infor_state["payments"] == [], "nothing was written to the ERP"
 
 

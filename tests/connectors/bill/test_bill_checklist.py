@@ -261,7 +261,6 @@ def test_the_clients_lookups_use_only_documented_filters(bill_connection, sandbo
     bill_id = connector.create_bills([(vendor_id, invoice, {})])["S-1/INV-1"]
     assert connector.find_bills([(vendor_id, invoice)]) == {"S-1/INV-1": bill_id}
     assert list(connector.payments(since=timezone.now() - timezone.timedelta(days=1))) == []
-    assert state(sandbox)["calls"] >= 6
 
 
 # --- lists: https://developer.bill.com/docs/search-op-with-lists, reference/listvendors ---------------------
@@ -540,8 +539,6 @@ def test_a_payment_event_names_its_bills_but_not_their_amounts(sandbox, headers)
     billingType; status in the singleStatus vocabulary). With no per-bill amount, a payment of several bills
     cannot be posted from the event alone: it is refused with the reason, and read again by id."""
     _, _, payment = two_bill_payment(sandbox, headers)
-    event = state(sandbox)["deliveries"]
-    assert event == []  # no subscription: nothing to deliver
     body = bill_sandbox.BillSimulator.payment_event(sandbox.simulators["bill"].orgs[bill_sandbox.ORG_ID]
                                                     ["payments"][payment["id"]])
     assert set(body) == {"id", "billIds", "transactionNumber", "status", "createdBy", "createdTime", "updatedTime",
