@@ -94,7 +94,8 @@ class SuperuserOnlyMixin:
 for model, model_admin in list(admin.site._registry.items()):
     if model._meta.app_label == "django_q":
         attrs = {"form": ScheduleForm} if model._meta.model_name == "schedule" else {}
-        locked = type(f"SuperuserOnly{type(model_admin).__name__}", (SuperuserOnlyMixin, type(model_admin)), attrs)
+        locked = type(f"SuperuserOnly{type(model_admin).__name__}",
+                      (SuperuserOnlyMixin, AuditedAdminMixin, type(model_admin)), attrs)
         admin.site.unregister(model)
         admin.site.register(model, locked)
 

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from connectors.errors import ConnectorError
@@ -128,6 +129,13 @@ class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 class ResyncForm(forms.Form):
     since = forms.DateField(help_text="Re-read everything changed since this date (UTC). Nothing is duplicated.")
+
+    def clean_since(self):
+        since = self.cleaned_data["since"]
+        # A date ahead would move the cursors past changes not read yet, and they would never be read.
+        if since > timezone.now().date():
+            raise forms.ValidationError("Choose today or a date before it: a later date would skip changes.")
+        return since
 
 
 @admin.register(MappingRule)

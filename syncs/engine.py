@@ -262,7 +262,11 @@ class Sync:
         cursor = Cursor.objects.filter(integration=self.integration, stream=stream).first()
         if cursor is None or not cursor.value or cursor.kind != kind.name:
             return None  # never read, or read with another type of cursor: from the start (the ledger dedups)
-        start = kind.start(kind.parse(cursor.value))
+        try:
+            start = kind.start(kind.parse(cursor.value))
+        except CursorTypeError:
+            raise ConfigurationError(f"The {stream} cursor holds {cursor.value!r}, which is not a {kind.name}. Use "
+                                     "\"Resync from date…\" on the integration to set it again.") from None
         failed = SyncRecord.objects.filter(integration=self.integration, object_type=object_type,
                                            status=SyncRecord.FAILED)
         if self.since_override is None and self.run.trigger != "replay":
@@ -443,6 +447,8 @@ class Sync:
     def rule_problem(self, rule, targets):
         """Why a rule cannot be used, in words, or None."""
         target_kind = rule.target_kind or rule.kind
+        if rule.kinds_problem():
+            return f"{rule.get_kind_display()} {rule.source_code}: {rule.kinds_problem()}"
         if target_kind == MappingRule.VENDOR:
             return None
         label = kind_in_words(target_kind)
@@ -645,7 +651,11 @@ class Sync:
                     problems.append(f"{kind.capitalize()} {value} is not mapped to a {self.target_name} {kind}")
                 else:
                     target_kind, target_id = kind_rules[value]
-                    coding[index][target_kind] = target_id
+                    if target_kind in coding[index]:
+                        problems.append(f"Line {index + 1}: two of its codes map to the {self.target_name} "
+                                        f"{kind_in_words(target_kind)}; only one can")
+                    else:
+                        coding[index][target_kind] = target_id
         return list(dict.fromkeys(problems)), coding
 
     def prefetch_vendors(self, invoices):

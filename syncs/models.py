@@ -75,6 +75,8 @@ class MappingRule(models.Model):
     VENDOR = "vendor"
     KINDS = [(GL_ACCOUNT, "GL account"), (DEPARTMENT, "Department"), (LOCATION, "Location"),
              (ACCOUNTING_CLASS, "Accounting class"), (PROJECT, "Project"), (VENDOR, "Vendor")]
+    # A GL account stays a GL account and a vendor a vendor; a dimension may become another dimension.
+    DIMENSIONS = (DEPARTMENT, LOCATION, ACCOUNTING_CLASS, PROJECT)
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="mapping_rules")
     kind = models.CharField("ERP kind", max_length=20, choices=KINDS,
@@ -106,6 +108,21 @@ class MappingRule(models.Model):
     def save(self, *args, **kwargs):
         self.target_kind = self.target_kind or self.kind
         super().save(*args, **kwargs)
+
+    def kinds_problem(self):
+        """Why this pair of kinds cannot be mapped, in words, or None."""
+        target = self.target_kind or self.kind
+        family = self.DIMENSIONS if self.kind in self.DIMENSIONS else (self.kind,)
+        if target in family:
+            return None
+        return (f"A {self.get_kind_display().lower() if self.kind != self.GL_ACCOUNT else 'GL account'} in the ERP "
+                f"cannot become a {dict(self.KINDS)[target].lower() if target != self.GL_ACCOUNT else 'GL account'} "
+                "in the AP platform.")
+
+    def clean(self):
+        problem = self.kinds_problem()
+        if problem:
+            raise ValidationError({"target_kind": problem})
 
     @property
     def tenant(self):

@@ -11,13 +11,14 @@ lock, the lock is released, the ERP is called, and the outcome is saved under th
 
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from connectors.errors import RecordError, TransientError
 from portal import audit
+from syncs.cursors import TIMESTAMP, CursorTypeError
 from syncs.models import SyncRecord
 from syncs.plan import system_name, writes_payments_back
 
@@ -57,6 +58,14 @@ def apply_payment(integration, payment, *, erp=None, via="poll", actor="system:s
     return dict(outcome)
 
 
+def moment(text):
+    """An AP update time, compared as a time: the same instant can be written with different offsets."""
+    try:
+        return TIMESTAMP.parse(text)
+    except CursorTypeError:
+        return datetime.min.replace(tzinfo=UTC)  # unreadable: older than anything readable
+
+
 def _claim(integration, bill, payment):
     """Under the row lock: decide what the ERP should show, and claim the write. Returns (record,
     wanted) or (None, counter name) when there is nothing to write."""
@@ -66,12 +75,12 @@ def _claim(integration, bill, payment):
             integration=integration, object_type="payment", source_id=f"{payment.payment_id}:{bill.target_id}",
             defaults={"source_ref": f"{payment.payment_id} for {bill.source_ref}"})
         seen = record.data.get("updated_at", "")
-        if seen and payment.updated_at and payment.updated_at < seen:
+        if seen and payment.updated_at and moment(payment.updated_at) < moment(seen):
             return None, "payments_stale"
         posted = record.data.get("posted")
         wanted = PAID if payment.paid else (VOIDED if posted == PAID and payment.reversed else None)
-        record.data = {**record.data, "updated_at": max(seen, payment.updated_at or ""), "status": payment.status,
-                       "marker": max(seen, payment.updated_at or "")}
+        newest = max((t for t in (seen, payment.updated_at) if t), key=moment, default="")
+        record.data = {**record.data, "updated_at": newest, "status": payment.status, "marker": newest}
         if wanted is None or wanted == posted:
             record.status = record.status if posted else SyncRecord.SKIPPED
             record.save()

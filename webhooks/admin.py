@@ -1,16 +1,17 @@
 from django.contrib import admin, messages
 
+from connectors import capabilities as can
 from connectors.admin import ConnectionAdmin
 from connectors.errors import ConnectorError
 from portal import audit
-from portal.admin_utils import ReadOnlyAdminMixin
+from portal.admin_utils import AuditedAdminMixin, ReadOnlyAdminMixin
 from portal.fields import CredentialsUnreadable, Undecryptable
 from webhooks import subscriptions, tasks
 from webhooks.models import WebhookEvent, WebhookSubscription
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(admin.ModelAdmin):
+class WebhookSubscriptionAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "connection", "remote_id", "enabled", "notification_url", "last_checked_at",
                     "rejected_count", "last_rejected_at"]
     list_filter = ["enabled", "connection"]
@@ -52,8 +53,8 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.action(description="Subscribe to BILL webhooks (payments)")
 def subscribe_to_webhooks(modeladmin, request, queryset):
     for connection in queryset:
-        if connection.system != "bill":
-            modeladmin.message_user(request, f"{connection.name}: only BILL connections have webhooks.",
+        if can.PAYMENTS_BY_WEBHOOK not in connection.spec.capabilities:
+            modeladmin.message_user(request, f"{connection.name}: {connection.spec.label} sends no webhooks.",
                                     messages.WARNING)
             continue
         try:
@@ -74,7 +75,7 @@ def rotate_security_key(modeladmin, request, queryset):
         try:
             subscriptions.rotate_key(sub, request.user.username)
             modeladmin.message_user(request, f"{sub}: new security key stored.")
-        except ConnectorError as exc:
+        except (ConnectorError, CredentialsUnreadable) as exc:
             modeladmin.message_user(request, f"{sub}: {exc}", messages.ERROR)
 
 
@@ -86,7 +87,7 @@ def check_now(modeladmin, request, queryset):
     for sub in queryset:
         try:
             outcome = outcomes.get(subscriptions.check(sub, catch_up=True), "checked")
-        except ConnectorError as exc:
+        except (ConnectorError, CredentialsUnreadable) as exc:
             outcome = f"could not be checked: {exc}"
         audit.record("webhook.checked", actor=request.user, tenant=sub.connection.tenant, obj=sub,
                      target_id=sub.remote_id, message=f"Checked from the admin: {outcome}")

@@ -15,6 +15,7 @@ from portal import audit, jobs
 from syncs.engine import describe_counters
 from syncs.models import Integration
 from syncs.payments import apply_payment
+from webhooks.events import parse_event
 from webhooks.models import WebhookEvent, WebhookSubscription
 
 EVENTS = ["payment.updated", "payment.failed"]
@@ -131,10 +132,14 @@ def fetch_missed_events(subscription, client):
     """Store and queue every event in BILL's history for this subscription that we never stored. The event id
     is unique per connection, so an event that did arrive, or arrives again, is processed once. Returns how
     many were new."""
-    new = 0
+    new = unreadable = 0
     for item in client.event_history(subscription.remote_id):
-        event_id, payload = item.get("id"), item.get("payload")
-        if not isinstance(event_id, str) or not isinstance(payload, str) or not event_id:
+        # The event id the endpoint dedups on is the body's own metadata.eventId.
+        payload = item.get("payload") if isinstance(item, dict) else None
+        try:
+            event_id = str(parse_event(payload)["metadata"]["eventId"])
+        except (TypeError, ValueError):
+            unreadable += 1
             continue
         try:
             with transaction.atomic():
@@ -149,10 +154,11 @@ def fetch_missed_events(subscription, client):
         new += 1
     WebhookSubscription.objects.filter(pk=subscription.pk).update(
         caught_up_at=timezone.now(), caught_up_events=F("caught_up_events") + new)
-    if new:
+    if new or unreadable:
         audit.record("webhook.caught_up", actor="system:webhook", tenant=subscription.connection.tenant,
                      obj=subscription, target_id=subscription.remote_id,
-                     message=f"{new} event(s) that had not reached the portal fetched from BILL's event history")
+                     message=f"{new} event(s) that had not reached the portal fetched from BILL's event history"
+                     + (f"; {unreadable} history item(s) held no readable event and were left" if unreadable else ""))
     return new
 
 

@@ -1,7 +1,7 @@
 """Processing BILL webhook events (a django-q2 task), and keeping subscriptions alive."""
 
-import json
 import logging
+from collections import Counter
 from datetime import timedelta
 
 from django.db import transaction
@@ -9,12 +9,14 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from connectors.bill.connector import bill_list, bill_object, bill_text, payment_from_bill
-from connectors.errors import ConnectorError, DataError, Deferred, TransientError
+from connectors.errors import ConnectorError, DataError, Deferred
 from portal import audit, jobs
-from syncs.engine import describe_counters
+from portal.fields import CredentialsUnreadable
+from syncs.engine import RETRY_CLASSES, describe_counters
 from syncs.models import Integration, SyncRecord
 from syncs.payments import apply_payment
 from webhooks import subscriptions
+from webhooks.events import parse_event
 from webhooks.models import WebhookEvent
 
 logger = logging.getLogger("webhooks")
@@ -34,16 +36,6 @@ def enqueue_processing(event, delay=None):
                                 schedule_type=Schedule.ONCE, repeats=1, next_run=timezone.now() + delay)
 
 
-def parse_event(body):
-    """The event as a dict; BILL may send the payload JSON-escaped as a string, so parse twice then."""
-    data = json.loads(body)
-    if isinstance(data, str):
-        data = json.loads(data)
-    if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):
-        raise ValueError("no metadata object")
-    if not data["metadata"].get("eventId"):
-        raise ValueError("metadata.eventId is missing")
-    return data
 
 
 def process_event(event_pk):
@@ -55,15 +47,20 @@ def process_event(event_pk):
         event.attempts += 1
         event.save(update_fields=["attempts"])
     try:
-        status, reason = handle(event, parse_event(event.raw_body))
+        data = parse_event(event.raw_body)
+    except ValueError as exc:  # json's errors are ValueErrors too
+        return fail(event, f"The stored body is not a BILL event ({exc}).", retry=False)
+    try:
+        status, reason = handle(event, data)
+    except CredentialsUnreadable as exc:
+        return fail(event, str(exc), retry=False)
     except Deferred as exc:
         # The ERP or BILL asked us to stop until a given time: come back then, not at the usual backoff.
         return fail(event, str(exc), retry=True, delay=max(exc.until - timezone.now(), RETRY_BASE))
-    except TransientError as exc:
-        return fail(event, str(exc), retry=True)
-    except (DataError, ConnectorError) as exc:
-        # Repeating will not help until someone fixes the cause; then "Process failed events again".
-        return fail(event, str(exc), retry=False)
+    except ConnectorError as exc:
+        # Passing causes (a timeout, a conflict, a lock) are tried again with backoff; the others wait for
+        # someone to fix the cause, then "Process failed events again".
+        return fail(event, str(exc), retry=exc.error_class in RETRY_CLASSES)
     except Exception as exc:
         # A bug, not a property of the event: the traceback goes to the log for whoever fixes it, the event
         # says so in words and waits to be processed again instead of staying "received" for ever.
@@ -94,10 +91,16 @@ def handle(event, data):
         payment = event_payment(event, data.get("payment"))
         if not payment.bill_ids:
             return WebhookEvent.IGNORED, f"Payment {payment.payment_id} names no bill."
-        outcome = {}
+        outcome, first_error = Counter(), None
         for integration in integrations:
-            for key, count in apply_payment(integration, payment, via="webhook", actor=ACTOR).items():
-                outcome[key] = outcome.get(key, 0) + count
+            # Every integration on this connection gets its share, even when another one's ERP refused.
+            try:
+                outcome.update(apply_payment(integration, payment, via="webhook", actor=ACTOR))
+            except ConnectorError as exc:
+                outcome.update(getattr(exc, "outcome", {}))
+                first_error = first_error or exc
+        if first_error is not None:
+            raise first_error
         if not integrations or set(outcome) <= {"payments_ignored"}:
             return WebhookEvent.IGNORED, (f"Payment {payment.payment_id} is for bill(s) {', '.join(payment.bill_ids)}, "
                                           "which ml-connector did not create.")

@@ -14,9 +14,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from portal.fields import Undecryptable
+from webhooks.events import parse_event
 from webhooks.models import WebhookEvent, WebhookSubscription
 from webhooks.signature import HEADER, verify
-from webhooks.tasks import enqueue_processing, parse_event
+from webhooks.tasks import enqueue_processing
 
 logger = logging.getLogger("webhooks")
 EXCERPT = 500

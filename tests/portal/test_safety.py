@@ -221,3 +221,17 @@ def test_the_audit_log_filters_by_tenant_actor_and_action(admin_client, tenant):
     assert "By tenant" in page and "By actor" in page and "By action" in page and "Other Co" in page
     theirs = admin_client.get(url, {"tenant__id__exact": other.pk}).content.decode()
     assert "oscar" in theirs and "olivia" not in theirs
+
+
+def test_a_superusers_schedule_edit_is_audited(admin_client, admin_user, db):
+    schedule = Schedule.objects.get(name="webhook-subscriptions-check")
+    page = admin_client.get(reverse("admin:django_q_schedule_change", args=[schedule.pk]))
+    form = page.context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data.update({"minutes": 7, "next_run_0": schedule.next_run.strftime("%Y-%m-%d"),
+                 "next_run_1": schedule.next_run.strftime("%H:%M:%S")})
+    data = {k: v for k, v in data.items() if k != "next_run"}
+    response = admin_client.post(reverse("admin:django_q_schedule_change", args=[schedule.pk]), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    entry = AuditEntry.objects.get(object_type="django_q.Schedule")
+    assert entry.actor == admin_user.username and entry.details["changed_fields"]["minutes"] == "7"

@@ -71,3 +71,22 @@ def test_proposals_can_be_run_again_and_show_names(integration, sandbox):  # noq
     assert str(proposal) == f"GL account {proposal.source_code} {proposal.source_label} → {proposal.target_label}"
     named = MappingRule.objects.filter(integration=integration, kind="gl_account", confirmed=True)
     assert all(rule.source_label == demo.GL_NAMES[rule.source_code] for rule in named)
+
+
+def test_a_gl_account_cannot_be_mapped_to_a_dimension(integration, sandbox):  # noqa: F811
+    from django.core.exceptions import ValidationError
+
+    rule = MappingRule(integration=integration, kind="gl_account", target_kind="department", source_code="6000",
+                       target_id="x")
+    try:
+        rule.clean()
+    except ValidationError as exc:
+        assert "cannot become a department" in str(exc)
+    else:
+        raise AssertionError("a GL account mapped to a department was accepted")
+    # Written around the form (an import, a script): the run refuses it with the same reason.
+    MappingRule.objects.filter(integration=integration, kind="gl_account", source_code="6000").update(
+        target_kind="department")
+    run_integration(integration.pk)
+    assert "cannot become a department" in MappingRule.objects.get(
+        integration=integration, kind="gl_account", source_code="6000").problem

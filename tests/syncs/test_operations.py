@@ -115,3 +115,11 @@ def test_finance_users_see_only_their_tenant(client, integration):
     client.force_login(mine)
     assert "Infor → BILL" in client.get(reverse("status:home")).content.decode()
     assert client.get(reverse("admin:index")).status_code == 302, "finance users are not staff"
+
+
+def test_resync_refuses_a_date_ahead(admin_client, integration):
+    url = reverse("admin:syncs_integration_changelist")
+    page = admin_client.post(url, {"action": "resync_from_date", "_selected_action": [integration.pk],
+                                   "apply": "1", "since": "2999-01-01"})
+    assert "a later date would skip changes" in page.content.decode()
+    assert not Cursor.objects.filter(integration=integration, value__startswith="2999").exists()
