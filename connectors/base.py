@@ -224,7 +224,29 @@ class ErpConnector(Connector):
     def post_payment(self, invoice_reference, payment):
         """Record a payment (records.Payment) against the invoice identified by `invoice_reference`
         (the dict the invoice carried); return the ERP's reference for what it recorded. Looks the
-        payment up by its id before adding it, so a repeat never records it twice."""
+        payment up by its id before adding it, so a repeat never records it twice. A payment with
+        `paid` False and `reversed` True undoes one recorded before (voided, returned, escheated)."""
+        raise NotImplementedError
+
+    def acknowledge_invoice(self, invoice_reference):
+        """ACKNOWLEDGES_TRANSFERRED_INVOICES: mark the invoice as handed to the AP platform. Idempotent;
+        returns the ERP's words for what it did."""
+        raise NotImplementedError
+
+    def update_supplier(self, source_id, changes):
+        """ACCEPTS_SUPPLIER_UPDATES: write contact edits made in the AP platform back to the supplier.
+        `changes` is {field: (value the ERP had when we last sent it, value the AP platform has now)} for
+        fields in records.CONTACT_FIELDS. A field still at its old value takes the new one; a field the
+        ERP changed meanwhile keeps the ERP's value and is reported as a conflict. Returns a
+        records.SupplierUpdate; raises Conflict/Locked/TransientError when it cannot write now."""
+        raise NotImplementedError
+
+    def open_invoices(self):
+        """Every unpaid approved supplier invoice (records.OpenItem), for the open payables tie-out."""
+        raise NotImplementedError
+
+    def invoice_documents(self, invoice_reference):
+        """SERVES_INVOICE_DOCUMENTS: the invoice's images (records.Document), streamed; [] when it has none."""
         raise NotImplementedError
 
 
@@ -272,4 +294,29 @@ class ApConnector(Connector):
     def payments(self, since=None):
         """Payments (records.Payment, or records.Unreadable) changed since `since`, a value of the
         payments stream's cursor type."""
+        raise NotImplementedError
+
+    def payable_currencies(self):
+        """The currencies the account can pay bills in, or None when it does not restrict them. A bill in
+        any other currency fails with that reason: nothing is converted."""
+        return None
+
+    def open_bills(self):
+        """Every unpaid bill (records.OpenItem with the bill id as source_id), for the tie-out."""
+        raise NotImplementedError
+
+    def vendor_edits(self, since=None):
+        """REPORTS_VENDOR_EDITS: vendors (records.VendorEdit, or records.Unreadable) changed since `since`,
+        a value of the "vendor_edits" stream's cursor type. Our own updates come back too; the engine
+        tells them apart by what it last sent."""
+        raise NotImplementedError
+
+    def publish_codes(self, codes):
+        """ACCEPTS_REFERENCE_DATA: create or update the ERP's GL accounts and dimensions (records.GlAccount
+        and records.Dimension; active False deactivates) as code lists. Returns {code key: the platform's
+        id, or the RecordError that refused it}, the key being "gl_account:<code>" or "<kind>:<code>"."""
+        raise NotImplementedError
+
+    def attach_document(self, bill_id, document):
+        """ACCEPTS_INVOICE_DOCUMENTS: stream a records.Document onto the bill; return the attachment's id."""
         raise NotImplementedError

@@ -1,5 +1,6 @@
 """Canonical records: what connectors hand to the engine and take from it. Money is Decimal, with currency."""
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -96,3 +97,57 @@ class Unreadable:
     source_ref: str
     reason: str
     updated_marker: str = ""
+
+
+# The supplier fields a person may edit in the AP platform and have written back to the ERP. The ERP owns
+# the rest (name, tax id, currency, active): edits to those in the AP platform are not written back, and the
+# next supplier sync puts the ERP's values back (docs/ARCHITECTURE.md, "Who wins which field").
+CONTACT_FIELDS = ("email", "phone", "address")
+
+
+@dataclass(frozen=True)
+class VendorEdit:
+    """A vendor as the AP platform holds it now, for the contact fields the ERP accepts back."""
+
+    vendor_id: str
+    email: str = ""
+    phone: str = ""
+    address: Address = field(default_factory=Address)
+    updated_at: str = ""
+
+
+@dataclass(frozen=True)
+class SupplierUpdate:
+    """What the ERP did with a contact edit: the fields written, and the fields it kept because they had
+    changed in the ERP too ({field: (ERP value kept, AP value not written)})."""
+
+    applied: dict = field(default_factory=dict)
+    conflicts: dict = field(default_factory=dict)
+    reference: str = ""  # what the ERP says it now is (an ETag, a version)
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    """An unpaid invoice (ERP) or bill (AP platform), for the open payables tie-out."""
+
+    source_id: str  # the ERP's Invoice.source_id, or the AP platform's bill id
+    number: str  # the invoice number
+    supplier_id: str  # the ERP's supplier id, or the AP platform's vendor id
+    amount: Decimal  # still to pay
+    currency: str
+    total: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """An invoice image or attachment, read as a stream: `chunks()` yields bytes and may be called once."""
+
+    name: str
+    content_type: str
+    chunks: Callable[[], Iterator[bytes]]
+    size: int | None = None  # when the ERP says it in advance
+
+
+def code_key(code):
+    """How a published code is named in publish_codes' answer: "gl_account:6100", "department:100"."""
+    return f"gl_account:{code.code}" if isinstance(code, GlAccount) else f"{code.kind}:{code.code}"

@@ -72,11 +72,13 @@ class MappingRule(models.Model):
     LOCATION = "location"
     ACCOUNTING_CLASS = "class"
     PROJECT = "project"
+    SUBACCOUNT = "subaccount"
     VENDOR = "vendor"
     KINDS = [(GL_ACCOUNT, "GL account"), (DEPARTMENT, "Department"), (LOCATION, "Location"),
-             (ACCOUNTING_CLASS, "Accounting class"), (PROJECT, "Project"), (VENDOR, "Vendor")]
+             (ACCOUNTING_CLASS, "Accounting class"), (PROJECT, "Project"), (SUBACCOUNT, "Subaccount"),
+             (VENDOR, "Vendor")]
     # A GL account stays a GL account and a vendor a vendor; a dimension may become another dimension.
-    DIMENSIONS = (DEPARTMENT, LOCATION, ACCOUNTING_CLASS, PROJECT)
+    DIMENSIONS = (DEPARTMENT, LOCATION, ACCOUNTING_CLASS, PROJECT, SUBACCOUNT)
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="mapping_rules")
     kind = models.CharField("ERP kind", max_length=20, choices=KINDS,
@@ -136,7 +138,11 @@ class SyncRecord(models.Model):
     SYNCED = "synced"
     FAILED = "failed"
     SKIPPED = "skipped"
-    STATUSES = [(PENDING, "Pending"), (SYNCED, "Synced"), (FAILED, "Failed"), (SKIPPED, "Skipped")]
+    # Set aside by a person with a reason (a duplicate the supplier sent twice): never sent, never retried,
+    # until someone undoes it.
+    IGNORED = "ignored"
+    STATUSES = [(PENDING, "Pending"), (SYNCED, "Synced"), (FAILED, "Failed"), (SKIPPED, "Skipped"),
+                (IGNORED, "Ignored")]
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="records")
     object_type = models.CharField(max_length=30)
@@ -144,7 +150,14 @@ class SyncRecord(models.Model):
     source_ref = models.CharField(max_length=200, blank=True,
                                   help_text="What a person calls it, e.g. the invoice number.")
     target_id = models.CharField(max_length=200, blank=True)
+    # What finance searches by, as fields of their own (filled from the source record on every read).
+    number = models.CharField(max_length=100, blank=True, help_text="The invoice or supplier number.")
+    party = models.CharField(max_length=200, blank=True, help_text="The supplier, by number and name.")
+    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    document_date = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
+    note = models.TextField(blank=True, help_text="Why a person set this record aside.")
     source_hash = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     error_class = models.CharField(max_length=20, blank=True)
@@ -161,6 +174,7 @@ class SyncRecord(models.Model):
             models.Index(fields=["integration", "status", "-updated_at"], name="record_status_time"),
             models.Index(fields=["status", "-updated_at"], name="record_global_status_time"),
             models.Index(fields=["integration", "object_type", "target_id"], name="record_target"),
+            models.Index(fields=["integration", "number"], name="record_number"),
         ]
 
     def __str__(self):
