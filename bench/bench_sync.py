@@ -95,7 +95,7 @@ def main():
     server, url = serve_in_thread(wsgi_app(hub))
     hub.url = url
     demo.seed_sandboxes(url, invoices=args.invoices)
-    call_command("seed_demo", sandbox_url=url, stdout=open(os.devnull, "w"))
+    call_command("seed_demo", sandbox_url=url, only=["infor"], stdout=open(os.devnull, "w"))
     integration = Integration.objects.get(name="Infor → BILL")
     other = None
     if args.workers == 2:

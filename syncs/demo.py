@@ -2,6 +2,7 @@
 the problems real customers have (an unmapped GL account, a supplier without a tax id, an invoice
 whose lines do not add up)."""
 
+import importlib
 import random
 from datetime import date, timedelta
 from decimal import Decimal
@@ -9,6 +10,7 @@ from decimal import Decimal
 import requests
 
 from connectors.infor import m3
+from connectors.registry import SYSTEMS
 
 WORDS = ["Acme", "Summit", "Pioneer", "Harbor", "Granite", "Cedar", "Atlas", "Beacon", "Crescent", "Delta",
          "Evergreen", "Frontier", "Keystone", "Liberty", "Meridian", "Northwind", "Orchard", "Prairie", "Quarry",
@@ -105,3 +107,66 @@ def bill_ids_from_state(sandbox_url, organization_id):
     org = requests.get(f"{sandbox_url}/_control/state", params={"system": "bill"}, timeout=30).json()[
         "organizations"][organization_id]
     return bill_ids(org["chart-of-accounts"], org["departments"])
+
+
+# --- the other systems' demo tenants -----------------------------------------------------------------------
+# A system adds a demo tenant by a `demo` module in its folder (connectors/<id>/demo.py): TENANT (slug, name),
+# INTEGRATION (its name), seed(sandbox_url), connection(sandbox_url), and, for an ERP shown with BILL,
+# GL_ACCOUNTS, DIMENSIONS and UNMAPPED, which become a BILL organization of its own and the mapping rules;
+# an AP platform's demo names its ERP as PARTNER and gives partner_connection(sandbox_url).
+# BILL has no subaccounts or projects: those dimensions are carried as accounting classes.
+BILL_DIMENSIONS = {"department": "departments", "location": "locations", "class": "accounting_classes",
+                   "subaccount": "accounting_classes", "project": "accounting_classes"}
+BILL_KINDS = {"departments": "department", "locations": "location", "accounting-classes": "class"}
+
+
+def demo_modules():
+    """{system id: its demo module} for every system in the registry that has one."""
+    found = {}
+    for system_id in SYSTEMS:
+        try:
+            found[system_id] = importlib.import_module(f"connectors.{system_id}.demo")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"connectors.{system_id}.demo":
+                raise
+    return found
+
+
+def bill_organization(slug):
+    """The BILL simulator organization of a demo tenant: an id in BILL's shape (008 + 14 characters)."""
+    return ("008" + "".join(c for c in slug.upper() if c.isalnum()) + "0" * 14)[:17]
+
+
+def seed_bill_organization(sandbox_url, org_id, module):
+    """A BILL organization with the demo ERP's accounts and dimensions, and a user to sign in with. Returns
+    {(kind, code): (BILL kind, BILL id)}."""
+    from connectors.bill import sandbox as bill_sandbox
+
+    requests.post(f"{sandbox_url}/_control/bill/account", timeout=30, json={
+        "organizationId": org_id, "username": bill_sandbox.USERNAME, "password": bill_sandbox.PASSWORD}
+    ).raise_for_status()
+    payload = {"organizationId": org_id,
+               "chart_of_accounts": [{"name": name, "account": {"type": "EXPENSE", "number": code}}
+                                     for code, name in module.GL_ACCOUNTS]}
+    for kind, code, name in module.DIMENSIONS:
+        payload.setdefault(BILL_DIMENSIONS[kind], []).append({"name": f"{code} {name}"})
+    response = requests.post(f"{sandbox_url}/_control/bill/seed", json=payload, timeout=60)
+    response.raise_for_status()
+    return bill_targets(response.json(), module)
+
+
+def bill_targets(created, module):
+    targets = {("gl_account", a["account"]["number"]): ("gl_account", a["id"])
+               for a in created.get("chart-of-accounts", [])}
+    by_name = {(BILL_KINDS[kind], d["name"]): d["id"] for kind in BILL_KINDS for d in created.get(kind, [])}
+    for kind, code, name in module.DIMENSIONS:
+        bill_kind = BILL_KINDS[BILL_DIMENSIONS[kind].replace("_", "-")]
+        if (bill_kind, f"{code} {name}") in by_name:
+            targets[(kind, code)] = (bill_kind, by_name[(bill_kind, f"{code} {name}")])
+    return targets
+
+
+def bill_targets_from_state(sandbox_url, org_id, module):
+    org = requests.get(f"{sandbox_url}/_control/state", params={"system": "bill"}, timeout=30).json()[
+        "organizations"].get(org_id)
+    return bill_targets(org or {}, module)

@@ -27,13 +27,30 @@ from connectors.errors import (
     TransientError,
 )
 from connectors.limits import exclusive
-from connectors.records import Unreadable
+from connectors.records import (
+    CONTACT_FIELDS,
+    Address,
+    Dimension,
+    GlAccount,
+    Invoice,
+    Supplier,
+    Unreadable,
+    code_key,
+)
 from portal import audit
 from portal.fields import CredentialsUnreadable
 from syncs.cursors import TIMESTAMP, CursorTypeError, earlier, newer
 from syncs.models import Cursor, Integration, MappingRule, SyncRecord, SyncRun
 from syncs.payments import apply_payment
 from syncs.plan import plan_for, system_name
+
+# What a dry run does of the plan: it shows what would be sent. The other steps change things in one of
+# the systems (code lists, write-backs, acknowledgements, payments) and are left out.
+DRY_RUN_STEPS = {"sync_suppliers", "sync_invoices"}
+# Streams read from the AP platform; the others are read from the ERP.
+AP_STREAMS = {"payments", "vendor_edits"}
+# The ledger's search fields (finance finds a record by them), refreshed from each read.
+SEARCH_FIELDS = ("number", "party", "amount", "currency", "document_date")
 
 logger = logging.getLogger("syncs.engine")
 
@@ -53,6 +70,23 @@ OUTAGE_PAUSE = timedelta(minutes=5)
 # How long a run waits for another run sending to the same AP account before it defers.
 TARGET_LOCK_WAIT = timedelta(minutes=5)
 ACTOR = "system:sync"
+
+
+def contact_fields(record):
+    """The contact fields of a Supplier or VendorEdit, in the form the ledger keeps them."""
+    return {name: asdict(value) if isinstance(value, Address) else value
+            for name, value in ((f, getattr(record, f)) for f in CONTACT_FIELDS)}
+
+
+def contact_value(name, stored):
+    return Address(**stored) if name == "address" and isinstance(stored, dict) else stored
+
+
+def said(name, value):
+    """A contact field's value as a sentence quotes it."""
+    if isinstance(value, dict):
+        value = ", ".join(part for part in value.values() if part)
+    return f"{name} {value!r}" if value else f"{name} empty"
 
 
 def stale_after():
@@ -178,7 +212,8 @@ def run_integration(integration_id, trigger="manual", dry_run=False, since=None,
 
 # Counters that say nothing happened to any record; a scheduled run with only these is not audited.
 QUIET_COUNTERS = {"api_calls", "unchanged", "mapping_rules_invalid"}
-QUIET_SUFFIXES = ("_unchanged", "_still_failing", "_ignored", "_set_aside")
+QUIET_SUFFIXES = ("_unchanged", "_still_failing", "_ignored", "_set_aside", "_not_ours", "_without_baseline",
+                  "_waiting")
 
 
 def kind_in_words(kind):
@@ -221,6 +256,7 @@ class Sync:
         self.ap = None
         self.source_name = system_name(integration.source)
         self.target_name = system_name(integration.target)
+        self._payable_currencies = False  # not asked yet
 
     def api_calls(self):
         return sum(c.calls for c in (self.erp, self.ap) if c is not None)
@@ -232,14 +268,14 @@ class Sync:
             self.ap = stack.enter_context(self.integration.target.connector())
             self.load_reference_data()
             for step in plan_for(self.integration):
-                if self.dry_run and step.name == "sync_payments":
+                if self.dry_run and step.name not in DRY_RUN_STEPS:
                     continue
                 getattr(self, step.name)()
 
     # --- bookkeeping ------------------------------------------------------------------------------------
     def cursor_type(self, stream):
         """The stream's cursor type, as the connector that reads the stream declares it."""
-        reader = self.ap if stream == "payments" else self.erp
+        reader = self.ap if stream in AP_STREAMS else self.erp
         return getattr(reader, "cursor_types", {}).get(stream, TIMESTAMP)
 
     def marker(self, kind, text):
@@ -496,9 +532,14 @@ class Sync:
                                               else describe(item)) for item in latest.values()])
         if before is not None:
             before([item for item in latest.values() if not isinstance(item, Unreadable)])
+        self.refresh_search_fields(latest.values(), records)
         batch = []
         for item in latest.values():
             record = records[item.source_id]
+            if record.status == SyncRecord.IGNORED:
+                # A person set it aside with a reason: never sent, never retried, until they undo it.
+                self.counters[f"{object_type}s_ignored"] += 1
+                continue
             if isinstance(item, Unreadable):
                 self.fail(record, "data", item.reason, {"marker": item.updated_marker})
                 continue
@@ -510,6 +551,31 @@ class Sync:
                 send(batch)
         finally:
             self.flush()
+
+    def search_fields(self, item):
+        """What finance searches a record by, taken from what was just read."""
+        if isinstance(item, Invoice):
+            vendor = self.vendor_records.get(item.supplier_id)
+            party = f"{item.supplier_id} {vendor.source_ref}" if vendor and vendor.source_ref else item.supplier_id
+            return {"number": item.invoice_number[:100], "party": party[:200], "amount": item.total,
+                    "currency": item.currency[:3], "document_date": item.invoice_date}
+        if isinstance(item, Supplier):
+            return {"number": item.source_id[:100], "party": f"{item.source_id} {item.name}"[:200]}
+        return {}
+
+    def refresh_search_fields(self, items, records):
+        """Kept true to the source on every read, in one query per batch, and only where they changed."""
+        stale = []
+        for item in items:
+            record = records[item.source_id]
+            fields = self.search_fields(item)
+            if any(getattr(record, name) != value for name, value in fields.items()):
+                for name, value in fields.items():
+                    setattr(record, name, value)
+                if record.pk:
+                    stale.append(record)
+        if stale and not self.dry_run:
+            SyncRecord.objects.bulk_update(stale, list(SEARCH_FIELDS))
 
     @property
     def batch_size(self):
@@ -544,7 +610,8 @@ class Sync:
         source_hash = fingerprint(supplier)
         if record.status == SyncRecord.SYNCED and record.source_hash == source_hash:
             return self.unchanged(record)
-        data = {"marker": supplier.updated_marker}
+        # "sent": the contact fields as the AP platform got them, the baseline its vendor edits are read against.
+        data = {"marker": supplier.updated_marker, "sent": contact_fields(supplier)}
         if not supplier.active and not record.target_id:
             return self.set_aside(record, source_hash, data, f"Supplier {supplier.source_id} is blocked in "
                                   f"{self.source_name}; no vendor is made for it while it is.")
@@ -687,6 +754,11 @@ class Sync:
         if lines_total != invoice.total:
             problems.append(f"The lines add up to {lines_total} {invoice.currency} but the invoice total is "
                             f"{invoice.total} {invoice.currency}")
+        currencies = self.payable_currencies()
+        if currencies is not None and invoice.currency.upper() not in currencies:
+            problems.append(f"The invoice is in {invoice.currency}, and the {self.target_name} account pays bills in "
+                            f"{', '.join(sorted(currencies))} only; nothing is converted. Pay it outside "
+                            f"{self.target_name}, or ignore this record")
         mapping_problems, coding = self.coding_for(invoice)
         if mapping_problems:
             problems += mapping_problems
@@ -700,6 +772,11 @@ class Sync:
             return None
         return Pending(record, invoice, source_hash, data, {"input": asdict(invoice), "output": payload},
                        vendor_id=vendor_id, coding=coding)
+
+    def payable_currencies(self):
+        if self._payable_currencies is False:
+            self._payable_currencies = self.ap.payable_currencies()
+        return self._payable_currencies
 
     def send_bills(self, batch):
         found = self.guarded_batch(batch, lambda: self.ap.find_bills([(p.vendor_id, p.item) for p in batch]))
@@ -742,3 +819,211 @@ class Sync:
         if held_at is not None and newest is not None:
             newest = earlier(kind, newest, kind.just_before(held_at))
         self.advance_cursor("payments", newest)
+
+    # --- code lists → AP platform -----------------------------------------------------------------------
+    def publish_reference_data(self):
+        """The ERP's GL accounts and dimensions published as the AP platform's code lists: new and changed
+        codes sent, codes gone from the ERP deactivated (never deleted, old bills still point at them). Each
+        published code gets its mapping rule, so invoice lines are coded by the ERP's own codes."""
+        codes = {code_key(code): code for code in [*self.erp.gl_accounts(), *self.erp.dimensions()]}
+        gone = (SyncRecord.objects.filter(integration=self.integration, object_type="code", status=SyncRecord.SYNCED)
+                .exclude(source_id__in=list(codes)).exclude(data__active=False))
+        for record in gone:
+            stored = record.data
+            codes[record.source_id] = (GlAccount(code=stored["code"], name=stored.get("name", ""), active=False)
+                                       if stored.get("kind") == MappingRule.GL_ACCOUNT else
+                                       Dimension(kind=stored["kind"], code=stored["code"], name=stored.get("name", ""),
+                                                 active=False))
+        keys = list(codes)
+        published = 0
+        for start in range(0, len(keys), self.batch_size):
+            chunk = {key: codes[key] for key in keys[start:start + self.batch_size]}
+            records = self.ledgers("code", [(key, f"{key.replace(':', ' ')} {code.name}".strip())
+                                            for key, code in chunk.items()])
+            batch = []
+            for key, code in chunk.items():
+                record, source_hash = records[key], fingerprint(code)
+                if record.status == SyncRecord.SYNCED and record.source_hash == source_hash:
+                    self.unchanged(record)
+                    continue
+                kind = MappingRule.GL_ACCOUNT if isinstance(code, GlAccount) else code.kind
+                batch.append(Pending(record, code, source_hash,
+                                     {"kind": kind, "code": code.code, "name": code.name, "active": code.active}, {}))
+            if not batch:
+                continue
+            answers = self.guarded_batch(batch, lambda b=batch: self.ap.publish_codes([p.item for p in b]))
+            if answers is None:
+                continue
+            for pending in batch:
+                answer = answers.get(pending.record.source_id)
+                if isinstance(answer, RecordError):
+                    self.fail(pending.record, answer.error_class, f"{self.target_name} refused it: {answer}",
+                              pending.data)
+                elif answer:
+                    self.succeed(pending.record, "published" if pending.item.active else "deactivated", answer,
+                                 pending.source_hash, pending.data)
+                    self.rule_for_published(pending.data, answer)
+                    published += 1
+                else:
+                    self.fail(pending.record, "transient", f"{self.target_name} did not say what became of it.",
+                              pending.data)
+            self.flush()
+        if published:
+            self.load_reference_data()  # the rules just written take effect in this run
+
+    def rule_for_published(self, code, target_id):
+        kind = code["kind"]
+        if kind not in dict(MappingRule.KINDS) or not code["active"]:
+            return
+        MappingRule.objects.update_or_create(
+            integration=self.integration, kind=kind, source_code=code["code"],
+            defaults={"target_kind": kind, "target_id": target_id, "source_label": code["name"][:200],
+                      "target_label": code["name"][:200], "confirmed": True})
+
+    # --- vendor contact edits → ERP suppliers --------------------------------------------------------------
+    def sync_vendor_edits(self):
+        """Contact edits made in the AP platform to vendors we made, written back to their suppliers. What
+        we sent last (the vendor row's "sent") is the baseline: a vendor that still says it changed nothing,
+        which is also how our own updates come back. The ERP applies the rule of who wins (update_supplier);
+        each conflict is audited with both values."""
+        kind = self.cursor_type("vendor_edits")
+        newest = held_at = None
+        chunk = []
+        for edit in self.ap.vendor_edits(self.since("vendor_edits", "supplier_update")):
+            chunk.append(edit)
+            if len(chunk) >= 100:
+                newest, held_at = self.vendor_edit_chunk(chunk, kind, newest, held_at)
+                chunk = []
+        if chunk:
+            newest, held_at = self.vendor_edit_chunk(chunk, kind, newest, held_at)
+        if held_at is not None and newest is not None:
+            newest = earlier(kind, newest, kind.just_before(held_at))
+        self.advance_cursor("vendor_edits", newest)
+
+    def vendor_edit_chunk(self, edits, kind, newest, held_at):
+        vendors = {r.target_id: r for r in SyncRecord.objects.filter(
+            integration=self.integration, object_type="vendor", status=SyncRecord.SYNCED,
+            target_id__in=[e.source_id if isinstance(e, Unreadable) else e.vendor_id for e in edits])}
+        for edit in edits:
+            if isinstance(edit, Unreadable):
+                self.fail(self.ledger("supplier_update", edit.source_id, edit.source_ref), "data", edit.reason,
+                          {"marker": edit.updated_marker})
+                newest = newer(kind, newest, self.marker(kind, edit.updated_marker))
+                continue
+            marker = self.marker(kind, edit.updated_at)
+            newest = newer(kind, newest, marker)
+            vendor = vendors.get(edit.vendor_id)
+            if vendor is None:
+                self.counters["vendor_edits_not_ours"] += 1
+                continue
+            sent = vendor.data.get("sent")
+            if sent is None:
+                self.counters["vendor_edits_without_baseline"] += 1  # synced before baselines were kept
+                continue
+            now = contact_fields(edit)
+            changes = {name: (sent.get(name), now[name]) for name in CONTACT_FIELDS if now[name] != sent.get(name)}
+            if not changes:
+                self.counters["vendor_edits_unchanged"] += 1
+                continue
+            record = self.ledger("supplier_update", vendor.source_id, vendor.source_ref)
+            if record.status == SyncRecord.IGNORED:
+                self.counters["supplier_updates_ignored"] += 1
+                continue
+            failures = self.failures
+            self.guarded(record, lambda r=record, v=vendor, c=changes, e=edit: self.write_back_edit(r, v, c, e),
+                         {"marker": edit.updated_at}, system=self.source_name)
+            if self.failures > failures and record.error_class in RETRY_CLASSES and marker is not None:
+                held_at = earlier(kind, held_at, marker)
+        self.flush()
+        return newest, held_at
+
+    def write_back_edit(self, record, vendor, changes, edit):
+        pairs = {name: (contact_value(name, before), contact_value(name, after))
+                 for name, (before, after) in changes.items()}
+        result = self.erp.update_supplier(vendor.source_id, pairs)
+        applied = {name: changes[name][1] for name in result.applied if name in changes}
+        vendor.data = {**vendor.data, "sent": {**vendor.data["sent"], **applied}}
+        vendor.save(update_fields=["data", "updated_at"])
+        written = "; ".join(said(name, value) for name, value in applied.items()) or "nothing"
+        self.succeed(record, "written_back", vendor.source_id, fingerprint(edit),
+                     {"marker": edit.updated_at, "applied": applied,
+                      "conflicts": {name: list(pair) for name, pair in result.conflicts.items()}},
+                     {"input": {"vendor": edit.vendor_id, "changes": {n: c[1] for n, c in changes.items()}},
+                      "output": {"supplier": vendor.source_id, "written": applied}})
+        for name, (erp_value, ap_value) in result.conflicts.items():
+            erp_value = asdict(erp_value) if isinstance(erp_value, Address) else erp_value
+            ap_value = asdict(ap_value) if isinstance(ap_value, Address) else ap_value
+            self.counters["supplier_update_conflicts"] += 1
+            self.log("sync.supplier.conflict", record,
+                     f"Supplier {vendor.source_id} {name} was changed in both systems: {self.source_name} keeps "
+                     f"{said(name, erp_value)}; {self.target_name}'s {said(name, ap_value)} is not written back "
+                     f"(when both change a contact field, {self.source_name} wins) and is replaced at the next "
+                     "supplier sync.")
+        if applied:
+            self.log("sync.supplier.updated", record,
+                     f"Supplier {vendor.source_id} updated in {self.source_name} from {self.target_name}: {written}.")
+
+    # --- after the bills ------------------------------------------------------------------------------------
+    def bills_lacking(self, key, refused_key):
+        """Synced bills whose follow-up (`key` in their data) is not done and was not refused for good."""
+        return (SyncRecord.objects.filter(integration=self.integration, object_type="bill", status=SyncRecord.SYNCED)
+                .exclude(data__has_key=key).exclude(data__has_key=refused_key).order_by("pk"))
+
+    def follow_up(self, record, work, done_key, refused_key, counter):
+        """One bill's follow-up call to either system: done, refused for good (the reason kept on the bill and
+        audited once), or left for the next run when the refusal is a passing one."""
+        try:
+            data = work()
+        except RecordError as exc:
+            if exc.error_class in RETRY_CLASSES:
+                self.counters[f"{counter}_waiting"] += 1
+                first = record.data.get(f"{done_key}_waiting") != str(exc)
+                record.data = {**record.data, f"{done_key}_waiting": str(exc)}
+                record.save(update_fields=["data", "updated_at"])
+                if first:
+                    self.log(f"sync.bill.{counter}_waiting", record, f"Not done yet, retried next run: {exc}")
+                return
+            self.failures += 1
+            self.counters[f"{counter}_failed"] += 1
+            record.data = {**record.data, refused_key: str(exc)}
+            record.save(update_fields=["data", "updated_at"])
+            self.log(f"sync.bill.{counter}_failed", record, str(exc))
+            return
+        except (Deferred, AuthError, ConfigurationError):
+            raise
+        except TransientError as exc:
+            self.counters[f"{counter}_waiting"] += 1
+            self.note_transient(exc)
+            return
+        self.transient_streak = 0
+        record.data = {key: value for key, value in {**record.data, **data}.items() if key != f"{done_key}_waiting"}
+        record.save(update_fields=["data", "updated_at"])
+        self.counters[f"{counter}_done"] += 1
+
+    def acknowledge_invoices(self):
+        """Each invoice whose bill exists is marked as transferred in the ERP, once."""
+        for record in self.bills_lacking("acknowledged", "acknowledge_refused").iterator():
+            def work(record=record):
+                said_by_erp = self.erp.acknowledge_invoice(record.data.get("reference") or {})
+                self.log("sync.invoice.acknowledged", record, f"Marked as transferred in {self.source_name}: "
+                                                              f"{said_by_erp}")
+                return {"acknowledged": timezone.now().isoformat()}
+            self.follow_up(record, work, "acknowledged", "acknowledge_refused", "acknowledgements")
+
+    def attach_documents(self):
+        """Each new bill gets its invoice's images, streamed from the ERP to the AP platform; a bill whose
+        invoice has none says so."""
+        for record in self.bills_lacking("documents", "documents_refused").iterator():
+            def work(record=record):
+                attached = []
+                for document in self.erp.invoice_documents(record.data.get("reference") or {}):
+                    attached.append({"name": document.name,
+                                     "id": self.ap.attach_document(record.target_id, document)})
+                if attached:
+                    self.log("sync.bill.documents_attached", record,
+                             f"Attached {', '.join(d['name'] for d in attached)} from {self.source_name}.")
+                else:
+                    self.log("sync.bill.sent_without_image", record,
+                             f"{self.source_name} has no image of this invoice; the bill was sent without one.")
+                return {"documents": attached}
+            self.follow_up(record, work, "documents", "documents_refused", "documents")

@@ -182,6 +182,11 @@ class BillClient:
             filters.append(("createdTime", "gte", bill_time(created_since)))
         return self.list("/v3/vendors", filters=filters)
 
+    def vendors_updated(self, updated_since=None):
+        """Vendors changed since a moment, oldest change first (updatedTime is a documented filter)."""
+        filters = [("updatedTime", "gte", bill_time(updated_since))] if updated_since else []
+        return self.list("/v3/vendors", filters=filters, sort="updatedTime:asc")
+
     def create_vendors_bulk(self, vendors):
         return self._bulk("/v3/vendors", vendors, BULK_VENDORS, self.create_vendor)
 
@@ -199,6 +204,10 @@ class BillClient:
         for start in range(0, len(ids), VENDOR_IDS_PER_FILTER):
             chunk = ",".join(ids[start:start + VENDOR_IDS_PER_FILTER])
             yield from self.list("/v3/bills", filters=[("vendorId", "in", chunk), ("archived", "eq", False)])
+
+    def unpaid_bills(self):
+        """Every active bill not paid in full (paymentStatus is a documented filter)."""
+        return self.list("/v3/bills", filters=[("paymentStatus", "ne", "PAID"), ("archived", "eq", False)])
 
     def create_bills_bulk(self, bills):
         return self._bulk("/v3/bills", bills, BULK_BILLS, self.create_bill)

@@ -9,7 +9,7 @@ from django.utils import timezone
 from connectors.base import ApConnector
 from connectors.bill.client import BULK_BILLS, CONCURRENT_CALLS, BillClient, parse_bill_time
 from connectors.errors import DataError
-from connectors.records import Dimension, GlAccount, Payment, Unreadable
+from connectors.records import Address, Dimension, GlAccount, OpenItem, Payment, Unreadable, VendorEdit
 
 # BILL has no external id. A vendor carries the ERP supplier id in shortName (40 characters at most,
 # UNCONFIRMED), so a retry after a crash finds the vendor it made. shortName is not one of BILL's
@@ -227,6 +227,37 @@ class BillConnector(ApConnector):
             out[invoice.source_id] = result
         return out
 
+    def open_bills(self):
+        """Bills not paid in full, each for what is still due (dueAmount)."""
+        for bill in self.client.unpaid_bills():
+            bill = bill_object(bill, "bill", "BILL bill list")
+            where = f"BILL bill {bill.get('id')!r}"
+            invoice = bill_object(bill.get("invoice"), "invoice", where)
+            yield OpenItem(source_id=required_id(bill, where),
+                           number=bill_text(invoice.get("invoiceNumber"), "invoice.invoiceNumber", where, numbers=True),
+                           supplier_id=bill_text(bill.get("vendorId"), "vendorId", where),
+                           amount=bill_amount(bill.get("dueAmount"), "dueAmount", where),
+                           # A BILL bill carries no currency of its own (its vendor's billCurrency decides).
+                           currency="", total=bill_amount(bill.get("amount"), "amount", where))
+
+    def payable_currencies(self):
+        """UNCONFIRMED (B19): which currencies an organization can pay bills in is an account setting
+        (international payments) that the v3 API does not show; the connection says it, USD by default."""
+        listed = self.connection.options.get("currencies") or "USD"
+        return frozenset(code.strip().upper() for code in listed.split(",") if code.strip())
+
+    # --- vendor edits ---------------------------------------------------------------------------------
+    def vendor_edits(self, since=None):
+        """Vendors as BILL holds them now, oldest change first; one that does not parse is Unreadable."""
+        for vendor in self.client.vendors_updated(since):
+            vendor_id = vendor.get("id") if isinstance(vendor, dict) and isinstance(vendor.get("id"), str) else "?"
+            try:
+                yield vendor_edit(vendor)
+            except DataError as exc:
+                updated = vendor.get("updatedTime") if isinstance(vendor, dict) else ""
+                yield Unreadable("vendor_edit", vendor_id, f"BILL vendor {vendor_id}", str(exc),
+                                 updated if isinstance(updated, str) else "")
+
     # --- payments -------------------------------------------------------------------------------------
     def payment(self, payment_id):
         """One payment read again from BILL (GET /v3/payments/{paymentId}), with each bill's share: a
@@ -346,6 +377,25 @@ def bill_time(value, field, where):
             pass
     raise DataError(f"{where}: {field} {shown(value)} is not a timestamp in BILL's format "
                     "(2025-09-01T00:00:00.000Z).", field=field)
+
+
+def vendor_edit(v):
+    """A BILL vendor's contact fields as a records.VendorEdit, each read by its type."""
+    where = "BILL vendor"
+    v = bill_object(v, "vendor", where)
+    vendor_id = required_id(v, where)
+    where = f"BILL vendor {vendor_id}"
+    a = bill_object(v.get("address"), "address", where)
+    address = Address(line1=bill_text(a.get("line1"), "address.line1", where, numbers=True),
+                      line2=bill_text(a.get("line2"), "address.line2", where, numbers=True),
+                      city=bill_text(a.get("city"), "address.city", where),
+                      region=bill_text(a.get("stateOrProvince"), "address.stateOrProvince", where),
+                      postal_code=bill_text(a.get("zipOrPostalCode"), "address.zipOrPostalCode", where, numbers=True),
+                      country=bill_text(a.get("country"), "address.country", where))
+    updated = bill_time(v.get("updatedTime"), "updatedTime", where)
+    return VendorEdit(vendor_id=vendor_id, email=bill_text(v.get("email"), "email", where),
+                      phone=bill_text(v.get("phone"), "phone", where, numbers=True), address=address,
+                      updated_at=updated.isoformat() if updated else "")
 
 
 def payment_from_bill(p):

@@ -25,12 +25,17 @@ SYSTEM = System(
         Field("organization_id", "Organization ID", validators=(organization_id,)),
         Field("dev_key", "Developer key", kind="secret"),
     ),
+    option_fields=(
+        Field("currencies", "Currencies this organization pays bills in", required=False, initial="USD",
+              help_text="Comma-separated ISO codes. A bill in any other currency fails with that reason; "
+                        "nothing is converted."),
+    ),
     connector_class_path="connectors.bill.connector.BillConnector",
     simulator_class_path="connectors.bill.sandbox.BillSimulator",
     # BATCH_CREATES: vendors and bills go through BILL's all-or-nothing bulk endpoints (20 vendors, 100 bills
     # a call), a refused batch falling back to single creates (BillClient._bulk).
     capabilities=frozenset({can.CREATES_VENDORS, can.CREATES_BILLS, can.BATCH_CREATES, can.READS_REFERENCE_DATA,
-                            can.PAYMENTS_BY_WEBHOOK, can.PAYMENTS_BY_POLLING}),
+                            can.PAYMENTS_BY_WEBHOOK, can.PAYMENTS_BY_POLLING, can.REPORTS_VENDOR_EDITS}),
     base_url_help="The AP/AR API base, e.g. https://gateway.stage.bill.com/connect (sandbox) or "
                   "https://gateway.prod.bill.com/connect. Webhooks use the sibling …/connect-events.",
 )

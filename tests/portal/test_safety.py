@@ -175,13 +175,15 @@ def test_user_group_membership_and_tenant_changes_are_audited(admin_client, admi
 
 
 def test_connection_credential_changes_name_the_fields_never_the_values(admin_client, tenant):
-    bill = Connection.objects.create(tenant=tenant, system="bill", name="BILL", base_url="https://x.test/connect")
+    bill = Connection.objects.create(tenant=tenant, system="bill", name="BILL", base_url="https://x.test/connect",
+                                     options={"currencies": "USD"})
     bill.set_credentials({"sign_in": "user", "username": "ap@acme.test", "password": "old-PASSWORD-1",
                           "organization_id": "00801", "dev_key": "old-DEVKEY-1"})
     bill.save()
     response = admin_client.post(reverse("admin:connectors_connection_change", args=[bill.pk]), {
         "tenant": tenant.pk, "name": "BILL", "base_url": "https://x.test/connect", "sign_in": "user",
-        "username": "ap@acme.test", "password": "new-PASSWORD-2", "organization_id": "00801", "dev_key": ""})
+        "username": "ap@acme.test", "password": "new-PASSWORD-2", "organization_id": "00801", "dev_key": "",
+        "currencies": "USD"})
     assert response.status_code == 302, response.content.decode()[:3000]
     entry = entries("config.changed", object_type="connectors.Connection").get()
     assert list(entry.details["changed_fields"]) == ["password"], "names the field that changed, only that one"

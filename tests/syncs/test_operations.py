@@ -15,7 +15,7 @@ from syncs.models import Cursor, Integration, SyncRun
 
 @pytest.fixture
 def integration(sandbox, db):
-    call_command("seed_demo", sandbox_url=sandbox.url, stdout=io.StringIO())
+    call_command("seed_demo", sandbox_url=sandbox.url, only=["infor"], stdout=io.StringIO())
     return Integration.objects.get(name="Infor → BILL")
 
 

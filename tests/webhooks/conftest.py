@@ -17,7 +17,7 @@ def local_subscription(tenant):
 @pytest.fixture
 def demo(live_server, sandbox, settings, transactional_db):
     settings.PUBLIC_URL = live_server.url
-    call_command("seed_demo", sandbox_url=sandbox.url, stdout=io.StringIO())
+    call_command("seed_demo", sandbox_url=sandbox.url, only=["infor"], stdout=io.StringIO())
     integration = Integration.objects.get(name="Infor → BILL")
     run_integration(integration.pk)
     WebhookEvent.objects.all().delete()

@@ -11,6 +11,7 @@ from django.db import transaction
 from connectors.bill import sandbox as bill_sandbox
 from connectors.infor import sandbox as infor_sandbox
 from connectors.models import Connection
+from connectors.registry import get_system
 from portal import audit
 from portal.models import Membership, Tenant
 from portal.roles import OPS_GROUP
@@ -21,15 +22,19 @@ from webhooks.subscriptions import subscribe
 
 # The demo command stands on top, like urls and settings: it sets up every floor.
 class Command(BaseCommand):
-    help = ("Create the demo tenant (Infor → BILL against the simulators, an ops and a finance user) and load "
-            "the simulators with demo data. Safe to run again: it only fills in what is missing.")
+    help = ("Create the demo tenants (Infor → BILL, and one for each other system with a demo, against the "
+            "simulators; an ops and a finance user) and load the simulators with demo data. Safe to run again: it "
+            "only fills in what is missing.")
 
     def add_arguments(self, parser):
         parser.add_argument("--sandbox-url", default="",
                             help="Where the simulators are served, e.g. http://127.0.0.1:8100 "
                                  "(manage.py sandbox). Default: this portal's /sandbox/ mount.")
+        parser.add_argument("--only", nargs="*", metavar="SYSTEM",
+                            help="Seed only these demos, by system id (infor is the main Infor → BILL demo). "
+                                 "Default: every demo.")
 
-    def handle(self, *args, sandbox_url, **options):
+    def handle(self, *args, sandbox_url, only=None, **options):
         sandbox_url = (sandbox_url or f"{settings.PUBLIC_URL}/sandbox").rstrip("/")
         try:
             requests.get(f"{sandbox_url}/_control/state", params={"system": "bill"}, timeout=10).raise_for_status()
@@ -37,6 +42,19 @@ class Command(BaseCommand):
             raise CommandError(f"The simulators do not answer at {sandbox_url} ({type(exc).__name__}). Start the "
                                "portal with SANDBOX_ENABLED=1, or `manage.py sandbox --port 8100` and pass "
                                "--sandbox-url http://127.0.0.1:8100.") from None
+        others = demo.demo_modules()
+        unknown = sorted(set(only or ()) - {"infor", *others})
+        if unknown:
+            raise CommandError(f"No demo for {', '.join(unknown)}; demos: infor, {', '.join(others)}.")
+        if only is None or "infor" in only:
+            self.main_demo(sandbox_url)
+        for system_id, module in others.items():
+            if only is None or system_id in only:
+                integration = self.pair_demo(sandbox_url, module)
+                self.stdout.write(f"Demo ready: integration '{integration.name}' (id {integration.pk}) of tenant "
+                                  f"'{integration.tenant.name}'.")
+
+    def main_demo(self, sandbox_url):
         fresh = not demo.sandbox_seeded(sandbox_url, bill_sandbox.ORG_ID)
         ids = demo.seed_sandboxes(sandbox_url) if fresh else demo.bill_ids_from_state(sandbox_url, bill_sandbox.ORG_ID)
         with transaction.atomic():
@@ -104,3 +122,72 @@ class Command(BaseCommand):
         return user
 
 
+
+    def pair_demo(self, sandbox_url, module):
+        """One system's demo tenant: its simulator loaded by its demo module, a BILL organization of its own
+        (or its partner ERP), the integration and its mapping rules."""
+        slug, name = module.TENANT
+        partner = getattr(module, "PARTNER", "bill")
+        if partner == "bill":
+            org_id = demo.bill_organization(slug)
+            fresh = not demo.sandbox_seeded(sandbox_url, org_id)
+            if fresh:
+                module.seed(sandbox_url)
+                targets = demo.seed_bill_organization(sandbox_url, org_id, module)
+            else:
+                targets = demo.bill_targets_from_state(sandbox_url, org_id, module)
+        else:
+            fresh = not module.seeded(sandbox_url)
+            if fresh:
+                module.seed(sandbox_url)
+        with transaction.atomic():
+            tenant, _ = Tenant.objects.get_or_create(slug=slug, defaults={"name": name})
+            self.ensure_user("demo-ops", tenant, Membership.OPS, staff=True)
+            own = self.ensure_connection(tenant, module.connection(sandbox_url), module.__name__.split(".")[1])
+            if partner == "bill":
+                other = self.ensure_connection(tenant, {
+                    "base_url": f"{sandbox_url}/bill/connect", "options": {},
+                    "credentials": {"sign_in": "user", "username": bill_sandbox.USERNAME,
+                                    "password": bill_sandbox.PASSWORD, "organization_id": org_id,
+                                    "dev_key": bill_sandbox.DEV_KEY}}, "bill")
+                source, target = own, other
+            else:
+                other = self.ensure_connection(tenant, module.partner_connection(sandbox_url), partner)
+                source, target = other, own
+            integration, created = Integration.objects.get_or_create(
+                tenant=tenant, name=module.INTEGRATION,
+                defaults={"source": source, "target": target, "interval_minutes": 1,
+                          "options": getattr(module, "INTEGRATION_OPTIONS", {})})
+            if fresh and not created:
+                SyncRecord.objects.filter(integration=integration).delete()
+                Cursor.objects.filter(integration=integration).delete()
+            if partner == "bill":
+                self.ensure_rules(integration, module, targets)
+            if created:
+                audit.record("config.created", actor="system:seed_demo", tenant=tenant, obj=integration,
+                             message="Demo integration created")
+        if partner == "bill":
+            subscribe(integration.target, "system:seed_demo")
+        return integration
+
+    def ensure_connection(self, tenant, spec, system_id):
+        label = get_system(system_id).label.split(" (")[0]
+        connection, _ = Connection.objects.get_or_create(tenant=tenant, name=f"{label} (sandbox)",
+                                                         defaults={"system": system_id})
+        connection.base_url = spec.get("base_url", "")
+        connection.options = spec.get("options", {})
+        connection.set_credentials(spec["credentials"])
+        connection.save()
+        return connection
+
+    def ensure_rules(self, integration, module, targets):
+        names = {("gl_account", code): name for code, name in module.GL_ACCOUNTS}
+        names.update({(kind, code): name for kind, code, name in module.DIMENSIONS})
+        for (kind, code), (target_kind, target_id) in targets.items():
+            if (kind, code) in module.UNMAPPED:
+                continue
+            MappingRule.objects.update_or_create(
+                integration=integration, kind=kind, source_code=code,
+                defaults={"target_kind": target_kind, "target_id": target_id,
+                          "source_label": names.get((kind, code), ""), "target_label": names.get((kind, code), ""),
+                          "confirmed": True})

@@ -1,0 +1,27 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from syncs.management.commands.sync import find_integration
+from syncs.tieout import report
+
+
+class Command(BaseCommand):
+    help = ("The open payables tie-out of an integration: open invoices in its ERP against open bills in its AP "
+            "platform, with each difference listed. Exit code 0 when they agree, 3 when they differ, 1 when a "
+            "side could not be read.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("integration", help="The integration's id or name.")
+
+    def handle(self, *args, integration, **options):
+        integration = find_integration(integration)
+        result = report(integration)
+        if result.error:
+            raise CommandError(result.error)
+        self.stdout.write(f"{integration.name}: {result.erp_count} open in {result.source} ({result.erp_total}), "
+                          f"{result.ap_count} open in {result.target} ({result.ap_total}); {result.matched} agree.")
+        for row in result.rows:
+            amounts = " / ".join("—" if a is None else f"{a}" for a in (row.erp_amount, row.ap_amount))
+            self.stdout.write(f"  {row.kind}: {row.number} ({row.supplier}) {amounts} {row.currency}".rstrip())
+        if result.rows:
+            self.stdout.write(", ".join(f"{kind}: {n}" for kind, n in result.counts().items()))
+            raise SystemExit(3)

@@ -1,0 +1,114 @@
+"""The open payables tie-out: open invoices in the ERP against open bills in the AP platform, for the
+suppliers an integration carries, with every difference named.
+
+Matched through the ledger (which bill each invoice became), never by number alone: two suppliers can
+use the same invoice number. Amounts compared are what is still to pay on each side.
+"""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from connectors.errors import ConnectorError
+from syncs.models import SyncRecord
+from syncs.plan import system_name
+
+MISSING = "missing in the AP platform"
+AMOUNT_DIFFERS = "amount differs"
+PAID_IN_AP_ONLY = "paid in the AP platform only"
+PAID_IN_ERP_ONLY = "paid in the ERP only"
+ONLY_IN_AP = "only in the AP platform"
+KINDS = (MISSING, AMOUNT_DIFFERS, PAID_IN_AP_ONLY, PAID_IN_ERP_ONLY, ONLY_IN_AP)
+CHUNK = 500
+
+
+@dataclass
+class Difference:
+    kind: str
+    number: str
+    supplier: str
+    erp_amount: Decimal | None
+    ap_amount: Decimal | None
+    currency: str
+    record_id: int | None = None
+
+
+@dataclass
+class TieOut:
+    source: str
+    target: str
+    rows: list = field(default_factory=list)
+    erp_count: int = 0
+    erp_total: Decimal = Decimal("0.00")
+    ap_count: int = 0
+    ap_total: Decimal = Decimal("0.00")
+    matched: int = 0
+    error: str = ""
+
+    def counts(self):
+        """{kind: how many}, in KINDS order, kinds without rows left out."""
+        return {kind: n for kind in KINDS if (n := sum(1 for row in self.rows if row.kind == kind))}
+
+
+def ledger_rows(integration, object_type, **lookup):
+    """The ledger rows whose field (one keyword: source_id__in or target_id__in) is in a long list."""
+    (name, values), = lookup.items()
+    values = list(values)
+    rows = []
+    for start in range(0, len(values), CHUNK):
+        rows += SyncRecord.objects.filter(integration=integration, object_type=object_type,
+                                          **{name: values[start:start + CHUNK]})
+    return rows
+
+
+def report(integration):
+    """Read both sides now and compare them. A side that cannot be read makes `error` say so."""
+    result = TieOut(system_name(integration.source), system_name(integration.target))
+    try:
+        with integration.source.connector() as erp, integration.target.connector() as ap:
+            erp_open = {item.source_id: item for item in erp.open_invoices()}
+            ap_open = {item.source_id: item for item in ap.open_bills()}
+    except NotImplementedError:
+        result.error = (f"{result.source} or {result.target} cannot list its open items yet, so this pair has no "
+                        "tie-out.")
+        return result
+    except ConnectorError as exc:
+        result.error = f"The open items could not be read: {exc}"
+        return result
+    result.erp_count, result.ap_count = len(erp_open), len(ap_open)
+    result.erp_total = sum((i.amount for i in erp_open.values()), Decimal("0.00"))
+    result.ap_total = sum((i.amount for i in ap_open.values()), Decimal("0.00"))
+
+    bills_of_invoices = {r.source_id: r for r in ledger_rows(integration, "bill", source_id__in=erp_open)}
+    invoices_of_bills = {r.target_id: r for r in ledger_rows(integration, "bill", target_id__in=ap_open)
+                         if r.status == SyncRecord.SYNCED}
+    vendors = {r.target_id: r for r in ledger_rows(integration, "vendor",
+                                                   target_id__in={b.supplier_id for b in ap_open.values()})}
+    for invoice in erp_open.values():
+        record = bills_of_invoices.get(invoice.source_id)
+        supplier = record.party if record is not None and record.party else invoice.supplier_id
+        synced = record is not None and record.status == SyncRecord.SYNCED and record.target_id
+        if not synced:
+            result.rows.append(Difference(MISSING, invoice.number, supplier, invoice.amount, None, invoice.currency,
+                                          record.pk if record else None))
+            continue
+        bill = ap_open.get(record.target_id)
+        if bill is None:
+            result.rows.append(Difference(PAID_IN_AP_ONLY, invoice.number, supplier, invoice.amount, None,
+                                          invoice.currency, record.pk))
+        elif bill.amount != invoice.amount:
+            result.rows.append(Difference(AMOUNT_DIFFERS, invoice.number, supplier, invoice.amount, bill.amount,
+                                          invoice.currency, record.pk))
+        else:
+            result.matched += 1
+    for bill in ap_open.values():
+        record = invoices_of_bills.get(bill.source_id)
+        if record is not None:
+            if record.source_id not in erp_open:
+                result.rows.append(Difference(PAID_IN_ERP_ONLY, bill.number, record.party or bill.supplier_id, None,
+                                              bill.amount, record.currency or bill.currency, record.pk))
+        elif bill.supplier_id in vendors:
+            vendor = vendors[bill.supplier_id]
+            result.rows.append(Difference(ONLY_IN_AP, bill.number, vendor.party or vendor.source_ref, None,
+                                          bill.amount, bill.currency))
+    result.rows.sort(key=lambda row: (KINDS.index(row.kind), row.supplier, row.number))
+    return result

@@ -1,0 +1,73 @@
+"""What the engine does for every pair, shown on Infor → BILL: records findable by their own fields,
+records a person ignored never sent, and bills in a currency the AP account cannot pay refused in words."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+
+from syncs import demo
+from syncs.engine import run_integration
+from syncs.models import Integration, SyncRecord, SyncRun
+from tests.syncs.test_infor_to_bill import INVOICES, bill_org
+
+
+@pytest.fixture
+def integration(sandbox, db, monkeypatch):
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+    call_command("seed_demo", sandbox_url=sandbox.url, only=["infor"], stdout=open("/dev/null", "w"))
+    return Integration.objects.get(name="Infor → BILL")
+
+
+def bill_record(integration, number):
+    return SyncRecord.objects.get(integration=integration, object_type="bill", number=number)
+
+
+def test_invoice_records_carry_number_supplier_amount_and_date(integration):
+    run_integration(integration.pk)
+    source = INVOICES["INV-200002"]
+    record = bill_record(integration, "INV-200002")
+    supplier = next(s for s in demo.infor_data()["suppliers"] if s["SUNO"] == source["SUNO"])
+    assert record.party == f"{source['SUNO']} {supplier['SUNM']}"
+    assert record.amount == Decimal(source["CUAM"])
+    assert record.currency == "USD"
+    assert record.document_date.strftime("%Y%m%d") == source["IVDT"]
+    vendor = SyncRecord.objects.get(integration=integration, object_type="vendor", source_id=source["SUNO"])
+    assert (vendor.number, vendor.party) == (source["SUNO"], f"{source['SUNO']} {supplier['SUNM']}")
+
+
+def test_an_ignored_record_is_never_sent_even_when_everything_is_read_again(integration, sandbox):
+    run_integration(integration.pk)
+    record = bill_record(integration, demo.UNBALANCED_INVOICE)
+    assert record.status == SyncRecord.FAILED
+    record.status, record.note = SyncRecord.IGNORED, "The supplier sent this invoice twice."
+    record.save()
+
+    rerun = run_integration(integration.pk, trigger="resync", since=datetime(2000, 1, 1, tzinfo=UTC))
+    assert rerun.counters.get("bills_ignored") == 1
+    record.refresh_from_db()
+    assert (record.status, record.note) == (SyncRecord.IGNORED, "The supplier sent this invoice twice.")
+    assert demo.UNBALANCED_INVOICE not in {b["invoice"]["invoiceNumber"] for b in bill_org(sandbox)["bills"]}
+
+
+def test_a_bill_in_a_currency_the_account_cannot_pay_fails_with_that_reason_and_nothing_is_converted(
+        integration, sandbox):
+    bill = integration.target
+    bill.options = {**bill.options, "currencies": "EUR, GBP"}
+    bill.save()
+    run = run_integration(integration.pk)
+    assert run.status == SyncRun.PARTIAL
+    assert bill_org(sandbox)["bills"] == []
+    record = bill_record(integration, "INV-200002")
+    assert record.status == SyncRecord.FAILED and record.error_class == "data"
+    assert ("The invoice is in USD, and the BILL account pays bills in EUR, GBP only; nothing is converted"
+            in record.error_detail)
+
+    bill.options = {**bill.options, "currencies": "USD"}
+    bill.save()
+    replay = run_integration(integration.pk, trigger="replay")
+    assert replay.counters["bills_created"] > 0
+    assert bill_record(integration, "INV-200002").status == SyncRecord.SYNCED
