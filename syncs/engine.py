@@ -95,10 +95,12 @@ def stale_after():
 
 
 class Heartbeat:
-    """Writes the run's heartbeat every HEARTBEAT_EVERY until stopped, whatever the run is waiting on."""
+    """Writes the run's heartbeat every HEARTBEAT_EVERY until stopped, whatever the run is waiting on, with
+    the counters so far (`progress()`), so a long run (a backfill) shows how far it has come."""
 
-    def __init__(self, run_pk, every=HEARTBEAT_EVERY):
+    def __init__(self, run_pk, every=HEARTBEAT_EVERY, progress=None):
         self.run_pk = run_pk
+        self.progress = progress
         self.every = every.total_seconds()
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self.loop, name=f"heartbeat-run-{run_pk}", daemon=True)
@@ -115,7 +117,10 @@ class Heartbeat:
         try:
             while not self.stopped.wait(self.every):
                 try:
-                    SyncRun.objects.filter(pk=self.run_pk, status=SyncRun.RUNNING).update(heartbeat_at=timezone.now())
+                    beat = {"heartbeat_at": timezone.now()}
+                    if self.progress is not None:
+                        beat["counters"] = self.progress()
+                    SyncRun.objects.filter(pk=self.run_pk, status=SyncRun.RUNNING).update(**beat)
                 except Exception as exc:  # a missed beat is survivable; a dead heartbeat thread is not
                     logger.warning("heartbeat of run %s not written: %s", self.run_pk, type(exc).__name__)
         finally:
@@ -181,7 +186,7 @@ def run_integration(integration_id, trigger="manual", dry_run=False, since=None,
     sync = Sync(integration, run, dry_run=dry_run, since=since)
     next_run = timezone.now() + timedelta(minutes=integration.interval_minutes)
     try:
-        with Heartbeat(run.pk):
+        with Heartbeat(run.pk, progress=sync.progress):
             sync.execute()
         run.status = SyncRun.PARTIAL if sync.failures else SyncRun.SUCCEEDED
     except Deferred as exc:
@@ -260,6 +265,14 @@ class Sync:
 
     def api_calls(self):
         return sum(c.calls for c in (self.erp, self.ap) if c is not None)
+
+    def progress(self):
+        """The counters so far, read from the heartbeat's thread while this one adds to them."""
+        while True:
+            try:
+                return dict(self.counters)
+            except RuntimeError:  # changed size while being copied: copy again
+                continue
 
     def execute(self):
         """The plan's steps, in order, with both connectors open (and closed, logged out, after)."""

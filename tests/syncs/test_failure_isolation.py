@@ -90,6 +90,26 @@ def test_the_heartbeat_thread_beats_while_the_run_waits(tenant):
     assert run.heartbeat_at > timezone.now() - timedelta(minutes=1)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_writes_the_counters_so_far_for_a_progress_display(tenant):
+    from connectors.models import Connection
+    from syncs.models import Integration
+
+    infor = Connection.objects.create(tenant=tenant, system="infor", name="Infor")
+    bill = Connection.objects.create(tenant=tenant, system="bill", name="BILL")
+    integration = Integration.objects.create(tenant=tenant, name="x", source=infor, target=bill)  # noqa: F811
+    run = SyncRun.objects.create(integration=integration, trigger="backfill", status=SyncRun.RUNNING,
+                                 heartbeat_at=timezone.now())
+    sync = engine.Sync(integration, run)
+    sync.counters["bills_created"] = 120
+    with engine.Heartbeat(run.pk, every=timedelta(milliseconds=20), progress=sync.progress) as beat:
+        for _ in range(200):
+            if beat.stopped.wait(0.02) or SyncRun.objects.get(pk=run.pk).counters:
+                break
+    run.refresh_from_db()
+    assert run.counters == {"bills_created": 120}
+
+
 def test_a_payment_the_erp_refuses_does_not_block_the_others(integration, sandbox, monkeypatch):  # noqa: F811
     run_integration(integration.pk)
     bills = sorted(bill_org(sandbox)["bills"], key=lambda b: b["invoice"]["invoiceNumber"])[:3]
