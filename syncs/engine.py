@@ -128,7 +128,11 @@ class Heartbeat:
 
 
 def fingerprint(record):
-    return hashlib.sha256(json.dumps(asdict(record), sort_keys=True, default=str).encode()).hexdigest()
+    """What a record says, hashed. Its change stamp is left out: some ERPs move it when nothing we carry
+    changed (Acumatica, when a payment is applied to a bill)."""
+    said = asdict(record)
+    said.pop("updated_marker", None)
+    return hashlib.sha256(json.dumps(said, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass

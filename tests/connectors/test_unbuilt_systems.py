@@ -2,6 +2,7 @@
 
 import json
 import logging
+from dataclasses import replace
 
 import pytest
 from django.contrib import admin
@@ -20,6 +21,13 @@ from portal.models import AuditEntry
 ADD_URL = reverse("admin:connectors_connection_add")
 CHANGELIST_URL = reverse("admin:connectors_connection_changelist")
 IFS_NOT_BUILT = "IFS Cloud (OData v4) is not built yet"
+
+
+@pytest.fixture(autouse=True)
+def planned_ifs(monkeypatch):
+    """IFS as it was before it was built: registered, planned capabilities, no connector or simulator."""
+    monkeypatch.setitem(SYSTEMS, "ifs", replace(SYSTEMS["ifs"], connector_class_path="connectors.ifs.planned.Connector",
+                                                simulator_class_path=""))
 
 
 def sandbox_connection(tenant, system_id, url):
@@ -48,7 +56,7 @@ def test_the_choose_page_offers_built_systems_and_shows_the_others_as_coming(adm
         radio = f'<input type="radio" name="system" value="{system.id}" id="system-{system.id}" '
         assert radio + ("required>" if system.built else "disabled>") in html
     assert "IFS Cloud (OData v4)</label> — coming, not built yet" in html
-    assert "Planned: payments are written back" in html, "an unbuilt system shows what it will do"
+    assert f"Planned: {SYSTEMS['ifs'].capability_phrases[0]}" in html, "an unbuilt system shows what it will do"
     assert "vendors are created and updated" in html, "a built system shows what it does"
 
 
@@ -69,8 +77,8 @@ def test_an_unbuilt_system_cannot_be_chosen_even_by_hand(admin_client, tenant, m
 def test_an_unknown_system_cannot_be_chosen(admin_client):
     response = admin_client.post(ADD_URL, {"system": "sap"})
     assert response.status_code == 200
-    assert "There is no system &#x27;sap&#x27;. Choose one of: Infor CloudSuite (M3 via ION API), BILL (v3 API)." \
-        in response.content.decode()
+    built = ", ".join(s.label for s in SYSTEMS.values() if s.built)
+    assert f"There is no system &#x27;sap&#x27;. Choose one of: {built}." in response.content.decode()
 
 
 def test_a_built_system_still_leads_to_its_form(admin_client):
