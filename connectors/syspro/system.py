@@ -1,4 +1,11 @@
-from connectors.base import ERP, Field, System
+from connectors import capabilities as can
+from connectors.base import ERP, Field, System, https_url
+
+
+def optional_https_url(value):
+    if value:
+        https_url(value)
+
 
 SYSTEM = System(
     id="syspro",
@@ -9,10 +16,20 @@ SYSTEM = System(
         Field("operator_password", "Operator password", kind="secret", required=False),
         Field("company_id", "Company ID"),
         Field("company_password", "Company password", kind="secret", required=False),
+        Field("odata_user", "OData user", required=False,
+              help_text="Blank: the operator above, which must then be set up for OData access."),
+        Field("odata_password", "OData password", kind="secret", required=False,
+              help_text="Blank: the operator password."),
+    ),
+    option_fields=(
+        Field("odata_url", "OData service URL", required=False, validators=(optional_https_url,),
+              help_text="The company's SYSPRO OData service root, if the site runs one: tables are then read "
+                        "there. Blank: they are read through e.net (COMFND queries on the logon session)."),
     ),
     connector_class_path="connectors.syspro.connector.SysproConnector",
-    # Planned (not built yet). Declared empty on purpose: SYSPRO will not have payments written back, and
-    # the rest of its scope is not decided.
-    capabilities=frozenset(),
+    simulator_class_path="connectors.syspro.sandbox.SysproSimulator",
+    # No WRITES_PAYMENTS_BACK: ml-connector posts nothing to SYSPRO (payments are recorded here only), so
+    # the operator needs read access alone.
+    capabilities=frozenset({can.READS_SUPPLIERS, can.READS_APPROVED_INVOICES, can.READS_REFERENCE_DATA}),
     base_url_help="The e.net REST service, e.g. https://syspro.acme.com:40000/SYSPROWCFService/Rest",
 )
