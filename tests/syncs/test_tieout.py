@@ -100,3 +100,41 @@ def test_a_side_that_cannot_be_read_is_said_in_words(integration, monkeypatch):
     assert result.rows == [] and result.error == "The open items could not be read: BILL answered 503 three times."
     with pytest.raises(CommandError, match="BILL answered 503"):
         call_command("tieout", str(integration.pk), stdout=StringIO())
+
+
+def test_syspro_against_bill_on_the_canonical_seed_with_known_differences(tenant, sandbox):
+    """SYSPRO takes no payments back, so what BILL pays stays open there: the tie-out is how finance sees it."""
+    from connectors import canonical
+    from syncs.engine import run_integration
+    from tests.connectors.contracts.base import control, make_connection
+
+    control(sandbox, "syspro/seed-canonical")
+    ids = control(sandbox, "bill/seed-canonical")
+    integration = Integration.objects.create(tenant=tenant, name="SYSPRO → BILL",
+                                             source=make_connection("syspro", tenant, sandbox),
+                                             target=make_connection("bill", tenant, sandbox))
+    from syncs.models import MappingRule
+
+    MappingRule.objects.bulk_create(
+        [MappingRule(integration=integration, kind="gl_account", source_code=code, target_id=target)
+         for code, target in ids["gl_accounts"].items() if code != canonical.UNMAPPED_ACCOUNT]
+        + [MappingRule(integration=integration, kind=kind, source_code=code, target_id=target)
+           for kind, by_code in ids["dimensions"].items() for code, target in by_code.items()])
+    run_integration(integration.pk)
+    bills = {b["invoice_number"]: b for b in control(sandbox, "bill/canonical-state")["bills"]}
+    paid_in_bill, part_paid, paid_in_syspro = sorted(bills)[:3]
+    control(sandbox, "bill/canonical-pay", {"bill_id": bills[paid_in_bill]["id"]})
+    control(sandbox, "bill/canonical-pay", {"bill_id": bills[part_paid]["id"], "amount": "100.00"})
+    supplier = next(i.supplier_id for i in canonical.INVOICES if i.number == paid_in_syspro)
+    control(sandbox, "syspro/update", {"table": "ApInvoice", "key": [supplier, paid_in_syspro],
+                                       "changes": {"MthInvBal1": "0.00", "MthInvBal2": "0.00", "MthInvBal3": "0.00"}})
+
+    result = tieout.report(integration)
+    assert result.error == ""
+    kinds = {row.number: row.kind for row in result.rows}
+    never_sent = {i.number for i in canonical.APPROVED_INVOICES} - set(bills)
+    assert kinds == {paid_in_bill: tieout.PAID_IN_AP_ONLY, part_paid: tieout.AMOUNT_DIFFERS,
+                     paid_in_syspro: tieout.PAID_IN_ERP_ONLY, **dict.fromkeys(never_sent, tieout.MISSING)}
+    differs = next(row for row in result.rows if row.kind == tieout.AMOUNT_DIFFERS)
+    assert differs.erp_amount - differs.ap_amount == Decimal("100.00")
+    assert result.matched == len(bills) - 3
