@@ -3,6 +3,7 @@ import logging
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
 
 from connectors.forms import SystemChoiceForm, connection_form_for
 from connectors.health import check_connection
@@ -25,12 +26,21 @@ def revoke_old_token(connection_id):
 
 @admin.register(Connection)
 class ConnectionAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "tenant", "system", "health", "last_checked_at"]
+    list_display = ["name", "tenant", "system", "health_shown", "last_checked_at"]
     list_filter = ["system", "health", "tenant"]
     search_fields = ["name", "tenant__name"]
     list_select_related = ["tenant"]
     readonly_fields = ["system_label", "credentials_preview", "health", "last_checked_at", "last_error"]
     actions = ["test_connection"]
+
+    @admin.display(description="Health", ordering="health")
+    def health_shown(self, obj):
+        colour = {Connection.HEALTH_OK: "var(--message-success-bg)", Connection.HEALTH_UNKNOWN: "transparent"}.get(
+            obj.health, "var(--message-error-bg)")
+        since = f" ({timesince(obj.last_checked_at)} ago)" if obj.last_checked_at else ""
+        title = obj.last_error or ""
+        return format_html('<span style="background:{};padding:0 .4em;border-radius:4px" title="{}">{}</span>{}',
+                           colour, title, obj.get_health_display(), since)
 
     @admin.action(description="Test connection", permissions=["change"])
     def test_connection(self, request, queryset):

@@ -1,15 +1,21 @@
 """Checking a connection: one real authenticated call, its outcome stored on the connection."""
 
 import logging
+from datetime import timedelta
 
+from django.db.models import F, Q
 from django.utils import timezone
 
 from connectors.errors import AuthError, ConnectorError
 from connectors.models import Connection
+from connectors.registry import SYSTEMS
 from portal import audit
 from portal.fields import CredentialsUnreadable
 
 logger = logging.getLogger("connectors.health")
+# How often the periodic task checks each connection: often enough that "Not checked" or a stale "OK" never
+# stands for long, rarely enough to cost nothing against the systems' rate limits.
+CHECK_EVERY = timedelta(minutes=15)
 
 # The first matching class decides what a failed check says about the connection. A connector that
 # cannot be loaded or cannot check (a system not built yet) says nothing about the remote system, so
@@ -42,9 +48,10 @@ def in_words(connection, exc):
     return f"The check failed with an internal error ({type(exc).__name__}); the server log has the details."
 
 
-def check_connection(connection, actor=None):
+def check_connection(connection, actor=None, audit_unchanged=True):
     """Run the connector's check(); record health, time and error. Returns (ok, message). A failed check
-    never raises: the admin shows every outcome as a message."""
+    never raises: the admin shows every outcome as a message. The periodic check (check_due) audits only a
+    change of health, so the trail holds when a connection broke and came back, not one entry per check."""
     try:
         with connection.connector() as connector:
             message = connector.check()
@@ -55,8 +62,26 @@ def check_connection(connection, actor=None):
         health = next(h for cls, h in HEALTH_BY_ERROR if isinstance(exc, cls))
         ok, message = False, in_words(connection, exc)
         error = message
-    Connection.objects.filter(pk=connection.pk).update(health=health, last_checked_at=timezone.now(),
+    changed = health != connection.health
+    connection.health, connection.last_checked_at, connection.last_error = health, timezone.now(), error
+    Connection.objects.filter(pk=connection.pk).update(health=health, last_checked_at=connection.last_checked_at,
                                                        last_error=error)
+    if not (audit_unchanged or changed):
+        return ok, message
     audit.record("connection.checked", actor=actor, tenant=connection.tenant, obj=connection,
                  message=message, details={"ok": ok, "health": health})
     return ok, message
+
+
+def check_due(every=CHECK_EVERY, limit=200):
+    """The periodic check: every connection to a built system not checked for `every`, oldest first.
+    Returns {connection id: health}."""
+    cutoff = timezone.now() - every
+    due = (Connection.objects.filter(Q(last_checked_at__isnull=True) | Q(last_checked_at__lt=cutoff))
+           .filter(system__in=[s.id for s in SYSTEMS.values() if s.built])
+           .select_related("tenant").order_by(F("last_checked_at").asc(nulls_first=True))[:limit])
+    results = {}
+    for connection in due:
+        check_connection(connection, actor="system:health", audit_unchanged=False)
+        results[connection.pk] = connection.health
+    return results

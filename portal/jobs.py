@@ -13,6 +13,9 @@ TASKS = {
     "run_integration": "syncs.tasks.run_integration",
     "process_webhook_event": "webhooks.tasks.process_event",
     "check_webhook_subscriptions": "webhooks.tasks.check_subscriptions",
+    # Connection health, and the ops alerts (failed runs, refused credentials, stale integrations, webhook
+    # subscriptions): every 5 minutes.
+    "operations_check": "portal.ops.periodic_checks",
 }
 ALLOWED_FUNCTIONS = frozenset(TASKS.values())
 

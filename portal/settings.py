@@ -138,6 +138,17 @@ LOGOUT_REDIRECT_URL = "login"
 # Lock files that share call slots and critical sections between processes on SQLite (flock; local disk).
 LOCK_DIR = env.str("LOCK_DIR", default=str(BASE_DIR / "var" / "locks"))
 
+# Mail, for ops alerts (syncs/alerts.py): printed to the console in development, sent through EMAIL_URL
+# (e.g. smtp+tls://user:password@smtp.example.com:587) otherwise.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ml-connector <alerts@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Who gets ops alerts, besides each tenant's ops members who have an e-mail address.
+ALERT_EMAILS = env.list("ALERT_EMAILS", default=[])
+# /metrics answers staff users, and a scraper that sends "Authorization: Bearer <METRICS_TOKEN>" when one is set.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # Largest webhook body accepted (bytes); BILL payloads are a few KB.
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
 

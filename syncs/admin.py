@@ -3,25 +3,102 @@ from datetime import UTC, datetime
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from connectors.errors import ConnectorError
 from portal import audit
+from portal.admin import RecentValuesFilter
 from portal.admin_utils import AuditedAdminMixin, ReadOnlyAdminMixin
 from portal.fields import CredentialsUnreadable
-from syncs import engine, operations
+from portal.models import Tenant
+from syncs import alerts, engine, operations, reasons, reference, workqueue
+from syncs.backfill import backfill_preview, backfill_progress
 from syncs.engine import describe_counters
 from syncs.models import Cursor, Integration, MappingRule, SyncRecord, SyncRun
 from syncs.tasks import enqueue_run
 
+RECENT_RUNS = 10
+# An integration page lists every mapping rule for editing up to this many; beyond it (a page of a hundred rule
+# forms takes a second to draw), only the rules needing attention, and all of them under Mapping rules.
+INLINE_RULES = 30
+
 
 class IntegrationForm(forms.ModelForm):
+    """Offers only the chosen tenant's connections; the tenant comes from the form, the page address (?tenant=)
+    or the integration itself."""
+
     class Meta:
         model = Integration
         fields = ["tenant", "name", "source", "target", "enabled", "paused", "interval_minutes", "options"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        tenant = self.data.get("tenant") or self.initial.get("tenant") or self.instance.tenant_id
+        tenant = getattr(tenant, "pk", tenant)
+        for name in ("source", "target"):
+            if name not in self.fields:
+                continue
+            field = self.fields[name]
+            field.queryset = (field.queryset.filter(tenant_id=tenant) if str(tenant or "").isdigit()
+                              else field.queryset.none())
+            field.error_messages["invalid_choice"] = ("That connection belongs to another tenant (or no longer "
+                                                      "exists); choose one of this tenant's connections.")
+
+
+def rule_form_for(integration):
+    """A mapping-rule form whose target is picked from the AP platform's accounts and dimensions, by number and
+    name, when they have been loaded (syncs.reference); typed as an id otherwise."""
+    known = reference.cached(integration.target) if integration is not None else None
+
+    class RuleForm(forms.ModelForm):
+        class Meta:
+            model = MappingRule
+            fields = ["integration", "kind", "source_code", "source_label", "target_kind", "target_id",
+                      "target_label", "confirmed"]
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if "target_id" not in self.fields:
+                return
+            field = self.fields["target_id"]
+            if known is None:
+                field.help_text = ("The id in the AP platform. Use “Load reference data” on the integration to pick "
+                                   "from its list instead.")
+                return
+            choices = [("", "— choose —"), *known.choices()]
+            current = self.instance.target_id if self.instance.pk else ""
+            if current and current not in known.by_id():
+                choices.append(("No longer in the AP platform", [(current, f"{current} (not found there)")]))
+            field.widget = forms.Select(choices=choices)
+            field.help_text = f"From the AP platform's list as loaded {known.loaded_at:%Y-%m-%d %H:%M} UTC."
+            if "target_label" in self.fields:
+                self.fields["target_label"].help_text = "Filled from the AP platform's list when left blank."
+
+        def clean(self):
+            cleaned = super().clean()
+            if known is None or not cleaned.get("target_id"):
+                return cleaned
+            option = known.by_id().get(cleaned["target_id"])
+            if option is None:
+                return cleaned
+            wanted = cleaned.get("target_kind") or cleaned.get("kind")
+            if wanted and wanted != option.kind:
+                kinds = dict(MappingRule.KINDS)
+                self.add_error("target_id", f"{option.label} is a {kinds.get(option.kind, option.kind)} in the AP "
+                                            f"platform, not a {kinds.get(wanted, wanted)}.")
+            if not cleaned.get("target_label"):
+                cleaned["target_label"] = option.name
+                self.instance.target_label = option.name
+            return cleaned
+
+    return RuleForm
 
 
 class MappingRuleInline(admin.TabularInline):
@@ -31,31 +108,171 @@ class MappingRuleInline(admin.TabularInline):
               "problem"]
     readonly_fields = ["problem"]
 
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs["form"] = rule_form_for(obj)
+        return super().get_formset(request, obj, **kwargs)
+
 
 @admin.register(Integration)
 class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = IntegrationForm
+    change_form_template = "admin/syncs/integration/change_form.html"
     list_display = ["name", "tenant", "source", "target", "enabled", "paused", "interval_minutes", "last_run_at",
                     "next_run_at"]
-    readonly_fields = ["run_plan", "rules_that_cannot_be_used"]
+    status_fields = ["run_plan", "schedule", "connection_health", "failure_streak", "recent_runs",
+                     "rules_that_cannot_be_used", "rules_listed"]
     list_filter = ["enabled", "paused", "tenant"]
     search_fields = ["name", "tenant__name"]
     list_select_related = ["tenant", "source", "target"]
     autocomplete_fields = ["tenant"]
     inlines = [MappingRuleInline]
     actions = ["sync_now", "dry_run", "pause", "resume", "replay_failed", "resync_from_date", "load_reference_data"]
+    # What the buttons on an integration's page may run (each is one of the actions above).
+    buttons = ["sync_now", "dry_run", "replay_failed", "load_reference_data", "pause", "resume"]
 
-    @admin.display(description="Mapping rules that cannot be used")
-    def rules_that_cannot_be_used(self, obj):
-        broken = list(obj.mapping_rules.exclude(problem="")) if obj and obj.pk else []
-        if not broken:
-            return "None, as of the last run."
-        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((rule.problem,) for rule in broken)))
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, MappingRuleInline) and obj is not None and obj.pk and self.rules_folded(obj):
+            kwargs["queryset"] = inline.get_queryset(request).filter(Q(confirmed=False) | ~Q(problem=""))
+        return kwargs
 
+    def rules_folded(self, obj):
+        if not hasattr(obj, "_rule_count"):
+            obj._rule_count = obj.mapping_rules.count()
+        return obj._rule_count > INLINE_RULES
+
+    def get_readonly_fields(self, request, obj=None):
+        # The tenant is fixed once chosen: its connections are what the form offers.
+        return ["tenant", *self.status_fields] if obj else []
+
+    def get_fieldsets(self, request, obj=None):
+        main = (None, {"fields": ["tenant", "name", "source", "target", "enabled", "paused", "interval_minutes",
+                                  "options"]})
+        return [main, ("Status", {"fields": self.status_fields})] if obj else [main]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        chosen = request.GET.get("tenant") or request.POST.get("tenant")
+        if not chosen:
+            tenants = list(Tenant.objects.order_by("name")[:500])
+            if len(tenants) != 1:
+                context = {**self.admin_site.each_context(request), "opts": self.model._meta, "tenants": tenants,
+                           "title": "Which tenant is this integration for?"}
+                return TemplateResponse(request, "admin/syncs/integration/choose_tenant.html", context)
+            request.GET = request.GET.copy()
+            request.GET["tenant"] = str(tenants[0].pk)
+        return super().add_view(request, form_url, extra_context)
+
+    def get_urls(self):
+        own = [
+            path("<int:pk>/do/<str:name>/", self.admin_site.admin_view(self.button_view), name="syncs_integration_do"),
+            path("<int:pk>/backfill/", self.admin_site.admin_view(self.backfill_view),
+                 name="syncs_integration_backfill"),
+        ]
+        return own + super().get_urls()
+
+    # --- the page's status ------------------------------------------------------------------------------
     @admin.display(description="What a run does")
     def run_plan(self, obj):
         return obj.plan if obj and obj.source_id and obj.target_id else "Chosen from the two connections, once saved."
 
+    @admin.display(description="Schedule")
+    def schedule(self, obj):
+        if not obj.enabled:
+            return "Switched off: no scheduled runs."
+        said = f"Every {obj.interval_minutes} minute(s)"
+        if obj.paused:
+            said += "; paused, so scheduled runs are skipped"
+        if obj.last_run_at:
+            said += f"; last run started {obj.last_run_at:%Y-%m-%d %H:%M} UTC"
+        if obj.next_run_at and not obj.paused:
+            said += f"; next run {obj.next_run_at:%Y-%m-%d %H:%M} UTC"
+        return said + "."
+
+    @admin.display(description="Connections")
+    def connection_health(self, obj):
+        rows = []
+        for connection in (obj.source, obj.target):
+            checked = (f"checked {connection.last_checked_at:%Y-%m-%d %H:%M} UTC" if connection.last_checked_at
+                       else "never checked")
+            rows.append((reverse("admin:connectors_connection_change", args=[connection.pk]), connection.name,
+                         connection.get_health_display(), checked, connection.last_error))
+        return format_html("<ul>{}</ul>", format_html_join(
+            "", '<li><a href="{}">{}</a>: <strong>{}</strong> ({}) {}</li>', rows))
+
+    @admin.display(description="Failure streak")
+    def failure_streak(self, obj):
+        count, streak = alerts.failure_streak(obj)
+        if not count:
+            return "None: the last run did not fail."
+        return f"The last {count} run(s) failed. The newest said: {reasons.readable(streak[0].error)}"
+
+    @admin.display(description="Recent runs")
+    def recent_runs(self, obj):
+        runs = list(obj.runs.order_by("-started_at")[:RECENT_RUNS])
+        if not runs:
+            return "No runs yet."
+        rows = [(reverse("admin:syncs_syncrun_change", args=[r.pk]), f"{r.started_at:%Y-%m-%d %H:%M}",
+                 r.trigger.replace("_", " "), r.get_status_display(), describe_counters(r.counters or {}),
+                 reasons.readable(r.error) if r.error else "") for r in runs]
+        return format_html(
+            "<table><thead><tr><th>Started (UTC)</th><th>How</th><th>Outcome</th><th>What moved</th><th></th>"
+            "</tr></thead><tbody>{}</tbody></table>",
+            format_html_join("", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+                             rows))
+
+    @admin.display(description="Mapping rules that cannot be used")
+    def rules_that_cannot_be_used(self, obj):
+        broken = list(obj.mapping_rules.exclude(problem="")[:50]) if obj and obj.pk else []
+        if not broken:
+            return "None, as of the last run."
+        link = reverse("admin:syncs_mappingrule_changelist") + f"?integration__id__exact={obj.pk}&problem__isempty=0"
+        return format_html('<ul>{}</ul><a href="{}">Fix them under Mapping rules</a>',
+                           format_html_join("", "<li>{}</li>", ((rule.problem,) for rule in broken)), link)
+
+    @admin.display(description="Mapping rules listed below")
+    def rules_listed(self, obj):
+        link = reverse("admin:syncs_mappingrule_changelist") + f"?integration__id__exact={obj.pk}"
+        if not self.rules_folded(obj):
+            return format_html('All of them. <a href="{}">Search and filter them under Mapping rules</a>.', link)
+        return format_html('Of {} rules, only those waiting for confirmation or with a problem. <a href="{}">All of '
+                           'them under Mapping rules</a>.', obj._rule_count, link)
+
+    # --- buttons --------------------------------------------------------------------------------------------
+    def button_view(self, request, pk, name):
+        if request.method != "POST":
+            raise Http404
+        integration = get_object_or_404(Integration, pk=pk)
+        if name not in self.buttons or not self.has_change_permission(request, integration):
+            raise PermissionDenied
+        getattr(self, name)(request, Integration.objects.filter(pk=pk))
+        return redirect("admin:syncs_integration_change", pk)
+
+    def backfill_view(self, request, pk):
+        integration = get_object_or_404(Integration.objects.select_related("tenant", "source", "target"), pk=pk)
+        if not self.has_change_permission(request, integration):
+            raise PermissionDenied
+        form = BackfillForm(request.POST or request.GET or None)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": integration,
+                   "integration": integration, "form": form, "title": f"Backfill {integration}"}
+        if request.method == "POST" and form.is_valid():
+            since = datetime.combine(form.cleaned_data["since"], datetime.min.time(), tzinfo=UTC)
+            if "run" in request.POST:
+                audit.record("sync.backfill", actor=request.user, tenant=integration.tenant, obj=integration,
+                             message=f"Backfill from {since:%Y-%m-%d} queued")
+                enqueue_run(integration, "backfill", since)
+                self.message_user(request, f"Backfill from {since:%Y-%m-%d} queued. Records already in the ledger "
+                                           "are recognised and not sent again.")
+                queued = int(timezone.now().timestamp())
+                query = f"?since={since:%Y-%m-%d}&expected={request.POST.get('expected', '')}&after={queued}"
+                return redirect(reverse("admin:syncs_integration_backfill", args=[pk]) + query)
+            preview = engine.run_integration(integration.pk, trigger="dry_run", dry_run=True, since=since,
+                                             actor=request.user.username)
+            context["preview"] = backfill_preview(preview)
+        elif request.GET.get("after"):
+            context["progress"] = backfill_progress(integration, request.GET)
+        return TemplateResponse(request, "admin/syncs/integration/backfill.html", context)
+
+    # --- actions --------------------------------------------------------------------------------------------
     @admin.action(description="Sync now", permissions=["change"])
     def sync_now(self, request, queryset):
         for integration in queryset:
@@ -90,9 +307,10 @@ class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
             run = engine.run_integration(integration.pk, trigger="dry_run", dry_run=True, actor=request.user.username)
             link = reverse("admin:syncs_syncrun_change", args=[run.pk])
             level = messages.ERROR if run.status == run.FAILED else messages.INFO
-            self.message_user(request, format_html('{}: dry run {}: {}. <a href="{}">See the plan</a>.', integration,
+            error = f" {reasons.readable(run.error)}" if run.error else ""
+            self.message_user(request, format_html('{}: dry run {}: {}.{} <a href="{}">See the plan</a>.', integration,
                                                    run.get_status_display().lower(), describe_counters(run.counters),
-                                                   link), level)
+                                                   error, link), level)
 
     @admin.action(description="Replay failed records", permissions=["change"])
     def replay_failed(self, request, queryset):
@@ -118,13 +336,29 @@ class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
         for integration in queryset:
             try:
                 result = operations.load_reference_data(integration, request.user.username)
+                known = reference.load(integration.target)
             except (ConnectorError, CredentialsUnreadable) as exc:
                 self.message_user(request, f"{integration}: {exc}", messages.ERROR)
                 continue
+            unmatched = result["unmatched"]
+            more = f" and {len(unmatched) - 20} more" if len(unmatched) > 20 else ""
             self.message_user(request, f"{integration}: {result['proposed']} GL mapping(s) proposed from "
                                        f"{result['source_accounts']} ERP and {result['target_accounts']} AP accounts; "
                                        f"confirm them under Mapping rules. Unmatched: "
-                                       f"{', '.join(result['unmatched'][:20]) or 'none'}.")
+                                       f"{', '.join(unmatched[:20]) or 'none'}{more}. {len(known.options)} accounts "
+                                       "and dimensions can now be picked by name in the mapping rules.")
+
+
+class BackfillForm(forms.Form):
+    since = forms.DateField(label="Cut-over date", widget=forms.DateInput(attrs={"type": "date"}),
+                            help_text="Everything changed in the ERP since this date (UTC) is read again. Records "
+                                      "already sent are recognised in the ledger and are not sent twice.")
+
+    def clean_since(self):
+        since = self.cleaned_data["since"]
+        if since > timezone.now().date():
+            raise forms.ValidationError("Choose today or a date before it.")
+        return since
 
 
 class ResyncForm(forms.Form):
@@ -140,13 +374,39 @@ class ResyncForm(forms.Form):
 
 @admin.register(MappingRule)
 class MappingRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ["integration", "kind", "source_code", "source_label", "target_kind", "target_id", "target_label",
-                    "confirmed", "problem"]
-    list_filter = ["kind", "target_kind", "confirmed", ("problem", admin.EmptyFieldListFilter), "integration"]
+    list_display = ["erp_code", "ap_target", "integration", "confirmed", "problem_in_list"]
+    list_filter = [("problem", admin.EmptyFieldListFilter), "confirmed", "kind", "target_kind", "integration"]
     search_fields = ["source_code", "source_label", "target_id", "target_label"]
     readonly_fields = ["problem", "checked_at"]
     list_select_related = ["integration__tenant"]
     actions = ["confirm"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        integration = obj.integration if obj else None
+        chosen = request.POST.get("integration") or request.GET.get("integration")
+        if integration is None and chosen and chosen.isdigit():
+            integration = Integration.objects.select_related("target").filter(pk=chosen).first()
+        kwargs["form"] = rule_form_for(integration)
+        return super().get_form(request, obj, change, **kwargs)
+
+    @admin.display(description="In the ERP", ordering="source_code")
+    def erp_code(self, rule):
+        return f"{rule.get_kind_display()} {rule.source_code}" + (f" · {rule.source_label}" if rule.source_label
+                                                                    else "")
+
+    @admin.display(description="In the AP platform", ordering="target_label")
+    def ap_target(self, rule):
+        kind = rule.get_target_kind_display() if rule.target_kind else rule.get_kind_display()
+        if rule.target_label:
+            return format_html("{} {} <span style='color:var(--body-quiet-color)'>({})</span>", kind,
+                               rule.target_label, rule.target_id)
+        return f"{kind} {rule.target_id}"
+
+    @admin.display(description="Problem", ordering="problem")
+    def problem_in_list(self, rule):
+        if not rule.problem:
+            return "—" if rule.checked_at is None else "None"
+        return format_html('<strong style="color:var(--error-fg)">{}</strong>', rule.problem)
 
     @admin.action(description="Confirm selected mapping rules", permissions=["change"])
     def confirm(self, request, queryset):
@@ -161,42 +421,155 @@ class MappingRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return obj.integration.tenant
 
 
+class ObjectTypeFilter(RecentValuesFilter):
+    title = "object type"
+    parameter_name = field = "object_type"
+
+
+class ErrorClassFilter(RecentValuesFilter):
+    title = "failure class"
+    parameter_name = field = "error_class"
+
+
+class IgnoreForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=1000,
+                             help_text="Kept with each record and in the audit trail, e.g. “duplicate: the supplier "
+                                       "sent this invoice twice”.")
+
+
 @admin.register(SyncRecord)
 class SyncRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["source_ref", "object_type", "integration", "status", "target_id", "attempts", "error_class",
+    list_display = ["shown_as", "object_type", "integration", "status", "party", "amount_shown", "reason",
                     "updated_at"]
-    list_filter = ["status", "object_type", "error_class", ("updated_at", admin.DateFieldListFilter),
+    list_filter = ["status", ObjectTypeFilter, ErrorClassFilter, ("updated_at", admin.DateFieldListFilter),
                    "integration"]
-    search_fields = ["=source_id", "=source_ref", "=target_id"]
+    search_fields = ["number", "party", "source_id", "source_ref", "target_id"]
+    search_help_text = "An invoice or supplier number, a bill or payment id (exact), or part of a supplier's name."
+    list_per_page = 50
     list_select_related = ["integration"]
-    actions = ["replay"]
+    # Newest first by id: the primary key's index serves a table of millions (filters by status use their own).
+    ordering = ["-pk"]
+    actions = ["replay", "ignore", "unignore"]
+    # Actions that change records are for staff who may change integrations (the ops group).
+    changing_actions = ("replay", "ignore", "unignore")
 
     def has_change_permission(self, request, obj=None):
         return False
 
+    def get_search_results(self, request, queryset, search_term):
+        # Exact matches use the indexes; only the supplier's name is matched by part.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        exact = Q(number=term) | Q(source_id=term) | Q(source_ref=term) | Q(target_id=term)
+        return queryset.filter(exact | Q(party__icontains=term)), False
+
+    def may_change(self, request):
+        return request.user.has_perm("syncs.change_integration")
+
     def get_actions(self, request):
-        # Read-only rows still offer the replay action to staff who may change integrations.
         actions = super().get_actions(request)
-        if not request.user.has_perm("syncs.change_integration"):
-            actions.pop("replay", None)
+        if not self.may_change(request):
+            for name in self.changing_actions:
+                actions.pop(name, None)
         return actions
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [path("work-queue/", view(self.workqueue_view), name="syncs_syncrecord_workqueue"),
+                path("work-queue/<str:key>/", view(self.group_view), name="syncs_syncrecord_group"),
+                *super().get_urls()]
+
+    @admin.display(description="Record", ordering="number")
+    def shown_as(self, record):
+        return record.number or record.source_ref or record.source_id
+
+    @admin.display(description="Amount", ordering="amount")
+    def amount_shown(self, record):
+        return f"{record.amount:,.2f} {record.currency}".strip() if record.amount is not None else "—"
+
+    @admin.display(description="Why")
+    def reason(self, record):
+        if record.status == SyncRecord.IGNORED:
+            return f"Set aside: {record.note}"
+        if record.status == SyncRecord.FAILED:
+            return f"{reasons.class_in_words(record.error_class).capitalize()}: {reasons.readable(record.error_detail)}"
+        return reasons.readable(record.error_detail) if record.error_detail else ""
 
     @admin.action(description="Replay selected failed records")
     def replay(self, request, queryset):
-        failed = queryset.filter(status=SyncRecord.FAILED).select_related("integration__tenant")
-        by_integration = {}
-        for record in failed:
-            by_integration.setdefault(record.integration, []).append(record)
-        for integration, records in by_integration.items():
-            operations.replay_failed(integration, request.user.username, records)
-        self.message_user(request, f"Replaying {failed.count()} failed record(s).")
+        count = workqueue.retry(queryset, request.user.username)
+        self.message_user(request, f"Replaying {count} failed record(s).")
+
+    @admin.action(description="Set aside (ignore) with a reason…")
+    def ignore(self, request, queryset):
+        form = IgnoreForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            count = workqueue.ignore(queryset, form.cleaned_data["reason"], request.user.username)
+            self.message_user(request, f"Set aside {count} record(s); they are not sent or retried until put back.")
+            return None
+        context = {**self.admin_site.each_context(request), "title": "Set records aside", "form": form,
+                   "records": queryset[:200], "count": queryset.count(), "opts": self.model._meta,
+                   "action_checkbox_name": ACTION_CHECKBOX_NAME}
+        return TemplateResponse(request, "admin/syncs/syncrecord/ignore.html", context)
+
+    @admin.action(description="Put set-aside records back")
+    def unignore(self, request, queryset):
+        count = workqueue.unignore(queryset, request.user.username)
+        self.message_user(request, f"Put back {count} record(s).")
+
+    # --- the work queue -------------------------------------------------------------------------------------
+    def scoped(self, request):
+        """The records the work queue looks at: all, or one integration's (?integration=)."""
+        records = SyncRecord.objects.all()
+        chosen = request.GET.get("integration", "")
+        integration = Integration.objects.filter(pk=chosen).first() if chosen.isdigit() else None
+        return (records.filter(integration=integration) if integration else records), integration
+
+    def workqueue_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        records, integration = self.scoped(request)
+        groups, overflow = workqueue.groups(records)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": "Work queue",
+                   "groups": groups, "overflow": overflow, "integration": integration,
+                   "integrations": Integration.objects.select_related("tenant"), "may_change": self.may_change(request),
+                   "query": f"?integration={integration.pk}" if integration else ""}
+        return TemplateResponse(request, "admin/syncs/syncrecord/workqueue.html", context)
+
+    def group_view(self, request, key):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        scope, integration = self.scoped(request)
+        group = workqueue.find_group(key, scope)
+        back = reverse("admin:syncs_syncrecord_workqueue") + (f"?integration={integration.pk}" if integration else "")
+        if group is None:
+            self.message_user(request, "That group has no failed records any more.")
+            return redirect(back)
+        records = workqueue.records_of(group, scope)
+        form = IgnoreForm(request.POST if "ignore" in request.POST else None)
+        if request.method == "POST":
+            if not self.may_change(request):
+                raise PermissionDenied
+            if "retry" in request.POST:
+                count = workqueue.retry(records, request.user.username)
+                self.message_user(request, f"Retrying {count} record(s): {group.reason}")
+                return redirect(back)
+            if "ignore" in request.POST and form.is_valid():
+                count = workqueue.ignore(records, form.cleaned_data["reason"], request.user.username)
+                self.message_user(request, f"Set aside {count} record(s).")
+                return redirect(back)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": group.reason,
+                   "group": group, "records": records.select_related("integration")[:100], "form": form,
+                   "back": back, "may_change": self.may_change(request)}
+        return TemplateResponse(request, "admin/syncs/syncrecord/group.html", context)
 
 
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "integration", "trigger", "dry_run", "status", "started_at", "finished_at", "what_moved"]
     fields = ["integration", "trigger", "dry_run", "status", "started_at", "heartbeat_at", "finished_at",
-              "what_moved", "error", "plan_in_words"]
+              "what_moved", "error_in_words", "plan_in_words"]
     readonly_fields = fields
     list_filter = ["status", "trigger", "dry_run", ("started_at", admin.DateFieldListFilter), "integration"]
     search_fields = ["=id"]
@@ -205,6 +578,10 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="What moved")
     def what_moved(self, run):
         return describe_counters(run.counters or {})
+
+    @admin.display(description="Error")
+    def error_in_words(self, run):
+        return reasons.readable(run.error) if run.error else "—"
 
     @admin.display(description="Plan (dry run)")
     def plan_in_words(self, run):
@@ -223,3 +600,4 @@ class CursorAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ["integration", "stream", "value", "updated_at"]
     list_filter = ["integration"]
+

@@ -1,25 +1,178 @@
-"""Finance status pages: a user sees only the tenants they are a member of."""
+"""Finance status pages: a user sees only the tenants they are a member of; anything else answers 404.
 
+Each page costs a fixed number of queries whatever the size of the ledger and the audit trail (see
+tests/syncs/test_status_queries.py); the open payables tie-out reads both remote systems, so it runs only when
+asked and its answer is kept for a while.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django import forms
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
-from django.shortcuts import render
+from django.core.cache import cache
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
 
+from connectors.errors import ConnectorError
+from portal.fields import CredentialsUnreadable
 from portal.models import Tenant
+from syncs import reasons, status, tieout
 from syncs.models import Integration, SyncRecord
+
+logger = logging.getLogger("syncs.views")
+PAGE_SIZE = 50
+TIEOUT_KEPT_SECONDS = 3600
 
 
 def visible_tenants(user):
     return Tenant.objects.filter(memberships__user=user).distinct()
 
 
+def visible_integrations(user):
+    return Integration.objects.filter(tenant__in=visible_tenants(user))
+
+
+def integration_or_404(user, pk):
+    return get_object_or_404(visible_integrations(user).select_related("tenant", "source", "target"), pk=pk)
+
+
 @login_required
 def home(request):
-    integrations = (
-        Integration.objects.filter(tenant__in=visible_tenants(request.user))
-        .select_related("tenant", "source", "target")
-        .annotate(
-            synced=Count("records", filter=Q(records__status=SyncRecord.SYNCED)),
-            failed=Count("records", filter=Q(records__status=SyncRecord.FAILED)),
-        )
-    )
-    return render(request, "syncs/home.html", {"integrations": integrations})
+    now = timezone.now()
+    integrations = list(status.with_last_completed(visible_integrations(request.user))
+                        .select_related("tenant", "source", "target"))
+    failed = dict(SyncRecord.objects.filter(integration__in=integrations, status=SyncRecord.FAILED).order_by()
+                  .values_list("integration_id").annotate(n=Count("pk")))
+    moved = status.moved(integrations, now)
+    daily = status.daily(integrations, now)
+    cards = [{"integration": i, "stale_since": status.stale_since(i, now), "moved": moved.get(i.pk) or [],
+              "failed": failed.get(i.pk, 0),
+              "chart": status.chart(daily.get(i.pk) or []), "plan": i.plan} for i in integrations]
+    return render(request, "syncs/home.html", {"cards": cards, "now": now,
+                                               "stale_intervals": status.STALE_INTERVALS})
+
+
+class RecordSearch(forms.Form):
+    number = forms.CharField(required=False, label="Invoice number")
+    supplier = forms.CharField(required=False)
+    amount = forms.DecimalField(required=False, max_digits=18, decimal_places=2)
+    date_from = forms.DateField(required=False, label="Dated from", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label="to", widget=forms.DateInput(attrs={"type": "date"}))
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *SyncRecord.STATUSES])
+    kind = forms.ChoiceField(required=False, label="What", choices=[
+        ("", "Everything"), ("bill", "Invoices"), ("vendor", "Suppliers"), ("payment", "Payments back")])
+
+    def filter(self, records):
+        data = self.cleaned_data
+        if data.get("number"):
+            records = records.filter(number__startswith=data["number"].strip())
+        if data.get("supplier"):
+            records = records.filter(party__icontains=data["supplier"].strip())
+        if data.get("amount") is not None:
+            records = records.filter(amount=data["amount"])
+        if data.get("date_from"):
+            records = records.filter(document_date__gte=data["date_from"])
+        if data.get("date_to"):
+            records = records.filter(document_date__lte=data["date_to"])
+        if data.get("status"):
+            records = records.filter(status=data["status"])
+        if data.get("kind"):
+            records = records.filter(object_type=data["kind"])
+        return records
+
+
+@dataclass
+class Row:
+    record: SyncRecord
+    reason: str = ""
+    advice: reasons.Advice | None = None
+
+
+def rows_for(records):
+    rows = []
+    for record in records:
+        row = Row(record)
+        if record.status == SyncRecord.FAILED:
+            row.reason, row.advice = reasons.readable(record.error_detail), reasons.advice(record.error_class)
+        elif record.status in (SyncRecord.SKIPPED, SyncRecord.IGNORED):
+            row.reason = record.note or reasons.readable(record.error_detail)
+        rows.append(row)
+    return rows
+
+
+@login_required
+def records(request, pk):
+    integration = integration_or_404(request.user, pk)
+    form = RecordSearch(request.GET or None)
+    found = SyncRecord.objects.filter(integration=integration)
+    if form.is_bound and form.is_valid():
+        found = form.filter(found)
+    try:
+        page = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page = 1
+    # One row more than shown says whether there is a next page, without counting every match.
+    shown = list(found.order_by("-updated_at", "-pk")[(page - 1) * PAGE_SIZE: page * PAGE_SIZE + 1])
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "syncs/records.html", {
+        "integration": integration, "form": form, "rows": rows_for(shown[:PAGE_SIZE]), "page": page,
+        "has_next": len(shown) > PAGE_SIZE, "query": query.urlencode()})
+
+
+@login_required
+def record(request, pk):
+    found = get_object_or_404(SyncRecord.objects.select_related("integration__tenant", "integration__source",
+                                                                "integration__target"),
+                              pk=pk, integration__tenant__in=visible_tenants(request.user))
+    lineage = status.lineage(found)
+    steps = []
+    if lineage.bill is not None:
+        steps.append({"title": f"Invoice in {found.integration.source.spec.label}", "record": lineage.bill,
+                      "what": "invoice", "entries": lineage.entries.get(lineage.bill.pk, []),
+                      "row": rows_for([lineage.bill])[0]})
+        for payment in lineage.payments:
+            steps.append({"title": f"Payment in {found.integration.target.spec.label}", "record": payment,
+                          "what": "payment", "entries": lineage.entries.get(payment.pk, []),
+                          "row": rows_for([payment])[0]})
+    else:
+        steps.append({"title": found.object_type.capitalize(), "record": found, "what": found.object_type,
+                      "entries": lineage.entries.get(found.pk, []), "row": rows_for([found])[0]})
+    return render(request, "syncs/record.html", {"record": found, "integration": found.integration,
+                                                 "lineage": lineage, "steps": steps})
+
+
+def tieout_key(integration):
+    return f"tieout:{integration.pk}"
+
+
+def run_tieout(integration):
+    """The report as plain data, kept in the cache: it reads both remote systems."""
+    try:
+        report = tieout.report(integration)
+    except (ConnectorError, CredentialsUnreadable) as exc:
+        return {"error": str(exc), "rows": [], "at": timezone.now()}
+    rows = []
+    for row in report.rows:
+        rows.append({"kind": row.kind, "number": row.number, "supplier": row.supplier, "erp_amount": row.erp_amount,
+                     "ap_amount": row.ap_amount, "currency": row.currency, "record_id": row.record_id})
+    return {"rows": rows, "erp_count": report.erp_count, "erp_total": report.erp_total, "ap_count": report.ap_count,
+            "ap_total": report.ap_total, "matched": report.matched, "error": report.error, "at": timezone.now()}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tieout_page(request, pk):
+    integration = integration_or_404(request.user, pk)
+    if request.method == "POST":
+        cache.set(tieout_key(integration), run_tieout(integration), TIEOUT_KEPT_SECONDS)
+        return redirect("status:tieout", pk=integration.pk)
+    report = cache.get(tieout_key(integration))
+    kinds = {}
+    for row in (report or {}).get("rows", []):
+        kinds.setdefault(row["kind"], []).append(row)
+    return render(request, "syncs/tieout.html", {"integration": integration, "report": report,
+                                                 "kinds": list(kinds.items())})

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from syncs.engine import run_integration
 from syncs.models import Integration, SyncRun
+from syncs.progress import Progress
 
 # Exit codes a scheduler or script can tell apart; 0 only when every record went through. 1 is also any
 # other command error (an unknown integration), 2 is argparse's for a mistyped command line.
@@ -41,7 +42,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, integration, dry_run, **options):
         target = find_integration(integration)
-        run = run_integration(target.pk, trigger="command", dry_run=dry_run, actor="system:command")
+        with Progress(self.stdout, target):
+            run = run_integration(target.pk, trigger="command", dry_run=dry_run, actor="system:command")
         self.stdout.write(f"Run {run.pk} of {target} ({target.tenant}): {run.get_status_display()}")
         for key, value in sorted(run.counters.items()):
             self.stdout.write(f"  {key.replace('_', ' ')}: {value}")

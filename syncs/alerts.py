@@ -1,0 +1,135 @@
+"""E-mail alerts for ops: an integration that failed three runs in a row, credentials refused, an integration gone
+stale. One alert per incident, not per run.
+
+An incident is named by what it is about and by the last good moment before it (the newest run that did
+complete), so every later check of the same incident finds the same name and sends nothing. The name is the
+`target_id` of the "alert.sent" audit entry, which is also the alert's record in the audit trail. Checked by the
+periodic operations task (portal.ops.periodic_checks), not inside the engine: an alert is never why a run fails.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.urls import reverse
+
+from connectors.errors import AuthError
+from connectors.models import Connection
+from portal import audit
+from portal.models import AuditEntry, Membership
+from syncs import status
+from syncs.models import Integration, SyncRun
+
+logger = logging.getLogger("syncs.alerts")
+ACTOR = "system:alerts"
+FAILED_RUNS = 3
+# Runs that say nothing about the integration's health.
+NOT_COUNTED = (SyncRun.SKIPPED, SyncRun.RUNNING)
+AUTH_HEALTH = (Connection.HEALTH_AUTH_FAILED, Connection.HEALTH_UNREADABLE)
+
+
+def recipients(tenant):
+    """ALERT_EMAILS, and the tenant's ops members who have an e-mail address."""
+    people = Membership.objects.filter(tenant=tenant, role=Membership.OPS).exclude(user__email="")
+    return sorted({*settings.ALERT_EMAILS, *people.values_list("user__email", flat=True)})
+
+
+def already_sent(key):
+    return AuditEntry.objects.filter(action="alert.sent", target_id=key[:200]).exists()
+
+
+def send(key, subject, body, tenant, obj=None):
+    """Mail one incident once; returns whether it was sent now."""
+    if already_sent(key):
+        return False
+    to = recipients(tenant)
+    if to:
+        send_mail(f"[ml-connector] {subject}", body, settings.DEFAULT_FROM_EMAIL, to, fail_silently=False)
+    else:
+        logger.warning("Alert %r has nobody to go to: set ALERT_EMAILS or give the tenant's ops members an e-mail "
+                       "address.", subject)
+    audit.record("alert.sent", actor=ACTOR, tenant=tenant, obj=obj, target_id=key[:200], message=subject,
+                 details={"to": to})
+    return True
+
+
+def admin_link(integration):
+    return settings.PUBLIC_URL.rstrip("/") + reverse("admin:syncs_integration_change", args=[integration.pk])
+
+
+def real_runs(integration):
+    return SyncRun.objects.filter(integration=integration, dry_run=False).exclude(status__in=NOT_COUNTED)
+
+
+def last_completed(integration):
+    return real_runs(integration).filter(status__in=status.COMPLETED).order_by("-started_at").first()
+
+
+def failure_streak(integration, limit=50):
+    """(how many of the newest real runs failed in a row, up to `limit`; those runs, newest first)."""
+    streak = []
+    for run in real_runs(integration).order_by("-started_at")[:limit]:
+        if run.status != SyncRun.FAILED:
+            break
+        streak.append(run)
+    return len(streak), streak
+
+
+def auth_error_names():
+    names, todo = set(), [AuthError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo += cls.__subclasses__()
+    return tuple(f"{name}:" for name in names)
+
+
+def refused_credentials(integration, newest_run):
+    """The sentence saying which credentials were refused, or ""."""
+    for connection in (integration.source, integration.target):
+        if connection.health in AUTH_HEALTH:
+            return f"{connection.name}: {connection.get_health_display().lower()}. {connection.last_error}".strip()
+    if newest_run is not None and newest_run.status == SyncRun.FAILED and newest_run.error.startswith(
+            auth_error_names()):
+        return newest_run.error.split(": ", 1)[1]
+    return ""
+
+
+def incident(kind, integration, good):
+    return f"{kind}:integration-{integration.pk}:after-run-{good.pk if good else 0}"
+
+
+def check_integration(integration, now=None):
+    """Send what this integration's state calls for; returns the alerts sent now (their subjects)."""
+    sent = []
+    good = last_completed(integration)
+    integration.last_completed_at = good.finished_at if good else None
+    name = f"{integration.tenant}: {integration.name}"
+    count, streak = failure_streak(integration)
+    if count >= FAILED_RUNS:
+        subject = f"{name} failed {count} runs in a row"
+        body = (f"The last {count} runs of {integration.name} failed. The newest said:\n\n{streak[0].error}\n\n"
+                f"Nothing is being sent until this is fixed. The integration: {admin_link(integration)}")
+        if send(incident("runs-failed", integration, good), subject, body, integration.tenant, integration):
+            sent.append(subject)
+    refused = refused_credentials(integration, streak[0] if streak else None)
+    if refused:
+        subject = f"{name}: credentials refused"
+        body = (f"A system refused the credentials {integration.name} uses:\n\n{refused}\n\nEnter the credentials "
+                f"again on the connection, then test it. The integration: {admin_link(integration)}")
+        if send(incident("credentials", integration, good), subject, body, integration.tenant, integration):
+            sent.append(subject)
+    since = status.stale_since(integration, now)
+    if since is not None:
+        subject = f"{name} is not up to date"
+        body = (f"No run of {integration.name} has completed for {status.STALE_INTERVALS} intervals of "
+                f"{integration.interval_minutes} minute(s) (stale since {since:%Y-%m-%d %H:%M} UTC). Check that the "
+                f"task cluster is running and look at the recent runs: {admin_link(integration)}")
+        if send(incident("stale", integration, good), subject, body, integration.tenant, integration):
+            sent.append(subject)
+    return sent
+
+
+def check_all(now=None):
+    integrations = Integration.objects.filter(enabled=True).select_related("tenant", "source", "target")
+    return [subject for integration in integrations for subject in check_integration(integration, now)]

@@ -1,0 +1,177 @@
+"""What the status pages and the alerts say about integrations: freshness, what moved, the daily chart and one
+invoice's lineage. Every function here costs a fixed number of queries, whatever the size of the ledger."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from portal.models import AuditEntry
+from syncs.models import Integration, SyncRecord, SyncRun
+
+# A run that finished its work, with or without failed records: the integration was up to date then.
+COMPLETED = (SyncRun.SUCCEEDED, SyncRun.PARTIAL)
+# No completed run for this many intervals and the integration is stale.
+STALE_INTERVALS = 3
+CHART_DAYS = 30
+MOVED_TYPES = [("vendor", "Vendors"), ("bill", "Bills"), ("payment", "Payments back")]
+
+
+def with_last_completed(integrations):
+    """Annotate `last_completed_at`: when the newest completed, real (not dry) run finished."""
+    last = (SyncRun.objects.filter(integration=OuterRef("pk"), status__in=COMPLETED, dry_run=False)
+            .order_by("-started_at").values("finished_at")[:1])
+    return integrations.annotate(last_completed_at=Subquery(last))
+
+
+def stale_since(integration, now=None):
+    """The moment an enabled, running integration became stale, or None. Needs `last_completed_at`."""
+    if not integration.enabled or integration.paused:
+        return None
+    now = now or timezone.now()
+    window = timedelta(minutes=integration.interval_minutes * STALE_INTERVALS)
+    reference = integration.last_completed_at or integration.created_at
+    return reference + window if now - reference > window else None
+
+
+def stale_integrations(now=None):
+    return [i for i in with_last_completed(Integration.objects.select_related("tenant")) if stale_since(i, now)]
+
+
+def week_start(now):
+    today = timezone.localtime(now).date()
+    return today - timedelta(days=today.weekday())
+
+
+def day_start(day):
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+@dataclass
+class Moved:
+    label: str
+    today: int = 0
+    week: int = 0
+    today_amounts: dict = field(default_factory=dict)  # currency -> Decimal
+    week_amounts: dict = field(default_factory=dict)
+
+
+def moved(integrations, now=None):
+    """{integration id: [Moved per object type]}: what was synced today and this week, with amounts."""
+    now = now or timezone.now()
+    today = day_start(timezone.localtime(now).date())
+    week = day_start(week_start(now))
+    rows = (SyncRecord.objects.filter(integration__in=integrations, status=SyncRecord.SYNCED, updated_at__gte=week,
+                                      object_type__in=[t for t, _ in MOVED_TYPES])
+            .order_by().values("integration_id", "object_type", "currency")
+            .annotate(week=Count("pk"), today=Count("pk", filter=Q(updated_at__gte=today)),
+                      week_amount=Sum("amount"), today_amount=Sum("amount", filter=Q(updated_at__gte=today))))
+    result = defaultdict(lambda: {t: Moved(label) for t, label in MOVED_TYPES})
+    for row in rows:
+        item = result[row["integration_id"]][row["object_type"]]
+        item.week += row["week"]
+        item.today += row["today"]
+        if row["currency"] and row["object_type"] != "vendor":
+            for key, amount in (("week_amounts", row["week_amount"]), ("today_amounts", row["today_amount"])):
+                if amount:
+                    bucket = getattr(item, key)
+                    bucket[row["currency"]] = bucket.get(row["currency"], Decimal("0")) + amount
+    return {i.pk: list(result[i.pk].values()) for i in integrations}
+
+
+@dataclass
+class Day:
+    day: object
+    synced: int = 0
+    failed: int = 0
+
+
+def daily(integrations, now=None, days=CHART_DAYS):
+    """{integration id: [Day] oldest first}: records synced and records failed, by the day they last changed."""
+    now = now or timezone.now()
+    first = timezone.localtime(now).date() - timedelta(days=days - 1)
+    rows = (SyncRecord.objects.filter(integration__in=integrations, updated_at__gte=day_start(first),
+                                      status__in=[SyncRecord.SYNCED, SyncRecord.FAILED])
+            .annotate(day=TruncDate("updated_at")).order_by()
+            .values("integration_id", "day", "status").annotate(n=Count("pk")))
+    table = defaultdict(dict)
+    for row in rows:
+        day = table[row["integration_id"]].setdefault(row["day"], Day(row["day"]))
+        setattr(day, row["status"], getattr(day, row["status"]) + row["n"])
+    span = [first + timedelta(days=n) for n in range(days)]
+    return {pk: [table[pk].get(d) or Day(d) for d in span] for pk in {*table, *[i.pk for i in integrations]}}
+
+
+def chart(days, width=620, height=170):
+    """Bars for a server-rendered SVG: synced (up) and failed (stacked above), scaled to the busiest day."""
+    top = max((d.synced + d.failed for d in days), default=0) or 1
+    plot = height - 30
+    slot = width / max(len(days), 1)
+    bars = []
+    for n, d in enumerate(days):
+        synced_h = plot * d.synced / top
+        failed_h = plot * d.failed / top
+        bars.append({"x": round(n * slot + 1, 1), "w": round(max(slot - 2, 1), 1), "day": d.day,
+                     "synced": d.synced, "failed": d.failed,
+                     "synced_y": round(plot - synced_h, 1), "synced_h": round(synced_h, 1),
+                     "failed_y": round(plot - synced_h - failed_h, 1), "failed_h": round(failed_h, 1),
+                     # A date under every seventh bar, and under the last one when it has room.
+                     "label": n % 7 == 0 or (n == len(days) - 1 and n % 7 >= 4)})
+    return {"width": width, "height": height, "plot": plot, "top": top, "bars": bars,
+            "synced": sum(d.synced for d in days), "failed": sum(d.failed for d in days)}
+
+
+# --- one invoice's way through the systems ----------------------------------------------------------------
+@dataclass
+class Lineage:
+    record: SyncRecord
+    bill: SyncRecord | None
+    payments: list
+    entries: dict  # record pk -> [AuditEntry]
+    bill_url: str = ""
+
+
+def bill_of(record):
+    """The bill a record belongs to: itself, or the bill a payment share was written for."""
+    if record.object_type == "bill":
+        return record
+    if record.object_type == "payment" and ":" in record.source_id:
+        bill_id = record.source_id.rsplit(":", 1)[1]
+        return SyncRecord.objects.filter(integration=record.integration_id, object_type="bill",
+                                         target_id=bill_id).first()
+    return None
+
+
+def payments_of(bill):
+    if bill is None or not bill.target_id:
+        return []
+    return list(SyncRecord.objects.filter(integration=bill.integration_id, object_type="payment",
+                                          source_id__endswith=f":{bill.target_id}").order_by("created_at")[:50])
+
+
+def record_url(connection, kind, object_id):
+    """A link to the object in the remote system's own screens, where its System declares a pattern for that
+    kind (System.extra["record_urls"][kind], formatted with id and base_url); else ""."""
+    pattern = (connection.spec.extra.get("record_urls") or {}).get(kind)
+    if not pattern or not object_id:
+        return ""
+    return pattern.format(id=object_id, base_url=connection.base_url.rstrip("/"))
+
+
+def lineage(record):
+    bill = bill_of(record)
+    payments = payments_of(bill)
+    chain = [record] if bill is None else [bill, *payments]
+    if record not in chain:
+        chain.insert(0, record)
+    entries = defaultdict(list)
+    for entry in (AuditEntry.objects.filter(object_type="syncs.SyncRecord",
+                                            object_id__in=[str(r.pk) for r in chain])
+                  .order_by("created_at", "id")[:500]):
+        entries[int(entry.object_id)].append(entry)
+    url = record_url(record.integration.target, "bill", bill.target_id) if bill is not None else ""
+    return Lineage(record, bill, payments, dict(entries), url)

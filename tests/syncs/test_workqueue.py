@@ -1,0 +1,155 @@
+"""The ops work queue: failures grouped by cause, a group retried at once, records set aside and put back."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.models import AuditEntry, Tenant
+from portal.roles import OPS_GROUP
+from syncs import reasons, reference, workqueue
+from syncs.models import MappingRule, SyncRecord
+from tests.syncs.test_status_pages import invoice, make_integration
+
+UNMAPPED = "GL account 6100 is not mapped to a BILL account."
+
+
+@pytest.fixture
+def integration(db):
+    return make_integration(Tenant.objects.create(name="Acme Corp", slug="acme"))
+
+
+@pytest.fixture
+def ops(db, client):
+    user = get_user_model().objects.create_user("olivia", password="pw-0123456789", is_staff=True)
+    user.groups.add(Group.objects.get(name=OPS_GROUP))
+    client.force_login(user)
+    return user
+
+
+def failures(integration):
+    for n in range(37):
+        invoice(integration, n, SyncRecord.FAILED, error_class="mapping", error_detail=UNMAPPED)
+    for n in range(3):
+        invoice(integration, 100 + n, SyncRecord.FAILED, error_class="data",
+                error_detail=f"The lines add up to {10 + n}.00 USD but the invoice total is {20 + n}.50 USD.")
+    invoice(integration, 200, SyncRecord.FAILED, error_class="transient",
+            error_detail="BILL did not answer properly after retries: HTTP 503 for request 00n01ABCDEFGHIJ12345")
+
+
+def test_reasons_fold_record_figures_and_keep_the_codes_a_fix_is_made_on():
+    assert reasons.fold("The lines add up to 1,234.00 USD but the invoice total is 1334.00 USD.") == \
+        "The lines add up to … USD but the invoice total is … USD."
+    assert reasons.fold(UNMAPPED) == UNMAPPED
+    assert reasons.fold("Supplier S10007 is not in BILL yet: it has no tax ID.") == \
+        "Supplier S10007 is not in BILL yet: it has no tax ID."
+    assert reasons.fold("Line 2 has no GL account; Line 3 has no GL account") == \
+        "Line … has no GL account; Line … has no GL account"
+    assert "INV-200017" not in reasons.fold("Invoice INV-200017 was refused")
+
+
+def test_failures_group_by_cause_largest_first(integration):
+    failures(integration)
+    groups, overflow = workqueue.groups()
+    assert [(g.reason, g.count) for g in groups] == [
+        (UNMAPPED, 37), ("The lines add up to … USD but the invoice total is … USD.", 3),
+        ("BILL did not answer properly after retries: HTTP 503 for request …", 1)]
+    assert overflow == 0
+    assert workqueue.records_of(groups[1]).count() == 3
+
+
+def test_the_work_queue_page_retries_a_whole_group(client, ops, integration, django_capture_on_commit_callbacks):
+    failures(integration)
+    html = client.get(reverse("admin:syncs_syncrecord_workqueue")).content.decode()
+    assert UNMAPPED in html and "Retry all 37" in html and "missing mapping" in html
+    key = workqueue.groups()[0][0].key
+    with django_capture_on_commit_callbacks() as queued:
+        response = client.post(reverse("admin:syncs_syncrecord_group", args=[key]), {"retry": "1"}, follow=True)
+    assert "Retrying 37 record(s)" in response.content.decode()
+    assert len(queued) == 1, "one replay run queued for the integration"
+    replay = AuditEntry.objects.get(action="sync.replay")
+    assert replay.actor == "olivia" and len(replay.details["records"]) == 37
+
+
+def test_a_record_set_aside_keeps_its_reason_is_never_replayed_and_can_be_put_back(client, ops, integration):
+    duplicate = invoice(integration, 7, SyncRecord.FAILED, error_class="data", error_detail="Duplicate invoice")
+    url = reverse("admin:syncs_syncrecord_changelist")
+    form = client.post(url, {"action": "ignore", "_selected_action": [duplicate.pk]})
+    assert "Set records aside" in form.content.decode()
+    client.post(url, {"action": "ignore", "_selected_action": [duplicate.pk], "apply": "1",
+                      "reason": "The supplier sent this invoice twice"})
+    duplicate.refresh_from_db()
+    assert duplicate.status == SyncRecord.IGNORED and duplicate.note == "The supplier sent this invoice twice"
+    entry = AuditEntry.objects.get(action="sync.record.ignored")
+    assert entry.actor == "olivia" and entry.object_id == str(duplicate.pk)
+    assert "Set aside: The supplier sent this invoice twice" in client.get(url).content.decode()
+    assert workqueue.retry(SyncRecord.objects.all(), "olivia") == 0, "set aside: not retried"
+    client.post(url, {"action": "unignore", "_selected_action": [duplicate.pk]})
+    duplicate.refresh_from_db()
+    assert duplicate.status == SyncRecord.FAILED and duplicate.note == ""
+    assert AuditEntry.objects.get(action="sync.record.unignored").actor == "olivia"
+
+
+def test_setting_aside_needs_a_reason(integration):
+    invoice(integration, 1, SyncRecord.FAILED)
+    with pytest.raises(ValueError, match="Say why"):
+        workqueue.ignore(SyncRecord.objects.all(), "  ", "olivia")
+
+
+def test_a_synced_record_is_not_set_aside(integration):
+    sent = invoice(integration, 1)
+    assert workqueue.ignore(SyncRecord.objects.all(), "duplicate", "olivia") == 0
+    sent.refresh_from_db()
+    assert sent.status == SyncRecord.SYNCED
+
+
+def test_staff_who_may_only_view_get_no_retry_or_ignore(client, integration):
+    viewer = get_user_model().objects.create_user("vic", password="pw-0123456789", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_syncrecord"))
+    client.force_login(viewer)
+    failures(integration)
+    key = workqueue.groups()[0][0].key
+    assert "Retry all" not in client.get(reverse("admin:syncs_syncrecord_workqueue")).content.decode()
+    assert client.post(reverse("admin:syncs_syncrecord_group", args=[key]), {"retry": "1"}).status_code == 403
+
+
+def test_mapping_targets_are_picked_by_number_and_name_once_loaded(client, ops, integration, monkeypatch):
+    rule_url = reverse("admin:syncs_mappingrule_add") + f"?integration={integration.pk}"
+    assert "to pick from its list instead" in client.get(rule_url).content.decode(), "typed while nothing is loaded"
+    known = reference.Reference((reference.Option("gl_account", "0ca01", "6100", "Office supplies"),
+                                 reference.Option("department", "0de01", "Sales", "Sales")), timezone.now())
+    monkeypatch.setattr(reference, "cached", lambda connection: known)
+    html = client.get(rule_url).content.decode()
+    assert '<option value="0ca01">6100 · Office supplies</option>' in html
+    base = {"integration": integration.pk, "kind": "gl_account", "source_code": "6100", "target_kind": "gl_account",
+            "confirmed": "on"}
+    wrong = client.post(reverse("admin:syncs_mappingrule_add"), {**base, "target_id": "0de01"})
+    assert "Sales is a Department in the AP platform, not a GL account." in wrong.content.decode()
+    client.post(reverse("admin:syncs_mappingrule_add"), {**base, "target_id": "0ca01"})
+    rule = MappingRule.objects.get()
+    assert (rule.target_id, rule.target_label) == ("0ca01", "Office supplies")
+    listing = client.get(reverse("admin:syncs_mappingrule_changelist")).content.decode()
+    assert "GL account 6100" in listing and "Office supplies" in listing
+
+
+def test_rules_that_cannot_be_used_are_flagged_and_filtered(client, ops, integration):
+    MappingRule.objects.create(integration=integration, kind="gl_account", source_code="6100", target_id="0ca01",
+                               target_label="Office supplies")
+    MappingRule.objects.create(integration=integration, kind="gl_account", source_code="6200", target_id="0ca09",
+                               problem="GL account 6200 is mapped to BILL GL account 0ca09, which does not exist there")
+    html = client.get(reverse("admin:syncs_mappingrule_changelist") + "?problem__isempty=0").content.decode()
+    assert "which does not exist there" in html and "6100" not in html
+    page = client.get(reverse("admin:syncs_integration_change", args=[integration.pk])).content.decode()
+    assert "which does not exist there" in page and "Fix them under Mapping rules" in page
+
+
+def test_the_integration_form_offers_only_the_tenants_connections(client, ops, integration):
+    other = make_integration(Tenant.objects.create(name="Other Co", slug="other"), "Theirs")
+    html = client.get(reverse("admin:syncs_integration_add") + f"?tenant={integration.tenant.pk}").content.decode()
+    assert integration.source.name in html and other.source.name not in html and other.target.name not in html
+    assert "Which tenant" in client.get(reverse("admin:syncs_integration_add")).content.decode()
+    change = client.get(reverse("admin:syncs_integration_change", args=[integration.pk])).content.decode()
+    assert other.target.name not in change
+    for words in ("What a run does", "Failure streak", "Recent runs", "Sync now", "Backfill"):
+        assert words in change
