@@ -315,7 +315,7 @@ class ODataPagingError(TransientError):
 def _page(body, url):
     """The items of one answer and the absolute-or-path next link, resolved as OData JSON 4.01 says:
     against the context URL, itself resolved against the request URL."""
-    # UNCONFIRMED: Acumatica's contract-based REST API answers a collection read with a bare JSON array.
+    # UNCONFIRMED (O1): a service may answer a collection read with a bare JSON array (Acumatica does).
     if isinstance(body, list):
         return body, None
     if not isinstance(body, dict) or not isinstance(body.get("value"), list):

@@ -196,6 +196,12 @@ def run_integration(integration_id, trigger="manual", dry_run=False, since=None,
     except Deferred as exc:
         run.status, run.error = SyncRun.DEFERRED, str(exc)
         next_run = exc.until
+    except TransientError as exc:
+        # A read (or a whole-batch call) still failing after the client's retries cannot be pinned on one
+        # record: the run stops, deferred like an outage, and the next one starts again from the same cursors.
+        run.status = SyncRun.DEFERRED
+        run.error = f"A remote system did not answer properly after retries ({exc}); the next run tries again."
+        next_run = timezone.now() + max(timedelta(seconds=getattr(exc, "retry_after", None) or 0), OUTAGE_PAUSE)
     except CredentialsUnreadable as exc:
         run.status, run.error = SyncRun.FAILED, str(exc)
     except ConnectorError as exc:

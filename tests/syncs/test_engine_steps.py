@@ -71,3 +71,16 @@ def test_a_bill_in_a_currency_the_account_cannot_pay_fails_with_that_reason_and_
     replay = run_integration(integration.pk, trigger="replay")
     assert replay.counters["bills_created"] > 0
     assert bill_record(integration, "INV-200002").status == SyncRecord.SYNCED
+
+
+def test_a_read_that_still_fails_after_retries_defers_the_run_and_moves_no_cursor(integration, sandbox):
+    from syncs.models import Cursor
+    from tests.syncs.test_infor_to_bill import control
+
+    control(sandbox, "faults", {"system": "infor", "error_rate": 1})
+    run = run_integration(integration.pk)
+    assert run.status == SyncRun.DEFERRED
+    assert run.error.startswith("A remote system did not answer properly after retries")
+    assert not Cursor.objects.filter(integration=integration).exists()
+    integration.refresh_from_db()
+    assert integration.next_run_at > run.finished_at, "the next run waits out the outage"

@@ -43,10 +43,12 @@ def test_an_ap_platform_without_vendors_skips_that_step(integration, monkeypatch
     assert [step.name for step in plan.plan_for(integration)] == ["sync_invoices", "sync_payments"]
 
 
-@pytest.mark.parametrize("system_id", [s.id for s in SYSTEMS.values() if not s.built])
-def test_an_integration_with_a_system_not_built_is_refused(tenant, system_id):
+def test_an_integration_with_a_system_not_built_is_refused(tenant, monkeypatch):
     from django.core.exceptions import ValidationError
 
+    system_id = "ifs"  # as it was before it was built
+    monkeypatch.setitem(SYSTEMS, system_id, replace(SYSTEMS[system_id],
+                                                    connector_class_path="connectors.ifs.planned.Connector"))
     spec = SYSTEMS[system_id]
     other = Connection.objects.create(tenant=tenant, system=system_id, name="x")
     erp = other if spec.is_erp else Connection.objects.create(tenant=tenant, system="infor", name="erp")

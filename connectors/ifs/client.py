@@ -1,0 +1,291 @@
+"""IFS Cloud: OAuth2 client credentials at the tenant's IAM (Keycloak) and OData v4 projections.
+
+Sources: IFS's client credential flow (https://docs.ifs.com/techdocs/24r2/030_administration/010_security/
+040_iam_settings/035_iam_clients/020_authenticate_external_integration/300_client_credential_flow/), the
+OData Provider's supported query options and paging advice (https://docs.ifs.com/techdocs/21r2/060_tailoring/
+300_extensibility/101_odata_provider/1000_supported_functionalities/), its metadata cache answer
+(MI_MODIFIED_ERROR, https://docs.ifs.com/techdocs/23r2/040_tailoring/300_extensibility/100_odata_provider/
+200_projections_and_odp/), its status codes (https://docs.ifs.com/techdocs/24r1/040_tailoring/
+300_extensibility/020_api_explorer/050_responses_and_status_codes/) and ETags on updates (Novacura's IFS
+Cloud guidelines: an ETag is base64 of objid:objversion, an update without If-Match is refused with
+ODP_MISSING_PRECONDITION).
+"""
+
+import base64
+import binascii
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, urlsplit
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from connectors import odata
+from connectors.errors import (
+    AuthError,
+    ConfigurationError,
+    Conflict,
+    DataError,
+    Locked,
+    NotFound,
+    TransientError,
+)
+from connectors.http import HttpClient, ReauthRequired, default_classify, excerpt
+from connectors.ifs import projections
+from connectors.ifs.system import DEFAULT_CALLS_PER_MINUTE, calls_per_minute
+from connectors.tokens import Token, TokenSession
+from portal.redaction import register_secret
+
+# The token is renewed once this much of its life is left (IFS's sample token lives 180 s: renewed at 120 s).
+RENEW_BEFORE = timedelta(seconds=60)
+# Rows asked for per $top window. IFS documents no maximum (F8); the simulator serves up to 5,000.
+PAGE_SIZE = 500
+# Each $top/$skip window starts this many rows before the previous one ended, so a row removed ahead of the
+# window while we page (IFS warns that $skip paging can then miss rows) is still read; rows read twice are
+# dropped here by key, and what changes between two reads is the ledger's to drop.
+PAGE_OVERLAP = 10
+SCOPE = "openid microprofile-jwt"
+
+# What IFS's error codes mean, for a person reading the failure.
+CODE_WORDS = {
+    "ODP_MISSING_PRECONDITION": "IFS changes a record only when told which version of it the change is based on "
+                                "(If-Match)",
+    "ODP_DESERIALIZATION_ERROR": "IFS could not read what was sent (a value of the wrong type, or not JSON)",
+    "ODP_RESOURCE_NOTFOUND": "IFS has no such record",
+    "ODP_NOT_IMPLEMENTED": "IFS does not support that request",
+    "MI_MODIFIED_ERROR": "IFS's service definitions changed (a deployment) and it asks for the request again",
+}
+
+
+def ifs_error(response):
+    """(code, message) of an IFS answer: the OData provider's {"error": {"code", "message"}} or IAM's
+    {"error", "error_description"}; ("", excerpt) for anything else."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "", excerpt(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("code") or ""), str(error.get("message") or "")
+    if isinstance(error, str):
+        return error, str(body.get("error_description") or "")
+    return "", excerpt(response)
+
+
+def in_words(code, message):
+    words = CODE_WORDS.get(code)
+    said = f"IFS said: {message.rstrip('.')}." if message else ""
+    if words:
+        return f"{words}. {said} ({code})".replace(". .", ".").replace("  ", " ")
+    return f"{said} ({code})" if code else said or "IFS gave no reason."
+
+
+def names_a_record(response):
+    """Whether the path goes through a record's key (one record, or a collection of one record), as opposed to
+    a projection's top-level collection."""
+    return "(" in response.request.path_url.split("?")[0]
+
+
+def classify(response):
+    """IFS's own codes first, then the generic reading of the status."""
+    status = response.status_code
+    if status < 400:
+        return
+    code, message = ifs_error(response)
+    text = in_words(code, message)
+    if status == 401:
+        raise ReauthRequired(f"IFS refused the access token: {text}", status=status, code=code)
+    if status == 404 and names_a_record(response):
+        raise NotFound(f"{text} If every record answers this, a navigation name differs in this IFS release (see "
+                       "the connection's Projections option).", status=status, code=code)
+    if status == 404:
+        where = response.request.path_url.split("?")[0]
+        raise ConfigurationError(f"IFS answered 404 for {where}: this release has no such projection or entity set. "
+                                 "Look the name up in IFS Cloud Web (page info) and set it in the connection's "
+                                 f"Projections option. {text}", status=status, code=code)
+    if status == 412:
+        raise Conflict(f"The record changed in IFS since it was read (its ETag no longer matches). {text}",
+                       status=status, code=code)
+    if status == 423:
+        raise Locked(f"The record is locked in IFS by another user or process; it is tried again on a later run. "
+                     f"{text}", status=status, code=code)
+    if 400 <= status < 500 and status not in (403, 429) and code:
+        raise DataError(f"IFS refused it: {text}", status=status, code=code)
+    default_classify(response, "IFS", detail=text, code=code or None)
+
+
+def decode_etag(etag):
+    """(objid, objversion) from an IFS ETag (Novacura: "a base64 encoded value of the combination of
+    objid:objversion"). UNCONFIRMED (F3): the whole form, W/"<base64 of W/"objid:objversion">"; a bare or quoted
+    base64 value reads the same. None when it is not one."""
+    if not isinstance(etag, str):
+        return None
+    inner = etag.strip().removeprefix("W/").strip('"')
+    try:
+        text = base64.b64decode(inner, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    text = text.strip().removeprefix("W/").strip('"')
+    objid, sep, objversion = text.rpartition(":")
+    return (objid, objversion) if sep and objid and objversion else None
+
+
+def objversion_time(etag):
+    """The change time an ETag carries. UNCONFIRMED (F3): objversion is the row's change time written
+    YYYYMMDDHH24MISS, in UTC. None when the ETag or its objversion is not that."""
+    decoded = decode_etag(etag)
+    if decoded is None:
+        return None
+    try:
+        return datetime.strptime(decoded[1], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def whole_seconds(moment):
+    """IFS Timestamps without precision take no fractional seconds; cutting them only widens a ge bound."""
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def url_path(path):
+    """A path with its key predicates percent-encoded the way OData URLs take them."""
+    return quote(path, safe="/(),='$:@")
+
+
+class IfsClient:
+    def __init__(self, connection):
+        self.connection = connection
+        credentials = connection.credentials
+        register_secret(credentials.get("client_secret"))
+        self.realm = credentials.get("realm", "")
+        self.client_id = credentials.get("client_id", "")
+        self.client_secret = credentials.get("client_secret", "")
+        options = connection.options or {}
+        self.company = str(options.get("company") or "")
+        try:
+            self.sets = projections.entity_sets(projections.parse_overrides(options.get("projections", "")))
+            self.code_parts = projections.parse_code_parts(options.get("code_parts", "")) or \
+                dict(projections.DEFAULT_CODE_PARTS)
+            calls = options.get("calls_per_minute") or str(DEFAULT_CALLS_PER_MINUTE)
+            calls_per_minute(str(calls))
+        except ValidationError as exc:
+            raise ConfigurationError(f"The IFS connection's options are not usable: {' '.join(exc.messages)}") from None
+        self.base = (connection.base_url or "").rstrip("/")
+        tenant = urlsplit(self.base)
+        auth = TokenSession(connection, login=self.login, leeway=RENEW_BEFORE,
+                            render=lambda token: {"Authorization": f"Bearer {token.value}"})
+        # One budget per IFS instance, whichever connection and process spends it.
+        self.http = HttpClient(f"ifs:{tenant.netloc}{tenant.path}", base_url=self.base, auth=auth, classify=classify,
+                               rate=(int(calls), 60), rate_key=f"ifs-calls:{tenant.netloc}{tenant.path}")
+
+    # --- tokens ----------------------------------------------------------------------------------------------------
+    @property
+    def token_url(self):
+        return f"{self.base}/auth/realms/{quote(self.realm, safe='')}/protocol/openid-connect/token"
+
+    def login(self):
+        form = {"grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret,
+                "scope": SCOPE}
+        try:
+            response = self.http.request("POST", self.token_url, authenticate=False, idempotent=True, data=form)
+        except ConfigurationError as exc:
+            if exc.status == 404:
+                raise ConfigurationError(f"IFS IAM has no realm {self.realm!r} at this address: check the realm "
+                                         "(usually the environment name) and the base URL.", status=404) from None
+            raise
+        except (AuthError, DataError) as exc:
+            raise AuthError(f"IFS IAM refused the IAM client ID or secret for realm {self.realm!r}: the client may "
+                            "have been removed, its secret regenerated, or its service account disabled. "
+                            f"({exc})", status=exc.status) from None
+        try:
+            data = response.json()
+            lifetime = int(data["expires_in"])
+            value = data["access_token"]
+        except (ValueError, KeyError, TypeError):
+            raise TransientError("IFS IAM answered without access_token and expires_in.") from None
+        if not isinstance(value, str) or not value or lifetime <= 0:
+            raise TransientError("IFS IAM answered with an unusable access token.")
+        # Kept as expiring RENEW_BEFORE (or a third of a short life) ahead of time, plus the session's leeway,
+        # so every worker renews before IFS stops taking it.
+        early = min(RENEW_BEFORE, timedelta(seconds=lifetime / 3))
+        return Token(value, timezone.now() + timedelta(seconds=lifetime) - early + RENEW_BEFORE)
+
+    # --- reads -----------------------------------------------------------------------------------------------------
+    def get(self, path, params):
+        """One GET for odata.iter_items: a path and its encoded query, or a next link (params None) as IFS sent it."""
+        return self.http.json("GET", path if params is None else url_path(path), params=params,
+                              headers={"Accept": "application/json"})
+
+    def collection(self, spec, query=None, parents=(), page_size=PAGE_SIZE):
+        """Every row of a collection in $top windows (each also following @odata.nextLink should IFS page on
+        its own), each window overlapping the one before by a few rows; every row once, by its key."""
+        query = query or odata.Query()
+        query = odata.Query(select=query.select, filter=query.filter, orderby=query.orderby,
+                            key=query.key or spec.keys, dialect=query.dialect)
+        overlap = max(1, min(PAGE_OVERLAP, page_size // 10))
+        path = projections.path(self.sets, spec, *parents)
+        seen, skip = set(), 0
+        while True:
+            window = odata.Query(select=query.select, filter=query.filter, orderby=query.orderby, key=query.key,
+                                 top=page_size, skip=skip or None, dialect=query.dialect)
+            rows = list(odata.iter_items(self.get, path, window))
+            new = 0
+            for row in rows:
+                if not isinstance(row, dict):
+                    raise odata.ODataPagingError(f"IFS {spec.name}: a row that is not an object ({type(row).__name__})")
+                key = tuple(row.get(k) for k in spec.keys)
+                if key in seen:
+                    continue
+                seen.add(key)
+                new += 1
+                yield row
+            if len(rows) < page_size:
+                return
+            if not new:
+                raise odata.ODataPagingError(f"IFS {spec.name}: $skip={skip} gave only rows already read; the service "
+                                             "ignores $skip, so paging would never end")
+            skip += len(rows) - overlap
+
+    def entity(self, spec, keys, parents=()):
+        """One record by its key: (body, ETag)."""
+        body = self.http.json("GET", url_path(projections.entity_path(self.sets, spec, keys, *parents)),
+                              headers={"Accept": "application/json"})
+        if not isinstance(body, dict):
+            raise TransientError(f"IFS {spec.name}: the record {projections.key_predicate(keys)} is not an object.")
+        return body, body.get("@odata.etag")
+
+    # --- writes ----------------------------------------------------------------------------------------------------
+    def patch(self, spec, keys, etag, changes, parents=()):
+        """Change a record from the version `etag` names; returns its new ETag. A 412 means it changed since."""
+        if not etag:
+            # IFS refuses it anyway (ODP_MISSING_PRECONDITION); "*" would overwrite whatever a person did.
+            raise ValueError(f"No ETag for IFS {spec.name} {projections.key_predicate(keys)}: a change is never sent "
+                             "without If-Match")
+        # Safe to repeat after a lost answer: had the first one gone through, the repeat gets a 412.
+        response = self.http.request("PATCH", url_path(projections.entity_path(self.sets, spec, keys, *parents)),
+                                     idempotent=True, json=changes,
+                                     headers={"If-Match": etag, "Accept": "application/json"})
+        return self._etag_of(response)
+
+    def post(self, spec, body, parents=()):
+        """Create a record (not repeated after a failure that may have created it); returns its ETag."""
+        response = self.http.request("POST", url_path(projections.path(self.sets, spec, *parents)), json=body,
+                                     headers={"Accept": "application/json"})
+        return self._etag_of(response)
+
+    def delete(self, spec, keys, etag, parents=()):
+        if not etag:
+            raise ValueError(f"No ETag for IFS {spec.name} {projections.key_predicate(keys)}: a change is never sent "
+                             "without If-Match")
+        self.http.request("DELETE", url_path(projections.entity_path(self.sets, spec, keys, *parents)),
+                          headers={"If-Match": etag, "Accept": "application/json"})
+
+    @staticmethod
+    def _etag_of(response):
+        if response.content:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and body.get("@odata.etag"):
+                return body["@odata.etag"]
+        return response.headers.get("ETag", "")
