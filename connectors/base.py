@@ -208,7 +208,7 @@ class Connector:
 
 
 class ErpConnector(Connector):
-    # Each stream's cursor type (syncs.cursors); a stream not named here is read by change timestamp.
+    # Each stream's cursor type (connectors.cursors); a stream not named here is read by change timestamp.
     cursor_types = {}
 
     def suppliers(self, since=None):

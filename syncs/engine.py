@@ -18,6 +18,7 @@ from decimal import Decimal
 from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 
+from connectors.cursors import TIMESTAMP, CursorTypeError, earlier, newer
 from connectors.errors import (
     AuthError,
     ConfigurationError,
@@ -39,7 +40,6 @@ from connectors.records import (
 )
 from portal import audit
 from portal.fields import CredentialsUnreadable
-from syncs.cursors import TIMESTAMP, CursorTypeError, earlier, newer
 from syncs.models import Cursor, Integration, MappingRule, SyncRecord, SyncRun
 from syncs.payments import apply_payment
 from syncs.plan import plan_for, system_name

@@ -220,7 +220,7 @@ class SyncRun(models.Model):
 
 class Cursor(models.Model):
     """How far one stream of an integration has been read. `value` is the text of a typed value
-    (syncs.cursors): kept whole, and parsed by `kind` before it is compared."""
+    (connectors.cursors): kept whole, and parsed by `kind` before it is compared."""
 
     KINDS = [("timestamp", "Timestamp with zone"), ("rowversion", "Row version"), ("token", "Continuation token")]
 

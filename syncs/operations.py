@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from connectors.cursors import TIMESTAMP, CursorTypeError
 from portal import audit
-from syncs.cursors import TIMESTAMP, CursorTypeError
 from syncs.models import Cursor, MappingRule, SyncRecord
 from syncs.tasks import enqueue_run
 

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from connectors.cursors import TIMESTAMP, CursorTypeError
 from connectors.errors import RecordError, TransientError
 from portal import audit
-from syncs.cursors import TIMESTAMP, CursorTypeError
 from syncs.models import SyncRecord
 from syncs.plan import system_name, writes_payments_back
 

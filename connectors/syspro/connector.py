@@ -9,12 +9,12 @@ import logging
 from decimal import Decimal
 
 from connectors.base import ErpConnector
+from connectors.cursors import ROWVERSION
 from connectors.errors import DataError
 from connectors.records import Address, Dimension, GlAccount, Invoice, InvoiceLine, OpenItem, Supplier, Unreadable
 from connectors.syspro import tables
 from connectors.syspro.client import PAGE_SIZE, BadValue, Cond, SysproClient, all_of, typed
 from connectors.tokens import TokenStore
-from syncs.cursors import ROWVERSION
 
 logger = logging.getLogger(__name__)
 

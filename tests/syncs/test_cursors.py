@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from connectors.cursors import ROWVERSION, TIMESTAMP, TOKEN, CursorTypeError, newer
 from connectors.models import Connection
-from syncs.cursors import ROWVERSION, TIMESTAMP, TOKEN, CursorTypeError, newer
 from syncs.engine import Sync
 from syncs.models import Cursor, Integration, SyncRecord, SyncRun
 

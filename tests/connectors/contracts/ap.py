@@ -8,9 +8,9 @@ import pytest
 
 from connectors import canonical
 from connectors import capabilities as can
+from connectors.cursors import newer
 from connectors.errors import RecordError
 from connectors.records import Invoice, Payment
-from syncs.cursors import newer
 from tests.connectors.contracts.base import SystemContract, control
 
 

@@ -4,8 +4,8 @@ import pytest
 import requests
 from django.utils.module_loading import import_string
 
+from connectors.cursors import TIMESTAMP
 from connectors.registry import get_system
-from syncs.cursors import TIMESTAMP
 
 
 def make_connection(system, tenant, sandbox, **overrides):

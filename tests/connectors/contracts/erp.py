@@ -8,8 +8,8 @@ import pytest
 
 from connectors import canonical
 from connectors import capabilities as can
+from connectors.cursors import CursorTypeError, newer
 from connectors.records import Invoice, Payment, Supplier, Unreadable
-from syncs.cursors import CursorTypeError, newer
 from tests.connectors.contracts.base import SystemContract, control
 
 PAID_INVOICE = canonical.GOOD_INVOICES[0]

@@ -10,10 +10,10 @@ import requests
 
 import connectors.infor.connector as infor_connector
 from connectors import canonical
+from connectors.cursors import TIMESTAMP
 from connectors.infor import m3
 from connectors.infor.sandbox import MIError
 from connectors.records import Address, Supplier
-from syncs.cursors import TIMESTAMP
 from syncs.engine import run_integration
 from syncs.models import Cursor, Integration, SyncRecord
 from tests.connectors.contracts.base import control, make_connection
@@ -90,7 +90,7 @@ def test_the_supplier_cursor_advances_across_two_incremental_reads(connector, sa
 
 def test_markers_never_come_after_the_change_and_stay_put_while_nothing_changes(connector, sandbox):
     """A failed record is read again from just before its marker: the marker must not be later than the
-    change. And the ledger's fingerprint includes it: an unchanged supplier read again must not move."""
+    change. And it must not move while nothing changes: an unchanged supplier comes back the same, marker included."""
     first = by_id(connector.suppliers())
     stamps = {s["SUNO"]: s["LMTS"] for s in sandbox.simulators["infor"].suppliers.values()}
     for suno, supplier in first.items():
