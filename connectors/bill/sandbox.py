@@ -998,6 +998,20 @@ class BillSimulator(Simulator):
                     sub = self.subscriptions[payload["id"]]
                     sub["status"] = {**sub["status"], "enabled": False}
                 return self.public_subscription(sub)
+            if action == "edit-vendor":
+                # A person editing a vendor in BILL's web app: found by the short name we give it.
+                with self.lock:
+                    vendor = next((v for v in self.org(org_id)["vendors"].values()
+                                   if v.get("shortName") == payload.get("shortName")), None)
+                    if vendor is None:
+                        raise Invalid(f"No vendor with shortName {payload.get('shortName')!r}")
+                    changes = payload.get("changes") or {}
+                    merged = self.build_vendor({**vendor, **changes}, api=False)
+                    for key in changes:
+                        vendor[key] = merged[key]
+                    vendor["updatedTime"] = self.now_iso()
+                    self.emit(org_id, "vendor.updated", "vendor", vendor)
+                    return vendor
             if action == "seed-canonical":
                 with self.lock:
                     return self.seed_canonical(org_id)
@@ -1010,7 +1024,7 @@ class BillSimulator(Simulator):
                     return self.canonical_state(org_id)
         except (Invalid, NotFoundError, KeyError) as exc:
             raise BadRequest(str(exc)) from None
-        raise BadRequest(f"bill has no control {action!r}; controls: account, seed, pay, payment-status, "
+        raise BadRequest(f"bill has no control {action!r}; controls: account, seed, pay, payment-status, edit-vendor, "
                          "fail-payment, deliver, expire-sessions, disable-subscription, seed-canonical, "
                          "canonical-pay, canonical-state")
 

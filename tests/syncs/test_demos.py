@@ -51,3 +51,21 @@ def test_the_acumatica_demo_shows_its_three_problems(seeded):
     assert f"Subaccount {acumatica.UNMAPPED_SUBACCOUNT} is not mapped" in failed[acumatica.UNMAPPED_BILL]
     on_hold = SyncRecord.objects.get(integration=integration, object_type="vendor", source_id=acumatica.VENDOR_ON_HOLD)
     assert on_hold.status == SyncRecord.SKIPPED
+
+
+def test_the_ifs_demo_shows_its_problems(seeded, sandbox):
+    from connectors.ifs import demo as ifs
+    from portal.models import AuditEntry
+    from tests.syncs.test_infor_to_bill import control
+
+    integration = seeded("ifs")
+    first = run_integration(integration.pk)
+    assert first.counters["acknowledgements_waiting"] == 1, "the invoice on a locked row waits"
+    waiting = SyncRecord.objects.get(integration=integration, object_type="bill", number=ifs.LOCKED_INVOICE)
+    assert "acknowledged_waiting" in waiting.data
+    org = demo.bill_organization(ifs.TENANT[0])
+    control(sandbox, "bill/edit-vendor", {"organizationId": org, "shortName": ifs.BOTH_SIDES_SUPPLIER,
+                                          "changes": {"email": "ap-desk@vendor-side.test"}})
+    second = run_integration(integration.pk)
+    assert second.counters["supplier_update_conflicts"] == 1, second.counters
+    assert AuditEntry.objects.filter(action="sync.supplier.conflict", tenant=integration.tenant).count() == 1

@@ -1,0 +1,128 @@
+"""The ops work queue: failed records grouped by root cause, retried a group at a time, or set aside.
+
+A group is an error class and a folded reason (syncs.reasons.fold): "GL account 6999 is not mapped to a
+BILL account" stays one group however many invoices carry it. Grouping reads the distinct reasons with
+their counts from the database (one query, using the status index), so it costs the number of distinct
+reasons, not the number of failed records.
+
+Setting a record aside (ignoring it) is a person's decision with a reason: the record keeps its reason and
+history, is never sent or retried, and can be put back. Both are audited with the actor.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from portal import audit
+from syncs import operations, reasons
+from syncs.models import SyncRecord
+
+# More distinct reasons than this are not folded on one page; the rest are summed as "other reasons".
+MAX_DISTINCT_REASONS = 5000
+# Statuses a person may set aside: a synced record has already gone.
+IGNORABLE = (SyncRecord.FAILED, SyncRecord.PENDING, SyncRecord.SKIPPED)
+
+
+@dataclass
+class Group:
+    error_class: str
+    reason: str
+    count: int = 0
+    details: set = field(default_factory=set)
+
+    @property
+    def key(self):
+        return group_key(self.error_class, self.reason)
+
+    @property
+    def class_in_words(self):
+        return reasons.class_in_words(self.error_class)
+
+    @property
+    def advice(self):
+        return reasons.advice(self.error_class)
+
+
+def group_key(error_class, reason):
+    return hashlib.sha256(f"{error_class}\n{reason}".encode()).hexdigest()[:16]
+
+
+def failed(records=None):
+    records = SyncRecord.objects.all() if records is None else records
+    return records.filter(status=SyncRecord.FAILED)
+
+
+def groups(records=None):
+    """The failed records of `records` (a SyncRecord queryset), grouped by root cause, largest first.
+    Returns (groups, records beyond the reasons folded)."""
+    rows = (failed(records).order_by().values("error_class", "error_detail").annotate(n=Count("pk"))
+            .order_by("-n")[:MAX_DISTINCT_REASONS + 1])
+    rows = list(rows)
+    overflow = rows[MAX_DISTINCT_REASONS:]
+    by_key = {}
+    for row in rows[:MAX_DISTINCT_REASONS]:
+        reason = reasons.fold(row["error_detail"])
+        group = by_key.setdefault((row["error_class"], reason), Group(row["error_class"], reason))
+        group.count += row["n"]
+        group.details.add(row["error_detail"])
+    ordered = sorted(by_key.values(), key=lambda g: (-g.count, g.reason))
+    return ordered, sum(row["n"] for row in overflow)
+
+
+def find_group(key, records=None):
+    return next((g for g in groups(records)[0] if g.key == key), None)
+
+
+def records_of(group, records=None):
+    return failed(records).filter(error_class=group.error_class, error_detail__in=group.details)
+
+
+def retry(records, actor):
+    """Replay these failed records, integration by integration (syncs.operations.replay_failed). Returns how
+    many were queued."""
+    by_integration = {}
+    for record in records.filter(status=SyncRecord.FAILED).select_related("integration__tenant"):
+        by_integration.setdefault(record.integration, []).append(record)
+    return sum(operations.replay_failed(integration, actor, rows) for integration, rows in by_integration.items())
+
+
+def ignore(records, reason, actor):
+    """Set these records aside with a reason: never sent, never retried. Returns how many."""
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("Say why these records are set aside: the reason is kept with them.")
+    rows = list(records.filter(status__in=IGNORABLE).select_related("integration__tenant"))
+    now = timezone.now()
+    entries = []
+    for record in rows:
+        record.data = {**record.data, "status_before_ignored": record.status}
+        record.status, record.note, record.updated_at = SyncRecord.IGNORED, reason, now
+        entries.append(audit.build("sync.record.ignored", actor=actor, tenant=record.integration.tenant,
+                                   obj=record, source_ref=record.source_ref, target_id=record.target_id,
+                                   message=f"Set aside: {reason}"))
+    with transaction.atomic():
+        SyncRecord.objects.bulk_update(rows, ["status", "note", "data", "updated_at"], batch_size=500)
+        audit.record_all(entries)
+    return len(rows)
+
+
+def unignore(records, actor):
+    """Put set-aside records back where they were; a failed one is retried by the next replay. Returns how many."""
+    rows = list(records.filter(status=SyncRecord.IGNORED).select_related("integration__tenant"))
+    now = timezone.now()
+    entries = []
+    for record in rows:
+        before = record.data.get("status_before_ignored") or SyncRecord.FAILED
+        record.data = {k: v for k, v in record.data.items() if k != "status_before_ignored"}
+        note = record.note
+        record.status, record.note, record.updated_at = before, "", now
+        entries.append(audit.build("sync.record.unignored", actor=actor, tenant=record.integration.tenant,
+                                   obj=record, source_ref=record.source_ref, target_id=record.target_id,
+                                   message=f"Put back (it had been set aside: {note})"))
+    with transaction.atomic():
+        SyncRecord.objects.bulk_update(rows, ["status", "note", "data", "updated_at"], batch_size=500)
+        audit.record_all(entries)
+    return len(rows)
