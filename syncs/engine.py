@@ -14,6 +14,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from itertools import islice
 
 from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
@@ -27,6 +28,7 @@ from connectors.errors import (
     RecordError,
     TransientError,
 )
+from connectors.http import fan_out
 from connectors.limits import exclusive
 from connectors.records import (
     CONTACT_FIELDS,
@@ -49,6 +51,9 @@ from syncs.plan import plan_for, system_name
 DRY_RUN_STEPS = {"sync_suppliers", "sync_invoices"}
 # Streams read from the AP platform; the others are read from the ERP.
 AP_STREAMS = {"payments", "vendor_edits"}
+# Follow-up calls on bills (acknowledgements, images) made at once, and bills taken from the ledger at a time.
+FOLLOW_UP_WORKERS = 8
+FOLLOW_UP_CHUNK = 100
 # The ledger's search fields (finance finds a record by them), refreshed from each read.
 SEARCH_FIELDS = ("number", "party", "amount", "currency", "document_date")
 
@@ -992,61 +997,69 @@ class Sync:
         return (SyncRecord.objects.filter(integration=self.integration, object_type="bill", status=SyncRecord.SYNCED)
                 .exclude(data__has_key=key).exclude(data__has_key=refused_key).order_by("pk"))
 
-    def follow_up(self, record, work, done_key, refused_key, counter):
-        """One bill's follow-up call to either system: done, refused for good (the reason kept on the bill and
-        audited once), or left for the next run when the refusal is a passing one."""
-        try:
-            data = work()
-        except RecordError as exc:
-            if exc.error_class in RETRY_CLASSES:
-                self.counters[f"{counter}_waiting"] += 1
-                first = record.data.get(f"{done_key}_waiting") != str(exc)
-                record.data = {**record.data, f"{done_key}_waiting": str(exc)}
-                record.save(update_fields=["data", "updated_at"])
-                if first:
-                    self.log(f"sync.bill.{counter}_waiting", record, f"Not done yet, retried next run: {exc}")
-                return
+    def follow_ups(self, work, done_key, refused_key, counter):
+        """Each bill lacking a follow-up gets `work(record)` -> (data to keep, audit action, what to say):
+        FOLLOW_UP_WORKERS calls at a time (each system's client still holds its own limits), the outcomes written
+        here, in this thread. A passing refusal (a locked row, a conflict) waits for the next run, said once; a
+        refusal for good is kept on the bill, audited once, and makes the run partial."""
+        # The ids first: the rows change as they are settled, which a cursor still open over them must not see.
+        pending = iter(list(self.bills_lacking(done_key, refused_key).values_list("pk", flat=True)))
+        while ids := list(islice(pending, FOLLOW_UP_CHUNK)):
+            chunk = list(SyncRecord.objects.filter(pk__in=ids).order_by("pk"))
+            for record, (done, error) in zip(chunk, fan_out(lambda r: attempt(work, r), chunk, FOLLOW_UP_WORKERS),
+                                             strict=True):
+                self.settle_follow_up(record, done, error, done_key, refused_key, counter)
+
+    def settle_follow_up(self, record, done, error, done_key, refused_key, counter):
+        waiting_key = f"{done_key}_waiting"
+        if error is None:
+            self.transient_streak = 0
+            data, action, said = done
+            record.data = {key: value for key, value in {**record.data, **data}.items() if key != waiting_key}
+            record.save(update_fields=["data", "updated_at"])
+            self.counters[f"{counter}_done"] += 1
+            self.log(action, record, said)
+        elif isinstance(error, RecordError) and error.error_class not in RETRY_CLASSES:
             self.failures += 1
             self.counters[f"{counter}_failed"] += 1
-            record.data = {**record.data, refused_key: str(exc)}
+            record.data = {**record.data, refused_key: str(error)}
             record.save(update_fields=["data", "updated_at"])
-            self.log(f"sync.bill.{counter}_failed", record, str(exc))
-            return
-        except (Deferred, AuthError, ConfigurationError):
-            raise
-        except TransientError as exc:
+            self.log(f"sync.bill.{counter}_failed", record, str(error))
+        else:
             self.counters[f"{counter}_waiting"] += 1
-            self.note_transient(exc)
-            return
-        self.transient_streak = 0
-        record.data = {key: value for key, value in {**record.data, **data}.items() if key != f"{done_key}_waiting"}
-        record.save(update_fields=["data", "updated_at"])
-        self.counters[f"{counter}_done"] += 1
+            if record.data.get(waiting_key) != str(error):
+                record.data = {**record.data, waiting_key: str(error)}
+                record.save(update_fields=["data", "updated_at"])
+                self.log(f"sync.bill.{counter}_waiting", record, f"Not done yet, retried next run: {error}")
+            self.note_transient(error)
 
     def acknowledge_invoices(self):
         """Each invoice whose bill exists is marked as transferred in the ERP, once."""
-        for record in self.bills_lacking("acknowledged", "acknowledge_refused").iterator():
-            def work(record=record):
-                said_by_erp = self.erp.acknowledge_invoice(record.data.get("reference") or {})
-                self.log("sync.invoice.acknowledged", record, f"Marked as transferred in {self.source_name}: "
-                                                              f"{said_by_erp}")
-                return {"acknowledged": timezone.now().isoformat()}
-            self.follow_up(record, work, "acknowledged", "acknowledge_refused", "acknowledgements")
+        def work(record):
+            said_by_erp = self.erp.acknowledge_invoice(record.data.get("reference") or {})
+            return ({"acknowledged": timezone.now().isoformat()}, "sync.invoice.acknowledged",
+                    f"Marked as transferred in {self.source_name}: {said_by_erp}")
+        self.follow_ups(work, "acknowledged", "acknowledge_refused", "acknowledgements")
 
     def attach_documents(self):
         """Each new bill gets its invoice's images, streamed from the ERP to the AP platform; a bill whose
         invoice has none says so."""
-        for record in self.bills_lacking("documents", "documents_refused").iterator():
-            def work(record=record):
-                attached = []
-                for document in self.erp.invoice_documents(record.data.get("reference") or {}):
-                    attached.append({"name": document.name,
-                                     "id": self.ap.attach_document(record.target_id, document)})
-                if attached:
-                    self.log("sync.bill.documents_attached", record,
-                             f"Attached {', '.join(d['name'] for d in attached)} from {self.source_name}.")
-                else:
-                    self.log("sync.bill.sent_without_image", record,
-                             f"{self.source_name} has no image of this invoice; the bill was sent without one.")
-                return {"documents": attached}
-            self.follow_up(record, work, "documents", "documents_refused", "documents")
+        def work(record):
+            attached = [{"name": document.name, "id": self.ap.attach_document(record.target_id, document)}
+                        for document in self.erp.invoice_documents(record.data.get("reference") or {})]
+            if attached:
+                return ({"documents": attached}, "sync.bill.documents_attached",
+                        f"Attached {', '.join(d['name'] for d in attached)} from {self.source_name}.")
+            return ({"documents": []}, "sync.bill.sent_without_image",
+                    f"{self.source_name} has no image of this invoice; the bill was sent without one.")
+        self.follow_ups(work, "documents", "documents_refused", "documents")
+
+
+def attempt(work, record):
+    """(result, None), or (None, the RecordError or TransientError that stopped it); other errors stop the run."""
+    try:
+        return work(record), None
+    except (Deferred, AuthError, ConfigurationError):
+        raise
+    except (RecordError, TransientError) as exc:
+        return None, exc
