@@ -137,6 +137,9 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Lock files that share call slots and critical sections between processes on SQLite (flock; local disk).
 LOCK_DIR = env.str("LOCK_DIR", default=str(BASE_DIR / "var" / "locks"))
+# File exchanges (an AvidXchange connection in file mode) live under this folder only: a staff user types the
+# folder, and must not be able to make the server write anywhere else.
+FILE_EXCHANGE_ROOT = env.str("FILE_EXCHANGE_ROOT", default=str(BASE_DIR / "var" / "exchange"))
 
 # Mail, for ops alerts (syncs/alerts.py): printed to the console in development, sent through EMAIL_URL
 # (e.g. smtp+tls://user:password@smtp.example.com:587) otherwise.

@@ -45,6 +45,8 @@ def forget_tokens_in_memory():
 def lock_files_in_tmp(settings, tmp_path_factory):
     """Keep the suite's lock files out of the checkout."""
     settings.LOCK_DIR = str(tmp_path_factory.getbasetemp() / "locks")
+    # Every test's tmp_path is under the base temp, so file exchanges made there are inside the root.
+    settings.FILE_EXCHANGE_ROOT = str(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture

@@ -3,10 +3,12 @@ Facts from Infor's ION API and M3 MI REST documentation."""
 
 from datetime import timedelta
 
+import requests
 from django.utils import timezone
 
-from connectors.errors import AuthError, ConfigurationError, DataError, TransientError
+from connectors.errors import AuthError, ConfigurationError, DataError, NotFound, TransientError
 from connectors.http import HttpClient, default_classify
+from connectors.infor import idm
 from connectors.limits import take_rate_token
 from connectors.tokens import Token, TokenSession, refresh_leeway
 from portal.redaction import register_secret
@@ -37,6 +39,9 @@ def classify(response):
     status = response.status_code
     if status < 400:
         return
+    if status == 404 and f"/{idm.API}/" in response.request.path_url:
+        raise NotFound(f"Infor Document Management has no such item ({response.request.path_url.split('?')[0]}); it "
+                       "may have been deleted since it was found.", status=status)
     if status == 404:
         raise ConfigurationError(f"Infor answered 404 for {response.request.path_url.split('?')[0]}: the tenant, "
                                  "program or transaction does not exist here. Check the .ionapi file and "
@@ -56,6 +61,7 @@ def trimmed(record):
 
 
 CALLS_PER_MINUTE = 3000
+DOWNLOAD_CHUNK = 64 * 1024
 
 
 class InforClient:
@@ -67,6 +73,7 @@ class InforClient:
         self.company = str(connection.options.get("company", ""))
         self.division = connection.options.get("division", "")
         self.m3_base = f"{self.ionapi['iu'].rstrip('/')}/{self.ionapi['ti']}/M3/m3api-rest/v2/execute"
+        self.idm_base = f"{self.ionapi['iu'].rstrip('/')}/{self.ionapi['ti']}/{idm.API}"
         self.token_url = self.ionapi["pu"] + self.ionapi["ot"]
         self.revoke_url = self.ionapi["pu"] + self.ionapi.get("or", "revoke_token.oauth2")
         auth = TokenSession(connection, login=self.login, refresh=self.refresh, leeway=DEFAULT_LEEWAY,
@@ -166,3 +173,23 @@ class InforClient:
     def key_range(self, transaction, inputs, start_field, key_field, page_size=100):
         for page in self.pages(transaction, inputs, start_field, key_field, page_size):
             yield from page
+
+    # --- Infor Document Management ----------------------------------------------------------------------
+    def idm_items(self, query):
+        """The items an IDM XQuery selects (idm.py), up to idm.SEARCH_LIMIT."""
+        body = self.http.json("GET", f"{self.idm_base}/items/search",
+                              params={"$query": query, "$offset": 0, "$limit": idm.SEARCH_LIMIT})
+        return idm.items_of(body)
+
+    def idm_content(self, pid, what):
+        """The content of an item's file, a piece at a time, never whole in memory (UNCONFIRMED, I14: GET
+        items/{pid}/resource). A download that breaks off is a TransientError: the image is fetched again on
+        the next run."""
+        response = self.http.request("GET", f"{self.idm_base}/items/{pid}/resource", stream=True)
+        try:
+            yield from response.iter_content(DOWNLOAD_CHUNK)
+        except requests.RequestException as exc:
+            raise TransientError(f"Infor Document Management: the download of {what} broke off "
+                                 f"({type(exc).__name__}).") from None
+        finally:
+            response.close()

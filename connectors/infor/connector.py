@@ -10,9 +10,9 @@ from django.utils import timezone
 from connectors.base import ErpConnector
 from connectors.errors import DataError
 from connectors.http import fan_out
-from connectors.infor import m3
+from connectors.infor import idm, m3
 from connectors.infor.client import InforClient
-from connectors.records import Address, Dimension, GlAccount, Invoice, InvoiceLine, Supplier, Unreadable
+from connectors.records import Address, Dimension, Document, GlAccount, Invoice, InvoiceLine, Supplier, Unreadable
 from connectors.tokens import TokenStore
 
 logger = logging.getLogger(__name__)
@@ -305,19 +305,63 @@ class InforConnector(ErpConnector):
         except DataError as exc:
             return Unreadable("bill", key, head.get("SINO", key), str(exc), lmts_to_iso(head.get("LMTS")))
 
+    # --- invoice images -------------------------------------------------------------------------------
+    def invoice_documents(self, invoice_reference):
+        """The invoice's images in Infor Document Management, where the connection keeps them there (option
+        document_store); [] where it has no document store, or IDM has no image of this invoice. Each is
+        downloaded only when read, a piece at a time."""
+        options = self.connection.options or {}
+        if options.get("document_store") != idm.DOCUMENT_STORE:
+            return []
+        missing = [k for k in ("DIVI", "SUNO", "SINO") if not invoice_reference.get(k)]
+        if missing:
+            raise DataError(f"The invoice's Infor reference lacks {', '.join(missing)}, so its image cannot be looked "
+                            "up in Infor Document Management.")
+        values = {"CONO": self.client.company, **{k: str(invoice_reference[k]) for k in ("DIVI", "SUNO", "SINO")}}
+        query = idm.query(options.get("idm_document_type") or idm.DOCUMENT_TYPE, values)
+        if query is None:
+            raise DataError(f"Invoice {values['SINO']} of supplier {values['SUNO']} has a double quote in its number, "
+                            "which an Infor Document Management query cannot hold.")
+        return [self._document(item, values) for item in self.client.idm_items(query)]
+
+    def _document(self, item, values):
+        where = f"Infor Document Management item of invoice {values['SINO']} (supplier {values['SUNO']})"
+        if not isinstance(item, dict) or not isinstance(item.get("pid"), str) or not item["pid"]:
+            raise DataError(f"{where}: the item has no pid.")
+        pid = item["pid"]
+        resource = idm.main_resource(item)
+        if resource is None:
+            raise DataError(f"{where} {pid}: the item has no file.")
+        name, mimetype, size = resource.get("filename"), resource.get("mimetype"), resource.get("size")
+        if not isinstance(name, str) or not name or not isinstance(mimetype, str) or not mimetype:
+            raise DataError(f"{where} {pid}: its file has no filename or mimetype.")
+        try:
+            size = None if size in (None, "") else int(size)
+        except (TypeError, ValueError):
+            raise DataError(f"{where} {pid}: its size {size!r} is not a number of bytes.") from None
+        return Document(name=name, content_type=mimetype, size=size,
+                        chunks=lambda: self.client.idm_content(pid, name))
+
     # --- payments back --------------------------------------------------------------------------------
     def post_payment(self, invoice_reference, payment):
-        # The reference is a check number, trace or transaction number: text from BILL, but whatever
+        """Record an AP payment's share on the invoice, looked up first (the extension's Add is not idempotent).
+        A payment the AP platform undid (voided, returned, escheated: paid False, reversed True) is reversed on
+        the row recorded before, with the reason; one never recorded has nothing to reverse."""
+        # The reference is a check number, trace or transaction number: text from the AP platform, but whatever
         # comes is made text before it is cut to the extension's field length.
         reference = "" if payment.reference is None else str(payment.reference)
+        reversal = not payment.paid and payment.reversed
         inputs = {**{k: str(invoice_reference[k]) for k in m3.INVOICE_KEY_FIELDS},
                   "PYID": str(payment.payment_id), "PYAM": f"{payment.amount:.2f}",
                   "PYDT": (payment.process_date or timezone.now().date()).strftime("%Y%m%d"),
                   "PYST": m3.PAYMENT_PAID if payment.paid else m3.PAYMENT_VOIDED,
-                  "REFE": reference[:m3.REFERENCE_LENGTH]}
+                  "REFE": reference[:m3.REFERENCE_LENGTH],
+                  "RVTX": reversal_reason(payment, reference) if reversal else ""}
         key = {k: inputs[k] for k in (*m3.INVOICE_KEY_FIELDS, "PYID")}
         existing = self._payment(key)
         if existing is None:
+            if reversal:
+                return f"payment {payment.payment_id} was never recorded, so there is nothing to reverse"
             try:
                 self.client.execute(m3.ADD_PAYMENT, inputs)
                 return f"added payment {payment.payment_id}"
@@ -325,10 +369,12 @@ class InforConnector(ErpConnector):
                 if m3.ALREADY_EXISTS not in str(exc):
                     raise
                 existing = self._payment(key)
-        if existing and existing.get("PYDT") == inputs["PYDT"] and existing.get("PYST") == inputs["PYST"] \
+        if existing and all(existing.get(k) == inputs[k] for k in ("PYDT", "PYST", "RVTX")) \
                 and existing.get("PYAM") == payment.amount:
             return f"payment {payment.payment_id} already recorded"
         self.client.execute(m3.UPDATE_PAYMENT, inputs)
+        if reversal:
+            return f"reversed payment {payment.payment_id}: {inputs['RVTX']}"
         return f"updated payment {payment.payment_id} to {inputs['PYST']}"
 
     def _payment(self, key):
@@ -348,3 +394,9 @@ class InforConnector(ErpConnector):
             record["PYAM"] = None
         return record
 
+
+
+def reversal_reason(payment, reference):
+    """Why a payment was reversed, in the extension's reason field: the AP platform's state and reference."""
+    reason = payment.status.replace("_", " ").capitalize()
+    return (f"{reason}: {reference}" if reference else reason)[:m3.REASON_LENGTH]

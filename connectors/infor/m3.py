@@ -196,16 +196,19 @@ def invoice_key(divi, yea4, jrno, jsno):
 
 # --- payments back: an XtendM3 extension -------------------------------------------------------------------
 # UNCONFIRMED: an XtendM3 extension API (EXTnnnMI is where customer transactions live) that records a
-# payment made outside M3 against the AP invoice, one row per invoice and AP payment id (PYID): one BILL
-# payment can pay several invoices, each its own share. Its fields, values and messages
-# (docs/ASSUMPTIONS.md I3, I4) are these.
-_PAYMENT_INPUTS = "DIVI A3 YEA4 N4 JRNO N7 JSNO N7 PYID A40 PYAM N17 PYDT D10 PYST A10 REFE A30"
-_PAYMENT_DESCRIPTIONS = (("DIVI", "Division"), ("YEA4", "Year"), ("JRNO", "Journal number"),
+# payment made outside M3 against the AP invoice, one row per invoice and AP payment id (PYID): one AP
+# payment can pay several invoices, each its own share. A payment undone in the AP platform (voided, an ACH
+# return, an escheated check) is reversed on its row: status VOIDED and the reason in RVTX. Its fields,
+# values and messages (docs/ASSUMPTIONS.md I3, I4) are these. CONO is an input of each, as in Infor's own
+# transactions, so the company never depends on the service account's default.
+_PAYMENT_INPUTS = "CONO N3 DIVI A3 YEA4 N4 JRNO N7 JSNO N7 PYID A40 PYAM N17 PYDT D10 PYST A10 REFE A30 RVTX A40"
+_PAYMENT_DESCRIPTIONS = (("CONO", "Company"), ("DIVI", "Division"), ("YEA4", "Year"), ("JRNO", "Journal number"),
                          ("JSNO", "Journal sequence number"), ("PYID", "Payment id"), ("PYAM", "Payment amount"),
-                         ("PYDT", "Payment date"), ("PYST", "Payment status"), ("REFE", "Reference"))
+                         ("PYDT", "Payment date"), ("PYST", "Payment status"), ("REFE", "Reference"),
+                         ("RVTX", "Reversal reason"))
 GET_PAYMENT = transaction(
-    "EXT200MI", "GetPayment", "DIVI A3 YEA4 N4 JRNO N7 JSNO N7 PYID A40", "DIVI YEA4 JRNO JSNO PYID",
-    "PYID A40 DIVI A3 YEA4 N4 JRNO N7 JSNO N7 PYAM N17 PYDT D10 PYST A10 REFE A30 LMTS N18",
+    "EXT200MI", "GetPayment", "CONO N3 DIVI A3 YEA4 N4 JRNO N7 JSNO N7 PYID A40", "DIVI YEA4 JRNO JSNO PYID",
+    "PYID A40 DIVI A3 YEA4 N4 JRNO N7 JSNO N7 PYAM N17 PYDT D10 PYST A10 REFE A30 RVTX A40 LMTS N18",
     "UNCONFIRMED extension (docs/ASSUMPTIONS.md I3, I4)", _PAYMENT_DESCRIPTIONS)
 ADD_PAYMENT = transaction(
     "EXT200MI", "AddPayment", _PAYMENT_INPUTS, "DIVI YEA4 JRNO JSNO PYID PYAM PYDT PYST", "",
@@ -217,6 +220,7 @@ PAYMENT_PAID = "PAID"
 PAYMENT_VOIDED = "VOIDED"
 PAYMENT_STATUSES = (PAYMENT_PAID, PAYMENT_VOIDED)
 REFERENCE_LENGTH = ADD_PAYMENT.input("REFE").length
+REASON_LENGTH = ADD_PAYMENT.input("RVTX").length
 # The extension's messages, in English (the service account's M3 language): adding a payment that is
 # there already, and looking up one that is not.
 ALREADY_EXISTS = "already exists"

@@ -3,7 +3,9 @@
 Follows Infor's ION API and M3 MI REST documentation: password grant at pu + ot (client credentials in
 the body or as HTTP Basic), refresh tokens, revoke at pu + or, bearer tokens that expire on the
 simulated clock, 20 service-account logins a minute, spike arrest with 429, company/division
-checks, v2 response and error shapes, key-range paging with maxrecs and LMTS for incremental reads.
+checks, v2 response and error shapes, key-range paging with maxrecs and LMTS for incremental reads,
+and the search and download of Infor Document Management (IDM) items as connectors/infor/idm.py has them.
+Each tenant (the `tenant` control adds one) has its own data, credentials and limits.
 
 The transactions it answers, and for each its input fields (which are required) and its output
 fields with their types and lengths, are those in connectors/infor/m3.py: a call gets back exactly
@@ -14,13 +16,14 @@ own change stamp, and e-mail addresses in the e-mail repository (CRS111).
 """
 
 import base64
+import hashlib
 import secrets
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import unquote
 
 from connectors import canonical
-from connectors.infor import m3
+from connectors.infor import idm, m3
 from connectors.sandbox import BadRequest, Response, Simulator, public, route
 
 TENANT = "MLC_TST"
@@ -47,12 +50,38 @@ INVOICE_HEADER_FIELDS = {**INVOICE_FIELDS, **{f.name: f for f in m3.fields("SPYN
 ACCOUNT_FIELDS = {f.name: f for f in m3.GL_ACCOUNTS.outputs}
 
 
-def ionapi_for(base_url):
+def client_id(tenant):
+    return CLIENT_ID if tenant == TENANT else f"{tenant}~sandboxclient"
+
+
+def service_access_key(tenant):
+    return SERVICE_ACCESS_KEY if tenant == TENANT else f"{tenant}#sandbox-service-access"
+
+
+def ionapi_for(base_url, tenant=TENANT):
     """The .ionapi file a tenant would download, pointing at a simulator served at base_url."""
-    return {"ti": TENANT, "cn": "ml-connector sandbox", "dt": "12", "ci": CLIENT_ID, "cs": CLIENT_SECRET,
-            "iu": f"{base_url}/infor", "pu": f"{base_url}/infor/{TENANT}/as/", "oa": "authorization.oauth2",
+    return {"ti": tenant, "cn": "ml-connector sandbox", "dt": "12", "ci": client_id(tenant), "cs": CLIENT_SECRET,
+            "iu": f"{base_url}/infor", "pu": f"{base_url}/infor/{tenant}/as/", "oa": "authorization.oauth2",
             "ot": "token.oauth2", "or": "revoke_token.oauth2", "ev": "U0000000", "v": "1.0",
-            "saak": SERVICE_ACCESS_KEY, "sask": SERVICE_SECRET_KEY}
+            "saak": service_access_key(tenant), "sask": SERVICE_SECRET_KEY}
+
+
+class TenantData:
+    """One tenant's M3 company and document store, and what its calls cost."""
+
+    def __init__(self, tenant):
+        self.tenant = tenant
+        self.suppliers = {}  # SUNO -> the supplier record (CRS620), with its LMTS
+        self.addresses = {}  # SUNO -> [address (CRS622), with its own LMTS]
+        self.emails = {}  # (EMTP, EMKY) -> EMAL (CRS111)
+        self.accounts = {}
+        self.invoices = {}
+        self.payments = {}
+        self.documents = {}  # IDM pid -> {entityName, attrs {name: value}, filename, mimetype, content}
+        self.last_lmts = 0
+        self.login_times = []
+        self.counts = {"logins": 0, "refreshes": 0, "calls": 0, "revoked": 0, "idm_calls": 0}
+        self.transaction_calls = {}
 
 
 def mi_error(status, message, code="", field=""):
@@ -151,6 +180,12 @@ def canonical_seed(unreadable=False):
         for number, inv in enumerate(invoices, 1)]}
 
 
+def generated(size):
+    """`size` bytes of a stand-in invoice image, the same for the same size."""
+    seed = hashlib.sha256(str(size).encode()).digest()
+    return (b"%PDF-1.4\n" + seed * (size // len(seed) + 1))[:size]
+
+
 class InforSimulator(Simulator):
     id = "infor"
 
@@ -159,25 +194,30 @@ class InforSimulator(Simulator):
         self.issue_refresh_tokens = True
         self.login_limit = 20
         self.spike_limit = 3000
-        self.access_tokens = {}
+        self.access_tokens = {}  # token -> {expires, client, tenant}
         self.refresh_tokens = {}
-        self.login_times = []
         self.minute_calls = {}
-        self.suppliers = {}  # SUNO -> the supplier record (CRS620), with its LMTS
-        self.addresses = {}  # SUNO -> [address (CRS622), with its own LMTS]
-        self.emails = {}  # (EMTP, EMKY) -> EMAL (CRS111)
-        self.accounts = {}
-        self.invoices = {}
-        self.payments = {}
-        self.last_lmts = 0
-        self.counts = {"logins": 0, "refreshes": 0, "calls": 0, "revoked": 0}
-        self.transaction_calls = {}
+        self.tenants = {TENANT: TenantData(TENANT)}
+        # The tenant a call or control is about; set under the simulator's lock before any of it is touched.
+        self.data = self.tenants[TENANT]
+
+    # What the tests look at without naming a tenant: the default tenant's.
+    suppliers = property(lambda self: self.tenants[TENANT].suppliers)
+    invoices = property(lambda self: self.tenants[TENANT].invoices)
+    payments = property(lambda self: self.tenants[TENANT].payments)
+    transaction_calls = property(lambda self: self.tenants[TENANT].transaction_calls)
+
+    def tenant(self, ti):
+        if ti not in self.tenants:
+            raise BadRequest(f"No tenant {ti!r}; tenants: {', '.join(self.tenants)} (the tenant control adds one).")
+        self.data = self.tenants[ti]
+        return self.data
 
     def lmts(self):
         """M3's change stamp (yyyyMMddHHmmssfff), strictly increasing."""
         value = int(self.clock.now().strftime("%Y%m%d%H%M%S%f")[:17])
-        self.last_lmts = max(value, self.last_lmts + 1)
-        return str(self.last_lmts)
+        self.data.last_lmts = max(value, self.data.last_lmts + 1)
+        return str(self.data.last_lmts)
 
     # --- framework hooks --------------------------------------------------------------------------------
     def error_response(self, status, code, message):
@@ -206,7 +246,7 @@ class InforSimulator(Simulator):
         self.minute_calls[(info["client"], minute)] = count
         if count > self.spike_limit:
             return self.rate_limited_response(request, info)
-        self.counts["calls"] += 1
+        self.tenants[info["tenant"]].counts["calls"] += 1
         return info
 
     # --- OAuth ------------------------------------------------------------------------------------------
@@ -224,33 +264,35 @@ class InforSimulator(Simulator):
     @public
     def token(self, request, _, ti):
         form = request.form()
-        client_id, client_secret = self.client_credentials(request, form)
-        if ti != TENANT or client_id != CLIENT_ID or client_secret != CLIENT_SECRET:
+        client, client_secret = self.client_credentials(request, form)
+        if ti not in self.tenants or client != client_id(ti) or client_secret != CLIENT_SECRET:
             return Response.json(401, {"error": "invalid_client", "error_description": "Client authentication failed"})
+        data = self.tenant(ti)
         now = self.clock.time()
         grant = form.get("grant_type")
         if grant == "password":
-            self.login_times = [t for t in self.login_times if now - t < 60]
-            if len(self.login_times) >= self.login_limit:
+            data.login_times = [t for t in data.login_times if now - t < 60]
+            if len(data.login_times) >= self.login_limit:
                 return Response.json(429, {"error": "Too Many Requests",
                                            "message": "Service account authentication limit: 20 per minute"})
-            self.login_times.append(now)
-            if form.get("username") != SERVICE_ACCESS_KEY or form.get("password") != SERVICE_SECRET_KEY:
+            data.login_times.append(now)
+            if form.get("username") != service_access_key(ti) or form.get("password") != SERVICE_SECRET_KEY:
                 return Response.json(400, {"error": "invalid_grant",
                                            "error_description": "Invalid service account credentials"})
-            self.counts["logins"] += 1
+            data.counts["logins"] += 1
         elif grant == "refresh_token":
-            if self.refresh_tokens.pop(form.get("refresh_token", ""), None) is None:
+            held = self.refresh_tokens.pop(form.get("refresh_token", ""), None)
+            if held is None or held["tenant"] != ti:
                 return Response.json(400, {"error": "invalid_grant", "error_description": "Refresh token is invalid"})
-            self.counts["refreshes"] += 1
+            data.counts["refreshes"] += 1
         else:
             return Response.json(400, {"error": "unsupported_grant_type"})
         access = secrets.token_urlsafe(32)
-        self.access_tokens[access] = {"expires": now + self.token_lifetime, "client": client_id}
+        self.access_tokens[access] = {"expires": now + self.token_lifetime, "client": client, "tenant": ti}
         body = {"access_token": access, "token_type": "Bearer", "expires_in": self.token_lifetime}
         if self.issue_refresh_tokens:
             refresh = secrets.token_urlsafe(32)
-            self.refresh_tokens[refresh] = {"client": client_id}
+            self.refresh_tokens[refresh] = {"client": client, "tenant": ti}
             body["refresh_token"] = refresh
         return Response.json(200, body)
 
@@ -259,7 +301,8 @@ class InforSimulator(Simulator):
     def revoke(self, request, _, ti):
         token = request.form().get("token") or request.arg("token", "")
         found = self.access_tokens.pop(token, None) or self.refresh_tokens.pop(token, None)
-        self.counts["revoked"] += 1 if found else 0
+        if found and found["tenant"] in self.tenants:
+            self.tenants[found["tenant"]].counts["revoked"] += 1
         return Response(200)
 
     @route("GET", "/(?P<ti>[A-Za-z0-9_]+)/as/revoke_token.oauth2")
@@ -267,12 +310,68 @@ class InforSimulator(Simulator):
     def revoke_get(self, request, _, ti):
         return self.revoke(request, _, ti)
 
+    def other_tenant(self, info, ti):
+        """Refuse a call to a tenant the token was not issued for; otherwise make it the tenant of the call."""
+        if ti not in self.tenants:
+            return Response.json(404, {"error": "not_found", "message": f"Unknown tenant {ti}"})
+        if info["tenant"] != ti:
+            return Response.json(401, {"error": "invalid_token",
+                                       "error_description": "Token not valid for this tenant"})
+        self.data = self.tenants[ti]
+        return None
+
+    # --- Infor Document Management (connectors/infor/idm.py) ---------------------------------------------
+    @route("GET", f"/(?P<ti>[A-Za-z0-9_]+)/{idm.API}/items/search")
+    def idm_search(self, request, info, ti):
+        """UNCONFIRMED (I12-I14): $query in the one shape idm.py writes, $offset from 0, $limit from 1 to 1,000;
+        a single hit is answered as one object, as IDM's XML-to-JSON conversion does."""
+        refused = self.other_tenant(info, ti)
+        if refused:
+            return refused
+        self.data.counts["idm_calls"] += 1
+        unknown = sorted(set(request.query) - {"$query", "$offset", "$limit"})
+        parsed = idm.parse_query(request.arg("$query"))
+        try:
+            offset, limit = int(request.arg("$offset", "0")), int(request.arg("$limit", "20"))
+        except ValueError:
+            offset = limit = -1
+        if unknown or parsed is None or offset < 0 or not 1 <= limit <= 1000:
+            return Response.json(400, {"error": {"code": "BadRequest", "message": "Give $query as /Type[@Attr = "
+                                                 "\"value\" AND ...], $offset from 0 and $limit from 1 to 1000"
+                                                 + (f"; unknown: {', '.join(unknown)}" if unknown else "")}})
+        document_type, conditions = parsed
+        hits = [{"pid": pid, "entityName": doc["entityName"],
+                 "attrs": {"attr": [{"name": k, "type": "1", "value": v} for k, v in doc["attrs"].items()]},
+                 "resrs": {"res": [{"name": "", "filename": doc["filename"], "mimetype": doc["mimetype"],
+                                    "size": str(len(doc["content"]))},
+                                   {"name": "Thumbnail", "filename": "thumbnail.png", "mimetype": "image/png",
+                                    "size": "0"}]}}
+                for pid, doc in sorted(self.data.documents.items())
+                if doc["entityName"] == document_type and all(doc["attrs"].get(k) == v for k, v in conditions.items())]
+        hits = hits[offset:offset + limit]
+        if not hits:
+            return Response.json(200, {"items": ""})
+        return Response.json(200, {"items": {"item": hits[0] if len(hits) == 1 else hits}})
+
+    @route("GET", f"/(?P<ti>[A-Za-z0-9_]+)/{idm.API}/items/(?P<pid>[A-Za-z0-9_-]+)/resource")
+    def idm_resource(self, request, info, ti, pid):
+        refused = self.other_tenant(info, ti)
+        if refused:
+            return refused
+        self.data.counts["idm_calls"] += 1
+        doc = self.data.documents.get(pid)
+        if doc is None:
+            return Response.json(404, {"error": {"code": "NotFound", "message": f"No item {pid}"}})
+        return Response(200, doc["content"], {"Content-Type": doc["mimetype"],
+                                              "Content-Disposition": f'attachment; filename="{doc["filename"]}"'})
+
     # --- M3 -----------------------------------------------------------------------------------------------
     @route("GET", r"/(?P<ti>[A-Za-z0-9_]+)/M3/m3api-rest/v2/execute/(?P<program>[A-Z0-9]+)/"
                   r"(?P<transaction>[A-Za-z0-9_]+)(?P<matrix>(;[^/]*)?)")
     def execute(self, request, info, ti, program, transaction, matrix):
-        if ti != TENANT:
-            return Response.json(404, {"error": "not_found", "message": f"Unknown tenant {ti}"})
+        refused = self.other_tenant(info, ti)
+        if refused:
+            return refused
         options = dict(p.split("=", 1) for p in unquote(matrix).split(";") if "=" in p)
         inputs = {k.upper(): v for k, v in ((k, v[0]) for k, v in request.query.items()) if not k.startswith("_")}
         try:
@@ -284,7 +383,7 @@ class InforSimulator(Simulator):
             return Response.json(404, {"error": "not_found",
                                        "message": f"Program {program} or transaction {transaction} does not exist"})
         key = f"{program}/{transaction}"
-        self.transaction_calls[key] = self.transaction_calls.get(key, 0) + 1
+        self.data.transaction_calls[key] = self.data.transaction_calls.get(key, 0) + 1
         try:
             division = self.check_context(spec, inputs, options)
             self.check_inputs(spec, inputs, division)
@@ -344,7 +443,7 @@ class InforSimulator(Simulator):
                 f"{m3.ADD_PAYMENT}": self.add_payment, f"{m3.UPDATE_PAYMENT}": self.update_payment}
 
     def supplier(self, suno):
-        supplier = self.suppliers.get(suno)
+        supplier = self.data.suppliers.get(suno)
         if supplier is None:
             raise MIError(f"Supplier number {suno} does not exist", "WSU0103", "SUNO")
         return supplier
@@ -354,7 +453,7 @@ class InforSimulator(Simulator):
         selects the suppliers whose supplier record changed strictly after it; a change to an address
         or e-mail address alone does not count."""
         since, start, end = inputs.get("LMTS", ""), inputs.get("FRSU", ""), inputs.get("TOSU", "")
-        rows = [s for k, s in sorted(self.suppliers.items())
+        rows = [s for k, s in sorted(self.data.suppliers.items())
                 if k >= start and (not end or k <= end) and (not since or s["LMTS"] > since)]
         return [{"CONO": COMPANY, **s} for s in rows]
 
@@ -363,29 +462,29 @@ class InforSimulator(Simulator):
 
     def suppliers_by_number(self, inputs, division):
         """Every supplier in number order, from SUNO on (SUNO included)."""
-        return [{"CONO": COMPANY, **s} for k, s in sorted(self.suppliers.items()) if k >= inputs["SUNO"]]
+        return [{"CONO": COMPANY, **s} for k, s in sorted(self.data.suppliers.items()) if k >= inputs["SUNO"]]
 
     def supplier_addresses(self, inputs, division):
         supplier = self.supplier(inputs["SUNO"])
         return [{"CONO": COMPANY, "SUNO": supplier["SUNO"], **a}
-                for a in sorted(self.addresses.get(supplier["SUNO"], []),
+                for a in sorted(self.data.addresses.get(supplier["SUNO"], []),
                                 key=lambda a: (int(a["ADTE"] or 0), a["ADID"], a["STDT"]))]
 
     def list_emails(self, inputs, division):
         """The e-mail addresses of one e-mail type, in key order (from EMKY on, when given)."""
         start = inputs.get("EMKY", "")
-        return [{"EMTP": emtp, "EMKY": emky, "EMAL": emal} for (emtp, emky), emal in sorted(self.emails.items())
+        return [{"EMTP": emtp, "EMKY": emky, "EMAL": emal} for (emtp, emky), emal in sorted(self.data.emails.items())
                 if emtp == inputs["EMTP"] and emky >= start]
 
     def list_accounts(self, inputs, division):
         aitp, start = inputs["AITP"], inputs.get("AITM", "")
-        return [{"CONO": COMPANY, "AITP": aitp, **a} for (dim, code), a in sorted(self.accounts.items())
+        return [{"CONO": COMPANY, "AITP": aitp, **a} for (dim, code), a in sorted(self.data.accounts.items())
                 if dim == aitp and code >= start]
 
     def list_approved_invoices(self, inputs, division):
         since, start = inputs.get("F_LMTS", ""), inputs.get("F_KEY", "")
         rows = []
-        for key, inv in sorted(self.invoices.items()):
+        for key, inv in sorted(self.data.invoices.items()):
             if key < start or inv["APRV"] != "1" or (since and inv["LMTS"] <= since):
                 continue
             if division and inv["DIVI"] != division:
@@ -399,14 +498,14 @@ class InforSimulator(Simulator):
         return m3.invoice_key(division, inputs["YEA4"], inputs["JRNO"], inputs["JSNO"]), inputs["PYID"]
 
     def get_payment(self, inputs, division):
-        payment = self.payments.get(self.payment_key(inputs, division))
+        payment = self.data.payments.get(self.payment_key(inputs, division))
         if payment is None:
             raise MIError(f"Record {m3.DOES_NOT_EXIST}", "WPY0103", "PYID")
         return [payment]
 
     def invoice_for(self, inputs, division):
         key = m3.invoice_key(division, inputs["YEA4"], inputs["JRNO"], inputs["JSNO"])
-        invoice = self.invoices.get(key)
+        invoice = self.data.invoices.get(key)
         if invoice is None:
             raise MIError(f"Invoice {key} {m3.DOES_NOT_EXIST}", "WIN0103", "JRNO")
         return key, invoice
@@ -420,35 +519,47 @@ class InforSimulator(Simulator):
 
     def add_payment(self, inputs, division):
         pyid = inputs["PYID"]
-        if self.payment_key(inputs, division) in self.payments:
+        if self.payment_key(inputs, division) in self.data.payments:
             raise MIError(f"Record {m3.ALREADY_EXISTS}", "WPY0104", "PYID")
         key, invoice = self.invoice_for(inputs, division)
         status = self.payment_status(inputs)
-        self.payments[(key, pyid)] = {"PYID": pyid, "KEY": key, **{k: invoice[k] for k in m3.INVOICE_KEY_FIELDS},
-                               "PYAM": str(Decimal(inputs["PYAM"])), "PYDT": inputs["PYDT"], "PYST": status,
-                               "REFE": inputs.get("REFE", ""), "LMTS": self.lmts()}
+        payment = {"PYID": pyid, "KEY": key, **{k: invoice[k] for k in m3.INVOICE_KEY_FIELDS},
+                   "PYAM": str(Decimal(inputs["PYAM"])), "PYDT": inputs["PYDT"], "PYST": status,
+                   "REFE": inputs.get("REFE", ""), "RVTX": inputs.get("RVTX", ""), "LMTS": self.lmts(), "history": []}
+        self.data.payments[(key, pyid)] = payment
+        self.written(payment)
         self.recompute(key, invoice)
         return []
 
+    @staticmethod
+    def written(payment):
+        """Not M3's: every write to a payment row, in order, so the tests can count them."""
+        payment["history"].append({k: payment[k] for k in ("PYAM", "PYDT", "PYST", "RVTX")})
+
     def update_payment(self, inputs, division):
-        payment = self.payments.get(self.payment_key(inputs, division))
+        payment = self.data.payments.get(self.payment_key(inputs, division))
         if payment is None:
             raise MIError(f"Record {m3.DOES_NOT_EXIST}", "WPY0103", "PYID")
         status = self.payment_status(inputs)
         payment.update({"PYAM": str(Decimal(inputs["PYAM"])), "PYDT": inputs["PYDT"], "PYST": status,
-                        "LMTS": self.lmts()})
-        self.recompute(payment["KEY"], self.invoices[payment["KEY"]])
+                        "RVTX": inputs.get("RVTX", ""), "LMTS": self.lmts()})
+        self.written(payment)
+        self.recompute(payment["KEY"], self.data.invoices[payment["KEY"]])
         return []
 
     def recompute(self, key, invoice):
-        paid = sum(Decimal(p["PYAM"]) for p in self.payments.values()
+        paid = sum(Decimal(p["PYAM"]) for p in self.data.payments.values()
                    if p["KEY"] == key and p["PYST"] == m3.PAYMENT_PAID)
         invoice["PAAM"] = str(paid)
         invoice["PYST"] = "PAID" if paid >= Decimal(invoice["CUAM"]) else ("PARTIAL" if paid else "OPEN")
 
     # --- controls and state -----------------------------------------------------------------------------
     def control(self, action, payload):
+        """Every control but account and tenant is about one tenant: payload "tenant", the default one if not
+        given."""
         with self.lock:
+            payload = dict(payload)
+            ti = str(payload.pop("tenant", TENANT))
             if action == "account":
                 for key in ("token_lifetime", "login_limit", "spike_limit"):
                     if key in payload:
@@ -457,22 +568,30 @@ class InforSimulator(Simulator):
                     self.issue_refresh_tokens = bool(payload["issue_refresh_tokens"])
                 return {"token_lifetime": self.token_lifetime, "login_limit": self.login_limit,
                         "spike_limit": self.spike_limit}
+            if action == "tenant":
+                if not ti.replace("_", "").isalnum():
+                    raise BadRequest("A tenant id is letters, digits and underscores.")
+                self.tenants.setdefault(ti, TenantData(ti))
+                return {"tenant": ti, "tenants": list(self.tenants)}
+            self.tenant(ti)
             if action == "seed":
                 return self.seed(payload)
             if action == "update-supplier":
                 self.change_supplier(payload.get("SUNO", ""), {k: v for k, v in payload.items() if k != "SUNO"})
-                return self.suppliers[payload["SUNO"]]
+                return self.data.suppliers[payload["SUNO"]]
+            if action == "tenant-state":
+                return self.state(self.data)
             if action == "seed-canonical":
                 return self.seed(canonical_seed(unreadable=bool(payload.get("unreadable"))))
             if action == "canonical-supplier":
                 return self.change_canonical_supplier(payload)
             if action == "canonical-state":
-                return {"payments": [{"payment_id": p["PYID"], "invoice_number": self.invoices[p["KEY"]]["SINO"],
-                                      "supplier_id": self.invoices[p["KEY"]]["SUNO"],
+                return {"payments": [{"payment_id": p["PYID"], "invoice_number": self.data.invoices[p["KEY"]]["SINO"],
+                                      "supplier_id": self.data.invoices[p["KEY"]]["SUNO"],
                                       "amount": canonical.amount_text(p["PYAM"]), "status": p["PYST"]}
-                                     for p in self.payments.values()]}
-        raise BadRequest(f"infor has no control {action!r}; controls: account, seed, update-supplier, "
-                         "seed-canonical, canonical-supplier, canonical-state")
+                                     for p in self.data.payments.values()]}
+        raise BadRequest(f"infor has no control {action!r}; controls: account, tenant, seed, update-supplier, "
+                         "tenant-state, seed-canonical, canonical-supplier, canonical-state")
 
     def change_canonical_supplier(self, payload):
         changes = {k: v for k, v in payload.items() if k != "source_id"}
@@ -491,7 +610,7 @@ class InforSimulator(Simulator):
         address, EMAL its e-mail address), and stamp its supplier record as changed. A person changing
         only an address or e-mail address in M3 would not touch the supplier record; the controls do, so
         that what they change reads as changed (docs/SANDBOX.md)."""
-        supplier = self.suppliers.get(suno)
+        supplier = self.data.suppliers.get(suno)
         if supplier is None:
             raise BadRequest(f"No supplier {suno!r}")
         changes = dict(changes)
@@ -507,11 +626,11 @@ class InforSimulator(Simulator):
 
     def set_postal_address(self, suno, fields):
         fields = checked(ADDRESS_FIELDS, fields, f"Address of supplier {suno}")
-        addresses = self.addresses.setdefault(suno, [])
+        addresses = self.data.addresses.setdefault(suno, [])
         postal = next((a for a in addresses if int(a["ADTE"] or 0) == m3.POSTAL_ADDRESS_TYPE), None)
         if postal is None:
             postal = {"ADTE": str(m3.POSTAL_ADDRESS_TYPE), "ADID": "", "STDT": self.clock.now().strftime("%Y%m%d"),
-                      "SUNM": self.suppliers[suno].get("SUNM", "")}
+                      "SUNM": self.data.suppliers[suno].get("SUNM", "")}
             addresses.append(postal)
         postal.update({**fields, "LMTS": self.lmts()})
 
@@ -521,9 +640,9 @@ class InforSimulator(Simulator):
             raise BadRequest(f"E-mail address of supplier {suno} longer than M3 holds (EMAL A{EMAIL_FIELD.length})")
         key = (m3.SUPPLIER_EMAIL_TYPE, suno)
         if email:
-            self.emails[key] = email
+            self.data.emails[key] = email
         else:
-            self.emails.pop(key, None)
+            self.data.emails.pop(key, None)
 
     def seed(self, payload):
         """Suppliers flat (M3 names: supplier record fields, address lines ADR1-ADR4, TOWN, PONO for its
@@ -538,11 +657,11 @@ class InforSimulator(Simulator):
             email = given.pop("EMAL", None)
             flat = {k: given.pop(k) for k in FLAT_ADDRESS_FIELDS if k in given}
             flat.update({k: given[k] for k in SHARED_ADDRESS_FIELDS if k in given})
-            self.suppliers[suno] = {**checked(SUPPLIER_FIELDS, given, f"Supplier {suno}"), "LMTS": self.lmts()}
-            self.addresses[suno] = []
+            self.data.suppliers[suno] = {**checked(SUPPLIER_FIELDS, given, f"Supplier {suno}"), "LMTS": self.lmts()}
+            self.data.addresses[suno] = []
             for address in addresses or []:
                 address = checked(ADDRESS_FIELDS, address, f"Address of supplier {suno}")
-                self.addresses[suno].append({"ADTE": str(m3.POSTAL_ADDRESS_TYPE), "ADID": "",
+                self.data.addresses[suno].append({"ADTE": str(m3.POSTAL_ADDRESS_TYPE), "ADID": "",
                                              "STDT": self.clock.now().strftime("%Y%m%d"), **address,
                                              "LMTS": self.lmts()})
             if addresses is None and any(flat.get(k) for k in FLAT_ADDRESS_FIELDS):
@@ -552,7 +671,7 @@ class InforSimulator(Simulator):
         for a in payload.get("accounts", []):
             dim = str(a.get("AITP", m3.ACCOUNT_DIMENSION))
             account = checked(ACCOUNT_FIELDS, {k: v for k, v in a.items() if k != "AITP"}, f"Account {a.get('AITM')}")
-            self.accounts[(dim, account["AITM"])] = {"TX15": account.get("TX40", "")[:15], "LCCD": "0", **account,
+            self.data.accounts[(dim, account["AITM"])] = {"TX15": account.get("TX40", "")[:15], "LCCD": "0", **account,
                                                      "LMTS": self.lmts()}
         counts["accounts"] = len(payload.get("accounts", []))
         for inv in payload.get("invoices", []):
@@ -562,17 +681,49 @@ class InforSimulator(Simulator):
             checked(INVOICE_HEADER_FIELDS, header, f"Invoice {key}")
             header.update({"PYST": "OPEN", "PAAM": "0", "LMTS": self.lmts()})
             lines = [checked(INVOICE_FIELDS, line, f"Line of invoice {key}") for line in inv.get("lines", [])]
-            self.invoices[key] = {**header, "lines": lines}
+            self.data.invoices[key] = {**header, "lines": lines}
         counts["invoices"] = len(payload.get("invoices", []))
+        for doc in payload.get("documents", []):
+            self.add_document(doc)
+        counts["documents"] = len(payload.get("documents", []))
         return counts
 
-    def state(self):
-        return {"suppliers": list(self.suppliers.values()),
-                "supplier_addresses": {k: list(v) for k, v in self.addresses.items()},
-                "emails": [{"EMTP": t, "EMKY": k, "EMAL": e} for (t, k), e in self.emails.items()],
-                "accounts": [{"AITP": k[0], **v} for k, v in self.accounts.items()],
-                "invoices": [{"KEY": k, **v} for k, v in self.invoices.items()],
-                "payments": list(self.payments.values()),
-                "transaction_calls": dict(self.transaction_calls),
-                "logins": self.counts["logins"], "refreshes": self.counts["refreshes"],
-                "calls": self.counts["calls"], "revoked": self.counts["revoked"]}
+    def add_document(self, doc):
+        """An invoice image in IDM: {"SUNO", "SINO", "DIVI"?, "filename", "mimetype", and "content_base64", or
+        "size" for that many bytes of generated content}. Its attributes name the invoice (idm.ATTRIBUTES)."""
+        try:
+            content = (base64.b64decode(doc["content_base64"]) if "content_base64" in doc
+                       else generated(int(doc["size"])))
+            values = {"CONO": COMPANY, "DIVI": doc.get("DIVI", CANONICAL_DIVISION), "SUNO": doc["SUNO"],
+                      "SINO": doc["SINO"]}
+            name, mimetype = str(doc["filename"]), str(doc.get("mimetype", "application/pdf"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadRequest(f"A document needs SUNO, SINO, filename and content_base64 or size ({exc}).") from None
+        document_type = doc.get("document_type", idm.DOCUMENT_TYPE)
+        pid = f"{document_type}-{len(self.data.documents) + 1}-1-LATEST"
+        self.data.documents[pid] = {"entityName": document_type, "filename": name, "mimetype": mimetype,
+                                    "content": content,
+                                    "attrs": {idm.ATTRIBUTES[k]: str(v) for k, v in values.items()}}
+        return pid
+
+    def state(self, data=None):
+        """A tenant's data and counts: the default tenant's unless told (the tenant-state control)."""
+        saved, self.data = self.data, data or self.tenants[TENANT]
+        try:
+            return self.tenant_state()
+        finally:
+            self.data = saved
+
+    def tenant_state(self):
+        return {"tenant": self.data.tenant, "tenants": list(self.tenants),
+                "suppliers": list(self.data.suppliers.values()),
+                "supplier_addresses": {k: list(v) for k, v in self.data.addresses.items()},
+                "emails": [{"EMTP": t, "EMKY": k, "EMAL": e} for (t, k), e in self.data.emails.items()],
+                "accounts": [{"AITP": k[0], **v} for k, v in self.data.accounts.items()],
+                "invoices": [{"KEY": k, **v} for k, v in self.data.invoices.items()],
+                "payments": list(self.data.payments.values()),
+                "transaction_calls": dict(self.data.transaction_calls),
+                "documents": [{"pid": pid, "filename": d["filename"], "mimetype": d["mimetype"],
+                               "size": len(d["content"]), "sha256": hashlib.sha256(d["content"]).hexdigest(),
+                               "attrs": d["attrs"]} for pid, d in self.data.documents.items()],
+                **self.data.counts}

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 
 from connectors import capabilities as can
 from connectors.base import ERP, Field, System, https_url
+from connectors.infor import idm
 
 # The keys of a backend-service .ionapi file that the connector needs (others are kept as they are).
 IONAPI_REQUIRED = ("ti", "ci", "cs", "iu", "pu", "ot", "saak", "sask")
@@ -61,11 +62,18 @@ SYSTEM = System(
     option_fields=(
         Field("company", "Company (CONO)", validators=(m3_company,)),
         Field("division", "Division (DIVI)", required=False),
+        Field("document_store", "Invoice images", kind="choice", required=False, initial="",
+              choices=(("", "None: invoices are sent without their image"),
+                       (idm.DOCUMENT_STORE, "Infor Document Management (IDM)"))),
+        Field("idm_document_type", "IDM document type of supplier invoices", required=False,
+              initial=idm.DOCUMENT_TYPE, help_text=f"Usually {idm.DOCUMENT_TYPE}."),
     ),
     connector_class_path="connectors.infor.connector.InforConnector",
     simulator_class_path="connectors.infor.sandbox.InforSimulator",
+    # SERVES_INVOICE_DOCUMENTS: from IDM where the connection has it (option document_store); without it, every
+    # invoice answers no image.
     capabilities=frozenset({can.READS_SUPPLIERS, can.READS_APPROVED_INVOICES, can.READS_REFERENCE_DATA,
-                            can.WRITES_PAYMENTS_BACK}),
+                            can.WRITES_PAYMENTS_BACK, can.SERVES_INVOICE_DOCUMENTS}),
     base_url_required=False,
     base_url_help="Leave blank: the ION API base URL (iu) comes from the .ionapi file.",
 )

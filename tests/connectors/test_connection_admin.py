@@ -62,7 +62,7 @@ def test_infor_connection_from_uploaded_ionapi_file(ops, tenant):
     assert conn.system == "infor"
     assert conn.credentials["saak"] == SAMPLE_IONAPI["saak"]
     assert conn.credentials["iu"] == SAMPLE_IONAPI["iu"]
-    assert conn.options == {"company": "100", "division": "AAA"}
+    assert conn.options == {"company": "100", "division": "AAA", "document_store": "", "idm_document_type": ""}
 
 
 def test_credentials_column_holds_no_plaintext(ops, tenant):

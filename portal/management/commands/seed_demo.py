@@ -16,6 +16,7 @@ from portal import audit
 from portal.models import Membership, Tenant
 from portal.roles import OPS_GROUP
 from syncs import demo
+from syncs.engine import run_integration
 from syncs.models import Cursor, Integration, MappingRule, SyncRecord
 from webhooks.subscriptions import subscribe
 
@@ -168,6 +169,11 @@ class Command(BaseCommand):
                              message="Demo integration created")
         if partner == "bill":
             subscribe(integration.target, "system:seed_demo")
+        if fresh and hasattr(module, "pay"):
+            # A demo whose story needs payments (settled, then one returned) has its bills made now, so the
+            # platform has something to pay; the scheduled runs then bring the payments back.
+            run_integration(integration.pk, trigger="manual", actor="system:seed_demo")
+            module.pay(sandbox_url)
         return integration
 
     def ensure_connection(self, tenant, spec, system_id):

@@ -1,0 +1,373 @@
+"""The AvidXchange API (AvidConnect): token headers, paths, shapes, error codes and limits.
+
+AvidXchange publishes no open API reference: partners receive one at onboarding. What is public, all of
+it third-party (docs/ASSUMPTIONS.md X1-X12):
+- customers authenticate with a company token and a user token generated in AvidSuite and sent as request
+  headers, not OAuth (https://www.ml-connector.com/integrations/acumatica/avidxchange and sibling pages);
+- AvidXchange's partner APIs answer batch creates with HTTP 200 and one entry per item in Results[], an item
+  refused inside the batch coming back as a failure there, and wrap list reads in Items with paging metadata
+  (the revision history of Flowgear's AvidPay node, https://help.flowgear.net/v2/nodes/avidpay);
+- vendors, GL codes and accounting dimensions (read-only code lists pushed from the ERP), invoices with
+  line coding and images, and settled payments with check number or ACH trace are what an integration
+  moves; a vendor must exist before it can be paid (the ml-connector pages above).
+
+Everything else here (paths, header and field names, statuses, page and batch sizes, the concurrency
+limit) is our assumption, marked UNCONFIRMED, decided in this module for the connector and the simulator
+alike. Field names are PascalCase like the public AvidPay payment-batch model (Id, ExternalId, Payee, ...).
+"""
+
+import hashlib
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+
+from connectors.errors import AuthError, ConfigurationError, DataError, NotFound, TransientError
+from connectors.http import HttpClient, Unsafe, default_classify, excerpt, fan_out
+from connectors.records import Payment
+from portal.redaction import register_secret
+
+# UNCONFIRMED (X1): the header names. The ml-connector pages say only "a Company Token and a User Token ...
+# passed as request headers".
+COMPANY_HEADER = "CompanyToken"
+USER_HEADER = "UserToken"
+# UNCONFIRMED (X2): the version prefix of every path.
+PREFIX = "/v1"
+# UNCONFIRMED (X3): calls in flight per company. Nothing public; 4 is what we allow ourselves, across every
+# process, and what the simulator enforces (HTTP 429 beyond).
+CONCURRENT_CALLS = 4
+# UNCONFIRMED (X4): list pages (Page from 1, PageSize 1-100) and batch sizes (100 payees or invoices, 500
+# codes a call).
+PAGE_MAX = 100
+BATCH_PAYEES = 100
+BATCH_INVOICES = 100
+BATCH_CODES = 500
+# Ids per ExternalIds filter: keeps a URL well under common 8 KB limits with ids of up to 100 characters.
+IDS_PER_FILTER = 50
+# UNCONFIRMED (X5): the code lists AvidXchange keeps, by our dimension kinds.
+LIST_TYPES = {"gl_account": "GlAccount", "department": "Department", "location": "Location", "class": "Class",
+              "project": "Project", "subaccount": "Subaccount"}
+KINDS_BY_LIST = {v: k for k, v in LIST_TYPES.items()}
+DIMENSION_LISTS = {kind: name for kind, name in LIST_TYPES.items() if kind != "gl_account"}
+# UNCONFIRMED (X6): payment states and what they mean for the ERP. Settled: the money reached the supplier
+# (a check cashed, an ACH credit settled). Returned (an ACH return), Voided and Escheated (an uncashed check
+# turned over to the state) undo a payment the ERP may already show as paid; Scheduled is in flight.
+PAYMENT_STATES = {"Scheduled": (False, False), "Settled": (True, False), "Returned": (False, True),
+                  "Voided": (False, True), "Escheated": (False, True)}
+# The reference a person finds the payment by, per method.
+REFERENCE_FIELDS = {"Check": "CheckNumber", "ACH": "AchTraceNumber", "VirtualCard": "CardConfirmationNumber"}
+# UNCONFIRMED (X7): what AvidXchange takes as invoice images.
+ATTACHMENT_TYPES = frozenset({"application/pdf", "image/tiff", "image/png", "image/jpeg"})
+# UNCONFIRMED (X2): times are ISO 8601 in UTC with milliseconds and Z, dates yyyy-MM-dd.
+TIME_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+AUTH_ERRORS = {
+    "MissingToken": "AvidXchange needs both the company token and the user token on every call.",
+    "InvalidCompanyToken": "AvidXchange refused the company token: it may have been revoked or mistyped. Make a "
+                           "new one in AvidSuite and enter it again.",
+    "InvalidUserToken": "AvidXchange refused the user token: it may have been revoked, belong to another company, "
+                        "or its user may be disabled. Make a new one in AvidSuite and enter it again.",
+}
+
+
+def avid_time(moment):
+    """A moment as the API's filters take it (UNCONFIRMED, X2): UTC, milliseconds cut, not rounded, so a
+    ModifiedSince filter never starts after the moment asked for."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def errors_of(response):
+    """AvidXchange's error list, [{Code, Message, Field}] (UNCONFIRMED, X8), or [] when the body is not one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    errors = body.get("Errors") if isinstance(body, dict) else None
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
+def in_words(errors):
+    return "; ".join(str(e.get("Message") or e.get("Code") or "no message") for e in errors)
+
+
+def classify(response):
+    """AvidXchange's own codes first (tokens, unknown paths, attachments), then the generic statuses."""
+    status = response.status_code
+    if status < 400:
+        return
+    errors = errors_of(response)
+    code = str(errors[0].get("Code", "")) if errors else None
+    message = in_words(errors) or excerpt(response)
+    if status == 401:
+        # There is no session to renew: the tokens are the credentials, so a refusal is final.
+        raise AuthError(AUTH_ERRORS.get(code, f"AvidXchange refused the tokens ({message})."), status=status, code=code)
+    if status == 404 and code == "UnknownPath":
+        raise ConfigurationError(f"AvidXchange does not know this path ({message}). Check the connection's base URL: "
+                                 "it is the API base given at onboarding, without /v1.", status=status, code=code)
+    if status == 404:
+        raise NotFound(f"AvidXchange: {message}", status=status, code=code)
+    if status in (400, 413, 415, 422):
+        field = errors[0].get("Field") if errors else None
+        raise DataError(f"AvidXchange refused it: {message}", status=status, code=code, field=field or None)
+    default_classify(response, "AvidXchange", message, code)
+
+
+class TokenHeaders:
+    """The HTTP client's auth hook for static tokens: the same two headers on every call. Nothing is signed in,
+    kept or renewed, so there is no token session to share (connectors/tokens.py is for systems that have one)."""
+
+    def __init__(self, company_token, user_token):
+        self._headers = {COMPANY_HEADER: company_token, USER_HEADER: user_token}
+
+    def headers(self):
+        return dict(self._headers), None
+
+    def invalidate(self, token_value):
+        """A refusal is final (classify raises AuthError for a 401): nothing to drop."""
+
+
+def account_key(company_token):
+    """What names the AvidXchange company in lock and slot keys: a hash of its token, never the token."""
+    return hashlib.sha256(str(company_token).encode()).hexdigest()[:24]
+
+
+class AvidClient:
+    def __init__(self, connection):
+        credentials = connection.credentials
+        self.company_token = credentials.get("company_token") or ""
+        user_token = credentials.get("user_token") or ""
+        missing = [label for label, value in (("company token", self.company_token), ("user token", user_token))
+                   if not value]
+        if missing:
+            raise ConfigurationError(f"The AvidXchange connection is in API mode but has no {' or '.join(missing)}. "
+                                     "Enter them, or switch the connection to file mode.")
+        if not connection.base_url:
+            raise ConfigurationError("The AvidXchange connection is in API mode but has no base URL. Enter the API "
+                                     "base given at onboarding, or switch the connection to file mode.")
+        register_secret(self.company_token)
+        register_secret(user_token)
+        self.account = account_key(self.company_token)
+        self.http = HttpClient(f"avidxchange:{self.account}", base_url=connection.base_url.rstrip("/") + PREFIX,
+                               auth=TokenHeaders(self.company_token, user_token), classify=classify,
+                               concurrency=CONCURRENT_CALLS)
+        self.page_size = PAGE_MAX
+
+    # --- reads ----------------------------------------------------------------------------------------
+    def company(self):
+        return self.http.json("GET", "/company")
+
+    def list(self, path, params=None):
+        """Every item of a paged list (UNCONFIRMED, X4): {Items, Page, PageSize, TotalCount}, Page from 1."""
+        page = 1
+        while True:
+            data = self.http.json("GET", path, params={**(params or {}), "Page": page, "PageSize": self.page_size})
+            items = data.get("Items") if isinstance(data, dict) else None
+            total = data.get("TotalCount") if isinstance(data, dict) else None
+            if not isinstance(items, list) or isinstance(total, bool) or not isinstance(total, int):
+                raise TransientError(f"AvidXchange list {path} answered without Items and TotalCount.")
+            yield from items
+            if not items or page * self.page_size >= total:
+                return
+            page += 1
+
+    def by_external_ids(self, path, external_ids):
+        ids = sorted(set(external_ids))
+        for start in range(0, len(ids), IDS_PER_FILTER):
+            yield from self.list(path, {"ExternalIds": ",".join(ids[start:start + IDS_PER_FILTER])})
+
+    def payees(self, external_ids):
+        return self.by_external_ids("/payees", external_ids)
+
+    def invoices(self, external_ids):
+        return self.by_external_ids("/invoices", external_ids)
+
+    def codes(self):
+        """Every code of every list, each naming its ListType: one paged read for all of them."""
+        return self.list("/codes")
+
+    def payments(self, modified_since=None):
+        """Payments changed since a moment, oldest change first (UNCONFIRMED, X6)."""
+        return self.list("/payments", {"ModifiedSince": avid_time(modified_since)} if modified_since else {})
+
+    def attachments(self, invoice_id):
+        return self.http.json("GET", f"/invoices/{invoice_id}/attachments")
+
+    # --- writes ---------------------------------------------------------------------------------------
+    def create_payees(self, bodies):
+        return self._batches("/payees/batch", "Payees", bodies, BATCH_PAYEES)
+
+    def update_payee(self, payee_id, body):
+        return self.http.json("PUT", f"/payees/{payee_id}", json=body)
+
+    def create_invoices(self, bodies):
+        return self._batches("/invoices/batch", "Invoices", bodies, BATCH_INVOICES)
+
+    def upsert_codes(self, list_type, bodies):
+        """PUT is an upsert by Code (UNCONFIRMED, X5): repeating it changes nothing, so it is safe to retry."""
+        return self._batches(f"/codelists/{list_type}/codes", "Codes", bodies, BATCH_CODES, method="PUT")
+
+    def add_attachment(self, invoice_id, name, content_type, body, length):
+        """POST the image as the raw request body with its length, streamed from `body` (an iterable that can
+        be iterated again, so a retried call sends it whole again)."""
+        headers = {"Content-Type": content_type, "Content-Length": str(length),
+                   "Content-Disposition": f'attachment; filename="{quoted(name)}"'}
+        return self.http.json("POST", f"/invoices/{invoice_id}/attachments", data=body, headers=headers)
+
+    def _batches(self, path, key, bodies, limit, method="POST"):
+        """Batch calls, up to CONCURRENT_CALLS at a time. Per item, in order: the new id, or the DataError that
+        refused it inside its batch (HTTP 200 with a failure in Results[])."""
+
+        def send(batch):
+            data = self.http.json(method, path, json={key: batch})
+            results = data.get("Results") if isinstance(data, dict) else None
+            if not isinstance(results, list) or len(results) != len(batch):
+                # Accepted, but the answer does not say what became of each item: sending again could duplicate
+                # them. The next run looks them up first.
+                raise Unsafe(f"AvidXchange answered {path} for {len(batch)} item(s) without one result per item.")
+            by_index = {}
+            for position, result in enumerate(results):
+                index = result.get("Index", position) if isinstance(result, dict) else position
+                by_index[index if isinstance(index, int) and not isinstance(index, bool) else position] = result
+            return [item_result(by_index.get(n), what=key[:-1].lower()) for n in range(len(batch))]
+
+        batches = [bodies[start:start + limit] for start in range(0, len(bodies), limit)]
+        return [result for batch in fan_out(send, batches, CONCURRENT_CALLS) for result in batch]
+
+
+def item_result(result, what):
+    """One Results[] entry as the new id, or the DataError in words that refused it."""
+    if not isinstance(result, dict):
+        return DataError(f"AvidXchange answered the {what} without a result for it.")
+    if result.get("Success") is True and isinstance(result.get("Id"), str) and result["Id"]:
+        return result["Id"]
+    errors = [e for e in result.get("Errors") or [] if isinstance(e, dict)]
+    if result.get("Success") is True:
+        return DataError(f"AvidXchange answered the {what} without an id.")
+    code = str(errors[0].get("Code", "")) if errors else None
+    return DataError(in_words(errors) or f"AvidXchange refused the {what} without saying why.", code=code,
+                     field=(errors[0].get("Field") if errors else None) or None)
+
+
+def quoted(name):
+    """A file name as a quoted-string header parameter: no quotes, backslashes or line breaks."""
+    return re.sub(r'["\\\r\n]', "_", name)
+
+
+# --- request bodies (UNCONFIRMED field names, X2) ----------------------------------------------------------
+def money(amount):
+    return float(Decimal(amount).quantize(Decimal("0.01")))
+
+
+def payee_body(supplier):
+    a = supplier.address
+    return {"ExternalId": supplier.source_id, "Name": supplier.name, "TaxId": supplier.tax_id,
+            "Email": supplier.email, "Phone": supplier.phone, "Currency": supplier.currency or "USD",
+            "Address": {"Line1": a.line1, "Line2": a.line2, "City": a.city, "State": a.region,
+                        "PostalCode": a.postal_code, "Country": a.country}}
+
+
+def invoice_body(payee_id, invoice, coding):
+    lines = []
+    for index, line in enumerate(invoice.lines):
+        target = coding.get(index, {})
+        body = {"LineNumber": index + 1, "Amount": money(line.amount), "Description": line.description,
+                "PurchaseOrderNumber": line.po_number, "GlAccountId": target.get("gl_account", "")}
+        dimensions = {DIMENSION_LISTS[kind]: value for kind, value in target.items() if kind in DIMENSION_LISTS}
+        if dimensions:
+            body["Dimensions"] = dimensions
+        lines.append(body)
+    return {"ExternalId": invoice.source_id, "PayeeId": payee_id, "InvoiceNumber": invoice.invoice_number,
+            "InvoiceDate": invoice.invoice_date.isoformat(), "DueDate": invoice.due_date.isoformat(),
+            "Amount": money(invoice.total), "Currency": invoice.currency, "Description": invoice.description,
+            "PurchaseOrderNumber": invoice.po_number, "Lines": lines}
+
+
+def code_body(code):
+    return {"Code": code.code, "Name": code.name, "IsActive": bool(code.active)}
+
+
+# --- reading what comes back: every field by type, a bad one a DataError on its record ---------------------
+def shown(value):
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def text_of(obj, field, where, *, required=False):
+    value = obj.get(field)
+    if value is None or value == "":
+        if required:
+            raise DataError(f"{where}: {field} is missing.", field=field)
+        return ""
+    if not isinstance(value, str):
+        raise DataError(f"{where}: {field} should be text, got {shown(value)}.", field=field)
+    return value
+
+
+def amount_of(obj, field, where):
+    value = obj.get(field)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise DataError(f"{where}: {field} should be an amount, got {shown(value)}.", field=field)
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise DataError(f"{where}: {field} should be an amount, got {shown(value)}.", field=field) from None
+    if not amount.is_finite():
+        raise DataError(f"{where}: {field} should be an amount, got {shown(value)}.", field=field)
+    return amount.quantize(Decimal("0.01"))
+
+
+def time_of(obj, field, where):
+    value = text_of(obj, field, where, required=True)
+    if not TIME_PATTERN.fullmatch(value):
+        raise DataError(f"{where}: {field} {shown(value)} is not a time (yyyy-MM-ddTHH:mm:ss.fffZ).", field=field)
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise DataError(f"{where}: {field} {shown(value)} is not a real time.", field=field) from None
+
+
+def date_of(obj, field, where):
+    value = text_of(obj, field, where)
+    if not value:
+        return None
+    if not DATE_PATTERN.fullmatch(value):
+        raise DataError(f"{where}: {field} {shown(value)} is not a date (yyyy-MM-dd).", field=field)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise DataError(f"{where}: {field} {shown(value)} is not a real date.", field=field) from None
+
+
+def object_of(value, what):
+    if not isinstance(value, dict):
+        raise DataError(f"AvidXchange sent a {what} that is not an object ({shown(value)}).")
+    return value
+
+
+def payment_from_avid(obj, updated_at=None):
+    """A payment object (UNCONFIRMED, X6) as a records.Payment: one share per invoice it pays. `updated_at`:
+    when its status last changed, where it does not say so itself (payment files)."""
+    obj = object_of(obj, "payment")
+    payment_id = text_of(obj, "Id", "AvidXchange payment", required=True)
+    where = f"AvidXchange payment {payment_id}"
+    status = text_of(obj, "Status", where, required=True)
+    if status not in PAYMENT_STATES:
+        raise DataError(f"{where}: Status {shown(status)} is not one of {', '.join(PAYMENT_STATES)}.", field="Status")
+    paid, reversed_ = PAYMENT_STATES[status]
+    method = text_of(obj, "Method", where)
+    shares = obj.get("Invoices")
+    if not isinstance(shares, list) or not shares:
+        raise DataError(f"{where}: Invoices should list the invoices it pays.", field="Invoices")
+    allocations = []
+    for n, share in enumerate(shares):
+        share = object_of(share, f"share {n + 1} of {where}")
+        allocations.append((text_of(share, "InvoiceId", f"{where}, share {n + 1}", required=True),
+                            amount_of(share, "Amount", f"{where}, share {n + 1}")))
+    return Payment(payment_id=payment_id, bill_ids=tuple(bill for bill, _ in allocations),
+                   amount=amount_of(obj, "Amount", where), currency=text_of(obj, "Currency", where) or "USD",
+                   status=status.upper(), paid=paid, reversed=reversed_,
+                   process_date=date_of(obj, "SettlementDate", where),
+                   reference=text_of(obj, REFERENCE_FIELDS[method], where) if method in REFERENCE_FIELDS else "",
+                   updated_at=updated_at or time_of(obj, "ModifiedDate", where).isoformat(),
+                   allocations=tuple(allocations))

@@ -1,0 +1,427 @@
+"""AvidXchange as an AP platform: ERP suppliers become payees, the ERP's GL accounts and dimensions become
+read-only code lists, approved invoices become coded invoices with their images, and settled payments come
+back. Two ways to reach it, chosen per connection (option "mode"): the API (client.py), or files exchanged
+through a folder (files.py) for customers without API access. Both answer the same batch contract."""
+
+import hashlib
+import re
+import secrets
+import tempfile
+from datetime import datetime
+
+from connectors.avidxchange import files
+from connectors.avidxchange.client import (
+    BATCH_INVOICES,
+    CONCURRENT_CALLS,
+    KINDS_BY_LIST,
+    LIST_TYPES,
+    REFERENCE_FIELDS,
+    AvidClient,
+    code_body,
+    invoice_body,
+    object_of,
+    payee_body,
+    payment_from_avid,
+    text_of,
+)
+from connectors.avidxchange.system import DEFAULT_ATTACHMENT_MB, MODE_API, MODE_FILES
+from connectors.base import ApConnector
+from connectors.errors import ConfigurationError, DataError, TransientError
+from connectors.records import Dimension, GlAccount, Payment, Unreadable, code_key
+
+MB = 1024 * 1024
+# An image up to this size is spooled in memory, a larger one on disk: never whole in memory either way.
+SPOOL_IN_MEMORY = MB
+CHUNK = 64 * 1024
+
+
+class Spool:
+    """A spooled document sent as a request body: iterating it starts again from the beginning, so the HTTP
+    client's retry (after a 429, say) sends it whole again; its length is known, so the request carries a
+    Content-Length instead of a chunked body."""
+
+    def __init__(self, handle, size):
+        self.handle, self.size = handle, size
+
+    def __len__(self):
+        return self.size
+
+    def __iter__(self):
+        self.handle.seek(0)
+        while chunk := self.handle.read(CHUNK):
+            yield chunk
+
+
+def spooled(document, limit):
+    """(Spool, sha256 hex) of a document, read once a piece at a time; a DataError naming the file, its size and
+    the limit when it is larger than `limit` bytes (refused before reading when the ERP said its size)."""
+    what = f"Invoice image {document.name}"
+    if document.size is not None and document.size > limit:
+        raise files.too_large(what, document.size, limit)
+    handle = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    digest, size = hashlib.sha256(), 0
+    try:
+        for chunk in document.chunks():
+            size += len(chunk)
+            if size > limit:
+                raise files.too_large(what, size, limit, exact=False)
+            digest.update(chunk)
+            handle.write(chunk)
+    except BaseException:
+        handle.close()
+        raise
+    if document.size is not None and size != document.size:
+        handle.close()
+        raise TransientError(f"{what}: the ERP said {document.size} bytes but sent {size}; it is read again next "
+                             "time.")
+    return Spool(handle, size), digest.hexdigest()
+
+
+def safe_name(text):
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "document"
+
+
+class AvidXchangeConnector(ApConnector):
+    # Records handed over per batch: one batch call of 100 per call AvidXchange lets us have in flight.
+    batch_size = BATCH_INVOICES * CONCURRENT_CALLS
+
+    def __init__(self, connection):
+        super().__init__(connection)
+        options = connection.options or {}
+        self.mode = options.get("mode") or MODE_API
+        if self.mode not in (MODE_API, MODE_FILES):
+            raise ConfigurationError(f"The AvidXchange connection's exchange is {self.mode!r}; it is either "
+                                     f"{MODE_API!r} or {MODE_FILES!r}.")
+        try:
+            self.attachment_limit = int(options.get("max_attachment_mb") or DEFAULT_ATTACHMENT_MB) * MB
+        except ValueError:
+            raise ConfigurationError("The AvidXchange connection's largest invoice image is not a number of "
+                                     "megabytes.") from None
+        self.client = self.exchange = None
+        if self.mode == MODE_API:
+            self.client = AvidClient(connection)
+            self.http = self.client.http
+        else:
+            self.exchange = files.Exchange(options.get("folder", ""))
+        self._payees = {}  # external id -> the payee as listed in this run (API mode)
+        self._codes = None  # the code lists as read in this run
+
+    @property
+    def lock_scope(self):
+        """AvidXchange's objects belong to the company, whichever connection reaches it; a folder is its own."""
+        if self.client is not None:
+            return f"company-{self.client.account}"
+        return "folder-" + hashlib.sha256(str(self.exchange.folder).encode()).hexdigest()[:24]
+
+    def check(self):
+        if self.client is not None:
+            company = object_of(self.client.company(), "company")
+            where = "AvidXchange company"
+            return (f"Signed in to AvidXchange company {text_of(company, 'CompanyName', where)} "
+                    f"({text_of(company, 'CompanyId', where)}) as {text_of(company, 'UserName', where)}.")
+        self.exchange.ready()
+        waiting = len(list(self.exchange.outbound.glob("*.csv")))
+        return (f"File mode: files for AvidXchange go to {self.exchange.outbound} ({waiting} waiting for the transfer "
+                f"job); payment files are read from {self.exchange.inbound} "
+                f"({len(self.exchange.payment_files())} there).")
+
+    # --- code lists -----------------------------------------------------------------------------------
+    def gl_accounts(self):
+        return [code for code in self.published_codes() if isinstance(code, GlAccount)]
+
+    def dimensions(self):
+        return [code for code in self.published_codes() if isinstance(code, Dimension)]
+
+    def published_codes(self):
+        """The code lists as AvidXchange holds them, each code with AvidXchange's id for it; read once per
+        connector (a run), and again after this connector publishes."""
+        if self._codes is None:
+            self._codes = self.file_codes() if self.exchange is not None else self.api_codes()
+        return self._codes
+
+    def file_codes(self):
+        latest = {}
+        for row in self.exchange.sent_rows("codes"):
+            latest[(row["ListType"], row["Code"])] = row
+        return [code_record(KINDS_BY_LIST[list_type], code, row["Name"], code, row["Active"] == "Y")
+                for (list_type, code), row in latest.items() if list_type in KINDS_BY_LIST]
+
+    def api_codes(self):
+        out = []
+        for entry in self.client.codes():
+            where = "AvidXchange code"
+            entry = object_of(entry, where)
+            list_type, active = text_of(entry, "ListType", where, required=True), entry.get("IsActive")
+            if list_type not in KINDS_BY_LIST:
+                continue  # a list ml-connector does not map to (one of AvidXchange's own)
+            if not isinstance(active, bool):
+                raise DataError(f"{where} {entry.get('Code')!r}: IsActive should be true or false.")
+            code_id = text_of(entry, "Id", where, required=True)
+            out.append(code_record(KINDS_BY_LIST[list_type], text_of(entry, "Code", where, required=True),
+                                   text_of(entry, "Name", where), code_id, active))
+        return out
+
+    def publish_codes(self, codes):
+        """Create or update each code in its list (active False deactivates it; codes are never deleted: old
+        invoices still point at them). Answers {code key: AvidXchange's id, or the RecordError that refused it}."""
+        self._codes = None
+        out, by_list = {}, {}
+        for code in codes:
+            kind = kind_of(code)
+            if kind not in LIST_TYPES:
+                out[code_key(code)] = DataError(f"AvidXchange has no code list for {kind} codes.")
+            elif not code.code or len(code.code) > files.CODE_LENGTH:
+                out[code_key(code)] = DataError(f"The {kind} code {code.code!r} is empty or longer than "
+                                                f"{files.CODE_LENGTH} characters, which AvidXchange does not take.")
+            else:
+                by_list.setdefault(list_type_of(code), []).append(code)
+        if self.exchange is not None:
+            listed = [code for chunk in by_list.values() for code in chunk]
+            if listed:
+                self.exchange.write("codes", [{"ListType": list_type_of(c), "Code": c.code, "Name": c.name,
+                                               "Active": "Y" if c.active else "N"} for c in listed])
+            out.update({code_key(c): c.code for c in listed})
+            return out
+        for list_type, chunk in by_list.items():
+            results = self.client.upsert_codes(list_type, [code_body(c) for c in chunk])
+            out.update({code_key(c): result for c, result in zip(chunk, results, strict=True)})
+        return out
+
+    # --- payees ---------------------------------------------------------------------------------------
+    def vendor_payload(self, supplier):
+        return payee_body(supplier)
+
+    def find_vendors(self, suppliers):
+        if self.exchange is not None:
+            sent = {row["VendorID"] for row in self.exchange.sent_rows("payees")}
+            return {s.source_id: s.source_id for s in suppliers if s.source_id in sent}
+        found = {}
+        for payee in self.client.payees([s.source_id for s in suppliers]):
+            payee = object_of(payee, "payee")
+            where = f"AvidXchange payee {payee.get('Id')!r}"
+            external = text_of(payee, "ExternalId", where)
+            if external:
+                found.setdefault(external, text_of(payee, "Id", where, required=True))
+                self._payees[external] = payee
+        return {s.source_id: found[s.source_id] for s in suppliers if s.source_id in found}
+
+    def create_vendors(self, suppliers):
+        if self.exchange is not None:
+            out, rows = {}, []
+            for supplier in suppliers:
+                if len(supplier.source_id) > files.VENDOR_ID_LENGTH:
+                    out[supplier.source_id] = DataError(
+                        f"Supplier id {supplier.source_id} is longer than the {files.VENDOR_ID_LENGTH} characters "
+                        "of the file exchange's VendorID.")
+                    continue
+                rows.append(payee_row(supplier))
+                out[supplier.source_id] = supplier.source_id
+            if rows:
+                self.exchange.write("payees", rows)
+            return out
+        results = self.client.create_payees([payee_body(s) for s in suppliers])
+        return {s.source_id: result for s, result in zip(suppliers, results, strict=True)}
+
+    def update_vendor(self, vendor_id, supplier):
+        """Send the payee again unless AvidXchange (or the last file) already says all of it. Its status is
+        AvidXchange's (vendor enrolment can put a payee on hold) and is never sent (UNCONFIRMED, X11)."""
+        if self.exchange is not None:
+            row = payee_row(supplier)
+            last = next((r for r in reversed(self.exchange.sent_rows("payees")) if r["VendorID"] == vendor_id), None)
+            if last != row:
+                self.exchange.write("payees", [row])
+            return vendor_id
+        body = payee_body(supplier)
+        listed = self._payees.get(supplier.source_id)
+        if listed is None or any(listed.get(key) != value for key, value in body.items()):
+            self.client.update_payee(vendor_id, body)
+        return vendor_id
+
+    # --- invoices -------------------------------------------------------------------------------------
+    def bill_payload(self, vendor_id, invoice, coding):
+        return invoice_body(vendor_id, invoice, coding)
+
+    def find_bills(self, items):
+        if self.exchange is not None:
+            sent = {row["ExternalID"]: files.bill_id(row["VendorID"], row["InvoiceNumber"])
+                    for row in self.exchange.sent_rows("invoices")}
+            return {invoice.source_id: sent[invoice.source_id] for _, invoice in items if invoice.source_id in sent}
+        found = {}
+        for avid in self.client.invoices([invoice.source_id for _, invoice in items]):
+            avid = object_of(avid, "invoice")
+            where = f"AvidXchange invoice {avid.get('Id')!r}"
+            found.setdefault(text_of(avid, "ExternalId", where), text_of(avid, "Id", where, required=True))
+        return {invoice.source_id: found[invoice.source_id] for _, invoice in items if invoice.source_id in found}
+
+    def create_bills(self, items):
+        """{invoice id: new invoice id, or the RecordError that refused it}. A payee that is missing or inactive
+        in AvidXchange refuses its invoices, in words, until it is active again."""
+        if self.exchange is not None:
+            return self.write_invoices(items)
+        results = self.client.create_invoices([invoice_body(v, i, c) for v, i, c in items])
+        return {invoice.source_id: result for (_, invoice, _), result in zip(items, results, strict=True)}
+
+    def write_invoices(self, items):
+        """File mode: what AvidXchange's import would refuse is refused here, per invoice, since the import's own
+        answer comes back only later (X10): a payee never sent, a code not in the published lists."""
+        payees = {row["VendorID"] for row in self.exchange.sent_rows("payees")}
+        codes = {(kind_of(c), c.id) for c in self.published_codes() if c.active}
+        out, rows = {}, []
+        for vendor_id, invoice, coding in items:
+            problems = [] if vendor_id in payees else [f"Payee {vendor_id} was never sent to AvidXchange"]
+            invoice_rows = []
+            for index, line in enumerate(invoice.lines):
+                target = coding.get(index, {})
+                for kind, value in target.items():
+                    if (kind, value) not in codes:
+                        problems.append(f"Line {index + 1}: {kind.replace('_', ' ')} {value} is not an active code "
+                                        "in the lists published to AvidXchange")
+                invoice_rows.append(invoice_row(vendor_id, invoice, index, line, target))
+            if problems:
+                out[invoice.source_id] = DataError("; ".join(problems) + ".")
+                continue
+            rows.extend(invoice_rows)
+            out[invoice.source_id] = files.bill_id(vendor_id, invoice.invoice_number)
+        if rows:
+            self.exchange.write("invoices", rows)
+        return out
+
+    # --- images ---------------------------------------------------------------------------------------
+    def attach_document(self, bill_id, document):
+        """Stream the image onto the invoice; answers the attachment's id. The image is read once, a piece at a
+        time, into a spool (memory up to 1 MB, disk beyond) while its size is counted against the limit and its
+        hash taken; an image already on the invoice (the same hash: a run that crashed after sending it) is not
+        sent again."""
+        if self.exchange is not None:
+            return self.write_image(bill_id, document)
+        spool, sha256 = spooled(document, self.attachment_limit)
+        with spool.handle:
+            for existing in self.client.attachments(bill_id) or []:
+                if isinstance(existing, dict) and existing.get("Sha256") == sha256 and isinstance(
+                        existing.get("Id"), str):
+                    return existing["Id"]
+            created = object_of(self.client.add_attachment(bill_id, document.name, document.content_type, spool,
+                                                           spool.size), "attachment")
+            return text_of(created, "Id", "AvidXchange attachment", required=True)
+
+    def write_image(self, bill_id, document):
+        vendor_id, _, number = bill_id.partition("|")
+        what = f"Invoice image {document.name}"
+        if document.size is not None and document.size > self.attachment_limit:
+            raise files.too_large(what, document.size, self.attachment_limit)
+        for row in self.exchange.sent_rows("images"):
+            if (row["VendorID"], row["InvoiceNumber"]) == (vendor_id, number) and row["FileName"].endswith(
+                    f"_{safe_name(document.name)}"):
+                return row["FileName"]
+        name = f"{safe_name(vendor_id)}_{safe_name(number)}_{secrets.token_hex(4)}_{safe_name(document.name)}"
+        size, sha256 = self.exchange.write_image(name, document.chunks(), self.attachment_limit, what)
+        self.exchange.write("images", [{"VendorID": vendor_id, "InvoiceNumber": number, "FileName": name,
+                                        "ContentType": document.content_type, "Size": str(size), "SHA256": sha256}])
+        return name
+
+    # --- payments -------------------------------------------------------------------------------------
+    def payments(self, since=None):
+        """The payments changed since `since` (API: each at its latest status; files: each change of status, as
+        the files have them): a records.Payment, or records.Unreadable when a field does not parse (one bad
+        payment never ends the stream: the cursor must move past it)."""
+        if self.exchange is not None:
+            yield from self.file_payments(since)
+            return
+        for p in self.client.payments(since):
+            try:
+                yield payment_from_avid(p)
+            except DataError as exc:
+                p = p if isinstance(p, dict) else {}
+                payment_id = p.get("Id") if isinstance(p.get("Id"), str) else "?"
+                changed = p.get("ModifiedDate") if isinstance(p.get("ModifiedDate"), str) else ""
+                yield Unreadable("payment", payment_id, f"AvidXchange payment {payment_id}", str(exc),
+                                 changed.replace("Z", "+00:00"))
+
+    def file_payments(self, since):
+        """Payment files: each status change of a payment is one group of rows (one per invoice it pays)."""
+        groups = {}
+        for path in self.exchange.payment_files():
+            try:
+                for line, row in files.read_rows(path, "payments"):
+                    key = (row.get("PaymentID") or f"{path.name}:{line}", row.get("Status"), row.get("StatusTime"))
+                    groups.setdefault(key, (path.name, line, []))[2].append(row)
+            except (DataError, UnicodeDecodeError, OSError) as exc:
+                yield Unreadable("payment", path.name, f"AvidXchange payment file {path.name}",
+                                 f"The payment file {path.name} cannot be read: {exc}")
+        records = []
+        for (payment_id, _, _), (name, line, rows) in groups.items():
+            try:
+                records.append(payment_from_rows(payment_id, rows))
+            except DataError as exc:
+                stamp = rows[0].get("StatusTime") or ""
+                records.append(Unreadable("payment", payment_id, f"AvidXchange payment {payment_id} ({name}, line "
+                                                                 f"{line})", str(exc), stamp))
+        records.sort(key=lambda r: r.updated_at if isinstance(r, Payment) else r.updated_marker)
+        for record in records:
+            stamp = record.updated_at if isinstance(record, Payment) else record.updated_marker
+            try:
+                moment = datetime.fromisoformat(stamp)
+            except ValueError:
+                moment = None
+            if since is None or moment is None or moment.tzinfo is None or moment >= since:
+                yield record
+
+
+def kind_of(code):
+    return "gl_account" if isinstance(code, GlAccount) else code.kind
+
+
+def list_type_of(code):
+    return LIST_TYPES[kind_of(code)]
+
+
+def code_record(kind, code, name, code_id, active):
+    if kind == "gl_account":
+        return GlAccount(code=code, name=name, id=code_id, active=active)
+    return Dimension(kind=kind, code=code, name=name, id=code_id, active=active)
+
+
+def payee_row(supplier):
+    a = supplier.address
+    return {"VendorID": supplier.source_id, "VendorName": supplier.name, "TaxID": supplier.tax_id,
+            "AddressLine1": a.line1, "AddressLine2": a.line2, "City": a.city, "State": a.region,
+            "PostalCode": a.postal_code, "Country": a.country, "Email": supplier.email, "Phone": supplier.phone,
+            "Currency": supplier.currency or "USD"}
+
+
+def invoice_row(vendor_id, invoice, index, line, target):
+    row = {"VendorID": vendor_id, "InvoiceNumber": invoice.invoice_number,
+           "InvoiceDate": invoice.invoice_date.isoformat(), "DueDate": invoice.due_date.isoformat(),
+           "InvoiceAmount": f"{invoice.total:.2f}", "Currency": invoice.currency, "PONumber": invoice.po_number,
+           "Description": invoice.description, "ExternalID": invoice.source_id, "LineNumber": str(index + 1),
+           "LineAmount": f"{line.amount:.2f}", "GLAccount": target.get("gl_account", ""),
+           "LineDescription": line.description, "LinePONumber": line.po_number}
+    for kind, column in files.DIMENSION_COLUMNS.items():
+        row[column] = target.get(kind, "")
+    return row
+
+
+def payment_from_rows(payment_id, rows):
+    """One status change of a payment, from its rows in a payment file, as a records.Payment."""
+    head = rows[0]
+    where = f"AvidXchange payment {payment_id}"
+    obj = {"Id": head.get("PaymentID"), "Status": head.get("Status"), "Method": head.get("Method"),
+           "CheckNumber": head.get("CheckNumber"), "AchTraceNumber": head.get("ACHTraceNumber"),
+           "CardConfirmationNumber": head.get("CardConfirmationNumber"),
+           "SettlementDate": head.get("SettlementDate"), "Amount": head.get("PaymentAmount"),
+           "Currency": head.get("Currency"),
+           "Invoices": [{"InvoiceId": files.bill_id(r.get("VendorID") or "", r.get("InvoiceNumber") or ""),
+                         "Amount": r.get("AmountPaid")} for r in rows]}
+    stamp = head.get("StatusTime") or ""
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        raise DataError(f"{where}: StatusTime {stamp!r} is not a time with its offset.", field="StatusTime") from None
+    if moment.tzinfo is None:
+        raise DataError(f"{where}: StatusTime {stamp!r} has no offset.", field="StatusTime")
+    for row in rows:
+        if not row.get("VendorID") or not row.get("InvoiceNumber"):
+            raise DataError(f"{where}: a row names no VendorID or InvoiceNumber.")
+    if obj["Method"] and obj["Method"] not in REFERENCE_FIELDS:
+        raise DataError(f"{where}: Method {obj['Method']!r} is not one of {', '.join(REFERENCE_FIELDS)}.")
+    return payment_from_avid(obj, updated_at=moment.isoformat())

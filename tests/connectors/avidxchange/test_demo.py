@@ -1,0 +1,48 @@
+"""The Infor → AvidXchange demo loads, stays apart from the other demos, and shows what it says it shows."""
+
+import requests
+from django_q.conf import Conf
+
+from connectors.avidxchange import demo
+from connectors.models import Connection
+from syncs.engine import run_integration
+from syncs.models import Integration, SyncRecord, SyncRun
+
+
+def connection(tenant, system, spec):
+    made = Connection(tenant=tenant, system=system, name=system, base_url=spec["base_url"], options=spec["options"])
+    made.set_credentials(spec["credentials"])
+    made.save()
+    return made
+
+
+def test_the_demo_loads_apart_and_runs(tenant, sandbox, monkeypatch):
+    monkeypatch.setattr(Conf, "SYNC", True)
+    assert not demo.seeded(sandbox.url)
+    counts = demo.seed(sandbox.url)
+    assert counts == {"suppliers": demo.SUPPLIERS, "accounts": 9, "invoices": demo.INVOICES,
+                      "documents": demo.IMAGES}
+    assert demo.seeded(sandbox.url)
+    assert not sandbox.simulators["infor"].suppliers, "the main Infor tenant is untouched"
+    assert demo.TENANT[0] and demo.PARTNER == "infor" and demo.INTEGRATION_OPTIONS == {} and demo.WALKTHROUGH
+
+    integration = Integration.objects.create(
+        tenant=tenant, name=demo.INTEGRATION, options=demo.INTEGRATION_OPTIONS,
+        source=connection(tenant, "infor", demo.partner_connection(sandbox.url)),
+        target=connection(tenant, "avidxchange", demo.connection(sandbox.url)))
+    run = run_integration(integration.pk)
+    assert run.status == SyncRun.PARTIAL, run.error
+    failed = SyncRecord.objects.filter(integration=integration, object_type="bill", status=SyncRecord.FAILED)
+    assert failed.exists() and all("is inactive in AvidXchange" in r.error_detail for r in failed)
+    company = sandbox.simulators["avidxchange"].state()["companies"][demo.COMPANY_ID]
+    assert sum(len(a) for a in company["attachments"].values()) == demo.IMAGES - 1, "all but the one on hold's"
+    assert {c["Code"] for c in company["codes"]["GlAccount"]} == {code for code, _ in demo.GL_ACCOUNTS}
+
+    paid = demo.pay(sandbox.url)["payments"]
+    assert run_integration(integration.pk).counters.get("payments_written_back") == len(paid) == 5
+    requests.post(f"{sandbox.url}/_control/clock", json={"advance_seconds": 301}, timeout=10).raise_for_status()
+    sandbox.simulators["avidxchange"].tick()  # the background loop's turn
+    assert run_integration(integration.pk).counters.get("payments_reversed") == 1
+    infor = requests.post(f"{sandbox.url}/_control/infor/canonical-state", json={"tenant": demo.INFOR_TENANT},
+                          timeout=10).json()["payments"]
+    assert sorted(p["status"] for p in infor) == ["PAID"] * 4 + ["VOIDED"]

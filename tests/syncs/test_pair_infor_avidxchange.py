@@ -1,0 +1,136 @@
+"""Infor → AvidXchange as a whole integration: the pair suite, and what this pair adds to it — payees on hold
+in AvidXchange, payments returned after they were written to Infor, invoice images from IDM, code lists."""
+
+import base64
+import hashlib
+
+import pytest
+from django_q.conf import Conf
+
+from connectors import canonical
+from connectors.infor import idm
+from syncs import operations
+from syncs.engine import run_integration
+from syncs.models import Integration, MappingRule, SyncRecord, SyncRun
+from tests.connectors.contracts.base import control, make_connection
+from tests.syncs.test_pairs import PairContract
+
+SUMMIT = "V1002"  # Summit Freight: INV-1002 and INV-1009 are good invoices of it
+PDF = b"%PDF-1.4 invoice INV-1001\n" * 500
+
+
+class TestInforToAvidxchange(PairContract):
+    erp, ap = "infor", "avidxchange"
+
+
+@pytest.fixture
+def integration(tenant, sandbox, monkeypatch):
+    """Both simulators loaded with the canonical seed, every code mapped but the unmapped account, and the Infor
+    connection reading invoice images from IDM."""
+    monkeypatch.setattr(Conf, "SYNC", True)
+    control(sandbox, "infor/seed-canonical")
+    control(sandbox, "infor/seed", {"documents": [{"SUNO": "V1001", "SINO": "INV-1001", "filename": "INV-1001.pdf",
+                                                   "content_base64": base64.b64encode(PDF).decode()}]})
+    ids = control(sandbox, "avidxchange/seed-canonical")
+    source = make_connection("infor", tenant, sandbox)
+    source.options = {**source.options, "document_store": idm.DOCUMENT_STORE}
+    source.save()
+    integration = Integration.objects.create(tenant=tenant, name="Infor → AvidXchange", source=source,
+                                             target=make_connection("avidxchange", tenant, sandbox))
+    MappingRule.objects.bulk_create(
+        [MappingRule(integration=integration, kind=MappingRule.GL_ACCOUNT, source_code=code, target_id=target)
+         for code, target in ids["gl_accounts"].items() if code != canonical.UNMAPPED_ACCOUNT]
+        + [MappingRule(integration=integration, kind=kind, source_code=code, target_id=target)
+           for kind, by_code in ids["dimensions"].items() for code, target in by_code.items()])
+    return integration
+
+
+def avid(sandbox):
+    from connectors.avidxchange import sandbox as avid_sandbox
+
+    return sandbox.simulators["avidxchange"].state()["companies"][avid_sandbox.COMPANY_ID]
+
+
+def bill_of(integration, number):
+    return SyncRecord.objects.get(integration=integration, object_type="bill", source_ref__startswith=f"{number} ")
+
+
+def infor_payments(sandbox):
+    return {p["PYID"]: p for p in sandbox.simulators["infor"].payments.values()}
+
+
+def test_an_invoice_of_a_payee_on_hold_fails_in_words_and_goes_through_on_replay(integration, sandbox,
+                                                                                 django_capture_on_commit_callbacks):
+    """A payee AvidXchange holds inactive (vendor enrolment) is found and kept, its invoices refused with the reason;
+    once it is active again, a replay sends them."""
+    control(sandbox, "avidxchange/seed", {"payees": [{
+        "ExternalId": SUMMIT, "Name": "Summit Freight LLC", "Status": "Inactive",
+        "Address": {"Line1": "233 S Wacker Dr", "City": "Chicago", "State": "IL", "PostalCode": "60606",
+                    "Country": "US"}}]})
+    run = run_integration(integration.pk)
+    assert run.status == SyncRun.PARTIAL, run.error
+    assert SyncRecord.objects.get(integration=integration, object_type="vendor", source_id=SUMMIT).status == \
+        SyncRecord.SYNCED, "the payee is matched, not made twice"
+    for number in ("INV-1002", "INV-1009"):
+        record = bill_of(integration, number)
+        assert (record.status, record.error_class) == (SyncRecord.FAILED, "data")
+        assert "Summit Freight LLC) is inactive in AvidXchange" in record.error_detail, record.error_detail
+
+    control(sandbox, "avidxchange/payee-status", {"ExternalId": SUMMIT, "Status": "Active"})
+    with django_capture_on_commit_callbacks(execute=True):
+        operations.replay_failed(integration, "ops")
+    for number in ("INV-1002", "INV-1009"):
+        assert bill_of(integration, number).status == SyncRecord.SYNCED
+    assert sorted(i["InvoiceNumber"] for i in avid(sandbox)["invoices"] if i["PayeeId"] ==
+                  next(p["Id"] for p in avid(sandbox)["payees"] if p["ExternalId"] == SUMMIT)) == ["INV-1002",
+                                                                                                  "INV-1009"]
+
+
+@pytest.mark.parametrize("seed", [4, 8])
+def test_a_returned_payment_is_reversed_in_infor_once_with_its_reason(integration, sandbox, seed):
+    run_integration(integration.pk)
+    bill = bill_of(integration, "INV-1001")
+    payment = control(sandbox, "avidxchange/pay", {"Invoices": [{"InvoiceId": bill.target_id}], "Method": "ACH"})
+    assert run_integration(integration.pk).counters.get("payments_written_back") == 1
+    assert infor_payments(sandbox)[payment["Id"]]["PYST"] == "PAID"
+
+    control(sandbox, "clock", {"advance_seconds": 60})
+    control(sandbox, "avidxchange/payment-status", {"PaymentId": payment["Id"], "Status": "Returned"})
+    control(sandbox, "faults", {"system": "infor", "seed": seed, "error_rate": 0.3, "timeout_rate": 0.1,
+                                "timeout_seconds": 0.2, "rate_limit_rate": 0.1})
+    reversed_ = 0
+    for _ in range(3):  # the share that failed for a passing reason is read again by the next run
+        reversed_ += run_integration(integration.pk).counters.get("payments_reversed", 0)
+    control(sandbox, "faults", {"system": "infor"})
+    reversed_ += run_integration(integration.pk).counters.get("payments_reversed", 0)
+    assert reversed_ == 1
+    row = infor_payments(sandbox)[payment["Id"]]
+    assert (row["PYST"], row["RVTX"]) == ("VOIDED", f"Returned: {payment['AchTraceNumber']}")
+    assert [h["PYST"] for h in row["history"]] == ["PAID", "VOIDED"], "paid once, reversed once"
+    share = SyncRecord.objects.get(integration=integration, object_type="payment",
+                                   source_id=f"{payment['Id']}:{bill.target_id}")
+    assert (share.status, share.data["posted"]) == (SyncRecord.SYNCED, "VOIDED")
+
+
+def test_invoice_images_travel_from_idm_to_avidxchange(integration, sandbox):
+    run = run_integration(integration.pk)
+    assert run.status == SyncRun.PARTIAL, run.error
+    bill = bill_of(integration, "INV-1001")
+    [attached] = avid(sandbox)["attachments"][bill.target_id]
+    assert (attached["FileName"], attached["Size"], attached["Sha256"]) == ("INV-1001.pdf", len(PDF),
+                                                                            hashlib.sha256(PDF).hexdigest())
+    assert bill.data["documents"] == [{"name": "INV-1001.pdf", "id": attached["Id"]}]
+    assert bill_of(integration, "INV-1002").data["documents"] == [], "sent without an image"
+    run_integration(integration.pk)
+    assert len(avid(sandbox)["attachments"][bill.target_id]) == 1, "attached once"
+
+
+def test_infor_codes_become_code_lists_and_a_blocked_account_is_deactivated_not_deleted(integration, sandbox):
+    run_integration(integration.pk)
+    held = avid(sandbox)["codes"]
+    assert {c["Code"] for c in held["GlAccount"]} == {a.code for a in canonical.GL_ACCOUNTS}
+    assert {c["Code"] for c in held["Department"]} == {d.code for d in canonical.DEPARTMENTS}
+    control(sandbox, "infor/seed", {"accounts": [{"AITP": "1", "AITM": "6400", "TX40": "Janitorial", "LCCD": "1"}]})
+    run_integration(integration.pk)
+    janitorial = [c for c in avid(sandbox)["codes"]["GlAccount"] if c["Code"] == "6400"]
+    assert [(c["IsActive"], c["Name"]) for c in janitorial] == [(False, "Janitorial")]
