@@ -405,7 +405,7 @@ class MappingRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
     @admin.display(description="Problem", ordering="problem")
     def problem_in_list(self, rule):
         if not rule.problem:
-            return "—" if rule.checked_at is None else "None"
+            return "Not checked yet" if rule.checked_at is None else "Usable"
         return format_html('<strong style="color:var(--error-fg)">{}</strong>', rule.problem)
 
     @admin.action(description="Confirm selected mapping rules", permissions=["change"])

@@ -972,12 +972,16 @@ class Sync:
         applied = {name: changes[name][1] for name in result.applied if name in changes}
         vendor.data = {**vendor.data, "sent": {**vendor.data["sent"], **applied}}
         vendor.save(update_fields=["data", "updated_at"])
-        written = "; ".join(said(name, value) for name, value in applied.items()) or "nothing"
-        self.succeed(record, "written_back", vendor.source_id, fingerprint(edit),
-                     {"marker": edit.updated_at, "applied": applied,
-                      "conflicts": {name: list(pair) for name, pair in result.conflicts.items()}},
-                     {"input": {"vendor": edit.vendor_id, "changes": {n: c[1] for n, c in changes.items()}},
-                      "output": {"supplier": vendor.source_id, "written": applied}})
+        # Settled either way (written, or kept by the ERP as the conflict rule says); what happened is audited
+        # below in words, field by field, rather than as a generic "synced" entry.
+        record.status, record.target_id, record.source_hash = SyncRecord.SYNCED, vendor.source_id, fingerprint(edit)
+        record.attempts += 1
+        record.error_class = record.error_detail = ""
+        record.data = {**record.data, "marker": edit.updated_at, "applied": applied,
+                       "conflicts": {name: list(pair) for name, pair in result.conflicts.items()}}
+        record.save()
+        if applied:
+            self.counters["supplier_updates_written_back"] += 1
         for name, (erp_value, ap_value) in result.conflicts.items():
             erp_value = asdict(erp_value) if isinstance(erp_value, Address) else erp_value
             ap_value = asdict(ap_value) if isinstance(ap_value, Address) else ap_value
@@ -988,8 +992,11 @@ class Sync:
                      f"(when both change a contact field, {self.source_name} wins) and is replaced at the next "
                      "supplier sync.")
         if applied:
+            written = "; ".join(said(name, value) for name, value in applied.items())
             self.log("sync.supplier.updated", record,
-                     f"Supplier {vendor.source_id} updated in {self.source_name} from {self.target_name}: {written}.")
+                     f"Supplier {vendor.source_id} updated in {self.source_name} from {self.target_name}: {written}.",
+                     {"input": {"vendor": edit.vendor_id, "changes": {n: c[1] for n, c in changes.items()}},
+                      "output": {"supplier": vendor.source_id, "written": applied}})
 
     # --- after the bills ------------------------------------------------------------------------------------
     def bills_lacking(self, key, refused_key):

@@ -215,7 +215,7 @@ class SyncRun(models.Model):
         ]
 
     def __str__(self):
-        return f"run {self.pk} of {self.integration} ({self.status})"
+        return f"run {self.pk} of {self.integration} ({self.get_status_display().lower()})"
 
 
 class Cursor(models.Model):

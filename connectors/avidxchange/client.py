@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 
 from connectors.errors import AuthError, ConfigurationError, DataError, NotFound, TransientError
 from connectors.http import HttpClient, Unsafe, default_classify, excerpt, fan_out
-from connectors.records import Payment
+from connectors.records import OpenItem, Payment
 from portal.redaction import register_secret
 
 # UNCONFIRMED (X1): the header names. The ml-connector pages say only "a Company Token and a User Token ...
@@ -53,6 +53,10 @@ DIMENSION_LISTS = {kind: name for kind, name in LIST_TYPES.items() if kind != "g
 # turned over to the state) undo a payment the ERP may already show as paid; Scheduled is in flight.
 PAYMENT_STATES = {"Scheduled": (False, False), "Settled": (True, False), "Returned": (False, True),
                   "Voided": (False, True), "Escheated": (False, True)}
+# UNCONFIRMED (X14): what is still to pay on an invoice is its Amount less its AmountPaid, and AmountPaid counts
+# the payments in these states (in flight or settled), not those returned, voided or escheated. The invoice's
+# Status is not read: only Approved, PartiallyPaid and Paid are known, and an amount says more than a state.
+COUNTED_AS_PAID = frozenset({"Scheduled", "Settled"})
 # The reference a person finds the payment by, per method.
 REFERENCE_FIELDS = {"Check": "CheckNumber", "ACH": "AchTraceNumber", "VirtualCard": "CardConfirmationNumber"}
 # UNCONFIRMED (X7): what AvidXchange takes as invoice images.
@@ -181,6 +185,10 @@ class AvidClient:
 
     def invoices(self, external_ids):
         return self.by_external_ids("/invoices", external_ids)
+
+    def all_invoices(self):
+        """Every invoice of the company, paid or not: the list has no filter on what is paid (X4, X14)."""
+        return self.list("/invoices")
 
     def codes(self):
         """Every code of every list, each naming its ListType: one paged read for all of them."""
@@ -343,6 +351,30 @@ def object_of(value, what):
     if not isinstance(value, dict):
         raise DataError(f"AvidXchange sent a {what} that is not an object ({shown(value)}).")
     return value
+
+
+def open_item(bill_id, number, payee_id, total, paid, currency, where):
+    """What is still to pay on an invoice as a records.OpenItem, None when nothing is; a DataError naming the
+    invoice when more is paid than it is for."""
+    if paid > total:
+        raise DataError(f"{where}: {paid} is paid on an invoice of {total}, so what is still to pay is not known.")
+    if paid == total:
+        return None
+    return OpenItem(source_id=bill_id, number=number, supplier_id=payee_id, amount=total - paid, currency=currency,
+                    total=total)
+
+
+def open_bill(obj):
+    """An invoice object as a records.OpenItem, or None when it is paid (UNCONFIRMED, X14). A field that does not
+    parse is a DataError naming the invoice: a tie-out total that left it out would mislead."""
+    obj = object_of(obj, "invoice")
+    invoice_id = text_of(obj, "Id", "AvidXchange invoice", required=True)
+    where = f"AvidXchange invoice {invoice_id}"
+    number = text_of(obj, "InvoiceNumber", where, required=True)
+    where = f"{where} ({number})"
+    return open_item(invoice_id, number, text_of(obj, "PayeeId", where, required=True),
+                     amount_of(obj, "Amount", where), amount_of(obj, "AmountPaid", where),
+                     text_of(obj, "Currency", where) or "USD", where)
 
 
 def payment_from_avid(obj, updated_at=None):

@@ -8,18 +8,23 @@ import re
 import secrets
 import tempfile
 from datetime import datetime
+from decimal import Decimal
 
 from connectors.avidxchange import files
 from connectors.avidxchange.client import (
     BATCH_INVOICES,
     CONCURRENT_CALLS,
+    COUNTED_AS_PAID,
     KINDS_BY_LIST,
     LIST_TYPES,
     REFERENCE_FIELDS,
     AvidClient,
+    amount_of,
     code_body,
     invoice_body,
     object_of,
+    open_bill,
+    open_item,
     payee_body,
     payment_from_avid,
     text_of,
@@ -318,6 +323,42 @@ class AvidXchangeConnector(ApConnector):
         self.exchange.write("images", [{"VendorID": vendor_id, "InvoiceNumber": number, "FileName": name,
                                         "ContentType": document.content_type, "Size": str(size), "SHA256": sha256}])
         return name
+
+    # --- the open payables tie-out ----------------------------------------------------------------------
+    def open_bills(self):
+        """Every invoice not fully paid, for what is still to pay on it (UNCONFIRMED, X14). API: every invoice of
+        the company, read whole. Files: the invoices written to the exchange folder (sent/) less what the payment
+        files in inbound/ pay on them (X15). One that cannot be read fails the whole read, naming it."""
+        if self.exchange is not None:
+            return self.file_open_bills()
+        return [item for item in map(open_bill, self.client.all_invoices()) if item is not None]
+
+    def file_open_bills(self):
+        """UNCONFIRMED (X15): what AvidXchange holds is known only from our own copy of what was sent and the
+        payment files that came back; an invoice its import refused (no import-result file is read, X10) counts
+        as open, and a payment shows only once its file has arrived."""
+        latest = {}
+        for record in self.file_payments(None):  # oldest status change first: the last one read is the latest
+            if isinstance(record, Unreadable):
+                raise DataError(f"{record.reason} What is still to pay on the invoices it pays is not known.")
+            latest[record.payment_id] = record
+        counted = {state.upper() for state in COUNTED_AS_PAID}
+        paid = {}
+        for payment in latest.values():
+            if payment.status in counted:
+                for bill_id, share in payment.allocations:
+                    paid[bill_id] = paid.get(bill_id, Decimal("0.00")) + share
+        heads = {}
+        for row in self.exchange.sent_rows("invoices"):
+            heads.setdefault(files.bill_id(row["VendorID"], row["InvoiceNumber"]), row)
+        items = []
+        for bill_id, row in heads.items():
+            where = f"AvidXchange invoice {row['InvoiceNumber']} of payee {row['VendorID']} (exchange folder)"
+            item = open_item(bill_id, row["InvoiceNumber"], row["VendorID"], amount_of(row, "InvoiceAmount", where),
+                             paid.get(bill_id, Decimal("0.00")), row["Currency"] or "USD", where)
+            if item is not None:
+                items.append(item)
+        return items
 
     # --- payments -------------------------------------------------------------------------------------
     def payments(self, since=None):

@@ -12,7 +12,17 @@ from connectors.errors import DataError
 from connectors.http import fan_out
 from connectors.infor import idm, m3
 from connectors.infor.client import InforClient
-from connectors.records import Address, Dimension, Document, GlAccount, Invoice, InvoiceLine, Supplier, Unreadable
+from connectors.records import (
+    Address,
+    Dimension,
+    Document,
+    GlAccount,
+    Invoice,
+    InvoiceLine,
+    OpenItem,
+    Supplier,
+    Unreadable,
+)
 from connectors.tokens import TokenStore
 
 logger = logging.getLogger(__name__)
@@ -304,6 +314,33 @@ class InforConnector(ErpConnector):
                 reference={k: head.get(k, "") for k in (*m3.INVOICE_KEY_FIELDS, "SUNO", "SINO")})
         except DataError as exc:
             return Unreadable("bill", key, head.get("SINO", key), str(exc), lmts_to_iso(head.get("LMTS")))
+
+    def open_invoices(self):
+        """Every approved invoice not fully paid, for what is still to pay on it (CUAM - PAAM), from the open
+        invoices list (m3.OPEN_INVOICES, UNCONFIRMED I15), a page at a time. Its source_id is the KEY
+        approved_invoices() gives the invoice. A row that cannot be read fails the whole read: a total that left
+        it out would mislead."""
+        for row in self.client.key_range(m3.OPEN_INVOICES, {}, "F_KEY", "KEY", PAGE_SIZE):
+            item = self._open_item(row)
+            if item is not None:
+                yield item
+
+    def _open_item(self, row):
+        ref = f"Infor invoice {row.get('SINO') or '?'} of supplier {row.get('SUNO') or '?'} ({row.get('KEY')})"
+        state = row.get("PYST", "")
+        if state not in m3.INVOICE_PAYMENT_STATES:
+            raise DataError(f"{ref}: PYST {state!r} is not one of {', '.join(m3.INVOICE_PAYMENT_STATES)}, so what is "
+                            "still to pay on it is not known.", field="PYST")
+        total, paid = m3_amount(row.get("CUAM"), "CUAM", ref), m3_amount(row.get("PAAM") or "0", "PAAM", ref)
+        if state == m3.INVOICE_PAID:
+            return None
+        if not row.get("KEY") or not row.get("SUNO"):
+            raise DataError(f"{ref}: the open invoices list gives it without its KEY or supplier.")
+        if paid >= total:
+            raise DataError(f"{ref}: the open invoices list has it {state} with {paid} of {total} paid, which does "
+                            "not say what is still to pay.", field="PAAM")
+        return OpenItem(source_id=row["KEY"], number=row.get("SINO", ""), supplier_id=row["SUNO"],
+                        amount=total - paid, currency=row.get("CUCD") or "USD", total=total)
 
     # --- invoice images -------------------------------------------------------------------------------
     def invoice_documents(self, invoice_reference):

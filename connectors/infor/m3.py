@@ -194,6 +194,22 @@ def invoice_key(divi, yea4, jrno, jsno):
     return INVOICE_KEY_SEPARATOR.join(str(v) for v in (divi, yea4, jrno, jsno))
 
 
+# --- open invoices: a second custom list, for the open payables tie-out -------------------------------------
+# UNCONFIRMED (docs/ASSUMPTIONS.md I15): a CMS100MI custom list over the same AP ledger, one row per approved
+# invoice that is not fully paid, sorted by the same KEY, F_KEY starting a page at a key (that key included).
+# PAAM is what has been paid on the invoice so far, by payments made in M3 itself and by those recorded through
+# the payments extension (EXT200MI) alike; PYST says OPEN (nothing paid), PARTIAL or PAID. What is still to pay
+# is CUAM - PAAM. The invoice list above stays as it is: its rows are invoice lines, and it is read by change.
+OPEN_INVOICES = transaction(
+    "CMS100MI", "LstMLCOpenInv", "F_KEY A30", "",
+    "KEY A30 DIVI A3 YEA4 N4 JRNO N7 JSNO N7 SUNO A10 SINO A24 CUAM N17 CUCD A3 PAAM N17 PYST A10",
+    "UNCONFIRMED custom list (docs/ASSUMPTIONS.md I15)", (("F_KEY", "From key"),))
+INVOICE_OPEN = "OPEN"
+INVOICE_PARTIAL = "PARTIAL"
+INVOICE_PAID = "PAID"
+INVOICE_PAYMENT_STATES = (INVOICE_OPEN, INVOICE_PARTIAL, INVOICE_PAID)
+
+
 # --- payments back: an XtendM3 extension -------------------------------------------------------------------
 # UNCONFIRMED: an XtendM3 extension API (EXTnnnMI is where customer transactions live) that records a
 # payment made outside M3 against the AP invoice, one row per invoice and AP payment id (PYID): one AP
@@ -227,4 +243,4 @@ ALREADY_EXISTS = "already exists"
 DOES_NOT_EXIST = "does not exist"
 
 TRANSACTIONS = (SUPPLIERS, SUPPLIER, SUPPLIERS_BY_NUMBER, SUPPLIER_ADDRESSES, EMAILS, GL_ACCOUNTS,
-                APPROVED_INVOICES, GET_PAYMENT, ADD_PAYMENT, UPDATE_PAYMENT)
+                APPROVED_INVOICES, OPEN_INVOICES, GET_PAYMENT, ADD_PAYMENT, UPDATE_PAYMENT)

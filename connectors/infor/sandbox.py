@@ -45,8 +45,10 @@ FLAT_ADDRESS_FIELDS = ("ADR1", "ADR2", "ADR3", "ADR4", "TOWN", "PONO")
 SHARED_ADDRESS_FIELDS = ("ECAR", "CSCD")
 EMAIL_FIELD = m3.EMAILS.output("EMAL")
 INVOICE_FIELDS = {f.name: f for f in m3.APPROVED_INVOICES.outputs}
-# An invoice as the AP ledger holds it: the custom list's fields, the payee and whether it is approved.
-INVOICE_HEADER_FIELDS = {**INVOICE_FIELDS, **{f.name: f for f in m3.fields("SPYN A10 APRV N1")}}
+# An invoice as the AP ledger holds it: the custom lists' fields, the payee and whether it is approved. A seeded
+# PAAM is what was paid in M3 itself before; PYST follows from it (recompute()).
+INVOICE_HEADER_FIELDS = {**INVOICE_FIELDS, **{f.name: f for f in m3.OPEN_INVOICES.outputs},
+                         **{f.name: f for f in m3.fields("SPYN A10 APRV N1")}}
 ACCOUNT_FIELDS = {f.name: f for f in m3.GL_ACCOUNTS.outputs}
 
 
@@ -439,7 +441,8 @@ class InforSimulator(Simulator):
         return {"CRS620MI/LstSuppliers": self.list_suppliers, "CRS620MI/GetBasicData": self.get_supplier,
                 "CRS620MI/LstByNumber": self.suppliers_by_number, "CRS620MI/LstAddresses": self.supplier_addresses,
                 "CRS111MI/List": self.list_emails, "CRS630MI/LstAccountID": self.list_accounts,
-                f"{m3.APPROVED_INVOICES}": self.list_approved_invoices, f"{m3.GET_PAYMENT}": self.get_payment,
+                f"{m3.APPROVED_INVOICES}": self.list_approved_invoices, f"{m3.OPEN_INVOICES}": self.list_open_invoices,
+                f"{m3.GET_PAYMENT}": self.get_payment,
                 f"{m3.ADD_PAYMENT}": self.add_payment, f"{m3.UPDATE_PAYMENT}": self.update_payment}
 
     def supplier(self, suno):
@@ -493,6 +496,15 @@ class InforSimulator(Simulator):
             for line in inv["lines"]:
                 rows.append({"KEY": key, **header, **line})
         return rows
+
+    def list_open_invoices(self, inputs, division):
+        """UNCONFIRMED (docs/ASSUMPTIONS.md I15): the approved invoices not fully paid, one row each, in KEY order
+        from F_KEY on (F_KEY included)."""
+        start = inputs.get("F_KEY", "")
+        return [{"KEY": key, **{k: v for k, v in inv.items() if k != "lines"}}
+                for key, inv in sorted(self.data.invoices.items())
+                if key >= start and inv["APRV"] == "1" and inv["PYST"] != m3.INVOICE_PAID
+                and (not division or inv["DIVI"] == division)]
 
     def payment_key(self, inputs, division):
         return m3.invoice_key(division, inputs["YEA4"], inputs["JRNO"], inputs["JSNO"]), inputs["PYID"]
@@ -548,10 +560,34 @@ class InforSimulator(Simulator):
         return []
 
     def recompute(self, key, invoice):
-        paid = sum(Decimal(p["PYAM"]) for p in self.data.payments.values()
-                   if p["KEY"] == key and p["PYST"] == m3.PAYMENT_PAID)
+        """The invoice's payment state: what was paid in M3 itself and the payments recorded through the
+        extension. A row seeded with an amount that is not one (a hand-edited row) keeps what it was given."""
+        try:
+            paid = Decimal(invoice["_paid_in_m3"]) + sum(Decimal(p["PYAM"]) for p in self.data.payments.values()
+                                                         if p["KEY"] == key and p["PYST"] == m3.PAYMENT_PAID)
+            total = Decimal(invoice["CUAM"])
+        except InvalidOperation:
+            return
         invoice["PAAM"] = str(paid)
-        invoice["PYST"] = "PAID" if paid >= Decimal(invoice["CUAM"]) else ("PARTIAL" if paid else "OPEN")
+        invoice["PYST"] = m3.INVOICE_PAID if paid >= total else (m3.INVOICE_PARTIAL if paid else m3.INVOICE_OPEN)
+
+    def pay_in_m3(self, payload):
+        """A person pays an invoice in M3 itself (not through the AP platform): {"SUNO", "SINO", "amount"?, the
+        rest of it if not given}. The AP ledger shows it paid; the extension has no row of it."""
+        key, invoice = next(((k, i) for k, i in self.data.invoices.items()
+                             if (i["SUNO"], i["SINO"]) == (payload.get("SUNO"), payload.get("SINO"))), (None, None))
+        if invoice is None:
+            raise BadRequest(f"No invoice {payload.get('SINO')!r} of supplier {payload.get('SUNO')!r}")
+        rest = Decimal(invoice["CUAM"]) - Decimal(invoice["PAAM"])
+        try:
+            amount = Decimal(str(payload.get("amount", rest)))
+        except InvalidOperation:
+            raise BadRequest(f"amount {payload['amount']!r} is not an amount") from None
+        if not 0 < amount <= rest:
+            raise BadRequest(f"Pay more than 0 and at most the {rest} still open")
+        invoice["_paid_in_m3"] = str(Decimal(invoice["_paid_in_m3"]) + amount)
+        self.recompute(key, invoice)
+        return {"KEY": key, "PAAM": invoice["PAAM"], "PYST": invoice["PYST"]}
 
     # --- controls and state -----------------------------------------------------------------------------
     def control(self, action, payload):
@@ -583,6 +619,8 @@ class InforSimulator(Simulator):
                 return self.state(self.data)
             if action == "seed-canonical":
                 return self.seed(canonical_seed(unreadable=bool(payload.get("unreadable"))))
+            if action == "pay-in-erp":
+                return self.pay_in_m3(payload)
             if action == "canonical-supplier":
                 return self.change_canonical_supplier(payload)
             if action == "canonical-state":
@@ -591,7 +629,7 @@ class InforSimulator(Simulator):
                                       "amount": canonical.amount_text(p["PYAM"]), "status": p["PYST"]}
                                      for p in self.data.payments.values()]}
         raise BadRequest(f"infor has no control {action!r}; controls: account, tenant, seed, update-supplier, "
-                         "tenant-state, seed-canonical, canonical-supplier, canonical-state")
+                         "tenant-state, pay-in-erp, seed-canonical, canonical-supplier, canonical-state")
 
     def change_canonical_supplier(self, payload):
         changes = {k: v for k, v in payload.items() if k != "source_id"}
@@ -679,9 +717,12 @@ class InforSimulator(Simulator):
             header = {k: "" if v is None else str(v) for k, v in inv.items() if k != "lines"}
             header.setdefault("APRV", "1")
             checked(INVOICE_HEADER_FIELDS, header, f"Invoice {key}")
-            header.update({"PYST": "OPEN", "PAAM": "0", "LMTS": self.lmts()})
+            header.setdefault("PAAM", "0")
+            header.setdefault("PYST", m3.INVOICE_OPEN)
+            header.update({"_paid_in_m3": header["PAAM"], "LMTS": self.lmts()})
             lines = [checked(INVOICE_FIELDS, line, f"Line of invoice {key}") for line in inv.get("lines", [])]
             self.data.invoices[key] = {**header, "lines": lines}
+            self.recompute(key, self.data.invoices[key])
         counts["invoices"] = len(payload.get("invoices", []))
         for doc in payload.get("documents", []):
             self.add_document(doc)

@@ -153,3 +153,10 @@ def test_the_integration_form_offers_only_the_tenants_connections(client, ops, i
     assert other.target.name not in change
     for words in ("What a run does", "Failure streak", "Recent runs", "Sync now", "Backfill"):
         assert words in change
+
+
+def test_the_sync_records_list_links_to_the_work_queue(admin_client):
+    from django.urls import reverse
+
+    html = admin_client.get(reverse("admin:syncs_syncrecord_changelist")).content.decode()
+    assert f'href="{reverse("admin:syncs_syncrecord_workqueue")}"' in html
