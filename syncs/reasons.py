@@ -56,7 +56,18 @@ CLASS_WORDS = {
 }
 
 
-def advice(error_class):
+# Causes whose remedy is not the one of their class, found by the words the engine writes for them.
+BY_CAUSE = [
+    ("nothing is converted", Advice("It is in a currency the AP platform's account cannot pay.",
+                                    "Pay it outside the AP platform, and ask your operations team to set the record "
+                                    "aside so it is not retried.")),
+]
+
+
+def advice(error_class, detail=""):
+    for words, cause in BY_CAUSE:
+        if words in (detail or ""):
+            return cause
     return ADVICE.get(error_class, UNKNOWN)
 
 

@@ -96,7 +96,8 @@ def rows_for(records):
     for record in records:
         row = Row(record)
         if record.status == SyncRecord.FAILED:
-            row.reason, row.advice = reasons.readable(record.error_detail), reasons.advice(record.error_class)
+            row.reason = reasons.readable(record.error_detail)
+            row.advice = reasons.advice(record.error_class, record.error_detail)
         elif record.status in (SyncRecord.SKIPPED, SyncRecord.IGNORED):
             row.reason = record.note or reasons.readable(record.error_detail)
         rows.append(row)

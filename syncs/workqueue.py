@@ -43,7 +43,7 @@ class Group:
 
     @property
     def advice(self):
-        return reasons.advice(self.error_class)
+        return reasons.advice(self.error_class, self.reason)
 
 
 def group_key(error_class, reason):

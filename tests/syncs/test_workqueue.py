@@ -160,3 +160,13 @@ def test_the_sync_records_list_links_to_the_work_queue(admin_client):
 
     html = admin_client.get(reverse("admin:syncs_syncrecord_changelist")).content.decode()
     assert f'href="{reverse("admin:syncs_syncrecord_workqueue")}"' in html
+
+
+def test_a_bill_in_a_currency_the_account_cannot_pay_is_advised_as_such_not_as_a_source_correction():
+    from syncs import reasons
+
+    detail = ("The invoice is in EUR, and the BILL account pays bills in USD only; nothing is converted. Pay it "
+              "outside BILL, or ignore this record.")
+    assert reasons.advice("data", detail).action.startswith("Pay it outside the AP platform")
+    assert reasons.advice("data", "The lines add up to 10.00 USD but the invoice total is 12.00 USD.").action \
+        .startswith("Correct it in the ERP")
