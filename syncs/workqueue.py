@@ -32,10 +32,15 @@ class Group:
     reason: str
     count: int = 0
     details: set = field(default_factory=set)
+    integrations: set = field(default_factory=set)  # "tenant: integration" of its records
 
     @property
     def key(self):
         return group_key(self.error_class, self.reason)
+
+    @property
+    def integrations_shown(self):
+        return "; ".join(sorted(self.integrations))
 
     @property
     def class_in_words(self):
@@ -58,7 +63,9 @@ def failed(records=None):
 def groups(records=None):
     """The failed records of `records` (a SyncRecord queryset), grouped by root cause, largest first.
     Returns (groups, records beyond the reasons folded)."""
-    rows = (failed(records).order_by().values("error_class", "error_detail").annotate(n=Count("pk"))
+    rows = (failed(records).order_by()
+            .values("error_class", "error_detail", "integration__tenant__name", "integration__name")
+            .annotate(n=Count("pk"))
             .order_by("-n")[:MAX_DISTINCT_REASONS + 1])
     rows = list(rows)
     overflow = rows[MAX_DISTINCT_REASONS:]
@@ -68,6 +75,7 @@ def groups(records=None):
         group = by_key.setdefault((row["error_class"], reason), Group(row["error_class"], reason))
         group.count += row["n"]
         group.details.add(row["error_detail"])
+        group.integrations.add(f"{row['integration__tenant__name']}: {row['integration__name']}")
     ordered = sorted(by_key.values(), key=lambda g: (-g.count, g.reason))
     return ordered, sum(row["n"] for row in overflow)
 

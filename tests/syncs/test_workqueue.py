@@ -57,6 +57,8 @@ def test_failures_group_by_cause_largest_first(integration):
         ("BILL did not answer properly after retries: HTTP 503 for request …", 1)]
     assert overflow == 0
     assert workqueue.records_of(groups[1]).count() == 3
+    assert groups[0].integrations_shown == f"{integration.tenant.name}: {integration.name}", \
+        "a cause says which integration it is in"
 
 
 def test_the_work_queue_page_retries_a_whole_group(client, ops, integration, django_capture_on_commit_callbacks):
