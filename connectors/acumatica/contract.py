@@ -14,10 +14,11 @@ empty one as `{}`; detail collections are arrays of entities and linked entities
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from functools import cache
 from pathlib import Path
 from uuid import UUID
+
+from connectors.values import decimal_value
 
 OPENAPI_PATH = Path(__file__).with_name("default-24.200.001.openapi.json")
 ENDPOINT_NAME, ENDPOINT_VERSION = "Default", "24.200.001"
@@ -97,13 +98,8 @@ def parse(kind, value, path):
         return value
     if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
         return value
-    if kind == "decimal" and not isinstance(value, bool) and isinstance(value, int | float | str):
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation:
-            raise Unparsable(path, value, "decimal") from None
-        if number.is_finite():
-            return number
+    if kind == "decimal" and (number := decimal_value(value)) is not None:
+        return number
     if kind == "datetime" and isinstance(value, str):
         try:
             return datetime.fromisoformat(value)

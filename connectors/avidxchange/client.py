@@ -19,11 +19,12 @@ alike. Field names are PascalCase like the public AvidPay payment-batch model (I
 import hashlib
 import re
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from connectors.errors import AuthError, ConfigurationError, DataError, NotFound, TransientError
 from connectors.http import HttpClient, Unsafe, default_classify, excerpt, fan_out
 from connectors.records import OpenItem, Payment
+from connectors.values import decimal_value
 from portal.redaction import register_secret
 
 # UNCONFIRMED (X1): the header names. The ml-connector pages say only "a Company Token and a User Token ...
@@ -314,13 +315,8 @@ def text_of(obj, field, where, *, required=False):
 
 def amount_of(obj, field, where):
     value = obj.get(field)
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise DataError(f"{where}: {field} should be an amount, got {shown(value)}.", field=field)
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise DataError(f"{where}: {field} should be an amount, got {shown(value)}.", field=field) from None
-    if not amount.is_finite():
+    amount = decimal_value(value)
+    if amount is None:
         raise DataError(f"{where}: {field} should be an amount, got {shown(value)}.", field=field)
     return amount.quantize(Decimal("0.01"))
 

@@ -2,7 +2,7 @@
 
 import re
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -10,6 +10,7 @@ from connectors.base import ApConnector
 from connectors.bill.client import BULK_BILLS, CONCURRENT_CALLS, BillClient, parse_bill_time
 from connectors.errors import DataError
 from connectors.records import Address, Dimension, GlAccount, OpenItem, Payment, Unreadable, VendorEdit
+from connectors.values import decimal_value
 
 # BILL has no external id. A vendor carries the ERP supplier id in shortName (40 characters at most,
 # UNCONFIRMED), so a retry after a crash finds the vendor it made. shortName is not one of BILL's
@@ -345,11 +346,8 @@ def bill_amount(value, field, where):
     """An amount BILL sends as a JSON number (a numeric string is read too), as an exact Decimal."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise DataError(f"{where}: {field} should be a number, got {type_name(value)}.", field=field)
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        amount = None
-    if amount is None or not amount.is_finite():
+    amount = decimal_value(value)
+    if amount is None:
         raise DataError(f"{where}: {field} {shown(value)} is not a number.", field=field)
     return amount
 

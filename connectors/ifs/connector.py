@@ -25,6 +25,7 @@ from connectors.records import (
     SupplierUpdate,
     Unreadable,
 )
+from connectors.values import decimal_value
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +56,8 @@ def text(row, name, where):
 
 def amount(row, name, where):
     value = row.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise Unparsable(f"{where}: {name} {value!r} is not an amount.", field=name)
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise Unparsable(f"{where}: {name} {value!r} is not an amount.", field=name) from None
-    if not number.is_finite():
+    number = decimal_value(value)
+    if number is None:
         raise Unparsable(f"{where}: {name} {value!r} is not an amount.", field=name)
     return number.quantize(Decimal("0.01"))
 

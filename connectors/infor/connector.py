@@ -24,6 +24,7 @@ from connectors.records import (
     Unreadable,
 )
 from connectors.tokens import TokenStore
+from connectors.values import decimal_value
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +73,10 @@ def m3_date(value, field, ref):
 
 
 def m3_amount(value, field, ref):
-    try:
-        return Decimal(value).quantize(Decimal("0.01"))
-    except (InvalidOperation, TypeError):
-        raise DataError(f"{ref}: {field} {value!r} is not an amount.", field=field) from None
+    number = decimal_value(value)
+    if number is None:
+        raise DataError(f"{ref}: {field} {value!r} is not an amount.", field=field)
+    return number.quantize(Decimal("0.01"))
 
 
 def m3_number(value):

@@ -13,7 +13,7 @@ OData service").
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import partial
 from urllib.parse import urlparse
 
@@ -24,6 +24,7 @@ from connectors.errors import AuthError, ConfigurationError, TransientError
 from connectors.http import HttpClient, ReauthRequired, default_classify, excerpt
 from connectors.syspro import tables
 from connectors.tokens import Token, TokenSession
+from connectors.values import decimal_value
 from portal.redaction import register_secret
 
 ENET = "e.net"
@@ -231,13 +232,8 @@ def parse(table, column, value):
             raise BadValue(table, column.name, value, "text")
         return value.strip()
     if column.type == tables.DECIMAL:
-        if isinstance(value, bool):
-            raise BadValue(table, column.name, value, "an amount")
-        try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise BadValue(table, column.name, value, "an amount") from None
-        if not number.is_finite():
+        number = decimal_value(value)
+        if number is None:
             raise BadValue(table, column.name, value, "an amount")
         return number.quantize(Decimal("0.01"))
     if column.type == tables.DATETIME:
