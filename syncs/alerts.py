@@ -8,6 +8,7 @@ periodic operations task (portal.ops.periodic_checks), not inside the engine: an
 """
 
 import logging
+import smtplib
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -44,7 +45,13 @@ def send(key, subject, body, tenant, obj=None):
         return False
     to = recipients(tenant)
     if to:
-        send_mail(f"[ml-connector] {subject}", body, settings.DEFAULT_FROM_EMAIL, to, fail_silently=False)
+        try:
+            send_mail(f"[ml-connector] {subject}", body, settings.DEFAULT_FROM_EMAIL, to, fail_silently=False)
+        except (OSError, smtplib.SMTPException) as exc:
+            # Not recorded as sent: the next check tries again, and one bad mail server never stops the others.
+            logger.error("Alert %r could not be mailed (%s); it is tried again at the next check.", subject,
+                         type(exc).__name__)
+            return False
     else:
         logger.warning("Alert %r has nobody to go to: set ALERT_EMAILS or give the tenant's ops members an e-mail "
                        "address.", subject)

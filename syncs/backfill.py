@@ -32,7 +32,7 @@ def backfill_progress(integration, params):
     try:
         after = datetime.fromtimestamp(int(params.get("after", "")), tz=UTC)
         expected = int(params.get("expected") or 0)
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # typed into the address bar: not a moment there is
         return None
     run = (SyncRun.objects.filter(integration=integration, trigger="backfill", started_at__gte=after)
            .order_by("started_at").first())

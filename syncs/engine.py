@@ -383,8 +383,17 @@ class Sync:
     def log(self, action, record, message="", transformation=None):
         audit.record_all([self.entry(action, record, message, transformation)])
 
+    def set_aside_by_a_person(self, record):
+        """A record a person set aside (ignored, with a note) keeps that status whatever a read finds."""
+        if record.status != SyncRecord.IGNORED:
+            return False
+        self.counters[f"{record.object_type}s_ignored"] += 1
+        return True
+
     def succeed(self, record, action, target_id, source_hash, data=None, transformation=None):
         """Staged, then written with the rest of its batch by flush()."""
+        if self.set_aside_by_a_person(record):
+            return
         record.target_id = target_id
         record.status = SyncRecord.SYNCED
         record.source_hash = source_hash
@@ -409,6 +418,8 @@ class Sync:
             audit.record_all([entry for _, entry in finished])
 
     def fail(self, record, error_class, detail, data=None):
+        if self.set_aside_by_a_person(record):
+            return
         self.failures += 1
         self.counters[f"{record.object_type}s_failed"] += 1
         if self.dry_run:
@@ -564,10 +575,8 @@ class Sync:
         batch = []
         for item in latest.values():
             record = records[item.source_id]
-            if record.status == SyncRecord.IGNORED:
-                # A person set it aside with a reason: never sent, never retried, until they undo it.
-                self.counters[f"{object_type}s_ignored"] += 1
-                continue
+            if self.set_aside_by_a_person(record):
+                continue  # never sent, never retried, until they undo it
             if isinstance(item, Unreadable):
                 self.fail(record, "data", item.reason, {"marker": item.updated_marker})
                 continue
@@ -903,7 +912,8 @@ class Sync:
         kind = code["kind"]
         if kind not in dict(MappingRule.KINDS) or not code["active"]:
             return
-        MappingRule.objects.update_or_create(
+        # Made where missing only: a rule a person already set for that code stays as they set it.
+        MappingRule.objects.get_or_create(
             integration=self.integration, kind=kind, source_code=code["code"],
             defaults={"target_kind": kind, "target_id": target_id, "source_label": code["name"][:200],
                       "target_label": code["name"][:200], "confirmed": True})
@@ -954,8 +964,7 @@ class Sync:
                 self.counters["vendor_edits_unchanged"] += 1
                 continue
             record = self.ledger("supplier_update", vendor.source_id, vendor.source_ref)
-            if record.status == SyncRecord.IGNORED:
-                self.counters["supplier_updates_ignored"] += 1
+            if self.set_aside_by_a_person(record):
                 continue
             failures = self.failures
             self.guarded(record, lambda r=record, v=vendor, c=changes, e=edit: self.write_back_edit(r, v, c, e),

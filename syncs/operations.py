@@ -39,8 +39,7 @@ def replay_failed(integration, actor, records=None):
 def resync_from(integration, moment, actor):
     """Move every cursor back to `moment`; the ledger keeps the re-read from duplicating anything. A stream
     whose cursor is not a timestamp finds a timestamp here and so reads from its start."""
-    streams = ("suppliers", "invoices", "payments")
-    for stream in streams:
+    for stream in ("suppliers", "invoices", "payments", "vendor_edits"):
         Cursor.objects.update_or_create(integration=integration, stream=stream,
                                         defaults={"kind": TIMESTAMP.name, "value": TIMESTAMP.render(moment)})
     audit.record("sync.resync", actor=actor, tenant=integration.tenant, obj=integration,

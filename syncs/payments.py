@@ -75,7 +75,7 @@ def _claim(integration, bill, payment):
             integration=integration, object_type="payment", source_id=f"{payment.payment_id}:{bill.target_id}",
             defaults={"source_ref": f"{payment.payment_id} for {bill.source_ref}"})
         if record.status == SyncRecord.IGNORED:
-            return None, "payments_ignored"  # a person set this share aside with a reason
+            return None, "payments_set_aside"  # a person set this share aside with a reason
         seen = record.data.get("updated_at", "")
         if seen and payment.updated_at and moment(payment.updated_at) < moment(seen):
             return None, "payments_stale"

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from connectors.errors import ConnectorError
+from portal.fields import CredentialsUnreadable
 from syncs.models import SyncRecord
 from syncs.plan import system_name
 
@@ -71,7 +72,7 @@ def report(integration):
         result.error = (f"{result.source} or {result.target} cannot list its open items yet, so this pair has no "
                         "tie-out.")
         return result
-    except ConnectorError as exc:
+    except (ConnectorError, CredentialsUnreadable) as exc:
         result.error = f"The open items could not be read: {exc}"
         return result
     result.erp_count, result.ap_count = len(erp_open), len(ap_open)

@@ -337,7 +337,16 @@ class AcumaticaClient:
         query = Query(expand=expand, dialect=DIALECT).encode()
         body = self.http.json("PUT", self.entity(entity), params=query or None, json=contract.wrap(entity, record),
                               headers={"If-None-Match": "*"}, idempotent=False)
-        return contract.unwrap(entity, body)
+        try:
+            made = contract.unwrap(entity, body)
+        except contract.Unparsable as exc:
+            made = None
+            reason = str(exc)
+        if not isinstance(made, dict) or not made.get("id"):
+            # It may exist now: a passing error, and the next attempt looks it up by our reference first.
+            raise TransientError(f"Acumatica created a {entity} but its answer does not say which "
+                                 f"({reason if made is None else 'no id'}).")
+        return made
 
     def delete(self, entity, record_id):
         self.http.request("DELETE", f"{self.entity(entity)}/{record_id}")

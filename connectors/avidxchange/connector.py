@@ -3,6 +3,7 @@ read-only code lists, approved invoices become coded invoices with their images,
 back. Two ways to reach it, chosen per connection (option "mode"): the API (client.py), or files exchanged
 through a folder (files.py) for customers without API access. Both answer the same batch contract."""
 
+import csv
 import hashlib
 import re
 import secrets
@@ -383,12 +384,16 @@ class AvidXchangeConnector(ApConnector):
         groups = {}
         for path in self.exchange.payment_files():
             try:
-                for line, row in files.read_rows(path, "payments"):
-                    key = (row.get("PaymentID") or f"{path.name}:{line}", row.get("Status"), row.get("StatusTime"))
-                    groups.setdefault(key, (path.name, line, []))[2].append(row)
-            except (DataError, UnicodeDecodeError, OSError) as exc:
+                # Read whole before any of it counts: rows before a bad spot must not make a payment of part of
+                # its invoices.
+                rows = list(files.read_rows(path, "payments"))
+            except (DataError, UnicodeDecodeError, OSError, csv.Error) as exc:
                 yield Unreadable("payment", path.name, f"AvidXchange payment file {path.name}",
                                  f"The payment file {path.name} cannot be read: {exc}")
+                continue
+            for line, row in rows:
+                key = (row.get("PaymentID") or f"{path.name}:{line}", row.get("Status"), row.get("StatusTime"))
+                groups.setdefault(key, (path.name, line, []))[2].append(row)
         records = []
         for (payment_id, _, _), (name, line, rows) in groups.items():
             try:

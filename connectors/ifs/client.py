@@ -258,8 +258,8 @@ class IfsClient:
         """Change a record from the version `etag` names; returns its new ETag. A 412 means it changed since."""
         if not etag:
             # IFS refuses it anyway (ODP_MISSING_PRECONDITION); "*" would overwrite whatever a person did.
-            raise ValueError(f"No ETag for IFS {spec.name} {projections.key_predicate(keys)}: a change is never sent "
-                             "without If-Match")
+            raise DataError(f"No ETag for IFS {spec.name} {projections.key_predicate(keys)}: a change is never sent "
+                            "without If-Match")
         # Safe to repeat after a lost answer: had the first one gone through, the repeat gets a 412.
         response = self.http.request("PATCH", url_path(projections.entity_path(self.sets, spec, keys, *parents)),
                                      idempotent=True, json=changes,
@@ -274,8 +274,8 @@ class IfsClient:
 
     def delete(self, spec, keys, etag, parents=()):
         if not etag:
-            raise ValueError(f"No ETag for IFS {spec.name} {projections.key_predicate(keys)}: a change is never sent "
-                             "without If-Match")
+            raise DataError(f"No ETag for IFS {spec.name} {projections.key_predicate(keys)}: a change is never sent "
+                            "without If-Match")
         self.http.request("DELETE", url_path(projections.entity_path(self.sets, spec, keys, *parents)),
                           headers={"If-Match": etag, "Accept": "application/json"})
 

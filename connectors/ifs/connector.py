@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from connectors import odata
 from connectors.base import ErpConnector
-from connectors.errors import Conflict, DataError, NotFound
+from connectors.errors import Conflict, DataError, NotFound, RecordError
 from connectors.http import fan_out
 from connectors.ifs import projections as p
 from connectors.ifs.client import IfsClient, objversion_time, whole_seconds
@@ -38,7 +38,6 @@ LINES_PER_CALL = 40
 # A write that keeps meeting a newer version of the record (412) is given up after this many reads.
 WRITE_ATTEMPTS = 3
 METHOD_OF = {"email": p.EMAIL, "phone": p.PHONE}
-# How long a run stops for when a read keeps failing after the client's retries.
 
 
 class Unparsable(DataError):
@@ -164,11 +163,11 @@ class IfsConnector(ErpConnector):
             yield self._supplier(row, changed, detail)
 
     def supplier_details(self, supplier_id):
-        """(address row, {method: comm row}) of a supplier, or the DataError IFS answered."""
+        """(address row, {method: comm row}) of a supplier, or the RecordError IFS answered."""
         try:
             address = self.current_address(supplier_id)
             methods = self.comm_methods(supplier_id, address) if address else {}
-        except DataError as exc:
+        except RecordError as exc:  # gone, locked or unreadable: that supplier only
             return exc
         return address, methods
 
@@ -207,7 +206,7 @@ class IfsConnector(ErpConnector):
             if changed is None:
                 raise Unparsable(f"{where}: its ETag {row.get('@odata.etag')!r} carries no change time (objid:"
                                  "objversion, objversion YYYYMMDDHH24MISS).")
-            if isinstance(detail, DataError):
+            if isinstance(detail, RecordError):
                 raise detail
             address_row, methods = detail
             address = Address()
@@ -223,7 +222,7 @@ class IfsConnector(ErpConnector):
                             email=text(methods.get(p.EMAIL, {}), "Value", where),
                             phone=text(methods.get(p.PHONE, {}), "Value", where), address=address,
                             active=not blocked, updated_marker=marker)
-        except DataError as exc:
+        except RecordError as exc:
             return Unreadable("vendor", supplier_id, ref, str(exc), marker)
 
     # --- invoices --------------------------------------------------------------------------------------------------
@@ -397,7 +396,7 @@ class IfsConnector(ErpConnector):
         changes = {name: pair for name, pair in changes.items() if name in CONTACT_FIELDS}
         for _ in range(WRITE_ATTEMPTS):
             detail = self.supplier_details(source_id)
-            if isinstance(detail, DataError):
+            if isinstance(detail, RecordError):
                 raise detail
             address, methods = detail
             if address is None:
@@ -441,7 +440,6 @@ class IfsConnector(ErpConnector):
             return self.client.patch(self.sets["supplier_addresses"], address_keys, address.get("@odata.etag"),
                               {column: getattr(wanted, field) for field, column in p.ADDRESS_PROPERTIES.items()},
                               parents=(supplier,))
-            return
         spec = self.sets["supplier_comm_methods"]
         row = methods.get(METHOD_OF[name])
         parents = (supplier, address_keys)

@@ -14,6 +14,8 @@ name), its fields (filename, mimetype, size), and GET items/{pid}/resource for i
 
 import re
 
+from connectors.errors import ConfigurationError
+
 DOCUMENT_STORE = "idm"
 DOCUMENT_TYPE = "M3_SupplierInvoice"
 API = "IDM/api"
@@ -28,9 +30,15 @@ QUERY = re.compile(r'/(?P<type>[A-Za-z0-9_]+)\[(?P<conditions>@[A-Za-z0-9_]+ = "
                    r'"[^"]*")*)\]')
 
 
+DOCUMENT_TYPE_NAME = re.compile(r"[A-Za-z0-9_]+")
+
+
 def query(document_type, values):
     """The XQuery selecting the items of `document_type` whose attributes hold `values` ({M3 field: value}).
     A value with a double quote cannot be written in it: None then."""
+    if not DOCUMENT_TYPE_NAME.fullmatch(document_type):
+        # Typed by staff: anything but a name would change what the query selects.
+        raise ConfigurationError(f"The IDM document type {document_type!r} is not a name (letters, digits, _).")
     if any('"' in str(v) for v in values.values()):
         return None
     conditions = " AND ".join(f'@{ATTRIBUTES[field]} = "{value}"' for field, value in values.items())

@@ -44,6 +44,11 @@ def parse_ionapi(text):
     return {k: v.strip() for k, v in data.items()}
 
 
+def idm_type_name(value):
+    if value and not idm.DOCUMENT_TYPE_NAME.fullmatch(value):
+        raise ValidationError("The IDM document type is a name of letters, digits and _, e.g. M3_SupplierInvoice.")
+
+
 def m3_company(value):
     if not value.isdigit() or not 0 < int(value) < 1000:
         raise ValidationError("Company (CONO) is a number from 1 to 999.")
@@ -66,7 +71,7 @@ SYSTEM = System(
               choices=(("", "None: invoices are sent without their image"),
                        (idm.DOCUMENT_STORE, "Infor Document Management (IDM)"))),
         Field("idm_document_type", "IDM document type of supplier invoices", required=False,
-              initial=idm.DOCUMENT_TYPE, help_text=f"Usually {idm.DOCUMENT_TYPE}."),
+              initial=idm.DOCUMENT_TYPE, help_text=f"Usually {idm.DOCUMENT_TYPE}.", validators=(idm_type_name,)),
     ),
     connector_class_path="connectors.infor.connector.InforConnector",
     simulator_class_path="connectors.infor.sandbox.InforSimulator",

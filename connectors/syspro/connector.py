@@ -5,7 +5,6 @@ payments made in the AP platform are recorded by ml-connector only.
 Tables are read over the site's OData service when the connection names one, else through e.net's COMFND
 query on the logon session (connectors/syspro/client.py); both answer the same rows."""
 
-import logging
 from decimal import Decimal
 
 from connectors.base import ErpConnector
@@ -15,8 +14,6 @@ from connectors.records import Address, Dimension, GlAccount, Invoice, InvoiceLi
 from connectors.syspro import tables
 from connectors.syspro.client import PAGE_SIZE, BadValue, Cond, SysproClient, all_of, typed
 from connectors.tokens import TokenStore
-
-logger = logging.getLogger(__name__)
 
 NOT_HELD = Cond("InvoiceStatus", "ne", tables.HELD_STATUS)
 INVOICE_KEY = ("Supplier", "Invoice")
@@ -202,8 +199,8 @@ class SysproConnector(ErpConnector):
             try:
                 row = typed(tables.GL_ACCOUNTS, raw)
             except BadValue as exc:
-                logger.warning("SYSPRO: a GenMaster row is left out: %s", exc)
-                continue
+                # Left out, its code would later read as "not mapped": the real cause must show instead.
+                raise DataError(f"SYSPRO GenMaster row {raw.get('GlCode')!r}: {exc}", field=exc.column) from None
             accounts.append(GlAccount(code=row["GlCode"], name=row["Description"], account_type=row["AccountType"]))
         return accounts
 
@@ -213,8 +210,7 @@ class SysproConnector(ErpConnector):
             try:
                 row = typed(tables.DEPARTMENTS, raw)
             except BadValue as exc:
-                logger.warning("SYSPRO: a department row is left out: %s", exc)
-                continue
+                raise DataError(f"SYSPRO department row {raw.get('Department')!r}: {exc}", field=exc.column) from None
             departments.append(Dimension(kind="department", code=row["Department"], name=row["Description"]))
         return departments
 

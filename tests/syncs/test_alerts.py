@@ -87,3 +87,18 @@ def test_an_alert_with_nobody_to_mail_is_still_recorded(integration, settings):
     assert alerts.check_all() == ["Acme Corp: ERP → AP failed 3 runs in a row"]
     assert mail.outbox == []
     assert AuditEntry.objects.get(action="alert.sent").details == {"to": []}
+
+
+def test_a_mail_server_that_refuses_keeps_the_alert_for_the_next_check(integration, monkeypatch):
+    import smtplib
+
+    def refuse(*args, **kwargs):
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+    monkeypatch.setattr(alerts, "send_mail", refuse)
+    run(integration, SyncRun.SUCCEEDED, minutes_ago=3)
+    run(integration, SyncRun.FAILED, "AuthError: BILL refused the user name or password.")
+    assert alerts.check_all() == [], "the check goes on, and nothing is recorded as sent"
+    assert not AuditEntry.objects.filter(action="alert.sent").exists()
+    monkeypatch.undo()
+    assert alerts.check_all() == ["Acme Corp: ERP → AP: credentials refused"]

@@ -84,3 +84,16 @@ def test_a_read_that_still_fails_after_retries_defers_the_run_and_moves_no_curso
     assert not Cursor.objects.filter(integration=integration).exists()
     integration.refresh_from_db()
     assert integration.next_run_at > run.finished_at, "the next run waits out the outage"
+
+
+def test_a_record_set_aside_stays_so_when_a_read_finds_it_unreadable(integration):
+    from syncs.engine import Sync
+
+    run = run_integration(integration.pk)
+    record = SyncRecord.objects.create(integration=integration, object_type="payment", source_id="stpX:00nX",
+                                       status=SyncRecord.IGNORED, note="Paid by hand, outside BILL.")
+    sync = Sync(integration, run)
+    sync.fail(record, "data", "BILL payment stpX: amount 'x' is not a number.")
+    record.refresh_from_db()
+    assert (record.status, record.note, record.error_detail) == (SyncRecord.IGNORED, "Paid by hand, outside BILL.", "")
+    assert sync.counters == {"payments_ignored": 1} and sync.failures == 0

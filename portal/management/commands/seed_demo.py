@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from connectors import capabilities as can
 from connectors.bill import sandbox as bill_sandbox
 from connectors.infor import sandbox as infor_sandbox
 from connectors.models import Connection
@@ -44,6 +45,8 @@ class Command(BaseCommand):
                                "portal with SANDBOX_ENABLED=1, or `manage.py sandbox --port 8100` and pass "
                                "--sandbox-url http://127.0.0.1:8100.") from None
         others = demo.demo_modules()
+        if only == []:
+            raise CommandError(f"--only needs at least one demo: infor, {', '.join(others)}.")
         unknown = sorted(set(only or ()) - {"infor", *others})
         if unknown:
             raise CommandError(f"No demo for {', '.join(unknown)}; demos: infor, {', '.join(others)}.")
@@ -167,7 +170,7 @@ class Command(BaseCommand):
             if created:
                 audit.record("config.created", actor="system:seed_demo", tenant=tenant, obj=integration,
                              message="Demo integration created")
-        if partner == "bill":
+        if can.PAYMENTS_BY_WEBHOOK in integration.target.spec.capabilities:
             subscribe(integration.target, "system:seed_demo")
         if fresh and hasattr(module, "pay"):
             # A demo whose story needs payments (settled, then one returned) has its bills made now, so the

@@ -331,3 +331,13 @@ def test_the_instance_is_reached_only_through_its_own_url(tenant, sandbox, seede
     client = connection.connector().client
     assert client.entity_url == f"{sandbox.url}/acumatica/entity/Default/24.200.001"
     assert requests.get(f"{sandbox.url}/acumatica/entity", timeout=10).status_code == 401
+
+
+def test_a_create_answered_without_saying_what_was_made_is_a_passing_error_not_a_crash(tenant, sandbox, seeded,
+                                                                                     monkeypatch):
+    """The record may exist now: the next attempt looks it up by our reference before creating it again."""
+    with make_acumatica_connection(tenant, sandbox.url).connector() as connector:
+        client = connector.client
+        monkeypatch.setattr(client.http, "json", lambda *args, **kwargs: {})
+        with pytest.raises(TransientError, match="does not say which"):
+            client.create("Check", {"Type": "Payment"})

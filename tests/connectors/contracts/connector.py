@@ -15,6 +15,8 @@ class ConnectorContract:
     wrong_credentials_message = ""
     # Seconds after which the simulator no longer accepts a token or session.
     token_lifetime_seconds = 3600
+    # What the client says of an answer it cannot parse, in the system's wire format's words.
+    malformed_message = "not JSON"
 
     # --- hooks ------------------------------------------------------------------------------------------
     def make_connection(self, tenant, sandbox, **overrides):
@@ -117,4 +119,4 @@ class ConnectorContract:
         self.faults(sandbox, malformed_rate=1)
         with pytest.raises(TransientError) as excinfo:
             self.read_many(connector)
-        assert "not JSON" in str(excinfo.value)
+        assert self.malformed_message in str(excinfo.value)

@@ -14,7 +14,7 @@ from connectors.ifs import projections as p
 from connectors.ifs import sandbox as ifs_sandbox
 from connectors.ifs.client import RENEW_BEFORE
 from connectors.models import ConnectionToken
-from connectors.records import Address, Invoice, Payment, Supplier
+from connectors.records import Address, Invoice, Payment, Supplier, Unreadable
 from connectors.tokens import TokenStore
 from tests.connectors.ifs.conftest import make_ifs_connection
 
@@ -243,7 +243,7 @@ def test_ifs_error_codes_become_record_errors_in_words(connector):
 
 def test_no_write_is_sent_without_if_match(connector, sandbox):
     spec = connector.sets["invoices"]
-    with pytest.raises(ValueError, match="never sent without If-Match"):
+    with pytest.raises(DataError, match="never sent without If-Match"):
         connector.client.patch(spec, {"Company": ifs_sandbox.COMPANY, "InvoiceId": 1001}, None,
                                {"TransferStatus": p.TRANSFERRED})
     assert state(sandbox)["writes"]["refused_no_if_match"] == 0
@@ -325,3 +325,18 @@ def test_server_driven_paging_is_followed(connector, sandbox):
     control(sandbox, "ifs/account", {"max_page": 4})
     read = [r["SupplierId"] for r in connector.client.collection(connector.sets["suppliers"], page_size=5)]
     assert read == sorted(s.source_id for s in canonical.SUPPLIERS)
+
+
+def test_a_supplier_deleted_while_the_suppliers_are_read_is_that_supplier_s_failure_only(connector, sandbox):
+    simulator = sandbox.simulators["ifs"]
+    read_details = connector.supplier_details
+
+    def deleted_meanwhile(supplier_id):
+        if supplier_id == "V1003":
+            simulator.rows["suppliers"].pop(("V1003",), None)
+        return read_details(supplier_id)
+
+    connector.supplier_details = deleted_meanwhile
+    read = {s.source_id: s for s in connector.suppliers()}
+    assert isinstance(read["V1003"], Unreadable) and "no such record" in read["V1003"].reason
+    assert all(isinstance(s, Supplier) for sid, s in read.items() if sid != "V1003")

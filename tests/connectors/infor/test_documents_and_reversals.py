@@ -241,3 +241,17 @@ def test_a_tenant_of_its_own_keeps_its_data_and_refuses_the_others_tokens(tenant
                             f"LstSuppliers;cono={infor_sandbox.COMPANY}", headers={"Authorization": f"Bearer {token}"},
                             timeout=10)
     assert response.status_code == 401
+
+
+def test_a_document_type_that_is_not_a_name_is_refused_before_it_reaches_a_query():
+    from django.core.exceptions import ValidationError
+
+    from connectors.errors import ConfigurationError
+    from connectors.infor import idm
+    from connectors.infor.system import idm_type_name
+
+    with pytest.raises(ValidationError):
+        idm_type_name('X] | /Other[@A = "1"')
+    idm_type_name("M3_SupplierInvoice")
+    with pytest.raises(ConfigurationError, match="is not a name"):
+        idm.query("X] | /Other[", {})

@@ -223,3 +223,14 @@ def test_ending_a_run_whose_session_already_timed_out_is_quiet(tenant, sandbox, 
     assert state(sandbox)["logoffs"] == 0
     connection.connector().check()  # the dropped session is not offered again
     assert state(sandbox)["logins"] == 2
+
+
+def test_a_gl_account_row_that_cannot_be_read_is_an_error_naming_it_not_a_code_gone_missing(tenant, sandbox):
+    control(sandbox, "syspro/seed-canonical")
+    simulator = sandbox.simulators["syspro"]
+    good = next(iter(simulator.rows["GenMaster"].values()))
+    # What no SQL column holds but a broken view or a middleware could answer: a number where text belongs.
+    simulator.rows["GenMaster"][("9999-000",)] = {**good, "GlCode": "9999-000", "Description": 42}
+    with make_syspro_connection(tenant, sandbox.url).connector() as connector, \
+            pytest.raises(DataError, match="GenMaster row '9999-000'"):
+        connector.gl_accounts()
