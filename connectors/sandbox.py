@@ -109,6 +109,34 @@ def route(method, pattern):
     return mark
 
 
+class InFlight:
+    """Calls under way per key, the gate a simulator puts in front of a documented concurrency limit: a call
+    over the limit is refused (the simulator answers it in its system's words), never queued."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.now = {}
+        self.peak = 0
+        self.refused = 0
+
+    @contextlib.contextmanager
+    def admit(self, key, limit):
+        """Yield True while the call holds a place under `limit` for `key`, False when it was refused."""
+        with self.lock:
+            admitted = self.now.get(key, 0) < limit
+            if admitted:
+                self.now[key] = self.now.get(key, 0) + 1
+                self.peak = max(self.peak, self.now[key])
+            else:
+                self.refused += 1
+        try:
+            yield admitted
+        finally:
+            if admitted:
+                with self.lock:
+                    self.now[key] -= 1
+
+
 class Simulator:
     """Base of every system simulator. Subclasses define routes, auth and the system's own error shapes."""
 

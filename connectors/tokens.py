@@ -105,6 +105,8 @@ class TokenStore:
 
     def _store(self, row, token):
         register_secret(token.value)
+        for v in (token.extra or {}).values():
+            register_secret(v)
         row.value = json.dumps({"value": token.value, "extra": token.extra or {}})
         row.expires_at = token.expires_at
         row.refreshed_at = self.now()

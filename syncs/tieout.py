@@ -39,15 +39,23 @@ class TieOut:
     target: str
     rows: list = field(default_factory=list)
     erp_count: int = 0
-    erp_total: Decimal = Decimal("0.00")
+    erp_totals: dict = field(default_factory=dict)  # {currency: amount}: amounts in two currencies never add up
     ap_count: int = 0
-    ap_total: Decimal = Decimal("0.00")
+    ap_totals: dict = field(default_factory=dict)
     matched: int = 0
     error: str = ""
 
     def counts(self):
         """{kind: how many}, in KINDS order, kinds without rows left out."""
         return {kind: n for kind in KINDS if (n := sum(1 for row in self.rows if row.kind == kind))}
+
+
+def totals(items):
+    """{currency: total} of open items, currencies in order."""
+    by_currency = {}
+    for item in items:
+        by_currency[item.currency] = by_currency.get(item.currency, Decimal("0.00")) + item.amount
+    return dict(sorted(by_currency.items()))
 
 
 def ledger_rows(integration, object_type, **lookup):
@@ -76,8 +84,7 @@ def report(integration):
         result.error = f"The open items could not be read: {exc}"
         return result
     result.erp_count, result.ap_count = len(erp_open), len(ap_open)
-    result.erp_total = sum((i.amount for i in erp_open.values()), Decimal("0.00"))
-    result.ap_total = sum((i.amount for i in ap_open.values()), Decimal("0.00"))
+    result.erp_totals, result.ap_totals = totals(erp_open.values()), totals(ap_open.values())
 
     bills_of_invoices = {r.source_id: r for r in ledger_rows(integration, "bill", source_id__in=erp_open)}
     invoices_of_bills = {r.target_id: r for r in ledger_rows(integration, "bill", target_id__in=ap_open)

@@ -160,8 +160,8 @@ def run_tieout(integration):
     for row in report.rows:
         rows.append({"kind": row.kind, "number": row.number, "supplier": row.supplier, "erp_amount": row.erp_amount,
                      "ap_amount": row.ap_amount, "currency": row.currency, "record_id": row.record_id})
-    return {"rows": rows, "erp_count": report.erp_count, "erp_total": report.erp_total, "ap_count": report.ap_count,
-            "ap_total": report.ap_total, "matched": report.matched, "error": report.error, "at": timezone.now()}
+    return {"rows": rows, "erp_count": report.erp_count, "erp_totals": report.erp_totals, "ap_count": report.ap_count,
+            "ap_totals": report.ap_totals, "matched": report.matched, "error": report.error, "at": timezone.now()}
 
 
 @login_required

@@ -194,6 +194,8 @@ class AcumaticaClient:
             raise AuthError(f"Acumatica rejected the user name, password, tenant or branch of this connection. "
                             f"({exc})", status=exc.status) from None
         cookies = {cookie.name: cookie.value for cookie in response.cookies}
+        for value in cookies.values():  # each one alone, as it may show in a Set-Cookie header or an error
+            register_secret(value)
         # The value goes in our own Cookie header; the requests session must not send this session's cookies
         # with a later sign-in.
         self.http.session.cookies.clear()

@@ -21,7 +21,6 @@ State lives in memory; sessions time out on the hub's simulated clock.
 
 import contextlib
 import secrets
-import threading
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -29,7 +28,7 @@ from decimal import Decimal
 from connectors import canonical
 from connectors.acumatica import contract
 from connectors.odata import Dialect, ODataQueryError, apply_query
-from connectors.sandbox import BadRequest, Response, Simulator, public, route
+from connectors.sandbox import BadRequest, InFlight, Response, Simulator, public, route
 
 TENANT = "MLC"
 USERNAME = "mlc-integration"
@@ -185,10 +184,9 @@ class AcumaticaSimulator(Simulator):
         self.vendors, self.accounts, self.subaccounts, self.bills, self.checks = {}, {}, {}, {}, {}
         self.operations = {}  # action status id -> polls still answered 202
         self.minute_calls = (0, 0)
-        self.gate = threading.Lock()
-        self.in_flight = 0
+        self.in_flight = InFlight()
         self.counts = {"logins": 0, "refreshes": 0, "logouts": 0, "calls": 0, "rejected_logins": 0,
-                       "rate_limited": 0, "max_in_flight": 0, "max_open_sessions": 0}
+                       "rate_limited": 0, "max_open_sessions": 0}
         self.numbers = {"bill": 0, "check": 0, "account": 0, "subaccount": 0}
 
     # --- framework hooks ----------------------------------------------------------------------------------
@@ -253,20 +251,11 @@ class AcumaticaSimulator(Simulator):
     @contextlib.contextmanager
     def admission(self, request, context):
         """The licence's concurrent API requests, when it sets a number: more are refused with 429."""
-        with self.gate:
-            refused = bool(self.max_concurrent_requests) and context is not None and \
-                self.in_flight >= self.max_concurrent_requests
-            if not refused:
-                self.in_flight += 1
-                self.counts["max_in_flight"] = max(self.counts["max_in_flight"], self.in_flight)
-        if refused:
-            yield self.rate_limited_response(request, context)
-            return
-        try:
+        if not self.max_concurrent_requests or context is None:
             yield None
-        finally:
-            with self.gate:
-                self.in_flight -= 1
+            return
+        with self.in_flight.admit("instance", self.max_concurrent_requests) as admitted:
+            yield None if admitted else self.rate_limited_response(request, context)
 
     # --- sessions -----------------------------------------------------------------------------------------
     def open_session(self, kind, user, branch, key, expires=None):
@@ -790,7 +779,7 @@ class AcumaticaSimulator(Simulator):
         return {"vendors": plain(list(self.vendors.values())), "accounts": plain(list(self.accounts.values())),
                 "subaccounts": plain(list(self.subaccounts.values())), "bills": plain(list(self.bills.values())),
                 "checks": plain(list(self.checks.values())), "open_sessions": len(self.sessions),
-                "api_users": self.api_users, **self.counts}
+                "api_users": self.api_users, **self.counts, "max_in_flight": self.in_flight.peak}
 
 
 # The canonical seed (connectors/canonical.py) as Acumatica data: suppliers are vendors, departments are

@@ -25,7 +25,6 @@ import hashlib
 import itertools
 import re
 import tempfile
-import threading
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -47,7 +46,7 @@ from connectors.avidxchange.client import (
     USER_HEADER,
 )
 from connectors.avidxchange.system import DEFAULT_ATTACHMENT_MB
-from connectors.sandbox import BadRequest, Response, Simulator, route
+from connectors.sandbox import BadRequest, InFlight, Response, Simulator, route
 
 COMPANY_ID = "AVX-SANDBOX"
 COMPANY_NAME = "Sandbox Manufacturing"
@@ -153,10 +152,7 @@ class AvidXchangeSimulator(Simulator):
         self.user_tokens = {}  # (company id, user token) -> user name
         self.folders = {}  # company id -> [folder]
         self.concurrency_limit = CONCURRENT_CALLS
-        self.gate = threading.Lock()
-        self.in_flight = {}
-        self.max_in_flight = 0
-        self.rejected_concurrent = 0
+        self.in_flight = InFlight()
         self.refused_tokens = 0
         self.calls = 0
         self.add_company(COMPANY_ID, COMPANY_NAME, COMPANY_TOKEN, USER_TOKEN, USER_NAME)
@@ -208,22 +204,8 @@ class AvidXchangeSimulator(Simulator):
         if context is None:
             yield None
             return
-        key = context["company"]["id"]
-        with self.gate:
-            refused = self.in_flight.get(key, 0) >= self.concurrency_limit
-            if refused:
-                self.rejected_concurrent += 1
-            else:
-                self.in_flight[key] = self.in_flight.get(key, 0) + 1
-                self.max_in_flight = max(self.max_in_flight, self.in_flight[key])
-        if refused:
-            yield self.rate_limited_response(request, context)
-            return
-        try:
-            yield None
-        finally:
-            with self.gate:
-                self.in_flight[key] -= 1
+        with self.in_flight.admit(context["company"]["id"], self.concurrency_limit) as admitted:
+            yield None if admitted else self.rate_limited_response(request, context)
 
     def handle(self, request):
         try:
@@ -835,5 +817,5 @@ class AvidXchangeSimulator(Simulator):
                                            "import_errors": c["import_errors"]}
                               for company_id, c in self.companies.items()},
                 "folders": {company_id: [str(f) for f in folders] for company_id, folders in self.folders.items()},
-                "calls": self.calls, "refused_tokens": self.refused_tokens, "max_in_flight": self.max_in_flight,
-                "rejected_concurrent": self.rejected_concurrent, "concurrency_limit": self.concurrency_limit}
+                "calls": self.calls, "refused_tokens": self.refused_tokens, "max_in_flight": self.in_flight.peak,
+                "rejected_concurrent": self.in_flight.refused, "concurrency_limit": self.concurrency_limit}

@@ -29,7 +29,6 @@ import hmac
 import json
 import re
 import secrets
-import threading
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -38,7 +37,7 @@ from urllib.parse import urlparse
 import requests
 
 from connectors import canonical
-from connectors.sandbox import BadRequest, Response, Simulator, public, route
+from connectors.sandbox import BadRequest, InFlight, Response, Simulator, public, route
 
 DEV_KEY = "sandbox-dev-key"
 ORG_ID = "00801SANDBOXORG01"
@@ -298,10 +297,7 @@ class BillSimulator(Simulator):
         self.sessions = {}
         self.logins_per_hour = {}  # dev key -> (clock hour, logins)
         self.hourly = {}  # dev key -> (clock hour, calls)
-        self.gate = threading.Lock()
-        self.in_flight = {}
-        self.max_in_flight = {}
-        self.rejected_concurrent = 0
+        self.in_flight = InFlight()
         self.rejected_hourly = 0
         self.rejected_logins = 0
         self.orgs = {}
@@ -379,23 +375,8 @@ class BillSimulator(Simulator):
         if session is None:
             yield None
             return
-        key = (session["devKey"], session["organizationId"])
-        with self.gate:
-            if self.in_flight.get(key, 0) >= CONCURRENT_LIMIT:
-                self.rejected_concurrent += 1
-                refused = True
-            else:
-                refused = False
-                self.in_flight[key] = self.in_flight.get(key, 0) + 1
-                self.max_in_flight[key] = max(self.max_in_flight.get(key, 0), self.in_flight[key])
-        if refused:
-            yield self.rate_limited_response(request, session)
-            return
-        try:
-            yield None
-        finally:
-            with self.gate:
-                self.in_flight[key] = self.in_flight.get(key, 1) - 1
+        with self.in_flight.admit((session["devKey"], session["organizationId"]), CONCURRENT_LIMIT) as admitted:
+            yield None if admitted else self.rate_limited_response(request, session)
 
     def handle(self, request):
         try:
@@ -1081,8 +1062,8 @@ class BillSimulator(Simulator):
             "sessions": len(self.sessions),
             "logins": self.counts["logins"],
             "calls": self.counts["calls"],
-            "max_in_flight": max(self.max_in_flight.values(), default=0),
-            "rejected_concurrent": self.rejected_concurrent,
+            "max_in_flight": self.in_flight.peak,
+            "rejected_concurrent": self.in_flight.refused,
             "rejected_hourly": self.rejected_hourly,
             "rejected_logins": self.rejected_logins,
             "calls_this_hour": {k: n for k, (h, n) in self.hourly.items() if h == self.hour()},

@@ -375,12 +375,14 @@ class SysproClient:
         return comfnd_rows(response.text, table)
 
     def comfnd_pages(self, table, where, page_size):
-        """Key-range paging: COMFND has no offset, so each page asks for the keys after the last one read."""
+        """Key-range paging: COMFND has no offset, so each page asks for the keys after the last one read. A page
+        shorter than asked is not taken for the end: a site may answer fewer rows than ReturnRows asks (Y8), so
+        only an empty page ends the read."""
         last = None
         while True:
             page = self.comfnd(table, all_of(where, after_key(table, last) if last else None), page_size)
             yield from page
-            if len(page) < page_size:
+            if not page:
                 return
             try:
                 last = tuple(parse(table, table.column(k), page[-1].get(k)) for k in table.key)

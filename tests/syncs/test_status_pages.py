@@ -160,7 +160,8 @@ def fake_tieout(calls):
             tieout.Difference(tieout.MISSING, "INV-900", "S2 Harbor Freight", Decimal("75.00"), None, "USD", None),
             tieout.Difference(tieout.AMOUNT_DIFFERS, "INV-2", "S1 Acme Paper", Decimal("102.50"), Decimal("100.00"),
                               "USD", 42)],
-            erp_count=3, erp_total=Decimal("280.50"), ap_count=2, ap_total=Decimal("203.50"), matched=1)
+            erp_count=3, erp_totals={"EUR": Decimal("80.00"), "USD": Decimal("200.50")}, ap_count=2,
+            ap_totals={"USD": Decimal("203.50")}, matched=1)
 
     return types.SimpleNamespace(report=report)
 
@@ -176,7 +177,7 @@ def test_tieout_runs_when_asked_and_lists_every_difference(client, w, monkeypatc
     html = page(client, w.finance, url)
     assert calls == [w.mine.pk]
     assert "Missing in the AP platform: 1" in html and "Amount differs: 1" in html
-    assert "280.50" in html and "203.50" in html and "102.50 USD" in html
+    assert "80.00 EUR · 200.50 USD" in html and "203.50 USD" in html and "102.50 USD" in html
     assert reverse("status:record", args=[42]) in html
 
 

@@ -54,8 +54,11 @@ def test_infor_against_the_ap_platform_with_known_differences(integration, sandb
     differs = next(row for row in result.rows if row.kind == tieout.AMOUNT_DIFFERS)
     assert differs.erp_amount - differs.ap_amount == Decimal("100.00")
     assert result.matched == len(bills) - 3
-    totals = {i.number: i.total for i in canonical.INVOICES}
-    assert result.erp_total == sum(totals[n] for n in set(bills) | never_sent if n != paid_in_infor)
+    expected = {}
+    for invoice in canonical.INVOICES:
+        if invoice.number in (set(bills) | never_sent) - {paid_in_infor}:
+            expected[invoice.currency] = expected.get(invoice.currency, Decimal("0.00")) + invoice.total
+    assert len(expected) > 1 and result.erp_totals == expected, "each currency has a total of its own"
 
     # The next run writes both AP payments to Infor: only what was paid in Infor alone, and the missing, remain.
     run_integration(integration.pk)

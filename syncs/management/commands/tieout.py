@@ -4,6 +4,10 @@ from syncs.management.commands.sync import find_integration
 from syncs.tieout import report
 
 
+def in_words(totals):
+    return ", ".join(f"{amount} {currency}".strip() for currency, amount in totals.items()) or "nothing"
+
+
 class Command(BaseCommand):
     help = ("The open payables tie-out of an integration: open invoices in its ERP against open bills in its AP "
             "platform, with each difference listed. Exit code 0 when they agree, 3 when they differ, 1 when a "
@@ -17,8 +21,9 @@ class Command(BaseCommand):
         result = report(integration)
         if result.error:
             raise CommandError(result.error)
-        self.stdout.write(f"{integration.name}: {result.erp_count} open in {result.source} ({result.erp_total}), "
-                          f"{result.ap_count} open in {result.target} ({result.ap_total}); {result.matched} agree.")
+        erp, ap = in_words(result.erp_totals), in_words(result.ap_totals)
+        self.stdout.write(f"{integration.name}: {result.erp_count} open in {result.source} ({erp}), "
+                          f"{result.ap_count} open in {result.target} ({ap}); {result.matched} agree.")
         for row in result.rows:
             amounts = " / ".join("—" if a is None else f"{a}" for a in (row.erp_amount, row.ap_amount))
             self.stdout.write(f"  {row.kind}: {row.number} ({row.supplier}) {amounts} {row.currency}".rstrip())

@@ -1,6 +1,7 @@
 """What is Acumatica's own: the endpoint version check, sessions that hold licence slots, concurrency below the
 slots, Balanced bills on request, unparsable values, and payments recorded, released, held and undone."""
 
+import json
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -16,6 +17,7 @@ from connectors.acumatica.system import HOLD_PAYMENTS, SIGN_IN_COOKIE
 from connectors.errors import AuthError, ConfigurationError, DataError, TransientError
 from connectors.models import ConnectionToken
 from connectors.records import Invoice, Payment, Supplier, Unreadable
+from portal.redaction import redact
 from tests.conftest import run_in_processes
 from tests.connectors.acumatica.conftest import make_acumatica_connection
 from tests.connectors.contracts.base import control
@@ -86,6 +88,21 @@ def test_a_wrong_client_secret_is_named_without_showing_it(tenant, sandbox, seed
 def test_each_sign_in_method_opens_its_own_kind_of_session(tenant, sandbox, seeded, sign_in, kind):
     make_acumatica_connection(tenant, sandbox.url, sign_in=sign_in).connector().check()
     assert [s["kind"] for s in open_sessions(sandbox)["sessions"]] == [kind]
+
+
+def test_session_cookies_and_refresh_tokens_are_masked_wherever_they_show(tenant, sandbox, seeded):
+    """Each cookie value alone and the refresh token are secrets too: a Set-Cookie header or a token answer
+    quoted in a log line or an error must not show them."""
+    oauth = make_acumatica_connection(tenant, sandbox.url, name="OAuth")
+    cookie = make_acumatica_connection(tenant, sandbox.url, name="Cookie", sign_in=SIGN_IN_COOKIE)
+    for connection in (oauth, cookie):
+        connection.connector().check()
+    stored = {c.name: json.loads(ConnectionToken.objects.get(connection=c).value) for c in (oauth, cookie)}
+    refresh_token = stored["OAuth"]["extra"]["refresh_token"]
+    cookie_values = [pair.partition("=")[2] for pair in stored["Cookie"]["value"].split("; ")]
+    assert refresh_token and cookie_values
+    for secret in [refresh_token, *cookie_values]:
+        assert secret not in redact(f"Set-Cookie: x={secret}; path=/ or {{'tok': '{secret}'}}")
 
 
 # --- sessions hold licence slots ----------------------------------------------------------------------------

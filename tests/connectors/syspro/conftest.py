@@ -2,6 +2,8 @@ import pytest
 
 from connectors.models import Connection
 from connectors.syspro import sandbox as syspro_sandbox
+from connectors.syspro import tables
+from tests.connectors.contracts.base import control
 
 
 def make_syspro_connection(tenant, url, name="SYSPRO", odata=True, **overrides):
@@ -14,6 +16,12 @@ def make_syspro_connection(tenant, url, name="SYSPRO", odata=True, **overrides):
                                 "company_password": syspro_sandbox.COMPANY_PASSWORD, **overrides})
     connection.save()
     return connection
+
+
+def seed_suppliers(sandbox, count):
+    control(sandbox, "syspro/seed", {tables.SUPPLIERS.name: [
+        {"Supplier": f"S{n:05d}", "SupplierName": f"Supplier {n}", "TaxRegnNum": f"12-{n:07d}", "Currency": "USD"}
+        for n in range(count)]})
 
 
 @pytest.fixture

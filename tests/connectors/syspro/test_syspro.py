@@ -14,7 +14,7 @@ from connectors.records import Invoice, OpenItem, Supplier
 from connectors.syspro import demo, tables
 from connectors.syspro import sandbox as syspro_sandbox
 from tests.connectors.contracts.base import control
-from tests.connectors.syspro.conftest import make_syspro_connection
+from tests.connectors.syspro.conftest import make_syspro_connection, seed_suppliers
 
 BOTH = pytest.mark.parametrize("odata", [True, False], ids=["odata", "enet"])
 
@@ -234,3 +234,13 @@ def test_a_gl_account_row_that_cannot_be_read_is_an_error_naming_it_not_a_code_g
     with make_syspro_connection(tenant, sandbox.url).connector() as connector, \
             pytest.raises(DataError, match="GenMaster row '9999-000'"):
         connector.gl_accounts()
+
+
+def test_an_e_net_read_goes_on_past_a_page_the_site_cut_short(tenant, sandbox, monkeypatch):
+    """A site that answers fewer rows than ReturnRows asks (its own cap, Y8) is read to the end: only an empty
+    page ends a key-range read."""
+    seed_suppliers(sandbox, 10)
+    monkeypatch.setattr(syspro_sandbox, "MAX_ROWS", 4)
+    with make_syspro_connection(tenant, sandbox.url, odata=False).connector() as connector:
+        read = [row["Supplier"] for row in connector.client.rows(tables.SUPPLIERS, page_size=6)]
+    assert read == [f"S{n:05d}" for n in range(10)]

@@ -4,14 +4,7 @@ import pytest
 
 from connectors.syspro import tables
 from tests.connectors.contracts import ConnectorContract, ErpContract
-from tests.connectors.contracts.base import control
-from tests.connectors.syspro.conftest import make_syspro_connection
-
-
-def seed_suppliers(sandbox, count):
-    control(sandbox, "syspro/seed", {tables.SUPPLIERS.name: [
-        {"Supplier": f"S{n:05d}", "SupplierName": f"Supplier {n}", "TaxRegnNum": f"12-{n:07d}", "Currency": "USD"}
-        for n in range(count)]})
+from tests.connectors.syspro.conftest import make_syspro_connection, seed_suppliers
 
 
 class TestSysproErp(ErpContract):
