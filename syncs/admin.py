@@ -531,8 +531,10 @@ class SyncRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         records, integration = self.scoped(request)
         groups, overflow = workqueue.groups(records)
+        follow_ups, follow_up_overflow = workqueue.follow_up_groups(records)
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": "Work queue",
-                   "groups": groups, "overflow": overflow, "integration": integration,
+                   "groups": groups, "overflow": overflow + follow_up_overflow, "follow_ups": follow_ups,
+                   "integration": integration,
                    "integrations": Integration.objects.select_related("tenant"), "may_change": self.may_change(request),
                    "query": f"?integration={integration.pk}" if integration else ""}
         return TemplateResponse(request, "admin/syncs/syncrecord/workqueue.html", context)
@@ -544,18 +546,22 @@ class SyncRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         group = workqueue.find_group(key, scope)
         back = reverse("admin:syncs_syncrecord_workqueue") + (f"?integration={integration.pk}" if integration else "")
         if group is None:
-            self.message_user(request, "That group has no failed records any more.")
+            self.message_user(request, "That group has no records left to act on.")
             return redirect(back)
         records = workqueue.records_of(group, scope)
         form = IgnoreForm(request.POST if "ignore" in request.POST else None)
         if request.method == "POST":
             if not self.may_change(request):
                 raise PermissionDenied
+            if "retry" in request.POST and group.step:
+                count = workqueue.retry_follow_ups(group, records, request.user.username)
+                self.message_user(request, f"Trying again for {count} bill(s) in the next run: {group.reason}")
+                return redirect(back)
             if "retry" in request.POST:
                 count = workqueue.retry(records, request.user.username)
                 self.message_user(request, f"Retrying {count} record(s): {group.reason}")
                 return redirect(back)
-            if "ignore" in request.POST and form.is_valid():
+            if "ignore" in request.POST and not group.step and form.is_valid():
                 count = workqueue.ignore(records, form.cleaned_data["reason"], request.user.username)
                 self.message_user(request, f"Set aside {count} record(s).")
                 return redirect(back)

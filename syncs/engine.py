@@ -54,6 +54,10 @@ AP_STREAMS = {"payments", "vendor_edits"}
 # Follow-up calls on bills (acknowledgements, images) made at once, and bills taken from the ledger at a time.
 FOLLOW_UP_WORKERS = 8
 FOLLOW_UP_CHUNK = 100
+# Each follow-up a synced bill may need, by its counter: the key in the bill's data once done, and the key that
+# keeps a refusal for good (never tried again until a person asks, from the work queue).
+FOLLOW_UPS = {"acknowledgements": ("acknowledged", "acknowledge_refused"),
+              "documents": ("documents", "documents_refused")}
 # The ledger's search fields (finance finds a record by them), refreshed from each read.
 SEARCH_FIELDS = ("number", "party", "amount", "currency", "document_date")
 
@@ -1013,11 +1017,13 @@ class Sync:
         return (SyncRecord.objects.filter(integration=self.integration, object_type="bill", status=SyncRecord.SYNCED)
                 .exclude(data__has_key=key).exclude(data__has_key=refused_key).order_by("pk"))
 
-    def follow_ups(self, work, done_key, refused_key, counter):
+    def follow_ups(self, work, counter):
         """Each bill lacking a follow-up gets `work(record)` -> (data to keep, audit action, what to say):
         FOLLOW_UP_WORKERS calls at a time (each system's client still holds its own limits), the outcomes written
         here, in this thread. A passing refusal (a locked row, a conflict) waits for the next run, said once; a
-        refusal for good is kept on the bill, audited once, and makes the run partial."""
+        refusal for good is kept on the bill, audited once, and makes the run partial; it is tried again only when
+        a person asks, from the work queue (workqueue.retry_follow_ups)."""
+        done_key, refused_key = FOLLOW_UPS[counter]
         # The ids first: the rows change as they are settled, which a cursor still open over them must not see.
         pending = iter(list(self.bills_lacking(done_key, refused_key).values_list("pk", flat=True)))
         while ids := list(islice(pending, FOLLOW_UP_CHUNK)):
@@ -1055,7 +1061,7 @@ class Sync:
             said_by_erp = self.erp.acknowledge_invoice(record.data.get("reference") or {})
             return ({"acknowledged": timezone.now().isoformat()}, "sync.invoice.acknowledged",
                     f"Marked as transferred in {self.source_name}: {said_by_erp}")
-        self.follow_ups(work, "acknowledged", "acknowledge_refused", "acknowledgements")
+        self.follow_ups(work, "acknowledgements")
 
     def attach_documents(self):
         """Each new bill gets its invoice's images, streamed from the ERP to the AP platform; a bill whose
@@ -1068,7 +1074,7 @@ class Sync:
                         f"Attached {', '.join(d['name'] for d in attached)} from {self.source_name}.")
             return ({"documents": []}, "sync.bill.sent_without_image",
                     f"{self.source_name} has no image of this invoice; the bill was sent without one.")
-        self.follow_ups(work, "documents", "documents_refused", "documents")
+        self.follow_ups(work, "documents")
 
 
 def attempt(work, record):

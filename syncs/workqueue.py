@@ -7,6 +7,10 @@ reasons, not the number of failed records.
 
 Setting a record aside (ignoring it) is a person's decision with a reason: the record keeps its reason and
 history, is never sent or retried, and can be put back. Both are audited with the actor.
+
+A bill that went across but whose follow-up (its images, its acknowledgement in the ERP) was refused for good
+is not a failed record; it has groups of its own, by step and reason, and "try again" lets the next run
+make that follow-up once more.
 """
 
 import hashlib
@@ -14,16 +18,22 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import Count
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from portal import audit
 from syncs import operations, reasons
+from syncs.engine import FOLLOW_UPS
 from syncs.models import SyncRecord
+from syncs.tasks import enqueue_run
 
 # More distinct reasons than this are not folded on one page; the rest are summed as "other reasons".
 MAX_DISTINCT_REASONS = 5000
 # Statuses a person may set aside: a synced record has already gone.
 IGNORABLE = (SyncRecord.FAILED, SyncRecord.PENDING, SyncRecord.SKIPPED)
+# What a bill lacks when its follow-up was refused, by FOLLOW_UPS step.
+FOLLOW_UP_WORDS = {"acknowledgements": "bill sent, invoice not marked as transferred in the ERP",
+                   "documents": "bill sent, invoice images not attached"}
 
 
 @dataclass
@@ -33,10 +43,11 @@ class Group:
     count: int = 0
     details: set = field(default_factory=set)
     integrations: set = field(default_factory=set)  # "tenant: integration" of its records
+    step: str = ""  # a FOLLOW_UPS step, for synced bills whose follow-up was refused
 
     @property
     def key(self):
-        return group_key(self.error_class, self.reason)
+        return group_key(f"follow-up {self.step}" if self.step else self.error_class, self.reason)
 
     @property
     def integrations_shown(self):
@@ -44,7 +55,7 @@ class Group:
 
     @property
     def class_in_words(self):
-        return reasons.class_in_words(self.error_class)
+        return FOLLOW_UP_WORDS[self.step] if self.step else reasons.class_in_words(self.error_class)
 
     @property
     def advice(self):
@@ -67,24 +78,55 @@ def groups(records=None):
             .values("error_class", "error_detail", "integration__tenant__name", "integration__name")
             .annotate(n=Count("pk"))
             .order_by("-n")[:MAX_DISTINCT_REASONS + 1])
+    return folded(rows, "error_detail", lambda row, reason: Group(row["error_class"], reason))
+
+
+def folded(rows, detail, make):
+    """Rows of (detail, tenant and integration names, n) as groups by folded reason, largest first, and how
+    many records lie beyond the reasons folded."""
     rows = list(rows)
     overflow = rows[MAX_DISTINCT_REASONS:]
     by_key = {}
     for row in rows[:MAX_DISTINCT_REASONS]:
-        reason = reasons.fold(row["error_detail"])
-        group = by_key.setdefault((row["error_class"], reason), Group(row["error_class"], reason))
+        reason = reasons.fold(row[detail])
+        made = make(row, reason)
+        group = by_key.setdefault(made.key, made)
         group.count += row["n"]
-        group.details.add(row["error_detail"])
+        group.details.add(row[detail])
         group.integrations.add(f"{row['integration__tenant__name']}: {row['integration__name']}")
     ordered = sorted(by_key.values(), key=lambda g: (-g.count, g.reason))
     return ordered, sum(row["n"] for row in overflow)
 
 
+def refused(step, records=None):
+    """Synced bills whose `step` follow-up was refused for good, each annotated with the refusal as `refusal`."""
+    records = SyncRecord.objects.all() if records is None else records
+    refused_key = FOLLOW_UPS[step][1]
+    return (records.filter(object_type="bill", status=SyncRecord.SYNCED, data__has_key=refused_key)
+            .annotate(refusal=KT(f"data__{refused_key}")))
+
+
+def follow_up_groups(records=None):
+    """Synced bills whose follow-up was refused for good, grouped by step and reason, largest first."""
+    found, overflow = [], 0
+    for step in FOLLOW_UPS:
+        rows = (refused(step, records).order_by()
+                .values("refusal", "integration__tenant__name", "integration__name")
+                .annotate(n=Count("pk")).order_by("-n")[:MAX_DISTINCT_REASONS + 1])
+        step_groups, beyond = folded(rows, "refusal", lambda row, reason, step=step: Group("", reason, step=step))
+        found += step_groups
+        overflow += beyond
+    return sorted(found, key=lambda g: (-g.count, g.reason)), overflow
+
+
 def find_group(key, records=None):
-    return next((g for g in groups(records)[0] if g.key == key), None)
+    return next((g for g in groups(records)[0] + follow_up_groups(records)[0] if g.key == key), None)
 
 
 def records_of(group, records=None):
+    if group.step:
+        # On the JSON key, not on the `refusal` text: SQLite compares the key's values as JSON.
+        return refused(group.step, records).filter(**{f"data__{FOLLOW_UPS[group.step][1]}__in": list(group.details)})
     return failed(records).filter(error_class=group.error_class, error_detail__in=group.details)
 
 
@@ -95,6 +137,25 @@ def retry(records, actor):
     for record in records.filter(status=SyncRecord.FAILED).select_related("integration__tenant"):
         by_integration.setdefault(record.integration, []).append(record)
     return sum(operations.replay_failed(integration, actor, rows) for integration, rows in by_integration.items())
+
+
+def retry_follow_ups(group, records, actor):
+    """Let the next run make the refused follow-up of these bills once more, and queue that run for each of their
+    integrations. Returns how many bills."""
+    refused_key = FOLLOW_UPS[group.step][1]
+    rows = list(records.select_related("integration__tenant"))
+    by_integration = {}
+    for record in rows:
+        record.data = {k: v for k, v in record.data.items() if k != refused_key}
+        by_integration.setdefault(record.integration, []).append(record)
+    with transaction.atomic():
+        SyncRecord.objects.bulk_update(rows, ["data"], batch_size=500)
+        for integration, bills in by_integration.items():
+            audit.record("sync.follow_up.retry", actor=actor, tenant=integration.tenant, obj=integration,
+                         message=f"Trying again for {len(bills)} bill(s) ({FOLLOW_UP_WORDS[group.step]}): "
+                                 f"{group.reason}", details={"records": [r.pk for r in bills[:200]]})
+            enqueue_run(integration, "replay")
+    return len(rows)
 
 
 def ignore(records, reason, actor):

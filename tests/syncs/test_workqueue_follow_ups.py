@@ -1,0 +1,92 @@
+"""Bills that went across but whose follow-up was refused for good: grouped in the work queue apart from the failed
+records, and tried again when a person asks (audited), once the cause is fixed."""
+
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.urls import reverse
+
+from connectors.errors import DataError
+from connectors.ifs.connector import IfsConnector
+from portal.models import AuditEntry
+from portal.roles import OPS_GROUP
+from syncs import workqueue
+from syncs.engine import run_integration
+from syncs.models import Integration, SyncRecord
+
+REFUSAL = "IFS refused the change: the invoice's company is closed for posting (ODP_ENTITY_VALIDATION)."
+
+
+@pytest.fixture
+def refusing_ifs(sandbox, monkeypatch):
+    """The IFS demo, whose acknowledgements IFS refuses for good until `fixed` is set."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+    call_command("seed_demo", sandbox_url=sandbox.url, only=["ifs"], stdout=io.StringIO())
+    acknowledge = IfsConnector.acknowledge_invoice
+    state = {"fixed": False}
+
+    def refusing(self, reference):
+        if not state["fixed"]:
+            raise DataError(REFUSAL)
+        return acknowledge(self, reference)
+
+    monkeypatch.setattr(IfsConnector, "acknowledge_invoice", refusing)
+    return Integration.objects.get(name="IFS → BILL"), state
+
+
+def synced_bills(integration):
+    return SyncRecord.objects.filter(integration=integration, object_type="bill", status=SyncRecord.SYNCED)
+
+
+@pytest.mark.django_db
+def test_refused_acknowledgements_are_a_group_tried_again_when_asked(client, refusing_ifs,
+                                                                     django_capture_on_commit_callbacks):
+    integration, ifs = refusing_ifs
+    run_integration(integration.pk)
+    bills = synced_bills(integration)
+    assert bills.count() > 10 and not bills.filter(data__has_key="acknowledged").exists()
+    run_integration(integration.pk)
+    assert AuditEntry.objects.filter(action="sync.bill.acknowledgements_failed").count() == bills.count(), \
+        "a refusal for good is not tried again by the next run, nor audited again"
+
+    follow_ups, _ = workqueue.follow_up_groups()
+    assert [(g.reason, g.count) for g in follow_ups] == [(REFUSAL, bills.count())]
+    group = follow_ups[0]
+    assert group.key not in {g.key for g in workqueue.groups()[0]}, "the bills went across: they are not failed"
+
+    ops = get_user_model().objects.create_user("olivia", is_staff=True)
+    ops.groups.add(Group.objects.get(name=OPS_GROUP))
+    client.force_login(ops)
+    queue = client.get(reverse("admin:syncs_syncrecord_workqueue")).content.decode()
+    assert "Bills sent, a follow-up refused" in queue and "invoice not marked as transferred in the ERP" in queue
+    page = client.get(reverse("admin:syncs_syncrecord_group", args=[group.key])).content.decode()
+    assert f"Try again for all {bills.count()}" in page and "Set the whole group aside" not in page
+
+    ifs["fixed"] = True
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post(reverse("admin:syncs_syncrecord_group", args=[group.key]), {"retry": "1"})
+    assert answer.status_code == 302
+    entry = AuditEntry.objects.get(action="sync.follow_up.retry")
+    assert entry.actor == "olivia" and f"{bills.count()} bill(s)" in entry.message
+    waiting = bills.filter(data__has_key="acknowledged_waiting").count()  # the demo's invoice on a locked row
+    assert waiting == 1 and bills.filter(data__has_key="acknowledged").count() == bills.count() - waiting, \
+        "the queued run acknowledged them"
+    assert not bills.filter(data__has_key="acknowledge_refused").exists()
+    assert workqueue.follow_up_groups() == ([], 0)
+
+
+@pytest.mark.django_db
+def test_a_follow_up_group_cannot_be_set_aside(client, refusing_ifs):
+    integration, _ = refusing_ifs
+    run_integration(integration.pk)
+    group = workqueue.follow_up_groups()[0][0]
+    ops = get_user_model().objects.create_user("olivia", is_staff=True)
+    ops.groups.add(Group.objects.get(name=OPS_GROUP))
+    client.force_login(ops)
+    client.post(reverse("admin:syncs_syncrecord_group", args=[group.key]), {"ignore": "1", "reason": "dup"})
+    assert not SyncRecord.objects.filter(status=SyncRecord.IGNORED).exists(), "a bill already sent stays synced"
