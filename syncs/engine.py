@@ -775,7 +775,7 @@ class Sync:
     def prepare_invoice(self, invoice, record):
         source_hash = fingerprint(invoice)
         data = {"marker": invoice.updated_marker, "reference": invoice.reference, "total": str(invoice.total),
-                "currency": invoice.currency}
+                "currency": invoice.currency, "supplier": invoice.supplier_id}
         if record.status == SyncRecord.SYNCED:
             if record.source_hash == source_hash:
                 return self.unchanged(record)

@@ -133,6 +133,7 @@ class Lineage:
     payments: list
     entries: dict  # record pk -> [AuditEntry]
     bill_url: str = ""
+    vendor: SyncRecord | None = None  # the supplier's row, where the bill names its supplier
 
 
 def bill_of(record):
@@ -162,10 +163,20 @@ def record_url(connection, kind, object_id):
     return pattern.format(id=object_id, base_url=connection.base_url.rstrip("/"))
 
 
+def vendor_of(bill):
+    supplier = (bill.data or {}).get("supplier") if bill is not None else None
+    if not supplier:
+        return None
+    return SyncRecord.objects.filter(integration=bill.integration_id, object_type="vendor", source_id=supplier).first()
+
+
 def lineage(record):
     bill = bill_of(record)
     payments = payments_of(bill)
+    vendor = vendor_of(bill)
     chain = [record] if bill is None else [bill, *payments]
+    if vendor is not None:
+        chain.insert(0, vendor)
     if record not in chain:
         chain.insert(0, record)
     entries = defaultdict(list)
@@ -174,4 +185,4 @@ def lineage(record):
                   .order_by("created_at", "id")[:500]):
         entries[int(entry.object_id)].append(entry)
     url = record_url(record.integration.target, "bill", bill.target_id) if bill is not None else ""
-    return Lineage(record, bill, payments, dict(entries), url)
+    return Lineage(record, bill, payments, dict(entries), url, vendor)

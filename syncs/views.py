@@ -131,6 +131,9 @@ def record(request, pk):
                               pk=pk, integration__tenant__in=visible_tenants(request.user))
     lineage = status.lineage(found)
     steps = []
+    if lineage.vendor is not None:
+        steps.append({"title": "Supplier", "record": lineage.vendor, "what": "vendor",
+                      "entries": lineage.entries.get(lineage.vendor.pk, []), "row": rows_for([lineage.vendor])[0]})
     if lineage.bill is not None:
         steps.append({"title": f"Invoice in {found.integration.source.spec.label}", "record": lineage.bill,
                       "what": "invoice", "entries": lineage.entries.get(lineage.bill.pk, []),

@@ -124,6 +124,10 @@ class PairContract:
             assert f"Supplier {canonical.SUPPLIER_WITHOUT_TAX_ID} is not in" in failed[number].error_detail
             assert "has no tax ID" in failed[number].error_detail
         assert not SyncRecord.objects.filter(source_ref__startswith=canonical.UNAPPROVED_INVOICE).exists()
+        # Each bill names its supplier, so an invoice's lineage starts at the supplier's vendor.
+        suppliers = {i.number: i.supplier_id for i in canonical.INVOICES}
+        bills = SyncRecord.objects.filter(integration=integration, object_type="bill", status=SyncRecord.SYNCED)
+        assert bills and all(bill.data["supplier"] == suppliers[bill.number] for bill in bills)
 
     def test_exactly_once(self, integration, sandbox):
         run_integration(integration.pk)

@@ -126,8 +126,14 @@ def test_a_failed_record_says_why_and_what_to_do_in_words(client, w):
 
 
 def test_lineage_goes_from_invoice_to_bill_to_payment_to_write_back(client, w):
+    vendor = SyncRecord.objects.create(integration=w.mine, object_type="vendor", source_id="S1", source_ref="S1",
+                                       party="S1 Acme Paper", target_id="00901VENDOR0001", status=SyncRecord.SYNCED)
+    audit.record("sync.vendor.created", actor="system:sync", tenant=w.acme, obj=vendor, message="Created vendor S1")
+    SyncRecord.objects.filter(pk=w.bills[0].pk).update(data={"supplier": "S1"})
     html = page(client, w.finance, reverse("status:record", args=[w.bills[0].pk]))
-    assert html.index("Invoice in") < html.index("Bill in") < html.index("Payment PAY-1") < html.index("Written back")
+    assert html.index("Supplier in") < html.index("Invoice in") < html.index("Bill in") < html.index(
+        "Payment PAY-1") < html.index("Written back")
+    assert "00901VENDOR0001" in html and "Created vendor S1" in html
     assert w.bills[0].target_id in html and "Payment recorded on invoice INV-1" in html
     assert "Created BILL bill" in html and "PAID 101.50 USD on 2026-03-20" in html
     # From the payment's side, the same chain.
