@@ -162,17 +162,23 @@ class AvidClient:
     def company(self):
         return self.http.json("GET", "/company")
 
+    def read_page(self, path, params, page):
+        """One page of a list (UNCONFIRMED, X4): {Items, Page, PageSize, TotalCount}, Page from 1. Answers (its
+        items, whether more follow)."""
+        data = self.http.json("GET", path, params={**params, "Page": page, "PageSize": self.page_size})
+        items = data.get("Items") if isinstance(data, dict) else None
+        total = data.get("TotalCount") if isinstance(data, dict) else None
+        if not isinstance(items, list) or isinstance(total, bool) or not isinstance(total, int):
+            raise TransientError(f"AvidXchange list {path} answered without Items and TotalCount.")
+        return items, bool(items) and page * self.page_size < total
+
     def list(self, path, params=None):
-        """Every item of a paged list (UNCONFIRMED, X4): {Items, Page, PageSize, TotalCount}, Page from 1."""
+        """Every item of a paged list, page by page."""
         page = 1
         while True:
-            data = self.http.json("GET", path, params={**(params or {}), "Page": page, "PageSize": self.page_size})
-            items = data.get("Items") if isinstance(data, dict) else None
-            total = data.get("TotalCount") if isinstance(data, dict) else None
-            if not isinstance(items, list) or isinstance(total, bool) or not isinstance(total, int):
-                raise TransientError(f"AvidXchange list {path} answered without Items and TotalCount.")
+            items, more = self.read_page(path, params or {}, page)
             yield from items
-            if not items or page * self.page_size >= total:
+            if not more:
                 return
             page += 1
 
@@ -196,8 +202,32 @@ class AvidClient:
         return self.list("/codes")
 
     def payments(self, modified_since=None):
-        """Payments changed since a moment, oldest change first (UNCONFIRMED, X6)."""
-        return self.list("/payments", {"ModifiedSince": avid_time(modified_since)} if modified_since else {})
+        """Payments changed since a moment, oldest change first (UNCONFIRMED, X6), each change once.
+
+        Read by keyset, not by page number: a payment on a page already read that changes meanwhile moves to the end
+        of the order, and every later one moves up a place, so the next page number would skip one payment, for good
+        (its change is older than the cursor the run keeps). Each page asks instead for the changes since the last
+        one read, and drops what this read has yielded already. UNCONFIRMED (X4, X6): ModifiedSince is inclusive
+        (>=) and the order is (ModifiedDate, Id); were it exclusive, payments changed in the same millisecond as the
+        last one of a page would be skipped. More changes in one millisecond than a page holds cannot be stepped
+        past by ModifiedSince, so those are read by page number under the same ModifiedSince."""
+        since = avid_time(modified_since) if modified_since else None
+        page, seen = 1, {}  # change key -> its ModifiedDate, for the changes yielded at or after `since`
+        while True:
+            items, more = self.read_page("/payments", {"ModifiedSince": since} if since else {}, page)
+            for item in items:
+                key, changed = change_of(item)
+                if key not in seen:
+                    seen[key] = changed
+                    yield item
+            if not more:
+                return
+            last = change_of(items[-1])[1]
+            if last and (since is None or last > since):
+                since, page = last, 1
+                seen = {key: changed for key, changed in seen.items() if not changed or changed >= since}
+            else:
+                page += 1
 
     def attachments(self, invoice_id):
         return self.http.json("GET", f"/invoices/{invoice_id}/attachments")
@@ -242,6 +272,16 @@ class AvidClient:
 
         batches = [bodies[start:start + limit] for start in range(0, len(bodies), limit)]
         return [result for batch in fan_out(send, batches, CONCURRENT_CALLS) for result in batch]
+
+
+def change_of(payment):
+    """(what names this change of a payment, its ModifiedDate when that is a time the API's filter takes, else "").
+    A payment that is not an object is named by itself, so it is still yielded (and reported unreadable) once."""
+    if not isinstance(payment, dict):
+        return repr(payment), ""
+    changed = payment.get("ModifiedDate")
+    changed = changed if isinstance(changed, str) and TIME_PATTERN.fullmatch(changed) else ""
+    return repr((payment.get("Id"), payment.get("ModifiedDate"))), changed
 
 
 def item_result(result, what):

@@ -311,18 +311,23 @@ class AvidXchangeConnector(ApConnector):
             return text_of(created, "Id", "AvidXchange attachment", required=True)
 
     def write_image(self, bill_id, document):
+        """File mode: the image streamed into outbound/images/ and named in an images file; answers its file name.
+        As in API mode, an image is known by its content, not its name: the same hash already written for the
+        invoice (a run that crashed after writing it) is that image, and another image under the same name (a
+        corrected scan) is a new one."""
         vendor_id, _, number = bill_id.partition("|")
         what = f"Invoice image {document.name}"
         if document.size is not None and document.size > self.attachment_limit:
             raise files.too_large(what, document.size, self.attachment_limit)
-        for row in self.exchange.sent_rows("images"):
-            if (row["VendorID"], row["InvoiceNumber"]) == (vendor_id, number) and row["FileName"].endswith(
-                    f"_{safe_name(document.name)}"):
-                return row["FileName"]
-        name = f"{safe_name(vendor_id)}_{safe_name(number)}_{secrets.token_hex(4)}_{safe_name(document.name)}"
-        size, sha256 = self.exchange.write_image(name, document.chunks(), self.attachment_limit, what)
+        with self.exchange.staged_image(document.chunks(), self.attachment_limit, what) as image:
+            for row in self.exchange.sent_rows("images"):
+                if (row["VendorID"], row["InvoiceNumber"], row["SHA256"]) == (vendor_id, number, image.sha256):
+                    return row["FileName"]
+            name = f"{safe_name(vendor_id)}_{safe_name(number)}_{secrets.token_hex(4)}_{safe_name(document.name)}"
+            image.publish(name)
         self.exchange.write("images", [{"VendorID": vendor_id, "InvoiceNumber": number, "FileName": name,
-                                        "ContentType": document.content_type, "Size": str(size), "SHA256": sha256}])
+                                        "ContentType": document.content_type, "Size": str(image.size),
+                                        "SHA256": image.sha256}])
         return name
 
     # --- the open payables tie-out ----------------------------------------------------------------------

@@ -21,12 +21,14 @@ which never exists already (names carry a time and a random part), so a reader n
 no file is ever rewritten.
 """
 
+import contextlib
 import csv
 import hashlib
 import io
 import os
 import secrets
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -89,29 +91,54 @@ def csv_text(kind, rows):
     return out.getvalue().encode(ENCODING)
 
 
-def publish(directory, name, write):
-    """Write a file whole under a temporary name, then link it to `name`. The link fails rather than replace a
-    file that exists, so nothing is ever rewritten. `write(handle)` fills the file."""
+@contextlib.contextmanager
+def staged(directory, write):
+    """A file written whole under a temporary name in `directory` by `write(handle)` and synced to disk; the value
+    is its path. It is removed when the context ends: `link` it to a name before then to keep it."""
     directory.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=directory, prefix=".tmp-", delete=False)
-    temporary, final = Path(handle.name), directory / name
+    temporary = Path(handle.name)
     try:
         with handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        try:
-            os.link(temporary, final)
-        except FileExistsError:
-            raise
-        except OSError:
-            # No hard links on this filesystem (some network shares): a rename, which replaces silently, so the
-            # name is checked first; names are new by construction (file_name), so nothing races for it.
-            if final.exists():
-                raise FileExistsError(f"{final} exists already.") from None
-            os.rename(temporary, final)
+        yield temporary
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def link(temporary, final):
+    """Give a staged file its final name. The link fails rather than replace a file that exists, so nothing is ever
+    rewritten."""
+    try:
+        os.link(temporary, final)
+    except FileExistsError:
+        raise
+    except OSError:
+        # No hard links on this filesystem (some network shares): a rename, which replaces silently, so the name is
+        # checked first; names are new by construction (file_name), so nothing races for it.
+        if final.exists():
+            raise FileExistsError(f"{final} exists already.") from None
+        os.rename(temporary, final)
+
+
+def publish(directory, name, write):
+    """Write a file whole under a temporary name, then link it to `name`. `write(handle)` fills the file."""
+    with staged(directory, write) as temporary:
+        link(temporary, directory / name)
+
+
+@dataclass(frozen=True)
+class StagedImage:
+    """An image streamed whole into a temporary file in outbound/images/, not yet named."""
+
+    path: Path
+    size: int
+    sha256: str
+
+    def publish(self, name):
+        link(self.path, self.path.parent / name)
 
 
 def read_rows(path, kind):
@@ -196,11 +223,12 @@ class Exchange:
                     row for _, row in read_rows(path, kind_of(path.name)))
         return self._rows.get(kind, [])
 
-    def write_image(self, name, chunks, limit, what):
-        """Stream an image into outbound/images/ under `name`, a piece at a time; refuse it past `limit` bytes.
-        Answers (size, sha256 hex)."""
+    @contextlib.contextmanager
+    def staged_image(self, chunks, limit, what):
+        """Stream an image into a temporary file in outbound/images/, a piece at a time, hashing it as it goes;
+        refuse it past `limit` bytes. The value is a StagedImage: what its hash says decides whether it is published
+        under a name; it is removed when the context ends either way."""
         self.ready()
-        directory = self.outbound / IMAGES
         digest, size = hashlib.sha256(), 0
 
         def write(handle):
@@ -212,8 +240,8 @@ class Exchange:
                 digest.update(chunk)
                 handle.write(chunk)
 
-        publish(directory, name, write)
-        return size, digest.hexdigest()
+        with staged(self.outbound / IMAGES, write) as temporary:
+            yield StagedImage(temporary, size, digest.hexdigest())
 
     def payment_files(self):
         self.ready()

@@ -464,6 +464,46 @@ def test_payments_are_read_since_a_moment_and_a_bad_one_does_not_stop_the_others
     assert isinstance(payments[newer["Id"]], Payment)
 
 
+def test_a_payment_changed_during_the_read_does_not_hide_another(avid_connection, bills, sandbox):
+    """A payment on a page already read that changes (returned, here) moves to the end of the oldest-first order. Read
+    by page number, every later payment would move up one place and the one at the page boundary would never be read,
+    its change older than the cursor the run keeps: lost for good. Each page starts after the last change read."""
+    paid = [pay(sandbox, [bills[number]]) for number in sorted(bills)]
+    with avid_connection.connector() as connector:
+        connector.client.page_size = 2
+        stream = connector.payments()
+        first_page = [next(stream), next(stream)]
+        assert [p.payment_id for p in first_page] == [paid[0]["Id"], paid[1]["Id"]]
+        to(sandbox, paid[0], "Returned")
+        rest = list(stream)
+    assert {p.payment_id for p in first_page + rest} == {p["Id"] for p in paid}
+    assert [(p.payment_id, p.status) for p in rest] == [
+        *((p["Id"], "SETTLED") for p in paid[2:]), (paid[0]["Id"], "RETURNED")], "each change read once, in order"
+
+
+def test_payments_changed_at_one_moment_fill_pages_and_are_each_read_once(avid_connection, bills, sandbox):
+    """More payments changed in one millisecond than a page holds: the next page cannot start after the last change
+    read, so it is the next page number under the same ModifiedSince."""
+    paid = [pay(sandbox, [bills[number]]) for number in sorted(bills)]
+    held = sandbox.simulators["avidxchange"].companies[avid_sandbox.COMPANY_ID]["payments"]
+    for payment in held.values():
+        payment["ModifiedDate"] = held[paid[0]["Id"]]["ModifiedDate"]
+    with avid_connection.connector() as connector:
+        client, asked = connector.client, []
+        client.page_size, read_page = 2, client.read_page
+
+        def bounded(path, params, page):
+            asked.append((params.get("ModifiedSince"), page))
+            assert len(asked) <= 2 * len(paid), f"still reading after {asked}"
+            return read_page(path, params, page)
+
+        client.read_page = bounded
+        read_back = list(connector.payments())
+    assert sorted(p.payment_id for p in read_back) == sorted(p["Id"] for p in paid)
+    moment = held[paid[0]["Id"]]["ModifiedDate"]
+    assert asked == [(None, 1), (moment, 1), (moment, 2), (moment, 3)]
+
+
 # --- file mode (X9, X10) ----------------------------------------------------------------------------------------------
 def test_file_mode_writes_whole_files_keeps_a_copy_and_never_rewrites(files_connection, sandbox, exchange_folder):
     """UNCONFIRMED (X9, X10): the folder layout and the files' columns, in files.py."""
@@ -546,6 +586,48 @@ def test_file_mode_images_and_payments(files_connection, sandbox, exchange_folde
     assert payments[0].process_date == payments[1].process_date == sandbox.clock.now().date()
     since = datetime.fromisoformat(payments[1].updated_at)
     assert [p.status for p in files_connection.connector().payments(since)] == ["RETURNED"]
+
+
+@pytest.fixture
+def sent_bills(files_connection):
+    """File mode: codes, payees and the good canonical invoices written to the folder: {number: bill id}."""
+    with files_connection.connector() as connector:
+        published = connector.publish_codes([*canonical.GL_ACCOUNTS, *canonical.DEPARTMENTS])
+        ids = {"gl_accounts": {a.code: published[code_key(a)] for a in canonical.GL_ACCOUNTS},
+               "dimensions": {"department": {d.code: published[code_key(d)] for d in canonical.DEPARTMENTS}}}
+        vendors = connector.create_vendors(list(canonical.SUPPLIERS))
+        made = connector.create_bills([(vendors[i.supplier_id], invoice_record(i), coding(i, ids)) for i in GOOD])
+    return {i.number: made[invoice_record(i).source_id] for i in GOOD}
+
+
+def test_file_mode_two_images_of_one_name_are_both_written(files_connection, sent_bills, sandbox):
+    """A corrected scan under the same name as the first is another image: an image is known by its content."""
+    bill, first, corrected = sent_bills["INV-1001"], b"%PDF-1.4 first scan", b"%PDF-1.4 corrected scan"
+    with files_connection.connector() as connector:
+        names = {connector.attach_document(bill, document(first, name="invoice.pdf")),
+                 connector.attach_document(bill, document(corrected, name="invoice.pdf"))}
+    assert len(names) == 2
+    control(sandbox, "transfer")
+    assert {held["Sha256"] for held in company(sandbox)["attachments"][bill]} == {
+        hashlib.sha256(first).hexdigest(), hashlib.sha256(corrected).hexdigest()}
+
+
+def test_file_mode_an_image_written_before_is_not_written_again_under_another_name(files_connection, sent_bills,
+                                                                                   sandbox, exchange_folder):
+    """The same content again (a run that crashed after writing it, the ERP naming it differently this time) is the
+    image already written: its name is answered and nothing new is left for the transfer job."""
+    bill, content = sent_bills["INV-1001"], b"%PDF-1.4 " + b"s" * (3 * 64 * 1024)
+    with files_connection.connector() as connector:
+        name = connector.attach_document(bill, document(content, name="scan-0001.pdf"))
+    with files_connection.connector() as connector:
+        assert connector.attach_document(bill, document(content, name="INV-1001.pdf")) == name
+        other = connector.attach_document(sent_bills["INV-1002"], document(content, name="INV-1001.pdf"))
+    assert other != name, "the same image on another invoice is that invoice's own"
+    images = exchange_folder / "outbound" / "images"
+    assert {p.name for p in images.iterdir()} == {name, other}, "nothing written twice, no temporary file left"
+    control(sandbox, "transfer")
+    [held] = company(sandbox)["attachments"][bill]
+    assert held["Sha256"] == hashlib.sha256(content).hexdigest()
 
 
 def test_a_payment_file_that_does_not_parse_is_unreadable_and_the_others_are_read(files_connection, sandbox,
