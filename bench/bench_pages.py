@@ -43,13 +43,15 @@ def recreate(server, database):
 
 FILL = """
 -- Ledger: 80 per cent bills, 10 vendors, 10 payment shares; 3 failed with 40 distinct reasons (a few causes,
--- the amounts differing per record as they do), one in 200 set aside. Spread over 60 days.
+-- the amounts differing per record as they do), one in 200 set aside, one bill in 250 whose images were refused
+-- for good (5 sizes). Each bill names the vendor row of its ten. Spread over 60 days.
 INSERT INTO syncs_syncrecord (integration_id, object_type, source_id, source_ref, target_id, number, party, amount,
     currency, document_date, status, note, source_hash, attempts, error_class, error_detail, data, created_at,
     updated_at)
 SELECT %(big)s,
        CASE WHEN n %% 10 = 0 THEN 'vendor' WHEN n %% 10 = 1 THEN 'payment' ELSE 'bill' END,
-       CASE WHEN n %% 10 = 1 THEN 'PAY' || n || ':00n' || lpad((n - 1)::text, 12, '0') ELSE 'AAA/' || n END,
+       CASE WHEN n %% 10 = 1 THEN 'PAY' || n || ':00n' || lpad((n - 1)::text, 12, '0')
+            WHEN n %% 10 = 0 THEN 'S' || n ELSE 'AAA/' || n END,
        'INV-' || (200000 + n) || ' (S' || (10000 + n %% 3000) || ')',
        CASE WHEN n %% 33 = 7 THEN '' WHEN n %% 10 = 1 THEN 'PAY' || n ELSE '00n' || lpad(n::text, 12, '0') END,
        'INV-' || (200000 + n), 'S' || (10000 + n %% 3000) || ' Supplier ' || (n %% 3000),
@@ -64,7 +66,11 @@ SELECT %(big)s,
                   || (n %% 13 + 1) || '.00 USD.',
                 'BILL did not answer properly after retries: HTTP 503'])[1 + n %% 3]
        ELSE '' END,
-       '{"marker": "2026-01-01T00:00:00+00:00"}'::jsonb,
+       CASE WHEN n %% 10 IN (0, 1) THEN '{"marker": "2026-01-01T00:00:00+00:00"}'::jsonb
+            ELSE jsonb_build_object('marker', '2026-01-01T00:00:00+00:00', 'supplier', 'S' || (n - n %% 10))
+                 || CASE WHEN n %% 250 = 5 THEN jsonb_build_object('documents_refused', 'Invoice image INV-'
+                      || (200000 + n) || '.pdf is ' || (26 + n %% 5) || '.0 MB; AvidXchange takes invoice images of '
+                      || 'at most 25.0 MB.') ELSE '{}'::jsonb END END,
        now() - ((n %% 60) || ' days')::interval - ((n %% 1440) || ' minutes')::interval,
        now() - ((n %% 60) || ' days')::interval - ((n %% 1440) || ' minutes')::interval
 FROM generate_series(1, %(records)s) AS n;
@@ -149,6 +155,7 @@ def pages():
     from syncs import workqueue
 
     key = workqueue.groups(SyncRecord.objects.filter(integration=big))[0][0].key
+    refused = workqueue.follow_up_groups(SyncRecord.objects.filter(integration=big))[0][0].key
     return [
         ("finance", "Dashboard", reverse("status:home")),
         ("finance", "Records, newest", records),
@@ -162,6 +169,7 @@ def pages():
         ("finance", "Tie-out (last report)", reverse("status:tieout", args=[big.pk])),
         ("root", "Work queue", reverse("admin:syncs_syncrecord_workqueue")),
         ("root", "Work queue group", reverse("admin:syncs_syncrecord_group", args=[key])),
+        ("root", "Work queue follow-up group", reverse("admin:syncs_syncrecord_group", args=[refused])),
         ("root", "Integration page", reverse("admin:syncs_integration_change", args=[big.pk])),
         ("root", "Sync records list", reverse("admin:syncs_syncrecord_changelist")),
         ("root", "Sync records search", reverse("admin:syncs_syncrecord_changelist") + f"?q={bill.number}"),
