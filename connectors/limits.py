@@ -198,8 +198,11 @@ def _count_in_window(RateWindow, key, limit, window):
     with transaction.atomic():
         if RateWindow.objects.filter(key=key, window_start=window, count__lt=limit).update(count=F("count") + 1):
             return True
-        if RateWindow.objects.filter(key=key, window_start=window).exists():
-            return False
+        # The update may have looked before another caller's new row was committed, which this read then sees:
+        # only a count at the limit means full; anything less is that race, and counting again succeeds.
+        counted = RateWindow.objects.filter(key=key, window_start=window).values_list("count", flat=True).first()
+        if counted is not None:
+            return False if counted >= limit else None
         try:
             with transaction.atomic():
                 RateWindow.objects.create(key=key, window_start=window, count=1)

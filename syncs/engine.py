@@ -42,7 +42,7 @@ from connectors.records import (
 )
 from portal import audit
 from portal.fields import CredentialsUnreadable
-from syncs.models import Cursor, Integration, MappingRule, SyncRecord, SyncRun
+from syncs.models import FOLLOW_UPS, Cursor, Integration, MappingRule, SyncRecord, SyncRun
 from syncs.payments import apply_payment
 from syncs.plan import plan_for, system_name
 
@@ -54,10 +54,6 @@ AP_STREAMS = {"payments", "vendor_edits"}
 # Follow-up calls on bills (acknowledgements, images) made at once, and bills taken from the ledger at a time.
 FOLLOW_UP_WORKERS = 8
 FOLLOW_UP_CHUNK = 100
-# Each follow-up a synced bill may need, by its counter: the key in the bill's data once done, and the key that
-# keeps a refusal for good (never tried again until a person asks, from the work queue).
-FOLLOW_UPS = {"acknowledgements": ("acknowledged", "acknowledge_refused"),
-              "documents": ("documents", "documents_refused")}
 # The ledger's search fields (finance finds a record by them), refreshed from each read.
 SEARCH_FIELDS = ("number", "party", "amount", "currency", "document_date")
 

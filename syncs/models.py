@@ -131,6 +131,12 @@ class MappingRule(models.Model):
         return self.integration.tenant
 
 
+# Each follow-up a synced bill may need, by its counter: the key in the bill's data once done, and the key that
+# keeps a refusal for good (never tried again until a person asks, from the work queue).
+FOLLOW_UPS = {"acknowledgements": ("acknowledged", "acknowledge_refused"),
+              "documents": ("documents", "documents_refused")}
+
+
 class SyncRecord(models.Model):
     """The idempotency ledger: one row per synced object."""
 
@@ -175,6 +181,9 @@ class SyncRecord(models.Model):
             models.Index(fields=["status", "-updated_at"], name="record_global_status_time"),
             models.Index(fields=["integration", "object_type", "target_id"], name="record_target"),
             models.Index(fields=["integration", "number"], name="record_number"),
+            # The work queue's follow-up groups: the few bills holding a refusal, without reading every bill.
+            *(models.Index(fields=["integration"], condition=models.Q(data__has_key=refused),
+                           name=f"record_{refused}") for _, refused in FOLLOW_UPS.values()),
         ]
 
     def __str__(self):

@@ -23,8 +23,7 @@ from django.utils import timezone
 
 from portal import audit
 from syncs import operations, reasons
-from syncs.engine import FOLLOW_UPS
-from syncs.models import SyncRecord
+from syncs.models import FOLLOW_UPS, SyncRecord
 from syncs.tasks import enqueue_run
 
 # More distinct reasons than this are not folded on one page; the rest are summed as "other reasons".
@@ -120,7 +119,9 @@ def follow_up_groups(records=None):
 
 
 def find_group(key, records=None):
-    return next((g for g in groups(records)[0] + follow_up_groups(records)[0] if g.key == key), None)
+    """The group of failed records, else of refused follow-ups, with this key; None if it has gone."""
+    found = next((g for g in groups(records)[0] if g.key == key), None)
+    return found or next((g for g in follow_up_groups(records)[0] if g.key == key), None)
 
 
 def records_of(group, records=None):

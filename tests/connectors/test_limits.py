@@ -329,3 +329,32 @@ def test_a_window_another_caller_opens_at_the_same_moment_is_not_taken_for_full(
     # Before, the lost race read as "window full" and deferred the work to the next window.
     take_rate_token("race", 10, 60, max_wait=0, clock=lambda: 120.0, sleep=lambda seconds: None)
     assert raced and RateWindow.objects.get(key="race", window_start=120).count == 1
+
+
+def test_a_window_opened_just_after_the_count_looked_is_not_taken_for_full(db, monkeypatch):
+    """PostgreSQL: the update finds no row (another caller's new row was not committed yet), and the next read
+    does see it. Under load at the start of a minute this deferred whole runs ("3000 calls per 60 s used up"
+    after 263 calls); a window below its limit is counted in instead."""
+    from connectors.limits import take_rate_token
+    from connectors.models import RateWindow
+
+    filter_ = RateWindow.objects.filter
+    raced = []
+
+    class TooEarly:
+        def __init__(self, lookups):
+            self.lookups = lookups
+
+        def update(self, **changes):
+            RateWindow.objects.create(key=self.lookups["key"], window_start=self.lookups["window_start"], count=1)
+            return 0
+
+    def looking_before_the_other_commit(*args, **lookups):
+        if not raced and "count__lt" in lookups:
+            raced.append(True)
+            return TooEarly(lookups)
+        return filter_(*args, **lookups)
+
+    monkeypatch.setattr(RateWindow.objects, "filter", looking_before_the_other_commit)
+    take_rate_token("late", 10, 60, max_wait=0, clock=lambda: 120.0, sleep=lambda seconds: None)
+    assert raced and RateWindow.objects.get(key="late", window_start=120).count == 2
