@@ -305,6 +305,10 @@ class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def dry_run(self, request, queryset):
         for integration in queryset:
             run = engine.run_integration(integration.pk, trigger="dry_run", dry_run=True, actor=request.user.username)
+            if run.status == run.SKIPPED:
+                self.message_user(request, f"{integration}: no dry run now, because a run of it is in progress; "
+                                           "try again in a moment.", messages.WARNING)
+                continue
             link = reverse("admin:syncs_syncrun_change", args=[run.pk])
             level = messages.ERROR if run.status == run.FAILED else messages.INFO
             error = f" {reasons.readable(run.error)}" if run.error else ""

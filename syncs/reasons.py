@@ -27,28 +27,39 @@ MAX_REASON = 400
 @dataclass(frozen=True)
 class Advice:
     headline: str  # what happened, in a finance person's words
-    action: str  # what to do about it
+    action: str  # what finance does about it
+    ops: str  # what ops staff do about it, in the work queue
     automatic: bool = False  # retried by itself
+
+
+RETRIED = "Nothing: it is retried automatically."
 
 
 ADVICE = {
     "mapping": Advice("A code on it has no match in the AP platform.",
-                      "Ask your operations team to map the code; it is sent again once they have."),
+                      "Ask your operations team to map the code; it is sent again once they have.",
+                      "Map the code under Mapping rules (\"Load reference data\" proposes rules), then retry the "
+                      "group."),
     "data": Advice("Something on it must be corrected at the source.",
                    "Correct it in the ERP (the reason says what); the next run picks it up, or ask operations to "
-                   "retry it now."),
+                   "retry it now.",
+                   "Have it corrected in the ERP (the reason says what); the next run picks it up, or retry the "
+                   "group once it is."),
     "not_found": Advice("The AP platform no longer has something it needs.",
-                        "Ask your operations team to look into it."),
-    "transient": Advice("The other system did not answer properly.", "Nothing: it is retried automatically.", True),
-    "rate_limit": Advice("The other system asked us to slow down.", "Nothing: it is retried automatically.", True),
-    "conflict": Advice("It was being changed in the other system at the same time.",
-                       "Nothing: it is retried automatically.", True),
-    "locked": Advice("It was locked in the other system.", "Nothing: it is retried automatically.", True),
+                        "Ask your operations team to look into it.",
+                        "Check that what the reason names still exists in the AP platform, then retry the group."),
+    "transient": Advice("The other system did not answer properly.", RETRIED, RETRIED, True),
+    "rate_limit": Advice("The other system asked us to slow down.", RETRIED, RETRIED, True),
+    "conflict": Advice("It was being changed in the other system at the same time.", RETRIED, RETRIED, True),
+    "locked": Advice("It was locked in the other system.", RETRIED, RETRIED, True),
     "auth": Advice("The portal could not sign in to one of the systems.",
-                   "Ask your operations team to check the connection's credentials."),
-    "configuration": Advice("An integration setting is wrong.", "Ask your operations team to check the integration."),
+                   "Ask your operations team to check the connection's credentials.",
+                   "Correct the connection's credentials and use \"Test connection\", then retry the group."),
+    "configuration": Advice("An integration setting is wrong.", "Ask your operations team to check the integration.",
+                            "Correct the integration or connection setting the reason names, then retry the group."),
 }
-UNKNOWN = Advice("It could not be sent.", "Ask your operations team to look into it.")
+UNKNOWN = Advice("It could not be sent.", "Ask your operations team to look into it.",
+                 "Read the reason, fix its cause, then retry the group.")
 CLASS_WORDS = {
     "mapping": "missing mapping", "data": "data to correct", "not_found": "not found", "transient": "passing error",
     "rate_limit": "rate limit", "conflict": "edited at the same time", "locked": "locked", "auth": "sign-in refused",
@@ -60,7 +71,9 @@ CLASS_WORDS = {
 BY_CAUSE = [
     ("nothing is converted", Advice("It is in a currency the AP platform's account cannot pay.",
                                     "Pay it outside the AP platform, and ask your operations team to set the record "
-                                    "aside so it is not retried.")),
+                                    "aside so it is not retried.",
+                                    "Once finance has paid it outside the AP platform, set the group aside; a retry "
+                                    "cannot send it.")),
 ]
 
 

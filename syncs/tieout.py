@@ -5,7 +5,7 @@ Matched through the ledger (which bill each invoice became), never by number alo
 use the same invoice number. Amounts compared are what is still to pay on each side.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from connectors.errors import ConnectorError
@@ -84,11 +84,13 @@ def report(integration):
         result.error = f"The open items could not be read: {exc}"
         return result
     result.erp_count, result.ap_count = len(erp_open), len(ap_open)
-    result.erp_totals, result.ap_totals = totals(erp_open.values()), totals(ap_open.values())
-
     bills_of_invoices = {r.source_id: r for r in ledger_rows(integration, "bill", source_id__in=erp_open)}
     invoices_of_bills = {r.target_id: r for r in ledger_rows(integration, "bill", target_id__in=ap_open)
                          if r.status == SyncRecord.SYNCED}
+    # An AP platform that keeps no currency on a bill (BILL) has it in the ledger, from the invoice sent.
+    ap_open = {key: bill if bill.currency or key not in invoices_of_bills
+               else replace(bill, currency=invoices_of_bills[key].currency) for key, bill in ap_open.items()}
+    result.erp_totals, result.ap_totals = totals(erp_open.values()), totals(ap_open.values())
     vendors = {r.target_id: r for r in ledger_rows(integration, "vendor",
                                                    target_id__in={b.supplier_id for b in ap_open.values()})}
     for invoice in erp_open.values():

@@ -47,3 +47,16 @@ def test_connection_of_another_tenant_is_refused(admin_client, tenant, connectio
     response = post(admin_client, tenant, infor, foreign_bill)
     assert "belongs to another tenant" in response.content.decode()
     assert not Integration.objects.exists()
+
+
+def test_a_dry_run_while_a_run_is_in_progress_says_so_in_words(admin_client, tenant, connections):
+    from syncs.models import SyncRun
+
+    infor, bill = connections
+    integration = Integration.objects.create(tenant=tenant, name="Infor to BILL", source=infor, target=bill)
+    SyncRun.objects.create(integration=integration, trigger="schedule", status=SyncRun.RUNNING)
+    page = admin_client.post(reverse("admin:syncs_integration_changelist"),
+                             {"action": "dry_run", "_selected_action": [integration.pk]}, follow=True)
+    text = page.content.decode()
+    assert "no dry run now, because a run of it is in progress; try again in a moment" in text
+    assert "See the plan" not in text

@@ -149,6 +149,16 @@ def test_bill_links_to_the_ap_platform_only_where_the_system_gives_a_pattern(cli
     assert f'href="https://ap.invalid/connect/bills/{w.bills[0].target_id}"' in html
 
 
+def test_a_superuser_reads_every_tenant_and_staff_only_their_own(client, w):
+    root = get_user_model().objects.create_superuser("root", password="pw-0123456789")
+    html = page(client, root, reverse("status:home"))
+    assert "Their flow" in html and w.mine.name in html
+    page(client, root, reverse("status:records", args=[w.theirs.pk]))
+    staff = get_user_model().objects.create_user("stan", password="pw-0123456789", is_staff=True)
+    client.force_login(staff)
+    assert client.get(reverse("status:records", args=[w.theirs.pk])).status_code == 404
+
+
 def test_another_tenants_pages_answer_404(client, w):
     client.force_login(w.outsider)
     for url in (reverse("status:records", args=[w.mine.pk]), reverse("status:record", args=[w.bills[0].pk]),

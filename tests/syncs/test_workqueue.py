@@ -65,7 +65,11 @@ def test_the_work_queue_page_retries_a_whole_group(client, ops, integration, dja
     failures(integration)
     html = client.get(reverse("admin:syncs_syncrecord_workqueue")).content.decode()
     assert UNMAPPED in html and "Retry all 37" in html and "missing mapping" in html
+    assert "Map the code under Mapping rules" in html, "what ops do, not what finance is told"
     key = workqueue.groups()[0][0].key
+    group_page = client.get(reverse("admin:syncs_syncrecord_group", args=[key])).content.decode()
+    assert "Retry all 37 in this group" in group_page and reverse("admin:syncs_mappingrule_changelist") in group_page
+    assert "Ask your operations team" not in group_page
     with django_capture_on_commit_callbacks() as queued:
         response = client.post(reverse("admin:syncs_syncrecord_group", args=[key]), {"retry": "1"}, follow=True)
     assert "Retrying 37 record(s)" in response.content.decode()
