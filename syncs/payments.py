@@ -73,9 +73,11 @@ def _claim(integration, bill, payment):
     with transaction.atomic():
         record, _ = SyncRecord.objects.select_for_update().get_or_create(
             integration=integration, object_type="payment", source_id=f"{payment.payment_id}:{bill.target_id}",
-            defaults={"source_ref": f"{payment.payment_id} for {bill.source_ref}"})
+            defaults={"source_ref": f"{payment.payment_id} for {bill.source_ref}", "number": bill.number,
+                      "party": bill.party, "amount": payment.amount, "currency": payment.currency or bill.currency})
         if record.status == SyncRecord.IGNORED:
             return None, "payments_set_aside"  # a person set this share aside with a reason
+        before = (dict(record.data), record.status)
         seen = record.data.get("updated_at", "")
         if seen and payment.updated_at and moment(payment.updated_at) < moment(seen):
             return None, "payments_stale"
@@ -85,7 +87,8 @@ def _claim(integration, bill, payment):
         record.data = {**record.data, "updated_at": newest, "status": payment.status, "marker": newest}
         if wanted is None or wanted == posted:
             record.status = record.status if posted else SyncRecord.SKIPPED
-            record.save()
+            if (record.data, record.status) != before:  # a re-read of what is known leaves the row (and its time)
+                record.save()
             return None, "payments_unchanged"
         claim = record.data.get("claim_until")
         if claim and datetime.fromisoformat(claim) > now:

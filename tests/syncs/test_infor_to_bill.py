@@ -108,9 +108,17 @@ def test_infor_to_bill_end_to_end(integration, sandbox, django_capture_on_commit
         invoice = by_number[bill["invoice"]["invoiceNumber"]]
         assert invoice["PYST"] == "PAID" and Decimal(invoice["PAAM"]) == Decimal(str(bill["amount"]))
 
-    # Run again: nothing created, nothing re-sent.
+    # Each payment row is found like its invoice: number, supplier, amount and currency.
+    shares = SyncRecord.objects.filter(object_type="payment", status=SyncRecord.SYNCED)
+    amounts = {b["invoice"]["invoiceNumber"]: Decimal(str(b["amount"])) for b in paid}
+    assert {(s.number, s.amount, s.currency) for s in shares} == {(n, a, "USD") for n, a in amounts.items()}
+    assert all(s.party for s in shares)
+    written = dict(shares.values_list("pk", "updated_at"))
+
+    # Run again: nothing created, nothing re-sent, and the payment rows left as they were.
     before = (len(bill_org(sandbox)["bills"]), len(bill_org(sandbox)["vendors"]))
     run = run_integration(integration.pk)
+    assert dict(shares.values_list("pk", "updated_at")) == written, "a re-read of a known payment changes no row"
     assert run.counters.get("bills_created", 0) == 0 and run.counters.get("vendors_created", 0) == 0
     assert run.counters.get("payments_written_back", 0) == 0
     assert (len(bill_org(sandbox)["bills"]), len(bill_org(sandbox)["vendors"])) == before

@@ -140,6 +140,12 @@ def test_lineage_goes_from_invoice_to_bill_to_payment_to_write_back(client, w):
     assert "Invoice INV-1" in page(client, w.finance, reverse("status:record", args=[w.payment.pk]))
 
 
+def test_a_reversed_payment_says_reversed_not_paid(client, w):
+    SyncRecord.objects.filter(pk=w.payment.pk).update(data={**w.payment.data, "posted": "VOIDED", "status": "Returned"})
+    html = page(client, w.finance, reverse("status:record", args=[w.bills[0].pk]))
+    assert "Reversed" in html and "Paid on" not in html
+
+
 def test_bill_links_to_the_ap_platform_only_where_the_system_gives_a_pattern(client, w, monkeypatch):
     html = page(client, w.finance, reverse("status:record", args=[w.bills[0].pk]))
     assert f"<code>{w.bills[0].target_id}</code>" in html
