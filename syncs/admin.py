@@ -393,6 +393,20 @@ class MappingRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
         kwargs["form"] = rule_form_for(integration)
         return super().get_form(request, obj, change, **kwargs)
 
+    def add_view(self, request, form_url="", extra_context=None):
+        """A rule's target is picked from its integration's AP platform: the integration comes first, so the form
+        can offer that platform's accounts and dimensions instead of a box for a raw id."""
+        chosen = request.POST.get("integration") or request.GET.get("integration") or ""
+        if request.method == "GET" and not chosen.isdigit():
+            if not self.has_add_permission(request):
+                raise PermissionDenied
+            context = {**self.admin_site.each_context(request), "opts": self.model._meta,
+                       "title": "Add mapping rule: which integration?",
+                       "integrations": Integration.objects.select_related("tenant", "source", "target")
+                       .order_by("tenant__name", "name")}
+            return TemplateResponse(request, "admin/syncs/mappingrule/choose_integration.html", context)
+        return super().add_view(request, form_url, extra_context)
+
     @admin.display(description="In the ERP", ordering="source_code")
     def erp_code(self, rule):
         return f"{rule.get_kind_display()} {rule.source_code}" + (f" · {rule.source_label}" if rule.source_label

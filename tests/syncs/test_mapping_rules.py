@@ -4,7 +4,7 @@ import requests
 from django.urls import reverse
 
 from connectors.bill import sandbox as bill_sandbox
-from syncs import demo, operations
+from syncs import demo, operations, reference
 from syncs.engine import run_integration
 from syncs.models import MappingRule, SyncRecord
 from tests.syncs.test_infor_to_bill import INVOICES, bill_org, integration  # noqa: F401 (fixture)
@@ -90,3 +90,12 @@ def test_a_gl_account_cannot_be_mapped_to_a_dimension(integration, sandbox):  # 
     run_integration(integration.pk)
     assert "cannot become a department" in MappingRule.objects.get(
         integration=integration, kind="gl_account", source_code="6000").problem
+
+
+def test_adding_a_rule_starts_from_its_integration_so_the_target_is_picked(integration, admin_client):  # noqa: F811
+    chooser = admin_client.get(reverse("admin:syncs_mappingrule_add")).content.decode()
+    follow = reverse("admin:syncs_mappingrule_add") + f"?integration={integration.pk}"
+    assert "Pick the integration" in chooser and f'href="{follow}"' in chooser
+    reference.load(integration.target)
+    form = admin_client.get(follow).content.decode()
+    assert "<select" in form and "6000 · Raw materials" in form, "the AP platform's accounts by number and name"
