@@ -23,6 +23,7 @@ from syncs.models import SyncRecord
 from syncs.plan import system_name, writes_payments_back
 
 PAID, VOIDED = "PAID", "VOIDED"
+VIA_WORDS = {"poll": "polling the AP platform", "webhook": "webhook", "gap poll": "catching up after a webhook gap"}
 # A claim older than this belongs to a worker that died mid-call; the share may be written again
 # (the ERP connector looks its payment up by our reference before adding, so nothing doubles).
 CLAIM_TTL = timedelta(minutes=15)
@@ -140,8 +141,9 @@ def _apply_to_bill(integration, bill, payment, erp, via, actor):
             record.save()
             audit.record("sync.payment.written_back", actor=actor, tenant=integration.tenant, obj=record,
                          source_ref=bill.source_ref, target_id=payment.payment_id,
-                         message=f"{wanted} {payment.amount} {payment.currency} on {record.data['date']} ({via}): "
-                                 f"{reference}",
+                         message=f"{'Paid' if wanted == PAID else 'Payment reversed'}: {payment.amount} "
+                                 f"{payment.currency}, dated {record.data['date'] or 'without a date'}, seen by "
+                                 f"{VIA_WORDS.get(via, via)}. {system_name(integration.source)}: {reference}",
                          details={"transformation": {
                              "input": {"payment_id": payment.payment_id, "status": payment.status,
                                        "amount": str(payment.amount), "process_date": record.data["date"]},

@@ -8,6 +8,7 @@ import requests
 from django.core.management import call_command
 
 from connectors.bill import sandbox as bill_sandbox
+from portal.models import AuditEntry
 from syncs import demo, operations
 from syncs.engine import run_integration
 from syncs.models import Integration, MappingRule, SyncRecord, SyncRun
@@ -113,6 +114,8 @@ def test_infor_to_bill_end_to_end(integration, sandbox, django_capture_on_commit
     amounts = {b["invoice"]["invoiceNumber"]: Decimal(str(b["amount"])) for b in paid}
     assert {(s.number, s.amount, s.currency) for s in shares} == {(n, a, "USD") for n, a in amounts.items()}
     assert all(s.party for s in shares)
+    said = AuditEntry.objects.filter(action="sync.payment.written_back").values_list("message", flat=True)
+    assert len(said) == 5 and all(m.startswith("Paid: ") and "seen by polling the AP platform" in m for m in said)
     written = dict(shares.values_list("pk", "updated_at"))
 
     # Run again: nothing created, nothing re-sent, and the payment rows left as they were.
@@ -184,7 +187,6 @@ def test_dry_run_writes_nothing_remote(integration, sandbox):
 
 
 def test_a_scheduled_rerun_with_nothing_changed_writes_no_audit_entries(integration, sandbox):
-    from portal.models import AuditEntry
 
     first = run_integration(integration.pk, trigger="schedule")
     assert first.counters["bills_created"] > 300
