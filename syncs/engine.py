@@ -8,6 +8,7 @@ payments back to the ERP. The engine names no system: it asks each connection fo
 import hashlib
 import json
 import logging
+import re
 import threading
 from collections import Counter
 from contextlib import ExitStack, contextmanager
@@ -783,6 +784,8 @@ class Sync:
             vendor_id = vendor_id or self.planned_vendors.get(invoice.supplier_id)
         if vendor_id is None:
             why = (vendor.error_detail.rstrip(".") if vendor and vendor.error_detail else "it has not been synced")
+            # The vendor's own reason names the supplier again ("Supplier S1 (Acme) has no tax ID"): "it" says it.
+            why = re.sub(rf"^Supplier {re.escape(invoice.supplier_id)} (\([^)]*\) )?", "it ", why)
             problems.append(f"Supplier {invoice.supplier_id} is not in {self.target_name} yet: {why}")
             if vendor is not None and vendor.error_class in RETRY_CLASSES:
                 # Waiting on a vendor that failed for a passing reason: retried with it, not left for a replay.

@@ -41,10 +41,10 @@ ADVICE = {
                       "Map the code under Mapping rules (\"Load reference data\" proposes rules), then retry the "
                       "group."),
     "data": Advice("Something on it must be corrected at the source.",
-                   "Correct it in the ERP (the reason says what); the next run picks it up, or ask operations to "
-                   "retry it now.",
-                   "Have it corrected in the ERP (the reason says what); the next run picks it up, or retry the "
-                   "group once it is."),
+                   "Correct it in the ERP (the reason says what). An invoice corrected itself is picked up by the "
+                   "next run; for anything else (its supplier, say), ask operations to retry it.",
+                   "Have it corrected in the ERP (the reason says what), then retry the group; an invoice that was "
+                   "itself corrected is also picked up by the next run."),
     "not_found": Advice("The AP platform no longer has something it needs.",
                         "Ask your operations team to look into it.",
                         "Check that what the reason names still exists in the AP platform, then retry the group."),

@@ -123,6 +123,7 @@ class PairContract:
             assert failed[number].error_class == "data"
             assert f"Supplier {canonical.SUPPLIER_WITHOUT_TAX_ID} is not in" in failed[number].error_detail
             assert "has no tax ID" in failed[number].error_detail
+            assert failed[number].error_detail.count(canonical.SUPPLIER_WITHOUT_TAX_ID) == 1, "named once"
         assert not SyncRecord.objects.filter(source_ref__startswith=canonical.UNAPPROVED_INVOICE).exists()
         # Each bill names its supplier, so an invoice's lineage starts at the supplier's vendor.
         suppliers = {i.number: i.supplier_id for i in canonical.INVOICES}
