@@ -651,7 +651,7 @@ class Sync:
         # "sent": the contact fields as the AP platform got them, the baseline its vendor edits are read against.
         data = {"marker": supplier.updated_marker, "sent": contact_fields(supplier)}
         if not supplier.active and not record.target_id:
-            return self.set_aside(record, source_hash, data, f"Supplier {supplier.source_id} is blocked in "
+            return self.set_aside(record, source_hash, data, f"Supplier {supplier.source_id} is blocked or on hold in "
                                   f"{self.source_name}; no vendor is made for it while it is.")
         problem = self.supplier_problem(supplier)
         if problem:

@@ -22,11 +22,11 @@ def test_a_blocked_supplier_gets_no_vendor_and_its_invoices_wait(integration, sa
     run = run_integration(integration.pk)
     assert BLOCKED not in {v["shortName"] for v in bill_org(sandbox)["vendors"]}
     record = SyncRecord.objects.get(object_type="vendor", source_id=BLOCKED)
-    assert record.status == SyncRecord.SKIPPED and "is blocked in Infor CloudSuite" in record.error_detail
+    assert record.status == SyncRecord.SKIPPED and "is blocked or on hold in Infor CloudSuite" in record.error_detail
     assert run.counters["vendors_set_aside"] == 1
     theirs = [n for n, inv in INVOICES.items() if inv["SUNO"] == BLOCKED]
     failed = {r.source_ref.split(" ")[0]: r for r in SyncRecord.objects.filter(object_type="bill", status="failed")}
-    assert theirs and all("is blocked in Infor CloudSuite" in failed[n].error_detail for n in theirs)
+    assert theirs and all("is blocked or on hold in Infor CloudSuite" in failed[n].error_detail for n in theirs)
     entries = AuditEntry.objects.filter(action="sync.vendor.set_aside").count()
     run_integration(integration.pk, trigger="schedule")
     assert AuditEntry.objects.filter(action="sync.vendor.set_aside").count() == entries == 1, "audited once"

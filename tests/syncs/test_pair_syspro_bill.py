@@ -73,7 +73,7 @@ class TestSysproToBill(PairContract):
                                            "changes": {"OnHold": tables.ON_HOLD}})
         run_integration(integration.pk)
         vendor = SyncRecord.objects.get(integration=integration, object_type="vendor", source_id="V1004")
-        assert vendor.status == SyncRecord.SKIPPED and "is blocked in SYSPRO 8" in vendor.error_detail
+        assert vendor.status == SyncRecord.SKIPPED and "is blocked or on hold in SYSPRO 8" in vendor.error_detail
         waiting = SyncRecord.objects.get(integration=integration, object_type="bill", source_id="V1004/INV-1003")
         assert waiting.status == SyncRecord.FAILED and "Supplier V1004 is not in BILL yet" in waiting.error_detail
 

@@ -103,7 +103,7 @@ class PairContract:
                                                    (canonical.SUPPLIER_WITHOUT_TAX_ID, canonical.INACTIVE_SUPPLIER)])
         blocked = SyncRecord.objects.get(integration=integration, object_type="vendor",
                                          source_id=canonical.INACTIVE_SUPPLIER)
-        assert blocked.status == SyncRecord.SKIPPED and "is blocked in" in blocked.error_detail
+        assert blocked.status == SyncRecord.SKIPPED and "is blocked or on hold in" in blocked.error_detail
 
         vendor = SyncRecord.objects.get(integration=integration, object_type="vendor",
                                         source_id=canonical.SUPPLIER_WITHOUT_TAX_ID)
