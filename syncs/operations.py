@@ -32,6 +32,10 @@ def replay_failed(integration, actor, records=None):
     audit.record("sync.replay", actor=actor, tenant=integration.tenant, obj=integration,
                  message=f"Replaying {len(records)} failed record(s), re-reading from {since:%Y-%m-%d %H:%M}",
                  details={"records": [r.pk for r in records[:200]]})
+    # Each record's own history (its lineage page) shows who asked for it to be sent again.
+    audit.record_all([audit.build("sync.record.replayed", actor=actor, tenant=integration.tenant, obj=record,
+                                  source_ref=record.source_ref, target_id=record.target_id,
+                                  message="Retry asked for; the next run sends it again.") for record in records])
     enqueue_run(integration, "replay", since)
     return len(records)
 

@@ -151,6 +151,10 @@ def retry_follow_ups(group, records, actor):
         by_integration.setdefault(record.integration, []).append(record)
     with transaction.atomic():
         SyncRecord.objects.bulk_update(rows, ["data"], batch_size=500)
+        audit.record_all([audit.build("sync.record.follow_up_retried", actor=actor, tenant=record.integration.tenant,
+                                      obj=record, source_ref=record.source_ref, target_id=record.target_id,
+                                      message=f"Asked to try again ({FOLLOW_UP_WORDS[group.step]}).")
+                          for record in rows])
         for integration, bills in by_integration.items():
             audit.record("sync.follow_up.retry", actor=actor, tenant=integration.tenant, obj=integration,
                          message=f"Trying again for {len(bills)} bill(s) ({FOLLOW_UP_WORDS[group.step]}): "

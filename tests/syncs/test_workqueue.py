@@ -76,6 +76,8 @@ def test_the_work_queue_page_retries_a_whole_group(client, ops, integration, dja
     assert len(queued) == 1, "one replay run queued for the integration"
     replay = AuditEntry.objects.get(action="sync.replay")
     assert replay.actor == "olivia" and len(replay.details["records"]) == 37
+    each = AuditEntry.objects.filter(action="sync.record.replayed", actor="olivia")
+    assert each.count() == 37, "each record's own history says who asked for it again"
 
 
 def test_a_record_set_aside_keeps_its_reason_is_never_replayed_and_can_be_put_back(client, ops, integration):

@@ -73,6 +73,7 @@ def test_refused_acknowledgements_are_a_group_tried_again_when_asked(client, ref
     assert answer.status_code == 302
     entry = AuditEntry.objects.get(action="sync.follow_up.retry")
     assert entry.actor == "olivia" and f"{bills.count()} bill(s)" in entry.message
+    assert AuditEntry.objects.filter(action="sync.record.follow_up_retried", actor="olivia").count() == bills.count()
     waiting = bills.filter(data__has_key="acknowledged_waiting").count()  # the demo's invoice on a locked row
     assert waiting == 1 and bills.filter(data__has_key="acknowledged").count() == bills.count() - waiting, \
         "the queued run acknowledged them"
