@@ -1,5 +1,6 @@
 """Admin helpers shared by every app: big-table paging and configuration auditing."""
 
+from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
@@ -109,3 +110,13 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ByTenantFilter(admin.RelatedFieldListFilter):
+    """A filter on a connection or an integration whose choices name their tenant: every demo tenant has a
+    "BILL (sandbox)", and customers name theirs alike."""
+
+    def field_choices(self, field, request, model_admin):
+        model = field.remote_field.model
+        return [(obj.pk, f"{obj.tenant}: {obj}")
+                for obj in model.objects.select_related("tenant").order_by("tenant__name", "name")]

@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from connectors.errors import ConnectorError
 from portal import audit
 from portal.admin import RecentValuesFilter
-from portal.admin_utils import AuditedAdminMixin, ReadOnlyAdminMixin
+from portal.admin_utils import AuditedAdminMixin, ByTenantFilter, ReadOnlyAdminMixin
 from portal.fields import CredentialsUnreadable
 from portal.models import Tenant
 from syncs import alerts, engine, operations, reasons, reference, workqueue
@@ -379,7 +379,8 @@ class ResyncForm(forms.Form):
 @admin.register(MappingRule)
 class MappingRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["erp_code", "ap_target", "integration", "confirmed", "problem_in_list"]
-    list_filter = [("problem", admin.EmptyFieldListFilter), "confirmed", "kind", "target_kind", "integration"]
+    list_filter = [("problem", admin.EmptyFieldListFilter), "confirmed", "kind", "target_kind",
+                   ("integration", ByTenantFilter)]
     search_fields = ["source_code", "source_label", "target_id", "target_label"]
     readonly_fields = ["problem", "checked_at"]
     list_select_related = ["integration__tenant"]
@@ -460,7 +461,7 @@ class SyncRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["shown_as", "object_type", "integration", "status", "party", "amount_shown", "reason",
                     "updated_at"]
     list_filter = ["status", ObjectTypeFilter, ErrorClassFilter, ("updated_at", admin.DateFieldListFilter),
-                   "integration"]
+                   ("integration", ByTenantFilter)]
     search_fields = ["number", "party", "source_id", "source_ref", "target_id"]
     search_help_text = "An invoice or supplier number, a bill or payment id (exact), or part of a supplier's name."
     list_per_page = 50
@@ -595,7 +596,8 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = ["integration", "trigger", "dry_run", "status", "started_at", "heartbeat_at", "finished_at",
               "what_moved", "error_in_words", "plan_in_words"]
     readonly_fields = fields
-    list_filter = ["status", "trigger", "dry_run", ("started_at", admin.DateFieldListFilter), "integration"]
+    list_filter = ["status", "trigger", "dry_run", ("started_at", admin.DateFieldListFilter),
+                   ("integration", ByTenantFilter)]
     search_fields = ["=id"]
     list_select_related = ["integration"]
 
@@ -623,5 +625,5 @@ class CursorAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Cursors move with the runs; a person moves them back with "Resync from date…", which is audited."""
 
     list_display = ["integration", "stream", "value", "updated_at"]
-    list_filter = ["integration"]
+    list_filter = [("integration", ByTenantFilter)]
 

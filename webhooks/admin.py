@@ -4,7 +4,7 @@ from connectors import capabilities as can
 from connectors.admin import ConnectionAdmin
 from connectors.errors import ConnectorError
 from portal import audit
-from portal.admin_utils import AuditedAdminMixin, ReadOnlyAdminMixin
+from portal.admin_utils import AuditedAdminMixin, ByTenantFilter, ReadOnlyAdminMixin
 from portal.fields import CredentialsUnreadable, Undecryptable
 from webhooks import subscriptions, tasks
 from webhooks.models import WebhookEvent, WebhookSubscription
@@ -14,7 +14,7 @@ from webhooks.models import WebhookEvent, WebhookSubscription
 class WebhookSubscriptionAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "connection", "remote_id", "enabled", "notification_url", "last_checked_at",
                     "rejected_count", "last_rejected_at"]
-    list_filter = ["enabled", "connection"]
+    list_filter = ["enabled", ("connection", ByTenantFilter)]
     search_fields = ["name", "remote_id", "=id"]
     fields = ["id", "connection", "name", "remote_id", "events", "notification_url", "enabled", "key_state",
               "created_at", "last_checked_at", "disabled_since", "rejected_count", "last_rejected_at", "caught_up_at",
@@ -41,7 +41,7 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["received_at", "connection", "event_type", "event_id", "status", "rejection", "signature_ok",
                     "attempts"]
     list_filter = ["status", "rejection", "event_type", "signature_ok", ("received_at", admin.DateFieldListFilter),
-                   "connection"]
+                   ("connection", ByTenantFilter)]
     search_fields = ["=event_id"]
     list_select_related = ["connection"]
 
