@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from syncs import demo
+from syncs import demo, reference
 from syncs.engine import run_integration
 from syncs.models import Integration, SyncRecord, SyncRun
 
@@ -26,6 +26,7 @@ def seeded(sandbox, db, monkeypatch):
 @pytest.mark.parametrize("system_id", list(demo.demo_modules()))
 def test_each_demo_runs_and_a_second_seed_changes_nothing(seeded, system_id):
     integration = seeded(system_id)
+    assert reference.cached(integration.target), "mapping rules are picked from a list from the start"
     run = run_integration(integration.pk)
     assert run.status in (SyncRun.SUCCEEDED, SyncRun.PARTIAL), run.error
     assert SyncRecord.objects.filter(integration=integration, object_type="bill", status=SyncRecord.SYNCED).exists(), \

@@ -10,13 +10,14 @@ from django.db import transaction
 
 from connectors import capabilities as can
 from connectors.bill import sandbox as bill_sandbox
+from connectors.errors import ConnectorError
 from connectors.infor import sandbox as infor_sandbox
 from connectors.models import Connection
 from connectors.registry import get_system
 from portal import audit
 from portal.models import Membership, Tenant
 from portal.roles import OPS_GROUP
-from syncs import demo
+from syncs import demo, reference
 from syncs.engine import run_integration
 from syncs.models import Cursor, Integration, MappingRule, SyncRecord
 from webhooks.subscriptions import subscribe
@@ -51,10 +52,11 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"No demo for {', '.join(unknown)}; demos: infor, {', '.join(others)}.")
         if only is None or "infor" in only:
-            self.main_demo(sandbox_url)
+            self.load_reference(self.main_demo(sandbox_url))
         for system_id, module in others.items():
             if only is None or system_id in only:
                 integration = self.pair_demo(sandbox_url, module)
+                self.load_reference(integration)
                 self.stdout.write(f"Demo ready: integration '{integration.name}' (id {integration.pk}) of tenant "
                                   f"'{integration.tenant.name}'.")
 
@@ -70,6 +72,17 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo ready: integration '{integration.name}' (id {integration.pk}) runs every "
                           f"{integration.interval_minutes} minute(s)"
                           + (" — simulators loaded with fresh demo data." if fresh else "."))
+        return integration
+
+    def load_reference(self, integration):
+        """The AP platform's accounts and dimensions, kept as "Load reference data" keeps them, so the demo's
+        mapping rules are picked from a list from the start."""
+        try:
+            reference.load(integration.target)
+        except (ConnectorError, NotImplementedError) as exc:
+            self.stdout.write(self.style.WARNING(f"{integration.name}: the AP platform's accounts were not loaded "
+                                                 f"for the mapping-rule picker ({exc}); \"Load reference data\" on "
+                                                 "the integration tries again."))
 
     def ensure_database(self, sandbox_url, ids, fresh):
         tenant, _ = Tenant.objects.get_or_create(slug="demo", defaults={"name": "Demo Manufacturing"})
