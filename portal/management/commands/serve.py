@@ -10,6 +10,17 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+# The access log keeps each request's path, never its query string or referrer: SYSPRO e.net takes its operator
+# and company passwords, and then its session, in the query string (the simulator answers them under /sandbox/).
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss'
+
+
+def web_command(python, host, port):
+    """gunicorn serving the portal: one process with threads, so the simulators under /sandbox/ keep their state
+    in it."""
+    return [python, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"{host}:{port}", "--workers", "1",
+            "--threads", "16", "--timeout", "120", "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
+
 
 class Command(BaseCommand):
     help = ("Serve the portal (gunicorn) together with the task cluster (qcluster) in the foreground, loading "
@@ -36,9 +47,7 @@ class Command(BaseCommand):
                 raise CommandError(f"Something already listens on {host}:{port}. Stop it, or start with another "
                                    "port: PORT=8001 make run")
         python = sys.executable
-        # One web process with threads: the simulators mounted under /sandbox/ keep their state in it.
-        web = [python, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"{host}:{port}",
-               "--workers", "1", "--threads", "16", "--timeout", "120", "--access-logfile", "-"]
+        web = web_command(python, host, port)
         tasks = [python, "manage.py", "qcluster"]
         children = [subprocess.Popen(web)]
         if self.wait_for(f"http://{host}:{port}/login/", children[0]) and settings.SANDBOX_ENABLED:
