@@ -9,7 +9,7 @@ from django_q.conf import Conf
 
 from connectors import canonical
 from connectors.infor import idm
-from syncs import operations
+from syncs import operations, reasons
 from syncs.engine import run_integration
 from syncs.models import Integration, MappingRule, SyncRecord, SyncRun
 from tests.connectors.contracts.base import control, make_connection
@@ -75,6 +75,8 @@ def test_an_invoice_of_a_payee_on_hold_fails_in_words_and_goes_through_on_replay
         record = bill_of(integration, number)
         assert (record.status, record.error_class) == (SyncRecord.FAILED, "data")
         assert "Summit Freight LLC) is inactive in AvidXchange" in record.error_detail, record.error_detail
+        assert reasons.advice(record.error_class, record.error_detail).ops.startswith(
+            "Have the payee activated in the AP platform"), "the fix is in AvidXchange, not in the ERP"
 
     control(sandbox, "avidxchange/payee-status", {"ExternalId": SUMMIT, "Status": "Active"})
     with django_capture_on_commit_callbacks(execute=True):
