@@ -14,3 +14,15 @@ def decimal_value(value):
     except InvalidOperation:
         return None
     return number if number.is_finite() else None
+
+
+CENT = Decimal("0.01")
+
+
+def amount_value(value, refusal):
+    """An amount to the cent from a remote field, by decimal_value's rule; otherwise `refusal()` is raised, the
+    caller's record error naming the field in its own words."""
+    number = decimal_value(value)
+    if number is None:
+        raise refusal()
+    return number.quantize(CENT)

@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 
 from connectors.errors import ConnectorError
 from portal import audit
-from portal.admin import RecentValuesFilter
+from portal.admin import ObjectTypeFilter, RecentValuesFilter
 from portal.admin_utils import AuditedAdminMixin, ByTenantFilter, ReadOnlyAdminMixin
 from portal.fields import CredentialsUnreadable
 from portal.models import Tenant
@@ -438,11 +438,6 @@ class MappingRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def audit_tenant(self, obj):
         return obj.integration.tenant
-
-
-class ObjectTypeFilter(RecentValuesFilter):
-    title = "object type"
-    parameter_name = field = "object_type"
 
 
 class ErrorClassFilter(RecentValuesFilter):

@@ -22,6 +22,14 @@ def replay_point(records):
     return min(moments) - timedelta(seconds=1) if moments else None
 
 
+def person_entries(action, actor, records, message_of):
+    """A person's action on ledger rows as one audit entry per row (each row's lineage shows who), not yet
+    written: the caller writes them with the rows they describe."""
+    return [audit.build(action, actor=actor, tenant=record.integration.tenant, obj=record,
+                        source_ref=record.source_ref, target_id=record.target_id, message=message_of(record))
+            for record in records]
+
+
 def replay_failed(integration, actor, records=None):
     """Re-run the failed records of an integration (all, or those given). Returns how many."""
     records = list(records if records is not None else
@@ -33,9 +41,8 @@ def replay_failed(integration, actor, records=None):
                  message=f"Replaying {len(records)} failed record(s), re-reading from {since:%Y-%m-%d %H:%M}",
                  details={"records": [r.pk for r in records[:200]]})
     # Each record's own history (its lineage page) shows who asked for it to be sent again.
-    audit.record_all([audit.build("sync.record.replayed", actor=actor, tenant=integration.tenant, obj=record,
-                                  source_ref=record.source_ref, target_id=record.target_id,
-                                  message="Retry asked for; the next run sends it again.") for record in records])
+    audit.record_all(person_entries("sync.record.replayed", actor, records,
+                                    lambda record: "Retry asked for; the next run sends it again."))
     enqueue_run(integration, "replay", since)
     return len(records)
 

@@ -150,11 +150,9 @@ def retry_follow_ups(group, records, actor):
         record.data = {k: v for k, v in record.data.items() if k != refused_key}
         by_integration.setdefault(record.integration, []).append(record)
     with transaction.atomic():
-        SyncRecord.objects.bulk_update(rows, ["data"], batch_size=500)
-        audit.record_all([audit.build("sync.record.follow_up_retried", actor=actor, tenant=record.integration.tenant,
-                                      obj=record, source_ref=record.source_ref, target_id=record.target_id,
-                                      message=f"Asked to try again ({FOLLOW_UP_WORDS[group.step]}).")
-                          for record in rows])
+        save_with_entries(rows, ["data"], operations.person_entries(
+            "sync.record.follow_up_retried", actor, rows,
+            lambda record: f"Asked to try again ({FOLLOW_UP_WORDS[group.step]})."))
         for integration, bills in by_integration.items():
             audit.record("sync.follow_up.retry", actor=actor, tenant=integration.tenant, obj=integration,
                          message=f"Trying again for {len(bills)} bill(s) ({FOLLOW_UP_WORDS[group.step]}): "
@@ -169,34 +167,33 @@ def ignore(records, reason, actor):
     if not reason:
         raise ValueError("Say why these records are set aside: the reason is kept with them.")
     rows = list(records.filter(status__in=IGNORABLE).select_related("integration__tenant"))
+    entries = operations.person_entries("sync.record.ignored", actor, rows, lambda record: f"Set aside: {reason}")
     now = timezone.now()
-    entries = []
     for record in rows:
         record.data = {**record.data, "status_before_ignored": record.status}
         record.status, record.note, record.updated_at = SyncRecord.IGNORED, reason, now
-        entries.append(audit.build("sync.record.ignored", actor=actor, tenant=record.integration.tenant,
-                                   obj=record, source_ref=record.source_ref, target_id=record.target_id,
-                                   message=f"Set aside: {reason}"))
     with transaction.atomic():
-        SyncRecord.objects.bulk_update(rows, ["status", "note", "data", "updated_at"], batch_size=500)
-        audit.record_all(entries)
+        save_with_entries(rows, ["status", "note", "data", "updated_at"], entries)
     return len(rows)
 
 
 def unignore(records, actor):
     """Put set-aside records back where they were; a failed one is retried by the next replay. Returns how many."""
     rows = list(records.filter(status=SyncRecord.IGNORED).select_related("integration__tenant"))
+    entries = operations.person_entries("sync.record.unignored", actor, rows,
+                                        lambda record: f"Put back (it had been set aside: {record.note})")
     now = timezone.now()
-    entries = []
     for record in rows:
         before = record.data.get("status_before_ignored") or SyncRecord.FAILED
         record.data = {k: v for k, v in record.data.items() if k != "status_before_ignored"}
-        note = record.note
         record.status, record.note, record.updated_at = before, "", now
-        entries.append(audit.build("sync.record.unignored", actor=actor, tenant=record.integration.tenant,
-                                   obj=record, source_ref=record.source_ref, target_id=record.target_id,
-                                   message=f"Put back (it had been set aside: {note})"))
     with transaction.atomic():
-        SyncRecord.objects.bulk_update(rows, ["status", "note", "data", "updated_at"], batch_size=500)
-        audit.record_all(entries)
+        save_with_entries(rows, ["status", "note", "data", "updated_at"], entries)
     return len(rows)
+
+
+def save_with_entries(rows, fields, entries):
+    """The changed rows and the entries that say who changed them, written together (in the caller's
+    transaction)."""
+    SyncRecord.objects.bulk_update(rows, fields, batch_size=500)
+    audit.record_all(entries)

@@ -24,7 +24,7 @@ from decimal import Decimal
 from connectors.errors import AuthError, ConfigurationError, DataError, NotFound, TransientError
 from connectors.http import HttpClient, Unsafe, default_classify, excerpt, fan_out
 from connectors.records import OpenItem, Payment
-from connectors.values import decimal_value
+from connectors.values import amount_value
 from portal.redaction import register_secret
 
 # UNCONFIRMED (X1): the header names. The ml-connector pages say only "a Company Token and a User Token ...
@@ -355,10 +355,8 @@ def text_of(obj, field, where, *, required=False):
 
 def amount_of(obj, field, where):
     value = obj.get(field)
-    amount = decimal_value(value)
-    if amount is None:
-        raise DataError(f"{where}: {field} should be an amount, got {shown(value)}.", field=field)
-    return amount.quantize(Decimal("0.01"))
+    return amount_value(value, lambda: DataError(f"{where}: {field} should be an amount, got {shown(value)}.",
+                                                 field=field))
 
 
 def time_of(obj, field, where):

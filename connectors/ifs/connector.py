@@ -25,7 +25,7 @@ from connectors.records import (
     SupplierUpdate,
     Unreadable,
 )
-from connectors.values import decimal_value
+from connectors.values import amount_value
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +55,7 @@ def text(row, name, where):
 
 def amount(row, name, where):
     value = row.get(name)
-    number = decimal_value(value)
-    if number is None:
-        raise Unparsable(f"{where}: {name} {value!r} is not an amount.", field=name)
-    return number.quantize(Decimal("0.01"))
+    return amount_value(value, lambda: Unparsable(f"{where}: {name} {value!r} is not an amount.", field=name))
 
 
 def day(row, name, where, required=True):

@@ -24,7 +24,7 @@ from connectors.records import (
     Unreadable,
 )
 from connectors.tokens import TokenStore
-from connectors.values import decimal_value
+from connectors.values import amount_value
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +73,7 @@ def m3_date(value, field, ref):
 
 
 def m3_amount(value, field, ref):
-    number = decimal_value(value)
-    if number is None:
-        raise DataError(f"{ref}: {field} {value!r} is not an amount.", field=field)
-    return number.quantize(Decimal("0.01"))
+    return amount_value(value, lambda: DataError(f"{ref}: {field} {value!r} is not an amount.", field=field))
 
 
 def m3_number(value):

@@ -24,7 +24,7 @@ from connectors.errors import AuthError, ConfigurationError, TransientError
 from connectors.http import HttpClient, ReauthRequired, default_classify, excerpt
 from connectors.syspro import tables
 from connectors.tokens import Token, TokenSession
-from connectors.values import decimal_value
+from connectors.values import amount_value
 from portal.redaction import register_secret
 
 ENET = "e.net"
@@ -232,10 +232,7 @@ def parse(table, column, value):
             raise BadValue(table, column.name, value, "text")
         return value.strip()
     if column.type == tables.DECIMAL:
-        number = decimal_value(value)
-        if number is None:
-            raise BadValue(table, column.name, value, "an amount")
-        return number.quantize(Decimal("0.01"))
+        return amount_value(value, lambda: BadValue(table, column.name, value, "an amount"))
     if column.type == tables.DATETIME:
         return parse_date(table, column.name, value)
     if column.type in (tables.ROWVERSION, tables.INT):

@@ -557,14 +557,9 @@ def test_file_mode_refuses_what_the_import_would_before_writing(files_connection
     assert not list((exchange_folder / "sent").glob("invoices_*.csv"))
 
 
-def test_file_mode_images_and_payments(files_connection, sandbox, exchange_folder):
+def test_file_mode_images_and_payments(files_connection, sandbox, exchange_folder, sent_bills):
+    bill = sent_bills[GOOD[0].number]
     with files_connection.connector() as connector:
-        published = connector.publish_codes([*canonical.GL_ACCOUNTS, *canonical.DEPARTMENTS])
-        ids = {"gl_accounts": {a.code: published[code_key(a)] for a in canonical.GL_ACCOUNTS},
-               "dimensions": {"department": {d.code: published[code_key(d)] for d in canonical.DEPARTMENTS}}}
-        vendors = connector.create_vendors(list(canonical.SUPPLIERS))
-        made = connector.create_bills([(vendors[i.supplier_id], invoice_record(i), coding(i, ids)) for i in GOOD])
-        bill = made[invoice_record(GOOD[0]).source_id]
         content = b"%PDF-1.4 " + b"z" * (2 * MB)
         name = connector.attach_document(bill, document(content))
         assert connector.attach_document(bill, document(content)) == name, "written once"
