@@ -537,8 +537,13 @@ class SyncRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         """The records the work queue looks at: all, or one integration's (?integration=)."""
         records = SyncRecord.objects.all()
         chosen = request.GET.get("integration", "")
+        if not chosen:
+            return records, None
+        # A link to an integration since deleted must not widen a group's "retry all" to every integration.
         integration = Integration.objects.filter(pk=chosen).first() if chosen.isdigit() else None
-        return (records.filter(integration=integration) if integration else records), integration
+        if integration is None:
+            raise Http404("No such integration.")
+        return records.filter(integration=integration), integration
 
     def workqueue_view(self, request):
         if not self.has_view_permission(request):

@@ -1027,9 +1027,15 @@ class Sync:
         pending = iter(list(self.bills_lacking(done_key, refused_key).values_list("pk", flat=True)))
         while ids := list(islice(pending, FOLLOW_UP_CHUNK)):
             chunk = list(SyncRecord.objects.filter(pk__in=ids).order_by("pk"))
+            stop = None
             for record, (done, error) in zip(chunk, fan_out(lambda r: attempt(work, r), chunk, FOLLOW_UP_WORKERS),
                                              strict=True):
+                if isinstance(error, STOPPING):
+                    stop = stop or error  # the calls that did go through are still kept and audited first
+                    continue
                 self.settle_follow_up(record, done, error, done_key, refused_key, counter)
+            if stop is not None:
+                raise stop
 
     def settle_follow_up(self, record, done, error, done_key, refused_key, counter):
         waiting_key = f"{done_key}_waiting"
@@ -1076,11 +1082,14 @@ class Sync:
         self.follow_ups(work, "documents")
 
 
+# Errors that stop the run rather than one record's follow-up.
+STOPPING = (Deferred, AuthError, ConfigurationError)
+
+
 def attempt(work, record):
-    """(result, None), or (None, the RecordError or TransientError that stopped it); other errors stop the run."""
+    """(result, None), or (None, the error that stopped it): a record's own (RecordError, TransientError) or one
+    that stops the run (STOPPING), which follow_ups raises once the chunk's other outcomes are kept."""
     try:
         return work(record), None
-    except (Deferred, AuthError, ConfigurationError):
-        raise
-    except (RecordError, TransientError) as exc:
+    except (*STOPPING, RecordError, TransientError) as exc:
         return None, exc

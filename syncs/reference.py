@@ -1,7 +1,7 @@
 """The AP platform's GL accounts and dimensions, kept for the mapping-rule picker.
 
-Read from the platform only when someone asks (the "Load reference data" action or the picker's refresh
-button), then kept in the shared cache for REFERENCE_TTL, so opening a form never waits on a remote system.
+Read from the platform only when someone asks (the "Load reference data" action, or `seed_demo` for the
+demo), then kept in the shared cache for REFERENCE_TTL, so opening a form never waits on a remote system.
 A form without a list falls back to typing the id.
 """
 

@@ -108,15 +108,20 @@ def rows_for(records):
     return rows
 
 
+# Beyond this a page number is no page anyone reached by "Older →"; it is kept from the database's integers.
+MAX_PAGE = 100_000
+
+
 @login_required
 def records(request, pk):
     integration = integration_or_404(request.user, pk)
     form = RecordSearch(request.GET or None)
     found = SyncRecord.objects.filter(integration=integration)
-    if form.is_bound and form.is_valid():
-        found = form.filter(found)
+    if form.is_bound:
+        # A search that does not read is answered with its error and no rows, not with every record.
+        found = form.filter(found) if form.is_valid() else found.none()
     try:
-        page = max(1, int(request.GET.get("page", "1")))
+        page = min(max(1, int(request.GET.get("page", "1"))), MAX_PAGE)
     except ValueError:
         page = 1
     # One row more than shown says whether there is a next page, without counting every match.

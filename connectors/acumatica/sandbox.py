@@ -250,11 +250,12 @@ class AcumaticaSimulator(Simulator):
 
     @contextlib.contextmanager
     def admission(self, request, context):
-        """The licence's concurrent API requests, when it sets a number: more are refused with 429."""
-        if not self.max_concurrent_requests or context is None:
+        """The licence's concurrent API requests, when it sets a number: more are refused with 429. Calls in
+        flight are counted either way, for the state's max_in_flight."""
+        if context is None:
             yield None
             return
-        with self.in_flight.admit("instance", self.max_concurrent_requests) as admitted:
+        with self.in_flight.admit("instance", self.max_concurrent_requests or float("inf")) as admitted:
             yield None if admitted else self.rate_limited_response(request, context)
 
     # --- sessions -----------------------------------------------------------------------------------------

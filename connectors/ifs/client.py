@@ -105,6 +105,9 @@ def classify(response):
     if status == 412:
         raise Conflict(f"The record changed in IFS since it was read (its ETag no longer matches). {text}",
                        status=status, code=code)
+    if status == 409:
+        # A create that met the same key, made meanwhile by another worker: the caller reads it and goes on.
+        raise Conflict(f"IFS already has that record. {text}", status=status, code=code)
     if status == 423:
         raise Locked(f"The record is locked in IFS by another user or process; it is tried again on a later run. "
                      f"{text}", status=status, code=code)
@@ -251,7 +254,12 @@ class IfsClient:
                               headers={"Accept": "application/json"})
         if not isinstance(body, dict):
             raise TransientError(f"IFS {spec.name}: the record {projections.key_predicate(keys)} is not an object.")
-        return body, body.get("@odata.etag")
+        etag = body.get("@odata.etag")
+        if etag is not None and not isinstance(etag, str):
+            # Sent as If-Match it would fail the whole run; it is this record's problem only.
+            raise DataError(f"IFS {spec.name} {projections.key_predicate(keys)}: its @odata.etag {etag!r} is not "
+                            "text.", field="@odata.etag")
+        return body, etag
 
     # --- writes ----------------------------------------------------------------------------------------------------
     def patch(self, spec, keys, etag, changes, parents=()):

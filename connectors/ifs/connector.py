@@ -3,7 +3,6 @@
 
 import logging
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 
@@ -25,7 +24,7 @@ from connectors.records import (
     SupplierUpdate,
     Unreadable,
 )
-from connectors.values import amount_value
+from connectors.values import CENT, amount_value, decimal_value
 
 logger = logging.getLogger(__name__)
 
@@ -306,7 +305,7 @@ class IfsConnector(ErpConnector):
             where = f"IFS invoice {row.get('InvoiceNo')!r} (invoice id {row.get('InvoiceId')})"
             try:
                 open_amount = amount(row, "OpenAmount", where)
-                item = OpenItem(source_id=f"{row.get('Company')}/{number(row, 'InvoiceId', where)}",
+                item = OpenItem(source_id=f"{text(row, 'Company', where)}/{number(row, 'InvoiceId', where)}",
                                 number=text(row, "InvoiceNo", where), supplier_id=text(row, "Identity", where),
                                 amount=open_amount, currency=text(row, "Currency", where),
                                 total=amount(row, "GrossAmount", where))
@@ -377,10 +376,8 @@ class IfsConnector(ErpConnector):
     @staticmethod
     def same(held, wanted):
         if isinstance(wanted, float):
-            try:
-                return Decimal(str(held)).quantize(Decimal("0.01")) == Decimal(str(wanted)).quantize(Decimal("0.01"))
-            except (InvalidOperation, TypeError, ValueError):
-                return False
+            held, wanted = decimal_value(held), decimal_value(wanted)
+            return held is not None and held.quantize(CENT) == wanted.quantize(CENT)
         return held == wanted
 
     def update_supplier(self, source_id, changes):

@@ -21,12 +21,13 @@ import math
 import re
 import secrets
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from urllib.parse import unquote
 
 from connectors import canonical, odata
 from connectors.ifs import projections as p
 from connectors.sandbox import BadRequest, Response, Simulator, public, route
+from connectors.values import decimal_value
 
 REALM = "mlc-sandbox"
 CLIENT_ID = "ml-connector"
@@ -109,9 +110,10 @@ def checked_value(name, kind, value, nullable=True):
             raise type_error(name, "Edm.Int32", value)
         return value
     if kind == "decimal":
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        number = decimal_value(value) if isinstance(value, int | float) else None
+        if number is None:  # text, a boolean, NaN or infinity: not an Edm.Decimal
             raise type_error(name, "Edm.Decimal", value)
-        return Decimal(str(value))
+        return number
     if kind == "date":
         try:
             if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
@@ -134,10 +136,9 @@ def checked_value(name, kind, value, nullable=True):
 def seed_value(name, kind, value):
     """A value given to the seed controls: as over the API, but amounts may be text and a date may be left out."""
     if kind == "decimal" and isinstance(value, str):
-        try:
-            return Decimal(value)
-        except InvalidOperation:
-            raise BadRequest(f"{name}: {value!r} is not an amount") from None
+        if (number := decimal_value(value)) is None:
+            raise BadRequest(f"{name}: {value!r} is not an amount")
+        return number
     try:
         return checked_value(name, kind, value)
     except ODataError as exc:

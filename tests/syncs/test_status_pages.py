@@ -98,6 +98,14 @@ def test_dashboard_warns_when_no_run_completed_for_three_intervals(client, w):
     assert "Not up to date: no run has completed for 3 intervals" in html
 
 
+def test_a_search_that_does_not_read_shows_its_error_and_no_rows_and_any_page_number_answers(client, w):
+    url = reverse("status:records", args=[w.mine.pk])
+    html = page(client, w.finance, url, amount="abc")
+    assert "INV-1<" not in html and "INV-2<" not in html, "an unread search lists nothing, not everything"
+    assert "Enter a number" in html
+    assert client.get(url, {"page": "99999999999999999999"}).status_code == 200
+
+
 @pytest.mark.parametrize("params, found, not_found", [
     ({"number": "INV-2"}, ["INV-2"], ["INV-1<", "INV-3<"]),
     ({"supplier": "harbor"}, ["INV-900"], ["INV-1<"]),

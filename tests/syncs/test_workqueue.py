@@ -61,6 +61,15 @@ def test_failures_group_by_cause_largest_first(integration):
         "a cause says which integration it is in"
 
 
+def test_a_group_link_to_an_integration_that_is_gone_answers_404_not_every_tenant(client, ops, integration):
+    failures(integration)
+    key = workqueue.groups()[0][0].key
+    gone = reverse("admin:syncs_syncrecord_group", args=[key]) + "?integration=999999"
+    assert client.get(gone).status_code == 404
+    assert client.post(gone, {"retry": "1"}).status_code == 404
+    assert not AuditEntry.objects.filter(action="sync.replay").exists()
+
+
 def test_the_work_queue_page_retries_a_whole_group(client, ops, integration, django_capture_on_commit_callbacks):
     failures(integration)
     html = client.get(reverse("admin:syncs_syncrecord_workqueue")).content.decode()

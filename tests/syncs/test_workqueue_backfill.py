@@ -63,6 +63,8 @@ def test_commands_draw_a_progress_bar_only_on_a_terminal(integration, is_postgre
         call_command("backfill", str(integration.pk), "--since", "2020-01-01", stdout=terminal)
     text = terminal.getvalue()
     assert re.search(r"would send \d+ record\(s\); 0 already sent", text)
+    started = AuditEntry.objects.get(action="sync.backfill")
+    assert started.actor.startswith("command:"), "a backfill from the shell names who ran it"
     assert re.search(r"\r\[#+\.*\] \d+/\d+ records", text), "a bar with the preview's total"
     plain = io.StringIO()
     with pytest.raises(Exception, match="completed with failed records"):

@@ -91,3 +91,31 @@ def test_a_follow_up_group_cannot_be_set_aside(client, refusing_ifs):
     client.force_login(ops)
     client.post(reverse("admin:syncs_syncrecord_group", args=[group.key]), {"ignore": "1", "reason": "dup"})
     assert not SyncRecord.objects.filter(status=SyncRecord.IGNORED).exists(), "a bill already sent stays synced"
+
+
+@pytest.mark.django_db
+def test_a_follow_up_that_stops_the_run_keeps_what_the_others_did(refusing_ifs, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connectors.errors import Deferred
+    from syncs.models import SyncRun
+
+    integration, ifs = refusing_ifs
+    ifs["fixed"] = True
+    acknowledge = IfsConnector.acknowledge_invoice
+    stopped = []
+
+    def stopping_once(self, reference):
+        if not stopped:
+            stopped.append(reference)
+            raise Deferred("IFS asked us to wait.", until=timezone.now() + timedelta(minutes=5))
+        return acknowledge(self, reference)
+
+    monkeypatch.setattr(IfsConnector, "acknowledge_invoice", stopping_once)
+    run = run_integration(integration.pk)
+    assert run.status == SyncRun.DEFERRED and stopped
+    done = synced_bills(integration).filter(data__has_key="acknowledged").count()
+    assert done > 0, "the acknowledgements made beside the one that stopped the run are kept"
+    assert AuditEntry.objects.filter(action="sync.invoice.acknowledged").count() == done

@@ -3,9 +3,10 @@ from datetime import UTC, date, datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from portal import audit
 from syncs.backfill import backfill_preview
 from syncs.engine import describe_counters, run_integration
-from syncs.management.commands.sync import EXIT_CODES, find_integration
+from syncs.management.commands.sync import EXIT_CODES, command_actor, find_integration
 from syncs.models import SyncRun
 from syncs.progress import Progress
 
@@ -33,7 +34,8 @@ class Command(BaseCommand):
     def handle(self, *args, integration, since, preview, **options):
         target = find_integration(integration)
         since = cut_over(since)
-        dry = run_integration(target.pk, trigger="dry_run", dry_run=True, since=since, actor="system:command")
+        actor = command_actor()
+        dry = run_integration(target.pk, trigger="dry_run", dry_run=True, since=since, actor=actor)
         seen = backfill_preview(dry)
         if dry.status == SyncRun.FAILED:
             raise CommandError(f"The preview could not run: {seen['error']}", returncode=1)
@@ -41,8 +43,10 @@ class Command(BaseCommand):
                           f"already sent (not sent again); {seen['fail']} would fail.")
         if preview:
             return
+        audit.record("sync.backfill", actor=actor, tenant=target.tenant, obj=target,
+                     message=f"Backfill from {since:%Y-%m-%d} started from the command line")
         with Progress(self.stdout, target, total=seen["send"] + seen["fail"] or None):
-            run = run_integration(target.pk, trigger="backfill", since=since, actor="system:command")
+            run = run_integration(target.pk, trigger="backfill", since=since, actor=actor)
         self.stdout.write(f"Run {run.pk}: {run.get_status_display()}: {describe_counters(run.counters)}")
         if run.status in EXIT_CODES:
             raise CommandError(f"Run {run.pk} {run.get_status_display().lower()}: "

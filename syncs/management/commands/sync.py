@@ -1,3 +1,5 @@
+import getpass
+
 from django.core.management.base import BaseCommand, CommandError
 
 from syncs.engine import run_integration
@@ -7,6 +9,14 @@ from syncs.progress import Progress
 # Exit codes a scheduler or script can tell apart; 0 only when every record went through. 1 is also any
 # other command error (an unknown integration), 2 is argparse's for a mistyped command line.
 EXIT_CODES = {SyncRun.FAILED: 1, SyncRun.PARTIAL: 3, SyncRun.SKIPPED: 4, SyncRun.DEFERRED: 5}
+
+
+def command_actor():
+    """Who ran a command, for the audit trail: the operating-system user (a person at a shell or a cron job)."""
+    try:
+        return f"command:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid, as in some containers
+        return "command:unknown user"
 
 
 def find_integration(text):
@@ -43,7 +53,7 @@ class Command(BaseCommand):
     def handle(self, *args, integration, dry_run, **options):
         target = find_integration(integration)
         with Progress(self.stdout, target):
-            run = run_integration(target.pk, trigger="command", dry_run=dry_run, actor="system:command")
+            run = run_integration(target.pk, trigger="command", dry_run=dry_run, actor=command_actor())
         self.stdout.write(f"Run {run.pk} of {target} ({target.tenant}): {run.get_status_display()}")
         for key, value in sorted(run.counters.items()):
             self.stdout.write(f"  {key.replace('_', ' ')}: {value}")

@@ -24,7 +24,6 @@ def test_the_demo_loads_apart_and_runs(tenant, sandbox, monkeypatch):
                       "documents": demo.IMAGES}
     assert demo.seeded(sandbox.url)
     assert not sandbox.simulators["infor"].suppliers, "the main Infor tenant is untouched"
-    assert demo.TENANT[0] and demo.PARTNER == "infor" and demo.INTEGRATION_OPTIONS == {} and demo.WALKTHROUGH
 
     integration = Integration.objects.create(
         tenant=tenant, name=demo.INTEGRATION, options=demo.INTEGRATION_OPTIONS,

@@ -45,7 +45,7 @@ def test_the_demo_reads_through_the_connector(connector):
 
 def test_the_demo_problems(connector):
     invoices = {i.invoice_number: i for i in connector.approved_invoices()}
-    assert invoices[demo.LONG_PO_INVOICE].po_number == demo.LONG_PO and len(demo.LONG_PO) > 50
+    assert invoices[demo.LONG_PO_INVOICE].po_number == demo.LONG_PO
     with pytest.raises(Locked):
         connector.acknowledge_invoice(invoices[demo.LOCKED_INVOICE].reference)
     assert "marked as transferred" in connector.acknowledge_invoice(invoices["INV-30001"].reference)
