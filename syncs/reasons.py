@@ -74,8 +74,8 @@ BY_CAUSE = [
                                     "aside so it is not retried.",
                                     "Once finance has paid it outside the AP platform, set the group aside; a retry "
                                     "cannot send it.")),
-    # The AP platform's own refusal of a payee it holds inactive (AvidXchange: its vendor enrolment decides).
-    ("until it is active again", Advice("The AP platform holds its payee inactive.",
+    # A payee the AP platform holds inactive, as its connector words it (AvidXchange: its vendor enrolment decides).
+    ("Activate the payee in the AP platform", Advice("The AP platform holds its payee inactive.",
                                         "Ask your operations team to have the payee activated in the AP platform.",
                                         "Have the payee activated in the AP platform (the ERP cannot), then retry the "
                                         "group.")),

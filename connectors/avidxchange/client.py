@@ -24,7 +24,7 @@ from decimal import Decimal
 from connectors.errors import AuthError, ConfigurationError, DataError, NotFound, TransientError
 from connectors.http import HttpClient, Unsafe, default_classify, excerpt, fan_out
 from connectors.records import OpenItem, Payment
-from connectors.values import amount_value
+from connectors.values import CENT, amount_value
 from portal.redaction import register_secret
 
 # UNCONFIRMED (X1): the header names. The ml-connector pages say only "a Company Token and a User Token ...
@@ -284,6 +284,12 @@ def change_of(payment):
     return repr((payment.get("Id"), payment.get("ModifiedDate"))), changed
 
 
+# UNCONFIRMED (X11): the code AvidXchange gives an invoice refused because its payee is inactive. The fix is in
+# AvidXchange (vendor enrolment), which our own words say, whatever AvidXchange's message is.
+PAYEE_INACTIVE = "PayeeInactive"
+ACTIVATE_PAYEE = "Activate the payee in the AP platform, then retry."
+
+
 def item_result(result, what):
     """One Results[] entry as the new id, or the DataError in words that refused it."""
     if not isinstance(result, dict):
@@ -294,8 +300,10 @@ def item_result(result, what):
     if result.get("Success") is True:
         return DataError(f"AvidXchange answered the {what} without an id.")
     code = str(errors[0].get("Code", "")) if errors else None
-    return DataError(in_words(errors) or f"AvidXchange refused the {what} without saying why.", code=code,
-                     field=(errors[0].get("Field") if errors else None) or None)
+    said = in_words(errors) or f"AvidXchange refused the {what} without saying why."
+    if code == PAYEE_INACTIVE:
+        said += f" {ACTIVATE_PAYEE}"
+    return DataError(said, code=code, field=(errors[0].get("Field") if errors else None) or None)
 
 
 def quoted(name):
@@ -305,7 +313,7 @@ def quoted(name):
 
 # --- request bodies (UNCONFIRMED field names, X2) ----------------------------------------------------------
 def money(amount):
-    return float(Decimal(amount).quantize(Decimal("0.01")))
+    return float(Decimal(amount).quantize(CENT))
 
 
 def payee_body(supplier):

@@ -8,7 +8,7 @@ import hashlib
 import re
 import secrets
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from connectors.avidxchange import files
@@ -73,14 +73,18 @@ def spooled(document, limit):
                 raise files.too_large(what, size, limit, exact=False)
             digest.update(chunk)
             handle.write(chunk)
+        received_whole(what, document, size)
     except BaseException:
         handle.close()
         raise
+    return Spool(handle, size), digest.hexdigest()
+
+
+def received_whole(what, document, size):
+    """A document the ERP sent short (a download that ended early without an error) is not sent on."""
     if document.size is not None and size != document.size:
-        handle.close()
         raise TransientError(f"{what}: the ERP said {document.size} bytes but sent {size}; it is read again next "
                              "time.")
-    return Spool(handle, size), digest.hexdigest()
 
 
 def safe_name(text):
@@ -302,7 +306,10 @@ class AvidXchangeConnector(ApConnector):
             return self.write_image(bill_id, document)
         spool, sha256 = spooled(document, self.attachment_limit)
         with spool.handle:
-            for existing in self.client.attachments(bill_id) or []:
+            attached = self.client.attachments(bill_id)
+            if not isinstance(attached, list):  # UNCONFIRMED (X2): a bare list; anything else is no answer to trust
+                raise TransientError("AvidXchange listed the invoice's attachments in an unknown shape.")
+            for existing in attached:
                 if isinstance(existing, dict) and existing.get("Sha256") == sha256 and isinstance(
                         existing.get("Id"), str):
                     return existing["Id"]
@@ -320,6 +327,7 @@ class AvidXchangeConnector(ApConnector):
         if document.size is not None and document.size > self.attachment_limit:
             raise files.too_large(what, document.size, self.attachment_limit)
         with self.exchange.staged_image(document.chunks(), self.attachment_limit, what) as image:
+            received_whole(what, document, image.size)
             for row in self.exchange.sent_rows("images"):
                 if (row["VendorID"], row["InvoiceNumber"], row["SHA256"]) == (vendor_id, number, image.sha256):
                     return row["FileName"]
@@ -407,14 +415,19 @@ class AvidXchangeConnector(ApConnector):
                 stamp = rows[0].get("StatusTime") or ""
                 records.append(Unreadable("payment", payment_id, f"AvidXchange payment {payment_id} ({name}, line "
                                                                  f"{line})", str(exc), stamp))
-        records.sort(key=lambda r: r.updated_at if isinstance(r, Payment) else r.updated_marker)
-        for record in records:
+        def moment(record):
+            """The change's time as a time (files may write other offsets), None when it is none."""
             stamp = record.updated_at if isinstance(record, Payment) else record.updated_marker
             try:
                 moment = datetime.fromisoformat(stamp)
-            except ValueError:
-                moment = None
-            if since is None or moment is None or moment.tzinfo is None or moment >= since:
+            except (TypeError, ValueError):
+                return None
+            return moment if moment.tzinfo is not None else None
+
+        # In time order, not text order: "the last one read is the latest" is what the callers rely on.
+        records.sort(key=lambda r: (moment(r) is not None, moment(r) or datetime.min.replace(tzinfo=UTC)))
+        for record in records:
+            if since is None or moment(record) is None or moment(record) >= since:
                 yield record
 
 

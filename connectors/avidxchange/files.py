@@ -64,7 +64,6 @@ IMPORT_ORDER = ("codes", "payees", "invoices", "images")
 # Invoice line columns per dimension kind (GL accounts have their own).
 DIMENSION_COLUMNS = {"department": "Department", "location": "Location", "class": "Class", "project": "Project",
                      "subaccount": "Subaccount"}
-CHUNK = 64 * 1024
 
 
 def file_name(kind, suffix=".csv"):

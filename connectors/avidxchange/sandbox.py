@@ -26,7 +26,7 @@ import itertools
 import re
 import tempfile
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from connectors import canonical
@@ -47,6 +47,7 @@ from connectors.avidxchange.client import (
 )
 from connectors.avidxchange.system import DEFAULT_ATTACHMENT_MB
 from connectors.sandbox import BadRequest, InFlight, Response, Simulator, route
+from connectors.values import CENT, decimal_value
 
 COMPANY_ID = "AVX-SANDBOX"
 COMPANY_NAME = "Sandbox Manufacturing"
@@ -102,15 +103,12 @@ def text(value, field, *, required=False, length=None):
 
 
 def amount(value, field):
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    number = decimal_value(value)
+    if number is None:
         raise Invalid(f"{field} must be a number.", field=field)
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise Invalid(f"{field} must be a number.", field=field) from None
-    if not number.is_finite() or number != number.quantize(Decimal("0.01")):
+    if number != number.quantize(CENT):
         raise Invalid(f"{field} must be a number with at most two decimals.", field=field)
-    return number.quantize(Decimal("0.01"))
+    return number.quantize(CENT)
 
 
 def strict_date(value, field):

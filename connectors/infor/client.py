@@ -39,7 +39,8 @@ def classify(response):
     status = response.status_code
     if status < 400:
         return
-    if status == 404 and f"/{idm.API}/" in response.request.path_url:
+    if status == 404 and f"/{idm.API}/items/" in response.request.path_url and "/items/search" not in \
+            response.request.path_url:
         raise NotFound(f"Infor Document Management has no such item ({response.request.path_url.split('?')[0]}); it "
                        "may have been deleted since it was found.", status=status)
     if status == 404:
@@ -176,10 +177,16 @@ class InforClient:
 
     # --- Infor Document Management ----------------------------------------------------------------------
     def idm_items(self, query):
-        """The items an IDM XQuery selects (idm.py), up to idm.SEARCH_LIMIT."""
-        body = self.http.json("GET", f"{self.idm_base}/items/search",
-                              params={"$query": query, "$offset": 0, "$limit": idm.SEARCH_LIMIT})
-        return idm.items_of(body)
+        """Every item an IDM XQuery selects (idm.py), idm.SEARCH_LIMIT a call: an invoice scanned a page an item
+        has as many items as pages, and none is left behind."""
+        items, offset = [], 0
+        while True:
+            page = idm.items_of(self.http.json("GET", f"{self.idm_base}/items/search", params={
+                "$query": query, "$offset": offset, "$limit": idm.SEARCH_LIMIT}))
+            items += page
+            if len(page) < idm.SEARCH_LIMIT:
+                return items
+            offset += len(page)
 
     def idm_content(self, pid, what):
         """The content of an item's file, a piece at a time, never whole in memory (UNCONFIRMED, I14: GET

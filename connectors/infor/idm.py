@@ -22,7 +22,7 @@ API = "IDM/api"
 # UNCONFIRMED (I12): the attributes of M3_SupplierInvoice that name an invoice, by the M3 field they hold.
 ATTRIBUTES = {"CONO": "M3_Company", "DIVI": "M3_Division", "SUNO": "M3_SupplierNumber",
               "SINO": "M3_SupplierInvoiceNumber"}
-# Hits read per search: an invoice has one image, or a few pages scanned apart.
+# Hits read per search call (idm_items reads on until a short page): an invoice has one image, or a few pages.
 SEARCH_LIMIT = 20
 # The one query shape we send (and the simulator takes): /Type[@Attr = "value" AND @Attr = "value"].
 CONDITION = re.compile(r'@(?P<name>[A-Za-z0-9_]+) = "(?P<value>[^"]*)"')

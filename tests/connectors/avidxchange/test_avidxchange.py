@@ -595,6 +595,14 @@ def sent_bills(files_connection):
     return {i.number: made[invoice_record(i).source_id] for i in GOOD}
 
 
+def test_file_mode_an_image_shorter_than_the_erp_said_is_not_published(files_connection, sent_bills,
+                                                                       exchange_folder):
+    with files_connection.connector() as connector, pytest.raises(TransientError, match="said 10 bytes but sent 4"):
+        connector.attach_document(sent_bills["INV-1001"], document(b"%PDF", size=10))
+    assert not [p for p in (exchange_folder / "outbound" / "images").glob("*") if p.is_file()]
+    assert not list((exchange_folder / "sent").glob("images_*.csv"))
+
+
 def test_file_mode_two_images_of_one_name_are_both_written(files_connection, sent_bills, sandbox):
     """A corrected scan under the same name as the first is another image: an image is known by its content."""
     bill, first, corrected = sent_bills["INV-1001"], b"%PDF-1.4 first scan", b"%PDF-1.4 corrected scan"

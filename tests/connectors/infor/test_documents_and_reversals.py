@@ -255,3 +255,13 @@ def test_a_document_type_that_is_not_a_name_is_refused_before_it_reaches_a_query
     idm_type_name("M3_SupplierInvoice")
     with pytest.raises(ConfigurationError, match="is not a name"):
         idm.query("X] | /Other[", {})
+
+
+def test_an_invoice_with_more_pages_than_one_search_returns_has_every_page(idm_connection, sandbox, seeded):
+    """IDM answers a search idm.SEARCH_LIMIT items a call; a scan stored a page an item is read to its end."""
+    control(sandbox, "infor/seed", {"documents": [
+        {"SUNO": "V1002", "SINO": "INV-1002", "filename": f"INV-1002-page{n}.tif", "mimetype": "image/tiff",
+         "size": 1024} for n in range(2, idm.SEARCH_LIMIT + 6)]})
+    connector = idm_connection.connector()
+    names = [d.name for d in connector.invoice_documents(reference_of(connector, "INV-1002"))]
+    assert len(names) == idm.SEARCH_LIMIT + 5 and len(set(names)) == len(names)
