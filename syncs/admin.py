@@ -1,4 +1,3 @@
-from datetime import UTC, datetime
 
 from django import forms
 from django.contrib import admin, messages
@@ -19,7 +18,7 @@ from portal.admin_utils import AuditedAdminMixin, ByTenantFilter, ReadOnlyAdminM
 from portal.fields import CredentialsUnreadable
 from portal.models import Tenant
 from syncs import alerts, engine, operations, reasons, reference, workqueue
-from syncs.backfill import backfill_preview, backfill_progress
+from syncs.backfill import backfill_preview, backfill_progress, cut_over
 from syncs.engine import describe_counters
 from syncs.models import Cursor, Integration, MappingRule, SyncRecord, SyncRun
 from syncs.tasks import enqueue_run
@@ -87,6 +86,10 @@ def rule_form_for(integration):
                 return cleaned
             option = known.by_id().get(cleaned["target_id"])
             if option is None:
+                if not (self.instance.pk and cleaned["target_id"] == self.instance.target_id):
+                    # Picked for another integration's platform (its integration changed on the form), or typed.
+                    self.add_error("target_id", f"{cleaned['target_id']} is not in this AP platform's list as "
+                                                "loaded; use \"Load reference data\" if it was added since.")
                 return cleaned
             wanted = cleaned.get("target_kind") or cleaned.get("kind")
             if wanted and wanted != option.kind:
@@ -255,7 +258,7 @@ class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": integration,
                    "integration": integration, "form": form, "title": f"Backfill {integration}"}
         if request.method == "POST" and form.is_valid():
-            since = datetime.combine(form.cleaned_data["since"], datetime.min.time(), tzinfo=UTC)
+            since = form.cleaned_data["since"]
             if "run" in request.POST:
                 audit.record("sync.backfill", actor=request.user, tenant=integration.tenant, obj=integration,
                              message=f"Backfill from {since:%Y-%m-%d} queued")
@@ -326,7 +329,7 @@ class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def resync_from_date(self, request, queryset):
         form = ResyncForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
-            moment = datetime.combine(form.cleaned_data["since"], datetime.min.time(), tzinfo=UTC)
+            moment = form.cleaned_data["since"]
             for integration in queryset:
                 operations.resync_from(integration, moment, request.user.username)
             self.message_user(request, f"Cursors moved back to {moment:%Y-%m-%d}; runs queued.")
@@ -353,27 +356,28 @@ class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
                                        "and dimensions can now be picked by name in the mapping rules.")
 
 
+def checked_cut_over(day):
+    """A form's cut-over date as the moment it means (backfill.cut_over), or the form's error in words."""
+    try:
+        return cut_over(day)
+    except ValueError as exc:
+        raise forms.ValidationError(str(exc)) from None
+
+
 class BackfillForm(forms.Form):
     since = forms.DateField(label="Cut-over date", widget=forms.DateInput(attrs={"type": "date"}),
                             help_text="Everything changed in the ERP since this date (UTC) is read again. Records "
                                       "already sent are recognised in the ledger and are not sent twice.")
 
     def clean_since(self):
-        since = self.cleaned_data["since"]
-        if since > timezone.now().date():
-            raise forms.ValidationError("Choose today or a date before it.")
-        return since
+        return checked_cut_over(self.cleaned_data["since"])
 
 
 class ResyncForm(forms.Form):
     since = forms.DateField(help_text="Re-read everything changed since this date (UTC). Nothing is duplicated.")
 
     def clean_since(self):
-        since = self.cleaned_data["since"]
-        # A date ahead would move the cursors past changes not read yet, and they would never be read.
-        if since > timezone.now().date():
-            raise forms.ValidationError("Choose today or a date before it: a later date would skip changes.")
-        return since
+        return checked_cut_over(self.cleaned_data["since"])
 
 
 @admin.register(MappingRule)

@@ -11,7 +11,16 @@ from django.utils import timezone
 
 from syncs import reasons
 from syncs.engine import describe_counters
-from syncs.models import SyncRecord, SyncRun
+from syncs.models import SyncRun
+from syncs.progress import rows_touched
+
+
+def cut_over(day):
+    """The moment a backfill or a resync re-reads from: `day` at 00:00 UTC. A day ahead is refused (ValueError, in
+    words): it would move the cursors past changes not read yet, and they would never be read."""
+    if day > timezone.now().date():
+        raise ValueError("Choose today or a date before it: a later date would skip changes.")
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
 
 
 def backfill_preview(run):
@@ -38,8 +47,7 @@ def backfill_progress(integration, params):
            .order_by("started_at").first())
     if run is None:
         return {"run": None, "expected": expected}
-    done = SyncRecord.objects.filter(integration=integration, updated_at__gte=run.started_at,
-                                     updated_at__lte=run.finished_at or timezone.now()).count()
+    done = rows_touched(integration, run.started_at, run.finished_at)
     percent = min(100, round(100 * done / expected)) if expected else None
     return {"run": run, "done": done, "expected": expected, "percent": percent,
             "finished": run.status != SyncRun.RUNNING, "words": describe_counters(run.counters or {})}

@@ -55,7 +55,7 @@ class Progress:
 
     def done(self):
         try:
-            self.last = SyncRecord.objects.filter(integration=self.integration, updated_at__gte=self.since).count()
+            self.last = rows_touched(self.integration, self.since)
         except DatabaseError:
             pass  # the run holds a write lock (SQLite): keep the last count, redraw next time
         return self.last
@@ -77,3 +77,9 @@ class Progress:
                 self.draw()
         finally:
             close_old_connections()
+
+
+def rows_touched(integration, since, until=None):
+    """Ledger rows of an integration written between two moments: how far a run has come."""
+    return SyncRecord.objects.filter(integration=integration, updated_at__gte=since,
+                                     updated_at__lte=until or timezone.now()).count()

@@ -143,6 +143,9 @@ def test_mapping_targets_are_picked_by_number_and_name_once_loaded(client, ops, 
             "confirmed": "on"}
     wrong = client.post(reverse("admin:syncs_mappingrule_add"), {**base, "target_id": "0de01"})
     assert "Sales is a Department in the AP platform, not a GL account." in wrong.content.decode()
+    elsewhere = client.post(reverse("admin:syncs_mappingrule_add"), {**base, "target_id": "0caOTHER"})
+    assert "0caOTHER is not in this AP platform&#x27;s list as loaded" in elsewhere.content.decode()
+    assert not MappingRule.objects.exists()
     client.post(reverse("admin:syncs_mappingrule_add"), {**base, "target_id": "0ca01"})
     rule = MappingRule.objects.get()
     assert (rule.target_id, rule.target_label) == ("0ca01", "Office supplies")

@@ -1,24 +1,24 @@
-from datetime import UTC, date, datetime
+from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from portal import audit
-from syncs.backfill import backfill_preview
+from syncs.backfill import backfill_preview, cut_over
 from syncs.engine import describe_counters, run_integration
 from syncs.management.commands.sync import EXIT_CODES, command_actor, find_integration
 from syncs.models import SyncRun
 from syncs.progress import Progress
 
 
-def cut_over(text):
+def cut_over_of(text):
     try:
         day = date.fromisoformat(text)
     except ValueError:
         raise CommandError(f"{text!r} is not a date; write it as YYYY-MM-DD.") from None
-    if day > timezone.now().date():
-        raise CommandError("Choose today or a date before it: a later date would skip changes.")
-    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+    try:
+        return cut_over(day)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 class Command(BaseCommand):
@@ -33,7 +33,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, integration, since, preview, **options):
         target = find_integration(integration)
-        since = cut_over(since)
+        since = cut_over_of(since)
         actor = command_actor()
         dry = run_integration(target.pk, trigger="dry_run", dry_run=True, since=since, actor=actor)
         seen = backfill_preview(dry)
