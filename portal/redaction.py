@@ -69,13 +69,10 @@ def redact_mapping(data, secret_fields=()):
     return out
 
 
-class RedactingFilter(logging.Filter):
-    def filter(self, record):
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed log call must not break logging
-            return True
-        record.msg, record.args = redact(message), ()
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        return True
+class RedactingFormatter(logging.Formatter):
+    """Masks secrets in the whole formatted record. A filter sees the record before the formatter renders the
+    traceback (exc_text is still empty then), so a secret quoted in an exception's text would pass a filter;
+    the formatter's output is the last text before the log, so that is where the mask goes."""
+
+    def format(self, record):
+        return redact(super().format(record))

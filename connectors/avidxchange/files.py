@@ -90,11 +90,24 @@ def csv_text(kind, rows):
     return out.getvalue().encode(ENCODING)
 
 
+def confined(path):
+    """`path`, once its real location (every symbolic link followed) is known to be inside FILE_EXCHANGE_ROOT.
+
+    The form checks the folder when it is typed, but a subfolder (outbound/, sent/, inbound/) or a file in it can
+    be a symbolic link that someone on the server made later; the server must not write or read through it to a
+    place outside the root. Checked before every write and every read, not once."""
+    root = os.path.realpath(settings.FILE_EXCHANGE_ROOT)
+    if os.path.commonpath([root, os.path.realpath(path)]) != root:
+        raise ConfigurationError(f"{path} leads outside {root} (the server's FILE_EXCHANGE_ROOT), through a "
+                                 "symbolic link: nothing is written or read there. Replace the link with a folder.")
+    return path
+
+
 @contextlib.contextmanager
 def staged(directory, write):
     """A file written whole under a temporary name in `directory` by `write(handle)` and synced to disk; the value
     is its path. It is removed when the context ends: `link` it to a name before then to keep it."""
-    directory.mkdir(parents=True, exist_ok=True)
+    confined(directory).mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=directory, prefix=".tmp-", delete=False)
     temporary = Path(handle.name)
     try:
@@ -110,6 +123,7 @@ def staged(directory, write):
 def link(temporary, final):
     """Give a staged file its final name. The link fails rather than replace a file that exists, so nothing is ever
     rewritten."""
+    confined(final)
     try:
         os.link(temporary, final)
     except FileExistsError:
@@ -142,7 +156,7 @@ class StagedImage:
 
 def read_rows(path, kind):
     """(line number, row) of a CSV file of `kind`; a file whose header is not the layout is refused whole."""
-    with open(path, newline="", encoding=ENCODING) as handle:
+    with open(confined(path), newline="", encoding=ENCODING) as handle:
         reader = csv.DictReader(handle)
         if tuple(reader.fieldnames or ()) != LAYOUTS[kind]:
             raise DataError(f"{path.name} does not have the {kind} layout (columns {', '.join(LAYOUTS[kind])}).")
@@ -156,7 +170,9 @@ def outside_root(folder):
     root = os.path.realpath(settings.FILE_EXCHANGE_ROOT)
     if not os.path.isabs(folder) or ".." in folder.replace("\\", "/").split("/"):
         return f"The exchange folder is an absolute path without '..', e.g. {root}/acme."
-    if os.path.commonpath([root, os.path.realpath(folder)]) != root:
+    try:
+        confined(folder)
+    except ConfigurationError:
         return f"The exchange folder must be inside {root} (the server's FILE_EXCHANGE_ROOT)."
     return None
 
@@ -184,8 +200,9 @@ class Exchange:
             raise ConfigurationError(f"The AvidXchange exchange folder {self.folder} does not exist (or is not a "
                                      "folder on this server).")
         try:
+            confined(self.folder)
             for directory in (self.outbound, self.inbound, self.sent, self.outbound / IMAGES):
-                directory.mkdir(exist_ok=True)
+                confined(directory).mkdir(exist_ok=True)
             for path in sorted(self.sent.glob("*.csv")):
                 if not (self.sent / f"{path.name}.delivered").exists():
                     self.deliver(path.name)
@@ -198,8 +215,8 @@ class Exchange:
         """Hand a file kept in sent/ to the transfer job. A crash before the marker delivers it once more; the
         import takes payees and codes again as they are, and refuses an invoice it already has (X10)."""
         if not (self.outbound / name).exists():
-            publish(self.outbound, name, lambda handle: handle.write((self.sent / name).read_bytes()))
-        (self.sent / f"{name}.delivered").touch()
+            publish(self.outbound, name, lambda handle: handle.write(confined(self.sent / name).read_bytes()))
+        confined(self.sent / f"{name}.delivered").touch()
 
     def write(self, kind, rows):
         """Write `rows` as one new file of `kind`: kept in sent/ first, then delivered to outbound/."""

@@ -660,3 +660,32 @@ def test_without_hard_links_a_file_is_still_written_whole_and_never_over_another
         files.publish(tmp_path, "payees_1.csv", lambda handle: handle.write(b"second"))
     assert (tmp_path / "payees_1.csv").read_bytes() == b"first"
     assert [p.name for p in tmp_path.iterdir()] == ["payees_1.csv"], "no temporary file is left"
+
+
+@pytest.mark.parametrize("subfolder", [files.OUTBOUND, files.SENT, files.INBOUND])
+def test_a_symlinked_subfolder_that_leads_out_of_the_root_is_refused_and_nothing_is_written_there(
+        subfolder, settings, tmp_path):
+    settings.FILE_EXCHANGE_ROOT = str(tmp_path / "exchange")
+    folder = tmp_path / "exchange" / "acme"
+    folder.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (folder / subfolder).symlink_to(elsewhere, target_is_directory=True)
+
+    exchange = files.Exchange(str(folder))
+    with pytest.raises(ConfigurationError, match="leads outside .* symbolic link"):
+        exchange.write("payees", [{"VendorID": "V1001", "VendorName": "Harbor Supply"}])
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_payment_file_linked_from_outside_the_root_is_not_read(settings, tmp_path):
+    settings.FILE_EXCHANGE_ROOT = str(tmp_path / "exchange")
+    folder = tmp_path / "exchange" / "acme"
+    folder.mkdir(parents=True)
+    exchange = files.Exchange(str(folder))
+    exchange.ready()
+    outside = tmp_path / "payments_outside.csv"
+    outside.write_text(",".join(files.LAYOUTS["payments"]) + "\r\n")
+    (exchange.inbound / "payments_20260101.csv").symlink_to(outside)
+    with pytest.raises(ConfigurationError, match="leads outside"):
+        list(files.read_rows(exchange.payment_files()[0], "payments"))
