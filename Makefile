@@ -19,7 +19,6 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
-	$(BIN)/python manage.py bootstrap_ops_user
 	PORT=$(PORT) $(BIN)/python manage.py serve
 
 test: $(STAMP)

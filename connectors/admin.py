@@ -9,7 +9,7 @@ from connectors.forms import SystemChoiceForm, connection_form_for
 from connectors.health import check_connection
 from connectors.models import Connection
 from connectors.registry import SYSTEMS, get_system
-from portal.admin_utils import AuditedAdminMixin
+from portal.admin_utils import AuditedAdminMixin, TenantScopedAdminMixin
 from portal.redaction import MASK
 
 logger = logging.getLogger("connectors.admin")
@@ -25,7 +25,7 @@ def revoke_old_token(connection_id):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class ConnectionAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "tenant", "system", "health_shown", "last_checked_at"]
     list_filter = ["system", "health", "tenant"]
     search_fields = ["name", "tenant__name"]
@@ -114,6 +114,9 @@ class ConnectionAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         obj.system = form.system_spec.id
-        if change and set(form.changed_data) & (form.secret_field_names | {"username", "organization_id"}):
+        identity_changed = set(form.changed_data) & (form.secret_field_names | {"username", "organization_id"})
+        # The old session is ended where it was opened, before the connection points elsewhere.
+        if change and (identity_changed or form.address_changes):
             revoke_old_token(obj.pk)
         super().save_model(request, obj, form, change)
+        form.audit_address_changes(request.user)

@@ -3,13 +3,15 @@
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
 
 from connectors.capabilities import AP_CAPABILITIES, CAPABILITY_PHRASES, ERP_CAPABILITIES
 from connectors.errors import ConfigurationError
-from connectors.http import HttpClient
+from connectors.http import HttpClient, url_problem
 
 logger = logging.getLogger("connectors")
 
@@ -33,6 +35,10 @@ class Field:
 
     kind: "text", "secret" (never shown back), "choice", or "document" (a whole credentials file,
     uploaded or pasted, parsed by `parse` into several stored keys).
+
+    destination: the value is an address the connector signs in at or sends credentials to (like the base
+    URL). Changing it makes the form ask for the stored secrets again, and it is checked like the base URL.
+    A document holds its addresses under `address_keys`.
     """
 
     name: str
@@ -46,10 +52,21 @@ class Field:
     # For a document field: the keys inside it that are secret.
     secret_keys: tuple[str, ...] = ()
     initial: str = ""
+    destination: bool = False
+    # For a destination document: the keys inside it that are addresses.
+    address_keys: tuple[str, ...] = ()
 
     @property
     def secret(self):
         return self.kind == "secret" or (self.kind == "document" and bool(self.secret_keys))
+
+    def addresses(self, stored):
+        """{stored key: (what it is, address)} of a destination field, from the values it stored."""
+        if not self.destination:
+            return {}
+        if self.kind == "document":
+            return {key: (f"{key} of the {self.label}", stored.get(key) or "") for key in self.address_keys}
+        return {self.name: (self.label, stored.get(self.name) or "")}
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,9 @@ class System:
     capabilities: frozenset[str] = frozenset()
     base_url_help: str = ""
     base_url_required: bool = True
+    # Where the vendor fixes the API's address: the hosts it documents. Outside the sandbox no other host
+    # is accepted. Empty: any public host (the customer's own instance).
+    documented_hosts: frozenset[str] = frozenset()
     notes: str = ""
     extra: dict = field(default_factory=dict)
 
@@ -96,6 +116,39 @@ class System:
                 keys.add(f.name)
             keys.update(f.secret_keys)
         return keys
+
+    def addresses(self, base_url, credentials, options):
+        """{key: (what it is, address)} of every place a connection's credentials are sent: the base URL
+        and each destination field. `credentials` may be a callable returning them, read only when a
+        credential field is a destination."""
+        found = {"base_url": ("base URL", base_url or "")}
+        for f in self.option_fields:
+            found.update(f.addresses(options or {}))
+        if any(f.destination for f in self.credential_fields):
+            stored = credentials() if callable(credentials) else credentials
+            for f in self.credential_fields:
+                found.update(f.addresses(stored or {}))
+        return found
+
+    def address_problem(self, url):
+        """Why this system's credentials may not be sent to `url`, in words; None when they may."""
+        problem = url_problem(url)
+        if problem or not self.documented_hosts or settings.SANDBOX_ENABLED:
+            return problem
+        host = urlsplit(url).hostname.rstrip(".")
+        if host not in self.documented_hosts:
+            return (f"{host} is not an address {self.label} documents for its API; use one of "
+                    f"{', '.join(sorted(self.documented_hosts))}.")
+        return None
+
+    def check_addresses(self, connection):
+        """Raise ConfigurationError, in words, when a connection would send credentials where they may not go
+        (a connection saved before the rules, or written other than through the form)."""
+        for label, url in self.addresses(connection.base_url, lambda: connection.credentials,
+                                         connection.options).values():
+            problem = url and self.address_problem(url)
+            if problem:
+                raise ConfigurationError(f"The connection's {label} cannot be used: {problem}")
 
     @property
     def built(self):
@@ -132,22 +185,11 @@ class System:
         return {f.name: value}
 
 
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
-
-
 def https_url(value):
-    """Remote systems are reached over HTTPS only. The one exception: a simulator on this machine's
-    loopback while SANDBOX_ENABLED is on (the demo and the tests), which serves plain HTTP."""
-    from urllib.parse import urlparse
-
-    from django.conf import settings
-
-    parsed = urlparse(value or "")
-    if parsed.scheme == "https" and parsed.hostname:
-        return
-    if parsed.scheme == "http" and parsed.hostname in LOOPBACK_HOSTS and settings.SANDBOX_ENABLED:
-        return
-    raise ValidationError(f"{value!r} is not an https:// URL.")
+    """Form validator of every address credentials are sent to (connectors.http.url_problem says the rules)."""
+    problem = url_problem(value)
+    if problem:
+        raise ValidationError(problem)
 
 
 class Connector:
@@ -158,6 +200,7 @@ class Connector:
 
     def __init__(self, connection):
         self.connection = connection
+        connection.spec.check_addresses(connection)
 
     def __enter__(self):
         return self
@@ -216,9 +259,10 @@ class ErpConnector(Connector):
         stream's cursor type (all when None)."""
         raise NotImplementedError
 
-    def approved_invoices(self, since=None):
+    def approved_invoices(self, since=None, include_held=False):
         """Supplier invoices approved for payment (records.Invoice, or records.Unreadable), changed since
-        `since`."""
+        `since`. REPORTS_HELD_INVOICES: with `include_held`, also those approved once and now held, cancelled or
+        voided, each with its reason in `held`, read in the same calls where the ERP allows."""
         raise NotImplementedError
 
     def post_payment(self, invoice_reference, payment):
@@ -262,6 +306,7 @@ class ApConnector(Connector):
     # up, then create" is serialised per account whichever connection or integration reaches it. None:
     # the connection itself.
     lock_scope = None
+    vendor_key_prefix = ""  # the integration's (Integration.vendor_key_prefix), set by the engine before a run
 
     def vendor_payload(self, supplier):
         """What would be sent for this supplier (for dry runs and the audit trail)."""

@@ -20,6 +20,9 @@ ERP simulators
   counts loaded.
 - `canonical-supplier` `{"source_id", <Supplier field>: value, ...}`: change a supplier as a person
   would in the ERP (it counts as changed for incremental reads). Answers `{"source_id"}`.
+- `canonical-invoice` `{"supplier_id", "number", "approved"?, "held"?}`: approve an invoice, or hold
+  (`true`) or release (`false`) one approved before, as AP would in the ERP (it counts as changed).
+  Answers `{"supplier_id", "number"}`.
 - `canonical-state` `{}`: `{"payments": [{"payment_id", "invoice_number", "supplier_id", "amount",
   "status": "PAID" | "VOIDED"}]}`, the payments recorded against invoices.
 

@@ -19,6 +19,8 @@ WRITES_PAYMENTS_BACK = "writes_payments_back"
 ACKNOWLEDGES_TRANSFERRED_INVOICES = "acknowledges_transferred_invoices"
 ACCEPTS_SUPPLIER_UPDATES = "accepts_supplier_updates"
 SERVES_INVOICE_DOCUMENTS = "serves_invoice_documents"
+# approved_invoices(include_held=True) also yields the invoices the ERP now holds, cancels or voids, marked `held`.
+REPORTS_HELD_INVOICES = "reports_held_invoices"
 
 # --- either kind -----------------------------------------------------------------------------------------
 READS_REFERENCE_DATA = "reads_reference_data"
@@ -42,6 +44,7 @@ CAPABILITY_PHRASES = {
     ACKNOWLEDGES_TRANSFERRED_INVOICES: "invoices are marked as transferred",
     ACCEPTS_SUPPLIER_UPDATES: "supplier changes are written back",
     SERVES_INVOICE_DOCUMENTS: "invoice documents are fetched",
+    REPORTS_HELD_INVOICES: "invoices held or cancelled after they were sent are noticed",
     READS_REFERENCE_DATA: "GL accounts and dimensions are read",
     CREATES_VENDORS: "vendors are created and updated",
     CREATES_BILLS: "GL-coded bills are created",
@@ -55,7 +58,7 @@ CAPABILITY_PHRASES = {
 
 ERP_CAPABILITIES = frozenset({READS_SUPPLIERS, READS_APPROVED_INVOICES, WRITES_PAYMENTS_BACK,
                               ACKNOWLEDGES_TRANSFERRED_INVOICES, ACCEPTS_SUPPLIER_UPDATES, SERVES_INVOICE_DOCUMENTS,
-                              READS_REFERENCE_DATA})
+                              REPORTS_HELD_INVOICES, READS_REFERENCE_DATA})
 AP_CAPABILITIES = frozenset({CREATES_VENDORS, CREATES_BILLS, BATCH_CREATES, PAYMENTS_BY_WEBHOOK, PAYMENTS_BY_POLLING,
                              ACCEPTS_REFERENCE_DATA, ACCEPTS_INVOICE_DOCUMENTS, REPORTS_VENDOR_EDITS,
                              READS_REFERENCE_DATA})

@@ -1,11 +1,15 @@
-"""The connection form: the fields of the chosen system, validated, secrets never echoed back."""
+"""The connection form: the fields of the chosen system, validated, secrets never echoed back.
+
+Stored secrets only ever go where they went before: when an address they are sent to changes (the base URL,
+or a field the system declares a destination), the form asks for them again."""
 
 from django import forms
 from django.core.exceptions import ValidationError
 
-from connectors.base import https_url
+from connectors.http import shown_url
 from connectors.models import Connection
 from connectors.registry import SYSTEMS, get_system
+from portal import audit
 
 KEEP_HINT = "Leave blank to keep the stored value."
 
@@ -59,11 +63,15 @@ class ConnectionFormBase(forms.ModelForm):
         self.instance.system = spec.id
         self.stored_credentials = {}
         self.credentials_unreadable = False
+        self.stored_addresses = {}
+        self.address_changes = []
         if self.instance.pk:
             if self.instance.credentials_readable:
                 self.stored_credentials = self.instance.credentials
             else:
                 self.credentials_unreadable = True
+            self.stored_addresses = spec.addresses(self.instance.base_url, self.stored_credentials,
+                                                   self.instance.options)
         if spec.base_url_help:
             self.fields["base_url"].help_text = spec.base_url_help
         for f in spec.credential_fields:
@@ -95,8 +103,9 @@ class ConnectionFormBase(forms.ModelForm):
         url = self.cleaned_data.get("base_url", "").strip()
         if not url and self.system_spec.base_url_required:
             raise ValidationError("The base URL is required for this system.")
-        if url:
-            https_url(url)
+        problem = url and self.system_spec.address_problem(url)
+        if problem:
+            raise ValidationError(problem)
         return url.rstrip("/")
 
     def _submitted(self, f):
@@ -115,6 +124,7 @@ class ConnectionFormBase(forms.ModelForm):
         cleaned = super().clean()
         spec = self.system_spec
         credentials = dict(self.stored_credentials)
+        kept_secrets = []
         for f in spec.credential_fields:
             error_field = f"{f.name}_file" if f.kind == "document" else f.name
             value = self._submitted(f) if error_field not in self.errors else ""
@@ -123,6 +133,7 @@ class ConnectionFormBase(forms.ModelForm):
                 has_stored = bool(self.stored_credentials) if f.kind == "document" else bool(
                     self.stored_credentials.get(f.name))
                 if f.kind in ("secret", "document") and has_stored:
+                    kept_secrets.append((f, error_field))
                     continue
                 if f.required:
                     self.add_error(error_field, f"{f.label} is required.")
@@ -153,15 +164,61 @@ class ConnectionFormBase(forms.ModelForm):
             options[f.name] = value
         self.new_credentials = credentials
         self.new_options = options
+        self._check_addresses(cleaned, kept_secrets)
         return cleaned
+
+    def _check_addresses(self, cleaned, kept_secrets):
+        """Refuse a destination the system may not send credentials to, and ask again for every stored secret
+        left blank when an address it would be sent to changed."""
+        spec = self.system_spec
+        fields_by_key = {key: f for f in spec.credential_fields + spec.option_fields for key in f.addresses({})}
+        new = spec.addresses(cleaned.get("base_url", ""), self.new_credentials, self.new_options)
+        if "base_url" in self.errors or "base_url" not in cleaned:
+            new.pop("base_url")  # already refused, in words, on the field itself
+        for key, (_label, url) in new.items():
+            f = fields_by_key.get(key)
+            problem = f is not None and url and spec.address_problem(url)
+            if problem:
+                self.add_error(f"{f.name}_file" if f.kind == "document" else f.name,
+                               f"{f.label}: {problem}" if f.kind == "document" else problem)
+        self.address_changes = [(key, label, self.stored_addresses[key][1], url)
+                                for key, (label, url) in new.items()
+                                if key in self.stored_addresses and self.stored_addresses[key][1] != url]
+        if not self.address_changes:
+            return
+        changed = " and ".join(f"the {label} changed from {shown_url(old) or '(none)'} to {shown_url(url) or '(none)'}"
+                               for _key, label, old, url in self.address_changes)
+        for f, error_field in kept_secrets:
+            if f.kind == "document":
+                stored = f"the file stored for {f.label} is not sent there: upload or paste it again"
+            else:
+                stored = f"the stored {lowercase(f.label)} is not sent there: enter it again"
+            self.add_error(error_field, f"{changed[0].upper()}{changed[1:]}, so {stored}.")
+
+    def audit_address_changes(self, actor):
+        """One audit entry per changed address, with who changed it; the addresses only, never a secret."""
+        for key, label, old, new in self.address_changes:
+            old, new = shown_url(old), shown_url(new)
+            audit.record("connection.address_changed", actor=actor, tenant=self.instance.tenant, obj=self.instance,
+                         message=f"The {label} changed from {old or '(none)'} to {new or '(none)'}.",
+                         details={"field": key, "old": old, "new": new})
 
     def save(self, commit=True):
         self.instance.system = self.system_spec.id
         self.instance.set_credentials(self.new_credentials)
         self.instance.options = self.new_options
+        if self.address_changes:
+            # Connection.save drops the cached session or token: one obtained at the old address is not
+            # presented at the new one, even when the secrets typed again are the same.
+            self.instance._credentials_changed = True
         if self.instance.health == Connection.HEALTH_UNREADABLE:
             self.instance.health = Connection.HEALTH_UNKNOWN
         return super().save(commit=commit)
+
+
+def lowercase(label):
+    """A field's label inside a sentence; an acronym ("OData password", "IAM client secret") stays as it is."""
+    return label if label[1:2].isupper() else label[:1].lower() + label[1:]
 
 
 def connection_form_for(system_id):

@@ -4,21 +4,34 @@ It owns timeouts, retries (exponential backoff with jitter for connection errors
 limits), Retry-After (honoured up to a cap; a longer wait defers the work), re-authentication once
 on an auth error, the per-connection concurrency and rate limits, secret redaction, and a count of
 calls. Each system supplies how to authenticate and how to read its errors (`classify`).
+
+It also owns where credentials may go (`url_problem`, `address_problem`): outside the sandbox only
+to https URLs with a public DNS name, and only over sockets to public addresses, checked on the
+address each socket is actually opened to.
 """
 
+import ipaddress
 import logging
 import random
+import re
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
 from django.db import connection as db_connection
 from django.utils import timezone
+from requests.adapters import HTTPAdapter
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util import connection as urllib3_connection
 
 from connectors.errors import (
     AuthError,
@@ -32,12 +45,149 @@ from connectors.errors import (
     TransientError,
 )
 from connectors.limits import concurrency_slot, take_rate_token
-from portal.redaction import redact
+from portal.redaction import MASK, redact
 
 logger = logging.getLogger("connectors.http")
 
 IDEMPOTENT_METHODS = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
 BODY_EXCERPT = 500
+
+
+# --- where credentials may go ----------------------------------------------------------------------
+# The simulators listen here while SANDBOX_ENABLED is on (the demo and the tests), over plain HTTP.
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+# Names that never resolve on the public internet (RFC 6761, RFC 8375, RFC 7686, ICANN's .internal).
+PRIVATE_NAME_SUFFIXES = ("localhost", "local", "internal", "test", "example", "invalid", "home.arpa", "onion")
+DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+KEPT_TO_PUBLIC = "ml-connector sends credentials only to public https:// addresses"
+
+
+def url_problem(url):
+    """Why credentials may not be sent to `url`, in words; None when they may.
+
+    Outside the sandbox: https, to a public DNS name (no IP address, no private or reserved name). With
+    SANDBOX_ENABLED on: any https URL, and plain http to this machine's loopback, where the simulators are.
+    A user name or password inside the URL is refused either way: it would be stored and shown in clear."""
+    try:
+        parsed = urlsplit(url or "")
+        host = parsed.hostname
+        parsed.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError as exc:
+        return f"The URL is not valid ({exc})."
+    if parsed.username is not None or parsed.password is not None:
+        return (f"{shown_url(url)!r} carries a user name or password: enter credentials in their own fields, "
+                "where they are stored encrypted.")
+    if settings.SANDBOX_ENABLED:
+        if (parsed.scheme == "https" and host) or (parsed.scheme == "http" and host in LOOPBACK_HOSTS):
+            return None
+        return f"{url!r} is not an https:// URL."
+    if parsed.scheme != "https" or not host:
+        return f"{url!r} is not an https:// URL."
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return f"{url!r} names its host by IP address ({host}): give the system's DNS name; {KEPT_TO_PUBLIC}."
+    try:
+        name = host.rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        return f"{host} is not a valid DNS name."
+    labels = name.split(".")
+    # A last label of digits is an IP address in another spelling (127.1, 0x7f.1), which resolvers accept.
+    if len(labels) < 2 or not all(DNS_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
+        return f"{host} is not a public DNS name (like erp.example.com); {KEPT_TO_PUBLIC}."
+    if any(name == suffix or name.endswith("." + suffix) for suffix in PRIVATE_NAME_SUFFIXES):
+        return f"{host} is a name reserved for private networks and tests, not a public one; {KEPT_TO_PUBLIC}."
+    return None
+
+
+def shown_url(url):
+    """A URL as it may be shown or audited: a user name or password inside it masked."""
+    try:
+        parsed = urlsplit(url or "")
+    except ValueError:
+        return MASK
+    if "@" not in parsed.netloc:
+        return url or ""
+    return urlunsplit(parsed._replace(netloc=f"{MASK}@{parsed.netloc.rpartition('@')[2]}"))
+
+
+def address_problem(address):
+    """What kind of non-public address `address` (an IP address as text) is, or None when it is public."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    for kind, test in (("an unspecified address", ip.is_unspecified), ("a loopback address", ip.is_loopback),
+                       ("a link-local address", ip.is_link_local), ("a multicast address", ip.is_multicast),
+                       ("a reserved address", ip.is_reserved), ("a private address", ip.is_private),
+                       ("not a public address", not ip.is_global)):
+        if test:
+            return kind
+    return None
+
+
+class GuardedConnectionMixin:
+    """Opens the socket only to public addresses outside the sandbox.
+
+    The name is resolved here, every address it resolves to is checked, and the socket is opened to those
+    very addresses, so a DNS answer that changes between the check and the connection (rebinding) cannot
+    slip a private address through. TLS still verifies the certificate against the name. Through a forward
+    proxy (HTTPS_PROXY), requests opens its own pools to the proxy the deployment chose, and the proxy resolves
+    the name: only the URL rules apply there."""
+
+    def _new_conn(self):
+        if settings.SANDBOX_ENABLED:
+            return super()._new_conn()
+        host = self._dns_host.strip("[]")
+        try:
+            found = socket.getaddrinfo(host, self.port, urllib3_connection.allowed_gai_family(),
+                                       socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        for *_, sockaddr in found:
+            kind = address_problem(sockaddr[0])
+            if kind:
+                raise ConfigurationError(f"{self.host} resolves to {sockaddr[0]}, {kind}: {KEPT_TO_PUBLIC}, so "
+                                         f"nothing was sent. Check the connection's URL and the DNS record of "
+                                         f"{self.host}.")
+        error = None
+        for address in dict.fromkeys(sockaddr[0] for *_, sockaddr in found):
+            try:
+                # An address, not a name: nothing is looked up again between the check and the connection.
+                return urllib3_connection.create_connection((address, self.port), self.timeout,
+                                                            source_address=self.source_address,
+                                                            socket_options=self.socket_options)
+            except OSError as exc:
+                error = exc
+        if isinstance(error, TimeoutError):
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})")
+        raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
+
+
+class GuardedHTTPConnection(GuardedConnectionMixin, HTTPConnection):
+    pass
+
+
+class GuardedHTTPSConnection(GuardedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class GuardedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = GuardedHTTPConnection
+
+
+class GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = GuardedHTTPSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    """The requests adapter every HttpClient session uses: its pools open guarded connections only."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": GuardedHTTPConnectionPool,
+                                                   "https": GuardedHTTPSConnectionPool}
 
 
 class ReauthRequired(AuthError):
@@ -151,6 +301,9 @@ class HttpClient:
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
         url = self.url(path)
+        problem = url_problem(url)
+        if problem:
+            raise ConfigurationError(f"{self.name}: {problem}")
 
         def should_retry(exc):
             if isinstance(exc, Unsafe) or not isinstance(exc, TransientError):
@@ -236,7 +389,11 @@ class HttpClient:
     @property
     def session(self):
         if not hasattr(self._local, "session"):
-            self._local.session = requests.Session()
+            session = requests.Session()
+            adapter = GuardedAdapter()
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            self._local.session = session
         return self._local.session
 
     def _transmit(self, method, url, idempotent, kwargs):

@@ -70,6 +70,10 @@ class Invoice:
     po_number: str = ""
     updated_marker: str = ""
     reference: dict = field(default_factory=dict)  # the source system's keys, for write-back
+    # Why the ERP now says it must not be paid (held, a payment stop, cancelled), in its own words; None when it
+    # may be. Read only from an ERP that declares REPORTS_HELD_INVOICES, when the engine asks (include_held): an
+    # invoice held after its bill was sent must be noticed, one held before is never sent.
+    held: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,15 @@ State lives in the serving process.
 """
 
 import contextlib
+import hashlib
+import itertools
 import json
 import logging
 import random
 import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from socketserver import ThreadingMixIn
@@ -97,6 +100,24 @@ class Response:
 
 class BadRequest(Exception):
     pass
+
+
+def stable_id(prefix, key, taken=(), width=14, digits=False):
+    """An id for a new object, derived from what it is instead of drawn at random. The simulators keep their data
+    in memory, so a restart loads the demo again: the same data must get the same ids, or the mapping rules people
+    made would point at accounts that no longer exist. `key` names the object: its organization (or company) and
+    its natural key, such as an account's number. An id in `taken` (a second object of the same key, or a rare
+    clash) moves on to the next candidate, so the n-th object of a key gets the same id every time too."""
+    for n in itertools.count():
+        digest = hashlib.sha256(json.dumps([*key, n], default=str).encode()).hexdigest()
+        body = f"{int(digest, 16) % 10 ** width:0{width}d}" if digits else digest[:width].upper()
+        if prefix + body not in taken:
+            return prefix + body
+
+
+def stable_uuid(*key):
+    """A GUID derived from what the object is (see stable_id), for systems whose ids are GUIDs."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, json.dumps(key, default=str)))
 
 
 def route(method, pattern):

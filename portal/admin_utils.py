@@ -1,11 +1,14 @@
-"""Admin helpers shared by every app: big-table paging and configuration auditing."""
+"""Admin helpers shared by every app: big-table paging, configuration auditing and tenant scoping."""
 
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
+from django.http import Http404
 from django.utils.functional import cached_property
 
 from portal import audit
+from portal.tenancy import operated_tenants
 
 # Counting past this many rows is not worth a full scan of a table of millions.
 COUNT_CAP = 10_000
@@ -112,11 +115,78 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class ByTenantFilter(admin.RelatedFieldListFilter):
+class TenantScopedAdminMixin:
+    """Staff see, change and act on only the rows of the tenants they operate (portal.tenancy.operated_tenants);
+    superusers on every row. `tenant_path` is the lookup from a row to its tenant ("pk" on Tenant itself).
+
+    Everything the admin does starts from get_queryset, so the changelist, its search, its actions (ids of
+    another tenant's rows select nothing) and the autocompletes that list this model follow. Opening another
+    tenant's row answers 404, as does a row that does not exist: the two are not told apart. Foreign-key
+    choices and list filters on a scoped model offer only that model's rows of the user's tenants.
+    """
+
+    tenant_path = "tenant"
+
+    def scope(self, request, queryset):
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(**{f"{self.tenant_path}__in": operated_tenants(request.user)})
+
+    def get_queryset(self, request):
+        return self.scope(request, super().get_queryset(request))
+
+    def get_object(self, request, object_id, from_field=None):
+        # The admin's own answer to a row it cannot find is a redirect with "perhaps it was deleted".
+        found = super().get_object(request, object_id, from_field)
+        if found is None:
+            raise Http404(f"No {self.opts.verbose_name} with that id among the tenants you operate.")
+        return found
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        related = scoped_admin_of(self.admin_site, db_field.remote_field.model)
+        if field is not None and related is not None:
+            field.queryset = related.scope(request, field.queryset)
+        return field
+
+    def get_list_filter(self, request):
+        # A plain filter on a relation lists every row of the related table; scoped, it lists the user's.
+        chosen = []
+        for entry in super().get_list_filter(request):
+            if isinstance(entry, str):
+                field = get_fields_from_path(self.model, entry)[-1]
+                if field.is_relation and scoped_admin_of(self.admin_site, field.related_model) is not None:
+                    entry = (entry, ScopedRelatedFilter)
+            chosen.append(entry)
+        return chosen
+
+
+def scoped_admin_of(site, model):
+    """The tenant-scoped admin registered for `model`, or None if it has none (or one not scoped)."""
+    model_admin = site.get_model_admin(model) if site.is_registered(model) else None
+    return model_admin if isinstance(model_admin, TenantScopedAdminMixin) else None
+
+
+class ScopedRelatedFilter(admin.RelatedFieldListFilter):
+    """A filter on a relation whose choices are the related rows of the tenants the user operates."""
+
+    def choice_rows(self, field, request, model_admin):
+        model = field.remote_field.model
+        rows = model._default_manager.complex_filter(field.get_limit_choices_to())
+        related = scoped_admin_of(model_admin.admin_site, model)
+        return related.scope(request, rows) if related is not None else rows
+
+    def field_choices(self, field, request, model_admin):
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        rows = self.choice_rows(field, request, model_admin)
+        return [(obj.pk, str(obj)) for obj in (rows.order_by(*ordering) if ordering else rows)]
+
+
+class ByTenantFilter(ScopedRelatedFilter):
     """A filter on a connection or an integration whose choices name their tenant: every demo tenant has a
     "BILL (sandbox)", and customers name theirs alike."""
 
     def field_choices(self, field, request, model_admin):
-        model = field.remote_field.model
+        rows = self.choice_rows(field, request, model_admin)
         return [(obj.pk, f"{obj.tenant}: {obj}")
-                for obj in model.objects.select_related("tenant").order_by("tenant__name", "name")]
+                for obj in rows.select_related("tenant").order_by("tenant__name", "name")]

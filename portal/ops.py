@@ -28,7 +28,7 @@ from django_q.status import Stat
 
 from connectors import health
 from portal.models import AuditEntry
-from syncs import alerts
+from syncs import alerts, status
 from syncs.models import SyncRecord, SyncRun
 from webhooks.models import WebhookEvent, WebhookSubscription
 
@@ -115,8 +115,16 @@ def metrics(request):
     out.metric("mlc_sync_runs_total", "counter", "Sync runs by outcome.",
                [({"status": r["status"]}, r["n"]) for r in runs])
     records = SyncRecord.objects.order_by().values("object_type", "status").annotate(n=Count("pk"))
-    out.metric("mlc_sync_records", "gauge", "Ledger rows by object type and outcome.",
+    out.metric("mlc_sync_records", "gauge", "Ledger rows by object type and outcome (an undone payment is "
+               "status=\"undone\", never \"synced\").",
                [({"object_type": r["object_type"], "status": r["status"]}, r["n"]) for r in records])
+    payments = status.payment_totals()
+    out.metric("mlc_payments_back", "gauge", "Payment shares recorded, by state: paid (stands) or undone (voided, "
+               "returned, escheated or reversed), as the finance dashboard and the tie-out count them.",
+               [({"state": state}, figure.count) for state, figure in payments.items()])
+    out.metric("mlc_payments_back_amount", "gauge", "The amount of those payment shares, by state and currency.",
+               [({"state": state, "currency": currency}, f"{amount:.2f}")
+                for state, figure in payments.items() for currency, amount in sorted(figure.amounts.items())])
     by_pair = (SyncRun.objects.filter(dry_run=False).order_by()
                .values("integration__source__system", "integration__target__system")
                .annotate(calls=counter_sum("api_calls")))

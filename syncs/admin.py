@@ -1,3 +1,5 @@
+"""The admin of integrations, mapping rules, sync records (with the work queue), runs and cursors, each scoped to
+the tenants the user operates (portal.admin_utils.TenantScopedAdminMixin), custom pages included."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,9 +16,9 @@ from django.utils.html import format_html, format_html_join
 from connectors.errors import ConnectorError
 from portal import audit
 from portal.admin import ObjectTypeFilter, RecentValuesFilter
-from portal.admin_utils import AuditedAdminMixin, ByTenantFilter, ReadOnlyAdminMixin
+from portal.admin_utils import AuditedAdminMixin, ByTenantFilter, ReadOnlyAdminMixin, TenantScopedAdminMixin
 from portal.fields import CredentialsUnreadable
-from portal.models import Tenant
+from portal.tenancy import operated_tenants
 from syncs import alerts, engine, operations, reasons, reference, workqueue
 from syncs.backfill import backfill_preview, backfill_progress, cut_over
 from syncs.engine import describe_counters
@@ -35,7 +37,9 @@ class IntegrationForm(forms.ModelForm):
 
     class Meta:
         model = Integration
-        fields = ["tenant", "name", "source", "target", "enabled", "paused", "interval_minutes", "options"]
+        fields = ["tenant", "name", "source", "target", "enabled", "paused", "interval_minutes", "options",
+                  "vendor_key_prefix"]
+        error_messages = {"interval_minutes": {"min_value": Integration.INTERVAL_RULE}}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -116,8 +120,13 @@ class MappingRuleInline(admin.TabularInline):
         return super().get_formset(request, obj, **kwargs)
 
 
+def operated_integrations(model_admin, request):
+    """The integrations the user may act on, as the integration admin scopes them."""
+    return model_admin.admin_site.get_model_admin(Integration).get_queryset(request)
+
+
 @admin.register(Integration)
-class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class IntegrationAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     form = IntegrationForm
     change_form_template = "admin/syncs/integration/change_form.html"
     list_display = ["name", "tenant", "source", "target", "enabled", "paused", "interval_minutes", "last_run_at",
@@ -150,13 +159,15 @@ class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         main = (None, {"fields": ["tenant", "name", "source", "target", "enabled", "paused", "interval_minutes",
-                                  "options"]})
+                                  "options", "vendor_key_prefix"]})
         return [main, ("Status", {"fields": self.status_fields})] if obj else [main]
 
     def add_view(self, request, form_url="", extra_context=None):
         chosen = request.GET.get("tenant") or request.POST.get("tenant")
+        if chosen and not (chosen.isdigit() and operated_tenants(request.user).filter(pk=chosen).exists()):
+            raise Http404("No such tenant among the tenants you operate.")
         if not chosen:
-            tenants = list(Tenant.objects.order_by("name")[:500])
+            tenants = list(operated_tenants(request.user).order_by("name")[:500])
             if len(tenants) != 1:
                 context = {**self.admin_site.each_context(request), "opts": self.model._meta, "tenants": tenants,
                            "title": "Which tenant is this integration for?"}
@@ -244,14 +255,15 @@ class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def button_view(self, request, pk, name):
         if request.method != "POST":
             raise Http404
-        integration = get_object_or_404(Integration, pk=pk)
+        integration = get_object_or_404(self.get_queryset(request), pk=pk)
         if name not in self.buttons or not self.has_change_permission(request, integration):
             raise PermissionDenied
-        getattr(self, name)(request, Integration.objects.filter(pk=pk))
+        getattr(self, name)(request, self.get_queryset(request).filter(pk=pk))
         return redirect("admin:syncs_integration_change", pk)
 
     def backfill_view(self, request, pk):
-        integration = get_object_or_404(Integration.objects.select_related("tenant", "source", "target"), pk=pk)
+        integration = get_object_or_404(self.get_queryset(request).select_related("tenant", "source", "target"),
+                                        pk=pk)
         if not self.has_change_permission(request, integration):
             raise PermissionDenied
         form = BackfillForm(request.POST or request.GET or None)
@@ -343,7 +355,7 @@ class IntegrationAdmin(AuditedAdminMixin, admin.ModelAdmin):
         for integration in queryset:
             try:
                 result = operations.load_reference_data(integration, request.user.username)
-                known = reference.load(integration.target)
+                known = reference.load_both(integration)
             except (ConnectorError, CredentialsUnreadable) as exc:
                 self.message_user(request, f"{integration}: {exc}", messages.ERROR)
                 continue
@@ -381,7 +393,8 @@ class ResyncForm(forms.Form):
 
 
 @admin.register(MappingRule)
-class MappingRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class MappingRuleAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+    tenant_path = "integration__tenant"
     list_display = ["erp_code", "ap_target", "integration", "confirmed", "problem_in_list"]
     list_filter = [("problem", admin.EmptyFieldListFilter), "confirmed", "kind", "target_kind",
                    ("integration", ByTenantFilter)]
@@ -394,7 +407,7 @@ class MappingRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
         integration = obj.integration if obj else None
         chosen = request.POST.get("integration") or request.GET.get("integration")
         if integration is None and chosen and chosen.isdigit():
-            integration = Integration.objects.select_related("target").filter(pk=chosen).first()
+            integration = operated_integrations(self, request).select_related("target").filter(pk=chosen).first()
         kwargs["form"] = rule_form_for(integration)
         return super().get_form(request, obj, change, **kwargs)
 
@@ -402,12 +415,14 @@ class MappingRuleAdmin(AuditedAdminMixin, admin.ModelAdmin):
         """A rule's target is picked from its integration's AP platform: the integration comes first, so the form
         can offer that platform's accounts and dimensions instead of a box for a raw id."""
         chosen = request.POST.get("integration") or request.GET.get("integration") or ""
+        if chosen.isdigit() and not operated_integrations(self, request).filter(pk=chosen).exists():
+            raise Http404("No such integration among the tenants you operate.")
         if request.method == "GET" and not chosen.isdigit():
             if not self.has_add_permission(request):
                 raise PermissionDenied
             context = {**self.admin_site.each_context(request), "opts": self.model._meta,
                        "title": "Add mapping rule: which integration?",
-                       "integrations": Integration.objects.select_related("tenant", "source", "target")
+                       "integrations": operated_integrations(self, request).select_related("tenant", "source", "target")
                        .order_by("tenant__name", "name")}
             return TemplateResponse(request, "admin/syncs/mappingrule/choose_integration.html", context)
         return super().add_view(request, form_url, extra_context)
@@ -456,7 +471,8 @@ class IgnoreForm(forms.Form):
 
 
 @admin.register(SyncRecord)
-class SyncRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SyncRecordAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    tenant_path = "integration__tenant"
     list_display = ["shown_as", "object_type", "integration", "status", "party", "amount_shown", "reason",
                     "updated_at"]
     list_filter = ["status", ObjectTypeFilter, ErrorClassFilter, ("updated_at", admin.DateFieldListFilter),
@@ -538,13 +554,15 @@ class SyncRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     # --- the work queue -------------------------------------------------------------------------------------
     def scoped(self, request):
-        """The records the work queue looks at: all, or one integration's (?integration=)."""
-        records = SyncRecord.objects.all()
+        """The records the work queue looks at: those of every tenant the user operates, or one integration's
+        (?integration=)."""
+        records = self.get_queryset(request)
         chosen = request.GET.get("integration", "")
         if not chosen:
             return records, None
-        # A link to an integration since deleted must not widen a group's "retry all" to every integration.
-        integration = Integration.objects.filter(pk=chosen).first() if chosen.isdigit() else None
+        # A link to an integration since deleted (or another tenant's) must not widen a group's "retry all" to
+        # every integration.
+        integration = operated_integrations(self, request).filter(pk=chosen).first() if chosen.isdigit() else None
         if integration is None:
             raise Http404("No such integration.")
         return records.filter(integration=integration), integration
@@ -558,12 +576,13 @@ class SyncRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": "Work queue",
                    "groups": groups, "overflow": overflow + follow_up_overflow, "follow_ups": follow_ups,
                    "integration": integration,
-                   "integrations": Integration.objects.select_related("tenant"), "may_change": self.may_change(request),
+                   "integrations": operated_integrations(self, request).select_related("tenant"),
+                   "may_change": self.may_change(request),
                    "query": f"?integration={integration.pk}" if integration else ""}
         return TemplateResponse(request, "admin/syncs/syncrecord/workqueue.html", context)
 
     def group_view(self, request, key):
-        if not self.has_view_permission(request):
+        if not self.has_view_permission(request) or (request.method == "POST" and not self.may_change(request)):
             raise PermissionDenied
         scope, integration = self.scoped(request)
         group = workqueue.find_group(key, scope)
@@ -574,8 +593,6 @@ class SyncRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         records = workqueue.records_of(group, scope)
         form = IgnoreForm(request.POST if "ignore" in request.POST else None)
         if request.method == "POST":
-            if not self.may_change(request):
-                raise PermissionDenied
             if "retry" in request.POST and group.step:
                 count = workqueue.retry_follow_ups(group, records, request.user.username)
                 self.message_user(request, f"Trying again for {count} bill(s) in the next run: {group.reason}")
@@ -595,7 +612,8 @@ class SyncRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SyncRunAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    tenant_path = "integration__tenant"
     list_display = ["id", "integration", "trigger", "dry_run", "status", "started_at", "finished_at", "what_moved"]
     fields = ["integration", "trigger", "dry_run", "status", "started_at", "heartbeat_at", "finished_at",
               "what_moved", "error_in_words", "plan_in_words"]
@@ -625,9 +643,10 @@ class SyncRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Cursor)
-class CursorAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CursorAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Cursors move with the runs; a person moves them back with "Resync from date…", which is audited."""
 
+    tenant_path = "integration__tenant"
     list_display = ["integration", "stream", "value", "updated_at"]
     list_filter = [("integration", ByTenantFilter)]
 

@@ -1,10 +1,12 @@
 """E-mail alerts for ops: an integration that failed three runs in a row, credentials refused, an integration gone
-stale. One alert per incident, not per run.
+stale, invoices held in the ERP after their bills were sent. One alert per incident, not per run.
 
 An incident is named by what it is about and by the last good moment before it (the newest run that did
 complete), so every later check of the same incident finds the same name and sends nothing. The name is the
 `target_id` of the "alert.sent" audit entry, which is also the alert's record in the audit trail. Checked by the
 periodic operations task (portal.ops.periodic_checks), not inside the engine: an alert is never why a run fails.
+The one exception is the held invoices: only the run that reads them sees the change, so it sends that alert itself
+(`bills_held_after_sending`), through the same `send`, which never raises for a mail server's refusal.
 """
 
 import logging
@@ -20,10 +22,13 @@ from portal import audit
 from portal.models import AuditEntry, Membership
 from syncs import status
 from syncs.models import Integration, SyncRun
+from syncs.plan import system_name
 
 logger = logging.getLogger("syncs.alerts")
 ACTOR = "system:alerts"
 FAILED_RUNS = 3
+# Held invoices named in one alert; the rest are counted.
+HELD_LISTED = 20
 # Runs that say nothing about the integration's health.
 NOT_COUNTED = (SyncRun.SKIPPED, SyncRun.RUNNING)
 AUTH_HEALTH = (Connection.HEALTH_AUTH_FAILED, Connection.HEALTH_UNREADABLE)
@@ -135,6 +140,23 @@ def check_integration(integration, now=None):
         if send(incident("stale", integration, good), subject, body, integration.tenant, integration):
             sent.append(subject)
     return sent
+
+
+def bills_held_after_sending(integration, run, records):
+    """One alert for the invoices a run found held, cancelled or voided in the ERP after their bills were sent
+    (their ledger rows, each saying so): nothing here stops those bills being paid, and no later run says it again."""
+    source, target = system_name(integration.source), system_name(integration.target)
+    count = len(records)
+    held = f"1 invoice held in {source} after it was sent" if count == 1 else \
+        f"{count} invoices held in {source} after they were sent"
+    subject = f"{integration.tenant}: {integration.name}: {held}"
+    listed = "\n".join(f"- {record.number or record.source_ref} ({record.party or record.data.get('supplier', '')}): "
+                        f"{record.error_detail}" for record in records[:HELD_LISTED])
+    more = f"\n… and {count - HELD_LISTED} more (Sync records, this run)." if count > HELD_LISTED else ""
+    body = (f"{source} now holds these invoices back from payment, and their bills are already in {target}. Nothing "
+            f"was changed in {target}: if a bill must not be paid, stop it there.\n\n{listed}{more}\n\n"
+            f"The integration: {admin_link(integration)}")
+    return send(f"held-after-sending:run-{run.pk}", subject, body, integration.tenant, integration)
 
 
 def check_all(now=None):

@@ -20,6 +20,7 @@ from itertools import islice
 from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 
+from connectors import capabilities as can
 from connectors.cursors import TIMESTAMP, CursorTypeError, earlier, newer
 from connectors.errors import (
     AuthError,
@@ -43,7 +44,18 @@ from connectors.records import (
 )
 from portal import audit
 from portal.fields import CredentialsUnreadable
-from syncs.models import FOLLOW_UPS, Cursor, Integration, MappingRule, SyncRecord, SyncRun
+from syncs import alerts, reference
+from syncs.models import (
+    FOLLOW_UPS,
+    Cursor,
+    Integration,
+    MappingRule,
+    SyncRecord,
+    SyncRun,
+    VendorOwner,
+    ap_account,
+    owned_elsewhere,
+)
 from syncs.payments import apply_payment
 from syncs.plan import plan_for, system_name
 
@@ -135,9 +147,11 @@ class Heartbeat:
 
 def fingerprint(record):
     """What a record says, hashed. Its change stamp is left out: some ERPs move it when nothing we carry
-    changed (Acumatica, when a payment is applied to a bill)."""
+    changed (Acumatica, when a payment is applied to a bill). So is an invoice's hold: it is noticed on its own
+    (Sync.note_hold), and must not read as a change to what was sent."""
     said = asdict(record)
     said.pop("updated_marker", None)
+    said.pop("held", None)
     return hashlib.sha256(json.dumps(said, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -273,6 +287,9 @@ class Sync:
         self.transient_streak = 0
         self.finished = []
         self.vendor_records = {}
+        self.account = None  # the AP account (models.ap_account), once the AP connector is open
+        self.owners = {}  # vendor key -> VendorOwner, for the suppliers of the batch at hand
+        self.claims = []  # VendorOwner rows staged with the vendor ledger rows, written by flush()
         self.erp = None
         self.ap = None
         self.source_name = system_name(integration.source)
@@ -295,6 +312,8 @@ class Sync:
         with ExitStack() as stack:
             self.erp = stack.enter_context(self.integration.source.connector())
             self.ap = stack.enter_context(self.integration.target.connector())
+            self.ap.vendor_key_prefix = self.integration.vendor_key_prefix
+            self.account = ap_account(self.integration.target, self.ap)
             self.load_reference_data()
             for step in plan_for(self.integration):
                 if self.dry_run and step.name not in DRY_RUN_STEPS:
@@ -403,19 +422,28 @@ class Sync:
         record.data = {**record.data, **(data or {})}
         record.updated_at = timezone.now()
         self.counters[f"{record.object_type}s_{action}"] += 1
+        if record.object_type == "vendor":
+            # Created or matched first by this integration: its own from now on (a no-op when it already is).
+            self.claims.append(VendorOwner(account=self.account, vendor_key=self.ap.vendor_key(record.source_id),
+                                           vendor_id=target_id, integration=self.integration))
         self.finished.append((record, self.entry(
             f"sync.{record.object_type}.{action}", record,
             f"{action.capitalize()} {self.target_name} {record.object_type} {target_id}", transformation)))
 
     def flush(self):
-        """Write the staged successes of a batch, and their audit entries, in one transaction."""
+        """Write the staged successes of a batch, the owners of the vendors among them, and their audit entries, in one
+        transaction."""
         if not self.finished:
             return
         finished, self.finished = self.finished, []
+        claims, self.claims = self.claims, []
         with transaction.atomic():
             # One plain UPDATE per row: bulk_update's CASE over every field is slower than that here.
             for record, _ in finished:
                 record.save(update_fields=SUCCESS_FIELDS)
+            # Checked before sending, under the account's lock (owned_by_another): a conflict here is an owner row
+            # this integration already has.
+            VendorOwner.objects.bulk_create(claims, ignore_conflicts=True)
             audit.record_all([entry for _, entry in finished])
 
     def fail(self, record, error_class, detail, data=None):
@@ -507,12 +535,15 @@ class Sync:
         self.mapping_problems = {}
         now = timezone.now()
         checked = []
+        erp_list, ap_list = reference.cached(self.integration.source), reference.cached(self.integration.target)
         for rule in MappingRule.objects.filter(integration=self.integration, confirmed=True):
-            problem = self.rule_problem(rule, targets)
+            problem = self.rule_problem(rule, targets, ap_list)
             if problem:
                 self.mapping_problems[(rule.kind, rule.source_code)] = problem
             else:
                 self.rules.setdefault(rule.kind, {})[rule.source_code] = (rule.target_kind or rule.kind, rule.target_id)
+                # Flagged, yet applied: the ERP's list may be older than the code.
+                problem = reference.unlisted_source(rule, erp_list, self.source_name)
             if rule.problem != (problem or "") or rule.checked_at is None:
                 rule.problem, rule.checked_at = problem or "", now
                 checked.append(rule)
@@ -520,8 +551,9 @@ class Sync:
             MappingRule.objects.bulk_update(checked, ["problem", "checked_at"])
         self.counters["mapping_rules_invalid"] = len(self.mapping_problems)
 
-    def rule_problem(self, rule, targets):
-        """Why a rule cannot be used, in words, or None."""
+    def rule_problem(self, rule, targets, ap_list):
+        """Why a rule cannot be used, in words, or None. `ap_list`: the AP platform's list as last loaded, which
+        names a target that has gone since."""
         target_kind = rule.target_kind or rule.kind
         if rule.kinds_problem():
             return f"{rule.get_kind_display()} {rule.source_code}: {rule.kinds_problem()}"
@@ -538,7 +570,7 @@ class Sync:
             if elsewhere:
                 return (f"{what} is mapped to {self.target_name} id {rule.target_id}, which is a {elsewhere} there, "
                         f"not a {label}")
-            return f"{what} is mapped to {self.target_name} {label} {rule.target_id}, which does not exist there"
+            return reference.gone_target(rule, ap_list, self.target_name, label)
         if not target.active:
             return f"{what} is mapped to {self.target_name} {label} {target.name or rule.target_id}, which is archived"
         return None
@@ -547,7 +579,25 @@ class Sync:
     def sync_suppliers(self):
         with self.target_lock("vendors"):
             self.sync_stream("suppliers", "vendor", self.erp.suppliers(self.since("suppliers", "vendor")),
-                             lambda supplier: supplier.name, self.prepare_supplier, self.send_vendors)
+                             lambda supplier: supplier.name, self.prepare_supplier, self.send_vendors,
+                             before=self.prefetch_owners)
+
+    def prefetch_owners(self, suppliers):
+        """Who owns the vendors a batch of suppliers would become, in one query. Read under the account's lock, so
+        no other integration claims one of them before this batch is written."""
+        keys = {self.ap.vendor_key(supplier.source_id) for supplier in suppliers}
+        self.owners = {owner.vendor_key: owner for owner in VendorOwner.objects.filter(
+            account=self.account, vendor_key__in=keys).select_related("integration")}
+
+    def owned_by_another(self, supplier):
+        """Why the supplier's vendor is not this integration's to create, match or update, in words; None when it is
+        this integration's or nobody's yet."""
+        key = self.ap.vendor_key(supplier.source_id)
+        owner = self.owners.get(key)
+        if owner is None or owner.integration_id == self.integration.pk:
+            return None
+        return owned_elsewhere(key, self.ap.account_label, owner.integration.name,
+                               owner.integration.tenant_id == self.integration.tenant_id)
 
     def sync_stream(self, stream, object_type, items, describe, prepare, send, before=None):
         """Read the stream a batch at a time: each item against the ledger (`prepare` returns its Pending
@@ -625,11 +675,9 @@ class Sync:
         and process, so two integrations sending to one BILL organization never create the same vendor.
         Held for a whole stream: a connector may then trust what it listed earlier in the stream. A run
         that cannot get it in time is deferred, not failed: the other integration is simply busy."""
-        scope = getattr(self.ap, "lock_scope", None) or f"connection-{self.integration.target_id}"
         stack = ExitStack()
         try:
-            stack.enter_context(exclusive(f"{self.integration.target.system}:{scope}:{what}",
-                                          wait_seconds=TARGET_LOCK_WAIT.total_seconds()))
+            stack.enter_context(exclusive(f"{self.account}:{what}", wait_seconds=TARGET_LOCK_WAIT.total_seconds()))
         except TransientError:
             raise Deferred(f"Another run is sending {what} to the same {self.target_name} account; this one resumes "
                            "at its next turn.", until=timezone.now() + TARGET_LOCK_WAIT) from None
@@ -653,9 +701,16 @@ class Sync:
         if not supplier.active and not record.target_id:
             return self.set_aside(record, source_hash, data, f"Supplier {supplier.source_id} is blocked or on hold in "
                                   f"{self.source_name}; no vendor is made for it while it is.")
+        if not supplier.active:
+            return self.hold_vendor(record, source_hash, supplier)
+        self.release_vendor(record, supplier)
         problem = self.supplier_problem(supplier)
         if problem:
             return self.fail(record, "data", problem, data)
+        problem = self.owned_by_another(supplier)
+        if problem:
+            # Nothing is sent: the other integration's vendor keeps what its own ERP said.
+            return self.fail(record, "configuration", problem, data)
         payload = self.ap.vendor_payload(supplier)
         if self.dry_run:
             self.planned_vendors[supplier.source_id] = record.target_id or f"(new vendor for {supplier.source_id})"
@@ -664,6 +719,37 @@ class Sync:
                               "source": f"{supplier.source_id} {supplier.name}", "payload": payload})
             return None
         return Pending(record, supplier, source_hash, data, {"input": asdict(supplier), "output": payload})
+
+    def hold_vendor(self, record, source_hash, supplier):
+        """A supplier blocked or put on hold after its vendor was made: nothing is sent for it while it is, its
+        vendor stays as it is, and its new invoices wait with the reason (prepare_invoice) until it is released and
+        they are replayed, as those of a supplier held before it had a vendor do. Audited once."""
+        why = (f"Supplier {supplier.source_id} is blocked or on hold in {self.source_name}; its invoices are not sent "
+               f"to {self.target_name} while it is.")
+        if self.dry_run or (record.data.get("on_hold") == why and record.source_hash == source_hash):
+            self.counters["vendors_set_aside"] += 1
+            return None
+        first = record.data.get("on_hold") != why
+        record.source_hash = source_hash
+        record.data = {**record.data, "marker": supplier.updated_marker, "on_hold": why}
+        if record.status == SyncRecord.SYNCED:
+            record.error_detail = why  # a failed record keeps its own reason
+        record.save()
+        self.counters["vendors_on_hold" if first else "vendors_set_aside"] += 1
+        if first:
+            self.log("sync.vendor.on_hold", record, why)
+        return None
+
+    def release_vendor(self, record, supplier):
+        """A supplier held after its vendor was made, active again: the hold is dropped from its record, written with
+        the outcome of this read (succeed or fail)."""
+        if self.dry_run or not record.data.get("on_hold"):
+            return
+        record.data = {key: value for key, value in record.data.items() if key != "on_hold"}
+        self.counters["vendors_released"] += 1
+        self.log("sync.vendor.released", record,
+                 f"Supplier {supplier.source_id} is no longer blocked or on hold in {self.source_name}; its invoices "
+                 f"that waited go to {self.target_name} when they are replayed.")
 
     def send_vendors(self, batch):
         # A vendor once made keeps its id, even when its last update failed: update it, never look again.
@@ -724,10 +810,31 @@ class Sync:
 
     # --- invoices → bills -------------------------------------------------------------------------------
     def sync_invoices(self):
-        with self.target_lock("bills"):
-            self.sync_stream("invoices", "bill", self.erp.approved_invoices(self.since("invoices", "bill")),
-                             lambda invoice: f"{invoice.invoice_number} ({invoice.supplier_id})",
-                             self.prepare_invoice, self.send_bills, before=self.prefetch_vendors)
+        self.newly_held = []
+        try:
+            with self.target_lock("bills"):
+                self.sync_stream("invoices", "bill", self.read_invoices(),
+                                 lambda invoice: f"{invoice.invoice_number} ({invoice.supplier_id})",
+                                 self.prepare_invoice, self.send_bills, before=self.prefetch_vendors)
+        finally:
+            if self.newly_held:  # what was noticed is said, even when the run stops later
+                alerts.bills_held_after_sending(self.integration, self.run, self.newly_held)
+
+    def read_invoices(self):
+        """The approved invoices, and, from an ERP that reports holds (REPORTS_HELD_INVOICES, read in the same
+        calls), the held, cancelled or voided ones that have a ledger row: a hold matters once a bill was sent or
+        tried. One held before it was ever read is left out, no row made for it, as before holds were read."""
+        since = self.since("invoices", "bill")
+        if can.REPORTS_HELD_INVOICES not in self.integration.source.spec.capabilities:
+            yield from self.erp.approved_invoices(since)
+            return
+        invoices = iter(self.erp.approved_invoices(since, include_held=True))
+        while chunk := list(islice(invoices, self.batch_size)):
+            held = [i.source_id for i in chunk if getattr(i, "held", None)]
+            known = set(SyncRecord.objects.filter(integration=self.integration, object_type="bill",
+                                                  source_id__in=held).values_list("source_id", flat=True)
+                        ) if held else set()
+            yield from (i for i in chunk if not getattr(i, "held", None) or i.source_id in known)
 
     def coding_for(self, invoice):
         """Each line's target GL account and dimensions, or the list of reasons it cannot be coded."""
@@ -774,21 +881,28 @@ class Sync:
         data = {"marker": invoice.updated_marker, "reference": invoice.reference, "total": str(invoice.total),
                 "currency": invoice.currency, "supplier": invoice.supplier_id}
         if record.status == SyncRecord.SYNCED:
+            self.note_hold(record, invoice)
             if record.source_hash == source_hash:
                 return self.unchanged(record)
             return self.changed_after_sending(record, source_hash)
+        if invoice.held:
+            return self.set_aside(record, source_hash, data, f"Held in {self.source_name} ({invoice.held}); it is not "
+                                  f"sent to {self.target_name} while it is.")
         vendor = self.vendor_records.get(invoice.supplier_id)
         problems, kind = [], "data"
         vendor_id = vendor.target_id if vendor and vendor.status == SyncRecord.SYNCED else None
         if self.dry_run:
             vendor_id = vendor_id or self.planned_vendors.get(invoice.supplier_id)
-        if vendor_id is None:
+        if vendor is not None and vendor.data.get("on_hold"):
+            problems.append(vendor.data["on_hold"])  # held after its vendor was made: it waits, as it says
+        elif vendor_id is None:
             why = (vendor.error_detail.rstrip(".") if vendor and vendor.error_detail else "it has not been synced")
             # The vendor's own reason names the supplier again ("Supplier S1 (Acme) has no tax ID"): "it" says it.
             why = re.sub(rf"^Supplier {re.escape(invoice.supplier_id)} (\([^)]*\) )?", "it ", why)
             problems.append(f"Supplier {invoice.supplier_id} is not in {self.target_name} yet: {why}")
-            if vendor is not None and vendor.error_class in RETRY_CLASSES:
-                # Waiting on a vendor that failed for a passing reason: retried with it, not left for a replay.
+            if vendor is not None and vendor.error_class in (*RETRY_CLASSES, "configuration"):
+                # Waiting on a vendor that failed for a passing reason: retried with it, not left for a replay. Or on
+                # an integration setting (a vendor owned by another integration): fixed there, as the vendor is.
                 kind = vendor.error_class
         lines_total = sum((line.amount for line in invoice.lines), Decimal("0.00"))
         if lines_total != invoice.total:
@@ -812,6 +926,29 @@ class Sync:
             return None
         return Pending(record, invoice, source_hash, data, {"input": asdict(invoice), "output": payload},
                        vendor_id=vendor_id, coding=coding)
+
+    def note_hold(self, record, invoice):
+        """An invoice held, cancelled or voided in the ERP after its bill was sent, or released again. The bill is
+        never changed or deleted from here: the record says what happened, a person decides in the AP platform,
+        and the run's alert names it (sync_invoices). Noticed once per change."""
+        held = invoice.held or None
+        if self.dry_run or record.data.get("held") == held:
+            return
+        if held:
+            said = (f"Held in {self.source_name} after it was sent — stop it in {self.target_name} if it must not be "
+                    f"paid ({self.source_name}: {held}).")
+            record.data = {**record.data, "held": held, "held_at": timezone.now().isoformat()}
+            record.error_detail = said
+            self.newly_held.append(record)
+            action, counter = "sync.bill.held_after_sending", "bills_held_after_sending"
+        else:
+            said = f"No longer held in {self.source_name}; its bill in {self.target_name} stands as it was sent."
+            record.data = {key: value for key, value in record.data.items() if key not in ("held", "held_at")}
+            record.error_detail = ""
+            action, counter = "sync.bill.released", "bills_released"
+        record.save(update_fields=["data", "error_detail", "updated_at"])
+        self.counters[counter] += 1
+        self.log(action, record, said)
 
     def payable_currencies(self):
         if self._payable_currencies is False:
@@ -945,6 +1082,11 @@ class Sync:
         vendors = {r.target_id: r for r in SyncRecord.objects.filter(
             integration=self.integration, object_type="vendor", status=SyncRecord.SYNCED,
             target_id__in=[e.source_id if isinstance(e, Unreadable) else e.vendor_id for e in edits])}
+        # Only the vendors this integration owns: another integration's vendor (the same supplier id from another
+        # ERP) holds that ERP's values, never to be written into this one.
+        owned = set(VendorOwner.objects.filter(account=self.account, integration=self.integration,
+                                               vendor_id__in=list(vendors)).values_list("vendor_id", flat=True))
+        vendors = {vendor_id: row for vendor_id, row in vendors.items() if vendor_id in owned}
         for edit in edits:
             if isinstance(edit, Unreadable):
                 self.fail(self.ledger("supplier_update", edit.source_id, edit.source_ref), "data", edit.reason,

@@ -1,8 +1,30 @@
+import re
+
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Length
 
 from connectors.models import Connection
 from portal.models import Tenant
+from syncs.plan import system_name
+
+# What a vendor key prefix may hold: it becomes part of an id in the AP platform.
+PREFIX_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def ap_account(connection, connector):
+    """The remote account an AP connection's objects live in, as the vendors' owners and the "look up, then create"
+    lock know it: the connector's lock_scope (a BILL organization, whichever connection reaches it), or the
+    connection itself when the connector names none."""
+    return f"{connection.system}:{getattr(connector, 'lock_scope', None) or f'connection-{connection.pk}'}"
+
+
+def owned_elsewhere(vendor_key, account_label, owner_name, same_tenant):
+    """Why an integration may not send a supplier whose vendor another integration owns, in words. Another tenant's
+    integration is not named to this one."""
+    whose = f"integration '{owner_name}'" if same_tenant else "an integration of another tenant"
+    return (f"Vendor {vendor_key} in {account_label} belongs to {whose}; give this integration a vendor key prefix to "
+            "keep its suppliers apart.")
 
 
 class Integration(models.Model):
@@ -16,10 +38,19 @@ class Integration(models.Model):
                                help_text="The AP platform the bills go to.")
     enabled = models.BooleanField(default=True)
     paused = models.BooleanField(default=False, help_text="Paused integrations keep their schedule but skip runs.")
+    # Said alike whichever check catches it: the form's for a negative number, clean() for 0.
+    INTERVAL_RULE = "The interval is in minutes and must be at least 1."
     interval_minutes = models.PositiveIntegerField(default=15)
     next_run_at = models.DateTimeField(null=True, blank=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
     options = models.JSONField(default=dict, blank=True)
+    vendor_key_prefix = models.CharField(
+        max_length=20, blank=True,
+        help_text="Put before each supplier id in the key the AP platform finds its vendor by (IFS- makes supplier "
+                  "S10001 the vendor IFS-S10001), and before each invoice id where the platform keys invoices by ours. "
+                  "Needed when another integration sends suppliers with the same ids to the same AP account: each "
+                  "vendor belongs to the integration that made it. Set it before the first run; it cannot change "
+                  "once the integration has vendors.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -47,13 +78,47 @@ class Integration(models.Model):
             elif self.tenant_id and target.tenant_id != self.tenant_id:
                 errors["target"] = f"'{target.name}' belongs to another tenant."
         if self.interval_minutes is not None and self.interval_minutes < 1:
-            errors["interval_minutes"] = "The interval is at least one minute."
+            errors["interval_minutes"] = self.INTERVAL_RULE
         for name, connection in (("source", source), ("target", target)):
             if connection is not None and name not in errors and not connection.spec.built:
                 errors[name] = (f"'{connection.name}' is a {connection.spec.label} connection, and ml-connector "
                                 "cannot connect to that system yet.")
+        problem = self.prefix_problem(source, target if "target" not in errors else None)
+        if problem:
+            errors["vendor_key_prefix"] = problem
         if errors:
             raise ValidationError(errors)
+
+    def prefix_problem(self, source, target):
+        """Why the vendor key prefix cannot be used, in words, or None."""
+        prefix = self.vendor_key_prefix or ""
+        if prefix and not PREFIX_PATTERN.fullmatch(prefix):
+            return ("A vendor key prefix holds letters, digits, hyphens, underscores and dots, starting with a letter "
+                    "or digit, without spaces (IFS- for example).")
+        stored = (Integration.objects.filter(pk=self.pk).values_list("vendor_key_prefix", flat=True).first()
+                  if self.pk else None)
+        if stored is not None and stored != prefix:
+            # Its vendors were made, and are found again after a crash, under the keys of the old prefix.
+            vendors = self.records.filter(object_type="vendor").exclude(target_id="").count()
+            if vendors:
+                was = f"the prefix '{stored}'" if stored else "no prefix"
+                return (f"This integration already has {vendors} vendor(s), made with {was}; changing it would orphan "
+                        "them (their suppliers would be looked for under new keys and made again). Keep it, or set "
+                        "the prefix on a new integration.")
+        if not prefix or target is None or not target.spec.is_ap or not target.spec.built:
+            return None
+        length, where = target.spec.connector_class().vendor_key_limit(target)
+        platform = system_name(target)
+        longest = (SyncRecord.objects.filter(integration__source=source, object_type="vendor")
+                   .order_by(Length("source_id").desc()).values_list("source_id", flat=True).first()
+                   if source is not None else None) or ""
+        if len(prefix) + len(longest) > length:
+            return (f"{platform} keeps a supplier's key in {where}, {length} characters at most: with this "
+                    f"prefix, supplier {longest} would need {len(prefix) + len(longest)}. Choose a shorter prefix.")
+        if len(prefix) >= length:
+            return (f"{platform} keeps a supplier's key in {where}, {length} characters at most: this "
+                    "prefix leaves no room for the supplier id. Choose a shorter prefix.")
+        return None
 
     @property
     def plan(self):
@@ -147,8 +212,12 @@ class SyncRecord(models.Model):
     # Set aside by a person with a reason (a duplicate the supplier sent twice): never sent, never retried,
     # until someone undoes it.
     IGNORED = "ignored"
+    # A payment share written back as paid, then voided, returned, escheated or reversed in the AP platform, and
+    # that reversal written back too: no longer paid. A status of its own (not a flag in `data`) so that what was
+    # paid and what was undone are counted on the status indexes.
+    UNDONE = "undone"
     STATUSES = [(PENDING, "Pending"), (SYNCED, "Synced"), (FAILED, "Failed"), (SKIPPED, "Skipped"),
-                (IGNORED, "Ignored")]
+                (IGNORED, "Ignored"), (UNDONE, "Undone")]
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="records")
     object_type = models.CharField(max_length=30)
@@ -188,6 +257,27 @@ class SyncRecord(models.Model):
 
     def __str__(self):
         return f"{self.object_type} {self.source_ref or self.source_id}"
+
+
+class VendorOwner(models.Model):
+    """Which integration a vendor in an AP account belongs to: the one that created or first matched it. Another
+    integration sending to the same account never updates or matches it and never writes its edits back to its
+    own ERP. Written in the same transaction as the ledger row that records the vendor."""
+
+    account = models.CharField(max_length=200,
+                               help_text="The AP account the vendor lives in (syncs.models.ap_account).")
+    vendor_key = models.CharField(max_length=200, help_text="What the AP platform finds the vendor by: the supplier id "
+                                                            "after the integration's vendor key prefix.")
+    vendor_id = models.CharField(max_length=200, help_text="The vendor's id in the AP platform.")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="owned_vendors")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "vendor_key"], name="one_owner_per_vendor")]
+        indexes = [models.Index(fields=["account", "vendor_id"], name="owner_by_vendor_id")]
+
+    def __str__(self):
+        return f"{self.vendor_key} in {self.account}: {self.integration}"
 
 
 class SyncRun(models.Model):

@@ -2,7 +2,8 @@
 
 A payment's ledger row (object type "payment", source id "<payment id>:<bill id>") remembers what
 was written to the ERP and the newest AP-side update seen. Older updates arriving late are ignored;
-a later state (voided after paid) changes what was written instead of adding a second payment.
+a later state (voided after paid) changes what was written instead of adding a second payment, and
+the row becomes "undone": only "synced" payment rows count as paid (syncs/status.py).
 
 Each bill's share is written on its own: a share the ERP refuses fails that share's row, and the
 other shares still go. The ERP is never called inside a transaction: the row is claimed under its
@@ -21,6 +22,7 @@ from connectors.errors import RecordError, TransientError
 from portal import audit
 from syncs.models import SyncRecord
 from syncs.plan import system_name, writes_payments_back
+from syncs.templatetags.status import day, money
 
 PAID, VOIDED = "PAID", "VOIDED"
 VIA_WORDS = {"poll": "polling the AP platform", "webhook": "webhook", "gap poll": "catching up after a webhook gap"}
@@ -132,7 +134,7 @@ def _apply_to_bill(integration, bill, payment, erp, via, actor):
             audit.record("sync.payment.failed", actor=actor, tenant=integration.tenant, obj=record,
                          source_ref=bill.source_ref, target_id=payment.payment_id, message=record.error_detail)
         else:
-            record.status = SyncRecord.SYNCED
+            record.status = SyncRecord.SYNCED if wanted == PAID else SyncRecord.UNDONE
             record.target_id = payment.payment_id
             record.error_class = record.error_detail = ""
             record.data.update({"posted": wanted, "amount": str(payment.amount),
@@ -141,9 +143,11 @@ def _apply_to_bill(integration, bill, payment, erp, via, actor):
             record.save()
             audit.record("sync.payment.written_back", actor=actor, tenant=integration.tenant, obj=record,
                          source_ref=bill.source_ref, target_id=payment.payment_id,
-                         message=f"{'Paid' if wanted == PAID else 'Payment reversed'}: {payment.amount} "
-                                 f"{payment.currency}, dated {record.data['date'] or 'without a date'}, seen by "
-                                 f"{VIA_WORDS.get(via, via)}. {system_name(integration.source)}: {reference}",
+                         # Finance reads this on the invoice's page: money and the date as everywhere there.
+                         message=f"{'Paid' if wanted == PAID else 'Payment reversed'}: "
+                                 f"{money(payment.amount, payment.currency)}, "
+                                 f"{f'dated {day(payment.process_date)}' if payment.process_date else 'without a date'}"
+                                 f", seen by {VIA_WORDS.get(via, via)}. {system_name(integration.source)}: {reference}",
                          details={"transformation": {
                              "input": {"payment_id": payment.payment_id, "status": payment.status,
                                        "amount": str(payment.amount), "process_date": record.data["date"]},

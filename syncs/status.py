@@ -1,5 +1,6 @@
-"""What the status pages and the alerts say about integrations: freshness, what moved, the daily chart and one
-invoice's lineage. Every function here costs a fixed number of queries, whatever the size of the ledger."""
+"""What the status pages, the alerts, /metrics and the tie-out say about integrations: freshness, what moved,
+payments that stand and payments undone, the daily chart and one invoice's lineage. Every function here costs a
+fixed number of queries, whatever the size of the ledger."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ COMPLETED = (SyncRun.SUCCEEDED, SyncRun.PARTIAL)
 # No completed run for this many intervals and the integration is stale.
 STALE_INTERVALS = 3
 CHART_DAYS = 30
+LABEL_WIDTH = 60  # a date under the chart ("30 Mar 2026") at its 10px font
 MOVED_TYPES = [("vendor", "Vendors"), ("bill", "Bills"), ("payment", "Payments back")]
 
 
@@ -52,35 +54,71 @@ def day_start(day):
 
 
 @dataclass
+class Figure:
+    """How many, and how much in each currency (amounts in two currencies never add up)."""
+
+    count: int = 0
+    amounts: dict = field(default_factory=dict)  # currency -> Decimal
+
+    def add(self, count, currency, amount):
+        self.count += count
+        if amount:
+            self.amounts[currency] = self.amounts.get(currency, Decimal("0")) + amount
+
+
+# A payment share is paid while its row is synced; undone (voided, returned, escheated, reversed) once the reversal
+# was written back. The dashboard, /metrics and the tie-out all count payments by this, and nothing else.
+PAID, UNDONE = "paid", "undone"
+PAYMENT_STATES = {SyncRecord.SYNCED: PAID, SyncRecord.UNDONE: UNDONE}
+
+
+@dataclass
 class Moved:
     label: str
-    today: int = 0
-    week: int = 0
-    today_amounts: dict = field(default_factory=dict)  # currency -> Decimal
-    week_amounts: dict = field(default_factory=dict)
+    kind: str  # the records page's "What" filter
+    status: str = SyncRecord.SYNCED
+    hint: str = ""
+    today: Figure = field(default_factory=Figure)
+    week: Figure = field(default_factory=Figure)
+
+
+def moved_rows():
+    rows = {kind: Moved(label, kind) for kind, label in MOVED_TYPES}
+    rows[UNDONE] = Moved("Undone", "payment", SyncRecord.UNDONE, "payments voided, returned, escheated or reversed")
+    return rows
 
 
 def moved(integrations, now=None):
-    """{integration id: [Moved per object type]}: what was synced today and this week, with amounts."""
+    """{integration id: [Moved]}: what was synced today and this week, with amounts, per object type; payments that
+    were undone on a line of their own, never among the payments back."""
     now = now or timezone.now()
     today = day_start(timezone.localtime(now).date())
     week = day_start(week_start(now))
-    rows = (SyncRecord.objects.filter(integration__in=integrations, status=SyncRecord.SYNCED, updated_at__gte=week,
+    rows = (SyncRecord.objects.filter(integration__in=integrations, updated_at__gte=week,
+                                      status__in=[SyncRecord.SYNCED, SyncRecord.UNDONE],
                                       object_type__in=[t for t, _ in MOVED_TYPES])
-            .order_by().values("integration_id", "object_type", "currency")
+            .order_by().values("integration_id", "object_type", "status", "currency")
             .annotate(week=Count("pk"), today=Count("pk", filter=Q(updated_at__gte=today)),
                       week_amount=Sum("amount"), today_amount=Sum("amount", filter=Q(updated_at__gte=today))))
-    result = defaultdict(lambda: {t: Moved(label) for t, label in MOVED_TYPES})
+    result = defaultdict(moved_rows)
     for row in rows:
-        item = result[row["integration_id"]][row["object_type"]]
-        item.week += row["week"]
-        item.today += row["today"]
-        if row["currency"] and row["object_type"] != "vendor":
-            for key, amount in (("week_amounts", row["week_amount"]), ("today_amounts", row["today_amount"])):
-                if amount:
-                    bucket = getattr(item, key)
-                    bucket[row["currency"]] = bucket.get(row["currency"], Decimal("0")) + amount
+        item = result[row["integration_id"]][UNDONE if row["status"] == SyncRecord.UNDONE else row["object_type"]]
+        money = row["object_type"] != "vendor"  # a vendor row has no amount of its own
+        item.week.add(row["week"], row["currency"], row["week_amount"] if money else None)
+        item.today.add(row["today"], row["currency"], row["today_amount"] if money else None)
     return {i.pk: list(result[i.pk].values()) for i in integrations}
+
+
+def payment_totals(integrations=None):
+    """{PAID: Figure, UNDONE: Figure}: every payment share recorded for these integrations (every integration when
+    None), split into what stands and what was undone. One aggregate query on the status index."""
+    records = SyncRecord.objects.filter(object_type="payment", status__in=list(PAYMENT_STATES))
+    if integrations is not None:
+        records = records.filter(integration__in=integrations)
+    totals = {PAID: Figure(), UNDONE: Figure()}
+    for row in records.order_by().values("status", "currency").annotate(n=Count("pk"), total=Sum("amount")):
+        totals[PAYMENT_STATES[row["status"]]].add(row["n"], row["currency"], row["total"])
+    return totals
 
 
 @dataclass
@@ -88,14 +126,16 @@ class Day:
     day: object
     synced: int = 0
     failed: int = 0
+    undone: int = 0
 
 
 def daily(integrations, now=None, days=CHART_DAYS):
-    """{integration id: [Day] oldest first}: records synced and records failed, by the day they last changed."""
+    """{integration id: [Day] oldest first}: records synced, records failed and payments undone, by the day they
+    last changed."""
     now = now or timezone.now()
     first = timezone.localtime(now).date() - timedelta(days=days - 1)
     rows = (SyncRecord.objects.filter(integration__in=integrations, updated_at__gte=day_start(first),
-                                      status__in=[SyncRecord.SYNCED, SyncRecord.FAILED])
+                                      status__in=[SyncRecord.SYNCED, SyncRecord.FAILED, SyncRecord.UNDONE])
             .annotate(day=TruncDate("updated_at")).order_by()
             .values("integration_id", "day", "status").annotate(n=Count("pk")))
     table = defaultdict(dict)
@@ -107,22 +147,27 @@ def daily(integrations, now=None, days=CHART_DAYS):
 
 
 def chart(days, width=620, height=170):
-    """Bars for a server-rendered SVG: synced (up) and failed (stacked above), scaled to the busiest day."""
-    top = max((d.synced + d.failed for d in days), default=0) or 1
+    """Bars for a server-rendered SVG: synced (up), payments undone and failed stacked above, scaled to the busiest
+    day."""
+    top = max((d.synced + d.undone + d.failed for d in days), default=0) or 1
     plot = height - 30
     slot = width / max(len(days), 1)
     bars = []
     for n, d in enumerate(days):
-        synced_h = plot * d.synced / top
-        failed_h = plot * d.failed / top
+        synced_h, undone_h, failed_h = (plot * count / top for count in (d.synced, d.undone, d.failed))
         bars.append({"x": round(n * slot + 1, 1), "w": round(max(slot - 2, 1), 1), "day": d.day,
-                     "synced": d.synced, "failed": d.failed,
+                     "synced": d.synced, "undone": d.undone, "failed": d.failed,
                      "synced_y": round(plot - synced_h, 1), "synced_h": round(synced_h, 1),
-                     "failed_y": round(plot - synced_h - failed_h, 1), "failed_h": round(failed_h, 1),
-                     # A date under every seventh bar, and under the last one when it has room.
-                     "label": n % 7 == 0 or (n == len(days) - 1 and n % 7 >= 4)})
+                     "undone_y": round(plot - synced_h - undone_h, 1), "undone_h": round(undone_h, 1),
+                     "failed_y": round(plot - synced_h - undone_h - failed_h, 1), "failed_h": round(failed_h, 1),
+                     # A date under every seventh bar, and under the last one when it has room; near the right
+                     # edge it ends under its bar rather than running off the chart.
+                     "label": n % 7 == 0 or (n == len(days) - 1 and n % 7 >= 4),
+                     "anchor": "start" if n * slot < width - LABEL_WIDTH else "end",
+                     "label_x": round(n * slot + 1 if n * slot < width - LABEL_WIDTH else (n + 1) * slot - 1, 1)})
     return {"width": width, "height": height, "plot": plot, "top": top, "bars": bars,
-            "synced": sum(d.synced for d in days), "failed": sum(d.failed for d in days)}
+            "synced": sum(d.synced for d in days), "undone": sum(d.undone for d in days),
+            "failed": sum(d.failed for d in days)}
 
 
 # --- one invoice's way through the systems ----------------------------------------------------------------

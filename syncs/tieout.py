@@ -2,7 +2,9 @@
 suppliers an integration carries, with every difference named.
 
 Matched through the ledger (which bill each invoice became), never by number alone: two suppliers can
-use the same invoice number. Amounts compared are what is still to pay on each side.
+use the same invoice number. Amounts compared are what is still to pay on each side. Beside them, the payments
+the ledger holds for the integration: those that stand and those undone, counted as the dashboard and /metrics
+count them (syncs.status.payment_totals).
 """
 
 from dataclasses import dataclass, field, replace
@@ -10,6 +12,7 @@ from decimal import Decimal
 
 from connectors.errors import ConnectorError
 from portal.fields import CredentialsUnreadable
+from syncs import status
 from syncs.models import SyncRecord
 from syncs.plan import system_name
 
@@ -18,7 +21,10 @@ AMOUNT_DIFFERS = "amount differs"
 PAID_IN_AP_ONLY = "paid in the AP platform only"
 PAID_IN_ERP_ONLY = "paid in the ERP only"
 ONLY_IN_AP = "only in the AP platform"
-KINDS = (MISSING, AMOUNT_DIFFERS, PAID_IN_AP_ONLY, PAID_IN_ERP_ONLY, ONLY_IN_AP)
+# Held, cancelled or voided in the ERP after its bill was sent (the ledger says so: Sync.note_hold), its bill still
+# open: not paid in the ERP, and nothing but a person stops the AP platform paying it.
+HELD_IN_ERP = "held in the ERP, open in the AP platform"
+KINDS = (MISSING, AMOUNT_DIFFERS, PAID_IN_AP_ONLY, PAID_IN_ERP_ONLY, HELD_IN_ERP, ONLY_IN_AP)
 CHUNK = 500
 
 
@@ -44,6 +50,8 @@ class TieOut:
     ap_totals: dict = field(default_factory=dict)
     matched: int = 0
     error: str = ""
+    # What the ledger holds of payments back, as the dashboard and /metrics count them.
+    payments: dict = field(default_factory=lambda: {status.PAID: status.Figure(), status.UNDONE: status.Figure()})
 
     def counts(self):
         """{kind: how many}, in KINDS order, kinds without rows left out."""
@@ -71,7 +79,8 @@ def ledger_rows(integration, object_type, **lookup):
 
 def report(integration):
     """Read both sides now and compare them. A side that cannot be read makes `error` say so."""
-    result = TieOut(system_name(integration.source), system_name(integration.target))
+    result = TieOut(system_name(integration.source), system_name(integration.target),
+                    payments=status.payment_totals([integration]))
     try:
         with integration.source.connector() as erp, integration.target.connector() as ap:
             erp_open = {item.source_id: item for item in erp.open_invoices()}
@@ -102,7 +111,10 @@ def report(integration):
                                           record.pk if record else None))
             continue
         bill = ap_open.get(record.target_id)
-        if bill is None:
+        if bill is not None and record.data.get("held"):
+            result.rows.append(Difference(HELD_IN_ERP, invoice.number, supplier, invoice.amount, bill.amount,
+                                          invoice.currency, record.pk))
+        elif bill is None:
             result.rows.append(Difference(PAID_IN_AP_ONLY, invoice.number, supplier, invoice.amount, None,
                                           invoice.currency, record.pk))
         elif bill.amount != invoice.amount:
@@ -114,7 +126,8 @@ def report(integration):
         record = invoices_of_bills.get(bill.source_id)
         if record is not None:
             if record.source_id not in erp_open:
-                result.rows.append(Difference(PAID_IN_ERP_ONLY, bill.number, record.party or bill.supplier_id, None,
+                kind = HELD_IN_ERP if record.data.get("held") else PAID_IN_ERP_ONLY
+                result.rows.append(Difference(kind, bill.number, record.party or bill.supplier_id, None,
                                               bill.amount, record.currency or bill.currency, record.pk))
         elif bill.supplier_id in vendors:
             vendor = vendors[bill.supplier_id]

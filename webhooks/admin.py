@@ -1,17 +1,21 @@
+"""The admin of BILL webhook subscriptions and events, scoped to the tenants the user operates through their
+connection, and the webhook actions this floor adds to the connection admin."""
+
 from django.contrib import admin, messages
 
 from connectors import capabilities as can
 from connectors.admin import ConnectionAdmin
 from connectors.errors import ConnectorError
 from portal import audit
-from portal.admin_utils import AuditedAdminMixin, ByTenantFilter, ReadOnlyAdminMixin
+from portal.admin_utils import AuditedAdminMixin, ByTenantFilter, ReadOnlyAdminMixin, TenantScopedAdminMixin
 from portal.fields import CredentialsUnreadable, Undecryptable
 from webhooks import subscriptions, tasks
 from webhooks.models import WebhookEvent, WebhookSubscription
 
 
 @admin.register(WebhookSubscription)
-class WebhookSubscriptionAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class WebhookSubscriptionAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+    tenant_path = "connection__tenant"
     list_display = ["name", "connection", "remote_id", "enabled", "notification_url", "last_checked_at",
                     "rejected_count", "last_rejected_at"]
     list_filter = ["enabled", ("connection", ByTenantFilter)]
@@ -37,7 +41,8 @@ class WebhookSubscriptionAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class WebhookEventAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    tenant_path = "connection__tenant"
     list_display = ["received_at", "connection", "event_type", "event_id", "status", "rejection", "signature_ok",
                     "attempts"]
     list_filter = ["status", "rejection", "event_type", "signature_ok", ("received_at", admin.DateFieldListFilter),

@@ -24,6 +24,8 @@ BILL_TYPE = "Bill"
 # UNCONFIRMED (docs AC2): that a released bill with a balance always reads Open (not Pending Payment, say),
 # and that only documents of type Bill are to be paid (credit and debit adjustments, prepayments are not read).
 OPEN, BALANCED = "Open", "Balanced"
+# A bill put back on hold after it was read (docs AC13, UNCONFIRMED): its status reads On Hold.
+ON_HOLD = "On Hold"
 # Vendors that may be paid. UNCONFIRMED (docs AC3): the display values of Acumatica's vendor statuses; On
 # Hold, Hold Payments and Inactive vendors are blocked: no new vendor is made for them in BILL.
 PAYABLE_VENDOR_STATUSES = frozenset({"Active", "One-Time"})
@@ -134,9 +136,11 @@ class AcumaticaConnector(ErpConnector):
     def payable_statuses(self):
         return or_(eq("Status", OPEN), eq("Status", BALANCED)) if self.include_balanced else eq("Status", OPEN)
 
-    def approved_invoices(self, since=None):
-        """Released bills (status Open; Balanced ones too when the connection says so), with their lines."""
-        conditions = [eq("Type", BILL_TYPE), self.payable_statuses()]
+    def approved_invoices(self, since=None, include_held=False):
+        """Released bills (status Open; Balanced ones too when the connection says so), with their lines. With
+        `include_held`, the bills on hold come in the same calls (one more status in the filter), marked `held`."""
+        statuses = self.payable_statuses()
+        conditions = [eq("Type", BILL_TYPE), or_(statuses, eq("Status", ON_HOLD)) if include_held else statuses]
         if since is not None:
             conditions.append(gt("LastModifiedDateTime", since))
         for record in self.client.records("Bill", where=and_(*conditions), expand=("Details",)):
@@ -163,7 +167,8 @@ class AcumaticaConnector(ErpConnector):
                 currency=r["CurrencyID"].upper(), lines=lines, description=r.get("Description") or "",
                 po_number=next((line.po_number for line in lines if line.po_number), ""), updated_marker=updated,
                 reference={"Type": r["Type"], "ReferenceNbr": number, "Vendor": r["Vendor"],
-                           "CurrencyID": r["CurrencyID"]})
+                           "CurrencyID": r["CurrencyID"]},
+                held="status On Hold" if r.get("Status") == ON_HOLD else None)
         except DataError as exc:
             return Unreadable("bill", source_id, f"{invoice_number} ({r.get('Vendor')})", str(exc), updated)
 

@@ -28,7 +28,7 @@ from decimal import Decimal
 from connectors import canonical
 from connectors.acumatica import contract
 from connectors.odata import Dialect, ODataQueryError, apply_query
-from connectors.sandbox import BadRequest, InFlight, Response, Simulator, public, route
+from connectors.sandbox import BadRequest, InFlight, Response, Simulator, public, route, stable_uuid
 
 TENANT = "MLC"
 USERNAME = "mlc-integration"
@@ -525,14 +525,16 @@ class AcumaticaSimulator(Simulator):
             raise Invalid(errors)
         hold = record.get("Hold") is not False  # Hold Documents on Entry, as most AP preferences have it
         self.numbers["check"] += 1
-        return {**record, "id": str(uuid.uuid4()), "ReferenceNbr": f"{self.numbers['check']:06d}",
+        number = f"{self.numbers['check']:06d}"
+        return {**record, "id": stable_uuid("Check", PAYMENT_TYPE, number), "ReferenceNbr": number,
                 "CashAccount": cash_account, "PaymentMethod": method, "CurrencyID": currency, "Hold": hold,
                 "Status": "On Hold" if hold else "Balanced", "PaymentAmount": amount,
                 "UnappliedBalance": amount - applied,
                 "ApplicationDate": record.get("ApplicationDate") or as_day(self.clock.now()),
                 "LastModifiedDateTime": now_stamp(self.clock), "History": [],
-                "Details": [{**d, "id": str(uuid.uuid4()), "Balance": self.bills[(d["DocType"], d["ReferenceNbr"])][
-                    "Balance"], "CashDiscountBalance": Decimal(0)} for d in details]}
+                "Details": [{**d, "id": stable_uuid("Check", PAYMENT_TYPE, number, n),
+                             "Balance": self.bills[(d["DocType"], d["ReferenceNbr"])]["Balance"],
+                             "CashDiscountBalance": Decimal(0)} for n, d in enumerate(details)]}
 
     @route("DELETE", ENTITY + "/" + GUID)
     def delete_record(self, request, session, endpoint, version, entity, record_id):
@@ -611,7 +613,8 @@ class AcumaticaSimulator(Simulator):
         for detail in check["Details"]:
             bill = self.bills[(detail["DocType"], detail["ReferenceNbr"])]
             bill["Balance"] -= detail["AmountPaid"]
-            bill["Applications"].append({"id": str(uuid.uuid4()), "DocType": PAYMENT_TYPE,
+            application = stable_uuid("Application", bill["Type"], bill["ReferenceNbr"], check["ReferenceNbr"])
+            bill["Applications"].append({"id": application, "DocType": PAYMENT_TYPE,
                                          "ReferenceNbr": check["ReferenceNbr"], "AmountPaid": detail["AmountPaid"],
                                          "Balance": bill["Balance"], "Status": "Closed"})
             bill.update(Status="Closed" if bill["Balance"] == 0 else "Open", LastModifiedDateTime=now)
@@ -629,10 +632,12 @@ class AcumaticaSimulator(Simulator):
         self.checks[(VOID_TYPE, check["ReferenceNbr"])] = {
             **{k: check[k] for k in ("Vendor", "PaymentRef", "CashAccount", "PaymentMethod", "CurrencyID",
                                      "PaymentAmount", "ReferenceNbr")},
-            "id": str(uuid.uuid4()), "Type": VOID_TYPE, "Hold": False, "Status": "Balanced", "UnappliedBalance": 0,
+            "id": stable_uuid("Check", VOID_TYPE, check["ReferenceNbr"]), "Type": VOID_TYPE, "Hold": False,
+            "Status": "Balanced", "UnappliedBalance": 0,
             "Description": f"Void of payment {check['ReferenceNbr']}", "ApplicationDate": as_day(self.clock.now()),
             "LastModifiedDateTime": now, "History": [],
-            "Details": [{**d, "id": str(uuid.uuid4())} for d in check["Details"]]}
+            "Details": [{**d, "id": stable_uuid("Check", VOID_TYPE, check["ReferenceNbr"], n)}
+                        for n, d in enumerate(check["Details"])]}
         check["LastModifiedDateTime"] = now
 
     # --- controls -----------------------------------------------------------------------------------------
@@ -662,6 +667,8 @@ class AcumaticaSimulator(Simulator):
                 return self.seed(canonical_seed())
             if action == "canonical-supplier":
                 return self.change_canonical_supplier(payload)
+            if action == "canonical-invoice":
+                return self.change_canonical_invoice(payload)
             if action == "canonical-state":
                 return {"payments": [
                     {"payment_id": c["PaymentRef"], "invoice_number": self.bills[(d["DocType"], d["ReferenceNbr"])][
@@ -669,7 +676,7 @@ class AcumaticaSimulator(Simulator):
                      "status": "VOIDED" if c["Status"] == "Voided" else "PAID"}
                     for c in self.checks.values() if c["Type"] == PAYMENT_TYPE for d in c["Details"]]}
         raise BadRequest(f"acumatica has no control {action!r}; controls: account, seed, sessions, update-vendor, "
-                         "seed-canonical, canonical-supplier, canonical-state")
+                         "seed-canonical, canonical-supplier, canonical-invoice, canonical-state")
 
     def typed(self, schema, given, what):
         """A record given to the seed controls (plain JSON values), typed by the definition; a field the
@@ -706,21 +713,23 @@ class AcumaticaSimulator(Simulator):
             vendor.setdefault("CashAccount", next((a for a, c in CASH_ACCOUNTS.items() if c == currency), None))
             vendor.setdefault("PaymentMethod", PAYMENT_METHODS[0])
             contact = vendor.setdefault("MainContact", {})
-            contact.setdefault("Address", {}).setdefault("id", str(uuid.uuid4()))
-            contact.setdefault("id", str(uuid.uuid4()))
-            self.vendors[vendor["VendorID"]] = {"id": str(uuid.uuid4()), "CreatedDateTime": now, **vendor,
+            contact.setdefault("Address", {}).setdefault("id", stable_uuid("Vendor", vendor["VendorID"], "Address"))
+            contact.setdefault("id", stable_uuid("Vendor", vendor["VendorID"], "Contact"))
+            self.vendors[vendor["VendorID"]] = {"id": stable_uuid("Vendor", vendor["VendorID"]), "CreatedDateTime": now,
+                                                **vendor,
                                                 "LastModifiedDateTime": now}
         for given in payload.get("accounts", []):
             account = self.typed("Account", given, f"Account {given.get('AccountCD')}")
             self.numbers["account"] += 1
-            self.accounts[account["AccountCD"]] = {"id": str(uuid.uuid4()), "AccountID": self.numbers["account"],
+            self.accounts[account["AccountCD"]] = {"id": stable_uuid("Account", account["AccountCD"]),
+                                                   "AccountID": self.numbers["account"],
                                                    "Active": True, "Type": "Expense", "CreatedDateTime": now,
                                                    **account, "LastModifiedDateTime": now}
         for given in payload.get("subaccounts", []):
             sub = self.typed("Subaccount", given, f"Subaccount {given.get('SubaccountCD')}")
             self.numbers["subaccount"] += 1
-            self.subaccounts[sub["SubaccountCD"]] = {"id": str(uuid.uuid4()), "Active": True,
-                                                     "SubaccountID": self.numbers["subaccount"], **sub}
+            self.subaccounts[sub["SubaccountCD"]] = {"id": stable_uuid("Subaccount", sub["SubaccountCD"]),
+                                                     "Active": True, "SubaccountID": self.numbers["subaccount"], **sub}
         for given in payload.get("bills", []):
             bill = self.typed("Bill", given, f"Bill {given.get('VendorRef')}")
             self.add_bill(bill, now)
@@ -738,13 +747,16 @@ class AcumaticaSimulator(Simulator):
                 raise BadRequest(f"Bill {bill.get('VendorRef')}: no GL account {line.get('Account')!r}")
             if line.get("Subaccount") and line["Subaccount"] not in self.subaccounts:
                 raise BadRequest(f"Bill {bill.get('VendorRef')}: no subaccount {line['Subaccount']!r}")
-            line.update(id=str(uuid.uuid4()), ExtendedCost=line.get("Amount"), Qty=line.get("Qty", Decimal(1)),
+            line.update(ExtendedCost=line.get("Amount"), Qty=line.get("Qty", Decimal(1)),
                         UnitCost=line.get("UnitCost", line.get("Amount")))
         self.numbers["bill"] += 1
         bill.setdefault("Type", "Bill")
         bill.setdefault("ReferenceNbr", f"{self.numbers['bill']:06d}")
         bill.setdefault("Balance", bill.get("Amount"))
-        bill.update(id=str(uuid.uuid4()), Hold=status == "On Hold", Applications=[], TaxTotal=Decimal(0),
+        for n, line in enumerate(bill.get("Details", [])):
+            line["id"] = stable_uuid("Bill", bill["Type"], bill["ReferenceNbr"], n)
+        bill.update(id=stable_uuid("Bill", bill["Type"], bill["ReferenceNbr"]), Hold=status == "On Hold",
+                    Applications=[], TaxTotal=Decimal(0),
                     LastModifiedDateTime=now)
         self.bills[(bill["Type"], bill["ReferenceNbr"])] = bill
 
@@ -774,6 +786,21 @@ class AcumaticaSimulator(Simulator):
                    if key in changes}
         self.change_vendor(payload.get("source_id", ""), {**vendor, "MainContact": contact})
         return {"source_id": payload["source_id"]}
+
+    def change_canonical_invoice(self, payload):
+        """Approve (release), hold or release a hold on a bill, found by vendor and vendor reference: On Hold while
+        it is held back from payment, Open otherwise."""
+        unknown = set(payload) - {"supplier_id", "number", "approved", "held"}
+        if unknown:
+            raise BadRequest(f"Cannot change {', '.join(sorted(unknown))}; fields: approved, held")
+        bill = next((b for b in self.bills.values() if b["Type"] == "Bill" and (b["Vendor"], b.get("VendorRef")) ==
+                     (payload.get("supplier_id"), payload.get("number"))), None)
+        if bill is None:
+            raise BadRequest(f"No bill {payload.get('number')!r} of vendor {payload.get('supplier_id')!r}")
+        if "approved" in payload or "held" in payload:
+            held = payload.get("held", False) or not payload.get("approved", True)
+            bill.update(Status="On Hold" if held else "Open", Hold=held, LastModifiedDateTime=now_stamp(self.clock))
+        return {"supplier_id": bill["Vendor"], "number": bill["VendorRef"]}
 
     def state(self):
         self.purge()

@@ -42,6 +42,9 @@ PAGE_MAX = 100
 BATCH_PAYEES = 100
 BATCH_INVOICES = 100
 BATCH_CODES = 500
+# UNCONFIRMED (X2): an ExternalId (our supplier key on a payee, our invoice id on an invoice) holds at most 100
+# characters.
+EXTERNAL_ID_LENGTH = 100
 # Ids per ExternalIds filter: keeps a URL well under common 8 KB limits with ids of up to 100 characters.
 IDS_PER_FILTER = 50
 # UNCONFIRMED (X5): the code lists AvidXchange keeps, by our dimension kinds.
@@ -316,15 +319,15 @@ def money(amount):
     return float(Decimal(amount).quantize(CENT))
 
 
-def payee_body(supplier):
+def payee_body(supplier, external_id):
     a = supplier.address
-    return {"ExternalId": supplier.source_id, "Name": supplier.name, "TaxId": supplier.tax_id,
+    return {"ExternalId": external_id, "Name": supplier.name, "TaxId": supplier.tax_id,
             "Email": supplier.email, "Phone": supplier.phone, "Currency": supplier.currency or "USD",
             "Address": {"Line1": a.line1, "Line2": a.line2, "City": a.city, "State": a.region,
                         "PostalCode": a.postal_code, "Country": a.country}}
 
 
-def invoice_body(payee_id, invoice, coding):
+def invoice_body(payee_id, invoice, coding, external_id):
     lines = []
     for index, line in enumerate(invoice.lines):
         target = coding.get(index, {})
@@ -334,7 +337,7 @@ def invoice_body(payee_id, invoice, coding):
         if dimensions:
             body["Dimensions"] = dimensions
         lines.append(body)
-    return {"ExternalId": invoice.source_id, "PayeeId": payee_id, "InvoiceNumber": invoice.invoice_number,
+    return {"ExternalId": external_id, "PayeeId": payee_id, "InvoiceNumber": invoice.invoice_number,
             "InvoiceDate": invoice.invoice_date.isoformat(), "DueDate": invoice.due_date.isoformat(),
             "Amount": money(invoice.total), "Currency": invoice.currency, "Description": invoice.description,
             "PurchaseOrderNumber": invoice.po_number, "Lines": lines}

@@ -16,6 +16,7 @@ from connectors.avidxchange.client import (
     BATCH_INVOICES,
     CONCURRENT_CALLS,
     COUNTED_AS_PAID,
+    EXTERNAL_ID_LENGTH,
     KINDS_BY_LIST,
     LIST_TYPES,
     REFERENCE_FIELDS,
@@ -123,6 +124,30 @@ class AvidXchangeConnector(ApConnector):
             return f"company-{self.client.account}"
         return "folder-" + hashlib.sha256(str(self.exchange.folder).encode()).hexdigest()[:24]
 
+    @property
+    def account_label(self):
+        """The account in words, for reasons naming whose payee it is."""
+        if self.client is not None:
+            return f"the AvidXchange company of connection '{self.connection.name}'"
+        return f"the AvidXchange exchange folder {self.exchange.folder}"
+
+    @classmethod
+    def vendor_key_limit(cls, connection):
+        """How long a vendor key may be, and where AvidXchange keeps it (for the integration form's words)."""
+        if (connection.options or {}).get("mode") == MODE_FILES:
+            return files.VENDOR_ID_LENGTH, "the VendorID of the exchange files"
+        return EXTERNAL_ID_LENGTH, "the payee's ExternalId"
+
+    def vendor_key(self, supplier_id):
+        """What a supplier's payee is found by (its ExternalId, or VendorID in file mode): the integration's prefix
+        and the supplier id."""
+        return f"{self.vendor_key_prefix}{supplier_id}"
+
+    def invoice_key(self, invoice_id):
+        """What an invoice is found by (its ExternalId): unique in the company like a payee's, so it takes the same
+        prefix, and two integrations' invoices with one id stay two invoices."""
+        return f"{self.vendor_key_prefix}{invoice_id}"
+
     def check(self):
         if self.client is not None:
             company = object_of(self.client.company(), "company")
@@ -199,76 +224,83 @@ class AvidXchangeConnector(ApConnector):
 
     # --- payees ---------------------------------------------------------------------------------------
     def vendor_payload(self, supplier):
-        return payee_body(supplier)
+        return payee_body(supplier, self.vendor_key(supplier.source_id))
 
     def find_vendors(self, suppliers):
+        keys = {s.source_id: self.vendor_key(s.source_id) for s in suppliers}
         if self.exchange is not None:
             sent = {row["VendorID"] for row in self.exchange.sent_rows("payees")}
-            return {s.source_id: s.source_id for s in suppliers if s.source_id in sent}
+            return {source_id: key for source_id, key in keys.items() if key in sent}
         found = {}
-        for payee in self.client.payees([s.source_id for s in suppliers]):
+        for payee in self.client.payees(list(keys.values())):
             payee = object_of(payee, "payee")
             where = f"AvidXchange payee {payee.get('Id')!r}"
             external = text_of(payee, "ExternalId", where)
             if external:
                 found.setdefault(external, text_of(payee, "Id", where, required=True))
                 self._payees[external] = payee
-        return {s.source_id: found[s.source_id] for s in suppliers if s.source_id in found}
+        return {source_id: found[key] for source_id, key in keys.items() if key in found}
 
     def create_vendors(self, suppliers):
         if self.exchange is not None:
             out, rows = {}, []
             for supplier in suppliers:
-                if len(supplier.source_id) > files.VENDOR_ID_LENGTH:
+                key = self.vendor_key(supplier.source_id)
+                if len(key) > files.VENDOR_ID_LENGTH:
                     out[supplier.source_id] = DataError(
-                        f"Supplier id {supplier.source_id} is longer than the {files.VENDOR_ID_LENGTH} characters "
-                        "of the file exchange's VendorID.")
+                        f"Supplier id {supplier.source_id} (vendor key {key}) is longer than the "
+                        f"{files.VENDOR_ID_LENGTH} characters of the file exchange's VendorID.")
                     continue
-                rows.append(payee_row(supplier))
-                out[supplier.source_id] = supplier.source_id
+                rows.append(payee_row(supplier, key))
+                out[supplier.source_id] = key
             if rows:
                 self.exchange.write("payees", rows)
             return out
-        results = self.client.create_payees([payee_body(s) for s in suppliers])
+        results = self.client.create_payees([self.vendor_payload(s) for s in suppliers])
         return {s.source_id: result for s, result in zip(suppliers, results, strict=True)}
 
     def update_vendor(self, vendor_id, supplier):
         """Send the payee again unless AvidXchange (or the last file) already says all of it. Its status is
         AvidXchange's (vendor enrolment can put a payee on hold) and is never sent (UNCONFIRMED, X11)."""
         if self.exchange is not None:
-            row = payee_row(supplier)
+            row = payee_row(supplier, vendor_id)
             last = next((r for r in reversed(self.exchange.sent_rows("payees")) if r["VendorID"] == vendor_id), None)
             if last != row:
                 self.exchange.write("payees", [row])
             return vendor_id
-        body = payee_body(supplier)
-        listed = self._payees.get(supplier.source_id)
+        body = self.vendor_payload(supplier)
+        listed = self._payees.get(body["ExternalId"])
         if listed is None or any(listed.get(key) != value for key, value in body.items()):
             self.client.update_payee(vendor_id, body)
         return vendor_id
 
     # --- invoices -------------------------------------------------------------------------------------
     def bill_payload(self, vendor_id, invoice, coding):
-        return invoice_body(vendor_id, invoice, coding)
+        return invoice_body(vendor_id, invoice, coding, self.invoice_key(invoice.source_id))
 
     def find_bills(self, items):
-        if self.exchange is not None:
-            sent = {row["ExternalID"]: files.bill_id(row["VendorID"], row["InvoiceNumber"])
-                    for row in self.exchange.sent_rows("invoices")}
-            return {invoice.source_id: sent[invoice.source_id] for _, invoice in items if invoice.source_id in sent}
+        """{invoice id: AvidXchange's invoice id} for the invoices already there, by ExternalId and payee: an invoice
+        of another payee under the same ExternalId is another integration's, never taken for ours."""
+        wanted = {invoice.source_id: (self.invoice_key(invoice.source_id), vendor_id) for vendor_id, invoice in items}
         found = {}
-        for avid in self.client.invoices([invoice.source_id for _, invoice in items]):
-            avid = object_of(avid, "invoice")
-            where = f"AvidXchange invoice {avid.get('Id')!r}"
-            found.setdefault(text_of(avid, "ExternalId", where), text_of(avid, "Id", where, required=True))
-        return {invoice.source_id: found[invoice.source_id] for _, invoice in items if invoice.source_id in found}
+        if self.exchange is not None:
+            for row in self.exchange.sent_rows("invoices"):
+                found.setdefault((row["ExternalID"], row["VendorID"]), files.bill_id(row["VendorID"],
+                                                                                     row["InvoiceNumber"]))
+        else:
+            for avid in self.client.invoices([key for key, _ in wanted.values()]):
+                avid = object_of(avid, "invoice")
+                where = f"AvidXchange invoice {avid.get('Id')!r}"
+                found.setdefault((text_of(avid, "ExternalId", where), text_of(avid, "PayeeId", where)),
+                                 text_of(avid, "Id", where, required=True))
+        return {source_id: found[key] for source_id, key in wanted.items() if key in found}
 
     def create_bills(self, items):
         """{invoice id: new invoice id, or the RecordError that refused it}. A payee that is missing or inactive
         in AvidXchange refuses its invoices, in words, until it is active again."""
         if self.exchange is not None:
             return self.write_invoices(items)
-        results = self.client.create_invoices([invoice_body(v, i, c) for v, i, c in items])
+        results = self.client.create_invoices([self.bill_payload(v, i, c) for v, i, c in items])
         return {invoice.source_id: result for (_, invoice, _), result in zip(items, results, strict=True)}
 
     def write_invoices(self, items):
@@ -286,7 +318,8 @@ class AvidXchangeConnector(ApConnector):
                     if (kind, value) not in codes:
                         problems.append(f"Line {index + 1}: {kind.replace('_', ' ')} {value} is not an active code "
                                         "in the lists published to AvidXchange")
-                invoice_rows.append(invoice_row(vendor_id, invoice, index, line, target))
+                invoice_rows.append(invoice_row(vendor_id, invoice, index, line, target,
+                                                self.invoice_key(invoice.source_id)))
             if problems:
                 out[invoice.source_id] = DataError("; ".join(problems) + ".")
                 continue
@@ -445,19 +478,19 @@ def code_record(kind, code, name, code_id, active):
     return Dimension(kind=kind, code=code, name=name, id=code_id, active=active)
 
 
-def payee_row(supplier):
+def payee_row(supplier, vendor_id):
     a = supplier.address
-    return {"VendorID": supplier.source_id, "VendorName": supplier.name, "TaxID": supplier.tax_id,
+    return {"VendorID": vendor_id, "VendorName": supplier.name, "TaxID": supplier.tax_id,
             "AddressLine1": a.line1, "AddressLine2": a.line2, "City": a.city, "State": a.region,
             "PostalCode": a.postal_code, "Country": a.country, "Email": supplier.email, "Phone": supplier.phone,
             "Currency": supplier.currency or "USD"}
 
 
-def invoice_row(vendor_id, invoice, index, line, target):
+def invoice_row(vendor_id, invoice, index, line, target, external_id):
     row = {"VendorID": vendor_id, "InvoiceNumber": invoice.invoice_number,
            "InvoiceDate": invoice.invoice_date.isoformat(), "DueDate": invoice.due_date.isoformat(),
            "InvoiceAmount": f"{invoice.total:.2f}", "Currency": invoice.currency, "PONumber": invoice.po_number,
-           "Description": invoice.description, "ExternalID": invoice.source_id, "LineNumber": str(index + 1),
+           "Description": invoice.description, "ExternalID": external_id, "LineNumber": str(index + 1),
            "LineAmount": f"{line.amount:.2f}", "GLAccount": target.get("gl_account", ""),
            "LineDescription": line.description, "LinePONumber": line.po_number}
     for kind, column in files.DIMENSION_COLUMNS.items():

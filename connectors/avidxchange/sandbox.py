@@ -36,6 +36,7 @@ from connectors.avidxchange.client import (
     COMPANY_HEADER,
     CONCURRENT_CALLS,
     DATE_PATTERN,
+    EXTERNAL_ID_LENGTH,
     IDS_PER_FILTER,
     LIST_TYPES,
     PAGE_MAX,
@@ -46,7 +47,7 @@ from connectors.avidxchange.client import (
     USER_HEADER,
 )
 from connectors.avidxchange.system import DEFAULT_ATTACHMENT_MB
-from connectors.sandbox import BadRequest, InFlight, Response, Simulator, route
+from connectors.sandbox import BadRequest, InFlight, Response, Simulator, route, stable_id
 from connectors.values import CENT, decimal_value
 
 COMPANY_ID = "AVX-SANDBOX"
@@ -68,7 +69,6 @@ LIST_PARAMS = {"payees": {"ExternalIds"}, "invoices": {"ExternalIds"}, "codes": 
 # Payee fields (UNCONFIRMED, X2): lengths from a public Avid Pay export layout (payee name and address lines of
 # at most 40 characters).
 NAME_LENGTH = 40
-EXTERNAL_ID_LENGTH = 100
 
 
 class Invalid(Exception):
@@ -169,8 +169,10 @@ class AvidXchangeSimulator(Simulator):
         moment = self.clock.now()
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
-    def new_id(self, company, prefix):
-        return f"{prefix}{next(company['_ids']):08d}"
+    def new_id(self, company, prefix, taken, *key):
+        """An id in AvidXchange's shape (a prefix and eight digits) named by the object's natural key, so the same
+        data loaded after a restart gets the same ids (stable_id)."""
+        return stable_id(prefix, (company["id"], prefix, *key), taken=taken, width=8, digits=True)
 
     # --- framework hooks --------------------------------------------------------------------------------
     def error_response(self, status, code, message):
@@ -264,7 +266,8 @@ class AvidXchangeSimulator(Simulator):
             raise Invalid(f"A payee with ExternalId {external} exists already ({other['Id']}).",
                           code="DuplicateExternalId", field="ExternalId")
         now = self.now()
-        return {"Id": (existing or {}).get("Id") or self.new_id(company, "PY"), "ExternalId": external, "Name": name,
+        payee_id = (existing or {}).get("Id") or self.new_id(company, "PY", company["payees"], external)
+        return {"Id": payee_id, "ExternalId": external, "Name": name,
                 "TaxId": text(body.get("TaxId"), "TaxId", length=20), "Email": text(body.get("Email"), "Email"),
                 "Phone": text(body.get("Phone"), "Phone", length=20), "Currency": currency(body.get("Currency")),
                 "Address": fields, "Status": (existing or {}).get("Status", "Active"),
@@ -340,7 +343,8 @@ class AvidXchangeSimulator(Simulator):
         entry = next((c for c in codes.values() if c["Code"] == code), None)
         now = self.now()
         if entry is None:
-            entry = {"Id": code_id or self.new_id(company, ID_PREFIXES[list_type]), "Code": code, "CreatedDate": now}
+            entry = {"Id": code_id or self.new_id(company, ID_PREFIXES[list_type], codes, list_type, code),
+                     "Code": code, "CreatedDate": now}
             codes[entry["Id"]] = entry
         entry.update({"Name": name, "IsActive": active, "ModifiedDate": now})
         return entry["Id"]
@@ -425,7 +429,8 @@ class AvidXchangeSimulator(Simulator):
                 raise Invalid(f"Payee {payee['Id']} already has invoice {number} ({other['Id']}).",
                               code="DuplicateInvoice", field="InvoiceNumber")
         now = self.now()
-        return {"Id": invoice_id or self.new_id(company, "IN"), "ExternalId": external, "PayeeId": payee["Id"],
+        invoice_id = invoice_id or self.new_id(company, "IN", company["invoices"], external)
+        return {"Id": invoice_id, "ExternalId": external, "PayeeId": payee["Id"],
                 "InvoiceNumber": number, "InvoiceDate": strict_date(body.get("InvoiceDate"), "InvoiceDate"),
                 "DueDate": strict_date(body.get("DueDate"), "DueDate"), "Amount": money(total),
                 "Currency": currency(body.get("Currency")),
@@ -490,8 +495,9 @@ class AvidXchangeSimulator(Simulator):
                                               hashlib.sha256(request.body).hexdigest()))
 
     def attach(self, company, invoice_id, name, content_type, size, sha256):
-        attachment = {"Id": self.new_id(company, "AT"), "FileName": name, "ContentType": content_type, "Size": size,
-                      "Sha256": sha256, "CreatedDate": self.now()}
+        taken = {a["Id"] for attached in company["attachments"].values() for a in attached}
+        attachment = {"Id": self.new_id(company, "AT", taken, invoice_id, name), "FileName": name,
+                      "ContentType": content_type, "Size": size, "Sha256": sha256, "CreatedDate": self.now()}
         company["attachments"].setdefault(invoice_id, []).append(attachment)
         return attachment
 
@@ -524,7 +530,8 @@ class AvidXchangeSimulator(Simulator):
             allocations.append((invoice, paid))
         references = {"Check": str(next(company["_checks"])), "ACH": f"0210000{next(company['_ids']):08d}",
                       "VirtualCard": f"VC{next(company['_ids']):08d}"}
-        payment = {"Id": self.new_id(company, "PM"), "PayeeId": payee, "Status": status, "Method": method,
+        payment_id = self.new_id(company, "PM", company["payments"], [invoice["Id"] for invoice, _ in allocations])
+        payment = {"Id": payment_id, "PayeeId": payee, "Status": status, "Method": method,
                    "CheckNumber": "", "AchTraceNumber": "", "CardConfirmationNumber": "",
                    REFERENCE_FIELDS[method]: references[method],
                    "Amount": money(sum(paid for _, paid in allocations)), "Currency": allocations[0][0]["Currency"],

@@ -23,6 +23,11 @@ def attachment_megabytes(value):
         raise ValidationError("The attachment limit is a whole number of megabytes from 1 to 1024.")
 
 
+# UNCONFIRMED (docs/ASSUMPTIONS.md X16): AvidXchange documents no API host in public; this one is named by a
+# third-party page only. The tokens go to no other host outside the sandbox.
+DOCUMENTED_HOSTS = frozenset({"apistore.avidxchange.net"})
+
+
 # AvidXchange publishes no open API reference (partners get one at onboarding). What is public, and
 # third-party: customers authenticate with a company token and a user token made in AvidSuite and sent as
 # request headers (docs/ASSUMPTIONS.md X1). Customers without API access exchange CSV files with AvidXchange
@@ -58,5 +63,7 @@ SYSTEM = System(
     capabilities=frozenset({can.CREATES_VENDORS, can.CREATES_BILLS, can.BATCH_CREATES, can.PAYMENTS_BY_POLLING,
                             can.ACCEPTS_REFERENCE_DATA, can.ACCEPTS_INVOICE_DOCUMENTS, can.READS_REFERENCE_DATA}),
     base_url_required=False,
-    base_url_help="API mode: the AvidXchange API base given at onboarding. Leave blank in file mode.",
+    documented_hosts=DOCUMENTED_HOSTS,
+    base_url_help="API mode: the AvidXchange API base given at onboarding, on apistore.avidxchange.net. Leave "
+                  "blank in file mode.",
 )

@@ -13,8 +13,9 @@ from connectors.records import Address, Dimension, GlAccount, OpenItem, Payment,
 from connectors.values import decimal_value
 
 # BILL has no external id. A vendor carries the ERP supplier id in shortName (40 characters at most,
-# UNCONFIRMED), so a retry after a crash finds the vendor it made. shortName is not one of BILL's
-# filterable fields, so vendors are listed and matched here (find_vendors).
+# UNCONFIRMED), after the integration's vendor key prefix, so a retry after a crash finds the vendor it made
+# and two integrations' suppliers with one id stay two vendors. shortName is not one of BILL's filterable
+# fields, so vendors are listed and matched here (find_vendors).
 VENDOR_KEY_FIELD = "shortName"
 VENDOR_KEY_LENGTH = 40
 # Vendors created this long before the newest one seen are listed again: BILL's createdTime is set when
@@ -62,8 +63,9 @@ def contains(whole, part):
     return whole == part or (part in ("", None) and whole in ("", None))
 
 
-def vendor_key(supplier_id):
-    return str(supplier_id)[:VENDOR_KEY_LENGTH]
+def vendor_key(supplier_id, prefix=""):
+    """What a supplier's vendor is found by: the integration's prefix and the supplier id, cut to fit shortName."""
+    return f"{prefix}{supplier_id}"[:VENDOR_KEY_LENGTH]
 
 
 class BillConnector(ApConnector):
@@ -84,6 +86,20 @@ class BillConnector(ApConnector):
     def lock_scope(self):
         """BILL's limits and objects belong to the organization, whichever connection reaches it."""
         return self.client.credentials.get("organization_id") or f"connection-{self.connection.pk}"
+
+    @property
+    def account_label(self):
+        """The account in words, for reasons naming whose vendor it is."""
+        organization = self.client.credentials.get("organization_id")
+        return f"BILL organization {organization}" if organization else f"the BILL account of {self.connection.name}"
+
+    @classmethod
+    def vendor_key_limit(cls, connection):
+        """How long a vendor key may be, and where BILL keeps it (for the integration form's words)."""
+        return VENDOR_KEY_LENGTH, "the vendor's Short name"
+
+    def vendor_key(self, supplier_id):
+        return vendor_key(supplier_id, self.vendor_key_prefix)
 
     def check(self):
         info = self.client.session_info()
@@ -118,7 +134,7 @@ class BillConnector(ApConnector):
         a = supplier.address
         payload = {
             "name": supplier.name,
-            VENDOR_KEY_FIELD: vendor_key(supplier.source_id),
+            VENDOR_KEY_FIELD: self.vendor_key(supplier.source_id),
             "accountType": "BUSINESS",
             "billCurrency": supplier.currency or "USD",
             "address": {"line1": a.line1, "line2": a.line2, "city": a.city, "stateOrProvince": a.region,
@@ -153,8 +169,8 @@ class BillConnector(ApConnector):
                 self._vendor_index_since = created
         if self._vendor_index_since is None:
             self._vendor_index_since = timezone.now()
-        return {s.source_id: self._vendor_index[vendor_key(s.source_id)] for s in suppliers
-                if vendor_key(s.source_id) in self._vendor_index}
+        return {s.source_id: self._vendor_index[self.vendor_key(s.source_id)] for s in suppliers
+                if self.vendor_key(s.source_id) in self._vendor_index}
 
     def create_vendors(self, suppliers):
         """{supplier id: new vendor id, or the DataError that refused it}, BILL_VENDORS at a time."""
@@ -163,13 +179,13 @@ class BillConnector(ApConnector):
         for supplier, result in zip(suppliers, results, strict=True):
             result = created_id(result, "vendor")
             if isinstance(result, str) and self._vendor_index is not None:
-                self._vendor_index[vendor_key(supplier.source_id)] = result
+                self._vendor_index[self.vendor_key(supplier.source_id)] = result
             out[supplier.source_id] = result
         return out
 
     def update_vendor(self, vendor_id, supplier):
         """PATCH the vendor, unless the copy listed in this run already says all of it (a vendor matched
-        after a crash, or made by another integration on the same organization)."""
+        after a crash)."""
         payload = self.vendor_payload(supplier)
         if not contains(self._listed_vendors.get(vendor_id), payload):
             self.client.update_vendor(vendor_id, payload)

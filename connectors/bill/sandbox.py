@@ -37,7 +37,7 @@ from urllib.parse import urlparse
 import requests
 
 from connectors import canonical
-from connectors.sandbox import BadRequest, InFlight, Response, Simulator, public, route
+from connectors.sandbox import BadRequest, InFlight, Response, Simulator, public, route, stable_id
 
 DEV_KEY = "sandbox-dev-key"
 ORG_ID = "00801SANDBOXORG01"
@@ -122,8 +122,20 @@ def bdc(status, code, message, category="REQUEST"):
                                    "code": code, "severity": "ERROR", "category": category, "message": message}])
 
 
-def new_id(prefix):
-    return prefix + secrets.token_hex(8).upper()[: 17 - len(prefix)]
+# Each collection's id prefix, and what names one of its objects (stable_id): an account by its number, a
+# vendor by the short name ml-connector gives it, a bill by its vendor and invoice number, a payment by its bills.
+COLLECTIONS = {
+    "vendors": ("009", lambda vendor: (vendor["shortName"], vendor["name"])),
+    "bills": ("00n", lambda bill: (bill["vendorId"], bill["invoice"]["invoiceNumber"])),
+    "payments": ("stp", lambda payment: [share["billId"] for share in payment["billPayments"]]),
+    **{kind: (prefix, lambda obj: (obj.get("account", {}).get("number", ""), obj["name"]))
+       for kind, prefix in CLASSIFICATIONS.items()},
+}
+
+
+def line_id(prefix, parent_id, n):
+    """A line's id: the n-th line of its bill or payment, whose id is unique already."""
+    return stable_id(prefix, (parent_id, n), width=17 - len(prefix))
 
 
 def strict_date(value, field):
@@ -313,6 +325,17 @@ class BillSimulator(Simulator):
                                  **{kind: {} for kind in CLASSIFICATIONS}}
         return self.orgs[org_id]
 
+    def add(self, org_id, collection, obj):
+        """Keep a new object under its id (stable_id: the same data loaded again after a restart gets the same
+        ids), its lines' ids with it; return it."""
+        prefix, natural_key = COLLECTIONS[collection]
+        store = self.org(org_id)[collection]
+        obj["id"] = stable_id(prefix, (org_id, collection, natural_key(obj)), taken=store, width=17 - len(prefix))
+        for n, line in enumerate(obj.get("billLineItems") or obj.get("billPayments") or []):
+            line["id"] = line_id("bli" if collection == "bills" else "blp", obj["id"], n)
+        store[obj["id"]] = obj
+        return obj
+
     def now_iso(self):
         return self.clock.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -493,7 +516,7 @@ class BillSimulator(Simulator):
         if info.get("taxIdType") and info["taxIdType"] not in ("EIN", "SSN", "UNDEFINED"):
             raise Invalid("additionalInfo.taxIdType must be EIN or SSN")
         now = self.now_iso()
-        return {"id": new_id("009"), "archived": False, "name": body["name"], "shortName": body.get("shortName", ""),
+        return {"id": None, "archived": False, "name": body["name"], "shortName": body.get("shortName", ""),
                 "accountNumber": body.get("accountNumber", ""), "accountType": body.get("accountType", "BUSINESS"),
                 "email": body.get("email", ""), "phone": body.get("phone", ""), "address": address,
                 "additionalInfo": info, "billCurrency": body.get("billCurrency", "USD"),
@@ -506,8 +529,7 @@ class BillSimulator(Simulator):
 
     @route("POST", "/connect/v3/vendors")
     def create_vendor(self, request, session):
-        vendor = self.build_vendor(request.json())
-        self.org(session["organizationId"])["vendors"][vendor["id"]] = vendor
+        vendor = self.add(session["organizationId"], "vendors", self.build_vendor(request.json()))
         self.emit(session["organizationId"], "vendor.created", "vendor", vendor)
         return Response.json(201, vendor)
 
@@ -552,7 +574,7 @@ class BillSimulator(Simulator):
             except Invalid as exc:
                 raise Invalid(f"Item {index}: {exc}. Nothing was created.") from None
         for obj in built:
-            self.org(session["organizationId"])[collection][obj["id"]] = obj
+            self.add(session["organizationId"], collection, obj)
             self.emit(session["organizationId"], f"{entity}.created", entity, obj)
         # 201 with the created objects in order: "Create multiple bills response" in BILL's v3 API collection
         # (generated from the OpenAPI definition). UNCONFIRMED (B14): vendors/bulk is taken to answer the same.
@@ -587,12 +609,12 @@ class BillSimulator(Simulator):
                 raise Invalid(f"billLineItems[{n}].amount is required")
             classifications = line.get("classifications") or {}
             self.check_classifications(org, classifications, f"billLineItems[{n}]")
-            built_lines.append({"id": new_id("bli"), "amount": float(amount),
+            built_lines.append({"id": None, "amount": float(amount),
                                 "description": line.get("description", ""), "classifications": classifications})
             total += amount
         self.check_classifications(org, body.get("classifications") or {}, "bill")
         now = self.now_iso()
-        return {"id": new_id("00n"), "archived": False, "vendorId": vendor["id"], "vendorName": vendor["name"],
+        return {"id": None, "archived": False, "vendorId": vendor["id"], "vendorName": vendor["name"],
                 "amount": float(total), "paidAmount": 0.0, "dueAmount": float(total), "scheduledAmount": 0.0,
                 "dueDate": body["dueDate"], "description": body.get("description", ""),
                 "invoice": {"invoiceNumber": str(invoice["invoiceNumber"]), "invoiceDate": invoice["invoiceDate"]},
@@ -614,8 +636,7 @@ class BillSimulator(Simulator):
 
     @route("POST", "/connect/v3/bills")
     def create_bill(self, request, session):
-        bill = self.build_bill(request.json(), session)
-        self.org(session["organizationId"])["bills"][bill["id"]] = bill
+        bill = self.add(session["organizationId"], "bills", self.build_bill(request.json(), session))
         self.emit(session["organizationId"], "bill.created", "bill", bill)
         return Response.json(201, bill)
 
@@ -634,15 +655,14 @@ class BillSimulator(Simulator):
 
     @route("POST", "/connect/v3/classifications/(?P<kind>chart-of-accounts|accounting-classes|departments|locations)")
     def create_classification(self, request, session, kind):
-        obj = self.build_classification(kind, request.json())
-        self.org(session["organizationId"])[kind][obj["id"]] = obj
+        obj = self.add(session["organizationId"], kind, self.build_classification(kind, request.json()))
         return Response.json(201, obj)
 
     def build_classification(self, kind, body):
         if not isinstance(body, dict) or not str(body.get("name") or "").strip():
             raise Invalid("name is required")
         now = self.now_iso()
-        obj = {"id": new_id(CLASSIFICATIONS[kind]), "archived": bool(body.get("archived", False)),
+        obj = {"id": None, "archived": bool(body.get("archived", False)),
                "name": body["name"], "description": body.get("description", ""), "parentId": body.get("parentId"),
                "createdTime": now, "updatedTime": now}
         if kind == "chart-of-accounts":
@@ -697,9 +717,9 @@ class BillSimulator(Simulator):
         now = self.now_iso()
         first = allocations[0][0]
         total = sum(amount for _, amount in allocations)
-        payment = {"id": new_id("stp"), "vendorId": first["vendorId"], "vendorName": first["vendorName"],
+        payment = {"id": None, "vendorId": first["vendorId"], "vendorName": first["vendorName"],
                    "billId": first["id"],
-                   "billPayments": [{"id": new_id("blp"), "billId": bill["id"], "amount": float(amount)}
+                   "billPayments": [{"id": None, "billId": bill["id"], "amount": float(amount)}
                                     for bill, amount in allocations],
                    "amount": float(total), "processDate": process_date,
                    "transactionNumber": "TXN" + secrets.token_hex(4).upper(),
@@ -707,7 +727,7 @@ class BillSimulator(Simulator):
                    "singleStatus": single_status, "createdTime": now, "updatedTime": now,
                    "createdBy": "00601SANDBOXUSER1",
                    "fundingAccount": {"type": "BANK_ACCOUNT", "id": "bac01SANDBOX"}}
-        org["payments"][payment["id"]] = payment
+        self.add(org_id, "payments", payment)
         self.apply_payment_status(org, payment, single_status)
         return payment
 
@@ -814,6 +834,8 @@ class BillSimulator(Simulator):
         if not (url.scheme == "https" or (url.scheme == "http" and url.hostname in LOOPBACK)) or not url.hostname:
             raise Invalid("notificationUrl must be an https URL")
         now = self.now_iso()
+        # Random, unlike the objects' ids: a restart forgets the subscription and its key, and the portal finds
+        # that out by its id being gone, then subscribes again with a new key.
         return {"id": (existing or {}).get("id") or "sub" + uuid.uuid4().hex[:16],
                 "name": merged["name"], "organizationId": session["organizationId"], "status": merged["status"],
                 "events": events, "notificationUrl": merged["notificationUrl"],
@@ -1043,12 +1065,10 @@ class BillSimulator(Simulator):
         created = {}
         for kind in CLASSIFICATIONS:
             for body in payload.get(kind.replace("-", "_"), []):
-                obj = self.build_classification(kind, body)
-                self.org(org_id)[kind][obj["id"]] = obj
+                obj = self.add(org_id, kind, self.build_classification(kind, body))
                 created.setdefault(kind, []).append(obj)
         for body in payload.get("vendors", []):
-            vendor = self.build_vendor(body, api=False)
-            self.org(org_id)["vendors"][vendor["id"]] = vendor
+            vendor = self.add(org_id, "vendors", self.build_vendor(body, api=False))
             created.setdefault("vendors", []).append(vendor)
         return created
 

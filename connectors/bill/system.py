@@ -9,6 +9,10 @@ def organization_id(value):
         raise ValidationError("The BILL organization ID starts with 008 (Settings → Sync & Integrations).")
 
 
+# The API gateways BILL documents (sandbox and production, https://developer.bill.com/docs/development-environments
+# and https://developer.bill.com/docs/get-started-in-production); the webhooks API is on the same hosts.
+DOCUMENTED_HOSTS = frozenset({"gateway.stage.bill.com", "gateway.prod.bill.com"})
+
 SIGN_IN_USER = "user"
 SIGN_IN_SYNC_TOKEN = "sync_token"
 
@@ -36,6 +40,7 @@ SYSTEM = System(
     # a call), a refused batch falling back to single creates (BillClient._bulk).
     capabilities=frozenset({can.CREATES_VENDORS, can.CREATES_BILLS, can.BATCH_CREATES, can.READS_REFERENCE_DATA,
                             can.PAYMENTS_BY_WEBHOOK, can.PAYMENTS_BY_POLLING, can.REPORTS_VENDOR_EDITS}),
+    documented_hosts=DOCUMENTED_HOSTS,
     base_url_help="The AP/AR API base, e.g. https://gateway.stage.bill.com/connect (sandbox) or "
                   "https://gateway.prod.bill.com/connect. Webhooks use the sibling …/connect-events.",
 )

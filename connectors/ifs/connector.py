@@ -231,12 +231,14 @@ class IfsConnector(ErpConnector):
         return odata.Query(select=select or tuple(spec.fields), filter=odata.and_(*parts),
                            orderby=("Rowversion",) if since is not None else ())
 
-    def approved_invoices(self, since=None):
+    def approved_invoices(self, since=None, include_held=False):
         """Invoices authorized for payment (Posted, PartlyPaid or Paid: enum values, not the labels), changed at or
-        after `since` by their Rowversion, oldest change first, with their posting lines."""
+        after `since` by their Rowversion, oldest change first, with their posting lines. With `include_held`, the
+        Cancelled ones come in the same calls (one more state in the filter), marked `held`."""
         spec = self.sets["invoices"]
+        states = (*p.APPROVED_STATES, p.CANCELLED_STATE) if include_held else p.APPROVED_STATES
         page = []
-        for row in self.client.collection(spec, self.invoice_query(p.APPROVED_STATES, since)):
+        for row in self.client.collection(spec, self.invoice_query(states, since)):
             page.append(row)
             if len(page) >= LINES_PER_CALL:
                 yield from self._invoices(page)
@@ -274,6 +276,7 @@ class IfsConnector(ErpConnector):
             parsed_lines = tuple(self._line(line, where) for line in
                                  sorted(lines, key=lambda r: r.get("RowNo") if isinstance(r.get("RowNo"), int) else 0))
             po_number = text(row, "PoRefNumber", where) or next((x.po_number for x in parsed_lines if x.po_number), "")
+            state = text(row, "Objstate", where)
             return Invoice(
                 source_id=source_id, supplier_id=text(row, "Identity", where),
                 invoice_number=text(row, "InvoiceNo", where), invoice_date=day(row, "InvoiceDate", where),
@@ -281,7 +284,8 @@ class IfsConnector(ErpConnector):
                 lines=parsed_lines, po_number=po_number,
                 description=f"IFS supplier invoice {invoice_id} of company {company}", updated_marker=marker,
                 reference={"Company": text(row, "Company", where), "InvoiceId": invoice_id,
-                           "SupplierId": text(row, "Identity", where), "InvoiceNo": text(row, "InvoiceNo", where)})
+                           "SupplierId": text(row, "Identity", where), "InvoiceNo": text(row, "InvoiceNo", where)},
+                held="state Cancelled" if state == p.CANCELLED_STATE else None)
         except DataError as exc:
             return Unreadable("bill", source_id, f"{number_text} ({row.get('Identity')})", str(exc), marker)
 

@@ -62,6 +62,8 @@ def enum_field(type_name, members):
 INVOICE_STATE = "SupplierInvoiceState"
 INVOICE_STATES = ("Preliminary", "Posted", "PartlyPaid", "Paid", "Cancelled")
 APPROVED_STATES = ("Posted", "PartlyPaid", "Paid")
+# UNCONFIRMED (F11): an invoice AP stops after approval is cancelled; read only to notice it (include_held).
+CANCELLED_STATE = "Cancelled"
 UNPAID_STATES = ("Posted", "PartlyPaid")
 # The Transfer Status IFS's Financial Connector sets to Transferred (confirmed); the member names are not.
 TRANSFER_STATUS = "SuppInvTransferStatus"

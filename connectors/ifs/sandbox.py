@@ -712,10 +712,32 @@ class IfsSimulator(Simulator):
                 self.change_supplier(payload.get("source_id", ""), {k: v for k, v in payload.items()
                                                                     if k != "source_id"})
                 return {"source_id": payload["source_id"]}
+            if action == "canonical-invoice":
+                return self.change_canonical_invoice(payload)
             if action == "canonical-state":
                 return {"payments": [self.canonical_payment(row) for row in self.rows["payments"].values()]}
         raise BadRequest(f"ifs has no control {action!r}; controls: account, seed, metadata-changed, lock, "
-                         "edit-on-next-write, update-supplier, seed-canonical, canonical-supplier, canonical-state")
+                         "edit-on-next-write, update-supplier, seed-canonical, canonical-supplier, canonical-invoice, "
+                         "canonical-state")
+
+    def change_canonical_invoice(self, payload):
+        """Approve an invoice (Posted), or hold one after it was approved: IFS's states have no hold on a posted
+        invoice, so "held" cancels it (Cancelled) and releasing it posts it again, which only the simulator
+        allows."""
+        unknown = set(payload) - {"supplier_id", "number", "approved", "held"}
+        if unknown:
+            raise BadRequest(f"Cannot change {', '.join(sorted(unknown))}; fields: approved, held")
+        key, row = next(((k, r) for k, r in self.rows["invoices"].items()
+                         if (r["Identity"], r["InvoiceNo"]) == (payload.get("supplier_id"), payload.get("number"))),
+                        (None, None))
+        if row is None:
+            raise BadRequest(f"No invoice {payload.get('number')!r} of supplier {payload.get('supplier_id')!r}")
+        if "held" in payload or "approved" in payload:
+            held = payload.get("held", False)
+            row["Objstate"] = p.CANCELLED_STATE if held else ("Posted" if payload.get("approved", True)
+                                                              else "Preliminary")
+            self.stamp("invoices", key)
+        return {"supplier_id": row["Identity"], "number": row["InvoiceNo"]}
 
     def account(self, payload):
         for name in ("token_lifetime", "rate_limit", "max_page", "retry_after"):

@@ -44,6 +44,6 @@ SYSTEM = System(
     simulator_class_path="connectors.ifs.sandbox.IfsSimulator",
     capabilities=frozenset({can.READS_SUPPLIERS, can.READS_APPROVED_INVOICES, can.READS_REFERENCE_DATA,
                             can.WRITES_PAYMENTS_BACK, can.ACKNOWLEDGES_TRANSFERRED_INVOICES,
-                            can.ACCEPTS_SUPPLIER_UPDATES}),
+                            can.ACCEPTS_SUPPLIER_UPDATES, can.REPORTS_HELD_INVOICES}),
     base_url_help="The IFS Cloud instance, e.g. https://acme.ifs.cloud",
 )

@@ -76,6 +76,16 @@ def m3_amount(value, field, ref):
     return amount_value(value, lambda: DataError(f"{ref}: {field} {value!r} is not an amount.", field=field))
 
 
+def payment_stop(value, ref):
+    """IVBL as the reason an invoice must not be paid now, or None when it may be (blank or 0)."""
+    value = (value or "").strip()
+    if value in ("", m3.NO_PAYMENT_STOP):
+        return None
+    if len(value) != 1 or not value.isdigit():
+        raise DataError(f"{ref}: IVBL {value!r} is not a payment stop code (one digit).", field="IVBL")
+    return f"payment stop {value} (IVBL)"
+
+
 def m3_number(value):
     try:
         return int(value)
@@ -272,7 +282,9 @@ class InforConnector(ErpConnector):
                         active=status in m3.ACTIVE_SUPPLIER_STATUSES, address=address, updated_marker=marker)
 
     # --- invoices -------------------------------------------------------------------------------------
-    def approved_invoices(self, since=None):
+    def approved_invoices(self, since=None, include_held=False):
+        """Approved invoices changed since `since`, a page of the custom list at a time. One with a payment stop
+        (IVBL) is held: yielded, marked `held`, only with `include_held` (the list returns it either way)."""
         inputs = {"F_LMTS": iso_to_lmts(since)} if since else {}
         start, page_size = None, PAGE_SIZE
         while True:
@@ -288,7 +300,9 @@ class InforConnector(ErpConnector):
             if full:
                 start, _ = grouped.popitem()  # its lines may go on past this page: read it again next time
             for key, lines in grouped.items():
-                yield self._invoice(key, lines)
+                invoice = self._invoice(key, lines)
+                if include_held or getattr(invoice, "held", None) is None:
+                    yield invoice
             if not full:
                 return
 
@@ -309,7 +323,8 @@ class InforConnector(ErpConnector):
                 po_number=next((line.po_number for line in lines if line.po_number), ""),
                 description=f"Infor voucher {key.replace(m3.INVOICE_KEY_SEPARATOR, ' ')}",
                 updated_marker=lmts_to_iso(head.get("LMTS")),
-                reference={k: head.get(k, "") for k in (*m3.INVOICE_KEY_FIELDS, "SUNO", "SINO")})
+                reference={k: head.get(k, "") for k in (*m3.INVOICE_KEY_FIELDS, "SUNO", "SINO")},
+                held=payment_stop(head.get("IVBL"), ref))
         except DataError as exc:
             return Unreadable("bill", key, head.get("SINO", key), str(exc), lmts_to_iso(head.get("LMTS")))
 

@@ -178,13 +178,16 @@ DEPARTMENT_FIELD = dimension_field(DEPARTMENT_DIMENSION)
 # lines, one row per invoice line, filtered to approved invoices (APRV = 1). Chosen over
 # EXPORTMI/Select (one table, no joins, no division filter) and APS200MI/SearchSupInvoic (no GL lines).
 # Its layout (docs/ASSUMPTIONS.md I2): rows sorted by KEY, unique per invoice; F_KEY starts a page at a
-# key, that key included; F_LMTS selects invoices changed strictly after a stamp. Dates are yyyyMMdd.
+# key, that key included; F_LMTS selects invoices changed strictly after a stamp. Dates are yyyyMMdd. IVBL is the
+# invoice's payment stop (APS200MI/GetInvoice's "Payment stop", N1): UNCONFIRMED (docs/ASSUMPTIONS.md I16) that
+# the list carries it and that any value but 0 stops payment; setting one moves LMTS.
 APPROVED_INVOICES = transaction(
     "CMS100MI", "LstMLCApprovedInv", "F_KEY A30 F_LMTS N18", "",
     "KEY A30 DIVI A3 YEA4 N4 JRNO N7 JSNO N7 SUNO A10 SINO A24 IVDT D10 DUDT D10 CUAM N17 CUCD A3 LMTS N18 "
-    "LINO N6 LNAM N17 AIT1 A8 AIT2 A8 AIT3 A8 AIT4 A8 AIT5 A8 AIT6 A8 AIT7 A8 LNDE A30 PUNO A10",
+    "IVBL N1 LINO N6 LNAM N17 AIT1 A8 AIT2 A8 AIT3 A8 AIT4 A8 AIT5 A8 AIT6 A8 AIT7 A8 LNDE A30 PUNO A10",
     "UNCONFIRMED custom list (docs/ASSUMPTIONS.md I1, I2)",
     (("F_KEY", "From key"), ("F_LMTS", "Changed after")))
+NO_PAYMENT_STOP = "0"
 INVOICE_KEY_FIELDS = ("DIVI", "YEA4", "JRNO", "JSNO")
 INVOICE_KEY_SEPARATOR = "|"
 

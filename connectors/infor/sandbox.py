@@ -623,13 +623,33 @@ class InforSimulator(Simulator):
                 return self.pay_in_m3(payload)
             if action == "canonical-supplier":
                 return self.change_canonical_supplier(payload)
+            if action == "canonical-invoice":
+                return self.change_canonical_invoice(payload)
             if action == "canonical-state":
                 return {"payments": [{"payment_id": p["PYID"], "invoice_number": self.data.invoices[p["KEY"]]["SINO"],
                                       "supplier_id": self.data.invoices[p["KEY"]]["SUNO"],
                                       "amount": canonical.amount_text(p["PYAM"]), "status": p["PYST"]}
                                      for p in self.data.payments.values()]}
         raise BadRequest(f"infor has no control {action!r}; controls: account, tenant, seed, update-supplier, "
-                         "tenant-state, pay-in-erp, seed-canonical, canonical-supplier, canonical-state")
+                         "tenant-state, pay-in-erp, seed-canonical, canonical-supplier, canonical-invoice, "
+                         "canonical-state")
+
+    def change_canonical_invoice(self, payload):
+        """Approve an invoice (APRV 1), or stop or release its payment (IVBL 1 or 0) as AP would in M3; it reads as
+        changed (LMTS)."""
+        unknown = set(payload) - {"supplier_id", "number", "approved", "held"}
+        if unknown:
+            raise BadRequest(f"Cannot change {', '.join(sorted(unknown))}; fields: approved, held")
+        invoice = next((i for i in self.data.invoices.values()
+                        if (i["SUNO"], i["SINO"]) == (payload.get("supplier_id"), payload.get("number"))), None)
+        if invoice is None:
+            raise BadRequest(f"No invoice {payload.get('number')!r} of supplier {payload.get('supplier_id')!r}")
+        if "approved" in payload:
+            invoice["APRV"] = "1" if payload["approved"] else "0"
+        if "held" in payload:
+            invoice["IVBL"] = "1" if payload["held"] else m3.NO_PAYMENT_STOP
+        invoice["LMTS"] = self.lmts()
+        return {"supplier_id": invoice["SUNO"], "number": invoice["SINO"]}
 
     def change_canonical_supplier(self, payload):
         changes = {k: v for k, v in payload.items() if k != "source_id"}
@@ -716,6 +736,7 @@ class InforSimulator(Simulator):
             key = m3.invoice_key(*(inv[k] for k in m3.INVOICE_KEY_FIELDS))
             header = {k: "" if v is None else str(v) for k, v in inv.items() if k != "lines"}
             header.setdefault("APRV", "1")
+            header.setdefault("IVBL", m3.NO_PAYMENT_STOP)
             checked(INVOICE_HEADER_FIELDS, header, f"Invoice {key}")
             header.setdefault("PAAM", "0")
             header.setdefault("PYST", m3.INVOICE_OPEN)

@@ -3,7 +3,8 @@ import json
 from django.core.exceptions import ValidationError
 
 from connectors import capabilities as can
-from connectors.base import ERP, Field, System, https_url
+from connectors.base import ERP, Field, System
+from connectors.http import url_problem
 from connectors.infor import idm
 
 # The keys of a backend-service .ionapi file that the connector needs (others are kept as they are).
@@ -37,10 +38,9 @@ def parse_ionapi(text):
     if empty:
         raise ValidationError(f"In the .ionapi file, {', '.join(empty)} is empty.")
     for key in IONAPI_URL_KEYS:
-        try:
-            https_url(data[key])
-        except ValidationError:
-            raise ValidationError(f"In the .ionapi file, {key} ({data[key]!r}) is not an https:// URL.") from None
+        problem = url_problem(data[key])
+        if problem:
+            raise ValidationError(f"In the .ionapi file, {key}: {problem}")
     return {k: v.strip() for k, v in data.items()}
 
 
@@ -59,8 +59,9 @@ SYSTEM = System(
     label="Infor CloudSuite (M3 via ION API)",
     kind=ERP,
     credential_fields=(
+        # A destination: the service account signs in at pu and the tokens go to iu.
         Field("ionapi", "ION API credentials (.ionapi file)", kind="document", parse=parse_ionapi,
-              secret_keys=IONAPI_SECRET_KEYS,
+              secret_keys=IONAPI_SECRET_KEYS, destination=True, address_keys=IONAPI_URL_KEYS,
               help_text="The file from ION API Gateway → Authorized Apps → Download Credentials "
                         "(backend service, with a service account)."),
     ),
@@ -78,7 +79,7 @@ SYSTEM = System(
     # SERVES_INVOICE_DOCUMENTS: from IDM where the connection has it (option document_store); without it, every
     # invoice answers no image.
     capabilities=frozenset({can.READS_SUPPLIERS, can.READS_APPROVED_INVOICES, can.READS_REFERENCE_DATA,
-                            can.WRITES_PAYMENTS_BACK, can.SERVES_INVOICE_DOCUMENTS}),
+                            can.WRITES_PAYMENTS_BACK, can.SERVES_INVOICE_DOCUMENTS, can.REPORTS_HELD_INVOICES}),
     base_url_required=False,
     base_url_help="Leave blank: the ION API base URL (iu) comes from the .ionapi file.",
 )

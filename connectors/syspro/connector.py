@@ -134,12 +134,13 @@ class SysproConnector(ErpConnector):
             updated_marker=str(max(s for s in stamps if s is not None)))
 
     # --- invoices -------------------------------------------------------------------------------------------
-    def approved_invoices(self, since=None):
+    def approved_invoices(self, since=None, include_held=False):
         """ApInvoice rows not held (InvoiceStatus) and not yet paid in full, each with its distribution lines
         (ApJnlDistrib); a change to the invoice or any of its lines counts. An invoice SYSPRO shows paid is
-        left out: it needs no paying through the AP platform."""
-        records = self.changed(tables.INVOICES, tables.DISTRIBUTION, since, main_where=NOT_HELD,
-                               detail_key=INVOICE_KEY)
+        left out: it needs no paying through the AP platform. With `include_held`, the held rows come in the same
+        calls (the filter left off), each marked `held`."""
+        records = self.changed(tables.INVOICES, tables.DISTRIBUTION, since,
+                               main_where=None if include_held else NOT_HELD, detail_key=INVOICE_KEY)
         for key in sorted(records, key=str):
             head, lines = records[key]
             invoice = self._invoice(head, lines)
@@ -169,12 +170,15 @@ class SysproConnector(ErpConnector):
                                           description=line["Comment"],
                                           dimensions={"department": line["Department"]} if line["Department"] else {},
                                           po_number=line["PurchaseOrder"]) for line in lines)
+        held = (f"InvoiceStatus {tables.HELD_STATUS}, held back from payment"
+                if head["InvoiceStatus"] == tables.HELD_STATUS else None)
         return Invoice(source_id=source_id, supplier_id=head["Supplier"], invoice_number=head["Invoice"],
                        invoice_date=head["InvoiceDate"], due_date=head["DueDate"], total=head["OrigInvValue"],
                        currency=head["Currency"] or self.local_currency(), lines=invoice_lines,
                        description=head["Reference"],
                        po_number=next((line.po_number for line in invoice_lines if line.po_number), ""),
-                       updated_marker=marker, reference={"Supplier": head["Supplier"], "Invoice": head["Invoice"]})
+                       updated_marker=marker, reference={"Supplier": head["Supplier"], "Invoice": head["Invoice"]},
+                       held=held)
 
     def open_invoices(self):
         """Invoices not held with a balance still to pay, for the open payables tie-out. A row that cannot be

@@ -30,7 +30,7 @@ SUPPLIERS = 80
 INVOICES = 120
 SUPPLIER_ON_HOLD = "FRE0015"
 UNMAPPED_INVOICE = "SI-70031"
-HELD_INVOICE = "SI-70044"  # held back in SYSPRO (InvoiceStatus H): never read
+HELD_INVOICE = "SI-70044"  # held back in SYSPRO (InvoiceStatus H) before it was sent: never sent, no record
 WALKTHROUGH = f"""\
 SYSPRO → BILL (tenant "{TENANT[1]}"). Run "Sync now" on the integration {INTEGRATION}.
 

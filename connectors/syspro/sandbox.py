@@ -413,11 +413,13 @@ class SysproSimulator(Simulator):
                 return self.seed(canonical_seed(unreadable=bool(payload.get("unreadable"))))
             if action == "canonical-supplier":
                 return self.change_canonical_supplier(payload)
+            if action == "canonical-invoice":
+                return self.change_canonical_invoice(payload)
             if action == "canonical-state":
                 # SYSPRO takes no payments from ml-connector: there is never one to report.
                 return {"payments": []}
         raise BadRequest(f"syspro has no control {action!r}; controls: account, sessions, seed, update, "
-                         "seed-canonical, canonical-supplier, canonical-state")
+                         "seed-canonical, canonical-supplier, canonical-invoice, canonical-state")
 
     def table(self, name):
         table = tables.TABLES.get(name or "")
@@ -447,6 +449,18 @@ class SysproSimulator(Simulator):
             columns["OnHold"] = "N" if changes["active"] else tables.ON_HOLD
         self.update(tables.SUPPLIERS, [source_id], columns)
         return {"source_id": source_id}
+
+    def change_canonical_invoice(self, payload):
+        """Approve, hold or release an invoice as AP would: SYSPRO has one InvoiceStatus for all three, "H" while
+        it is held back from payment (not approved yet, or held after)."""
+        key = [payload.get("supplier_id", ""), payload.get("number", "")]
+        unknown = set(payload) - {"supplier_id", "number", "approved", "held"}
+        if unknown:
+            raise BadRequest(f"Cannot change {', '.join(sorted(unknown))}; fields: approved, held")
+        if "approved" in payload or "held" in payload:
+            held = payload.get("held", False) or not payload.get("approved", True)
+            self.update(tables.INVOICES, key, {"InvoiceStatus": tables.HELD_STATUS if held else ""})
+        return {"supplier_id": key[0], "number": key[1]}
 
     def state(self):
         tables_out = {}

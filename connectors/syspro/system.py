@@ -1,11 +1,5 @@
 from connectors import capabilities as can
-from connectors.base import ERP, Field, System, https_url
-
-
-def optional_https_url(value):
-    if value:
-        https_url(value)
-
+from connectors.base import ERP, Field, System
 
 SYSTEM = System(
     id="syspro",
@@ -22,7 +16,8 @@ SYSTEM = System(
               help_text="Blank: the operator password."),
     ),
     option_fields=(
-        Field("odata_url", "OData service URL", required=False, validators=(optional_https_url,),
+        # A destination: OData is signed in to with the operator's (or the OData user's) password.
+        Field("odata_url", "OData service URL", required=False, destination=True,
               help_text="The company's SYSPRO OData service root, if the site runs one: tables are then read "
                         "there. Blank: they are read through e.net (COMFND queries on the logon session)."),
     ),
@@ -30,6 +25,7 @@ SYSTEM = System(
     simulator_class_path="connectors.syspro.sandbox.SysproSimulator",
     # No WRITES_PAYMENTS_BACK: ml-connector posts nothing to SYSPRO (payments are recorded here only), so
     # the operator needs read access alone.
-    capabilities=frozenset({can.READS_SUPPLIERS, can.READS_APPROVED_INVOICES, can.READS_REFERENCE_DATA}),
+    capabilities=frozenset({can.READS_SUPPLIERS, can.READS_APPROVED_INVOICES, can.READS_REFERENCE_DATA,
+                            can.REPORTS_HELD_INVOICES}),
     base_url_help="The e.net REST service, e.g. https://syspro.acme.com:40000/SYSPROWCFService/Rest",
 )

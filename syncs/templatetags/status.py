@@ -1,32 +1,62 @@
-"""Money and times as finance reads them."""
+"""Money, dates and times as finance reads them, one way on every finance page and in the tie-out command:
+"6,538.60 USD", "3 Mar 2026", "10:42 today". The command imports these same functions."""
 
-from decimal import Decimal
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 
 from django import template
 from django.utils import timezone
 
 register = template.Library()
+NO_CURRENCY = "(no currency)"
+DAY = "{d.day} {d:%b %Y}"
 
 
 @register.filter
 def money(amount, currency=""):
+    """"6,538.60 USD": thousands separated, two decimals, and the currency, or "(no currency)" where the system did
+    not give one rather than a bare figure someone takes for dollars."""
     if amount is None or amount == "":
         return "—"
-    text = f"{Decimal(amount):,.2f}"
-    return f"{text} {currency}".strip()
+    try:
+        text = f"{Decimal(str(amount)):,.2f}"
+    except InvalidOperation:
+        text = str(amount)
+    return f"{text} {currency or NO_CURRENCY}"
 
 
 @register.filter
 def amounts(by_currency):
-    """{currency: amount} as "12,345.00 USD · 80.00 EUR"."""
+    """{currency: amount} as "80.00 EUR · 12,345.00 USD", currencies in order."""
     if not by_currency:
         return ""
     return " · ".join(money(amount, currency) for currency, amount in sorted(by_currency.items()))
 
 
 @register.filter
+def figure(value):
+    """A count and its amounts (syncs.status.Figure, or the same as a dict): "2 · 7,143.19 USD", or "0"."""
+    count, by_currency = ((value.get("count", 0), value.get("amounts")) if isinstance(value, dict)
+                          else (value.count, value.amounts))
+    return " · ".join([str(count), *([amounts(by_currency)] if by_currency else [])])
+
+
+@register.filter
+def day(value):
+    """A date as "3 Mar 2026"; an ISO date text (as payment rows keep it) is read first. Empty: "—"."""
+    if isinstance(value, str) and value:
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        value = timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return DAY.format(d=value) if isinstance(value, date) else "—"
+
+
+@register.filter
 def moment(value):
-    """"10:42 today", "yesterday 16:05" or "3 Dec 10:42" (UTC)."""
+    """"10:42 today", "yesterday 16:05" or "3 Dec 2025 10:42" (UTC)."""
     if not value:
         return ""
     local = timezone.localtime(value)
@@ -36,7 +66,7 @@ def moment(value):
         return f"{clock} today"
     if (today - local.date()).days == 1:
         return f"yesterday {clock}"
-    return f"{local.day} {local:%b %Y} {clock}" if local.year != today.year else f"{local.day} {local:%b} {clock}"
+    return f"{day(local.date())} {clock}"
 
 
 @register.filter

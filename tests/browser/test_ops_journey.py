@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
+from portal.models import Membership
 from portal.roles import OPS_GROUP
 from syncs import demo
 from syncs.engine import run_integration
@@ -30,6 +31,7 @@ def integration(sandbox, live_server, settings, monkeypatch):
     run_integration(integration.pk)
     ops = get_user_model().objects.create_user("olivia", password=PASSWORD, is_staff=True)
     ops.groups.add(Group.objects.get(name=OPS_GROUP))
+    Membership.objects.create(user=ops, tenant=integration.tenant, role=Membership.OPS)
     return integration
 
 

@@ -9,6 +9,7 @@ from connectors.base import Connector
 from connectors.bill.connector import BillConnector
 from connectors.health import check_connection
 from connectors.http import HttpClient
+from connectors.registry import SYSTEMS
 from tests.connectors.bill.conftest import make_bill_connection
 
 SECRET = "operator-password-SECRET-314"
@@ -29,7 +30,8 @@ class SessionConnector(Connector):
 
 
 def a_connection():
-    return SimpleNamespace(pk=7, system="syspro")
+    # What a Connector reads when it is built: its system checks where the credentials would go.
+    return SimpleNamespace(pk=7, system="syspro", spec=SYSTEMS["syspro"], base_url="", options={})
 
 
 def test_with_returns_the_connector_and_closes_it_at_the_end():

@@ -74,9 +74,10 @@ def test_the_ops_group_comes_from_a_migration_with_exactly_the_ops_permissions(d
 
 
 @pytest.fixture
-def ops(db):
+def ops(tenant):
     user = get_user_model().objects.create_user("olivia", password="pw-0123456789", is_staff=True)
     user.groups.add(Group.objects.get(name=OPS_GROUP))
+    Membership.objects.create(user=user, tenant=tenant, role=Membership.OPS)
     return user
 
 

@@ -53,8 +53,8 @@ def test_a_rule_whose_target_vanished_is_flagged_and_the_flag_clears_once_fixed(
     MappingRule.objects.filter(pk=rule.pk).update(target_id="0caGONE")
     run_integration(integration.pk)
     rule.refresh_from_db()
-    assert rule.problem == f"GL account {rule.source_code} is mapped to BILL GL account 0caGONE, which does not " \
-                           "exist there"
+    assert rule.problem == (f"GL account {rule.source_code} is mapped to BILL GL account {rule.target_label} (id "
+                            "0caGONE), which is no longer in BILL's list: pick again under Mapping rules.")
     MappingRule.objects.filter(pk=rule.pk).update(target_id=good)
     run_integration(integration.pk)
     rule.refresh_from_db()

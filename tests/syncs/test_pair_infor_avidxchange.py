@@ -111,7 +111,7 @@ def test_a_returned_payment_is_reversed_in_infor_once_with_its_reason(integratio
     assert [h["PYST"] for h in row["history"]] == ["PAID", "VOIDED"], "paid once, reversed once"
     share = SyncRecord.objects.get(integration=integration, object_type="payment",
                                    source_id=f"{payment['Id']}:{bill.target_id}")
-    assert (share.status, share.data["posted"]) == (SyncRecord.SYNCED, "VOIDED")
+    assert (share.status, share.data["posted"]) == (SyncRecord.UNDONE, "VOIDED")
 
 
 def test_invoice_images_travel_from_idm_to_avidxchange(integration, sandbox):

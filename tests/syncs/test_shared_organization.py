@@ -1,5 +1,6 @@
 """Two integrations sending to one BILL organization at once, from two processes (PostgreSQL): every
-vendor and bill exists once, and BILL never sees more than its 3 concurrent calls."""
+vendor and bill exists once, each vendor belongs to one of them (tests/syncs/test_vendor_ownership.py has
+the rule), and BILL never sees more than its 3 concurrent calls."""
 
 from collections import Counter
 
@@ -9,7 +10,7 @@ from django.core.management import call_command
 
 from connectors.bill import sandbox as bill_sandbox
 from connectors.models import Connection
-from syncs.models import Integration, MappingRule
+from syncs.models import Integration, MappingRule, SyncRecord, VendorOwner
 from tests.conftest import run_in_processes
 
 RUN = """
@@ -47,4 +48,8 @@ def test_two_integrations_on_one_bill_organization_create_nothing_twice(sandbox)
     assert [k for k, n in Counter((b["vendorId"], b["invoice"]["invoiceNumber"]) for b in org["bills"]).items()
             if n > 1] == []
     assert len(org["vendors"]) == 299 and len(org["bills"]) == 383
+    held = Counter(SyncRecord.objects.filter(object_type="vendor", status=SyncRecord.SYNCED)
+                   .values_list("target_id", flat=True))
+    assert len(held) == 299 and [v for v, n in held.items() if n > 1] == [], "no vendor taken by both"
+    assert VendorOwner.objects.count() == 299
     assert state["max_in_flight"] <= 3 and state["rejected_concurrent"] == 0

@@ -89,8 +89,10 @@ def test_the_command_lists_the_differences_and_exits_3(integration):
         call_command("tieout", str(integration.pk), stdout=out)
     assert exit_.value.code == 3
     text = out.getvalue()
-    assert "5 open in Infor CloudSuite (20.00 CAD, 435.50 USD), 5 open in BILL (1004.00, 340.00 USD); 1 agree." in text
-    assert "amount differs: INV-2 (S1 Harbor Paper) 250.00 / 200.00 USD" in text
+    assert ("5 open in Infor CloudSuite (20.00 CAD · 435.50 USD), 5 open in BILL (1,004.00 (no currency) · "
+            "340.00 USD); 1 agree.") in text
+    assert "amount differs: INV-2 (S1 Harbor Paper) 250.00 USD / 200.00 USD" in text
+    assert "paid in the ERP only: INV-4 (S1 Harbor Paper) — / 40.00 USD" in text
 
 
 def test_a_side_that_cannot_be_read_is_said_in_words(integration, monkeypatch):

@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.models import AuditEntry, Tenant
+from portal.models import AuditEntry, Membership, Tenant
 from portal.roles import OPS_GROUP
 from syncs import reasons, reference, workqueue
 from syncs.models import MappingRule, SyncRecord
@@ -21,9 +21,10 @@ def integration(db):
 
 
 @pytest.fixture
-def ops(db, client):
+def ops(client, integration):
     user = get_user_model().objects.create_user("olivia", password="pw-0123456789", is_staff=True)
     user.groups.add(Group.objects.get(name=OPS_GROUP))
+    Membership.objects.create(user=user, tenant=integration.tenant, role=Membership.OPS)
     client.force_login(user)
     return user
 
@@ -124,6 +125,7 @@ def test_a_synced_record_is_not_set_aside(integration):
 def test_staff_who_may_only_view_get_no_retry_or_ignore(client, integration):
     viewer = get_user_model().objects.create_user("vic", password="pw-0123456789", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_syncrecord"))
+    Membership.objects.create(user=viewer, tenant=integration.tenant, role=Membership.OPS)
     client.force_login(viewer)
     failures(integration)
     key = workqueue.groups()[0][0].key
@@ -166,6 +168,7 @@ def test_rules_that_cannot_be_used_are_flagged_and_filtered(client, ops, integra
 
 def test_the_integration_form_offers_only_the_tenants_connections(client, ops, integration):
     other = make_integration(Tenant.objects.create(name="Other Co", slug="other"), "Theirs")
+    Membership.objects.create(user=ops, tenant=other.tenant, role=Membership.OPS)  # operated, yet not offered here
     html = client.get(reverse("admin:syncs_integration_add") + f"?tenant={integration.tenant.pk}").content.decode()
     assert integration.source.name in html and other.source.name not in html and other.target.name not in html
     assert "Which tenant" in client.get(reverse("admin:syncs_integration_add")).content.decode()

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.urls import reverse
 
-from portal.models import AuditEntry
+from portal.models import AuditEntry, Membership
 from portal.roles import OPS_GROUP
 from syncs import progress
 from syncs.models import Integration, SyncRecord, SyncRun
@@ -34,6 +34,7 @@ def test_backfill_page_previews_then_runs_in_the_background_with_progress(client
                                                                           django_capture_on_commit_callbacks):
     ops = get_user_model().objects.create_user("olivia", is_staff=True)
     ops.groups.add(Group.objects.get(name=OPS_GROUP))
+    Membership.objects.create(user=ops, tenant=integration.tenant, role=Membership.OPS)
     client.force_login(ops)
     url = reverse("admin:syncs_integration_backfill", args=[integration.pk])
     preview = client.post(url, {"since": "2020-01-01", "preview": "1"}).content.decode()

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from connectors.errors import DataError
 from connectors.ifs.connector import IfsConnector
-from portal.models import AuditEntry
+from portal.models import AuditEntry, Membership
 from portal.roles import OPS_GROUP
 from syncs import workqueue
 from syncs.engine import run_integration
@@ -61,6 +61,7 @@ def test_refused_acknowledgements_are_a_group_tried_again_when_asked(client, ref
 
     ops = get_user_model().objects.create_user("olivia", is_staff=True)
     ops.groups.add(Group.objects.get(name=OPS_GROUP))
+    Membership.objects.create(user=ops, tenant=integration.tenant, role=Membership.OPS)
     client.force_login(ops)
     queue = client.get(reverse("admin:syncs_syncrecord_workqueue")).content.decode()
     assert "Bills sent, a follow-up refused" in queue and "invoice not marked as transferred in the ERP" in queue
@@ -88,6 +89,7 @@ def test_a_follow_up_group_cannot_be_set_aside(client, refusing_ifs):
     group = workqueue.follow_up_groups()[0][0]
     ops = get_user_model().objects.create_user("olivia", is_staff=True)
     ops.groups.add(Group.objects.get(name=OPS_GROUP))
+    Membership.objects.create(user=ops, tenant=integration.tenant, role=Membership.OPS)
     client.force_login(ops)
     client.post(reverse("admin:syncs_syncrecord_group", args=[group.key]), {"ignore": "1", "reason": "dup"})
     assert not SyncRecord.objects.filter(status=SyncRecord.IGNORED).exists(), "a bill already sent stays synced"

@@ -15,6 +15,7 @@ from connectors.infor import sandbox as infor_sandbox
 from connectors.models import Connection
 from connectors.registry import get_system
 from portal import audit
+from portal.management.commands.bootstrap_ops_user import password_box
 from portal.models import Membership, Tenant
 from portal.roles import OPS_GROUP
 from syncs import demo, reference
@@ -37,7 +38,16 @@ class Command(BaseCommand):
                             help="Seed only these demos, by system id (infor is the main Infor → BILL demo). "
                                  "Default: every demo.")
 
-    def handle(self, *args, sandbox_url, only=None, **options):
+    # `serve` passes a list to collect the passwords made here into, and shows them with its own, last.
+    stealth_options = ("passwords",)
+
+    def handle(self, *args, sandbox_url, only=None, passwords=None, **options):
+        self.passwords = [] if passwords is None else passwords
+        self.seed(sandbox_url, only)
+        if passwords is None and self.passwords:
+            self.stdout.write(self.style.WARNING(password_box(self.passwords)))
+
+    def seed(self, sandbox_url, only):
         sandbox_url = (sandbox_url or f"{settings.PUBLIC_URL}/sandbox").rstrip("/")
         try:
             requests.get(f"{sandbox_url}/_control/state", params={"system": "bill"}, timeout=10).raise_for_status()
@@ -75,14 +85,14 @@ class Command(BaseCommand):
         return integration
 
     def load_reference(self, integration):
-        """The AP platform's accounts and dimensions, kept as "Load reference data" keeps them, so the demo's
-        mapping rules are picked from a list from the start."""
+        """Both sides' accounts and dimensions, kept as "Load reference data" keeps them, so the demo's mapping
+        rules are picked from a list, and checked against the ERP's, from the start."""
         try:
-            reference.load(integration.target)
+            reference.load_both(integration)
         except (ConnectorError, NotImplementedError) as exc:
-            self.stdout.write(self.style.WARNING(f"{integration.name}: the AP platform's accounts were not loaded "
-                                                 f"for the mapping-rule picker ({exc}); \"Load reference data\" on "
-                                                 "the integration tries again."))
+            self.stdout.write(self.style.WARNING(f"{integration.name}: the accounts and dimensions were not loaded "
+                                                 f"for the mapping rules ({exc}); \"Load reference data\" on the "
+                                                 "integration tries again."))
 
     def ensure_database(self, sandbox_url, ids, fresh):
         tenant, _ = Tenant.objects.get_or_create(slug="demo", defaults={"name": "Demo Manufacturing"})
@@ -130,15 +140,18 @@ class Command(BaseCommand):
         User = get_user_model()
         user = User.objects.filter(username=username).first()
         if user is None:
-            password = environ.Env().str("DEMO_PASSWORD", default="") or secrets.token_urlsafe(9)
+            chosen = environ.Env().str("DEMO_PASSWORD", default="")
+            password = chosen or secrets.token_urlsafe(9)
             user = User.objects.create_user(username=username, password=password, is_staff=staff)
-            self.stdout.write(self.style.WARNING(f"Created {role} user '{username}' with password: {password}"))
+            shown = "from DEMO_PASSWORD" if chosen else password
+            self.stdout.write(self.style.WARNING(f"Created {role} user '{username}', password: {shown}"))
+            self.passwords.append((username, role, shown))
             if staff:
                 user.groups.add(Group.objects.get(name=OPS_GROUP))
-        Membership.objects.get_or_create(user=user, tenant=tenant, defaults={"role": role})
+        # The demo's story needs these roles (demo-ops operates every demo tenant in the admin), whatever was
+        # changed by hand since the last seed.
+        Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": role})
         return user
-
-
 
     def pair_demo(self, sandbox_url, module):
         """One system's demo tenant: its simulator loaded by its demo module, a BILL organization of its own

@@ -1,4 +1,5 @@
 import getpass
+import re
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -19,15 +20,28 @@ def command_actor():
         return "command:unknown user"
 
 
+# An arrow in a name: "→" as stored, or "->" as typed at a shell; with any spaces around it.
+ARROW = re.compile(r"\s*(?:->|→)\s*")
+
+
+def name_key(name):
+    """What two spellings of an integration's name share when they mean the same one: any case, "->" for "→",
+    runs of spaces as one."""
+    return " ".join(ARROW.sub(" → ", name).split()).casefold()
+
+
 def find_integration(text):
-    """By id, or by name ignoring case; an unknown or ambiguous name lists the candidates."""
+    """By id, or by name (name_key); an unknown or ambiguous name lists the candidates. The one way the commands
+    (sync, backfill, tieout) find an integration."""
     text = text.strip()
     if text.isdigit():
         match = Integration.objects.filter(pk=int(text)).select_related("tenant").first()
         if match is None:
             raise CommandError(f"No integration has id {text}. {candidates()}")
         return match
-    matches = list(Integration.objects.filter(name__iexact=text).select_related("tenant"))
+    # Compared here rather than in the database: SQLite folds the case of ASCII letters only.
+    key = name_key(text)
+    matches = [i for i in Integration.objects.select_related("tenant") if name_key(i.name) == key]
     if len(matches) == 1:
         return matches[0]
     if not matches:

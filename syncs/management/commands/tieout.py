@@ -1,11 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from syncs.management.commands.sync import find_integration
+from syncs.status import PAID, UNDONE
+from syncs.templatetags.status import amounts, figure, money
 from syncs.tieout import report
-
-
-def in_words(totals):
-    return ", ".join(f"{amount} {currency}".strip() for currency, amount in totals.items()) or "nothing"
 
 
 class Command(BaseCommand):
@@ -21,12 +19,14 @@ class Command(BaseCommand):
         result = report(integration)
         if result.error:
             raise CommandError(result.error)
-        erp, ap = in_words(result.erp_totals), in_words(result.ap_totals)
+        erp, ap = amounts(result.erp_totals) or "nothing", amounts(result.ap_totals) or "nothing"
         self.stdout.write(f"{integration.name}: {result.erp_count} open in {result.source} ({erp}), "
                           f"{result.ap_count} open in {result.target} ({ap}); {result.matched} agree.")
+        self.stdout.write(f"Payments back recorded: paid {figure(result.payments[PAID])}; undone (voided, returned, "
+                          f"escheated or reversed) {figure(result.payments[UNDONE])}.")
         for row in result.rows:
-            amounts = " / ".join("—" if a is None else f"{a}" for a in (row.erp_amount, row.ap_amount))
-            self.stdout.write(f"  {row.kind}: {row.number} ({row.supplier}) {amounts} {row.currency}".rstrip())
+            both = " / ".join(money(a, row.currency) for a in (row.erp_amount, row.ap_amount))
+            self.stdout.write(f"  {row.kind}: {row.number} ({row.supplier}) {both}")
         if result.rows:
             self.stdout.write(", ".join(f"{kind}: {n}" for kind, n in result.counts().items()))
             raise SystemExit(3)
