@@ -190,6 +190,22 @@ class GuardedAdapter(HTTPAdapter):
                                                    "https": GuardedHTTPSConnectionPool}
 
 
+class SameOriginSession(requests.Session):
+    """Follows a redirect only within the address it was sent to. requests drops Authorization when a redirect
+    changes host, but keeps every other header: BILL's sessionId and devKey, AvidXchange's tokens. A redirect to
+    another origin is refused before anything is sent there."""
+
+    def get_redirect_target(self, response):
+        target = super().get_redirect_target(response)
+        if target is None:
+            return None
+        sent_to, going_to = urlsplit(response.url), urlsplit(requests.compat.urljoin(response.url, target))
+        if (going_to.scheme, going_to.netloc) != (sent_to.scheme, sent_to.netloc):
+            raise ConfigurationError(f"{sent_to.netloc} answered with a redirect to {going_to.netloc or target}; "
+                                     "the request and its credentials are not sent to another address.")
+        return target
+
+
 class ReauthRequired(AuthError):
     """The token or session was refused: authenticate again and repeat the call once."""
 
@@ -389,7 +405,7 @@ class HttpClient:
     @property
     def session(self):
         if not hasattr(self._local, "session"):
-            session = requests.Session()
+            session = SameOriginSession()
             adapter = GuardedAdapter()
             session.mount("https://", adapter)
             session.mount("http://", adapter)

@@ -451,3 +451,38 @@ def test_in_the_sandbox_loopback_is_reached_as_before(listener):
     with pytest.raises(AuthError):
         client.request("GET", "/v3/login/session", authenticate=False)
     assert len(listener.received) == 1
+
+
+class Redirector:
+    """Answers every request with a 302 to `target` (an absolute URL or a path)."""
+
+    def __init__(self, target):
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(302)
+                self.send_header("Location", target)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_redirect_to_another_address_is_refused_and_the_headers_never_reach_it(listener):
+    redirector = Redirector(f"{listener.url}/stolen")
+    try:
+        client = HttpClient("probe", base_url=redirector.url, max_attempts=1)
+        with pytest.raises(ConfigurationError, match="redirect to 127.0.0.1:.*not sent to another address"):
+            client.request("GET", "/v3/vendors", headers={"devKey": BILL_DEVKEY, "sessionId": BILL_PASSWORD},
+                           authenticate=False)
+    finally:
+        redirector.close()
+    assert listener.received == []
