@@ -365,3 +365,9 @@ class ApConnector(Connector):
     def attach_document(self, bill_id, document):
         """ACCEPTS_INVOICE_DOCUMENTS: stream a records.Document onto the bill; return the attachment's id."""
         raise NotImplementedError
+
+    def archive_bill(self, bill_id):
+        """ARCHIVES_BILLS: archive the bill so it cannot be paid (ops decide it, for a bill whose invoice the ERP held
+        after it was sent). Archiving an archived bill changes nothing. Returns the platform's words for what it
+        did; raises the RecordError that refused it (a bill paid, or being paid)."""
+        raise NotImplementedError

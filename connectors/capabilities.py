@@ -34,6 +34,8 @@ PAYMENTS_BY_POLLING = "payments_by_polling"
 ACCEPTS_REFERENCE_DATA = "accepts_reference_data"
 ACCEPTS_INVOICE_DOCUMENTS = "accepts_invoice_documents"
 REPORTS_VENDOR_EDITS = "reports_vendor_edits"
+# archive_bill(): ops archive a bill whose invoice the ERP held after it was sent, from the admin; never a run.
+ARCHIVES_BILLS = "archives_bills"
 
 # How each capability reads after the system's name when a plan is described
 # ("BILL: vendors are created and updated; payments arrive by webhook").
@@ -54,6 +56,7 @@ CAPABILITY_PHRASES = {
     ACCEPTS_REFERENCE_DATA: "the ERP's GL accounts and dimensions are published as code lists",
     ACCEPTS_INVOICE_DOCUMENTS: "invoice documents are attached to bills",
     REPORTS_VENDOR_EDITS: "vendor edits made there are picked up",
+    ARCHIVES_BILLS: "ops can archive a bill whose invoice the ERP held after it was sent",
 }
 
 ERP_CAPABILITIES = frozenset({READS_SUPPLIERS, READS_APPROVED_INVOICES, WRITES_PAYMENTS_BACK,
@@ -61,4 +64,4 @@ ERP_CAPABILITIES = frozenset({READS_SUPPLIERS, READS_APPROVED_INVOICES, WRITES_P
                               REPORTS_HELD_INVOICES, READS_REFERENCE_DATA})
 AP_CAPABILITIES = frozenset({CREATES_VENDORS, CREATES_BILLS, BATCH_CREATES, PAYMENTS_BY_WEBHOOK, PAYMENTS_BY_POLLING,
                              ACCEPTS_REFERENCE_DATA, ACCEPTS_INVOICE_DOCUMENTS, REPORTS_VENDOR_EDITS,
-                             READS_REFERENCE_DATA})
+                             ARCHIVES_BILLS, READS_REFERENCE_DATA})

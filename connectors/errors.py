@@ -1,30 +1,38 @@
-"""Errors every connector raises, each with the class the sync engine files it under.
+"""Errors every connector raises, each with the class the sync engine files it under and its cause.
 
-Messages are written for a person to act on, and never carry a secret (they pass through redact()).
+A failure is a typed error with a cause code (connectors.causes; each class has its default, a raise that knows
+better names its own) and a subject, what a fix is made on (the ERP's supplier id, a code); its message is for a
+person to act on, and never carries a secret (it passes through redact()).
 """
 
+from connectors.causes import registered
 from portal.redaction import redact
 
 
 class ConnectorError(Exception):
     error_class = "transient"
+    cause = "no_answer"
 
-    def __init__(self, message, *, status=None, code=None):
+    def __init__(self, message, *, status=None, code=None, cause=None, subject=""):
         super().__init__(redact(message))
         self.status = status
-        self.code = code
+        self.code = code  # the remote system's own error code, if it gave one
+        self.cause = registered(cause or type(self).cause)
+        self.subject = subject
 
 
 class AuthError(ConnectorError):
     """The remote system refused the credentials."""
 
     error_class = "auth"
+    cause = "sign_in_refused"
 
 
 class ConfigurationError(ConnectorError):
     """Something about the connection's setup is wrong (URL, permissions, untrusted session)."""
 
     error_class = "configuration"
+    cause = "integration_setting"
 
 
 class TransientError(ConnectorError):
@@ -35,6 +43,7 @@ class TransientError(ConnectorError):
 
 class RateLimited(TransientError):
     error_class = "rate_limit"
+    cause = "rate_limited"
 
     def __init__(self, message, *, retry_after=None, **kwargs):
         super().__init__(message, **kwargs)
@@ -45,6 +54,7 @@ class Deferred(ConnectorError):
     """The remote system will not take more work until `until` (a datetime): stop and resume then."""
 
     error_class = "rate_limit"
+    cause = "rate_limited"
 
     def __init__(self, message, *, until, **kwargs):
         super().__init__(message, **kwargs)
@@ -56,6 +66,7 @@ class RecordError(ConnectorError):
     this reason, and goes on with the next."""
 
     error_class = "data"
+    cause = "refused"
 
 
 class DataError(RecordError):
@@ -72,15 +83,18 @@ class NotFound(RecordError):
     """The object a record points at is not there (a vendor deleted in the AP platform, an invoice gone)."""
 
     error_class = "not_found"
+    cause = "not_found"
 
 
 class Conflict(RecordError):
     """The object changed underneath us (HTTP 409, or 412 on an If-Match): re-read, then try again."""
 
     error_class = "conflict"
+    cause = "conflict"
 
 
 class Locked(RecordError):
     """The object is locked by someone else for now (HTTP 423): try again on a later run."""
 
     error_class = "locked"
+    cause = "locked"

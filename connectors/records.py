@@ -89,6 +89,12 @@ class Payment:
     updated_at: str = ""
     reversed: bool = False  # voided, cancelled or bounced after it was made
     allocations: tuple = ()  # (bill id, amount) pairs when one payment covers several bills
+    # Why and when the AP platform undid it, as far as it says: an ACH return's NACHA reason code ("R01"), the reason
+    # in the platform's own words (a void's reason), and the day it was returned, voided or escheated. Written back in
+    # words by connectors/reversals.py; blank or None where the platform gives nothing.
+    return_code: str = ""
+    return_reason: str = ""
+    undone_on: date | None = None
 
 
 @dataclass(frozen=True)

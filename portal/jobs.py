@@ -11,6 +11,8 @@ from django_q.tasks import async_task
 
 TASKS = {
     "run_integration": "syncs.tasks.run_integration",
+    # A person's dry run or backfill preview: the admin queues it and its page follows it (it can take a while).
+    "dry_run": "syncs.tasks.dry_run",
     "process_webhook_event": "webhooks.tasks.process_event",
     "check_webhook_subscriptions": "webhooks.tasks.check_subscriptions",
     # Connection health, and the ops alerts (failed runs, refused credentials, stale integrations, webhook

@@ -1,6 +1,8 @@
 """The admin of integrations, mapping rules, sync records (with the work queue), runs and cursors, each scoped to
 the tenants the user operates (portal.admin_utils.TenantScopedAdminMixin), custom pages included."""
 
+from urllib.parse import urlencode
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -12,20 +14,30 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 
+from connectors import capabilities as can
 from connectors.errors import ConnectorError
 from portal import audit
 from portal.admin import ObjectTypeFilter, RecentValuesFilter
 from portal.admin_utils import AuditedAdminMixin, ByTenantFilter, ReadOnlyAdminMixin, TenantScopedAdminMixin
 from portal.fields import CredentialsUnreadable
 from portal.tenancy import operated_tenants
-from syncs import alerts, engine, operations, reasons, reference, workqueue
-from syncs.backfill import backfill_preview, backfill_progress, cut_over
+from syncs import alerts, operations, reasons, reference, workqueue
+from syncs.backfill import backfill_progress, cut_over, preview_progress, queued_at, run_progress
 from syncs.engine import describe_counters
-from syncs.models import Cursor, Integration, MappingRule, SyncRecord, SyncRun
-from syncs.tasks import enqueue_run
+from syncs.models import OPTIONS, Cursor, Integration, MappingRule, SyncRecord, SyncRun
+from syncs.plan import system_name
+from syncs.tasks import enqueue_dry_run, enqueue_run
+from syncs.templatetags.status import moment
 
 RECENT_RUNS = 10
+# The lists of records and runs keep each row to a line or two: a reason's first characters, a run's largest counts,
+# times as "10:42 today".
+REASON_IN_LIST = 160
+COUNTERS_IN_LIST = 2
+# Each archived bill is a call to the AP platform, made inside the admin's request.
+ARCHIVE_AT_ONCE = 20
 # An integration page lists every mapping rule for editing up to this many; beyond it (a page of a hundred rule
 # forms takes a second to draw), only the rules needing attention, and all of them under Mapping rules.
 INLINE_RULES = 30
@@ -40,6 +52,9 @@ class IntegrationForm(forms.ModelForm):
         fields = ["tenant", "name", "source", "target", "enabled", "paused", "interval_minutes", "options",
                   "vendor_key_prefix"]
         error_messages = {"interval_minutes": {"min_value": Integration.INTERVAL_RULE}}
+        # Integration.clean() refuses any other key (syncs.models.options_problem).
+        help_texts = {"options": "A JSON object; the known options, each true or false: " + "; ".join(
+            f"{name} ({said})" for name, said in OPTIONS.items()) + "."}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -181,6 +196,7 @@ class IntegrationAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdm
             path("<int:pk>/do/<str:name>/", self.admin_site.admin_view(self.button_view), name="syncs_integration_do"),
             path("<int:pk>/backfill/", self.admin_site.admin_view(self.backfill_view),
                  name="syncs_integration_backfill"),
+            path("<int:pk>/dry-run/", self.admin_site.admin_view(self.dry_run_view), name="syncs_integration_dry_run"),
         ]
         return own + super().get_urls()
 
@@ -258,34 +274,55 @@ class IntegrationAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdm
         integration = get_object_or_404(self.get_queryset(request), pk=pk)
         if name not in self.buttons or not self.has_change_permission(request, integration):
             raise PermissionDenied
-        getattr(self, name)(request, self.get_queryset(request).filter(pk=pk))
-        return redirect("admin:syncs_integration_change", pk)
+        # An action that has a page of its own to show (a dry run's progress) answers with it.
+        answer = getattr(self, name)(request, self.get_queryset(request).filter(pk=pk))
+        return answer or redirect("admin:syncs_integration_change", pk)
 
-    def backfill_view(self, request, pk):
+    def operated_integration(self, request, pk):
+        """The integration a page of ours acts on: 404 outside the tenants the user operates, 403 without the right
+        to change it."""
         integration = get_object_or_404(self.get_queryset(request).select_related("tenant", "source", "target"),
                                         pk=pk)
         if not self.has_change_permission(request, integration):
             raise PermissionDenied
+        return integration
+
+    def backfill_view(self, request, pk):
+        """The form, then the preview and the backfill, each queued as a task and followed by this page's address
+        (syncs.backfill): a request never waits for either."""
+        integration = self.operated_integration(request, pk)
         form = BackfillForm(request.POST or request.GET or None)
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": integration,
                    "integration": integration, "form": form, "title": f"Backfill {integration}"}
         if request.method == "POST" and form.is_valid():
             since = form.cleaned_data["since"]
+            # Whole seconds, floored: the run the task starts is the first one at or after this moment.
+            queued = int(timezone.now().timestamp())
+            page = reverse("admin:syncs_integration_backfill", args=[pk])
             if "run" in request.POST:
                 audit.record("sync.backfill", actor=request.user, tenant=integration.tenant, obj=integration,
                              message=f"Backfill from {since:%Y-%m-%d} queued")
                 enqueue_run(integration, "backfill", since)
                 self.message_user(request, f"Backfill from {since:%Y-%m-%d} queued. Records already in the ledger "
                                            "are recognised and not sent again.")
-                queued = int(timezone.now().timestamp())
-                query = f"?since={since:%Y-%m-%d}&expected={request.POST.get('expected', '')}&after={queued}"
-                return redirect(reverse("admin:syncs_integration_backfill", args=[pk]) + query)
-            preview = engine.run_integration(integration.pk, trigger="dry_run", dry_run=True, since=since,
-                                             actor=request.user.username)
-            context["preview"] = backfill_preview(preview)
-        elif request.GET.get("after"):
+                return redirect(page + "?" + urlencode({"since": f"{since:%Y-%m-%d}", "after": queued,
+                                                        "expected": request.POST.get("expected", "")}))
+            enqueue_dry_run(integration, "preview", request.user.username, since)
+            return redirect(page + "?" + urlencode({"since": f"{since:%Y-%m-%d}", "previewed": queued}))
+        if request.GET.get("after"):
             context["progress"] = backfill_progress(integration, request.GET)
+        elif request.GET.get("previewed"):
+            context["preview"] = preview_progress(integration, request.GET)
         return TemplateResponse(request, "admin/syncs/integration/backfill.html", context)
+
+    def dry_run_view(self, request, pk):
+        """A queued dry run's progress, then what it found (the page the "Dry run" button leads to)."""
+        integration = self.operated_integration(request, pk)
+        after = queued_at(request.GET)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": integration,
+                   "integration": integration, "title": f"Dry run of {integration}",
+                   "progress": run_progress(integration, "dry_run", after) if after else None}
+        return TemplateResponse(request, "admin/syncs/integration/dry_run.html", context)
 
     # --- actions --------------------------------------------------------------------------------------------
     @admin.action(description="Sync now", permissions=["change"])
@@ -318,18 +355,19 @@ class IntegrationAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdm
 
     @admin.action(description="Dry run (shows what would be sent; writes nothing remote)", permissions=["change"])
     def dry_run(self, request, queryset):
+        """Queued, not run here: a dry run reads every changed record and can take minutes. One integration's goes
+        to the page that follows it; several are each linked from a message."""
+        queued = int(timezone.now().timestamp())
+        pages = []
         for integration in queryset:
-            run = engine.run_integration(integration.pk, trigger="dry_run", dry_run=True, actor=request.user.username)
-            if run.status == run.SKIPPED:
-                self.message_user(request, f"{integration}: no dry run now, because a run of it is in progress; "
-                                           "try again in a moment.", messages.WARNING)
-                continue
-            link = reverse("admin:syncs_syncrun_change", args=[run.pk])
-            level = messages.ERROR if run.status == run.FAILED else messages.INFO
-            error = f" {reasons.readable(run.error)}" if run.error else ""
-            self.message_user(request, format_html('{}: dry run {}: {}.{} <a href="{}">See the plan</a>.', integration,
-                                                   run.get_status_display().lower(), describe_counters(run.counters),
-                                                   error, link), level)
+            enqueue_dry_run(integration, "dry_run", request.user.username)
+            pages.append((reverse("admin:syncs_integration_dry_run", args=[integration.pk]) + f"?after={queued}",
+                          str(integration)))
+        if len(pages) == 1:
+            return redirect(pages[0][0])
+        self.message_user(request, format_html("Dry runs queued; follow each one: {}.", format_html_join(
+            ", ", '<a href="{}">{}</a>', pages)))
+        return None
 
     @admin.action(description="Replay failed records", permissions=["change"])
     def replay_failed(self, request, queryset):
@@ -376,20 +414,24 @@ def checked_cut_over(day):
         raise forms.ValidationError(str(exc)) from None
 
 
+def cut_over_field(help_text):
+    """The date a backfill or a resync re-reads from: a date picker, and one message per mistake, the same on both."""
+    return forms.DateField(label="Cut-over date", widget=forms.DateInput(attrs={"type": "date"}), help_text=help_text,
+                           error_messages={"required": "Choose the date to re-read from.",
+                                           "invalid": "Enter the date as YYYY-MM-DD, e.g. 2026-01-31."})
+
+
 class BackfillForm(forms.Form):
-    since = forms.DateField(label="Cut-over date", widget=forms.DateInput(attrs={"type": "date"}),
-                            help_text="Everything changed in the ERP since this date (UTC) is read again. Records "
-                                      "already sent are recognised in the ledger and are not sent twice.")
+    since = cut_over_field("Everything changed in the ERP since this date (UTC) is read again. Records already sent "
+                           "are recognised in the ledger and are not sent twice.")
 
     def clean_since(self):
         return checked_cut_over(self.cleaned_data["since"])
 
 
-class ResyncForm(forms.Form):
-    since = forms.DateField(help_text="Re-read everything changed since this date (UTC). Nothing is duplicated.")
-
-    def clean_since(self):
-        return checked_cut_over(self.cleaned_data["since"])
+class ResyncForm(BackfillForm):
+    since = cut_over_field("The cursors move back to this date (UTC) and everything changed since is read again. "
+                           "Records already sent are recognised in the ledger and are not sent twice.")
 
 
 @admin.register(MappingRule)
@@ -473,8 +515,7 @@ class IgnoreForm(forms.Form):
 @admin.register(SyncRecord)
 class SyncRecordAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     tenant_path = "integration__tenant"
-    list_display = ["shown_as", "object_type", "integration", "status", "party", "amount_shown", "reason",
-                    "updated_at"]
+    list_display = ["shown_as", "integration", "status", "party", "amount_shown", "reason", "updated"]
     list_filter = ["status", ObjectTypeFilter, ErrorClassFilter, ("updated_at", admin.DateFieldListFilter),
                    ("integration", ByTenantFilter)]
     search_fields = ["number", "party", "source_id", "source_ref", "target_id"]
@@ -483,9 +524,9 @@ class SyncRecordAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
     list_select_related = ["integration"]
     # Newest first by id: the primary key's index serves a table of millions (filters by status use their own).
     ordering = ["-pk"]
-    actions = ["replay", "ignore", "unignore"]
+    actions = ["replay", "ignore", "unignore", "archive_bill"]
     # Actions that change records are for staff who may change integrations (the ops group).
-    changing_actions = ("replay", "ignore", "unignore")
+    changing_actions = ("replay", "ignore", "unignore", "archive_bill")
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -516,19 +557,29 @@ class SyncRecordAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
 
     @admin.display(description="Record", ordering="number")
     def shown_as(self, record):
-        return record.number or record.source_ref or record.source_id
+        # Most records are bills; the others say what they are, as on the finance pages (a column of "bill" would
+        # take the room a reason needs).
+        shown = record.number or record.source_ref or record.source_id
+        return shown if record.object_type == "bill" else f"{shown} ({record.object_type})"
 
     @admin.display(description="Amount", ordering="amount")
     def amount_shown(self, record):
         return f"{record.amount:,.2f} {record.currency}".strip() if record.amount is not None else "—"
 
+    @admin.display(description="Updated (UTC)", ordering="updated_at")
+    def updated(self, record):
+        return moment(record.updated_at)
+
     @admin.display(description="Why")
     def reason(self, record):
+        # A reason can run to paragraphs; the list shows its start, the record's page all of it.
         if record.status == SyncRecord.IGNORED:
-            return f"Set aside: {record.note}"
-        if record.status == SyncRecord.FAILED:
-            return f"{reasons.class_in_words(record.error_class).capitalize()}: {reasons.readable(record.error_detail)}"
-        return reasons.readable(record.error_detail) if record.error_detail else ""
+            said = f"Set aside: {record.note}"
+        elif record.status == SyncRecord.FAILED:
+            said = f"{reasons.class_in_words(record.error_class).capitalize()}: {reasons.readable(record.error_detail)}"
+        else:
+            said = reasons.readable(record.error_detail) if record.error_detail else ""
+        return Truncator(said).chars(REASON_IN_LIST)
 
     @admin.action(description="Replay selected failed records")
     def replay(self, request, queryset):
@@ -552,6 +603,55 @@ class SyncRecordAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
         count = workqueue.unignore(queryset, request.user.username)
         self.message_user(request, f"Put back {count} record(s).")
 
+    @admin.action(description="Archive the bill in BILL (an invoice held in the ERP after its bill was sent)")
+    def archive_bill(self, request, queryset):
+        """Ops' decision, never a run's: a run leaves the bill of an invoice held after sending as it was sent. Archived
+        in the AP platform, it cannot be paid there; the record and the audit trail say who did it."""
+        held = (queryset.filter(object_type="bill", status=SyncRecord.SYNCED, cause="held_after_sending")
+                .exclude(target_id="").select_related("integration__tenant", "integration__source",
+                                                      "integration__target"))
+        held = [record for record in held[:ARCHIVE_AT_ONCE] if record.data.get("held")]
+        others = queryset.exclude(pk__in=[record.pk for record in held])
+        if others.exists():
+            names = sorted(self.shown_as(record) for record in others[:5])
+            more = f" and {others.count() - len(names)} more" if others.count() > len(names) else ""
+            self.message_user(request, f"Not archived: {', '.join(names)}{more}. Only the bill of an invoice held in "
+                                       f"the ERP after it was sent is archived from here, at most {ARCHIVE_AT_ONCE} at "
+                                       "once.", messages.ERROR)
+        for record in held:
+            self.archive_one(request, record)
+
+    def archive_one(self, request, record):
+        shown = self.shown_as(record)
+        source, target = system_name(record.integration.source), system_name(record.integration.target)
+        if record.data.get("archived_at"):
+            self.message_user(request, f"{shown}: its bill was archived in {target} already, by "
+                                       f"{record.data.get('archived_by')} on {record.data['archived_at'][:10]}.",
+                              messages.WARNING)
+            return
+        if can.ARCHIVES_BILLS not in record.integration.target.spec.capabilities:
+            self.message_user(request, f"{shown}: ml-connector cannot archive {target} bills; stop bill "
+                                       f"{record.target_id} in {target} itself.", messages.ERROR)
+            return
+        try:
+            with record.integration.target.connector() as ap:
+                said = ap.archive_bill(record.target_id)
+        except (ConnectorError, CredentialsUnreadable) as exc:
+            audit.record("sync.bill.archive_refused", actor=request.user, tenant=record.integration.tenant, obj=record,
+                         source_ref=record.source_ref, target_id=record.target_id,
+                         message=f"Archiving bill {record.target_id} in {target} failed: {exc}")
+            self.message_user(request, f"{shown}: {target} did not archive bill {record.target_id}: {exc}",
+                              messages.ERROR)
+            return
+        now = timezone.now()
+        record.data = {**record.data, "archived_at": now.isoformat(), "archived_by": request.user.get_username()}
+        record.error_detail = (f"Held in {source} after it was sent; its bill was archived in {target} by "
+                               f"{request.user.get_username()} on {now:%Y-%m-%d} and cannot be paid there.")
+        record.save(update_fields=["data", "error_detail", "updated_at"])
+        audit.record("sync.bill.archived", actor=request.user, tenant=record.integration.tenant, obj=record,
+                     source_ref=record.source_ref, target_id=record.target_id, message=said)
+        self.message_user(request, f"{shown}: {said}")
+
     # --- the work queue -------------------------------------------------------------------------------------
     def scoped(self, request):
         """The records the work queue looks at: those of every tenant the user operates, or one integration's
@@ -573,6 +673,9 @@ class SyncRecordAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
         records, integration = self.scoped(request)
         groups, overflow = workqueue.groups(records)
         follow_ups, follow_up_overflow = workqueue.follow_up_groups(records)
+        query = f"?integration={integration.pk}" if integration else ""
+        for group in groups:
+            group.offers = self.offers(request, group, query)
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": "Work queue",
                    "groups": groups, "overflow": overflow + follow_up_overflow, "follow_ups": follow_ups,
                    "integration": integration,
@@ -580,6 +683,27 @@ class SyncRecordAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
                    "may_change": self.may_change(request),
                    "query": f"?integration={integration.pk}" if integration else ""}
         return TemplateResponse(request, "admin/syncs/syncrecord/workqueue.html", context)
+
+    def offers(self, request, group, query):
+        """What a group's cause offers to do besides retrying (connectors.causes.OFFERS), as (words, link) pairs."""
+        integrations = operated_integrations(self, request).filter(pk__in=group.integration_ids).order_by("name")
+        offer, code = group.advice.offer, group.subject
+        if offer == "mapping_rules" and group.cause == "gl_unmapped" and code and len(integrations) == 1:
+            return [(f"Add the rule for GL account {code}", reverse("admin:syncs_mappingrule_add") + "?" + urlencode(
+                {"integration": integrations[0].pk, "kind": MappingRule.GL_ACCOUNT, "source_code": code}))]
+        if offer == "mapping_rules":
+            return [("Open the mapping rules", reverse("admin:syncs_mappingrule_changelist"))]
+        if offer in ("vendor_key_prefix", "integration"):
+            words = "Edit the vendor key prefix of" if offer == "vendor_key_prefix" else "Open"
+            anchor = "#id_vendor_key_prefix" if offer == "vendor_key_prefix" else ""
+            return [(f"{words} {i.name}", reverse("admin:syncs_integration_change", args=[i.pk]) + anchor)
+                    for i in integrations]
+        if offer == "connection":
+            return [("Check the connections", reverse("admin:connectors_connection_changelist"))]
+        if offer == "set_aside":
+            return [("Set aside with a reason", reverse("admin:syncs_syncrecord_group", args=[group.key]) + query
+                     + "#set-aside")]
+        return []
 
     def group_view(self, request, key):
         if not self.has_view_permission(request) or (request.method == "POST" and not self.may_change(request)):
@@ -597,6 +721,9 @@ class SyncRecordAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
                 count = workqueue.retry_follow_ups(group, records, request.user.username)
                 self.message_user(request, f"Trying again for {count} bill(s) in the next run: {group.reason}")
                 return redirect(back)
+            if "retry" in request.POST and not group.retry:
+                self.message_user(request, f"A retry cannot fix these: {group.advice.ops}", messages.WARNING)
+                return redirect(request.get_full_path())
             if "retry" in request.POST:
                 count = workqueue.retry(records, request.user.username)
                 self.message_user(request, f"Retrying {count} record(s): {group.reason}")
@@ -605,16 +732,31 @@ class SyncRecordAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
                 count = workqueue.ignore(records, form.cleaned_data["reason"], request.user.username)
                 self.message_user(request, f"Set aside {count} record(s).")
                 return redirect(back)
+        group.offers = [] if group.step else self.offers(request, group, f"?integration={integration.pk}"
+                                                         if integration else "")
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": group.reason,
                    "group": group, "records": records.select_related("integration")[:100], "form": form,
                    "back": back, "may_change": self.may_change(request)}
         return TemplateResponse(request, "admin/syncs/syncrecord/group.html", context)
 
 
+def counters_in_brief(counters):
+    """A run's counters in one short line for the list of runs: how many records failed, then its largest other
+    counts; the run's page lists every counter (describe_counters)."""
+    failed = sum(value for key, value in counters.items() if key.endswith("_failed"))
+    others = sorted(((value, key) for key, value in counters.items()
+                     if value and key != "api_calls" and not key.endswith("_failed")), key=lambda c: (-c[0], c[1]))
+    said = ([f"{failed} failed"] if failed else []) + [f"{key.replace('_', ' ')} {value}"
+                                                       for value, key in others[:COUNTERS_IN_LIST]]
+    if len(others) > COUNTERS_IN_LIST:
+        said.append(f"{len(others) - COUNTERS_IN_LIST} more")
+    return ", ".join(said) or "nothing"
+
+
 @admin.register(SyncRun)
 class SyncRunAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     tenant_path = "integration__tenant"
-    list_display = ["id", "integration", "trigger", "dry_run", "status", "started_at", "finished_at", "what_moved"]
+    list_display = ["id", "integration", "trigger", "dry_run", "status", "started", "finished", "in_brief"]
     fields = ["integration", "trigger", "dry_run", "status", "started_at", "heartbeat_at", "finished_at",
               "what_moved", "error_in_words", "plan_in_words"]
     readonly_fields = fields
@@ -626,6 +768,18 @@ class SyncRunAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     @admin.display(description="What moved")
     def what_moved(self, run):
         return describe_counters(run.counters or {})
+
+    @admin.display(description="Started (UTC)", ordering="started_at")
+    def started(self, run):
+        return moment(run.started_at)
+
+    @admin.display(description="Finished (UTC)", ordering="finished_at")
+    def finished(self, run):
+        return moment(run.finished_at) or "—"
+
+    @admin.display(description="What moved")
+    def in_brief(self, run):
+        return counters_in_brief(run.counters or {})
 
     @admin.display(description="Error")
     def error_in_words(self, run):

@@ -1,8 +1,11 @@
-"""A backfill: everything changed since a cut-over date, previewed by a dry run, then run with its progress shown.
+"""A backfill: everything changed since a cut-over date, previewed by a dry run, then run with its progress shown;
+and the admin's dry run, followed the same way.
 
-The run is an ordinary engine run (trigger "backfill", `since` the cut-over), queued like any other; the
-ledger keeps it from sending anything twice. Its progress is the number of the integration's ledger rows it
-has written, against the number the preview said would be sent.
+The preview (trigger "preview"), the backfill itself (trigger "backfill") and a dry run (trigger "dry_run") are
+queued as tasks, so the admin page answers at once; the page's address carries the moment it queued its run (Unix
+seconds), finds the run by it, and refreshes itself until the run has finished. Progress is the number of records
+the run has read (syncs.progress.records_read), against the number its preview read. The ledger keeps a backfill
+from sending anything twice.
 """
 
 from datetime import UTC, datetime
@@ -12,7 +15,7 @@ from django.utils import timezone
 from syncs import reasons
 from syncs.engine import describe_counters
 from syncs.models import SyncRun
-from syncs.progress import rows_touched
+from syncs.progress import records_read
 
 
 def cut_over(day):
@@ -24,7 +27,8 @@ def cut_over(day):
 
 
 def backfill_preview(run):
-    """A dry run's counters as the backfill page shows them: what would be sent, what already exists."""
+    """A dry run's counters as the backfill page and command show them: what would be sent, what already exists,
+    and every record it read (what the backfill's progress counts up to)."""
     counters = run.counters or {}
 
     def total(*suffixes):
@@ -32,22 +36,49 @@ def backfill_preview(run):
 
     return {"run": run, "send": total("_would_create", "_would_update"), "exist": total("_unchanged",
                                                                                         "_changed_after_sending"),
-            "fail": total("_failed"), "set_aside": total("_set_aside"), "failed": run.status == SyncRun.FAILED,
-            "error": reasons.readable(run.error) if run.error else "", "words": describe_counters(counters)}
+            "fail": total("_failed"), "set_aside": total("_set_aside"), "read": records_read(counters),
+            "failed": run.status == SyncRun.FAILED, "error": reasons.readable(run.error) if run.error else "",
+            "words": describe_counters(counters)}
+
+
+def queued_at(params, name="after"):
+    """The moment a page's address says its run was queued, or None (absent, or typed into the address bar and
+    not a moment there is)."""
+    try:
+        return datetime.fromtimestamp(int(params.get(name, "")), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def run_progress(integration, trigger, after, expected=0):
+    """The run of `trigger` queued at `after`, and how far it has come: None while no worker has started it."""
+    run = (SyncRun.objects.filter(integration=integration, trigger=trigger, started_at__gte=after)
+           .order_by("started_at").first())
+    if run is None:
+        return {"run": None, "expected": expected, "waited": int((timezone.now() - after).total_seconds())}
+    done = records_read(run.counters)
+    return {"run": run, "done": done, "expected": expected,
+            "percent": min(100, round(100 * done / expected)) if expected else None,
+            "finished": run.status != SyncRun.RUNNING, "skipped": run.status == SyncRun.SKIPPED,
+            "error": reasons.readable(run.error) if run.error else "", "words": describe_counters(run.counters or {})}
 
 
 def backfill_progress(integration, params):
-    """The backfill run queued at `after` (Unix seconds), and how many ledger rows it has touched so far."""
+    """The backfill run queued at `after`, against the number of records its preview read (`expected`)."""
+    after = queued_at(params)
     try:
-        after = datetime.fromtimestamp(int(params.get("after", "")), tz=UTC)
         expected = int(params.get("expected") or 0)
-    except (ValueError, OverflowError, OSError):  # typed into the address bar: not a moment there is
+    except ValueError:
+        expected = 0
+    return run_progress(integration, "backfill", after, expected) if after else None
+
+
+def preview_progress(integration, params):
+    """The preview queued at `previewed`: its progress while it runs, and what it found once it has finished."""
+    after = queued_at(params, "previewed")
+    if after is None:
         return None
-    run = (SyncRun.objects.filter(integration=integration, trigger="backfill", started_at__gte=after)
-           .order_by("started_at").first())
-    if run is None:
-        return {"run": None, "expected": expected}
-    done = rows_touched(integration, run.started_at, run.finished_at)
-    percent = min(100, round(100 * done / expected)) if expected else None
-    return {"run": run, "done": done, "expected": expected, "percent": percent,
-            "finished": run.status != SyncRun.RUNNING, "words": describe_counters(run.counters or {})}
+    progress = run_progress(integration, "preview", after)
+    if progress.get("finished"):
+        progress.update(backfill_preview(progress["run"]))
+    return progress

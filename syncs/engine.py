@@ -21,6 +21,7 @@ from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
 
 from connectors import capabilities as can
+from connectors import causes
 from connectors.cursors import TIMESTAMP, CursorTypeError, earlier, newer
 from connectors.errors import (
     AuthError,
@@ -55,6 +56,7 @@ from syncs.models import (
     VendorOwner,
     ap_account,
     owned_elsewhere,
+    refusal_cause_key,
 )
 from syncs.payments import apply_payment
 from syncs.plan import plan_for, system_name
@@ -77,8 +79,8 @@ OVERLAP = TIMESTAMP.overlap
 # A run's heartbeat is written by a thread of its own, so a long remote wait never looks like death.
 HEARTBEAT_EVERY = timedelta(seconds=10)
 MISSED_BEATS = 3
-SUCCESS_FIELDS = ["target_id", "status", "source_hash", "attempts", "error_class", "error_detail", "data",
-                  "updated_at"]
+SUCCESS_FIELDS = ["target_id", "status", "source_hash", "attempts", "error_class", "cause", "subject", "error_detail",
+                  "data", "updated_at"]
 # Failures that a later run retries by itself; the others wait for a fix and a replay.
 RETRY_CLASSES = ("transient", "rate_limit", "conflict", "locked")
 # After this many records in a row failed for a passing reason, the remote system is taken to be
@@ -153,6 +155,15 @@ def fingerprint(record):
     said.pop("updated_marker", None)
     said.pop("held", None)
     return hashlib.sha256(json.dumps(said, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a record cannot be sent: its cause (connectors.causes), what a fix is made on, and the words for a person."""
+
+    cause: str
+    subject: str
+    words: str
 
 
 @dataclass
@@ -418,7 +429,7 @@ class Sync:
         record.status = SyncRecord.SYNCED
         record.source_hash = source_hash
         record.attempts += 1
-        record.error_class = record.error_detail = ""
+        record.error_class = record.cause = record.subject = record.error_detail = ""
         record.data = {**record.data, **(data or {})}
         record.updated_at = timezone.now()
         self.counters[f"{record.object_type}s_{action}"] += 1
@@ -446,20 +457,24 @@ class Sync:
             VendorOwner.objects.bulk_create(claims, ignore_conflicts=True)
             audit.record_all([entry for _, entry in finished])
 
-    def fail(self, record, error_class, detail, data=None):
+    def fail(self, record, error_class, detail, data=None, *, cause, subject=""):
+        """The record failed: `detail` says why to a person, `cause` (connectors.causes) files it for the work queue
+        and the advice, `subject` is what a fix is made on (the ERP supplier, the code)."""
+        causes.registered(cause)
         if self.set_aside_by_a_person(record):
             return
         self.failures += 1
         self.counters[f"{record.object_type}s_failed"] += 1
         if self.dry_run:
             self.plan.append({"action": f"fail {record.object_type}", "source": record.source_ref or record.source_id,
-                              "reason": detail})
+                              "reason": detail, "cause": cause})
             return
         repeated = record.status == SyncRecord.FAILED and record.error_detail == detail
         with transaction.atomic():
             record.status = SyncRecord.FAILED
             record.attempts += 1
             record.error_class = error_class
+            record.cause, record.subject = cause, str(subject)[:200]
             record.error_detail = detail
             record.data = {**record.data, **(data or {})}
             record.save()
@@ -469,13 +484,14 @@ class Sync:
             else:
                 self.log(f"sync.{record.object_type}.failed", record, detail)
 
-    def set_aside(self, record, source_hash, data, why):
+    def set_aside(self, record, source_hash, data, why, *, cause, subject=""):
         """Deliberately not sent (a blocked supplier): not a failure, audited once, then only counted."""
+        causes.registered(cause)
         self.counters[f"{record.object_type}s_set_aside"] += 1
         if self.dry_run or (record.status == SyncRecord.SKIPPED and record.source_hash == source_hash):
             return None
         record.status, record.source_hash, record.error_detail = SyncRecord.SKIPPED, source_hash, why
-        record.error_class = ""
+        record.error_class, record.cause, record.subject = "", cause, str(subject)[:200]
         record.data = {**record.data, **data}
         record.save()
         self.log(f"sync.{record.object_type}.set_aside", record, why)
@@ -506,11 +522,13 @@ class Sync:
             work()
         except RecordError as exc:
             self.transient_streak = 0
-            self.fail(record, exc.error_class, f"{system} refused it: {exc}", data)
+            self.fail(record, exc.error_class, f"{system} refused it: {exc}", data, cause=exc.cause,
+                      subject=exc.subject)
         except (Deferred, AuthError, ConfigurationError):
             raise
         except TransientError as exc:
-            self.fail(record, exc.error_class, f"{system} did not answer properly after retries: {exc}", data)
+            self.fail(record, exc.error_class, f"{system} did not answer properly after retries: {exc}", data,
+                      cause=exc.cause, subject=exc.subject)
             self.note_transient(exc, system)
         else:
             self.transient_streak = 0
@@ -629,7 +647,7 @@ class Sync:
             if self.set_aside_by_a_person(record):
                 continue  # never sent, never retried, until they undo it
             if isinstance(item, Unreadable):
-                self.fail(record, "data", item.reason, {"marker": item.updated_marker})
+                self.fail(record, "data", item.reason, {"marker": item.updated_marker}, cause="unreadable_record")
                 continue
             pending = prepare(item, record)
             if pending is not None:
@@ -685,11 +703,14 @@ class Sync:
             yield
 
     def supplier_problem(self, supplier):
+        """The Problem of a supplier that cannot be sent as it is, or None."""
         if self.integration.options.get("require_tax_id", True) and not supplier.tax_id:
-            return (f"Supplier {supplier.source_id} ({supplier.name}) has no tax ID; {self.target_name} needs it "
-                    f"for 1099 reporting. Add it in {self.source_name}, then replay.")
+            return Problem(cause="supplier_tax_id_missing", subject=supplier.source_id,
+                           words=f"Supplier {supplier.source_id} ({supplier.name}) has no tax ID; {self.target_name} "
+                                 f"needs it for 1099 reporting. Add it in {self.source_name}, then replay.")
         if not supplier.name:
-            return f"Supplier {supplier.source_id} has no name."
+            return Problem(cause="supplier_name_missing", subject=supplier.source_id,
+                           words=f"Supplier {supplier.source_id} has no name.")
         return None
 
     def prepare_supplier(self, supplier, record):
@@ -700,17 +721,19 @@ class Sync:
         data = {"marker": supplier.updated_marker, "sent": contact_fields(supplier)}
         if not supplier.active and not record.target_id:
             return self.set_aside(record, source_hash, data, f"Supplier {supplier.source_id} is blocked or on hold in "
-                                  f"{self.source_name}; no vendor is made for it while it is.")
+                                  f"{self.source_name}; no vendor is made for it while it is.",
+                                  cause="supplier_on_hold", subject=supplier.source_id)
         if not supplier.active:
             return self.hold_vendor(record, source_hash, supplier)
         self.release_vendor(record, supplier)
         problem = self.supplier_problem(supplier)
         if problem:
-            return self.fail(record, "data", problem, data)
+            return self.fail(record, "data", problem.words, data, cause=problem.cause, subject=problem.subject)
         problem = self.owned_by_another(supplier)
         if problem:
             # Nothing is sent: the other integration's vendor keeps what its own ERP said.
-            return self.fail(record, "configuration", problem, data)
+            return self.fail(record, "configuration", problem, data, cause="vendor_owned_elsewhere",
+                             subject=supplier.source_id)
         payload = self.ap.vendor_payload(supplier)
         if self.dry_run:
             self.planned_vendors[supplier.source_id] = record.target_id or f"(new vendor for {supplier.source_id})"
@@ -733,7 +756,8 @@ class Sync:
         record.source_hash = source_hash
         record.data = {**record.data, "marker": supplier.updated_marker, "on_hold": why}
         if record.status == SyncRecord.SYNCED:
-            record.error_detail = why  # a failed record keeps its own reason
+            # A failed record keeps its own reason.
+            record.error_detail, record.cause, record.subject = why, "supplier_on_hold", supplier.source_id
         record.save()
         self.counters["vendors_on_hold" if first else "vendors_set_aside"] += 1
         if first:
@@ -784,13 +808,14 @@ class Sync:
             result = results.get(pending.item.source_id)
             if isinstance(result, RecordError):
                 self.fail(pending.record, result.error_class, f"{self.target_name} refused it: {result}",
-                          pending.data)
+                          pending.data, cause=result.cause, subject=result.subject)
             elif result:
                 self.succeed(pending.record, "created", result, pending.source_hash, pending.data,
                              pending.transformation)
             else:
                 self.fail(pending.record, "transient", f"{self.target_name} did not say what became of it; the "
-                                                       "next run looks it up before creating anything.", pending.data)
+                                                       "next run looks it up before creating anything.", pending.data,
+                          cause="outcome_unknown")
 
     def guarded_batch(self, batch, work):
         """A call for a whole batch: if it fails for a passing reason every item of the batch fails with
@@ -802,7 +827,7 @@ class Sync:
         except (RecordError, TransientError) as exc:
             for pending in batch:
                 self.fail(pending.record, exc.error_class, f"{self.target_name} did not answer properly: {exc}",
-                          pending.data)
+                          pending.data, cause=exc.cause, subject=exc.subject)
             self.note_transient(exc)
             return None
         self.transient_streak = 0
@@ -837,35 +862,43 @@ class Sync:
             yield from (i for i in chunk if not getattr(i, "held", None) or i.source_id in known)
 
     def coding_for(self, invoice):
-        """Each line's target GL account and dimensions, or the list of reasons it cannot be coded."""
+        """Each line's target GL account and dimensions, or the list of Problems that keep it from being coded."""
         problems, coding = [], {}
         gl_rules = self.rules.get(MappingRule.GL_ACCOUNT, {})
+        kinds = dict(MappingRule.KINDS)
         for index, line in enumerate(invoice.lines):
             code = line.gl_account
             if not code:
-                problems.append(f"Line {index + 1} has no GL account")
+                problems.append(Problem(cause="line_without_gl_account", subject="",
+                                        words=f"Line {index + 1} has no GL account"))
                 continue
             if (MappingRule.GL_ACCOUNT, code) in self.mapping_problems:
-                problems.append(self.mapping_problems[(MappingRule.GL_ACCOUNT, code)])
+                problems.append(Problem(cause="mapping_rule_unusable", subject=f"GL account {code}",
+                                        words=self.mapping_problems[(MappingRule.GL_ACCOUNT, code)]))
                 continue
             if code not in gl_rules:
-                problems.append(f"GL account {code} is not mapped to a {self.target_name} account")
+                problems.append(Problem(cause="gl_unmapped", subject=code,
+                                        words=f"GL account {code} is not mapped to a {self.target_name} account"))
                 continue
             coding[index] = {"gl_account": gl_rules[code][1]}
             for kind, value in line.dimensions.items():
                 if (kind, value) in self.mapping_problems:
-                    problems.append(self.mapping_problems[(kind, value)])
+                    problems.append(Problem(cause="mapping_rule_unusable", subject=f"{kinds.get(kind, kind)} {value}",
+                                            words=self.mapping_problems[(kind, value)]))
                     continue
                 kind_rules = self.rules.get(kind)
                 if not kind_rules:
                     continue  # this integration does not carry that dimension across
                 if value not in kind_rules:
-                    problems.append(f"{kind.capitalize()} {value} is not mapped to a {self.target_name} {kind}")
+                    problems.append(Problem(cause="code_unmapped", subject=f"{kind.capitalize()} {value}",
+                                            words=f"{kind.capitalize()} {value} is not mapped to a "
+                                                  f"{self.target_name} {kind}"))
                 else:
                     target_kind, target_id = kind_rules[value]
                     if target_kind in coding[index]:
-                        problems.append(f"Line {index + 1}: two of its codes map to the {self.target_name} "
-                                        f"{kind_in_words(target_kind)}; only one can")
+                        problems.append(Problem(cause="codes_collide", subject="",
+                                                words=f"Line {index + 1}: two of its codes map to the "
+                                                      f"{self.target_name} {kind_in_words(target_kind)}; only one can"))
                     else:
                         coding[index][target_kind] = target_id
         return list(dict.fromkeys(problems)), coding
@@ -887,38 +920,53 @@ class Sync:
             return self.changed_after_sending(record, source_hash)
         if invoice.held:
             return self.set_aside(record, source_hash, data, f"Held in {self.source_name} ({invoice.held}); it is not "
-                                  f"sent to {self.target_name} while it is.")
+                                  f"sent to {self.target_name} while it is.", cause="invoice_held",
+                                  subject=invoice.supplier_id)
         vendor = self.vendor_records.get(invoice.supplier_id)
         problems, kind = [], "data"
         vendor_id = vendor.target_id if vendor and vendor.status == SyncRecord.SYNCED else None
         if self.dry_run:
             vendor_id = vendor_id or self.planned_vendors.get(invoice.supplier_id)
+        supplier = invoice.supplier_id
         if vendor is not None and vendor.data.get("on_hold"):
-            problems.append(vendor.data["on_hold"])  # held after its vendor was made: it waits, as it says
+            # Held after its vendor was made: it waits, as it says.
+            problems.append(Problem(cause="supplier_on_hold", subject=supplier, words=vendor.data["on_hold"]))
         elif vendor_id is None:
-            why = (vendor.error_detail.rstrip(".") if vendor and vendor.error_detail else "it has not been synced")
+            cause = "supplier_not_synced"
+            why = vendor.error_detail.rstrip(".") if vendor and vendor.error_detail else "it has not been synced"
+            if vendor is not None and vendor.status == SyncRecord.IGNORED:
+                cause = "supplier_set_aside"
+                why = f"it was set aside ({vendor.note.rstrip('.')})"
+            elif vendor is not None and vendor.cause:
+                cause = vendor.cause  # filed under its supplier's own cause: fixed, and advised, as the supplier is
             # The vendor's own reason names the supplier again ("Supplier S1 (Acme) has no tax ID"): "it" says it.
-            why = re.sub(rf"^Supplier {re.escape(invoice.supplier_id)} (\([^)]*\) )?", "it ", why)
-            problems.append(f"Supplier {invoice.supplier_id} is not in {self.target_name} yet: {why}")
-            if vendor is not None and vendor.error_class in (*RETRY_CLASSES, "configuration"):
+            why = re.sub(rf"^Supplier {re.escape(supplier)} (\([^)]*\) )?", "it ", why)
+            problems.append(Problem(cause=cause, subject=supplier,
+                                    words=f"Supplier {supplier} is not in {self.target_name} yet: {why}"))
+            if vendor is not None and vendor.status != SyncRecord.IGNORED and vendor.error_class in (
+                    *RETRY_CLASSES, "configuration"):
                 # Waiting on a vendor that failed for a passing reason: retried with it, not left for a replay. Or on
                 # an integration setting (a vendor owned by another integration): fixed there, as the vendor is.
                 kind = vendor.error_class
         lines_total = sum((line.amount for line in invoice.lines), Decimal("0.00"))
         if lines_total != invoice.total:
-            problems.append(f"The lines add up to {lines_total} {invoice.currency} but the invoice total is "
-                            f"{invoice.total} {invoice.currency}")
+            problems.append(Problem(cause="lines_do_not_add_up", subject="",
+                                    words=f"The lines add up to {lines_total} {invoice.currency} but the invoice "
+                                          f"total is {invoice.total} {invoice.currency}"))
         currencies = self.payable_currencies()
         if currencies is not None and invoice.currency.upper() not in currencies:
-            problems.append(f"The invoice is in {invoice.currency}, and the {self.target_name} account pays bills in "
-                            f"{', '.join(sorted(currencies))} only; nothing is converted. Pay it outside "
-                            f"{self.target_name}, or ignore this record")
+            problems.append(Problem(cause="currency_not_payable", subject=invoice.currency,
+                                    words=f"The invoice is in {invoice.currency}, and the {self.target_name} account "
+                                          f"pays bills in {', '.join(sorted(currencies))} only; nothing is converted. "
+                                          f"Pay it outside {self.target_name}, or ignore this record"))
         mapping_problems, coding = self.coding_for(invoice)
         if mapping_problems:
             problems += mapping_problems
             kind = "mapping" if len(problems) == len(mapping_problems) else kind
         if problems:
-            return self.fail(record, kind, "; ".join(p.rstrip(".") for p in problems) + ".", data)
+            # Filed under the first problem, the one to fix first; the words say them all.
+            return self.fail(record, kind, "; ".join(p.words.rstrip(".") for p in problems) + ".", data,
+                             cause=problems[0].cause, subject=problems[0].subject)
         payload = self.ap.bill_payload(vendor_id, invoice, coding)
         if self.dry_run:
             self.counters["bills_would_create"] += 1
@@ -938,15 +986,15 @@ class Sync:
             said = (f"Held in {self.source_name} after it was sent — stop it in {self.target_name} if it must not be "
                     f"paid ({self.source_name}: {held}).")
             record.data = {**record.data, "held": held, "held_at": timezone.now().isoformat()}
-            record.error_detail = said
+            record.error_detail, record.cause, record.subject = said, "held_after_sending", invoice.supplier_id
             self.newly_held.append(record)
             action, counter = "sync.bill.held_after_sending", "bills_held_after_sending"
         else:
             said = f"No longer held in {self.source_name}; its bill in {self.target_name} stands as it was sent."
             record.data = {key: value for key, value in record.data.items() if key not in ("held", "held_at")}
-            record.error_detail = ""
+            record.error_detail = record.cause = record.subject = ""
             action, counter = "sync.bill.released", "bills_released"
-        record.save(update_fields=["data", "error_detail", "updated_at"])
+        record.save(update_fields=["data", "error_detail", "cause", "subject", "updated_at"])
         self.counters[counter] += 1
         self.log(action, record, said)
 
@@ -979,7 +1027,7 @@ class Sync:
         for payment in self.ap.payments(self.since("payments", "payment")):
             if isinstance(payment, Unreadable):
                 self.fail(self.ledger("payment", payment.source_id, payment.source_ref), "data", payment.reason,
-                          {"marker": payment.updated_marker})
+                          {"marker": payment.updated_marker}, cause="unreadable_record")
                 newest = newer(kind, newest, self.marker(kind, payment.updated_marker))
                 continue
             marker = self.marker(kind, payment.updated_at)
@@ -1035,7 +1083,7 @@ class Sync:
                 answer = answers.get(pending.record.source_id)
                 if isinstance(answer, RecordError):
                     self.fail(pending.record, answer.error_class, f"{self.target_name} refused it: {answer}",
-                              pending.data)
+                              pending.data, cause=answer.cause, subject=answer.subject)
                 elif answer:
                     self.succeed(pending.record, "published" if pending.item.active else "deactivated", answer,
                                  pending.source_hash, pending.data)
@@ -1043,7 +1091,7 @@ class Sync:
                     published += 1
                 else:
                     self.fail(pending.record, "transient", f"{self.target_name} did not say what became of it.",
-                              pending.data)
+                              pending.data, cause="outcome_unknown")
             self.flush()
         if published:
             self.load_reference_data()  # the rules just written take effect in this run
@@ -1090,7 +1138,7 @@ class Sync:
         for edit in edits:
             if isinstance(edit, Unreadable):
                 self.fail(self.ledger("supplier_update", edit.source_id, edit.source_ref), "data", edit.reason,
-                          {"marker": edit.updated_marker})
+                          {"marker": edit.updated_marker}, cause="unreadable_record")
                 newest = newer(kind, newest, self.marker(kind, edit.updated_marker))
                 continue
             marker = self.marker(kind, edit.updated_at)
@@ -1130,7 +1178,7 @@ class Sync:
         # below in words, field by field, rather than as a generic "synced" entry.
         record.status, record.target_id, record.source_hash = SyncRecord.SYNCED, vendor.source_id, fingerprint(edit)
         record.attempts += 1
-        record.error_class = record.error_detail = ""
+        record.error_class = record.cause = record.subject = record.error_detail = ""
         record.data = {**record.data, "marker": edit.updated_at, "applied": applied,
                        "conflicts": {name: list(pair) for name, pair in result.conflicts.items()}}
         record.save()
@@ -1191,7 +1239,8 @@ class Sync:
         elif isinstance(error, RecordError) and error.error_class not in RETRY_CLASSES:
             self.failures += 1
             self.counters[f"{counter}_failed"] += 1
-            record.data = {**record.data, refused_key: str(error)}
+            # Its cause beside it: the work queue groups the refusals by it (refusal_cause_key).
+            record.data = {**record.data, refused_key: str(error), refusal_cause_key(refused_key): error.cause}
             record.save(update_fields=["data", "updated_at"])
             self.log(f"sync.bill.{counter}_failed", record, str(error))
         else:

@@ -27,6 +27,30 @@ def owned_elsewhere(vendor_key, account_label, owner_name, same_tenant):
             "keep its suppliers apart.")
 
 
+# The options a run reads from an integration (syncs/engine.py, syncs/plan.py), each true or false, with what it does.
+# Any other key is refused when the integration is saved: a misspelt one would be ignored without a word.
+OPTIONS = {
+    "require_tax_id": "true by default: a supplier without a tax id fails and is not sent",
+    "acknowledge_invoices": "true by default: each invoice sent is marked as transferred, in an ERP that has the mark",
+}
+
+
+def options_problem(options):
+    """Why an integration's options cannot be used, in words naming the known ones, or None."""
+    known = "; ".join(f"{name} ({said})" for name, said in OPTIONS.items())
+    if not isinstance(options, dict):
+        return ('Options are a JSON object of names, each true or false, such as {"require_tax_id": false}. The known '
+                f"options: {known}.")
+    unknown = sorted(name for name in options if name not in OPTIONS)
+    if unknown:
+        names = ", ".join(f"'{name}'" for name in unknown)
+        return f"Unknown option{'s' if len(unknown) > 1 else ''} {names}. The known options: {known}."
+    not_flags = sorted(name for name, value in options.items() if not isinstance(value, bool))
+    if not_flags:
+        return f"{', '.join(not_flags)}: true or false, without quotes."
+    return None
+
+
 class Integration(models.Model):
     """One flow from an ERP connection to an AP connection. Owns its schedule."""
 
@@ -86,6 +110,9 @@ class Integration(models.Model):
         problem = self.prefix_problem(source, target if "target" not in errors else None)
         if problem:
             errors["vendor_key_prefix"] = problem
+        problem = options_problem(self.options)
+        if problem:
+            errors["options"] = problem
         if errors:
             raise ValidationError(errors)
 
@@ -202,6 +229,11 @@ FOLLOW_UPS = {"acknowledgements": ("acknowledged", "acknowledge_refused"),
               "documents": ("documents", "documents_refused")}
 
 
+def refusal_cause_key(refused_key):
+    """The key in a bill's data that keeps the cause (connectors.causes) of the refusal kept under `refused_key`."""
+    return f"{refused_key}_cause"
+
+
 class SyncRecord(models.Model):
     """The idempotency ledger: one row per synced object."""
 
@@ -236,6 +268,10 @@ class SyncRecord(models.Model):
     source_hash = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     error_class = models.CharField(max_length=20, blank=True)
+    # Why it failed (or waits), as a code of connectors.causes: the work queue groups and advises by it.
+    cause = models.CharField(max_length=40, blank=True)
+    # What a fix is made on, where the cause has one: the ERP's supplier id, a GL account, a currency.
+    subject = models.CharField(max_length=200, blank=True)
     error_detail = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True, help_text="What the record carries for write-back and replay.")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -250,6 +286,7 @@ class SyncRecord(models.Model):
             models.Index(fields=["status", "-updated_at"], name="record_global_status_time"),
             models.Index(fields=["integration", "object_type", "target_id"], name="record_target"),
             models.Index(fields=["integration", "number"], name="record_number"),
+            models.Index(fields=["integration", "status", "cause"], name="record_status_cause"),
             # The work queue's follow-up groups: the few bills holding a refusal, without reading every bill.
             *(models.Index(fields=["integration"], condition=models.Q(data__has_key=refused),
                            name=f"record_{refused}") for _, refused in FOLLOW_UPS.values()),

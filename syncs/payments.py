@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from connectors.cursors import TIMESTAMP, CursorTypeError
 from connectors.errors import RecordError, TransientError
+from connectors.reversals import reversal_text
 from portal import audit
 from syncs.models import SyncRecord
 from syncs.plan import system_name, writes_payments_back
@@ -128,30 +129,33 @@ def _apply_to_bill(integration, bill, payment, erp, via, actor):
         record.attempts += 1
         if error is not None:
             record.status = SyncRecord.FAILED
-            record.error_class = error.error_class
+            record.error_class, record.cause, record.subject = error.error_class, error.cause, error.subject
             record.error_detail = f"Posting the payment to the ERP failed: {error}"
             record.save()
             audit.record("sync.payment.failed", actor=actor, tenant=integration.tenant, obj=record,
                          source_ref=bill.source_ref, target_id=payment.payment_id, message=record.error_detail)
         else:
+            # Why it was undone, in words, whether or not the ERP keeps a text of its own.
+            undone = {} if wanted == PAID else {"reason": reversal_text(payment)}
+            what = f"Payment reversed ({undone['reason']})" if undone else "Paid"
             record.status = SyncRecord.SYNCED if wanted == PAID else SyncRecord.UNDONE
             record.target_id = payment.payment_id
-            record.error_class = record.error_detail = ""
+            record.error_class = record.cause = record.subject = record.error_detail = ""
             record.data.update({"posted": wanted, "amount": str(payment.amount),
                                 "date": payment.process_date.isoformat() if payment.process_date else "",
-                                "erp_reference": reference})
+                                "erp_reference": reference, **undone})
             record.save()
             audit.record("sync.payment.written_back", actor=actor, tenant=integration.tenant, obj=record,
                          source_ref=bill.source_ref, target_id=payment.payment_id,
                          # Finance reads this on the invoice's page: money and the date as everywhere there.
-                         message=f"{'Paid' if wanted == PAID else 'Payment reversed'}: "
+                         message=f"{what}: "
                                  f"{money(payment.amount, payment.currency)}, "
                                  f"{f'dated {day(payment.process_date)}' if payment.process_date else 'without a date'}"
                                  f", seen by {VIA_WORDS.get(via, via)}. {system_name(integration.source)}: {reference}",
                          details={"transformation": {
                              "input": {"payment_id": payment.payment_id, "status": payment.status,
                                        "amount": str(payment.amount), "process_date": record.data["date"]},
-                             "output": {"invoice": bill.data.get("reference"), "status": wanted}}})
+                             "output": {"invoice": bill.data.get("reference"), "status": wanted, **undone}}})
     if error is not None:
         raise error
     return "payments_written_back" if wanted == PAID else "payments_reversed"

@@ -1,8 +1,11 @@
-"""A progress bar on a terminal for the long commands (`sync`, `backfill`).
+"""How far a run has come: the vendors and bills it has read so far (`records_read`), for the progress bar the long
+commands (`sync`, `backfill`) draw on a terminal and for the admin's dry-run and backfill pages.
 
-The engine is not told about it: a thread counts the integration's ledger rows written since the run began,
-twice a second, and redraws one line. Nothing is drawn when the output is not a terminal (a log, a pipe, cron),
-so those keep only the final summary.
+Counted from the run's counters, which its heartbeat writes every few seconds (engine.Heartbeat) and the run writes
+whole at its end, so the engine is not told about anyone watching. Every record read counts, whether it is sent,
+found already sent, unchanged, failed or set aside: a re-read of records sent before moves the bar as much as a first
+send. Nothing is drawn on a terminal when the output is not one (a log, a pipe, cron): those keep only the final
+summary.
 """
 
 import threading
@@ -12,10 +15,24 @@ from django.core.management.base import OutputWrapper
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
-from syncs.models import SyncRecord
+from syncs.models import SyncRun
 
 WIDTH = 30
 REDRAW_SECONDS = 0.5
+# Each vendor or bill a run reads ends in exactly one of these counters; the others ("_still_failing",
+# "_released", "_held_after_sending") say more about a record already counted.
+READ_OUTCOMES = {"created", "updated", "matched", "unchanged", "changed_after_sending", "failed", "set_aside",
+                 "ignored", "on_hold", "would_create", "would_update"}
+
+
+def records_read(counters):
+    """The vendors and bills a run has read, from its counters (a preview's, a run's, or a running run's so far)."""
+    total = 0
+    for key, value in (counters or {}).items():
+        kind, _, outcome = key.partition("_")
+        if kind in ("vendors", "bills") and outcome in READ_OUTCOMES:
+            total += value
+    return total
 
 
 def bar(done, total, elapsed):
@@ -55,9 +72,11 @@ class Progress:
 
     def done(self):
         try:
-            self.last = rows_touched(self.integration, self.since)
+            run = (SyncRun.objects.filter(integration=self.integration, started_at__gte=self.since)
+                   .order_by("-started_at").values("counters").first())
         except DatabaseError:
-            pass  # the run holds a write lock (SQLite): keep the last count, redraw next time
+            return self.last  # the run holds a write lock (SQLite): keep the last count, redraw next time
+        self.last = records_read(run["counters"]) if run else 0
         return self.last
 
     def write(self, text):
@@ -77,9 +96,3 @@ class Progress:
                 self.draw()
         finally:
             close_old_connections()
-
-
-def rows_touched(integration, since, until=None):
-    """Ledger rows of an integration written between two moments: how far a run has come."""
-    return SyncRecord.objects.filter(integration=integration, updated_at__gte=since,
-                                     updated_at__lte=until or timezone.now()).count()

@@ -114,6 +114,8 @@ def report(integration):
         if bill is not None and record.data.get("held"):
             result.rows.append(Difference(HELD_IN_ERP, invoice.number, supplier, invoice.amount, bill.amount,
                                           invoice.currency, record.pk))
+        elif bill is None and record.data.get("archived_at"):
+            continue  # held in the ERP, and its bill archived in the AP platform by ops: neither side will pay it
         elif bill is None:
             result.rows.append(Difference(PAID_IN_AP_ONLY, invoice.number, supplier, invoice.amount, None,
                                           invoice.currency, record.pk))

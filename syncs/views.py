@@ -92,7 +92,7 @@ class RecordSearch(forms.Form):
 class Row:
     record: SyncRecord
     reason: str = ""
-    advice: reasons.Advice | None = None
+    advice: reasons.Cause | None = None
 
 
 def rows_for(records):
@@ -101,7 +101,7 @@ def rows_for(records):
         row = Row(record)
         if record.status == SyncRecord.FAILED:
             row.reason = reasons.readable(record.error_detail)
-            row.advice = reasons.advice(record.error_class, record.error_detail)
+            row.advice = reasons.advice(record.cause, record.error_class)
         elif record.status in (SyncRecord.SKIPPED, SyncRecord.IGNORED):
             row.reason = record.note or reasons.readable(record.error_detail)
         elif record.error_detail:  # a sent bill the ERP held afterwards, a vendor on hold: what finance must know

@@ -2,6 +2,7 @@
 connection, and the webhook actions this floor adds to the connection admin."""
 
 from django.contrib import admin, messages
+from django.utils.html import format_html
 
 from connectors import capabilities as can
 from connectors.admin import ConnectionAdmin
@@ -9,8 +10,11 @@ from connectors.errors import ConnectorError
 from portal import audit
 from portal.admin_utils import AuditedAdminMixin, ByTenantFilter, ReadOnlyAdminMixin, TenantScopedAdminMixin
 from portal.fields import CredentialsUnreadable, Undecryptable
+from syncs.templatetags.status import moment
 from webhooks import subscriptions, tasks
 from webhooks.models import WebhookEvent, WebhookSubscription
+
+EVENT_ID_IN_LIST = 8
 
 
 @admin.register(WebhookSubscription)
@@ -43,12 +47,33 @@ class WebhookSubscriptionAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     tenant_path = "connection__tenant"
-    list_display = ["received_at", "connection", "event_type", "event_id", "status", "rejection", "signature_ok",
-                    "attempts"]
+    list_display = ["received", "tenant", "connection", "event_type", "event", "outcome", "attempts"]
+    # Every demo tenant's BILL connection is called "BILL (sandbox)": the tenant tells their events apart.
     list_filter = ["status", "rejection", "event_type", "signature_ok", ("received_at", admin.DateFieldListFilter),
-                   ("connection", ByTenantFilter)]
+                   "connection__tenant", ("connection", ByTenantFilter)]
     search_fields = ["=event_id"]
-    list_select_related = ["connection"]
+    list_select_related = ["connection__tenant"]
+
+    @admin.display(description="Received (UTC)", ordering="received_at")
+    def received(self, event):
+        return moment(event.received_at)
+
+    @admin.display(description="Tenant", ordering="connection__tenant__name")
+    def tenant(self, event):
+        return event.connection.tenant
+
+    @admin.display(description="Event id", ordering="event_id")
+    def event(self, event):
+        # BILL's ids are UUIDs: their start tells rows apart in the list; the event's page and search take it whole.
+        if len(event.event_id) <= EVENT_ID_IN_LIST:
+            return event.event_id or "—"
+        return format_html('<span title="{}">{}…</span>', event.event_id, event.event_id[:EVENT_ID_IN_LIST])
+
+    @admin.display(description="Status", ordering="status")
+    def outcome(self, event):
+        # A refused request's reason is its status in words; a signed one's signature is not worth a column.
+        said = event.get_status_display()
+        return f"{said}: {event.get_rejection_display().lower()}" if event.rejection else said
 
 
 # --- actions on other apps' admins ----------------------------------------------------------------------

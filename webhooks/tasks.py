@@ -74,9 +74,13 @@ def process_event(event_pk):
 
 def event_payment(event, body):
     """The event's payment. An event names the bills a payment covers but not each one's amount: for a
-    payment of several bills the payment is read again from BILL, which gives the shares."""
+    payment of several bills the payment is read again from BILL, which gives the shares. An event carries no
+    voidInfo either: an undone payment is read again for why and when it was voided (docs/ASSUMPTIONS.md B21)."""
     try:
-        return payment_from_bill(body)
+        payment = payment_from_bill(body)
+        if not payment.reversed:
+            return payment
+        payment_id = payment.payment_id
     except DataError as exc:
         payment_id = body.get("id") if isinstance(body, dict) else None
         if exc.field != "billPayments" or not isinstance(payment_id, str) or not payment_id:

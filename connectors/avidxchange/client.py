@@ -24,6 +24,7 @@ from decimal import Decimal
 from connectors.errors import AuthError, ConfigurationError, DataError, NotFound, TransientError
 from connectors.http import HttpClient, Unsafe, default_classify, excerpt, fan_out
 from connectors.records import OpenItem, Payment
+from connectors.reversals import return_code
 from connectors.values import CENT, amount_value
 from portal.redaction import register_secret
 
@@ -63,6 +64,11 @@ PAYMENT_STATES = {"Scheduled": (False, False), "Settled": (True, False), "Return
 COUNTED_AS_PAID = frozenset({"Scheduled", "Settled"})
 # The reference a person finds the payment by, per method.
 REFERENCE_FIELDS = {"Check": "CheckNumber", "ACH": "AchTraceNumber", "VirtualCard": "CardConfirmationNumber"}
+# UNCONFIRMED (X17): why a payment was returned, as the payment says: the NACHA return reason code the bank gave
+# (ReturnCode, "R01") and AvidXchange's words for it (ReturnReason), either missing or null when it gives none. Read
+# only here (payment_from_avid).
+RETURN_CODE_FIELD = "ReturnCode"
+RETURN_REASON_FIELD = "ReturnReason"
 # UNCONFIRMED (X7): what AvidXchange takes as invoice images.
 ATTACHMENT_TYPES = frozenset({"application/pdf", "image/tiff", "image/png", "image/jpeg"})
 # UNCONFIRMED (X2): times are ISO 8601 in UTC with milliseconds and Z, dates yyyy-MM-dd.
@@ -288,9 +294,8 @@ def change_of(payment):
 
 
 # UNCONFIRMED (X11): the code AvidXchange gives an invoice refused because its payee is inactive. The fix is in
-# AvidXchange (vendor enrolment), which our own words say, whatever AvidXchange's message is.
+# AvidXchange (vendor enrolment): its own cause (connectors.causes), whatever AvidXchange's message is.
 PAYEE_INACTIVE = "PayeeInactive"
-ACTIVATE_PAYEE = "Activate the payee in the AP platform, then retry."
 
 
 def item_result(result, what):
@@ -304,9 +309,8 @@ def item_result(result, what):
         return DataError(f"AvidXchange answered the {what} without an id.")
     code = str(errors[0].get("Code", "")) if errors else None
     said = in_words(errors) or f"AvidXchange refused the {what} without saying why."
-    if code == PAYEE_INACTIVE:
-        said += f" {ACTIVATE_PAYEE}"
-    return DataError(said, code=code, field=(errors[0].get("Field") if errors else None) or None)
+    return DataError(said, code=code, field=(errors[0].get("Field") if errors else None) or None,
+                     cause="payee_inactive" if code == PAYEE_INACTIVE else None)
 
 
 def quoted(name):
@@ -441,10 +445,15 @@ def payment_from_avid(obj, updated_at=None):
         share = object_of(share, f"share {n + 1} of {where}")
         allocations.append((text_of(share, "InvoiceId", f"{where}, share {n + 1}", required=True),
                             amount_of(share, "Amount", f"{where}, share {n + 1}")))
+    updated_at = updated_at or time_of(obj, "ModifiedDate", where).isoformat()
     return Payment(payment_id=payment_id, bill_ids=tuple(bill for bill, _ in allocations),
                    amount=amount_of(obj, "Amount", where), currency=text_of(obj, "Currency", where) or "USD",
                    status=status.upper(), paid=paid, reversed=reversed_,
                    process_date=date_of(obj, "SettlementDate", where),
                    reference=text_of(obj, REFERENCE_FIELDS[method], where) if method in REFERENCE_FIELDS else "",
-                   updated_at=updated_at or time_of(obj, "ModifiedDate", where).isoformat(),
-                   allocations=tuple(allocations))
+                   updated_at=updated_at, allocations=tuple(allocations),
+                   return_code=return_code(obj.get(RETURN_CODE_FIELD), where, RETURN_CODE_FIELD),
+                   return_reason=text_of(obj, RETURN_REASON_FIELD, where),
+                   # Returned, Voided and Escheated are final (X6): the status's change is the last, so it dates the
+                   # reversal.
+                   undone_on=datetime.fromisoformat(updated_at).date() if reversed_ else None)

@@ -301,7 +301,8 @@ class AvidXchangeConnector(ApConnector):
         if self.exchange is not None:
             return self.write_invoices(items)
         results = self.client.create_invoices([self.bill_payload(v, i, c) for v, i, c in items])
-        return {invoice.source_id: result for (_, invoice, _), result in zip(items, results, strict=True)}
+        return {invoice.source_id: supplier_first(result, invoice, payee_id)
+                for (payee_id, invoice, _), result in zip(items, results, strict=True)}
 
     def write_invoices(self, items):
         """File mode: what AvidXchange's import would refuse is refused here, per invoice, since the import's own
@@ -522,3 +523,13 @@ def payment_from_rows(payment_id, rows):
     if obj["Method"] and obj["Method"] not in REFERENCE_FIELDS:
         raise DataError(f"{where}: Method {obj['Method']!r} is not one of {', '.join(REFERENCE_FIELDS)}.")
     return payment_from_avid(obj, updated_at=moment.isoformat())
+
+
+def supplier_first(result, invoice, payee_id):
+    """A refusal about the invoice's payee, said by the ERP's supplier (S20004), whom finance knows, with AvidXchange's
+    payee id and words after it as the detail; anything else as it came."""
+    if not isinstance(result, DataError) or result.cause != "payee_inactive":
+        return result
+    return DataError(f"Supplier {invoice.supplier_id}'s payee is inactive in AvidXchange: have it activated there "
+                     f"(vendor enrolment decides it, not the ERP), then retry. AvidXchange payee {payee_id}: {result}",
+                     code=result.code, field=result.field, cause=result.cause, subject=invoice.supplier_id)

@@ -6,9 +6,9 @@ What it shows:
 - an invoice whose payee AvidXchange holds inactive (vendor enrolment put it on hold), refused in words, and
   sent by a replay once the payee is active again (control `avidxchange/payee-status`);
 - invoices with their images, streamed from Infor Document Management to AvidXchange;
-- payments settled in AvidXchange written back to Infor, and one returned by the bank afterwards, reversed in
-  Infor with its reason: pay() after the first run settles five invoices and has the bank return one of them
-  five minutes later.
+- payments settled in AvidXchange written back to Infor, and one returned by the bank afterwards (NACHA R01,
+  insufficient funds), reversed in Infor with its reason in words, the day and the trace number: pay() after the
+  first run settles five invoices and has the bank return one of them five minutes later.
 """
 
 import base64
@@ -32,6 +32,8 @@ COMPANY_TOKEN = "avid-demo-company-token"
 USER_TOKEN = "avid-demo-user-token"
 # The supplier whose payee AvidXchange holds inactive: its invoices wait until it is active again.
 ON_HOLD = "S20004"
+# Why the bank returns the demo's ACH payment: the commonest ACH return, R01 Insufficient funds.
+RETURN_CODE = "R01"
 SUPPLIERS = 24
 INVOICES = 60
 IMAGES = 12  # invoices with an image in IDM
@@ -51,7 +53,8 @@ WALKTHROUGH = (
     f"/_control/avidxchange/payee-status {{\"company\": \"{COMPANY_ID}\", \"ExternalId\": \"{ON_HOLD}\", "
     "\"Status\": \"Active\"} and replay the failed records: they go through. Pay some invoices in AvidXchange (the "
     "demo's pay step settles five by ACH); the next run writes them to Infor. A few minutes later the bank returns "
-    "one of them, and the run after that reverses it in Infor with the reason."
+    f"one of them ({RETURN_CODE}, insufficient funds), and the run after that reverses it in Infor with the reason in "
+    "words, the day and the trace number."
 )
 
 
@@ -133,9 +136,10 @@ def seeded(sandbox_url):
 
 def pay(sandbox_url, count=5, return_after_seconds=300):
     """A payment run in AvidXchange after the first sync: `count` invoices settled by ACH, the last of them returned
-    by the bank `return_after_seconds` later (while the simulators serve in the background)."""
+    by the bank `return_after_seconds` later (while the simulators serve in the background), for RETURN_CODE."""
     return post(sandbox_url, "avidxchange/settle-open", {"company": COMPANY_ID, "count": count,
-                                                         "return_one_after_seconds": return_after_seconds})
+                                                         "return_one_after_seconds": return_after_seconds,
+                                                         "return_code": RETURN_CODE})
 
 
 def connection(sandbox_url):

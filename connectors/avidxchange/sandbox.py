@@ -43,10 +43,13 @@ from connectors.avidxchange.client import (
     PAYMENT_STATES,
     PREFIX,
     REFERENCE_FIELDS,
+    RETURN_CODE_FIELD,
+    RETURN_REASON_FIELD,
     TIME_PATTERN,
     USER_HEADER,
 )
 from connectors.avidxchange.system import DEFAULT_ATTACHMENT_MB
+from connectors.reversals import RETURN_CODE
 from connectors.sandbox import BadRequest, InFlight, Response, Simulator, route, stable_id
 from connectors.values import CENT, decimal_value
 
@@ -535,17 +538,26 @@ class AvidXchangeSimulator(Simulator):
                    "CheckNumber": "", "AchTraceNumber": "", "CardConfirmationNumber": "",
                    REFERENCE_FIELDS[method]: references[method],
                    "Amount": money(sum(paid for _, paid in allocations)), "Currency": allocations[0][0]["Currency"],
-                   "SettlementDate": None, "ModifiedDate": "",
+                   "SettlementDate": None, "ModifiedDate": "", RETURN_CODE_FIELD: None, RETURN_REASON_FIELD: None,
                    "Invoices": [{"InvoiceId": invoice["Id"], "Amount": money(paid)} for invoice, paid in allocations]}
         company["payments"][payment["Id"]] = payment
         self.set_payment_status(company, payment, status, new=True)
         return payment
 
-    def set_payment_status(self, company, payment, status, new=False):
+    def set_payment_status(self, company, payment, status, new=False, code=None, reason=None):
+        """Move a payment to `status`; a return may carry the bank's NACHA reason code and words for it (X17)."""
         if not new and status not in NEXT_STATES.get(payment["Status"], ()):
             raise Invalid(f"Payment {payment['Id']} is {payment['Status']}; it cannot become {status}.")
         if METHOD_ONLY.get(status, payment["Method"]) != payment["Method"]:
             raise Invalid(f"Only a {METHOD_ONLY[status]} payment can be {status.lower()}.")
+        if (code or reason) and status != "Returned":
+            raise Invalid(f"{RETURN_CODE_FIELD} and {RETURN_REASON_FIELD} go with status Returned only.")
+        if code and (not isinstance(code, str) or not RETURN_CODE.fullmatch(code)):
+            raise Invalid(f"{RETURN_CODE_FIELD} is a NACHA return reason code: R and two digits.",
+                          field=RETURN_CODE_FIELD)
+        if status == "Returned":
+            payment.update({RETURN_CODE_FIELD: code or None,
+                            RETURN_REASON_FIELD: text(reason, RETURN_REASON_FIELD, length=200) or None})
         payment["Status"] = status
         if status == "Settled":
             payment["SettlementDate"] = self.clock.now().date().isoformat()
@@ -751,7 +763,8 @@ class AvidXchangeSimulator(Simulator):
             raise Invalid(f"No payment {payload.get('PaymentId')!r}.")
         if payload.get("Status") not in PAYMENT_STATES:
             raise Invalid(f"Status is one of {', '.join(PAYMENT_STATES)}.")
-        self.set_payment_status(company, payment, payload["Status"])
+        self.set_payment_status(company, payment, payload["Status"], code=payload.get(RETURN_CODE_FIELD),
+                                reason=payload.get(RETURN_REASON_FIELD))
         return public(payment)
 
     def files_control(self, company, payload):
@@ -760,11 +773,16 @@ class AvidXchangeSimulator(Simulator):
     def settle_open(self, company, payload):
         """Pay, by ACH, the `count` oldest invoices not paid yet, one payment each (a person's payment run). With
         `return_one_after_seconds`, the bank returns the last of them that long after (on the simulator's clock,
-        while it serves in the background: the demo's way to show a reversal without anyone acting)."""
+        while it serves in the background: the demo's way to show a reversal without anyone acting), with the NACHA
+        reason code `return_code` when one is given."""
+        code = payload.get("return_code")
+        if code is not None and (not isinstance(code, str) or not RETURN_CODE.fullmatch(code)):
+            raise Invalid("return_code is a NACHA return reason code: R and two digits.")
         open_invoices = [i for i in company["invoices"].values() if i["Status"] == "Approved"]
         paid = [self.pay(company, [{"InvoiceId": i["Id"]}]) for i in open_invoices[:int(payload.get("count", 5))]]
         if paid and payload.get("return_one_after_seconds") is not None:
             paid[-1]["_return_at"] = self.clock.time() + float(payload["return_one_after_seconds"])
+            paid[-1]["_return_code"] = code
         return {"payments": [p["Id"] for p in paid]}
 
     def tick(self):
@@ -775,7 +793,7 @@ class AvidXchangeSimulator(Simulator):
                 for payment in company["payments"].values():
                     if payment.get("_return_at", now + 1) <= now and payment["Status"] == "Settled":
                         payment.pop("_return_at")
-                        self.set_payment_status(company, payment, "Returned")
+                        self.set_payment_status(company, payment, "Returned", code=payment.pop("_return_code", None))
 
     def return_latest(self, company, payload):
         """The bank returns the latest settled ACH payment (an ACH return after settlement)."""
@@ -783,7 +801,8 @@ class AvidXchangeSimulator(Simulator):
         if not settled:
             raise Invalid("No settled ACH payment to return.")
         payment = max(settled, key=lambda p: (p["ModifiedDate"], p["Id"]))
-        self.set_payment_status(company, payment, "Returned")
+        self.set_payment_status(company, payment, "Returned", code=payload.get(RETURN_CODE_FIELD),
+                                reason=payload.get(RETURN_REASON_FIELD))
         return public(payment)
 
     # --- canonical controls ------------------------------------------------------------------------------

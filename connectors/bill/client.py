@@ -5,6 +5,7 @@ definition (each limit below names its page)."""
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 from django.utils import timezone
 
@@ -196,6 +197,12 @@ class BillClient:
 
     def get_bill(self, bill_id):
         return self.http.json("GET", f"/v3/bills/{bill_id}")
+
+    def archive_bill(self, bill_id):
+        """POST /v3/bills/{billId}/archive: the bill, with archived true (https://developer.bill.com/reference/
+        archivebill). "There is no change when you archive an archived bill", so a repeat after a lost answer is
+        safe."""
+        return self.http.json("POST", f"/v3/bills/{quote(bill_id, safe='')}/archive", idempotent=True)
 
     def bills_of_vendors(self, vendor_ids):
         """The active bills of these vendors: `vendorId:in` is a documented filter, invoice numbers are not,

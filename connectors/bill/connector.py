@@ -257,6 +257,13 @@ class BillConnector(ApConnector):
                            # A BILL bill carries no currency of its own (its vendor's billCurrency decides).
                            currency="", total=bill_amount(bill.get("amount"), "amount", where))
 
+    def archive_bill(self, bill_id):
+        where = f"BILL's answer to archiving bill {bill_id}"
+        bill = bill_object(self.client.archive_bill(bill_id), "bill", where)
+        if required_id(bill, where) != bill_id or bill_flag(bill.get("archived"), "archived", where) is not True:
+            raise DataError(f"BILL answered the archiving of bill {bill_id} without that bill archived.")
+        return f"Bill {bill_id} archived in BILL: it cannot be paid there unless someone restores it."
+
     def payable_currencies(self):
         """UNCONFIRMED (B19): which currencies an organization can pay bills in is an account setting
         (international payments) that the v3 API does not show; the connection says it, USD by default."""
@@ -451,6 +458,16 @@ def payment_from_bill(p):
                   bill_text(p.get("transactionNumber"), "transactionNumber", where, numbers=True),
                   bill_text(p.get("confirmationNumber"), "confirmationNumber", where, numbers=True)]
     updated = bill_time(p.get("updatedTime"), "updatedTime", where)
+    # Why and when it was voided: voidInfo[{id, requestedBy, type, status, reason, createdTime, updatedTime}] (GET
+    # /v3/payments, BILL's v3 API collection), the latest request saying it. UNCONFIRMED (docs/ASSUMPTIONS.md B21):
+    # that the newest createdTime is the void that took effect. Without one, the payment's updatedTime dates it.
+    voids = []
+    for n, item in enumerate(bill_list(p.get("voidInfo"), "voidInfo", where)):
+        item = bill_object(item, f"voidInfo[{n}]", where)
+        voids.append((bill_time(item.get("createdTime"), f"voidInfo[{n}].createdTime", where),
+                      bill_text(item.get("reason"), f"voidInfo[{n}].reason", where)))
+    voided_at, void_reason = max(voids, key=lambda v: v[0].timestamp() if v[0] else float("-inf"), default=(None, ""))
+    undone_at = (voided_at or updated) if state in UNDONE_STATES else None
     bill_ids = tuple(dict.fromkeys(b for b in bill_ids if b))
     unshared = [b for b in bill_ids if b not in shares]
     if len(bill_ids) > 1 and unshared:
@@ -473,4 +490,6 @@ def payment_from_bill(p):
         updated_at=updated.isoformat() if updated else "",
         reversed=state in UNDONE_STATES,
         allocations=allocations,
+        return_reason=void_reason,
+        undone_on=undone_at.date() if undone_at else None,
     )

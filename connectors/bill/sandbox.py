@@ -19,6 +19,8 @@ listed in docs/ASSUMPTIONS.md. tests/connectors/bill/test_bill_checklist.py hold
   answer 200 (https://developer.bill.com/docs/webhook-api-error-responses).
 - Payments: billPayments[] carries each bill's share of a payment; payment.updated events carry the
   fields of https://developer.bill.com/docs/payment-webhook-notification-payloads.
+- Bills are archived and restored (/v3/bills/{billId}/archive, /restore) only while nothing is paid or being paid
+  on them, and an archived bill cannot be paid.
 No duplicate detection on vendors or bills: BILL documents none.
 """
 
@@ -648,6 +650,38 @@ class BillSimulator(Simulator):
     def get_bill(self, request, session, bill_id):
         return Response.json(200, self.find(session, "bills", bill_id))
 
+    # Archiving and restoring a bill (https://developer.bill.com/reference/archivebill, /reference/restorebill):
+    # the bill comes back with archived true (false), and "there is no change when you archive an archived bill"
+    # (restore a restored one). BILL's help pages set the limits: a bill can be archived (deactivated) only while
+    # it is completely unpaid, "a paid bill cannot be deactivated", and a pending payment must be cancelled or
+    # voided first (https://help.bill.com/hc/en-us/articles/11669448168589-Delete-a-bill,
+    # https://support.bill.com/hc/en-us/articles/210744806-Deleting-a-bill-or-document); an archived bill cannot
+    # be paid until it is restored. UNCONFIRMED (docs/ASSUMPTIONS.md B22): the status (200) of both answers, and
+    # the status and code (400, BDC_1001) of the refusal.
+    @route("POST", "/connect/v3/bills/(?P<bill_id>00n[0-9A-Za-z]+)/archive")
+    def archive_bill(self, request, session, bill_id):
+        return Response.json(200, self.set_archived(session, bill_id, True))
+
+    @route("POST", "/connect/v3/bills/(?P<bill_id>00n[0-9A-Za-z]+)/restore")
+    def restore_bill(self, request, session, bill_id):
+        return Response.json(200, self.set_archived(session, bill_id, False))
+
+    def set_archived(self, session, bill_id, archived):
+        bill = self.find(session, "bills", bill_id)
+        if bill["archived"] == archived:
+            return bill
+        payments = [p for p in self.org(session["organizationId"])["payments"].values()
+                    if p["singleStatus"] not in VOIDING_STATES
+                    and any(share["billId"] == bill_id for share in p["billPayments"])]
+        if archived and any(p["singleStatus"] != "CLEARED" for p in payments):
+            raise Invalid(f"Bill {bill_id} has a payment in process: cancel or void it before archiving the bill.")
+        if archived and payments:
+            raise Invalid(f"Bill {bill_id} is paid, in full or in part: a paid bill cannot be archived.")
+        bill["archived"] = archived
+        bill["updatedTime"] = self.now_iso()
+        self.emit(session["organizationId"], "bill.archived" if archived else "bill.restored", "bill", bill)
+        return bill
+
     # --- classifications ----------------------------------------------------------------------------------
     @route("GET", "/connect/v3/classifications/(?P<kind>chart-of-accounts|accounting-classes|departments|locations)")
     def list_classifications(self, request, session, kind):
@@ -705,6 +739,8 @@ class BillSimulator(Simulator):
             bill = org["bills"].get((share or {}).get("billId"))
             if bill is None:
                 raise Invalid(f"billId {(share or {}).get('billId')!r} does not exist")
+            if bill["archived"]:
+                raise Invalid(f"Bill {bill['id']} is archived: restore it before paying it")
             if vendor is not None and bill["vendorId"] != vendor:
                 raise Invalid("One payment pays bills of one vendor")
             vendor = bill["vendorId"]
@@ -977,6 +1013,13 @@ class BillSimulator(Simulator):
                     payment = org["payments"].get(payload.get("paymentId"))
                     if payment is None:
                         raise Invalid(f"No payment {payload.get('paymentId')!r}")
+                    if payload.get("voidReason") is not None and payload["singleStatus"] in VOIDING_STATES:
+                        # A void request as GET /v3/payments lists it (BILL's v3 API collection: voidInfo[]).
+                        payment.setdefault("voidInfo", []).append({
+                            "id": f"vdr{len(payment.get('voidInfo', [])) + 1:03d}{payment['id'][3:]}",
+                            "requestedBy": payment["createdBy"], "type": "VOID_ONLY",
+                            "reason": payload["voidReason"], "createdTime": self.now_iso(),
+                            "updatedTime": self.now_iso()})
                     self.apply_payment_status(org, payment, payload["singleStatus"])
                     return payment
             if action == "fail-payment":

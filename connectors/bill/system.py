@@ -38,8 +38,10 @@ SYSTEM = System(
     simulator_class_path="connectors.bill.sandbox.BillSimulator",
     # BATCH_CREATES: vendors and bills go through BILL's all-or-nothing bulk endpoints (20 vendors, 100 bills
     # a call), a refused batch falling back to single creates (BillClient._bulk).
+    # ARCHIVES_BILLS: POST /v3/bills/{billId}/archive (https://developer.bill.com/reference/archivebill).
     capabilities=frozenset({can.CREATES_VENDORS, can.CREATES_BILLS, can.BATCH_CREATES, can.READS_REFERENCE_DATA,
-                            can.PAYMENTS_BY_WEBHOOK, can.PAYMENTS_BY_POLLING, can.REPORTS_VENDOR_EDITS}),
+                            can.PAYMENTS_BY_WEBHOOK, can.PAYMENTS_BY_POLLING, can.REPORTS_VENDOR_EDITS,
+                            can.ARCHIVES_BILLS}),
     documented_hosts=DOCUMENTED_HOSTS,
     base_url_help="The AP/AR API base, e.g. https://gateway.stage.bill.com/connect (sandbox) or "
                   "https://gateway.prod.bill.com/connect. Webhooks use the sibling …/connect-events.",

@@ -23,6 +23,7 @@ from connectors.records import (
     Supplier,
     Unreadable,
 )
+from connectors.reversals import reversal_text
 from connectors.tokens import TokenStore
 from connectors.values import amount_value
 
@@ -396,7 +397,8 @@ class InforConnector(ErpConnector):
     def post_payment(self, invoice_reference, payment):
         """Record an AP payment's share on the invoice, looked up first (the extension's Add is not idempotent).
         A payment the AP platform undid (voided, returned, escheated: paid False, reversed True) is reversed on
-        the row recorded before, with the reason; one never recorded has nothing to reverse."""
+        the row recorded before, with what happened, why, when and the reference in words in RVTX
+        (reversals.reversal_text); one never recorded has nothing to reverse."""
         # The reference is a check number, trace or transaction number: text from the AP platform, but whatever
         # comes is made text before it is cut to the extension's field length.
         reference = "" if payment.reference is None else str(payment.reference)
@@ -406,7 +408,7 @@ class InforConnector(ErpConnector):
                   "PYDT": (payment.process_date or timezone.now().date()).strftime("%Y%m%d"),
                   "PYST": m3.PAYMENT_PAID if payment.paid else m3.PAYMENT_VOIDED,
                   "REFE": reference[:m3.REFERENCE_LENGTH],
-                  "RVTX": reversal_reason(payment, reference) if reversal else ""}
+                  "RVTX": reversal_text(payment, limit=m3.REASON_LENGTH) if reversal else ""}
         key = {k: inputs[k] for k in (*m3.INVOICE_KEY_FIELDS, "PYID")}
         existing = self._payment(key)
         if existing is None:
@@ -443,10 +445,3 @@ class InforConnector(ErpConnector):
         except (InvalidOperation, KeyError):
             record["PYAM"] = None
         return record
-
-
-
-def reversal_reason(payment, reference):
-    """Why a payment was reversed, in the extension's reason field: the AP platform's state and reference."""
-    reason = payment.status.replace("_", " ").capitalize()
-    return (f"{reason}: {reference}" if reference else reason)[:m3.REASON_LENGTH]

@@ -217,17 +217,18 @@ INVOICE_PAYMENT_STATES = (INVOICE_OPEN, INVOICE_PARTIAL, INVOICE_PAID)
 # UNCONFIRMED: an XtendM3 extension API (EXTnnnMI is where customer transactions live) that records a
 # payment made outside M3 against the AP invoice, one row per invoice and AP payment id (PYID): one AP
 # payment can pay several invoices, each its own share. A payment undone in the AP platform (voided, an ACH
-# return, an escheated check) is reversed on its row: status VOIDED and the reason in RVTX. Its fields,
+# return, an escheated check) is reversed on its row: status VOIDED and the reason in RVTX (120 characters: what
+# happened, the NACHA code and its words, the day and the reference; connectors/reversals.py). Its fields,
 # values and messages (docs/ASSUMPTIONS.md I3, I4) are these. CONO is an input of each, as in Infor's own
 # transactions, so the company never depends on the service account's default.
-_PAYMENT_INPUTS = "CONO N3 DIVI A3 YEA4 N4 JRNO N7 JSNO N7 PYID A40 PYAM N17 PYDT D10 PYST A10 REFE A30 RVTX A40"
+_PAYMENT_INPUTS = "CONO N3 DIVI A3 YEA4 N4 JRNO N7 JSNO N7 PYID A40 PYAM N17 PYDT D10 PYST A10 REFE A30 RVTX A120"
 _PAYMENT_DESCRIPTIONS = (("CONO", "Company"), ("DIVI", "Division"), ("YEA4", "Year"), ("JRNO", "Journal number"),
                          ("JSNO", "Journal sequence number"), ("PYID", "Payment id"), ("PYAM", "Payment amount"),
                          ("PYDT", "Payment date"), ("PYST", "Payment status"), ("REFE", "Reference"),
                          ("RVTX", "Reversal reason"))
 GET_PAYMENT = transaction(
     "EXT200MI", "GetPayment", "CONO N3 DIVI A3 YEA4 N4 JRNO N7 JSNO N7 PYID A40", "DIVI YEA4 JRNO JSNO PYID",
-    "PYID A40 DIVI A3 YEA4 N4 JRNO N7 JSNO N7 PYAM N17 PYDT D10 PYST A10 REFE A30 RVTX A40 LMTS N18",
+    "PYID A40 DIVI A3 YEA4 N4 JRNO N7 JSNO N7 PYAM N17 PYDT D10 PYST A10 REFE A30 RVTX A120 LMTS N18",
     "UNCONFIRMED extension (docs/ASSUMPTIONS.md I3, I4)", _PAYMENT_DESCRIPTIONS)
 ADD_PAYMENT = transaction(
     "EXT200MI", "AddPayment", _PAYMENT_INPUTS, "DIVI YEA4 JRNO JSNO PYID PYAM PYDT PYST", "",

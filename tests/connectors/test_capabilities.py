@@ -22,6 +22,7 @@ BACKED_BY = {
     can.ACCEPTS_REFERENCE_DATA: {"publish_codes"},
     can.ACCEPTS_INVOICE_DOCUMENTS: {"attach_document"},
     can.REPORTS_VENDOR_EDITS: {"vendor_edits"},
+    can.ARCHIVES_BILLS: {"archive_bill"},
 }
 
 

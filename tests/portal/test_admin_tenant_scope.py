@@ -16,7 +16,7 @@ from portal.management.commands.seed_demo import Command
 from portal.models import AuditEntry, Membership, Tenant
 from portal.roles import OPS_GROUP
 from portal.tenancy import operated_tenants
-from syncs import engine, operations, workqueue
+from syncs import operations, workqueue
 from syncs.models import Cursor, Integration, MappingRule, SyncRecord, SyncRun
 from tests.syncs.test_status_pages import invoice, make_integration
 from webhooks import subscriptions, tasks
@@ -195,8 +195,7 @@ def remote_calls(monkeypatch):
     monkeypatch.setattr(subscriptions, "check", lambda s, catch_up=False: record(of(s), "enabled"))
     monkeypatch.setattr(tasks, "replay_event", lambda e, actor: record(e.connection.tenant.slug, "processed"))
     monkeypatch.setattr("syncs.admin.enqueue_run", lambda integration, *args: record(of(integration)))
-    monkeypatch.setattr(engine, "run_integration", lambda pk, **kwargs: record(
-        Integration.objects.get(pk=pk).tenant.slug, types.SimpleNamespace(status="skipped", SKIPPED="skipped")))
+    monkeypatch.setattr("syncs.admin.enqueue_dry_run", lambda integration, *args: record(of(integration)))
     monkeypatch.setattr(operations, "replay_failed", lambda integration, actor, rows=None: record(of(integration), 0))
     monkeypatch.setattr(operations, "resync_from", lambda integration, moment, actor: record(of(integration)))
     monkeypatch.setattr(operations, "load_reference_data", refuse)
@@ -246,13 +245,16 @@ def test_our_own_pages_answer_404_for_another_tenant(client, operator, remote_ca
 
 def test_the_work_queue_holds_the_operated_tenants_failures_only(client, operator, remote_calls):
     page = client.get(reverse("admin:syncs_syncrecord_workqueue"))
-    reasons = " ".join(group.reason for group in page.context["groups"])
-    assert all(w.slug in reasons for w in operator.own) and not [w for w in operator.foreign if w.slug in reasons]
+    # Every tenant's record has the same cause: one group, counted and named over the operated tenants only.
+    shown = " ".join(group.integrations_shown for group in page.context["groups"])
+    assert all(w.tenant.name in shown for w in operator.own) and not [w for w in operator.foreign
+                                                                       if w.tenant.name in shown]
+    assert sum(group.count for group in page.context["groups"]) == len(operator.own)
     assert {i.pk for i in page.context["integrations"]} == {w.integration.pk for w in operator.own}
-    foreign_group = next(g for g in workqueue.groups()[0] if operator.foreign[0].slug in g.reason)
-    client.post(reverse("admin:syncs_syncrecord_group", args=[foreign_group.key]), {"retry": "1"})
-    client.post(reverse("admin:syncs_syncrecord_group", args=[foreign_group.key]), {"ignore": "1", "reason": "dup"})
-    assert remote_calls == []
+    shared_group = next(g for g in workqueue.groups()[0] if operator.foreign[0].tenant.name in g.integrations_shown)
+    client.post(reverse("admin:syncs_syncrecord_group", args=[shared_group.key]), {"retry": "1"})
+    client.post(reverse("admin:syncs_syncrecord_group", args=[shared_group.key]), {"ignore": "1", "reason": "dup"})
+    assert set(remote_calls) <= {w.slug for w in operator.own}, "the group's key acts on the operated tenants' records"
     operator.foreign[0].record.refresh_from_db()
     assert operator.foreign[0].record.status == SyncRecord.FAILED
 

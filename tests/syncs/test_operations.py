@@ -91,8 +91,11 @@ def test_admin_actions(admin_client, integration, django_capture_on_commit_callb
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(url, {"action": "sync_now", "_selected_action": [integration.pk]})
     assert OrmQ.objects.count() == 1, "Sync now queues a task for the cluster"
-    page = admin_client.post(url, {"action": "dry_run", "_selected_action": [integration.pk]}, follow=True)
-    assert "See the plan" in page.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        page = admin_client.post(url, {"action": "dry_run", "_selected_action": [integration.pk]})
+    assert OrmQ.objects.last().task["func"] == "syncs.tasks.dry_run", "a dry run is queued, not run in the request"
+    tasks.dry_run(*OrmQ.objects.last().task["args"])
+    assert "See the plan" in admin_client.get(page["Location"]).content.decode()
     run = SyncRun.objects.get(dry_run=True)
     assert "create bill" in admin_client.get(reverse("admin:syncs_syncrun_change", args=[run.pk])).content.decode()
     form = admin_client.post(url, {"action": "resync_from_date", "_selected_action": [integration.pk]})

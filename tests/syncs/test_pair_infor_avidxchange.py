@@ -75,7 +75,9 @@ def test_an_invoice_of_a_payee_on_hold_fails_in_words_and_goes_through_on_replay
         record = bill_of(integration, number)
         assert (record.status, record.error_class) == (SyncRecord.FAILED, "data")
         assert "Summit Freight LLC) is inactive in AvidXchange" in record.error_detail, record.error_detail
-        assert reasons.advice(record.error_class, record.error_detail).ops.startswith(
+        assert f"Supplier {SUMMIT}'s payee is inactive" in record.error_detail, "named by the ERP's supplier first"
+        assert (record.cause, record.subject) == ("payee_inactive", SUMMIT)
+        assert reasons.advice(record.cause).ops.startswith(
             "Have the payee activated in the AP platform"), "the fix is in AvidXchange, not in the ERP"
 
     control(sandbox, "avidxchange/payee-status", {"ExternalId": SUMMIT, "Status": "Active"})
@@ -97,7 +99,8 @@ def test_a_returned_payment_is_reversed_in_infor_once_with_its_reason(integratio
     assert infor_payments(sandbox)[payment["Id"]]["PYST"] == "PAID"
 
     control(sandbox, "clock", {"advance_seconds": 60})
-    control(sandbox, "avidxchange/payment-status", {"PaymentId": payment["Id"], "Status": "Returned"})
+    returned = control(sandbox, "avidxchange/payment-status", {"PaymentId": payment["Id"], "Status": "Returned",
+                                                               "ReturnCode": "R01"})
     control(sandbox, "faults", {"system": "infor", "seed": seed, "error_rate": 0.3, "timeout_rate": 0.1,
                                 "timeout_seconds": 0.2, "rate_limit_rate": 0.1})
     reversed_ = 0
@@ -107,7 +110,9 @@ def test_a_returned_payment_is_reversed_in_infor_once_with_its_reason(integratio
     reversed_ += run_integration(integration.pk).counters.get("payments_reversed", 0)
     assert reversed_ == 1
     row = infor_payments(sandbox)[payment["Id"]]
-    assert (row["PYST"], row["RVTX"]) == ("VOIDED", f"Returned: {payment['AchTraceNumber']}")
+    assert (row["PYST"], row["RVTX"]) == ("VOIDED", f"Returned by the bank: R01 Insufficient funds, "
+                                                    f"{returned['ModifiedDate'][:10]}, "
+                                                    f"payment {payment['AchTraceNumber']}")
     assert [h["PYST"] for h in row["history"]] == ["PAID", "VOIDED"], "paid once, reversed once"
     share = SyncRecord.objects.get(integration=integration, object_type="payment",
                                    source_id=f"{payment['Id']}:{bill.target_id}")

@@ -8,10 +8,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils.module_loading import import_string
+from django_q.models import OrmQ
 
 from portal.models import AuditEntry, Membership
 from portal.roles import OPS_GROUP
-from syncs import progress
+from syncs import progress, tasks
 from syncs.models import Integration, SyncRecord, SyncRun
 
 
@@ -29,28 +31,71 @@ def integration(sandbox, monkeypatch):
     return Integration.objects.get(name="Infor → BILL")
 
 
+def queued_task(before):
+    """The one task queued since the queue held `before` tasks, as the broker holds it."""
+    assert OrmQ.objects.count() == before + 1, "one task queued"
+    return OrmQ.objects.order_by("-pk").first().task
+
+
+def run_queued(task):
+    """Run a queued task's function here, as a worker would."""
+    return import_string(task["func"])(*task["args"], **task["kwargs"])
+
+
 @pytest.mark.django_db
-def test_backfill_page_previews_then_runs_in_the_background_with_progress(client, integration,
-                                                                          django_capture_on_commit_callbacks):
+def test_backfill_page_queues_the_preview_and_the_run_and_follows_both(client, integration, monkeypatch,
+                                                                       django_capture_on_commit_callbacks):
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)  # tasks wait in the broker, as behind a real cluster
     ops = get_user_model().objects.create_user("olivia", is_staff=True)
     ops.groups.add(Group.objects.get(name=OPS_GROUP))
     Membership.objects.create(user=ops, tenant=integration.tenant, role=Membership.OPS)
     client.force_login(ops)
     url = reverse("admin:syncs_integration_backfill", args=[integration.pk])
-    preview = client.post(url, {"since": "2020-01-01", "preview": "1"}).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = client.post(url, {"since": "2020-01-01", "preview": "1"})
+    assert queued.status_code == 302 and "previewed=" in queued["Location"]
+    preview_task = queued_task(0)
+    assert preview_task["func"] == "syncs.tasks.dry_run" and not SyncRun.objects.exists(), "queued, not run"
+    assert "The preview is queued" in client.get(queued["Location"]).content.decode()
+    run_queued(preview_task)
+    preview = client.get(queued["Location"]).content.decode()
     sent = int(re.search(r"Would be sent</th><td><strong>(\d+)", preview).group(1))
     assert sent > 600 and "Already sent (in the ledger; not sent again)</th><td>0" in preview
+    assert SyncRun.objects.get().trigger == "preview" and AuditEntry.objects.get(action="sync.run.dry_run").actor \
+        == "olivia"
     assert not SyncRecord.objects.filter(status=SyncRecord.SYNCED).exists(), "the preview writes nothing"
+    read = int(re.search(r'name="expected" value="(\d+)"', preview).group(1))
     with django_capture_on_commit_callbacks(execute=True):
-        queued = client.post(url, {"since": "2020-01-01", "run": "1", "expected": sent})
-    assert queued.status_code == 302 and "after=" in queued["Location"]
+        started = client.post(url, {"since": "2020-01-01", "run": "1", "expected": read})
+    assert started.status_code == 302 and "after=" in started["Location"]
+    backfill_task = queued_task(1)
+    assert backfill_task["func"] == "syncs.tasks.run_integration" and backfill_task["args"][1] == "backfill"
+    assert "The backfill is queued" in client.get(started["Location"]).content.decode()
+    run_queued(backfill_task)
     run = SyncRun.objects.get(trigger="backfill")
     assert run.status == SyncRun.PARTIAL and AuditEntry.objects.get(action="sync.backfill").actor == "olivia"
-    progress = client.get(queued["Location"]).content.decode()
+    progress = client.get(started["Location"]).content.decode()
     assert "Completed with failed records" in progress and "What moved:" in progress
-    again = client.post(url, {"since": "2020-01-01", "preview": "1"}).content.decode()
-    assert "Already sent (in the ledger; not sent again)</th><td>0" not in again
-    assert client.post(url, {"since": "2999-01-01", "preview": "1"}).content.decode().count("Choose today") == 1
+    assert f"{read} of about {read} records read" in progress, "the run read what its preview read"
+
+
+@pytest.mark.django_db
+def test_a_second_backfill_counts_every_record_it_reads_not_only_those_it_sends(client, integration):
+    """Most records are already sent the second time: its progress counts up to all it reads, as the preview did."""
+    client.force_login(get_user_model().objects.create_superuser("root"))
+    url = reverse("admin:syncs_integration_backfill", args=[integration.pk])
+    tasks.run_integration(integration.pk, "backfill", "2020-01-01T00:00:00+00:00")
+    queued = client.post(url, {"since": "2020-01-01", "preview": "1"})
+    tasks.dry_run(integration.pk, "preview", "2020-01-01T00:00:00+00:00", "root")
+    preview = client.get(queued["Location"]).content.decode()
+    sent = int(re.search(r"Would be sent</th><td><strong>(\d+)", preview).group(1))
+    read = int(re.search(r'name="expected" value="(\d+)"', preview).group(1))
+    assert sent < 50 < 600 < read, "what the preview read is what the run will count, not the few it would send"
+    started = client.post(url, {"since": "2020-01-01", "run": "1", "expected": read})
+    tasks.run_integration(integration.pk, "backfill", "2020-01-01T00:00:00+00:00")
+    assert f"{read} of about {read} records read" in client.get(started["Location"]).content.decode()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -45,7 +45,7 @@ class Command(BaseCommand):
             return
         audit.record("sync.backfill", actor=actor, tenant=target.tenant, obj=target,
                      message=f"Backfill from {since:%Y-%m-%d} started from the command line")
-        with Progress(self.stdout, target, total=seen["send"] + seen["fail"] or None):
+        with Progress(self.stdout, target, total=seen["read"] or None):
             run = run_integration(target.pk, trigger="backfill", since=since, actor=actor)
         self.stdout.write(f"Run {run.pk}: {run.get_status_display()}: {describe_counters(run.counters)}")
         if run.status in EXIT_CODES:

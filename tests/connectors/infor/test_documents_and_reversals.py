@@ -144,7 +144,11 @@ def paid(connector, number=INVOICE.number, payment_id="PM00000042"):
 
 
 def returned(payment):
-    return replace(payment, status="RETURNED", paid=False, reversed=True)
+    return replace(payment, status="RETURNED", paid=False, reversed=True, return_code="R01",
+                   undone_on=date(2026, 2, 5))
+
+
+RETURNED_TEXT = "Returned by the bank: R01 Insufficient funds, 2026-02-05, payment 021000000000042"
 
 
 def rows(sandbox):
@@ -156,11 +160,11 @@ def test_a_returned_payment_is_reversed_with_its_reason_once(infor_connection, s
     reference, payment = paid(connector)
     assert connector.post_payment(reference, payment) == "added payment PM00000042"
     assert connector.post_payment(reference, returned(payment)) == \
-        "reversed payment PM00000042: Returned: 021000000000042"
+        f"reversed payment PM00000042: {RETURNED_TEXT}"
     with infor_connection.connector() as another:
         assert another.post_payment(reference, returned(payment)) == "payment PM00000042 already recorded"
     row = rows(sandbox)["PM00000042"]
-    assert (row["PYST"], row["RVTX"]) == (m3.PAYMENT_VOIDED, "Returned: 021000000000042")
+    assert (row["PYST"], row["RVTX"]) == (m3.PAYMENT_VOIDED, RETURNED_TEXT)
     assert [h["PYST"] for h in row["history"]] == ["PAID", "VOIDED"]
 
 
@@ -171,12 +175,16 @@ def test_a_payment_undone_before_it_was_recorded_writes_nothing(infor_connection
     assert rows(sandbox) == {}
 
 
-def test_the_reason_is_cut_to_the_field(infor_connection, sandbox, seeded):
+def test_the_reason_is_cut_to_the_field_keeping_the_day_and_reference(infor_connection, sandbox, seeded):
     connector = infor_connection.connector()
     reference, payment = paid(connector)
-    connector.post_payment(reference, replace(payment, reference="R" * 60))
-    connector.post_payment(reference, replace(returned(payment), status="VOIDED", reference="R" * 60))
-    assert rows(sandbox)["PM00000042"]["RVTX"] == ("Voided: " + "R" * 60)[:m3.REASON_LENGTH]
+    connector.post_payment(reference, payment)
+    connector.post_payment(reference, replace(returned(payment), status="VOIDED", return_code="",
+                                              return_reason="Sent to the wrong supplier " * 8))
+    written = rows(sandbox)["PM00000042"]["RVTX"]
+    assert m3.REASON_LENGTH - 3 <= len(written) <= m3.REASON_LENGTH
+    assert written.startswith("Voided: Sent to the wrong supplier")
+    assert written.endswith("..., 2026-02-05, payment 021000000000042")
 
 
 @pytest.mark.parametrize("seed", [1, 5, 9])
@@ -201,7 +209,7 @@ def test_under_faults_a_reversal_is_posted_once(infor_connection, sandbox, seede
         for post in workers:
             until_done(post, share)
     row = rows(sandbox)["PM00000042"]
-    assert [(h["PYST"], h["RVTX"]) for h in row["history"]] == [("PAID", ""), ("VOIDED", "Returned: 021000000000042")]
+    assert [(h["PYST"], h["RVTX"]) for h in row["history"]] == [("PAID", ""), ("VOIDED", RETURNED_TEXT)]
 
 
 def test_every_extension_call_carries_the_company(infor_connection, sandbox, seeded):

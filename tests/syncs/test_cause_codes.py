@@ -1,0 +1,243 @@
+"""Failure causes as codes (connectors.causes): every cause has its advice and every code the code base files a failure
+under is registered; the work queue groups by code and reads the values its records share, "(varies)" for the others;
+a cause a retry cannot fix offers what can be done instead; a reason names the ERP's supplier before the AP platform's
+id; migration 0009 files the rows written before causes were stored."""
+
+import importlib
+import io
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.urls import reverse
+
+from connectors.causes import CAUSES, OFFERS
+from connectors.errors import DataError, NotFound, TransientError
+from connectors.models import Connection
+from connectors.records import Invoice, InvoiceLine
+from portal.models import AuditEntry, Membership, Tenant
+from portal.roles import OPS_GROUP
+from syncs import reasons, workqueue
+from syncs.engine import run_integration
+from syncs.models import Integration, SyncRecord
+from tests.syncs.test_status_pages import invoice, make_integration, make_user
+
+ROOT = Path(__file__).resolve().parents[2]
+MIGRATION = importlib.import_module("syncs.migrations.0009_record_cause_codes")
+# A cause code named in the code base: `cause="x"`, and the class defaults `cause = "x"` (REFUSED_CAUSE = "x" too).
+NAMED_CAUSE = re.compile(r"cause\w*\s*=\s*[\"'](\w+)[\"']", re.IGNORECASE)
+
+
+def test_every_cause_in_the_registry_has_its_advice():
+    for code, cause in CAUSES.items():
+        assert cause.code == code
+        for name in ("title", "headline", "action", "ops"):
+            assert getattr(cause, name).strip(), f"cause {code!r} has no {name}"
+        assert cause.offer in ("", *OFFERS), f"cause {code!r} offers {cause.offer!r}, unknown to the work queue"
+        assert "(varies)" not in cause.title.format(subject="6999", erp="Infor", ap="BILL"), \
+            f"cause {code!r}'s title names a value a group does not fill in"
+
+
+def test_every_cause_the_code_base_names_is_in_the_registry():
+    named = {}
+    for folder in ("connectors", "syncs", "webhooks", "portal"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for code in NAMED_CAUSE.findall(path.read_text()):
+                named.setdefault(code, path.relative_to(ROOT))
+    named.update({code: "syncs/reasons.py BY_CLASS" for code in reasons.BY_CLASS.values()})
+    named.update({code: "migration 0009" for _, code, _ in MIGRATION.RULES})
+    named.update({code: "migration 0009 BY_CLASS" for code in MIGRATION.BY_CLASS.values()})
+    assert {"gl_unmapped", "currency_not_payable", "payee_inactive", "vendor_owned_elsewhere", "refused",
+            "lines_do_not_add_up", "held_after_sending"} <= set(named), "the search finds the codes in use"
+    unknown = {code: where for code, where in named.items() if code not in CAUSES}
+    assert not unknown, f"causes used without an entry in connectors.causes.CAUSES: {unknown}"
+
+
+def test_an_error_is_made_only_with_a_registered_cause():
+    assert (DataError("x").cause, NotFound("x").cause, TransientError("x").cause) == ("refused", "not_found",
+                                                                                       "no_answer")
+    assert DataError("x", cause="payee_inactive", subject="S20004").subject == "S20004"
+    with pytest.raises(ValueError, match="connectors.causes.CAUSES"):
+        DataError("x", cause="not_a_cause")
+
+
+@pytest.fixture
+def integration(db):
+    return make_integration(Tenant.objects.create(name="Acme Corp", slug="acme"))
+
+
+@pytest.fixture
+def ops(client, integration):
+    user = get_user_model().objects.create_user("olivia", password="pw-0123456789", is_staff=True)
+    user.groups.add(Group.objects.get(name=OPS_GROUP))
+    Membership.objects.create(user=user, tenant=integration.tenant, role=Membership.OPS)
+    client.force_login(user)
+    return user
+
+
+def unmapped(integration, n, code, words=None):
+    return invoice(integration, n, SyncRecord.FAILED, error_class="mapping", cause="gl_unmapped", subject=code,
+                   error_detail=words or f"GL account {code} is not mapped to a BILL account.")
+
+
+def test_a_group_reads_the_value_its_records_share_and_varies_where_they_do_not(client, ops, integration):
+    unmapped(integration, 1, "6999")
+    unmapped(integration, 2, "6999", "GL account 6999 is not mapped to a BILL account; GL account 7000 is not mapped "
+                                     "to a BILL account.")
+    [group], _ = workqueue.groups()
+    assert group.reason == "GL account 6999 is not mapped to a BILL account", "one GL account: it is named"
+
+    unmapped(integration, 3, "7999")
+    for n in range(3):
+        invoice(integration, 10 + n, SyncRecord.FAILED, error_class="data", cause="lines_do_not_add_up",
+                error_detail=f"The lines add up to {10 + n}.00 USD but the invoice total is {20 + n}.50 USD.")
+    groups, _ = workqueue.groups()
+    assert [(g.reason, g.count) for g in groups] == [
+        ("GL account (varies) is not mapped to a BILL account", 3),
+        ("The lines do not add up to the invoice total", 3)]
+    assert workqueue.records_of(groups[0]).count() == 3
+    html = client.get(reverse("admin:syncs_syncrecord_workqueue")).content.decode()
+    start = html.index('<table id="work-queue"')
+    table = html[start:html.index("</table>", start)]
+    assert "GL account (varies) is not mapped to a BILL account" in table and "…" not in table
+
+    avid = make_integration(Tenant.objects.create(name="Beta Co", slug="beta"), "ERP → AvidXchange")
+    Connection.objects.filter(pk=avid.target_id).update(system="avidxchange")
+    unmapped(avid, 20, "6999", "GL account 6999 is not mapped to an AvidXchange account.")
+    group = next(g for g in workqueue.groups()[0] if g.cause == "gl_unmapped")
+    assert group.reason == "GL account (varies) is not mapped to a (varies) account", "two AP platforms"
+    assert group.integrations_shown == "Acme Corp: ERP → AP; Beta Co: ERP → AvidXchange"
+
+
+def rows_of(html):
+    """The work queue's group rows, by the cause each one heads."""
+    return {re.search(r">([^<]+)</a></td>", row).group(1): row for row in html.split('<tr class="group">')[1:]}
+
+
+def test_a_group_a_retry_cannot_fix_offers_what_can_be_done_instead(client, ops, integration):
+    for n in range(2):
+        invoice(integration, n, SyncRecord.FAILED, error_class="data", cause="currency_not_payable", subject="EUR",
+                currency="EUR", error_detail=f"The invoice is in EUR, and the BILL account pays bills in USD only; "
+                                             f"nothing is converted (invoice {n}).")
+    SyncRecord.objects.create(integration=integration, object_type="vendor", source_id="S10001", source_ref="S10001",
+                              status=SyncRecord.FAILED, error_class="configuration", cause="vendor_owned_elsewhere",
+                              subject="S10001", error_detail="Vendor S10001 in BILL organization 0080 belongs to "
+                                                             "integration 'Other'; give this integration a prefix.")
+    unmapped(integration, 9, "6999")
+    rows = rows_of(client.get(reverse("admin:syncs_syncrecord_workqueue")).content.decode())
+    currency = rows["Invoices in EUR, a currency the BILL account does not pay"]
+    assert "Retry all" not in currency and "Set aside with a reason" in currency
+    owned = rows["Vendor S10001 in BILL organization 0080 belongs to integration &#x27;Other&#x27;; give this "
+                 "integration a prefix."]
+    prefix = reverse("admin:syncs_integration_change", args=[integration.pk]) + "#id_vendor_key_prefix"
+    assert "Retry all" not in owned and f'href="{prefix}"' in owned
+    assert "Edit the vendor key prefix of ERP → AP" in owned
+    mapped = rows["GL account 6999 is not mapped to a BILL account."]
+    assert "Retry all 1" in mapped and "Add the rule for GL account 6999" in mapped, "a retry fixes it once mapped"
+
+    group = next(g for g in workqueue.groups()[0] if g.cause == "currency_not_payable")
+    url = reverse("admin:syncs_syncrecord_group", args=[group.key])
+    page = client.get(url).content.decode()
+    assert "Retry all" not in page and "Set the whole group aside" in page and "a retry cannot send it" in page
+    answer = client.post(url, {"retry": "1"}, follow=True).content.decode()
+    assert "A retry cannot fix these" in answer
+    assert not AuditEntry.objects.filter(action__in=["sync.replay", "sync.record.replayed"]).exists()
+    client.post(url, {"ignore": "1", "reason": "Paid by wire outside BILL"})
+    assert SyncRecord.objects.filter(cause="currency_not_payable", status=SyncRecord.IGNORED).count() == 2
+
+
+def test_finance_reads_the_advice_of_the_cause_not_of_the_words(client, integration):
+    invoice(integration, 1, SyncRecord.FAILED, error_class="data", cause="currency_not_payable", subject="EUR",
+            error_detail="BILL takes no EUR here.")
+    client.force_login(make_user(integration.tenant, "fin"))
+    html = client.get(reverse("status:records", args=[integration.pk]), {"status": "failed"}).content.decode()
+    assert "It is in a currency the AP platform&#x27;s account cannot pay." in html
+    assert "What to do: Pay it outside the AP platform" in html
+
+
+def test_an_inactive_payee_is_named_by_the_erp_supplier_first():
+    from connectors.avidxchange.client import item_result
+    from connectors.avidxchange.connector import supplier_first
+
+    said = item_result({"Success": False, "Errors": [{"Code": "PayeeInactive", "Field": "PayeeId", "Message":
+                        "Payee 00p7PAYEE (Summit Freight LLC) is inactive in AvidXchange."}]}, "invoice")
+    assert said.cause == "payee_inactive"
+    line = InvoiceLine(amount=Decimal("10.00"), gl_account="6100")
+    refusal = supplier_first(said, Invoice(source_id="I1", supplier_id="S20004", invoice_number="INV-1002",
+                                           invoice_date=None, due_date=None, total=Decimal("10.00"), currency="USD",
+                                           lines=(line,)), "00p7PAYEE")
+    message = str(refusal)
+    assert message.startswith("Supplier S20004's payee is inactive in AvidXchange")
+    assert message.index("S20004") < message.index("00p7PAYEE"), "AvidXchange's id is the second detail"
+    assert (refusal.cause, refusal.subject) == ("payee_inactive", "S20004")
+    other = DataError("AvidXchange refused it: the amount is wrong.")
+    assert supplier_first(other, None, "00p7PAYEE") is other
+
+
+@pytest.mark.django_db
+def test_a_run_files_each_failure_under_its_cause_and_subject(sandbox):
+    call_command("seed_demo", sandbox_url=sandbox.url, only=["infor"], stdout=io.StringIO())
+    integration = Integration.objects.get(name="Infor → BILL")
+    run_integration(integration.pk)
+    failed = SyncRecord.objects.filter(integration=integration, status=SyncRecord.FAILED)
+    assert set(failed.filter(object_type="vendor").values_list("cause", "subject")) == {
+        ("supplier_tax_id_missing", "S10007")}
+    bills = failed.filter(object_type="bill")
+    assert set(bills.filter(number="INV-200017").values_list("cause", flat=True)) == {"lines_do_not_add_up"}
+    assert bills.filter(cause="gl_unmapped", subject="6999").exists()
+    assert set(bills.filter(party__startswith="S10007").values_list("cause", "subject")) == {
+        ("supplier_tax_id_missing", "S10007")}, "an invoice waiting on its supplier is filed under the supplier's cause"
+    assert not failed.filter(cause="").exists()
+    titles = {g.cause: g.reason for g in workqueue.groups()[0]}
+    assert titles["gl_unmapped"].startswith("GL account 6999 is not mapped to a BILL account")
+
+
+def test_the_migration_files_old_rows_under_their_causes(transactional_db):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    before = [("syncs", "0008_undone_payments_and_number_search")]
+    after = [("syncs", "0009_record_cause_codes")]
+    executor.migrate(before)
+    apps = executor.loader.project_state(before).apps
+    tenant = Tenant.objects.create(name="Old Co", slug="old")  # only syncs went back: the others are as they are
+    erp = Connection.objects.create(tenant=tenant, system="infor", name="ERP")
+    ap = Connection.objects.create(tenant=tenant, system="avidxchange", name="AP")
+    integration = apps.get_model("syncs", "Integration").objects.create(
+        tenant_id=tenant.pk, name="old", source_id=erp.pk, target_id=ap.pk)
+    Record = apps.get_model("syncs", "SyncRecord")
+    old = {
+        "b1": ("failed", "mapping", "GL account 6999 is not mapped to a BILL account.", {}),
+        "b2": ("failed", "data", "The lines add up to 10.00 USD but the invoice total is 12.50 USD.", {}),
+        "b3": ("failed", "data", "The invoice is in EUR, and the BILL account pays bills in USD only; nothing is "
+                                 "converted. Pay it outside BILL, or ignore this record.", {}),
+        "b4": ("failed", "data", "AvidXchange refused it: Payee 00p7 (Summit) is inactive in AvidXchange. Activate the "
+                                 "payee in the AP platform, then retry.", {"supplier": "S20004"}),
+        "b5": ("failed", "data", "Supplier S10007 is not in BILL yet: it has no tax ID; BILL needs it for 1099 "
+                                 "reporting; GL account 6999 is not mapped to a BILL account.", {}),
+        "b6": ("failed", "transient", "BILL did not answer properly after retries: HTTP 503", {}),
+        "b7": ("synced", "", "Held in Infor after it was sent — stop it in BILL if it must not be paid (Infor: 1).",
+               {}),
+        "b8": ("ignored", "data", "Kaput: something nobody wrote a rule for.", {}),
+        "v1": ("failed", "configuration", "Vendor S10001 in BILL organization 0080 belongs to integration 'Infor → "
+                                          "BILL'; give this integration a vendor key prefix to keep its suppliers "
+                                          "apart.", {}),
+        "b9": ("synced", "", "", {}),
+    }
+    for source_id, (status, error_class, detail, data) in old.items():
+        Record.objects.create(integration=integration, object_type="bill", source_id=source_id, status=status,
+                              error_class=error_class, error_detail=detail, data=data)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    assert {r.source_id: (r.cause, r.subject) for r in SyncRecord.objects.all()} == {
+        "b1": ("gl_unmapped", "6999"), "b2": ("lines_do_not_add_up", ""), "b3": ("currency_not_payable", "EUR"),
+        "b4": ("payee_inactive", "S20004"), "b5": ("supplier_tax_id_missing", "S10007"), "b6": ("no_answer", ""),
+        "b7": ("held_after_sending", ""), "b8": ("refused", ""), "v1": ("vendor_owned_elsewhere", "S10001"),
+        "b9": ("", "")}
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes("syncs"))

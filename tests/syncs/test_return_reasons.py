@@ -1,0 +1,181 @@
+"""What Infor is told when a payment is undone in the AP platform: why (an ACH return's NACHA code in words, a void's
+reason), the day and the payment's reference, not a bare trace number. Over the simulators, Infor → AvidXchange and
+Infor → BILL."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django_q.conf import Conf
+
+from connectors.avidxchange import demo
+from connectors.avidxchange import sandbox as avid_sandbox
+from connectors.models import Connection
+from portal.models import AuditEntry
+from syncs.engine import run_integration
+from syncs.models import Integration, MappingRule, SyncRecord
+from tests.connectors.contracts.base import control, make_connection
+from webhooks.models import WebhookEvent
+from webhooks.tasks import process_event
+
+
+@pytest.fixture
+def integration(tenant, sandbox, monkeypatch):
+    """Infor → AvidXchange on the canonical seed, every code mapped, its invoices sent."""
+    monkeypatch.setattr(Conf, "SYNC", True)
+    control(sandbox, "infor/seed-canonical")
+    ids = control(sandbox, "avidxchange/seed-canonical")
+    integration = Integration.objects.create(tenant=tenant, name="Infor → AvidXchange",
+                                             source=make_connection("infor", tenant, sandbox),
+                                             target=make_connection("avidxchange", tenant, sandbox))
+    MappingRule.objects.bulk_create(
+        [MappingRule(integration=integration, kind=MappingRule.GL_ACCOUNT, source_code=code, target_id=target)
+         for code, target in ids["gl_accounts"].items()]
+        + [MappingRule(integration=integration, kind=kind, source_code=code, target_id=target)
+           for kind, by_code in ids["dimensions"].items() for code, target in by_code.items()])
+    run_integration(integration.pk)
+    return integration
+
+
+def bill_id(integration, number):
+    return SyncRecord.objects.get(integration=integration, object_type="bill", status=SyncRecord.SYNCED,
+                                  source_ref__startswith=f"{number} ").target_id
+
+
+def paid_in_infor(integration, sandbox, number, method="ACH"):
+    """A payment of the invoice settled in AvidXchange and written to Infor as paid."""
+    payment = control(sandbox, "avidxchange/pay", {"Invoices": [{"InvoiceId": bill_id(integration, number)}],
+                                                   "Method": method})
+    run_integration(integration.pk)
+    assert infor_row(sandbox, payment["Id"])["PYST"] == "PAID"
+    control(sandbox, "clock", {"advance_seconds": 86400})  # undone the next day
+    return payment
+
+
+def infor_row(sandbox, payment_id):
+    return next(p for p in sandbox.simulators["infor"].payments.values() if p["PYID"] == payment_id)
+
+
+@pytest.mark.parametrize(("given", "why"), [
+    ({"ReturnCode": "R01"}, "Returned by the bank: R01 Insufficient funds"),
+    ({"ReturnCode": "R03", "ReturnReason": "ignored: NACHA's words are used"},
+     "Returned by the bank: R03 No account/unable to locate account"),
+    ({}, "Returned by the bank, no reason given"),
+    ({"ReturnCode": "R98"}, "Returned by the bank: R98 (code not in the NACHA list)"),
+    ({"ReturnCode": "R99", "ReturnReason": "Receiver's bank merged"},
+     "Returned by the bank: R99 Receiver's bank merged (code not in the NACHA list)"),
+    ({"ReturnReason": "Beneficiary name mismatch"}, "Returned by the bank: Beneficiary name mismatch"),
+])
+def test_a_return_is_written_to_infor_with_its_reason_day_and_trace_number(integration, sandbox, given, why):
+    payment = paid_in_infor(integration, sandbox, "INV-1001")
+    returned = control(sandbox, "avidxchange/payment-status", {"PaymentId": payment["Id"], "Status": "Returned",
+                                                               **given})
+    assert run_integration(integration.pk).counters.get("payments_reversed") == 1
+    expected = f"{why}, {returned['ModifiedDate'][:10]}, payment {payment['AchTraceNumber']}"
+    row = infor_row(sandbox, payment["Id"])
+    assert (row["PYST"], row["RVTX"]) == ("VOIDED", expected)
+    share = SyncRecord.objects.get(integration=integration, object_type="payment", target_id=payment["Id"])
+    assert (share.status, share.data["reason"]) == (SyncRecord.UNDONE, expected)
+    entry = AuditEntry.objects.get(action="sync.payment.written_back", object_id=str(share.pk),
+                                   message__startswith="Payment reversed")
+    assert entry.message.startswith(f"Payment reversed ({expected}): ")
+
+
+@pytest.mark.parametrize(("status", "method", "reference", "what"), [
+    ("Voided", "ACH", "AchTraceNumber", "Voided, no reason given"),
+    ("Escheated", "Check", "CheckNumber", "Escheated: the uncashed check was turned over to the state"),
+])
+def test_a_void_or_escheat_is_written_in_words_with_its_day_and_reference(integration, sandbox, status, method,
+                                                                         reference, what):
+    payment = paid_in_infor(integration, sandbox, "INV-1002", method=method)
+    undone = control(sandbox, "avidxchange/payment-status", {"PaymentId": payment["Id"], "Status": status})
+    assert run_integration(integration.pk).counters.get("payments_reversed") == 1
+    assert infor_row(sandbox, payment["Id"])["RVTX"] == \
+        f"{what}, {undone['ModifiedDate'][:10]}, payment {payment[reference]}"
+
+
+@pytest.mark.parametrize("malformed", [12, "insufficient funds", "R1", ["R01"]])
+def test_a_malformed_return_code_fails_that_payment_alone(integration, sandbox, malformed):
+    bad = paid_in_infor(integration, sandbox, "INV-1001")
+    good = paid_in_infor(integration, sandbox, "INV-1002")
+    for payment in (bad, good):
+        control(sandbox, "avidxchange/payment-status", {"PaymentId": payment["Id"], "Status": "Returned",
+                                                        "ReturnCode": "R02"})
+    # What AvidXchange might send: the simulator itself only gives codes of the documented form.
+    sandbox.simulators["avidxchange"].companies[avid_sandbox.COMPANY_ID]["payments"][bad["Id"]]["ReturnCode"] = \
+        malformed
+
+    run = run_integration(integration.pk)
+    assert run.counters.get("payments_reversed") == 1
+    assert infor_row(sandbox, good["Id"])["RVTX"].startswith("Returned by the bank: R02 Account closed, ")
+    assert (infor_row(sandbox, bad["Id"])["PYST"], infor_row(sandbox, bad["Id"])["RVTX"]) == ("PAID", ""), \
+        "nothing is written for the payment that does not parse"
+    failed = SyncRecord.objects.get(integration=integration, object_type="payment", source_id=bad["Id"])
+    assert (failed.status, failed.error_class) == (SyncRecord.FAILED, "data")
+    assert f"AvidXchange payment {bad['Id']}: ReturnCode" in failed.error_detail
+    assert "is not an ACH return reason code" in failed.error_detail
+
+
+def test_a_bill_void_is_written_to_infor_with_bills_reason_and_day(sandbox, db, monkeypatch):
+    monkeypatch.setattr(Conf, "SYNC", True)
+    call_command("seed_demo", sandbox_url=sandbox.url, only=["infor"], stdout=open("/dev/null", "w"))
+    integration = Integration.objects.get(name="Infor → BILL")
+    run_integration(integration.pk)
+    bill = SyncRecord.objects.filter(integration=integration, object_type="bill", status=SyncRecord.SYNCED).first()
+    payment = control(sandbox, "bill/pay", {"billId": bill.target_id})
+    run_integration(integration.pk)
+    control(sandbox, "clock", {"advance_seconds": 86400})
+    voided = control(sandbox, "bill/payment-status", {"paymentId": payment["id"], "singleStatus": "VOIDED",
+                                                      "voidReason": "Duplicate payment"})
+    assert run_integration(integration.pk).counters.get("payments_reversed") == 1
+    assert infor_row(sandbox, payment["id"])["RVTX"] == \
+        f"Voided: Duplicate payment, {voided['voidInfo'][-1]['createdTime'][:10]}, " \
+        f"payment {payment['transactionNumber']}"
+
+
+def test_a_bill_void_seen_by_webhook_is_written_with_its_reason(live_server, sandbox, settings, transactional_db):
+    """A payment.updated event carries no voidInfo: the payment is read again for the reason."""
+    settings.PUBLIC_URL = live_server.url
+    call_command("seed_demo", sandbox_url=sandbox.url, only=["infor"], stdout=io.StringIO())
+    integration = Integration.objects.get(name="Infor → BILL")
+    run_integration(integration.pk)
+    control(sandbox, "bill/deliver")  # the bill.created backlog (not subscribed)
+    bill = SyncRecord.objects.filter(integration=integration, object_type="bill", status=SyncRecord.SYNCED).first()
+
+    def delivered():
+        assert control(sandbox, "bill/deliver")["failed"] == 0
+        for pk in WebhookEvent.objects.filter(status=WebhookEvent.RECEIVED).order_by("pk").values_list("pk", flat=True):
+            process_event(pk)
+
+    payment = control(sandbox, "bill/pay", {"billId": bill.target_id})
+    delivered()
+    assert infor_row(sandbox, payment["id"])["PYST"] == "PAID"
+    voided = control(sandbox, "bill/payment-status", {"paymentId": payment["id"], "singleStatus": "VOIDED",
+                                                      "voidReason": "Paid to the wrong bank account"})
+    delivered()
+    assert infor_row(sandbox, payment["id"])["RVTX"] == \
+        f"Voided: Paid to the wrong bank account, {voided['voidInfo'][-1]['createdTime'][:10]}, " \
+        f"payment {payment['transactionNumber']}"
+
+
+def test_the_demos_returned_payment_reaches_infor_as_r01_insufficient_funds(tenant, sandbox, monkeypatch):
+    monkeypatch.setattr(Conf, "SYNC", True)
+    demo.seed(sandbox.url)
+    ends = {}
+    for system, spec in (("infor", demo.partner_connection(sandbox.url)),
+                         ("avidxchange", demo.connection(sandbox.url))):
+        ends[system] = Connection(tenant=tenant, system=system, name=system, base_url=spec["base_url"],
+                                  options=spec["options"])
+        ends[system].set_credentials(spec["credentials"])
+        ends[system].save()
+    integration = Integration.objects.create(tenant=tenant, name=demo.INTEGRATION, source=ends["infor"],
+                                             target=ends["avidxchange"])
+    run_integration(integration.pk)
+    demo.pay(sandbox.url)
+    run_integration(integration.pk)
+    control(sandbox, "clock", {"advance_seconds": 301})
+    sandbox.simulators["avidxchange"].tick()  # the background loop's turn: the bank returns one
+    assert run_integration(integration.pk).counters.get("payments_reversed") == 1
+    [returned] = [p for p in sandbox.simulators["infor"].tenants[demo.INFOR_TENANT].payments.values()
+                  if p["PYST"] == "VOIDED"]
+    assert returned["RVTX"].startswith("Returned by the bank: R01 Insufficient funds, ")
