@@ -93,7 +93,7 @@ def test_a_record_set_aside_stays_so_when_a_read_finds_it_unreadable(integration
     record = SyncRecord.objects.create(integration=integration, object_type="payment", source_id="stpX:00nX",
                                        status=SyncRecord.IGNORED, note="Paid by hand, outside BILL.")
     sync = Sync(integration, run)
-    sync.fail(record, "data", "BILL payment stpX: amount 'x' is not a number.")
+    sync.fail(record, "data", "BILL payment stpX: amount 'x' is not a number.", cause="unreadable_record")
     record.refresh_from_db()
     assert (record.status, record.note, record.error_detail) == (SyncRecord.IGNORED, "Paid by hand, outside BILL.", "")
     assert sync.counters == {"payments_ignored": 1} and sync.failures == 0
