@@ -194,6 +194,9 @@ class ConnectionFormBase(forms.ModelForm):
             else:
                 stored = f"the stored {lowercase(f.label)} is not sent there: enter it again"
             self.add_error(error_field, f"{changed[0].upper()}{changed[1:]}, so {stored}.")
+            # The hint written when the form was built ("a value is stored, leave blank to keep it") no longer holds.
+            # (The bound field copied the hint when the fields were cleaned.)
+            self.fields[error_field].help_text = self[error_field].help_text = f.help_text
 
     def audit_address_changes(self, actor):
         """One audit entry per changed address, with who changed it; the addresses only, never a secret."""

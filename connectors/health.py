@@ -77,6 +77,9 @@ def unreachable_in_words(label, exc):
     if any_of(requests.ReadTimeout):
         return (f"{where} took the connection but answered nothing within {CHECK_READ_TIMEOUT:g} s: {label} may be "
                 "down or overloaded. Try again in a while.")
+    if any_of(requests.exceptions.SSLError):
+        return (f"Could not talk to {where} securely: its certificate could not be verified, so nothing was sent. "
+                f"Check the connection's URL; a proxy in between that shows its own certificate does this too.")
     if any_of(NameResolutionError, socket.gaierror):
         return f"Could not find {parts.hostname}: the name does not resolve. Check the connection's URL."
     if any_of(ConnectionRefusedError) or any("connection refused" in str(e).lower() for e in found):

@@ -422,6 +422,10 @@ class HttpClient:
         except requests.ReadTimeout:
             message = f"{self.name}: {method} {redact(url)} got no answer within {self.timeout[1]:g} s"
             raise (TransientError(message) if idempotent else Unsafe(message)) from None
+        except requests.exceptions.SSLError:
+            # Before anything was sent: a wrong address, an expired certificate, or a proxy presenting its own.
+            raise TransientError(f"{self.name}: the certificate of {urlsplit(url).hostname} could not be verified, so "
+                                 "nothing was sent there") from None
         except requests.ConnectionError as exc:
             # Refused or reset before any answer: the request may still have arrived if it was reset.
             reason = type(exc).__name__

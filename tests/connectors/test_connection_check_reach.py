@@ -109,3 +109,23 @@ def test_an_answer_from_the_system_still_says_what_it_answered(tenant, sandbox, 
     connection = make_bill_connection(tenant, sandbox.url, password="not-the-password")
     ok, message = check_connection(connection)
     assert not ok and "BDC_1101" in message, "the system's own refusal, not a reachability message"
+
+
+def test_a_certificate_that_cannot_be_verified_is_said_in_words(tenant, sent):
+    """A plain-HTTP server answering a TLS handshake stands in for a host whose certificate fails verification:
+    requests raises the same SSLError for both."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        ok, message = check_connection(make_bill_connection(tenant, f"https://127.0.0.1:{port}"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not ok and len(sent) == 1
+    assert message == (f"Could not talk to 127.0.0.1:{port} securely: its certificate could not be verified, so "
+                       "nothing was sent. Check the connection's URL; a proxy in between that shows its own "
+                       "certificate does this too.")

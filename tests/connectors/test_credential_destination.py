@@ -140,6 +140,7 @@ def test_a_new_bill_base_url_with_blank_secrets_never_receives_the_stored_ones(a
     assert (f"The base URL changed from {old.url}/connect to {listener.url}/connect, so the stored password, or "
             "sync token value is not sent there: enter it again.") in page
     assert "so the stored developer key is not sent there: enter it again." in page
+    assert "Leave blank to keep the stored value" not in page, "the form does not contradict its own error"
     connection.refresh_from_db()
     assert connection.base_url == f"{old.url}/connect", "nothing was saved"
     assert connection.credentials["password"] == BILL_PASSWORD, "nothing stored was lost"
