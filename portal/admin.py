@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.db.models import Q, Subquery
 
 from portal import audit, jobs
-from portal.admin_utils import AuditedAdminMixin, LargeTablePaginator, TenantScopedAdminMixin
+from portal.admin_utils import AuditedAdminMixin, LargeTablePaginator, TenantScopedAdminMixin, as_table
 from portal.models import AuditEntry, Membership, Tenant
 from portal.tenancy import assignable_users, operated_tenants
 
@@ -294,7 +294,12 @@ class AuditEntryAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["tenant"]
     paginator = LargeTablePaginator
     show_full_result_count = False
-    readonly_fields = [f.name for f in AuditEntry._meta.fields]
+    fields = [*(f.name for f in AuditEntry._meta.fields if f.name not in ("id", "details")), "details_shown"]
+    readonly_fields = fields
+
+    @admin.display(description="Details")
+    def details_shown(self, entry):
+        return as_table(entry.details)
 
     def has_add_permission(self, request):
         return False

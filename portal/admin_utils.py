@@ -6,6 +6,8 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from portal import audit
 from portal.tenancy import operated_tenants
@@ -36,6 +38,22 @@ def changed_fields(form, secret_names=()):
     secret = set(secret_names) | set(getattr(form, "secret_field_names", ()))
     return {name: "(changed, redacted)" if name in secret else audit_value(form.cleaned_data.get(name))
             for name in form.changed_data}
+
+
+def as_table(data):
+    """A stored JSON value (an audit entry's details, a record's data) as a person reads it: a table of its keys,
+    nested values as tables of their own, lists one item a line; never the raw JSON."""
+    if isinstance(data, dict):
+        if not data:
+            return "—"
+        return format_html('<table class="as-table">{}</table>', format_html_join(
+            "", "<tr><th>{}</th><td>{}</td></tr>", ((str(key).replace("_", " "), as_table(value))
+                                                    for key, value in data.items())))
+    if isinstance(data, list | tuple):
+        return format_html_join(mark_safe("<br>"), "{}", ((as_table(item),) for item in data)) if data else "—"
+    if data is None or data == "":
+        return "—"
+    return str(data)
 
 
 def tenant_of(obj):

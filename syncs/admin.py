@@ -20,7 +20,7 @@ from connectors import capabilities as can
 from connectors.errors import ConnectorError
 from portal import audit
 from portal.admin import ObjectTypeFilter, RecentValuesFilter
-from portal.admin_utils import AuditedAdminMixin, ByTenantFilter, ReadOnlyAdminMixin, TenantScopedAdminMixin
+from portal.admin_utils import AuditedAdminMixin, ByTenantFilter, ReadOnlyAdminMixin, TenantScopedAdminMixin, as_table
 from portal.fields import CredentialsUnreadable
 from portal.tenancy import operated_tenants
 from syncs import alerts, operations, reasons, reference, workqueue
@@ -527,6 +527,15 @@ class SyncRecordAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
     actions = ["replay", "ignore", "unignore", "archive_bill"]
     # Actions that change records are for staff who may change integrations (the ops group).
     changing_actions = ("replay", "ignore", "unignore", "archive_bill")
+
+    readonly_fields = ["data_shown"]
+
+    def get_fields(self, request, obj=None):
+        return [*(f.name for f in SyncRecord._meta.fields if f.name not in ("id", "data")), "data_shown"]
+
+    @admin.display(description="Data")
+    def data_shown(self, record):
+        return as_table(record.data)
 
     def has_change_permission(self, request, obj=None):
         return False

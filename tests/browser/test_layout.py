@@ -50,6 +50,7 @@ def pages(integration):
         "sync runs": reverse("admin:syncs_syncrun_changelist"),
         "connections": reverse("admin:connectors_connection_changelist"),
         "webhook events": reverse("admin:webhooks_webhookevent_changelist"),
+        "audit entries": reverse("admin:portal_auditentry_changelist"),
         "work queue": reverse("admin:syncs_syncrecord_workqueue"),
         "dashboard": reverse("status:home"),
         "records": reverse("status:records", args=[integration.pk]),
