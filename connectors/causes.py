@@ -2,20 +2,22 @@
 
 A failure is a typed error (connectors.errors) or an engine check with a cause code from here, stored on its record
 beside its message (for a person) and its subject (the code, the ERP supplier a fix is made on). The work queue groups
-by the code and offers what its entry says; finance and ops read its advice. Adding a cause is one entry below:
-connectors.errors refuses a code that is not here, and tests/syncs/test_cause_codes.py fails on a code used in the
-code base without an entry, or an entry without advice.
+by the code within one integration, and by the subject too where the entry says a fix mends one subject (one rule per
+unmapped code, one supplier corrected in the ERP); it offers what the entry says; finance and ops read its advice.
+Adding a cause is one entry below: connectors.errors refuses a code that is not here, and
+tests/syncs/test_cause_codes.py fails on a code used in the code base without an entry, or an entry without advice.
 
 A title is a group's heading: {subject}, {erp} and {ap} are filled in with the records' values where they share one,
-and read "(varies)" where they do not.
+and read "(varies)" where they do not (only a cause grouped without its subject can have several).
 """
 
 from dataclasses import dataclass
 
 RETRIED = "Nothing: it is retried automatically."
-# What the work queue offers for a group besides "Retry all" (syncs.admin builds the links): the rule to add, the
-# integration's vendor key prefix, the integration or the connection to correct, or setting the group aside.
-OFFERS = ("mapping_rules", "vendor_key_prefix", "integration", "connection", "set_aside")
+# What the work queue offers for a group besides "Retry all" (syncs.admin builds the links): the rule to add for the
+# group's code, the mapping rules to correct, the integration's vendor key prefix, the integration or the connection to
+# correct, or setting the group aside.
+OFFERS = ("add_rule", "mapping_rules", "vendor_key_prefix", "integration", "connection", "set_aside")
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,10 @@ class Cause:
     retry: bool = True  # whether retrying the records can send them once the cause is fixed
     offer: str = ""  # one of OFFERS, or nothing beyond retry and set aside
     automatic: bool = False  # retried by the next runs without anyone asking
+    # A fix mends one subject (a rule per code, a supplier corrected in the ERP): one group per subject, named by it.
+    by_subject: bool = False
+    # For "add_rule": the kind of code the subject is, or "" where the subject names its kind ("Subaccount 900-000").
+    rule_kind: str = ""
 
 
 CAUSES = {cause.code: cause for cause in (
@@ -64,22 +70,23 @@ CAUSES = {cause.code: cause for cause in (
     # --- suppliers -------------------------------------------------------------------------------------------
     Cause("supplier_tax_id_missing", "Supplier {subject} has no tax ID", "Its supplier has no tax ID.",
           "Add the supplier's tax ID in the ERP, then ask your operations team to retry it.",
-          "Have the supplier's tax ID added in the ERP, then retry the group."),
+          "Have the supplier's tax ID added in the ERP, then retry the group.", by_subject=True),
     Cause("supplier_name_missing", "Supplier {subject} has no name", "Its supplier has no name.",
           "Give the supplier its name in the ERP, then ask your operations team to retry it.",
-          "Have the supplier's name added in the ERP, then retry the group."),
+          "Have the supplier's name added in the ERP, then retry the group.", by_subject=True),
     Cause("supplier_on_hold", "Supplier {subject} is blocked or on hold in {erp}",
           "Its supplier is blocked or on hold in the ERP.",
           "Nothing while it is meant to wait; once the supplier is released in the ERP, ask your operations team to "
           "retry it.",
-          "Once the supplier is released in the ERP, retry the group; until then its invoices wait."),
+          "Once the supplier is released in the ERP, retry the group; until then its invoices wait.", by_subject=True),
     Cause("supplier_set_aside", "Supplier {subject} was set aside by a person", "Its supplier was set aside.",
           "Ask your operations team whether the supplier is to be put back.",
           "A retry cannot send these while their supplier is set aside: put the supplier's record back if they are "
-          "to go, or set them aside too, with the reason.", retry=False, offer="set_aside"),
+          "to go, or set them aside too, with the reason.", retry=False, offer="set_aside", by_subject=True),
     Cause("supplier_not_synced", "Supplier {subject} is not in {ap} yet", "Its supplier is not in the AP platform yet.",
           "Ask your operations team to look into it.",
-          "Check why the supplier has not gone across (its vendor record says), then retry the group."),
+          "Check why the supplier has not gone across (its vendor record says), then retry the group.",
+          by_subject=True),
     Cause("vendor_owned_elsewhere", "Supplier {subject}'s vendor in {ap} belongs to another integration",
           "Its supplier's vendor in the AP platform belongs to another integration.",
           "Ask your operations team to keep the two integrations' suppliers apart.",
@@ -88,7 +95,7 @@ CAUSES = {cause.code: cause for cause in (
     Cause("payee_inactive", "Supplier {subject}'s payee is inactive in {ap}",
           "The AP platform holds its payee inactive.",
           "Ask your operations team to have the payee activated in the AP platform.",
-          "Have the payee activated in the AP platform (the ERP cannot), then retry the group."),
+          "Have the payee activated in the AP platform (the ERP cannot), then retry the group.", by_subject=True),
     # --- invoices --------------------------------------------------------------------------------------------
     Cause("lines_do_not_add_up", "The lines do not add up to the invoice total",
           "Its lines do not add up to its total.",
@@ -110,16 +117,16 @@ CAUSES = {cause.code: cause for cause in (
           "A code on it has no match in the AP platform.",
           "Ask your operations team to map the code; it is sent again once they have.",
           "Map the code under Mapping rules (\"Load reference data\" proposes rules), then retry the group.",
-          offer="mapping_rules"),
+          offer="add_rule", by_subject=True, rule_kind="gl_account"),
     Cause("code_unmapped", "{subject} is not mapped to {ap}", "A code on it has no match in the AP platform.",
           "Ask your operations team to map the code; it is sent again once they have.",
           "Map the code under Mapping rules (\"Load reference data\" proposes rules), then retry the group.",
-          offer="mapping_rules"),
+          offer="add_rule", by_subject=True),
     Cause("mapping_rule_unusable", "The mapping rule for {subject} cannot be used",
           "A code on it is mapped to something the AP platform cannot use.",
           "Ask your operations team to correct the mapping; it is sent again once they have.",
           "Correct the rule under Mapping rules (the reason says what is wrong with it), then retry the group.",
-          offer="mapping_rules"),
+          offer="mapping_rules", by_subject=True),
     Cause("line_without_gl_account", "Invoice lines without a GL account", "A line of it has no GL account.",
           "Add the GL account to the line in the ERP; the next run picks it up.",
           "Have the line coded in the ERP: the next run picks the invoice up (or retry the group once it is)."),

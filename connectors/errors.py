@@ -67,6 +67,9 @@ class RecordError(ConnectorError):
 
     error_class = "data"
     cause = "refused"
+    # Whether the message already says who refused what, in words of its own (the ERP's supplier first, say): the
+    # engine then keeps it as it is instead of leading it with "<system> refused it: ".
+    in_full = False
 
 
 class DataError(RecordError):

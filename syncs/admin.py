@@ -25,11 +25,11 @@ from portal.fields import CredentialsUnreadable
 from portal.tenancy import operated_tenants
 from syncs import alerts, operations, reasons, reference, workqueue
 from syncs.backfill import backfill_progress, cut_over, preview_progress, queued_at, run_progress
-from syncs.engine import describe_counters
+from syncs.engine import describe_counters, kind_in_words
 from syncs.models import OPTIONS, Cursor, Integration, MappingRule, SyncRecord, SyncRun
 from syncs.plan import system_name
 from syncs.tasks import enqueue_dry_run, enqueue_run
-from syncs.templatetags.status import moment
+from syncs.templatetags.status import moment, money
 
 RECENT_RUNS = 10
 # The lists of records and runs keep each row to a line or two: a reason's first characters, a run's largest counts,
@@ -573,7 +573,7 @@ class SyncRecordAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
 
     @admin.display(description="Amount", ordering="amount")
     def amount_shown(self, record):
-        return f"{record.amount:,.2f} {record.currency}".strip() if record.amount is not None else "—"
+        return money(record.amount, record.currency)
 
     @admin.display(description="Updated (UTC)", ordering="updated_at")
     def updated(self, record):
@@ -695,18 +695,20 @@ class SyncRecordAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
 
     def offers(self, request, group, query):
         """What a group's cause offers to do besides retrying (connectors.causes.OFFERS), as (words, link) pairs."""
-        integrations = operated_integrations(self, request).filter(pk__in=group.integration_ids).order_by("name")
-        offer, code = group.advice.offer, group.subject
-        if offer == "mapping_rules" and group.cause == "gl_unmapped" and code and len(integrations) == 1:
-            return [(f"Add the rule for GL account {code}", reverse("admin:syncs_mappingrule_add") + "?" + urlencode(
-                {"integration": integrations[0].pk, "kind": MappingRule.GL_ACCOUNT, "source_code": code}))]
-        if offer == "mapping_rules":
+        # A group is one integration's (workqueue.Group), among the records of the tenants the user operates.
+        integration = operated_integrations(self, request).filter(pk=group.integration_id).first()
+        offer, rule = group.advice.offer, workqueue.rule_wanted(group)
+        if rule and integration:
+            kind, code = rule
+            return [(f"Add the rule for {kind_in_words(kind)} {code}", reverse("admin:syncs_mappingrule_add") + "?"
+                     + urlencode({"integration": integration.pk, "kind": kind, "source_code": code}))]
+        if offer in ("add_rule", "mapping_rules"):
             return [("Open the mapping rules", reverse("admin:syncs_mappingrule_changelist"))]
-        if offer in ("vendor_key_prefix", "integration"):
+        if offer in ("vendor_key_prefix", "integration") and integration:
             words = "Edit the vendor key prefix of" if offer == "vendor_key_prefix" else "Open"
             anchor = "#id_vendor_key_prefix" if offer == "vendor_key_prefix" else ""
-            return [(f"{words} {i.name}", reverse("admin:syncs_integration_change", args=[i.pk]) + anchor)
-                    for i in integrations]
+            return [(f"{words} {integration.name}", reverse("admin:syncs_integration_change", args=[integration.pk])
+                     + anchor)]
         if offer == "connection":
             return [("Check the connections", reverse("admin:connectors_connection_changelist"))]
         if offer == "set_aside":

@@ -43,6 +43,7 @@ from connectors.records import (
     Unreadable,
     code_key,
 )
+from connectors.values import money
 from portal import audit
 from portal.fields import CredentialsUnreadable
 from syncs import alerts, reference
@@ -266,6 +267,11 @@ def kind_in_words(kind):
     """"department", "GL account": a kind as it reads inside a sentence."""
     label = dict(MappingRule.KINDS)[kind]
     return label if label.startswith("GL") else label.lower()
+
+
+def refused_in_words(system, error):
+    """A record's refusal as kept: led by the system that refused it, unless its words already say (RecordError)."""
+    return str(error) if error.in_full else f"{system} refused it: {error}"
 
 
 def worth_auditing(run):
@@ -522,7 +528,7 @@ class Sync:
             work()
         except RecordError as exc:
             self.transient_streak = 0
-            self.fail(record, exc.error_class, f"{system} refused it: {exc}", data, cause=exc.cause,
+            self.fail(record, exc.error_class, refused_in_words(system, exc), data, cause=exc.cause,
                       subject=exc.subject)
         except (Deferred, AuthError, ConfigurationError):
             raise
@@ -807,7 +813,7 @@ class Sync:
         for pending in batch:
             result = results.get(pending.item.source_id)
             if isinstance(result, RecordError):
-                self.fail(pending.record, result.error_class, f"{self.target_name} refused it: {result}",
+                self.fail(pending.record, result.error_class, refused_in_words(self.target_name, result),
                           pending.data, cause=result.cause, subject=result.subject)
             elif result:
                 self.succeed(pending.record, "created", result, pending.source_hash, pending.data,
@@ -951,8 +957,8 @@ class Sync:
         lines_total = sum((line.amount for line in invoice.lines), Decimal("0.00"))
         if lines_total != invoice.total:
             problems.append(Problem(cause="lines_do_not_add_up", subject="",
-                                    words=f"The lines add up to {lines_total} {invoice.currency} but the invoice "
-                                          f"total is {invoice.total} {invoice.currency}"))
+                                    words=f"The lines add up to {money(lines_total, invoice.currency)} but the "
+                                          f"invoice total is {money(invoice.total, invoice.currency)}"))
         currencies = self.payable_currencies()
         if currencies is not None and invoice.currency.upper() not in currencies:
             problems.append(Problem(cause="currency_not_payable", subject=invoice.currency,
@@ -1082,7 +1088,7 @@ class Sync:
             for pending in batch:
                 answer = answers.get(pending.record.source_id)
                 if isinstance(answer, RecordError):
-                    self.fail(pending.record, answer.error_class, f"{self.target_name} refused it: {answer}",
+                    self.fail(pending.record, answer.error_class, refused_in_words(self.target_name, answer),
                               pending.data, cause=answer.cause, subject=answer.subject)
                 elif answer:
                     self.succeed(pending.record, "published" if pending.item.active else "deactivated", answer,

@@ -17,10 +17,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from connectors.errors import ConnectorError
+from connectors.values import typed_amount
 from portal.fields import CredentialsUnreadable
 from portal.tenancy import visible_tenants
 from syncs import reasons, status, tieout
 from syncs.models import Integration, SyncRecord
+from syncs.templatetags.status import day
 
 logger = logging.getLogger("syncs.views")
 PAGE_SIZE = 50
@@ -52,18 +54,49 @@ def home(request):
                                                "stale_intervals": status.STALE_INTERVALS})
 
 
+# Each error is shown after its field's label ("Amount: enter …"), so it reads as a sentence about that field.
+NOT_A_DATE = "enter a date such as 2026-03-03 or 3 Mar 2026"
+NOT_A_CHOICE = {"invalid_choice": "choose one of the listed values"}
+
+
+def date_field(label):
+    return forms.DateField(required=False, label=label, error_messages={"invalid": NOT_A_DATE},
+                           widget=forms.DateInput(attrs={"type": "date"}))
+
+
 class RecordSearch(forms.Form):
     number = forms.CharField(required=False, label="Invoice number")
     supplier = forms.CharField(required=False)
-    amount = forms.DecimalField(required=False, max_digits=18, decimal_places=2)
-    date_from = forms.DateField(required=False, label="Dated from", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="to", widget=forms.DateInput(attrs={"type": "date"}))
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *SyncRecord.STATUSES])
-    kind = forms.ChoiceField(required=False, label="What", choices=[
+    # Text, not a number input: finance pastes the amount as the pages show it, "6,538.60 USD".
+    amount = forms.CharField(required=False, widget=forms.TextInput(attrs={"inputmode": "decimal",
+                                                                          "placeholder": "6,538.60"}))
+    date_from = date_field("Dated from")
+    date_to = date_field("Dated to")
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *SyncRecord.STATUSES],
+                               error_messages=NOT_A_CHOICE)
+    kind = forms.ChoiceField(required=False, label="What", error_messages=NOT_A_CHOICE, choices=[
         ("", "Everything"), ("bill", "Invoices"), ("vendor", "Suppliers"), ("payment", "Payments back")])
     # The dashboard's figures link here: what changed today, or this week.
-    changed_from = forms.DateField(required=False, label="Changed since",
-                                   widget=forms.DateInput(attrs={"type": "date"}))
+    changed_from = date_field("Changed since")
+
+    def clean_amount(self):
+        """(amount, currency or ""), or None when no amount was asked for."""
+        typed = self.cleaned_data["amount"]
+        if not typed.strip():
+            return None
+        read = typed_amount(typed)
+        if read is None:
+            raise forms.ValidationError("enter an amount as the pages show it, such as 6,538.60 or 6,538.60 USD, "
+                                        "with at most two decimals")
+        return read
+
+    def clean(self):
+        data = super().clean()
+        first, last = data.get("date_from"), data.get("date_to")
+        if first and last and first > last:
+            self.add_error("date_from", f"{day(first)} is after the to-date, {day(last)}; give a from-date on or "
+                                        "before it")
+        return data
 
     def filter(self, records):
         data = self.cleaned_data
@@ -74,7 +107,8 @@ class RecordSearch(forms.Form):
         if data.get("supplier"):
             records = records.filter(party__icontains=data["supplier"].strip())
         if data.get("amount") is not None:
-            records = records.filter(amount=data["amount"])
+            amount, currency = data["amount"]
+            records = records.filter(amount=amount, **({"currency": currency} if currency else {}))
         if data.get("date_from"):
             records = records.filter(document_date__gte=data["date_from"])
         if data.get("date_to"):
@@ -93,12 +127,17 @@ class Row:
     record: SyncRecord
     reason: str = ""
     advice: reasons.Cause | None = None
+    dated: object = None  # a date, or the ISO text a payment row keeps
 
 
 def rows_for(records):
     rows = []
     for record in records:
-        row = Row(record)
+        row = Row(record, dated=record.document_date)
+        if record.object_type == "payment":
+            # A payment back has no document date: it is dated by its process date, kept with what was written to
+            # the ERP (and kept when the payment is undone).
+            row.dated = record.data.get("date") or None
         if record.status == SyncRecord.FAILED:
             row.reason = reasons.readable(record.error_detail)
             row.advice = reasons.advice(record.cause, record.error_class)

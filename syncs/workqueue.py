@@ -1,35 +1,40 @@
 """The ops work queue: failed records grouped by cause, retried a group at a time, or set aside.
 
-A group is an error class and a cause code (SyncRecord.cause, connectors.causes): every invoice on an unmapped GL
-account is one group however many there are. Its heading reads the records' shared message, or else the cause's
-title with the values they share, and "(varies)" for those they do not ("GL account (varies) is not mapped to a BILL
-account"). Grouping reads counts per cause and integration from the database (one query, using the cause index), so
-it costs the number of causes, not the number of failed records. A cause a retry cannot fix (a currency the account
-does not pay) offers what can be done instead (syncs.admin), never "Retry all".
+A group is what one fix in one integration mends: its records share an integration, an error class and a cause code
+(SyncRecord.cause, connectors.causes), and their subject too where the cause's entry says a fix mends one subject
+(`by_subject`: each unmapped code is its own group, with its own "Add the rule for …"; every invoice on it is in that
+group however many there are). A group never spans integrations, so "Retry all" and what a group offers act on one.
+Its heading reads the records' shared message, or else the cause's title with the values they share, and "(varies)"
+for those they do not ("The lines do not add up…" with different amounts, "Invoices in (varies)…"). Grouping reads
+counts per cause, integration and grouped subject from the database (one query, using the cause index), so it costs
+the number of groups, not the number of failed records. A cause a retry cannot fix (a currency the account does not
+pay) offers what can be done instead (syncs.admin), never "Retry all".
 
 Setting a record aside (ignoring it) is a person's decision with a reason: the record keeps its reason and
 history, is never sent or retried, and can be put back. Both are audited with the actor.
 
 A bill that went across but whose follow-up (its images, its acknowledgement in the ERP) was refused for good
-is not a failed record; it has groups of its own, by step and the refusal's cause, and "try again" lets the next run
-make that follow-up once more.
+is not a failed record; it has groups of its own, by integration, step and the refusal's cause, and "try again" lets
+the next run make that follow-up once more.
 """
 
 import hashlib
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Case, Count, F, Min, Q, Value, When
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
+from connectors.causes import CAUSES
 from connectors.registry import get_system
 from portal import audit
 from syncs import operations, reasons
-from syncs.models import FOLLOW_UPS, SyncRecord, refusal_cause_key
+from syncs.models import FOLLOW_UPS, MappingRule, SyncRecord, refusal_cause_key
 from syncs.tasks import enqueue_run
 
-# More (cause, integration) rows than this are not grouped on one page; the rest are summed as "other reasons".
+# More (cause, integration, subject) rows than this are not grouped on one page; the rest are summed as "other
+# reasons".
 MAX_DISTINCT_REASONS = 5000
 # Statuses a person may set aside: a synced record has already gone.
 IGNORABLE = (SyncRecord.FAILED, SyncRecord.PENDING, SyncRecord.SKIPPED)
@@ -44,17 +49,19 @@ REFUSED_CAUSE = "refused"
 class Group:
     error_class: str
     cause: str
-    count: int = 0
-    integrations: set = field(default_factory=set)  # "tenant: integration" of its records
-    integration_ids: set = field(default_factory=set)
+    integration_id: int
+    integration_name: str  # "tenant: integration"
+    subject_key: str | None = None  # the subject its records are grouped by; None for a cause grouped without it
     step: str = ""  # a FOLLOW_UPS step, for synced bills whose follow-up was refused
+    count: int = 0
     stored: set = field(default_factory=set)  # the cause values stored on its records ("" for a row without one)
     # The values its records share, each None once two of them differ: message, subject, ERP, AP platform.
     shared: dict = field(default_factory=dict)
 
     @property
     def key(self):
-        return group_key(f"follow-up {self.step}" if self.step else self.error_class, self.cause)
+        return group_key(f"follow-up {self.step}" if self.step else self.error_class, self.cause,
+                         self.integration_id, self.subject_key)
 
     @property
     def reason(self):
@@ -67,10 +74,6 @@ class Group:
     def subject(self):
         """The subject every record shares ("6999"), or "" when they differ or have none."""
         return self.shared.get("subject") or ""
-
-    @property
-    def integrations_shown(self):
-        return "; ".join(sorted(self.integrations))
 
     @property
     def class_in_words(self):
@@ -86,10 +89,8 @@ class Group:
         return self.advice.retry
 
     def add(self, row, stored):
-        """One row of counts (one integration's records stored under the cause `stored`) into the group."""
+        """One row of counts (records of its integration stored under the cause `stored`) into the group."""
         self.count += row["n"]
-        self.integrations.add(f"{row['integration__tenant__name']}: {row['integration__name']}")
-        self.integration_ids.add(row["integration_id"])
         self.stored.add(stored or "")
         values = {"message": row["message"] if row["messages"] == 1 else None,
                   "subject": row.get("subject") if row.get("subjects") == 1 else None,
@@ -110,8 +111,8 @@ def system_label(system_id):
         return system_id
 
 
-def group_key(error_class, cause):
-    return hashlib.sha256(f"{error_class}\n{cause}".encode()).hexdigest()[:16]
+def group_key(kind, cause, integration_id, subject=None):
+    return hashlib.sha256(f"{kind}\n{cause}\n{integration_id}\n{subject or ''}".encode()).hexdigest()[:16]
 
 
 def failed(records=None):
@@ -121,18 +122,34 @@ def failed(records=None):
 
 ROW_FIELDS = ("integration_id", "integration__tenant__name", "integration__name", "integration__source__system",
               "integration__target__system")
+# The causes grouped by their subject (connectors.causes), and the classes whose rows without a cause stored are
+# filed under one of them (syncs.reasons.BY_CLASS).
+BY_SUBJECT = sorted(code for code, cause in CAUSES.items() if cause.by_subject)
+CLASSES_BY_SUBJECT = sorted(error_class for error_class, code in reasons.BY_CLASS.items() if code in BY_SUBJECT)
 
 
 def groups(records=None):
-    """The failed records of `records` (a SyncRecord queryset), grouped by cause, largest first. Returns (groups,
-    records beyond the rows grouped)."""
+    """The failed records of `records` (a SyncRecord queryset), grouped by integration, cause and, for a cause
+    grouped by its subject, subject; largest first. Returns (groups, records beyond the rows grouped)."""
+    by_subject = Q(cause__in=BY_SUBJECT) | Q(cause="", error_class__in=CLASSES_BY_SUBJECT)
     rows = (failed(records).order_by()
-            .values("error_class", "cause", *ROW_FIELDS)
+            .annotate(grouped_subject=Case(When(by_subject, then=F("subject")), default=Value("")))
+            .values("error_class", "cause", "grouped_subject", *ROW_FIELDS)
             .annotate(n=Count("pk"), messages=Count("error_detail", distinct=True), message=Min("error_detail"),
                       subjects=Count("subject", distinct=True), subject=Min("subject"))
             .order_by("-n")[:MAX_DISTINCT_REASONS + 1])
-    return grouped(rows, "cause", lambda row: Group(row["error_class"],
-                                                    reasons.cause_code(row["cause"], row["error_class"])))
+
+    def make(row):
+        cause = reasons.cause_code(row["cause"], row["error_class"])
+        return started(row, row["error_class"], cause,
+                       subject_key=row["grouped_subject"] if reasons.advice(cause).by_subject else None)
+    return grouped(rows, "cause", make)
+
+
+def started(row, error_class, cause, **kwargs):
+    """An empty group for a row of counts: its integration's."""
+    return Group(error_class, cause, row["integration_id"],
+                 f"{row['integration__tenant__name']}: {row['integration__name']}", **kwargs)
 
 
 def grouped(rows, stored, make):
@@ -144,7 +161,7 @@ def grouped(rows, stored, make):
     for row in rows[:MAX_DISTINCT_REASONS]:
         made = make(row)
         by_key.setdefault(made.key, made).add(row, row[stored])
-    ordered = sorted(by_key.values(), key=lambda g: (-g.count, g.reason))
+    ordered = sorted(by_key.values(), key=lambda g: (-g.count, g.reason, g.integration_name))
     return ordered, sum(row["n"] for row in overflow)
 
 
@@ -165,11 +182,11 @@ def follow_up_groups(records=None):
                 .values("refusal_cause", *ROW_FIELDS)
                 .annotate(n=Count("pk"), messages=Count("refusal", distinct=True), message=Min("refusal"))
                 .order_by("-n")[:MAX_DISTINCT_REASONS + 1])
-        step_groups, beyond = grouped(rows, "refusal_cause", lambda row, step=step: Group(
-            "", row["refusal_cause"] or REFUSED_CAUSE, step=step))
+        step_groups, beyond = grouped(rows, "refusal_cause", lambda row, step=step: started(
+            row, "", row["refusal_cause"] or REFUSED_CAUSE, step=step))
         found += step_groups
         overflow += beyond
-    return sorted(found, key=lambda g: (-g.count, g.reason)), overflow
+    return sorted(found, key=lambda g: (-g.count, g.reason, g.integration_name)), overflow
 
 
 def find_group(key, records=None):
@@ -179,15 +196,34 @@ def find_group(key, records=None):
 
 
 def records_of(group, records=None):
-    """The records of a group: by their stored cause, "" (none stored) among them where the group holds such rows."""
+    """The records of a group: its integration's, by their stored cause ("" (none stored) among them where the group
+    holds such rows) and, for a group by subject, its subject."""
     if group.step:
         cause_key = refusal_cause_key(FOLLOW_UPS[group.step][1])
         # On the JSON key: SQLite compares the key's values as JSON.
         wanted = Q(**{f"data__{cause_key}__in": [cause for cause in group.stored if cause]})
         if "" in group.stored:
             wanted |= Q(**{f"data__{cause_key}__isnull": True})
-        return refused(group.step, records).filter(wanted)
-    return failed(records).filter(error_class=group.error_class, cause__in=group.stored)
+        return refused(group.step, records).filter(wanted, integration_id=group.integration_id)
+    found = failed(records).filter(integration_id=group.integration_id, error_class=group.error_class,
+                                   cause__in=group.stored)
+    return found if group.subject_key is None else found.filter(subject=group.subject_key)
+
+
+def rule_wanted(group):
+    """The mapping rule a group of an unmapped code asks for, as (kind, code); None where its cause offers no rule to
+    add, or its records name no code (rows filed before subjects were)."""
+    advice = group.advice
+    if advice.offer != "add_rule" or not group.subject:
+        return None
+    if advice.rule_kind:
+        return advice.rule_kind, group.subject
+    for kind, label in MappingRule.KINDS:
+        # The engine names a dimension's code after its kind ("Subaccount 900-000"); its label reads the same.
+        for named in (label, kind.capitalize()):
+            if group.subject.startswith(f"{named} "):
+                return kind, group.subject[len(named) + 1:]
+    return None
 
 
 def retry(records, actor):

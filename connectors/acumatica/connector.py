@@ -15,6 +15,7 @@ from connectors.errors import ConfigurationError, DataError
 from connectors.odata import and_, eq, gt, or_
 from connectors.records import Address, Dimension, GlAccount, Invoice, InvoiceLine, OpenItem, Supplier, Unreadable
 from connectors.tokens import TokenStore
+from connectors.values import money
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +241,8 @@ class AcumaticaConnector(ErpConnector):
         if self.payment_method:
             record["PaymentMethod"] = self.payment_method
         check = self.client.create("Check", record, expand=("Details",))
-        applied = f"Acumatica payment {check.get('ReferenceNbr')} of {payment.amount} applied to bill {bill_number}"
+        amount = money(payment.amount, payment.currency or currency)
+        applied = f"Acumatica payment {check.get('ReferenceNbr')} of {amount} applied to bill {bill_number}"
         if not self.release:
             return f"{applied}, on hold for review"
         self.client.invoke("Check", "ReleaseCheck", check["id"])

@@ -21,6 +21,7 @@ import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from connectors import values
 from connectors.errors import AuthError, ConfigurationError, DataError, NotFound, TransientError
 from connectors.http import HttpClient, Unsafe, default_classify, excerpt, fan_out
 from connectors.records import OpenItem, Payment
@@ -406,7 +407,9 @@ def open_item(bill_id, number, payee_id, total, paid, currency, where):
     """What is still to pay on an invoice as a records.OpenItem, None when nothing is; a DataError naming the
     invoice when more is paid than it is for."""
     if paid > total:
-        raise DataError(f"{where}: {paid} is paid on an invoice of {total}, so what is still to pay is not known.")
+        # values.money, as finance reads money: this module's own money() is for request bodies.
+        raise DataError(f"{where}: {values.money(paid, currency)} is paid on an invoice of "
+                        f"{values.money(total, currency)}, so what is still to pay is not known.")
     if paid == total:
         return None
     return OpenItem(source_id=bill_id, number=number, supplier_id=payee_id, amount=total - paid, currency=currency,

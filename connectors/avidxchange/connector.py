@@ -526,10 +526,16 @@ def payment_from_rows(payment_id, rows):
 
 
 def supplier_first(result, invoice, payee_id):
-    """A refusal about the invoice's payee, said by the ERP's supplier (S20004), whom finance knows, with AvidXchange's
-    payee id and words after it as the detail; anything else as it came."""
+    """A refusal about the invoice's payee, said in one sentence by the ERP's supplier (S20004), whom finance knows,
+    with AvidXchange's payee id (and its name, where AvidXchange's words give it) as the detail; anything else as it
+    came."""
     if not isinstance(result, DataError) or result.cause != "payee_inactive":
         return result
-    return DataError(f"Supplier {invoice.supplier_id}'s payee is inactive in AvidXchange: have it activated there "
-                     f"(vendor enrolment decides it, not the ERP), then retry. AvidXchange payee {payee_id}: {result}",
-                     code=result.code, field=result.field, cause=result.cause, subject=invoice.supplier_id)
+    # UNCONFIRMED (X11): AvidXchange's words name the payee "PY92936400 (Liberty Freight 4)"; without that, the id.
+    named = re.search(rf"{re.escape(payee_id)} \(([^()]+)\)", str(result))
+    payee = f"payee {payee_id}" + (f", {named.group(1)}" if named else "")
+    refusal = DataError(f"Supplier {invoice.supplier_id}'s payee is inactive in AvidXchange ({payee}): activate it "
+                        "there, then retry.", code=result.code, field=result.field, cause=result.cause,
+                        subject=invoice.supplier_id)
+    refusal.in_full = True
+    return refusal

@@ -25,7 +25,7 @@ from connectors.records import (
 )
 from connectors.reversals import reversal_text
 from connectors.tokens import TokenStore
-from connectors.values import amount_value
+from connectors.values import amount_value, money
 
 logger = logging.getLogger(__name__)
 
@@ -351,8 +351,9 @@ class InforConnector(ErpConnector):
         if not row.get("KEY") or not row.get("SUNO"):
             raise DataError(f"{ref}: the open invoices list gives it without its KEY or supplier.")
         if paid >= total:
-            raise DataError(f"{ref}: the open invoices list has it {state} with {paid} of {total} paid, which does "
-                            "not say what is still to pay.", field="PAAM")
+            currency = row.get("CUCD") or "USD"
+            raise DataError(f"{ref}: the open invoices list has it {state} with {money(paid, currency)} of "
+                            f"{money(total, currency)} paid, which does not say what is still to pay.", field="PAAM")
         return OpenItem(source_id=row["KEY"], number=row.get("SINO", ""), supplier_id=row["SUNO"],
                         amount=total - paid, currency=row.get("CUCD") or "USD", total=total)
 

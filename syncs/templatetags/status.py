@@ -2,27 +2,18 @@
 "6,538.60 USD", "3 Mar 2026", "10:42 today". The command imports these same functions."""
 
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 
 from django import template
 from django.utils import timezone
 
+from connectors.values import money
+
 register = template.Library()
-NO_CURRENCY = "(no currency)"
 DAY = "{d.day} {d:%b %Y}"
 
 
-@register.filter
-def money(amount, currency=""):
-    """"6,538.60 USD": thousands separated, two decimals, and the currency, or "(no currency)" where the system did
-    not give one rather than a bare figure someone takes for dollars."""
-    if amount is None or amount == "":
-        return "—"
-    try:
-        text = f"{Decimal(str(amount)):,.2f}"
-    except InvalidOperation:
-        text = str(amount)
-    return f"{text} {currency or NO_CURRENCY}"
+# The one money format, shared with the messages the engine and the connectors write (connectors.values).
+register.filter(money)
 
 
 @register.filter

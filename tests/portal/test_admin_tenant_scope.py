@@ -245,16 +245,15 @@ def test_our_own_pages_answer_404_for_another_tenant(client, operator, remote_ca
 
 def test_the_work_queue_holds_the_operated_tenants_failures_only(client, operator, remote_calls):
     page = client.get(reverse("admin:syncs_syncrecord_workqueue"))
-    # Every tenant's record has the same cause: one group, counted and named over the operated tenants only.
-    shown = " ".join(group.integrations_shown for group in page.context["groups"])
-    assert all(w.tenant.name in shown for w in operator.own) and not [w for w in operator.foreign
-                                                                       if w.tenant.name in shown]
+    # Every tenant's record has the same cause: a group per integration, of the operated tenants only.
+    shown = [group.integration_name for group in page.context["groups"]]
+    assert sorted(shown) == sorted(f"{w.tenant.name}: {w.integration.name}" for w in operator.own)
     assert sum(group.count for group in page.context["groups"]) == len(operator.own)
     assert {i.pk for i in page.context["integrations"]} == {w.integration.pk for w in operator.own}
-    shared_group = next(g for g in workqueue.groups()[0] if operator.foreign[0].tenant.name in g.integrations_shown)
-    client.post(reverse("admin:syncs_syncrecord_group", args=[shared_group.key]), {"retry": "1"})
-    client.post(reverse("admin:syncs_syncrecord_group", args=[shared_group.key]), {"ignore": "1", "reason": "dup"})
-    assert set(remote_calls) <= {w.slug for w in operator.own}, "the group's key acts on the operated tenants' records"
+    foreign_group = next(g for g in workqueue.groups()[0] if g.integration_id == operator.foreign[0].integration.pk)
+    client.post(reverse("admin:syncs_syncrecord_group", args=[foreign_group.key]), {"retry": "1"})
+    client.post(reverse("admin:syncs_syncrecord_group", args=[foreign_group.key]), {"ignore": "1", "reason": "dup"})
+    assert set(remote_calls) <= {w.slug for w in operator.own}, "another tenant's group is not acted on"
     operator.foreign[0].record.refresh_from_db()
     assert operator.foreign[0].record.status == SyncRecord.FAILED
 

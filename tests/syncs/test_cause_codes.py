@@ -1,19 +1,22 @@
 """Failure causes as codes (connectors.causes): every cause has its advice and every code the code base files a failure
-under is registered; the work queue groups by code and reads the values its records share, "(varies)" for the others;
-a cause a retry cannot fix offers what can be done instead; a reason names the ERP's supplier before the AP platform's
-id; migration 0009 files the rows written before causes were stored."""
+under is registered; the work queue groups by integration and code (and subject, where a fix mends one: each unmapped
+code with its own rule to add) and reads the values its records share, "(varies)" for the others; a cause a retry cannot
+fix offers what can be done instead; a reason names the ERP's supplier before the AP platform's id, in one sentence;
+a group's page shows whole reasons; migration 0009 files the rows written before causes were stored."""
 
 import importlib
 import io
 import re
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils.html import escape
 
 from connectors.causes import CAUSES, OFFERS
 from connectors.errors import DataError, NotFound, TransientError
@@ -23,7 +26,7 @@ from portal.models import AuditEntry, Membership, Tenant
 from portal.roles import OPS_GROUP
 from syncs import reasons, workqueue
 from syncs.engine import run_integration
-from syncs.models import Integration, SyncRecord
+from syncs.models import Integration, MappingRule, SyncRecord
 from tests.syncs.test_status_pages import invoice, make_integration, make_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,26 +94,89 @@ def test_a_group_reads_the_value_its_records_share_and_varies_where_they_do_not(
     [group], _ = workqueue.groups()
     assert group.reason == "GL account 6999 is not mapped to a BILL account", "one GL account: it is named"
 
-    unmapped(integration, 3, "7999")
-    for n in range(3):
-        invoice(integration, 10 + n, SyncRecord.FAILED, error_class="data", cause="lines_do_not_add_up",
+    for n, currency in enumerate(("EUR", "GBP", "GBP")):
+        invoice(integration, 10 + n, SyncRecord.FAILED, error_class="data", cause="currency_not_payable",
+                subject=currency, currency=currency, error_detail=f"BILL pays USD only, not {currency} ({n}).")
+    for n in range(2):
+        invoice(integration, 20 + n, SyncRecord.FAILED, error_class="data", cause="lines_do_not_add_up",
                 error_detail=f"The lines add up to {10 + n}.00 USD but the invoice total is {20 + n}.50 USD.")
     groups, _ = workqueue.groups()
     assert [(g.reason, g.count) for g in groups] == [
-        ("GL account (varies) is not mapped to a BILL account", 3),
-        ("The lines do not add up to the invoice total", 3)]
+        ("Invoices in (varies), a currency the BILL account does not pay", 3),
+        ("GL account 6999 is not mapped to a BILL account", 2),
+        ("The lines do not add up to the invoice total", 2)], "a cause grouped without its subject: (varies)"
     assert workqueue.records_of(groups[0]).count() == 3
     html = client.get(reverse("admin:syncs_syncrecord_workqueue")).content.decode()
     start = html.index('<table id="work-queue"')
     table = html[start:html.index("</table>", start)]
-    assert "GL account (varies) is not mapped to a BILL account" in table and "…" not in table
+    assert "Invoices in (varies), a currency the BILL account does not pay" in table and "…" not in table
 
-    avid = make_integration(Tenant.objects.create(name="Beta Co", slug="beta"), "ERP → AvidXchange")
-    Connection.objects.filter(pk=avid.target_id).update(system="avidxchange")
-    unmapped(avid, 20, "6999", "GL account 6999 is not mapped to an AvidXchange account.")
-    group = next(g for g in workqueue.groups()[0] if g.cause == "gl_unmapped")
-    assert group.reason == "GL account (varies) is not mapped to a (varies) account", "two AP platforms"
-    assert group.integrations_shown == "Acme Corp: ERP → AP; Beta Co: ERP → AvidXchange"
+
+def test_a_group_is_one_integration_and_one_code_with_its_own_rule_to_add(client, ops, integration,
+                                                                          django_capture_on_commit_callbacks):
+    """As the demos showed it: three tenants' unmapped GL accounts were one group "GL account (varies) …" whose
+    "Retry all 3" retried three tenants at once, offering only the list of rules."""
+    unmapped(integration, 1, "6999")
+    unmapped(integration, 2, "6999")
+    unmapped(integration, 3, "7999")
+    beta = make_integration(Tenant.objects.create(name="Beta Co", slug="beta"), "IFS → BILL")
+    Membership.objects.create(user=ops, tenant=beta.tenant, role=Membership.OPS)
+    unmapped(beta, 4, "6999")
+    for n in range(2):
+        invoice(beta, 10 + n, SyncRecord.FAILED, error_class="data", cause="lines_do_not_add_up",
+                error_detail=f"The lines add up to {n}.00 USD but the invoice total is 9.00 USD.")
+        invoice(integration, 20 + n, SyncRecord.FAILED, error_class="data", cause="lines_do_not_add_up",
+                error_detail=f"The lines add up to {n}.00 USD but the invoice total is 9.00 USD.")
+
+    groups, _ = workqueue.groups()
+    assert sorted((g.reason, g.integration_name, g.count) for g in groups) == [
+        ("GL account 6999 is not mapped to a BILL account.", "Acme Corp: ERP → AP", 2),
+        ("GL account 6999 is not mapped to a BILL account.", "Beta Co: IFS → BILL", 1),
+        ("GL account 7999 is not mapped to a BILL account.", "Acme Corp: ERP → AP", 1),
+        ("The lines do not add up to the invoice total", "Acme Corp: ERP → AP", 2),
+        ("The lines do not add up to the invoice total", "Beta Co: IFS → BILL", 2)]
+    assert len({g.key for g in groups}) == 5
+    for group in groups:
+        assert set(workqueue.records_of(group).values_list("integration", flat=True)) == {group.integration_id}
+        assert workqueue.records_of(group).count() == group.count
+
+    rows = client.get(reverse("admin:syncs_syncrecord_workqueue")).content.decode().split('<tr class="group">')[1:]
+    for code, integration_shown, target, count in (("6999", "Acme Corp: ERP → AP", integration, 2),
+                                                   ("6999", "Beta Co: IFS → BILL", beta, 1),
+                                                   ("7999", "Acme Corp: ERP → AP", integration, 1)):
+        [row] = [r for r in rows if f"GL account {code} is not mapped" in r and integration_shown in r]
+        add = reverse("admin:syncs_mappingrule_add") + "?" + urlencode(
+            {"integration": target.pk, "kind": "gl_account", "source_code": code})
+        assert f'value="Retry all {count}"' in row
+        assert f'href="{escape(add)}">Add the rule for GL account {code}</a>' in row
+        assert "Open the mapping rules" not in row
+
+    seven = next(g for g in groups if g.subject == "7999")
+    with django_capture_on_commit_callbacks() as queued:
+        client.post(reverse("admin:syncs_syncrecord_group", args=[seven.key]), {"retry": "1"})
+    assert len(queued) == 1, "one integration's run, not every tenant's"
+    replayed = AuditEntry.objects.get(action="sync.replay")
+    assert replayed.tenant == integration.tenant and len(replayed.details["records"]) == 1
+
+
+def test_each_unmapped_code_offers_its_rule_with_kind_and_code_filled_in(client, ops, integration):
+    invoice(integration, 1, SyncRecord.FAILED, error_class="mapping", cause="code_unmapped",
+            subject="Subaccount 900-000", error_detail="Subaccount 900-000 is not mapped to a BILL subaccount.")
+    invoice(integration, 2, SyncRecord.FAILED, error_class="mapping", cause="code_unmapped",
+            subject="Class SVC", error_detail="Class SVC is not mapped to a BILL class.")
+    rows = rows_of(client.get(reverse("admin:syncs_syncrecord_workqueue")).content.decode())
+    for heading, words, kind, code in (
+            ("Subaccount 900-000 is not mapped to a BILL subaccount.", "subaccount", "subaccount", "900-000"),
+            ("Class SVC is not mapped to a BILL class.", "accounting class", "class", "SVC")):
+        add = reverse("admin:syncs_mappingrule_add") + "?" + urlencode(
+            {"integration": integration.pk, "kind": kind, "source_code": code})
+        assert f'href="{escape(add)}">Add the rule for {words} {code}</a>' in rows[heading]
+        form = client.get(add).context["adminform"].form
+        assert (form.initial["kind"], form.initial["source_code"]) == (kind, code), "the rule's form is filled in"
+    for code, cause in CAUSES.items():
+        if cause.offer == "add_rule":
+            assert cause.by_subject, f"{code}: a rule is added for one code, so its group is one code's"
+        assert cause.rule_kind in ("", *dict(MappingRule.KINDS)), f"{code}: its rule's kind is a MappingRule kind"
 
 
 def rows_of(html):
@@ -150,6 +216,20 @@ def test_a_group_a_retry_cannot_fix_offers_what_can_be_done_instead(client, ops,
     assert SyncRecord.objects.filter(cause="currency_not_payable", status=SyncRecord.IGNORED).count() == 2
 
 
+def test_the_group_page_shows_each_record_s_whole_reason(client, ops, integration):
+    long = ("Supplier S20004's payee is inactive in AvidXchange (payee PY92936400, Liberty Freight 4): activate it "
+            "there, then retry. " * 3).strip()
+    assert 240 < len(long) < reasons.MAX_REASON, "longer than the page once cut reasons at"
+    for n in range(2):
+        invoice(integration, n, SyncRecord.FAILED, error_class="data", cause="payee_inactive", subject="S20004",
+                error_detail=long)
+    [group], _ = workqueue.groups()
+    page = client.get(reverse("admin:syncs_syncrecord_group", args=[group.key])).content.decode()
+    start = page.index('<table id="group-records"')
+    table = page[start:page.index("</table>", start)]
+    assert table.count(escape(long)) == 2 and "…" not in table
+
+
 def test_finance_reads_the_advice_of_the_cause_not_of_the_words(client, integration):
     invoice(integration, 1, SyncRecord.FAILED, error_class="data", cause="currency_not_payable", subject="EUR",
             error_detail="BILL takes no EUR here.")
@@ -167,13 +247,16 @@ def test_an_inactive_payee_is_named_by_the_erp_supplier_first():
                         "Payee 00p7PAYEE (Summit Freight LLC) is inactive in AvidXchange."}]}, "invoice")
     assert said.cause == "payee_inactive"
     line = InvoiceLine(amount=Decimal("10.00"), gl_account="6100")
-    refusal = supplier_first(said, Invoice(source_id="I1", supplier_id="S20004", invoice_number="INV-1002",
-                                           invoice_date=None, due_date=None, total=Decimal("10.00"), currency="USD",
-                                           lines=(line,)), "00p7PAYEE")
-    message = str(refusal)
-    assert message.startswith("Supplier S20004's payee is inactive in AvidXchange")
-    assert message.index("S20004") < message.index("00p7PAYEE"), "AvidXchange's id is the second detail"
+    invoice_of_s20004 = Invoice(source_id="I1", supplier_id="S20004", invoice_number="INV-1002", invoice_date=None,
+                                due_date=None, total=Decimal("10.00"), currency="USD", lines=(line,))
+    refusal = supplier_first(said, invoice_of_s20004, "00p7PAYEE")
+    assert str(refusal) == ("Supplier S20004's payee is inactive in AvidXchange (payee 00p7PAYEE, Summit Freight "
+                            "LLC): activate it there, then retry."), "one sentence: the ERP's supplier, then the payee"
     assert (refusal.cause, refusal.subject) == ("payee_inactive", "S20004")
+    assert refusal.in_full, "the engine keeps it as it is, not after \"AvidXchange refused it: \""
+    unnamed = DataError("Payee inactive.", cause="payee_inactive")
+    assert str(supplier_first(unnamed, invoice_of_s20004, "00p7PAYEE")).startswith(
+        "Supplier S20004's payee is inactive in AvidXchange (payee 00p7PAYEE): ")
     other = DataError("AvidXchange refused it: the amount is wrong.")
     assert supplier_first(other, None, "00p7PAYEE") is other
 

@@ -1,11 +1,14 @@
 """What the engine does for every pair, shown on Infor → BILL: records findable by their own fields,
-records a person ignored never sent, and bills in a currency the AP account cannot pay refused in words."""
+records a person ignored never sent, bills in a currency the AP account cannot pay refused in words, and amounts in a
+reason written as the finance pages write them."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.urls import reverse
 
 from syncs import demo
 from syncs.engine import run_integration
@@ -51,6 +54,18 @@ def test_an_ignored_record_is_never_sent_even_when_everything_is_read_again(inte
     record.refresh_from_db()
     assert (record.status, record.note) == (SyncRecord.IGNORED, "The supplier sent this invoice twice.")
     assert demo.UNBALANCED_INVOICE not in {b["invoice"]["invoiceNumber"] for b in bill_org(sandbox)["bills"]}
+
+
+def test_an_invoice_whose_lines_do_not_add_up_gives_both_amounts_as_the_pages_show_money(integration, client):
+    run_integration(integration.pk)
+    record = bill_record(integration, demo.UNBALANCED_INVOICE)
+    said = "The lines add up to 3,580.24 USD but the invoice total is 3,680.24 USD"
+    assert record.status == SyncRecord.FAILED and said in record.error_detail
+    assert record.cause == "lines_do_not_add_up" and record.subject == "", "the cause and its subject stay as they were"
+
+    client.force_login(get_user_model().objects.create_superuser("ops-reader", password="pw-0123456789"))
+    html = client.get(reverse("status:records", args=[integration.pk]), {"number": "200017"}).content.decode()
+    assert said in html and "3580.24" not in html
 
 
 def test_a_bill_in_a_currency_the_account_cannot_pay_fails_with_that_reason_and_nothing_is_converted(

@@ -1,4 +1,5 @@
-"""Money and dates one way on every finance page and in the tie-out command: "6,538.60 USD", "3 Mar 2026"."""
+"""Money and dates one way on every finance page, in the tie-out command and in every message that names an amount:
+"6,538.60 USD", "3 Mar 2026"; and an amount typed back as the pages show it is read."""
 
 import types
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +29,36 @@ D = Decimal
 ])
 def test_money_has_separators_two_decimals_and_its_currency(amount, currency, said):
     assert money(amount, currency) == said
+
+
+def test_pages_and_messages_share_the_one_money_format():
+    """The engine and the connectors write their messages with the function the pages use (a lower floor's, which
+    every floor may import), so a reason reads as the page around it."""
+    from connectors import values
+    from syncs.templatetags import status as filters
+
+    assert filters.money is values.money
+
+
+@pytest.mark.parametrize("typed, read", [
+    ("6,538.60", (D("6538.60"), "")),
+    ("6538.6", (D("6538.6"), "")),
+    (" 6,538.60 usd ", (D("6538.60"), "USD")),
+    ("1,234,567.89 EUR", (D("1234567.89"), "EUR")),
+    ("-12.50USD", (D("-12.50"), "USD")),
+])
+def test_an_amount_typed_as_the_pages_show_it_is_read(typed, read):
+    from connectors.values import typed_amount
+
+    assert typed_amount(typed) == read
+
+
+@pytest.mark.parametrize("typed", ["abc", "", "6,53", "65,38.60", "6538.605", "6,538.60 US", "USD 6538.60", "1e3",
+                                   "12345678901234567"])
+def test_what_is_no_amount_is_not_read_as_one(typed):
+    from connectors.values import typed_amount
+
+    assert typed_amount(typed) is None
 
 
 def test_amounts_and_figures_keep_currencies_apart():
@@ -108,3 +139,15 @@ def test_a_payment_s_audit_entry_says_money_and_date_as_the_pages_do(db, tenant,
     payments.apply_payment(integration, paid)
     [entry] = AuditEntry.objects.filter(action="sync.payment.written_back")
     assert entry.message.startswith("Paid: 6,538.60 USD, dated 3 Mar 2026, seen by polling")
+
+
+def test_the_work_queue_shows_money_as_the_finance_pages_do(admin_client, w):
+    from syncs import workqueue
+
+    invoice(w.mine, 88, SyncRecord.FAILED, amount="4041.07", error_class="data", cause="lines_do_not_add_up",
+            error_detail="The lines add up to 3,941.07 USD but the invoice total is 4,041.07 USD.")
+    group = next(g for g in workqueue.groups()[0] if g.cause == "lines_do_not_add_up")
+    html = admin_client.get(reverse("admin:syncs_syncrecord_group", args=[group.key])).content.decode()
+    assert "<td>4,041.07 USD</td>" in html and "4041.07" not in html
+    listed = admin_client.get(reverse("admin:syncs_syncrecord_changelist")).content.decode()
+    assert "4,041.07 USD" in listed and "4041.07" not in listed

@@ -10,6 +10,7 @@ from django_q.conf import Conf
 
 from connectors import canonical
 from connectors.registry import get_system
+from connectors.values import money
 from syncs import operations
 from syncs.engine import RETRY_CLASSES, run_integration
 from syncs.models import Cursor, Integration, MappingRule, SyncRecord, SyncRun
@@ -117,8 +118,8 @@ class PairContract:
             assert f"GL account {canonical.UNMAPPED_ACCOUNT} is not mapped" in unmapped.error_detail
         unbalanced, seed = failed[canonical.UNBALANCED_INVOICE], INVOICES[canonical.UNBALANCED_INVOICE]
         assert unbalanced.error_class == "data"
-        assert f"The lines add up to {sum(line.amount for line in seed.lines)} {seed.currency} but the invoice " \
-               f"total is {seed.total}" in unbalanced.error_detail
+        assert f"The lines add up to {money(sum(line.amount for line in seed.lines), seed.currency)} but the invoice " \
+               f"total is {money(seed.total, seed.currency)}" in unbalanced.error_detail
         for number in canonical.NO_TAX_ID_INVOICES:
             assert failed[number].error_class == "data"
             assert f"Supplier {canonical.SUPPLIER_WITHOUT_TAX_ID} is not in" in failed[number].error_detail

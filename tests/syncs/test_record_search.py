@@ -1,5 +1,6 @@
-"""The finance records search: an invoice number is found by any part of it, and the dashboard's links narrow the list
-to what changed since a day. On PostgreSQL the number search is served by a trigram index."""
+"""The finance records search: an invoice number is found by any part of it, an amount as the pages show it, and the
+dashboard's links narrow the list to what changed since a day; a search that cannot be read says which field and what
+it expects, and lists nothing. On PostgreSQL the number search is served by a trigram index."""
 
 from datetime import timedelta
 
@@ -18,6 +19,49 @@ def w(db):
     w = world()
     w.wanted = invoice(w.mine, 200010)
     return w
+
+
+def records(client, w, **params):
+    return page(client, w.finance, reverse("status:records", args=[w.mine.pk]), **params)
+
+
+@pytest.mark.parametrize("typed", ["6,538.60", "6538.6", "6,538.60 USD", " 6,538.60 usd ", "6538.60USD"])
+def test_an_amount_is_found_as_the_pages_show_it(client, w, typed):
+    invoice(w.mine, 77, amount="6538.60")
+    invoice(w.mine, 78, amount="6538.61")
+    html = records(client, w, amount=typed)
+    assert "INV-77<" in html and "INV-78<" not in html and "INV-1<" not in html
+
+
+def test_an_amount_with_a_currency_finds_only_that_currency(client, w):
+    invoice(w.mine, 77, amount="6538.60")
+    invoice(w.mine, 78, amount="6538.60", currency="EUR")
+    html = records(client, w, amount="6,538.60 EUR")
+    assert "INV-78<" in html and "INV-77<" not in html
+
+
+@pytest.mark.parametrize("params, said", [
+    ({"amount": "abc"}, "Amount: enter an amount as the pages show it, such as 6,538.60 or 6,538.60 USD"),
+    ({"amount": "6,53"}, "Amount: enter an amount as the pages show it"),
+    ({"amount": "6538.605"}, "Amount: enter an amount as the pages show it"),
+    ({"date_from": "notadate"}, "Dated from: enter a date such as 2026-03-03"),
+    ({"date_to": "2026-02-30"}, "Dated to: enter a date such as 2026-03-03"),
+    ({"changed_from": "yesterday"}, "Changed since: enter a date such as 2026-03-03"),
+    ({"date_from": "2026-03-05", "date_to": "2026-03-01"},
+     "Dated from: 5 Mar 2026 is after the to-date, 1 Mar 2026; give a from-date on or before it"),
+    ({"status": "paid"}, "Status: choose one of the listed values"),
+])
+def test_a_search_that_cannot_be_read_names_the_field_and_what_it_expects_and_is_not_run(client, w, params, said):
+    html = records(client, w, number="INV", **params)
+    assert said in html
+    assert "No record matches." not in html, "no answer pretends the search was run"
+    assert "The search was not run" in html
+    assert "INV-1<" not in html and "INV-200010<" not in html
+
+
+def test_a_date_as_the_pages_show_it_is_read_too(client, w):
+    html = records(client, w, date_from="3 Mar 2026", date_to="3 Mar 2026")
+    assert "INV-2<" in html and "INV-1<" not in html and "INV-3<" not in html
 
 
 @pytest.mark.parametrize("typed", ["200010", "inv-2000", " 0010 ", "INV-200010"])

@@ -102,7 +102,7 @@ def test_a_search_that_does_not_read_shows_its_error_and_no_rows_and_any_page_nu
     url = reverse("status:records", args=[w.mine.pk])
     html = page(client, w.finance, url, amount="abc")
     assert "INV-1<" not in html and "INV-2<" not in html, "an unread search lists nothing, not everything"
-    assert "Enter a number" in html
+    assert "Amount: enter an amount as the pages show it" in html
     assert client.get(url, {"page": "99999999999999999999"}).status_code == 200
 
 

@@ -22,7 +22,7 @@ from portal.models import Tenant
 from syncs import status, tieout
 from syncs.engine import run_integration
 from syncs.models import Integration, MappingRule, SyncRecord
-from syncs.templatetags.status import figure
+from syncs.templatetags.status import day, figure
 from tests.connectors.contracts.base import control, make_connection
 from tests.syncs.test_status_pages import world
 
@@ -92,6 +92,21 @@ def test_the_dashboard_counts_what_stands_and_shows_what_was_undone_with_a_link(
     listed = client.get(link).content.decode()
     assert listed.count('<tr class="undone">') == 1 and 'INV-2</a> <span class="muted">(payment)' in listed
     assert '<tr class="synced">' not in listed, "the link lists the undone payments and nothing else"
+
+
+def dated_cell(html, status_class):
+    row = html[html.index(f'<tr class="{status_class}">'):]
+    return re.findall(r"<td>(.*?)</td>", row[:row.index("</tr>")])[2]  # number, supplier, then Dated
+
+
+def test_the_records_list_dates_a_payment_back_by_its_date_undone_or_not(client, w):
+    """A payment row has no document date of its own: it is dated by the payment's date, which an undone payment
+    keeps."""
+    client.force_login(w.finance)
+    url = reverse("status:records", args=[w.mine.pk])
+    assert dated_cell(client.get(url, {"status": "undone"}).content.decode(), "undone") == "18 Mar 2026"
+    html = client.get(url, {"kind": "payment", "status": "synced"}).content.decode()
+    assert dated_cell(html, "synced") == "20 Mar 2026"
 
 
 class NothingOpenErp(ErpConnector):
@@ -238,6 +253,8 @@ def test_a_payment_undone_in_the_ap_platform_is_counted_undone_everywhere(case, 
         assert written == {kept["invoice_number"]: "PAID", returned["invoice_number"]: "VOIDED"}
     assert_everything_agrees(client, integration, status.Figure(1, {stands.currency: D(kept["amount"])}),
                              status.Figure(1, {undone.currency: D(returned["amount"])}))
+    listed = client.get(reverse("status:records", args=[integration.pk]), {"status": "undone"}).content.decode()
+    assert dated_cell(listed, "undone") == day(undone.data["date"]) != "—", "still dated by its payment's date"
 
     again = run_integration(integration.pk)
     assert again.counters.get("payments_reversed", 0) == 0

@@ -48,8 +48,8 @@ def test_failures_group_by_cause_largest_first(integration):
         ("BILL did not answer properly after retries: HTTP 503 for request 00n01ABCDEFGHIJ12345", 1)]
     assert overflow == 0
     assert workqueue.records_of(groups[1]).count() == 3
-    assert groups[0].integrations_shown == f"{integration.tenant.name}: {integration.name}", \
-        "a cause says which integration it is in"
+    assert groups[0].integration_name == f"{integration.tenant.name}: {integration.name}", \
+        "a group says which integration it is in"
 
 
 def test_a_group_link_to_an_integration_that_is_gone_answers_404_not_every_tenant(client, ops, integration):

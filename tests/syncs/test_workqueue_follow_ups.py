@@ -121,3 +121,18 @@ def test_a_follow_up_that_stops_the_run_keeps_what_the_others_did(refusing_ifs, 
     done = synced_bills(integration).filter(data__has_key="acknowledged").count()
     assert done > 0, "the acknowledgements made beside the one that stopped the run are kept"
     assert AuditEntry.objects.filter(action="sync.invoice.acknowledged").count() == done
+
+
+@pytest.mark.django_db
+def test_follow_up_groups_are_one_integration_each():
+    from portal.models import Tenant
+    from tests.syncs.test_status_pages import invoice, make_integration
+
+    mine, theirs = (make_integration(Tenant.objects.create(name=name, slug=name.lower())) for name in ("Acme", "Beta"))
+    for n, integration in enumerate((mine, mine, theirs)):
+        invoice(integration, n, data={"acknowledge_refused": REFUSAL, "acknowledge_refused_cause": "refused"})
+    follow_ups, _ = workqueue.follow_up_groups()
+    assert sorted((g.integration_name, g.count) for g in follow_ups) == [("Acme: ERP → AP", 2), ("Beta: ERP → AP", 1)]
+    for group in follow_ups:
+        assert {r.integration_id for r in workqueue.records_of(group)} == {group.integration_id}, \
+            "trying again acts on one integration's bills"

@@ -240,6 +240,7 @@ def test_a_payment_is_recorded_once_whoever_posts_it(tenant, sandbox, seeded):
         first = connector.post_payment(bill.reference, paid(bill))
         again = connector.post_payment(bill.reference, paid(bill))
     assert "applied to bill 000002, released" in first and "already recorded" in again
+    assert "of 740.25 USD applied" in first, "the amount as the finance pages show it: this text is shown there"
     [check] = checks(sandbox).values()
     assert (check["PaymentRef"], check["Status"], check["ApplicationDate"][:10]) == \
         ("stp0PAYMENT001", "Closed", "2026-02-02")

@@ -70,7 +70,7 @@ def test_api_mode_reads_every_page(avid_connection, sandbox):
 @pytest.mark.parametrize("field,value,words", [
     ("AmountPaid", "a lot", "AmountPaid should be an amount, got 'a lot'"),
     ("Amount", None, "Amount should be an amount, got None"),
-    ("AmountPaid", 10_000, "10000.00 is paid on an invoice of"),
+    ("AmountPaid", 10_000, "10,000.00 USD is paid on an invoice of"),
 ])
 def test_api_mode_an_invoice_that_cannot_be_read_fails_the_read_naming_it(avid_connection, sandbox, field, value,
                                                                           words):

@@ -93,6 +93,13 @@ def test_a_row_that_cannot_be_read_fails_the_read_naming_the_invoice(infor_conne
     assert words in str(excinfo.value)
 
 
+def test_more_paid_than_open_fails_the_read_with_the_amounts_as_finance_reads_them(infor_connection, sandbox):
+    control(sandbox, "infor/seed", {"invoices": [invoice(1, "OVER-1", "2000.00")]})
+    sandbox.simulators["infor"].tenants[infor_sandbox.TENANT].invoices[key(1)].update(PYST="PARTIAL", PAAM="2500.00")
+    with pytest.raises(DataError, match="Infor invoice OVER-1 .*with 2,500.00 USD of 2,000.00 USD paid"):
+        list(infor_connection.connector().open_invoices())
+
+
 def test_a_payment_state_it_does_not_know_fails_the_read(infor_connection, sandbox, monkeypatch):
     control(sandbox, "infor/seed", {"invoices": [invoice(1, "ODD-1", "10.00")]})
     sandbox.simulators["infor"].tenants[infor_sandbox.TENANT].invoices[key(1)]["PYST"] = "HELD"
