@@ -49,3 +49,25 @@ def log_in(page, username, password=PASSWORD, admin=False):
     page.fill("input[name=password]", password)
     page.click("[type=submit]")
     page.wait_for_load_state()
+
+
+def seeded_infor_demo(sandbox_url):
+    """The Infor → BILL demo seeded and run once, with an ops user, olivia, who operates its tenant."""
+    import io
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+
+    from portal.models import Membership
+    from portal.roles import OPS_GROUP
+    from syncs.engine import run_integration
+    from syncs.models import Integration
+
+    call_command("seed_demo", sandbox_url=sandbox_url, only=["infor"], stdout=io.StringIO())
+    integration = Integration.objects.get(name="Infor → BILL")
+    run_integration(integration.pk)
+    ops = get_user_model().objects.create_user("olivia", password=PASSWORD, is_staff=True)
+    ops.groups.add(Group.objects.get(name=OPS_GROUP))
+    Membership.objects.create(user=ops, tenant=integration.tenant, role=Membership.OPS)
+    return integration

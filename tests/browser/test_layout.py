@@ -1,21 +1,14 @@
 """Layout in a real browser at a common laptop width (1,280 px): the ops and finance pages fit the window, with no
 horizontal scroll, on the data of a seeded and run demo (long supplier names, failure reasons, counters)."""
 
-import io
 import uuid
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.core.management import call_command
 from django.urls import reverse
 
-from portal.models import Membership
-from portal.roles import OPS_GROUP
 from syncs import demo
-from syncs.engine import run_integration
-from syncs.models import Integration, SyncRecord
-from tests.browser.conftest import PASSWORD, log_in
+from syncs.models import SyncRecord
+from tests.browser.conftest import log_in, seeded_infor_demo
 from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,12 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def integration(sandbox, live_server, settings):
     settings.PUBLIC_URL = live_server.url
-    call_command("seed_demo", sandbox_url=sandbox.url, only=["infor"], stdout=io.StringIO())
-    integration = Integration.objects.get(name="Infor → BILL")
-    run_integration(integration.pk)
-    ops = get_user_model().objects.create_user("olivia", password=PASSWORD, is_staff=True)
-    ops.groups.add(Group.objects.get(name=OPS_GROUP))
-    Membership.objects.create(user=ops, tenant=integration.tenant, role=Membership.OPS)
+    integration = seeded_infor_demo(sandbox.url)
     # Webhook events as BILL's come: a UUID for an id; and a refused one, with its reason.
     WebhookEvent.objects.create(connection=integration.target, event_id=str(uuid.uuid4()),
                                 event_type="payment.updated", raw_body="{}", signature_ok=True,

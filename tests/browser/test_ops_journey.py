@@ -1,20 +1,13 @@
 """Ops in a real browser, against the Infor and BILL simulators: a group of failed invoices in the work queue,
 the mapping fixed by picking BILL's account by number and name, the group retried, the invoice synced."""
 
-import io
 
 import pytest
 import requests
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.core.management import call_command
 
-from portal.models import Membership
-from portal.roles import OPS_GROUP
 from syncs import demo
-from syncs.engine import run_integration
-from syncs.models import Integration, MappingRule, SyncRecord
-from tests.browser.conftest import PASSWORD, log_in
+from syncs.models import MappingRule, SyncRecord
+from tests.browser.conftest import log_in, seeded_infor_demo
 
 pytestmark = pytest.mark.django_db(transaction=True)
 UNMAPPED = f"GL account {demo.UNMAPPED_ACCOUNT} is not mapped to a BILL account"
@@ -26,13 +19,7 @@ def integration(sandbox, live_server, settings, monkeypatch):
 
     monkeypatch.setattr(Conf, "SYNC", True)  # the queued replay runs inside the request that queues it
     settings.PUBLIC_URL = live_server.url
-    call_command("seed_demo", sandbox_url=sandbox.url, only=["infor"], stdout=io.StringIO())
-    integration = Integration.objects.get(name="Infor → BILL")
-    run_integration(integration.pk)
-    ops = get_user_model().objects.create_user("olivia", password=PASSWORD, is_staff=True)
-    ops.groups.add(Group.objects.get(name=OPS_GROUP))
-    Membership.objects.create(user=ops, tenant=integration.tenant, role=Membership.OPS)
-    return integration
+    return seeded_infor_demo(sandbox.url)
 
 
 def bill_numbers(sandbox):
