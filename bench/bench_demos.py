@@ -24,8 +24,8 @@ def main():
 
     from django.core.management import call_command
 
-    from connectors.sandbox import SandboxHub, serve_in_thread, wsgi_app
-    from syncs import demo
+    from sandbox import demo
+    from sandbox.hub import SandboxHub, serve_in_thread, wsgi_app
     from syncs.engine import run_integration
     from syncs.models import Integration
 

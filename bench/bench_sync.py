@@ -84,10 +84,10 @@ def main():
     from django.core.management import call_command
     from django.db import connection
 
-    from connectors.bill import sandbox as bill_sandbox
     from connectors.models import Connection
-    from connectors.sandbox import SandboxHub, serve_in_thread, wsgi_app
-    from syncs import demo
+    from sandbox import demo
+    from sandbox.bill import simulator as bill_sandbox
+    from sandbox.hub import SandboxHub, serve_in_thread, wsgi_app
     from syncs.engine import run_integration
     from syncs.models import Integration, MappingRule, SyncRecord
 

@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "syncs",
     "webhooks",
 ]
+if SANDBOX_ENABLED:
+    # The simulators, the demo data and their commands (sandbox, seed_demo): never in production.
+    INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -20,4 +20,4 @@ urlpatterns = [
 ]
 
 if settings.SANDBOX_ENABLED:
-    urlpatterns.append(path("sandbox/", include("connectors.sandbox_urls")))
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))

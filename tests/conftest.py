@@ -5,8 +5,8 @@ import json
 import pytest
 from django.db import connection as db_connection
 
-from connectors.sandbox import SandboxHub, serve_in_thread, wsgi_app
 from portal.models import Tenant
+from sandbox.hub import SandboxHub, serve_in_thread, wsgi_app
 
 SAMPLE_IONAPI = {
     "ti": "ACME_TST",

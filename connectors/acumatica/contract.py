@@ -1,5 +1,5 @@
 """Acumatica's Default/24.200.001 contract as the connector uses it, decided in one place: the client
-(client.py) and the simulator (sandbox.py) both read this module.
+(client.py) and the simulator (sandbox/<id>/simulator.py) both read this module.
 
 The entities and their fields come from Acumatica's own OpenAPI definition of the endpoint, copied beside
 this file as default-24.200.001.openapi.json: the paths of Bill, Vendor, Check, Account and Subaccount and

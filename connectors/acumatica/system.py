@@ -70,7 +70,7 @@ SYSTEM = System(
               help_text="The currency of vendors that have none of their own."),
     ),
     connector_class_path="connectors.acumatica.connector.AcumaticaConnector",
-    simulator_class_path="connectors.acumatica.sandbox.AcumaticaSimulator",
+    simulator_class_path="sandbox.acumatica.simulator.AcumaticaSimulator",
     capabilities=frozenset({can.READS_SUPPLIERS, can.READS_APPROVED_INVOICES, can.READS_REFERENCE_DATA,
                             can.WRITES_PAYMENTS_BACK, can.REPORTS_HELD_INVOICES}),
     base_url_help="The instance URL, e.g. https://acme.acumatica.com (with the site's path if it has one).",

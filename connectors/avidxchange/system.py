@@ -55,7 +55,7 @@ SYSTEM = System(
               initial=str(DEFAULT_ATTACHMENT_MB), validators=(attachment_megabytes,)),
     ),
     connector_class_path="connectors.avidxchange.connector.AvidXchangeConnector",
-    simulator_class_path="connectors.avidxchange.sandbox.AvidXchangeSimulator",
+    simulator_class_path="sandbox.avidxchange.simulator.AvidXchangeSimulator",
     # BATCH_CREATES: payees and invoices go 100 to a batch call answered per item (API mode), or many to a
     # file (file mode). READS_REFERENCE_DATA: the code lists published to AvidXchange are read back with the
     # ids AvidXchange gave them, which is what mapping rules point at. PAYMENTS_BY_POLLING only: no public

@@ -35,7 +35,7 @@ SYSTEM = System(
                         "nothing is converted."),
     ),
     connector_class_path="connectors.bill.connector.BillConnector",
-    simulator_class_path="connectors.bill.sandbox.BillSimulator",
+    simulator_class_path="sandbox.bill.simulator.BillSimulator",
     # BATCH_CREATES: vendors and bills go through BILL's all-or-nothing bulk endpoints (20 vendors, 100 bills
     # a call), a refused batch falling back to single creates (BillClient._bulk).
     # ARCHIVES_BILLS: POST /v3/bills/{billId}/archive (https://developer.bill.com/reference/archivebill).

@@ -40,7 +40,7 @@ class EntitySet:
     projection: str
     name: str
     keys: tuple[str, ...]
-    fields: dict  # property -> OData type, as connectors.odata.apply_query takes them
+    fields: dict  # property -> OData type, as sandbox.odata.apply_query takes them
     parent: str = ""
 
     def enum(self, type_name, member):

@@ -41,7 +41,7 @@ SYSTEM = System(
               help_text="Which code part holds which dimension, e.g. B=department, C=project, D=location."),
     ),
     connector_class_path="connectors.ifs.connector.IfsConnector",
-    simulator_class_path="connectors.ifs.sandbox.IfsSimulator",
+    simulator_class_path="sandbox.ifs.simulator.IfsSimulator",
     capabilities=frozenset({can.READS_SUPPLIERS, can.READS_APPROVED_INVOICES, can.READS_REFERENCE_DATA,
                             can.WRITES_PAYMENTS_BACK, can.ACKNOWLEDGES_TRANSFERRED_INVOICES,
                             can.ACCEPTS_SUPPLIER_UPDATES, can.REPORTS_HELD_INVOICES}),

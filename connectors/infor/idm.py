@@ -1,5 +1,5 @@
 """Infor Document Management (IDM) over the ION API: where a supplier invoice's image is found and how it
-is fetched, decided once here for the connector (connector.py, client.py) and the simulator (sandbox.py).
+is fetched, decided once here for the connector (connector.py, client.py) and the simulator (sandbox/<id>/simulator.py).
 
 From public code that calls IDM through the ION API gateway (no Infor reference page is in our sources):
 - items are searched with GET <iu>/<tenant>/IDM/api/items/search?$query=<XQuery>&$offset=N&$limit=N, the

@@ -1,5 +1,5 @@
 """Which M3 transactions the Infor connector uses, and what each one takes and returns, decided in one
-place: the connector (connector.py, client.py) and the simulator (sandbox.py) both read this module.
+place: the connector (connector.py, client.py) and the simulator (sandbox/<id>/simulator.py) both read this module.
 
 Every standard transaction below carries its documented input and output fields, copied from the M3
 metadata as published in GaryWayneSmith/M3H5 (M3H5Lib.Api/<PROGRAM>Resource.cs for the inputs and

@@ -75,7 +75,7 @@ SYSTEM = System(
               initial=idm.DOCUMENT_TYPE, help_text=f"Usually {idm.DOCUMENT_TYPE}.", validators=(idm_type_name,)),
     ),
     connector_class_path="connectors.infor.connector.InforConnector",
-    simulator_class_path="connectors.infor.sandbox.InforSimulator",
+    simulator_class_path="sandbox.infor.simulator.InforSimulator",
     # SERVES_INVOICE_DOCUMENTS: from IDM where the connection has it (option document_store); without it, every
     # invoice answers no image.
     capabilities=frozenset({can.READS_SUPPLIERS, can.READS_APPROVED_INVOICES, can.READS_REFERENCE_DATA,

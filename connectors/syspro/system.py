@@ -22,7 +22,7 @@ SYSTEM = System(
                         "there. Blank: they are read through e.net (COMFND queries on the logon session)."),
     ),
     connector_class_path="connectors.syspro.connector.SysproConnector",
-    simulator_class_path="connectors.syspro.sandbox.SysproSimulator",
+    simulator_class_path="sandbox.syspro.simulator.SysproSimulator",
     # No WRITES_PAYMENTS_BACK: ml-connector posts nothing to SYSPRO (payments are recorded here only), so
     # the operator needs read access alone.
     capabilities=frozenset({can.READS_SUPPLIERS, can.READS_APPROVED_INVOICES, can.READS_REFERENCE_DATA,

@@ -5,7 +5,7 @@ the mapping fixed by picking BILL's account by number and name, the group retrie
 import pytest
 import requests
 
-from syncs import demo
+from sandbox import demo
 from syncs.models import MappingRule, SyncRecord
 from tests.browser.conftest import log_in, seeded_infor_demo
 

@@ -16,14 +16,14 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from connectors.base import https_url
-from connectors.bill import sandbox as bill_sandbox
 from connectors.bill.connector import BillConnector
 from connectors.errors import AuthError, ConfigurationError, TransientError
 from connectors.health import check_connection
 from connectors.http import HttpClient
 from connectors.models import Connection, ConnectionToken
-from connectors.syspro import sandbox as syspro_sandbox
 from portal.models import AuditEntry
+from sandbox.bill import simulator as bill_sandbox
+from sandbox.syspro import simulator as syspro_sandbox
 from tests.conftest import SAMPLE_IONAPI
 
 BILL_PASSWORD = "probe-PASSWORD-4417"

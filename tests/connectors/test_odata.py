@@ -14,10 +14,8 @@ from connectors.odata import (
     Dialect,
     EnumMember,
     ODataPagingError,
-    ODataQueryError,
     Query,
     and_,
-    apply_query,
     contains,
     encode_params,
     eq,
@@ -31,10 +29,10 @@ from connectors.odata import (
     ne,
     not_,
     or_,
-    parse_filter,
     startswith,
 )
-from connectors.sandbox import serve_in_thread
+from sandbox.hub import serve_in_thread
+from sandbox.odata import ODataQueryError, apply_query, parse_filter
 
 STATE = "IfsApp.ManSuppInvoiceHandling.ManSuppInvoiceState"
 POSTED = EnumMember(STATE, "Posted")

@@ -9,11 +9,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.utils.module_loading import import_string
 
-import connectors.sandbox
 from connectors.base import NotBuilt
 from connectors.errors import ConfigurationError
 from connectors.registry import SYSTEMS
-from connectors.sandbox import SandboxHub
+from sandbox import hub
+from sandbox.hub import SandboxHub
 
 
 @pytest.fixture
@@ -39,14 +39,14 @@ def test_a_declared_simulator_that_does_not_import_stops_the_hub_at_start(monkey
 
 
 def test_the_sandbox_command_refuses_to_start_without_a_declared_simulator(monkeypatch):
-    monkeypatch.setitem(SYSTEMS, "ifs", replace(SYSTEMS["ifs"], simulator_class_path="connectors.ifs.sandbox.Missing"))
+    monkeypatch.setitem(SYSTEMS, "ifs", replace(SYSTEMS["ifs"], simulator_class_path="sandbox.ifs.simulator.Missing"))
     with pytest.raises(CommandError, match="IFS Cloud"):
         call_command("sandbox", port=0, stdout=io.StringIO())
 
 
 def test_a_simulator_answering_to_another_system_id_stops_the_hub(monkeypatch):
     monkeypatch.setitem(SYSTEMS, "acumatica", replace(
-        SYSTEMS["acumatica"], simulator_class_path="connectors.bill.sandbox.BillSimulator"))
+        SYSTEMS["acumatica"], simulator_class_path="sandbox.bill.simulator.BillSimulator"))
     with pytest.raises(ImproperlyConfigured, match="has id 'bill'; it must be 'acumatica'"):
         SandboxHub()
 
@@ -54,7 +54,7 @@ def test_a_simulator_answering_to_another_system_id_stops_the_hub(monkeypatch):
 @pytest.fixture
 def portal_sandbox(sandbox, monkeypatch):
     """The portal's /sandbox/ mount, serving the test session's hub instead of starting its own."""
-    monkeypatch.setattr(connectors.sandbox, "_hub", sandbox)
+    monkeypatch.setattr(hub, "_hub", sandbox)
     return sandbox
 
 

@@ -4,10 +4,10 @@ the same ids, or the mapping rules people made would point at accounts that no l
 import pytest
 import requests
 
-from connectors.bill import sandbox as bill_sandbox
-from connectors.ifs import demo as ifs_demo
-from connectors.sandbox import SandboxHub, serve_in_thread, wsgi_app
-from syncs import demo
+from sandbox import demo
+from sandbox.bill import simulator as bill_sandbox
+from sandbox.hub import SandboxHub, serve_in_thread, wsgi_app
+from sandbox.ifs import demo as ifs_demo
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ from django.contrib.messages import get_messages
 from django.test import RequestFactory
 from django.urls import reverse
 
-from connectors.bill import sandbox as bill_sandbox
 from connectors.bill.connector import BillConnector
 from connectors.health import check_connection
-from connectors.infor import sandbox as infor_sandbox
 from connectors.models import Connection
 from connectors.registry import SYSTEMS
 from portal.models import AuditEntry
+from sandbox.bill import simulator as bill_sandbox
+from sandbox.infor import simulator as infor_sandbox
 
 ADD_URL = reverse("admin:connectors_connection_add")
 CHANGELIST_URL = reverse("admin:connectors_connection_changelist")

@@ -12,10 +12,10 @@ from django.urls import reverse
 
 from connectors.errors import ConnectorError
 from portal import audit
-from portal.management.commands.seed_demo import Command
 from portal.models import AuditEntry, Membership, Tenant
 from portal.roles import OPS_GROUP
 from portal.tenancy import operated_tenants
+from sandbox.management.commands.seed_demo import Command
 from syncs import operations, workqueue
 from syncs.models import Cursor, Integration, MappingRule, SyncRecord, SyncRun
 from tests.syncs.test_status_pages import invoice, make_integration

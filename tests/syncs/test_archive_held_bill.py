@@ -11,10 +11,10 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from connectors import canonical
-from connectors.bill import sandbox as bill_sandbox
 from connectors.models import Connection
 from portal.models import AuditEntry, Membership, Tenant
 from portal.roles import OPS_GROUP
+from sandbox.bill import simulator as bill_sandbox
 from syncs import tieout
 from syncs.engine import run_integration
 from syncs.models import Integration, SyncRecord

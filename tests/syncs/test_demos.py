@@ -6,7 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from syncs import demo, reference
+from sandbox import demo
+from syncs import reference
 from syncs.engine import run_integration
 from syncs.models import Integration, SyncRecord, SyncRun
 
@@ -43,7 +44,7 @@ def test_an_unknown_demo_is_refused_in_words(sandbox, db):
 
 
 def test_the_acumatica_demo_shows_its_three_problems(seeded):
-    from connectors.acumatica import demo as acumatica
+    from sandbox.acumatica import demo as acumatica
 
     integration = seeded("acumatica")
     run_integration(integration.pk)
@@ -56,8 +57,8 @@ def test_the_acumatica_demo_shows_its_three_problems(seeded):
 
 
 def test_the_ifs_demo_shows_its_problems(seeded, sandbox):
-    from connectors.ifs import demo as ifs
     from portal.models import AuditEntry
+    from sandbox.ifs import demo as ifs
     from tests.syncs.test_infor_to_bill import control
 
     integration = seeded("ifs")

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
 
-from syncs import demo
+from sandbox import demo
 from syncs.engine import run_integration
 from syncs.models import Integration, SyncRecord, SyncRun
 from tests.syncs.test_infor_to_bill import INVOICES, bill_org

@@ -16,10 +16,10 @@ from django.urls import reverse
 
 from connectors import canonical
 from connectors import capabilities as can
-from connectors.infor import sandbox as infor_sandbox
 from connectors.records import Unreadable
 from connectors.registry import get_system
 from portal.models import AuditEntry
+from sandbox.infor import simulator as infor_sandbox
 from syncs import operations, tieout
 from syncs.engine import run_integration
 from syncs.models import SyncRecord, SyncRun

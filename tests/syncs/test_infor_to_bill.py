@@ -7,9 +7,10 @@ import pytest
 import requests
 from django.core.management import call_command
 
-from connectors.bill import sandbox as bill_sandbox
 from portal.models import AuditEntry
-from syncs import demo, operations
+from sandbox import demo
+from sandbox.bill import simulator as bill_sandbox
+from syncs import operations
 from syncs.engine import run_integration
 from syncs.models import Integration, MappingRule, SyncRecord, SyncRun
 

@@ -3,8 +3,9 @@
 import requests
 from django.urls import reverse
 
-from connectors.bill import sandbox as bill_sandbox
-from syncs import demo, operations, reference
+from sandbox import demo
+from sandbox.bill import simulator as bill_sandbox
+from syncs import operations, reference
 from syncs.engine import run_integration
 from syncs.models import MappingRule, SyncRecord
 from tests.syncs.test_infor_to_bill import INVOICES, bill_org, integration  # noqa: F401 (fixture)

@@ -1,8 +1,8 @@
 """IFS Cloud → BILL as a whole integration: the pair contract, and what this pair adds to it (invoices marked as
 transferred in IFS, and contact edits made in BILL written back to IFS)."""
 
-from connectors.ifs import sandbox as ifs_sandbox
 from portal.models import AuditEntry
+from sandbox.ifs import simulator as ifs_sandbox
 from syncs.engine import run_integration
 from syncs.models import SyncRecord
 from tests.connectors.contracts.base import control

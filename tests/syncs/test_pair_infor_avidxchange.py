@@ -46,7 +46,7 @@ def integration(tenant, sandbox, monkeypatch):
 
 
 def avid(sandbox):
-    from connectors.avidxchange import sandbox as avid_sandbox
+    from sandbox.avidxchange import simulator as avid_sandbox
 
     return sandbox.simulators["avidxchange"].state()["companies"][avid_sandbox.COMPANY_ID]
 

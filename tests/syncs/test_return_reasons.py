@@ -8,10 +8,10 @@ import pytest
 from django.core.management import call_command
 from django_q.conf import Conf
 
-from connectors.avidxchange import demo
-from connectors.avidxchange import sandbox as avid_sandbox
 from connectors.models import Connection
 from portal.models import AuditEntry
+from sandbox.avidxchange import demo
+from sandbox.avidxchange import simulator as avid_sandbox
 from syncs.engine import run_integration
 from syncs.models import Integration, MappingRule, SyncRecord
 from tests.connectors.contracts.base import control, make_connection

@@ -5,8 +5,9 @@ import io
 
 from django.core.management import call_command
 
-from connectors.bill import sandbox as bill_sandbox
-from syncs import demo, reference
+from sandbox import demo
+from sandbox.bill import simulator as bill_sandbox
+from syncs import reference
 from syncs.engine import run_integration
 from syncs.models import MappingRule, SyncRecord
 from tests.syncs.test_infor_to_bill import integration  # noqa: F401 (fixture)

@@ -8,8 +8,8 @@ import pytest
 import requests
 from django.core.management import call_command
 
-from connectors.bill import sandbox as bill_sandbox
 from connectors.models import Connection
+from sandbox.bill import simulator as bill_sandbox
 from syncs.models import Integration, MappingRule, SyncRecord, VendorOwner
 from tests.conftest import run_in_processes
 

@@ -14,11 +14,11 @@ from django.apps import apps
 from django.urls import reverse
 
 from connectors import canonical
-from connectors.avidxchange import sandbox as avid_sandbox
 from connectors.avidxchange.system import MODE_FILES
-from connectors.bill import sandbox as bill_sandbox
 from connectors.models import Connection
 from portal.models import Tenant
+from sandbox.avidxchange import simulator as avid_sandbox
+from sandbox.bill import simulator as bill_sandbox
 from syncs.engine import run_integration
 from syncs.models import Integration, MappingRule, SyncRecord, SyncRun, VendorOwner
 from tests.connectors.contracts.base import control, make_connection

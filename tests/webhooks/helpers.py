@@ -8,8 +8,8 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.urls import reverse
 
-from connectors.bill import sandbox as bill_sandbox
 from connectors.models import Connection
+from sandbox.bill import simulator as bill_sandbox
 from webhooks.models import WebhookSubscription
 from webhooks.signature import sign
 

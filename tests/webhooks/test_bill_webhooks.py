@@ -5,8 +5,8 @@ import json
 from django.urls import reverse
 from django_q.models import OrmQ, Schedule
 
-from connectors.bill import sandbox as bill_sandbox
 from portal.models import AuditEntry
+from sandbox.bill import simulator as bill_sandbox
 from syncs.engine import run_integration
 from tests.webhooks.helpers import bills, control, event_body, post, state
 from webhooks import subscriptions

@@ -1,8 +1,8 @@
 import pytest
 
-from connectors.acumatica import sandbox as acumatica_sandbox
 from connectors.acumatica.system import RELEASE_PAYMENTS, SIGN_IN_OAUTH
 from connectors.models import Connection
+from sandbox.acumatica import simulator as acumatica_sandbox
 
 OPTIONS = {"endpoint": "Default", "version": "24.200.001", "api_users": "2", "release_payments": RELEASE_PAYMENTS}
 

@@ -11,13 +11,13 @@ import requests
 from django.utils import timezone
 
 from connectors import tokens
-from connectors.acumatica import sandbox as acumatica_sandbox
 from connectors.acumatica.client import AcumaticaClient
 from connectors.acumatica.system import HOLD_PAYMENTS, SIGN_IN_COOKIE
 from connectors.errors import AuthError, ConfigurationError, DataError, TransientError
 from connectors.models import ConnectionToken
 from connectors.records import Invoice, Payment, Supplier, Unreadable
 from portal.redaction import redact
+from sandbox.acumatica import simulator as acumatica_sandbox
 from tests.conftest import run_in_processes
 from tests.connectors.acumatica.conftest import make_acumatica_connection
 from tests.connectors.contracts.base import control

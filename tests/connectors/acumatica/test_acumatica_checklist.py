@@ -25,9 +25,9 @@ import requests
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from connectors.acumatica import sandbox as acumatica_sandbox
 from connectors.acumatica.system import SIGN_IN_COOKIE, client_id
 from connectors.errors import Deferred
+from sandbox.acumatica import simulator as acumatica_sandbox
 from tests.connectors.acumatica.conftest import make_acumatica_connection
 from tests.connectors.contracts.base import control
 

@@ -2,9 +2,9 @@
 
 from collections import Counter
 
-from connectors.acumatica import demo
 from connectors.models import Connection
 from connectors.records import Invoice, Supplier
+from sandbox.acumatica import demo
 
 
 def demo_connection(tenant, sandbox):

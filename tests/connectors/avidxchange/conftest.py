@@ -1,8 +1,8 @@
 import pytest
 
-from connectors.avidxchange import sandbox as avid_sandbox
 from connectors.avidxchange.system import MODE_API, MODE_FILES
 from connectors.models import Connection
+from sandbox.avidxchange import simulator as avid_sandbox
 
 
 def make_avidxchange_connection(tenant, url, name="AvidXchange", mode=MODE_API, folder="", options=None,

@@ -15,9 +15,9 @@ import requests
 
 from connectors import canonical
 from connectors.avidxchange import files
-from connectors.avidxchange import sandbox as avid_sandbox
 from connectors.errors import AuthError, ConfigurationError, DataError, TransientError
 from connectors.records import Dimension, Document, GlAccount, Payment, Unreadable, code_key
+from sandbox.avidxchange import simulator as avid_sandbox
 from tests.connectors.avidxchange.conftest import make_avidxchange_connection
 from tests.connectors.contracts.ap import coding, invoice_record
 

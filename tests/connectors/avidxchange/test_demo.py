@@ -3,8 +3,8 @@
 import requests
 from django_q.conf import Conf
 
-from connectors.avidxchange import demo
 from connectors.models import Connection
+from sandbox.avidxchange import demo
 from syncs.engine import run_integration
 from syncs.models import Integration, SyncRecord, SyncRun
 

@@ -7,9 +7,9 @@ import pytest
 
 from connectors import canonical
 from connectors.avidxchange import files
-from connectors.avidxchange import sandbox as avid_sandbox
 from connectors.errors import DataError
 from connectors.records import code_key
+from sandbox.avidxchange import simulator as avid_sandbox
 from tests.connectors.avidxchange.test_avidxchange import call, control, pay, to
 from tests.connectors.contracts.ap import coding, invoice_record
 

@@ -1,7 +1,7 @@
 import pytest
 
-from connectors.bill import sandbox as bill_sandbox
 from connectors.models import Connection
+from sandbox.bill import simulator as bill_sandbox
 
 
 def make_bill_connection(tenant, url, name="BILL", **overrides):

@@ -15,11 +15,11 @@ import requests
 from django.urls import reverse
 from django.utils import timezone
 
-from connectors.bill import sandbox as bill_sandbox
 from connectors.errors import ConfigurationError, DataError, Deferred
 from connectors.models import Connection
 from connectors.records import Address, Invoice, InvoiceLine, Supplier
-from connectors.sandbox import serve_in_thread
+from sandbox.bill import simulator as bill_sandbox
+from sandbox.hub import serve_in_thread
 from tests.connectors.bill.conftest import make_bill_connection
 
 

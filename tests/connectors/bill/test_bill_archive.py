@@ -15,9 +15,9 @@ import pytest
 import requests
 
 from connectors import capabilities as can
-from connectors.bill import sandbox as bill_sandbox
 from connectors.errors import DataError, NotFound
 from connectors.registry import get_system
+from sandbox.bill import simulator as bill_sandbox
 from tests.connectors.bill.test_bill_checklist import bill_error, call, control, login, make_bill, make_vendor, state
 
 

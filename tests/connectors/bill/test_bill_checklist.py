@@ -18,11 +18,11 @@ import requests
 from django.utils import timezone
 
 from connectors.bill import client as bill_client
-from connectors.bill import sandbox as bill_sandbox
 from connectors.bill.connector import BillConnector, payment_from_bill, vendor_key
 from connectors.errors import DataError, Deferred
 from connectors.models import RateWindow
 from connectors.records import Invoice, InvoiceLine, Payment, Supplier
+from sandbox.bill import simulator as bill_sandbox
 from tests.connectors.bill.conftest import make_bill_connection
 
 OTHER_ORG = "00802SANDBOXORG02"

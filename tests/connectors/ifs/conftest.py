@@ -1,7 +1,7 @@
 import pytest
 
-from connectors.ifs import sandbox as ifs_sandbox
 from connectors.models import Connection
+from sandbox.ifs import simulator as ifs_sandbox
 
 
 def make_ifs_connection(tenant, url, name="IFS", options=None, **credential_overrides):

@@ -11,11 +11,11 @@ from django.utils import timezone
 from connectors import canonical
 from connectors.errors import ConfigurationError, Conflict, DataError, Deferred, Locked, TransientError
 from connectors.ifs import projections as p
-from connectors.ifs import sandbox as ifs_sandbox
 from connectors.ifs.client import RENEW_BEFORE
 from connectors.models import ConnectionToken
 from connectors.records import Address, Invoice, Payment, Supplier, Unreadable
 from connectors.tokens import TokenStore
+from sandbox.ifs import simulator as ifs_sandbox
 from tests.connectors.ifs.conftest import make_ifs_connection
 
 HARBOR = canonical.SUPPLIERS[0]  # V1001, with an e-mail address and a phone number

@@ -12,8 +12,8 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from connectors.ifs import sandbox as ifs_sandbox
 from connectors.ifs.client import decode_etag
+from sandbox.ifs import simulator as ifs_sandbox
 
 ROOT = "/ifs/main/ifsapplications/projection/v1"
 SUPPLIERS = f"{ROOT}/SuppliersHandling.svc/SupplierInfoGeneralSet"

@@ -5,9 +5,9 @@ from datetime import date
 import pytest
 
 from connectors.errors import Locked
-from connectors.ifs import demo
 from connectors.models import Connection
 from connectors.records import Address, Invoice, Supplier
+from sandbox.ifs import demo
 
 TODAY = date(2026, 3, 2)
 

@@ -1,7 +1,7 @@
 import pytest
 
-from connectors.infor import sandbox as infor_sandbox
 from connectors.models import Connection
+from sandbox.infor import simulator as infor_sandbox
 
 
 def make_infor_connection(tenant, url, name="Infor", company=infor_sandbox.COMPANY, division="AAA", **overrides):

@@ -13,8 +13,8 @@ import requests
 from connectors import canonical
 from connectors.errors import NotFound, TransientError
 from connectors.infor import idm, m3
-from connectors.infor import sandbox as infor_sandbox
 from connectors.records import Payment
+from sandbox.infor import simulator as infor_sandbox
 from tests.connectors.infor.conftest import make_infor_connection
 
 PDF = b"%PDF-1.4 stand-in invoice image\n" * 100

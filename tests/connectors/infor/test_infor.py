@@ -7,8 +7,8 @@ from django.utils import timezone
 from connectors import tokens
 from connectors.errors import DataError
 from connectors.infor import m3
-from connectors.infor import sandbox as infor_sandbox
 from connectors.models import ConnectionToken
+from sandbox.infor import simulator as infor_sandbox
 from tests.connectors.contracts import ConnectorContract, ErpContract
 from tests.connectors.infor.conftest import make_infor_connection
 

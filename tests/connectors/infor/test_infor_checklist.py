@@ -17,9 +17,9 @@ import requests
 
 from connectors import canonical
 from connectors.infor import m3
-from connectors.infor import sandbox as infor_sandbox
 from connectors.infor.connector import postal_address
 from connectors.records import Address, Payment
+from sandbox.infor import simulator as infor_sandbox
 from tests.connectors.contracts.base import control
 
 

@@ -7,8 +7,8 @@ import pytest
 from connectors import canonical
 from connectors.errors import DataError
 from connectors.infor import m3
-from connectors.infor import sandbox as infor_sandbox
 from connectors.records import Payment
+from sandbox.infor import simulator as infor_sandbox
 from tests.connectors.contracts.base import control
 
 D = Decimal

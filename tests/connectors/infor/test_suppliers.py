@@ -12,8 +12,8 @@ import connectors.infor.connector as infor_connector
 from connectors import canonical
 from connectors.cursors import TIMESTAMP
 from connectors.infor import m3
-from connectors.infor.sandbox import MIError
 from connectors.records import Address, Supplier
+from sandbox.infor.simulator import MIError
 from syncs.engine import run_integration
 from syncs.models import Cursor, Integration, SyncRecord
 from tests.connectors.contracts.base import control, make_connection
@@ -176,7 +176,7 @@ def integration(tenant, sandbox, monkeypatch):
 
 
 def bill_vendors(sandbox):
-    from connectors.bill import sandbox as bill_sandbox
+    from sandbox.bill import simulator as bill_sandbox
 
     state = requests.get(f"{sandbox.url}/_control/state", params={"system": "bill"}, timeout=30).json()
     return {v["shortName"]: v for v in state["organizations"][bill_sandbox.ORG_ID]["vendors"]}

@@ -1,8 +1,8 @@
 import pytest
 
 from connectors.models import Connection
-from connectors.syspro import sandbox as syspro_sandbox
 from connectors.syspro import tables
+from sandbox.syspro import simulator as syspro_sandbox
 from tests.connectors.contracts.base import control
 
 

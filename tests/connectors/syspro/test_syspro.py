@@ -11,8 +11,9 @@ from connectors import canonical
 from connectors.errors import AuthError, ConfigurationError, DataError, TransientError
 from connectors.models import Connection
 from connectors.records import Invoice, OpenItem, Supplier
-from connectors.syspro import demo, tables
-from connectors.syspro import sandbox as syspro_sandbox
+from connectors.syspro import tables
+from sandbox.syspro import demo
+from sandbox.syspro import simulator as syspro_sandbox
 from tests.connectors.contracts.base import control
 from tests.connectors.syspro.conftest import make_syspro_connection, seed_suppliers
 

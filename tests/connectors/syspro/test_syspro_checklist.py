@@ -23,8 +23,8 @@ import pytest
 import requests
 
 from connectors.syspro import client as syspro_client
-from connectors.syspro import sandbox as syspro_sandbox
 from connectors.syspro import tables
+from sandbox.syspro import simulator as syspro_sandbox
 from tests.connectors.contracts.base import control
 from tests.connectors.syspro.conftest import make_syspro_connection
 

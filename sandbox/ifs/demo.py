@@ -12,7 +12,7 @@ from decimal import Decimal
 import requests
 
 from connectors.ifs import projections as p
-from connectors.ifs import sandbox as ifs_sandbox
+from sandbox.ifs import simulator as ifs_sandbox
 
 TENANT = ("ifs-demo", "Demo IFS Industries")
 INTEGRATION = "IFS → BILL"

@@ -19,7 +19,7 @@ from decimal import Decimal
 import requests
 
 from connectors.infor import idm, m3
-from connectors.infor import sandbox as infor_sandbox
+from sandbox.infor import simulator as infor_sandbox
 
 TENANT = ("avid-demo", "Demo Infor + AvidXchange")
 INTEGRATION = "Infor → AvidXchange"

@@ -18,9 +18,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from connectors import canonical
-from connectors.odata import ODataQueryError, apply_query
-from connectors.sandbox import BadRequest, Response, Simulator, public, route
 from connectors.syspro import tables
+from sandbox.hub import BadRequest, Response, Simulator, public, route
+from sandbox.odata import ODataQueryError, apply_query
 
 ENET_ROOT = "/SYSPROWCFService/Rest"
 ODATA_ROOT = "/odata"

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import requests
 
-from connectors.acumatica import sandbox as acumatica_sandbox
 from connectors.acumatica.system import RELEASE_PAYMENTS, SIGN_IN_OAUTH
+from sandbox.acumatica import simulator as acumatica_sandbox
 
 TENANT = ("acumatica-demo", "Demo Acumatica Distribution")
 INTEGRATION = "Acumatica → BILL"

@@ -50,8 +50,8 @@ from connectors.avidxchange.client import (
 )
 from connectors.avidxchange.system import DEFAULT_ATTACHMENT_MB
 from connectors.reversals import RETURN_CODE
-from connectors.sandbox import BadRequest, InFlight, Response, Simulator, route, stable_id
 from connectors.values import CENT, decimal_value
+from sandbox.hub import BadRequest, InFlight, Response, Simulator, route, stable_id
 
 COMPANY_ID = "AVX-SANDBOX"
 COMPANY_NAME = "Sandbox Manufacturing"

@@ -1,7 +1,7 @@
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from connectors.sandbox import QuietHandler, SandboxHub, ThreadingServer, wsgi_app
+from sandbox.hub import QuietHandler, SandboxHub, ThreadingServer, wsgi_app
 
 
 class Command(BaseCommand):

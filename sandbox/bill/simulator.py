@@ -39,7 +39,7 @@ from urllib.parse import urlparse
 import requests
 
 from connectors import canonical
-from connectors.sandbox import BadRequest, InFlight, Response, Simulator, public, route, stable_id
+from sandbox.hub import BadRequest, InFlight, Response, Simulator, public, route, stable_id
 
 DEV_KEY = "sandbox-dev-key"
 ORG_ID = "00801SANDBOXORG01"

@@ -27,8 +27,9 @@ from decimal import Decimal
 
 from connectors import canonical
 from connectors.acumatica import contract
-from connectors.odata import Dialect, ODataQueryError, apply_query
-from connectors.sandbox import BadRequest, InFlight, Response, Simulator, public, route, stable_uuid
+from connectors.odata import Dialect
+from sandbox.hub import BadRequest, InFlight, Response, Simulator, public, route, stable_uuid
+from sandbox.odata import ODataQueryError, apply_query
 
 TENANT = "MLC"
 USERNAME = "mlc-integration"

@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from connectors.sandbox import django_view, simulator_classes
+from sandbox.hub import django_view, simulator_classes
 
 # Resolved when the URLconf loads (Django's startup checks load it), so a declared simulator that does not
 # import stops the portal at start instead of failing on the first /sandbox/ request.

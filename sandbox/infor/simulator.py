@@ -24,7 +24,7 @@ from urllib.parse import unquote
 
 from connectors import canonical
 from connectors.infor import idm, m3
-from connectors.sandbox import BadRequest, Response, Simulator, public, route
+from sandbox.hub import BadRequest, Response, Simulator, public, route
 
 TENANT = "MLC_TST"
 CLIENT_ID = "MLC_TST~sandboxclient"

@@ -9,16 +9,17 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from connectors import capabilities as can
-from connectors.bill import sandbox as bill_sandbox
 from connectors.errors import ConnectorError
-from connectors.infor import sandbox as infor_sandbox
 from connectors.models import Connection
 from connectors.registry import get_system
 from portal import audit
 from portal.management.commands.bootstrap_ops_user import password_box
 from portal.models import Membership, Tenant
 from portal.roles import OPS_GROUP
-from syncs import demo, reference
+from sandbox import demo
+from sandbox.bill import simulator as bill_sandbox
+from sandbox.infor import simulator as infor_sandbox
+from syncs import reference
 from syncs.engine import run_integration
 from syncs.models import Cursor, Integration, MappingRule, SyncRecord
 from webhooks.subscriptions import subscribe

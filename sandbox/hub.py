@@ -34,7 +34,7 @@ STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",
                429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
                504: "Gateway Timeout"}
 
-logger = logging.getLogger("connectors.sandbox")
+logger = logging.getLogger("sandbox.hub")
 
 FAULT_KEYS = {"latency_ms", "error_rate", "rate_limit_rate", "timeout_rate", "session_expiry_rate",
               "conflict_rate", "timeout_seconds", "malformed_rate"}

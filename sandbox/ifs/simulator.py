@@ -8,7 +8,7 @@ ETag that is base64 of objid:objversion and changes on every write; updates and 
 If-Match (ODP_MISSING_PRECONDITION) and with a stale one (412); 423 for a locked row; 503 with Retry-After and
 MI_MODIFIED_ERROR after a deployment; ODP_DESERIALIZATION_ERROR for a body of the wrong types; POST answering
 201; $filter, $select, $orderby, $top, $skip and $count as the OData provider takes them (the server half of
-connectors/odata.py: unknown properties, operators IFS does not support, literals of the wrong type and
+sandbox/odata.py: unknown properties, operators IFS does not support, literals of the wrong type and
 malformed dates are refused); $expand refused for the one-to-many navigations modelled here.
 
 Where the documentation is silent the choice is marked UNCONFIRMED here and listed in docs/ASSUMPTIONS.md
@@ -24,10 +24,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import unquote
 
-from connectors import canonical, odata
+from connectors import canonical
 from connectors.ifs import projections as p
-from connectors.sandbox import BadRequest, Response, Simulator, public, route
 from connectors.values import decimal_value
+from sandbox import odata
+from sandbox.hub import BadRequest, Response, Simulator, public, route
 
 REALM = "mlc-sandbox"
 CLIENT_ID = "ml-connector"

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import requests
 
-from connectors.syspro import sandbox as syspro_sandbox
 from connectors.syspro import tables
+from sandbox.syspro import simulator as syspro_sandbox
 
 TENANT = ("syspro-demo", "Demo SYSPRO Foods")
 INTEGRATION = "SYSPRO → BILL"

@@ -125,9 +125,9 @@ def demo_modules():
     found = {}
     for system_id in SYSTEMS:
         try:
-            found[system_id] = importlib.import_module(f"connectors.{system_id}.demo")
+            found[system_id] = importlib.import_module(f"sandbox.{system_id}.demo")
         except ModuleNotFoundError as exc:
-            if exc.name != f"connectors.{system_id}.demo":
+            if exc.name != f"sandbox.{system_id}.demo":
                 raise
     return found
 
@@ -140,7 +140,7 @@ def bill_organization(slug):
 def seed_bill_organization(sandbox_url, org_id, module):
     """A BILL organization with the demo ERP's accounts and dimensions, and a user to sign in with. Returns
     {(kind, code): (BILL kind, BILL id)}."""
-    from connectors.bill import sandbox as bill_sandbox
+    from sandbox.bill import simulator as bill_sandbox
 
     requests.post(f"{sandbox_url}/_control/bill/account", timeout=30, json={
         "organizationId": org_id, "username": bill_sandbox.USERNAME, "password": bill_sandbox.PASSWORD}
