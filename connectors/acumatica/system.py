@@ -3,7 +3,7 @@ import re
 from django.core.exceptions import ValidationError
 
 from connectors import capabilities as can
-from connectors.base import ERP, Field, System
+from connectors.spec import ERP, Field, System
 
 SIGN_IN_OAUTH = "oauth"
 SIGN_IN_COOKIE = "cookie"

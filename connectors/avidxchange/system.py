@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError
 
 from connectors import capabilities as can
-from connectors.base import AP, Field, System
+from connectors.spec import AP, Field, System
 
 MODE_API = "api"
 MODE_FILES = "files"

@@ -1,8 +1,8 @@
 from django.core.exceptions import ValidationError
 
 from connectors import capabilities as can
-from connectors.base import ERP, Field, System
 from connectors.ifs.projections import DEFAULT_CODE_PARTS, validate_code_parts, validate_overrides
+from connectors.spec import ERP, Field, System
 
 # UNCONFIRMED (F7): IFS publishes no request limit. What every worker together sends to one IFS instance in a
 # minute unless the connection's "calls_per_minute" option says otherwise.

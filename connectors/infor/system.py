@@ -3,9 +3,9 @@ import json
 from django.core.exceptions import ValidationError
 
 from connectors import capabilities as can
-from connectors.base import ERP, Field, System
 from connectors.http import url_problem
 from connectors.infor import idm
+from connectors.spec import ERP, Field, System
 
 # The keys of a backend-service .ionapi file that the connector needs (others are kept as they are).
 IONAPI_REQUIRED = ("ti", "ci", "cs", "iu", "pu", "ot", "saak", "sask")

@@ -1,5 +1,5 @@
 from connectors import capabilities as can
-from connectors.base import ERP, Field, System
+from connectors.spec import ERP, Field, System
 
 SYSTEM = System(
     id="syspro",

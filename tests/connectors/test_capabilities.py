@@ -3,8 +3,9 @@
 import pytest
 
 from connectors import capabilities as can
-from connectors.base import AP, ERP, ApConnector, Connector, ErpConnector, Field, System
+from connectors.base import ApConnector, Connector, ErpConnector
 from connectors.registry import SYSTEMS
+from connectors.spec import AP, ERP, Field, System
 
 # A built system may declare a capability only if its connector itself defines a method behind it.
 BACKED_BY = {

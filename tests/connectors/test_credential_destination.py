@@ -15,12 +15,12 @@ import urllib3.util.connection
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from connectors.base import https_url
 from connectors.bill.connector import BillConnector
 from connectors.errors import AuthError, ConfigurationError, TransientError
 from connectors.health import check_connection
 from connectors.http import HttpClient
 from connectors.models import Connection, ConnectionToken
+from connectors.spec import https_url
 from portal.models import AuditEntry
 from sandbox.bill import simulator as bill_sandbox
 from sandbox.syspro import simulator as syspro_sandbox

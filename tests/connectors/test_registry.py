@@ -9,9 +9,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.utils.module_loading import import_string
 
-from connectors.base import NotBuilt
 from connectors.errors import ConfigurationError
 from connectors.registry import SYSTEMS
+from connectors.spec import NotBuilt
 from sandbox import hub
 from sandbox.hub import SandboxHub
 
