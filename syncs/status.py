@@ -177,7 +177,6 @@ class Lineage:
     bill: SyncRecord | None
     payments: list
     entries: dict  # record pk -> [AuditEntry]
-    bill_url: str = ""
     vendor: SyncRecord | None = None  # the supplier's row, where the bill names its supplier
 
 
@@ -197,15 +196,6 @@ def payments_of(bill):
         return []
     return list(SyncRecord.objects.filter(integration=bill.integration_id, object_type="payment",
                                           source_id__endswith=f":{bill.target_id}").order_by("created_at")[:50])
-
-
-def record_url(connection, kind, object_id):
-    """A link to the object in the remote system's own screens, where its System declares a pattern for that
-    kind (System.extra["record_urls"][kind], formatted with id and base_url); else ""."""
-    pattern = (connection.spec.extra.get("record_urls") or {}).get(kind)
-    if not pattern or not object_id:
-        return ""
-    return pattern.format(id=object_id, base_url=connection.base_url.rstrip("/"))
 
 
 def vendor_of(bill):
@@ -229,5 +219,4 @@ def lineage(record):
                                             object_id__in=[str(r.pk) for r in chain])
                   .order_by("created_at", "id")[:500]):
         entries[int(entry.object_id)].append(entry)
-    url = record_url(record.integration.target, "bill", bill.target_id) if bill is not None else ""
-    return Lineage(record, bill, payments, dict(entries), url, vendor)
+    return Lineage(record, bill, payments, dict(entries), vendor)

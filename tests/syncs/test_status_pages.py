@@ -154,15 +154,6 @@ def test_a_reversed_payment_says_reversed_not_paid(client, w):
     assert "Reversed" in html and "Paid on" not in html
 
 
-def test_bill_links_to_the_ap_platform_only_where_the_system_gives_a_pattern(client, w, monkeypatch):
-    html = page(client, w.finance, reverse("status:record", args=[w.bills[0].pk]))
-    assert f"<code>{w.bills[0].target_id}</code>" in html
-    spec = w.mine.target.spec
-    monkeypatch.setitem(spec.extra, "record_urls", {"bill": "{base_url}/bills/{id}"})
-    html = page(client, w.finance, reverse("status:record", args=[w.bills[0].pk]))
-    assert f'href="https://ap.invalid/connect/bills/{w.bills[0].target_id}"' in html
-
-
 def test_a_superuser_reads_every_tenant_and_staff_only_their_own(client, w):
     root = get_user_model().objects.create_superuser("root", password="pw-0123456789")
     html = page(client, root, reverse("status:home"))
