@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import requests
 from django.db import connection as db_connection
 
 from portal.models import Tenant
@@ -66,12 +67,36 @@ def sandbox_server(sandbox_hub):
     server.shutdown()
 
 
+class Sandbox:
+    """The test session's hub, with its controls called over HTTP as the demo and the benches call them."""
+
+    def __init__(self, hub, url):
+        self.hub = hub
+        self.url = url
+
+    def __getattr__(self, name):
+        return getattr(self.hub, name)
+
+    def control(self, path, payload=None):
+        """POST /_control/<path>: a simulator's action (`bill/pay`) or the hub's (`faults`, `clock`)."""
+        response = requests.post(f"{self.url}/_control/{path}", json=payload or {}, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def state(self, system):
+        """One simulator's whole state, as GET /_control/state?system=<id> answers it."""
+        response = requests.get(f"{self.url}/_control/state", params={"system": system}, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
 @pytest.fixture
 def sandbox(sandbox_hub, sandbox_server):
-    """The simulators behind real HTTP, reset before each test. `.url` is their base address."""
+    """The simulators behind real HTTP, reset before each test: `.url` is their base address, `.control()`
+    and `.state()` their controls; anything else is the hub's."""
     sandbox_hub.reset()
     sandbox_hub.url = sandbox_server
-    yield sandbox_hub
+    yield Sandbox(sandbox_hub, sandbox_server)
     sandbox_hub.reset()
 
 
