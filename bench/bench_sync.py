@@ -85,9 +85,9 @@ def main():
     from django.db import connection
 
     from connectors.models import Connection
-    from sandbox import demo
     from sandbox.bill import simulator as bill_sandbox
     from sandbox.hub import SandboxHub, serve_in_thread, wsgi_app
+    from sandbox.infor import demo
     from syncs.engine import run_integration
     from syncs.models import Integration, MappingRule, SyncRecord
 

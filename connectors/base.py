@@ -1,10 +1,15 @@
-"""The contracts a system's connector fulfils: Connector, and ErpConnector or ApConnector by its kind.
+"""The contracts a system fulfils: Connector, and ErpConnector or ApConnector by its kind; and, for a system that
+pushes events, WebhookReceiver.
 
 What a system declares (System, Field) is connectors/spec.py."""
 
 import logging
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from connectors.http import HttpClient
+from connectors.tokens import TokenStore
+from portal.fields import Undecryptable
 
 logger = logging.getLogger("connectors")
 
@@ -41,8 +46,6 @@ class Connector:
 
     def forget_token(self):
         """Drop the cached session or token (the credentials changed). Systems that can revoke do so."""
-        from connectors.tokens import TokenStore
-
         TokenStore(self.connection).clear()
 
     def http_clients(self):
@@ -187,4 +190,124 @@ class ApConnector(Connector):
         """ARCHIVES_BILLS: archive the bill so it cannot be paid (ops decide it, for a bill whose invoice the ERP held
         after it was sent). Archiving an archived bill changes nothing. Returns the platform's words for what it
         did; raises the RecordError that refused it (a bill paid, or being paid)."""
+        raise NotImplementedError
+
+
+# --- webhooks ---------------------------------------------------------------------------------------------
+# Why a webhook request was refused. The webhooks floor keeps one example of each kind per subscription and hour,
+# so the kinds are few and said in words a person reading the admin understands.
+MISSING_SIGNATURE = "missing_signature"
+NO_KEY = "no_key"
+UNDECRYPTABLE_KEY = "undecryptable_key"
+UNREADABLE_BODY = "unreadable_body"
+TOO_LARGE = "too_large"
+BAD_SIGNATURE = "bad_signature"
+NOT_AN_EVENT = "not_an_event"
+REFUSALS = [(MISSING_SIGNATURE, "Signature header missing"), (NO_KEY, "No security key stored"),
+            (UNDECRYPTABLE_KEY, "Security key cannot be decrypted"), (UNREADABLE_BODY, "Body unreadable"),
+            (TOO_LARGE, "Body too large"), (BAD_SIGNATURE, "Signature does not match"),
+            (NOT_AN_EVENT, "Signed, but not an event of the system")]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A webhook request refused: one of the kinds above, the reason in words (sent back to the sender and kept
+    as evidence: never a secret), and the HTTP status it is answered with."""
+
+    kind: str
+    reason: str
+    status: int = 401
+
+
+@dataclass(frozen=True)
+class RemoteEvent:
+    """One event a system pushed, in terms every system shares.
+
+    raw is the event's own text, which is what is stored: parse(raw) gives this event back. data is the same
+    event parsed, in the system's own shape, for its receiver to read. object_ids name what the event is about
+    by kind ({"payment": ("stp…",), "bill": ("00n…",)}); occurred_at is when it happened, when the event says."""
+
+    event_id: str
+    type: str
+    raw: str
+    data: dict = field(repr=False)
+    object_ids: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PaymentFailed:
+    """What a failed-payment event means: the platform could not pay these bills, for this reason."""
+
+    bill_ids: tuple[str, ...]
+    reason: str
+
+
+class WebhookReceiver:
+    """What a system that pushes events implements, so that webhooks/ (storage, refusal counting, the body limit,
+    queueing, the admin, the endpoint /webhooks/<system>/<subscription id>/) stays the same for every system.
+
+    A System names its receiver (System.webhook_receiver_class_path). Receivers hold no state: the webhooks floor
+    passes each method the stored subscription (webhooks.models.WebhookSubscription: remote_id, security_key,
+    notification_url) or an open connector of the connection. Every remote call goes through the connector, so
+    the system's limits, sessions and error classes apply to them as to any other call."""
+
+    # The event types subscribed to, as the system names them.
+    events = ()
+    # The request header that carries the signature (for the default refuse_unread).
+    signature_header = ""
+
+    # --- the endpoint: no remote call may be made here -------------------------------------------------------
+    def refuse_unread(self, headers, subscription):
+        """The Refusal the headers alone call for, decided before a byte of the body is read (an unsigned flood
+        must not cost a read each); None to read the body. The default suits a system that signs each body with
+        the subscription's security key in `signature_header`."""
+        if not headers.get(self.signature_header):
+            return Refusal(MISSING_SIGNATURE, f"Missing {self.signature_header} header.")
+        key = subscription.security_key
+        if not key:
+            return Refusal(NO_KEY, "The subscription has no security key; subscribe again or rotate the key.")
+        if isinstance(key, Undecryptable):
+            return Refusal(UNDECRYPTABLE_KEY, "The subscription's security key cannot be decrypted here.")
+        return None
+
+    def verify(self, body, headers, subscription):
+        """None when the body (bytes) is the system's, signed for this subscription; otherwise the Refusal.
+        headers, here and in refuse_unread, are the request's (case-insensitive: request.headers)."""
+        raise NotImplementedError
+
+    def parse(self, body):
+        """The events (RemoteEvent) in a verified body (bytes, or the text stored for one event). Raises ValueError
+        (UnicodeDecodeError and JSON errors are ValueErrors) when the body holds no event: the endpoint refuses it."""
+        raise NotImplementedError
+
+    # --- the task that processes a stored event ---------------------------------------------------------------
+    def meaning(self, event, connection):
+        """What the event means to ml-connector: a records.Payment (a payment changed: its state and each bill's
+        share), a PaymentFailed, or None for an event type it does not use. May call the system through
+        `connection` (to read a payment again); raises DataError naming the field that does not parse."""
+        raise NotImplementedError
+
+    # --- the subscription, on the system's side ----------------------------------------------------------------
+    def subscribe(self, connector, name, notification_url, idempotency_key):
+        """Have the system post `events` to notification_url; returns (remote id, security key). The same
+        idempotency_key (the local row's id) on a repeat after a crash must not make a second subscription."""
+        raise NotImplementedError
+
+    def check(self, connector, remote_id):
+        """True when the system has the subscription and delivers to it; False when it has disabled it; None
+        when it no longer has it."""
+        raise NotImplementedError
+
+    def enable(self, connector, remote_id):
+        """Enable a subscription the system disabled (after failed deliveries)."""
+        raise NotImplementedError
+
+    def rotate_key(self, connector, remote_id):
+        """Have the system sign with a new security key from now on; returns the key."""
+        raise NotImplementedError
+
+    def history(self, connector, remote_id):
+        """The events the system kept for the subscription, delivered or not, for catching up on those that never
+        reached us: each a RemoteEvent, or records.Unreadable for an item that holds no readable event."""
         raise NotImplementedError

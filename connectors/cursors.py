@@ -102,7 +102,6 @@ class Token:
 
 
 TIMESTAMP, ROWVERSION, TOKEN = Timestamp(), RowVersion(), Token()
-TYPES = {t.name: t for t in (TIMESTAMP, ROWVERSION, TOKEN)}
 
 
 def newer(kind, current, candidate):

@@ -6,7 +6,7 @@ or a field the system declares a destination), the form asks for them again."""
 from django import forms
 from django.core.exceptions import ValidationError
 
-from connectors.http import shown_url
+from connectors.addresses import shown_url
 from connectors.models import Connection
 from connectors.registry import SYSTEMS, get_system
 from portal import audit

@@ -25,6 +25,7 @@ from django.db import DatabaseError, IntegrityError, OperationalError, connectio
 from django.db.models import F
 
 from connectors.errors import Deferred, TransientError
+from connectors.models import RateWindow
 
 
 def _key_hash(key):
@@ -214,8 +215,6 @@ def _count_in_window(RateWindow, key, limit, window):
 def take_rate_token(key, limit, period_seconds, *, max_wait=30.0, clock=time.time, sleep=time.sleep):
     """Count one call against `limit` per `period_seconds` for `key`, waiting for the next window if
     the current one is full. A wait longer than `max_wait` defers the work instead of holding a worker."""
-    from connectors.models import RateWindow
-
     refusals = 0
     while True:
         now = clock()

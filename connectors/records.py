@@ -35,7 +35,6 @@ class GlAccount:
     name: str
     id: str = ""  # the system's own id where it differs from the code (BILL 0ca…)
     active: bool = True
-    account_type: str = ""
 
 
 @dataclass(frozen=True)

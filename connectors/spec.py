@@ -1,7 +1,8 @@
 """What every external system declares: its kind, connection fields, capabilities and where it may be reached.
 
-A declaration imports no connector: `System.connector_class` resolves the connector only when a connection
-is used, so the registry, the forms and the admin can list a system whose connector does not import."""
+A declaration imports no connector: `System.connector_class` resolves the connector (and `webhook_receiver` the
+webhook receiver) only when a connection is used, so the registry, the forms and the admin can list a system whose
+connector does not import."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,9 +12,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
 
-from connectors.capabilities import AP_CAPABILITIES, CAPABILITY_PHRASES, ERP_CAPABILITIES
+from connectors.addresses import url_problem
+from connectors.capabilities import AP_CAPABILITIES, CAPABILITY_PHRASES, ERP_CAPABILITIES, PAYMENTS_BY_WEBHOOK
 from connectors.errors import ConfigurationError
-from connectors.http import url_problem
 
 ERP = "erp"
 AP = "ap"
@@ -79,6 +80,8 @@ class System:
     connector_class_path: str = ""
     # The Simulator subclass the sandbox serves under /<id>/; blank while the system has none.
     simulator_class_path: str = ""
+    # The connectors.base.WebhookReceiver subclass of a system that pushes events; blank when it pushes none.
+    webhook_receiver_class_path: str = ""
     # Names from connectors.capabilities: what the connector does today, or, while the system is not
     # built, what it is planned to do.
     capabilities: frozenset[str] = frozenset()
@@ -97,6 +100,9 @@ class System:
         if wrong:
             raise ValueError(f"System {self.id!r} declares {', '.join(sorted(wrong))}, which is not a capability of "
                              f"an {dict(KINDS)[self.kind]} (see connectors/capabilities.py).")
+        if PAYMENTS_BY_WEBHOOK in self.capabilities and not self.webhook_receiver_class_path:
+            raise ValueError(f"System {self.id!r} declares that payments arrive by webhook but names no webhook "
+                             "receiver (webhook_receiver_class_path).")
 
     @property
     def is_erp(self):
@@ -171,6 +177,12 @@ class System:
             raise NotBuilt(f"{self.label} is not built yet: ml-connector has no connector for it, so this "
                            f"connection cannot be used ({exc}).") from exc
 
+    def webhook_receiver(self):
+        """The system's WebhookReceiver, or None when it pushes no events."""
+        if not self.webhook_receiver_class_path:
+            return None
+        return import_string(self.webhook_receiver_class_path)()
+
     def clean_field(self, f, value):
         """Validate one submitted value; return the dict of stored keys it contributes."""
         value = value.strip() if isinstance(value, str) else value
@@ -184,7 +196,7 @@ class System:
 
 
 def https_url(value):
-    """Form validator of every address credentials are sent to (connectors.http.url_problem says the rules)."""
+    """Form validator of every address credentials are sent to (connectors.addresses.url_problem says the rules)."""
     problem = url_problem(value)
     if problem:
         raise ValidationError(problem)

@@ -12,10 +12,12 @@ import json
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
 
+from connectors.errors import TransientError
 from connectors.models import ConnectionToken
 from portal.fields import CredentialsUnreadable, Undecryptable
 from portal.redaction import register_secret
@@ -29,6 +31,31 @@ class Token:
 
     def fresh(self, now, leeway):
         return self.expires_at is None or self.expires_at - leeway > now
+
+
+class Granted(NamedTuple):
+    """What an OAuth 2.0 token endpoint granted: the access token, its lifetime in seconds, and what a later
+    sign-in may use (the refresh token, when one came)."""
+
+    value: str
+    lifetime: int
+    extra: dict
+
+
+def token_from_response(response, system):
+    """The grant in a token endpoint's successful answer (RFC 6749 section 5.1), for every system that signs in
+    with OAuth. An answer without a usable token is the endpoint's fault, not the credentials': a TransientError,
+    named by `system` ("Infor"), that never quotes the answer (it may hold a token)."""
+    try:
+        body = response.json()
+        value, lifetime = body["access_token"], int(body["expires_in"])
+    except (ValueError, KeyError, TypeError):
+        value, lifetime = None, 0
+    if not isinstance(value, str) or not value or lifetime <= 0:
+        raise TransientError(f"{system}'s token endpoint answered without a usable access token (a non-empty "
+                             "access_token and a positive expires_in).")
+    refresh = body.get("refresh_token")
+    return Granted(value, lifetime, {"refresh_token": refresh} if refresh else {})
 
 
 def refresh_leeway(lifetime_seconds):

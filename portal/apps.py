@@ -14,7 +14,8 @@ class PortalConfig(AppConfig):
 
         pre_enqueue.connect(jobs.refuse_foreign_task, dispatch_uid="portal-task-allow-list")
         pre_save.connect(jobs.refuse_foreign_schedule, sender=Schedule, dispatch_uid="portal-schedule-allow-list")
-        # post_migrate is sent once per app, in INSTALLED_APPS order, each app's permissions created just
-        # before: by the last app's signal every permission the group needs exists.
-        last_app = list(self.apps.get_app_configs())[-1]
+        # post_migrate is sent once per app with models, in INSTALLED_APPS order, each app's permissions
+        # created just before: by the last such app's signal every permission the group needs exists. An app
+        # without models (the sandbox) is never sent it.
+        last_app = [app for app in self.apps.get_app_configs() if app.models_module][-1]
         post_migrate.connect(roles.sync_ops_group, sender=last_app, dispatch_uid="portal-ops-group")

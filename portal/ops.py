@@ -29,7 +29,7 @@ from django_q.status import Stat
 from connectors import health
 from portal.models import AuditEntry
 from syncs import alerts, status
-from syncs.models import SyncRecord, SyncRun
+from syncs.models import RunStatus, SyncRecord, SyncRun
 from webhooks.models import WebhookEvent, WebhookSubscription
 
 logger = logging.getLogger("portal.ops")
@@ -130,7 +130,7 @@ def metrics(request):
                .annotate(calls=counter_sum("api_calls")))
     pairs = list(by_pair)
     failed = {(r["integration__source__system"], r["integration__target__system"]): r["n"] for r in
-              SyncRun.objects.filter(dry_run=False, status__in=[SyncRun.FAILED, SyncRun.DEFERRED]).order_by()
+              SyncRun.objects.filter(dry_run=False, status__in=[RunStatus.FAILED, RunStatus.DEFERRED]).order_by()
               .values("integration__source__system", "integration__target__system").annotate(n=Count("pk"))}
     calls = {}
     for row in pairs:

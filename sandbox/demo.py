@@ -1,119 +1,49 @@
-"""The demo: a tenant with Infor → BILL against the simulators, with data at a realistic volume and
-the problems real customers have (an unmapped GL account, a supplier without a tax id, an invoice
-whose lines do not add up)."""
+"""What every demo shares: finding the demo modules, and the BILL organization a demo shown with BILL gets.
+
+A system has a demo tenant when its folder has a `demo` module (`sandbox/<system id>/demo.py`, the system being
+in the registry); `seed_demo` finds every one by that name and sets each up the same way, and
+`seed_demo --only <system id>` picks one. The Infor → BILL demo of the README is `sandbox/infor/demo.py`.
+
+A demo module gives:
+- TENANT: (slug, name) of its demo tenant. The ops user `demo-ops` is a member of every demo tenant.
+- INTEGRATION: the name of its integration, which runs every minute; unique among the demos.
+- seed(sandbox_url): loads the demo data, with its problems, into the simulators served at `sandbox_url`.
+  Called only when the data is not there yet (after a restart the simulators are empty); the integration's
+  ledger (records and cursors) is then emptied, since it describes objects that no longer exist.
+- connection(sandbox_url): this system's connection, {"base_url", "credentials", "options"}, and "name" if it
+  is not the system's label without its parenthesis and " (sandbox)", e.g. "BILL (sandbox)".
+- PARTNER: the system at the other end, "bill" unless given.
+  With BILL the module's system is the source (an ERP), and the demo gets a BILL organization of its own,
+  loaded from:
+  - GL_ACCOUNTS: [(code, name)], the chart of accounts, the same in both systems;
+  - DIMENSIONS: [(kind, code, name)], kind one of BILL_DIMENSIONS' keys, each a BILL department, location or
+    accounting class named "<code> <name>" (BILL has no subaccounts or projects: they become classes);
+  - UNMAPPED: {(kind, code)}, the codes left without a mapping rule, the demo's unmapped-code problem; a
+    proposed rule for one, not confirmed, is removed on every seed, so the problem shows again;
+  - BILL_ORGANIZATION, optional: the BILL simulator organization to use instead of one of its own
+    (bill_organization() of TENANT's slug). Whether that organization has a chart of accounts says whether
+    the demo is loaded already.
+  With another partner the module's system is the target (an AP platform) and the partner the source; it gives
+  partner_connection(sandbox_url), the partner's connection in the same shape, and seeded(sandbox_url),
+  whether seed() has loaded the data already.
+- INTEGRATION_OPTIONS, optional: the options the integration is created with ({} unless given).
+- FINANCE_USER, optional: the username of a finance user of its tenant (the status page only).
+- pay(sandbox_url), optional: for a story that needs payments. When seed() has just loaded the data, the
+  integration runs once and pay() then has the AP platform pay some of the bills it made; the scheduled runs
+  bring the payments back.
+- WALKTHROUGH, optional: what to try, in words, for people; seed_demo does not read it.
+
+Nothing in a demo module says how payments come back: a target whose system declares payments by webhook
+(capabilities.PAYMENTS_BY_WEBHOOK) gets a webhook subscription on every seed, and polling stays the fallback.
+"""
 
 import importlib
-import random
-from datetime import date, timedelta
-from decimal import Decimal
 
 import requests
 
-from connectors.infor import m3
 from connectors.registry import SYSTEMS
+from sandbox.bill import simulator as bill_sandbox
 
-WORDS = ["Acme", "Summit", "Pioneer", "Harbor", "Granite", "Cedar", "Atlas", "Beacon", "Crescent", "Delta",
-         "Evergreen", "Frontier", "Keystone", "Liberty", "Meridian", "Northwind", "Orchard", "Prairie", "Quarry",
-         "Redwood", "Sterling", "Tidewater", "Union", "Vanguard", "Westfield"]
-TRADES = ["Paper", "Logistics", "Electric", "Packaging", "Metals", "Office Supply", "Freight", "Tooling",
-          "Janitorial", "Plastics", "Chemicals", "IT Services"]
-STATES = [("TX", "Austin", "78701"), ("IL", "Chicago", "60601"), ("GA", "Atlanta", "30303"),
-          ("OH", "Columbus", "43215"), ("WA", "Seattle", "98101")]
-GL_ACCOUNTS = [("6000", "Raw materials"), ("6010", "Packaging"), ("6020", "Freight in"), ("6030", "Utilities"),
-               ("6040", "Office supplies"), ("6050", "Repairs and maintenance"), ("6060", "IT services"),
-               ("6070", "Janitorial"), ("6080", "Tooling"), ("6090", "Professional fees"),
-               ("6999", "Miscellaneous expense")]
-UNMAPPED_ACCOUNT = "6999"
-DEPARTMENTS = [("100", "Operations"), ("200", "Sales"), ("300", "Administration")]
-SUPPLIER_WITHOUT_TAX_ID = "S10007"
-GL_NAMES = dict(GL_ACCOUNTS)
-DEPARTMENT_NAMES = dict(DEPARTMENTS)
-UNBALANCED_INVOICE = "INV-200017"
-UNMAPPED_INVOICE = "INV-200031"
-SUPPLIERS = 300
-INVOICES = 400
-
-
-def infor_data(today=None, seed=42, invoices=INVOICES):
-    """Suppliers, GL accounts and approved invoices for the Infor simulator (M3 field names). The
-    benchmarks ask for more invoices; the demo and the tests take the default."""
-    count = invoices
-    rng = random.Random(seed)
-    today = today or date.today()
-    suppliers = []
-    for n in range(SUPPLIERS):
-        suno = f"S{10001 + n}"
-        state, town, postal = rng.choice(STATES)
-        tax_id = f"{rng.randint(10, 99)}-{rng.randint(1000000, 9999999)}"
-        suppliers.append({"SUNO": suno, "SUNM": f"{rng.choice(WORDS)} {rng.choice(TRADES)} {n + 1}",
-                          "TINO": "" if suno == SUPPLIER_WITHOUT_TAX_ID else tax_id,
-                          "CUCD": "USD", "CSCD": "US", "ADR1": f"{rng.randint(1, 9999)} Main St", "TOWN": town,
-                          "ECAR": state, "PONO": postal, "STAT": "20"})
-    accounts = [{"AITP": m3.ACCOUNT_DIMENSION, "AITM": code, "TX40": name} for code, name in GL_ACCOUNTS]
-    accounts += [{"AITP": m3.DEPARTMENT_DIMENSION, "AITM": code, "TX40": name} for code, name in DEPARTMENTS]
-    mapped = [code for code, _ in GL_ACCOUNTS if code != UNMAPPED_ACCOUNT]
-    invoices = []
-    for n in range(count):
-        number = f"INV-{200001 + n}"
-        invoice_date = today - timedelta(days=rng.randint(1, 30))
-        lines, total = [], Decimal("0.00")
-        for line_no in range(1, rng.randint(1, 3) + 1):
-            amount = Decimal(rng.randint(2000, 500000)) / 100
-            account = UNMAPPED_ACCOUNT if number == UNMAPPED_INVOICE and line_no == 1 else rng.choice(mapped)
-            lines.append({"LINO": line_no, m3.ACCOUNT_FIELD: account, m3.DEPARTMENT_FIELD: rng.choice(DEPARTMENTS)[0],
-                          "LNAM": str(amount),
-                          "LNDE": f"{dict(GL_ACCOUNTS)[account]} {line_no}",
-                          "PUNO": f"PO{rng.randint(100000, 999999)}" if rng.random() < 0.4 else ""})
-            total += amount
-        if number == UNBALANCED_INVOICE:
-            total += Decimal("100.00")
-        supplier = suppliers[rng.randrange(SUPPLIERS)]["SUNO"] if n % 37 else SUPPLIER_WITHOUT_TAX_ID
-        invoices.append({"DIVI": "AAA", "YEA4": invoice_date.year, "JRNO": 5000 + n // 100, "JSNO": n % 100 + 1,
-                         "SPYN": "", "SUNO": supplier,
-                         "SINO": number, "IVDT": invoice_date.strftime("%Y%m%d"),
-                         "DUDT": (invoice_date + timedelta(days=30)).strftime("%Y%m%d"), "CUCD": "USD",
-                         "CUAM": str(total), "APRV": "1", "lines": lines})
-    return {"suppliers": suppliers, "accounts": accounts, "invoices": invoices}
-
-
-def bill_data():
-    return {"chart_of_accounts": [{"name": name, "account": {"type": "EXPENSE", "number": code}}
-                                  for code, name in GL_ACCOUNTS],
-            "departments": [{"name": name} for _, name in DEPARTMENTS]}
-
-
-def sandbox_seeded(sandbox_url, organization_id):
-    state = requests.get(f"{sandbox_url}/_control/state", params={"system": "bill"}, timeout=30).json()
-    return bool(state["organizations"].get(organization_id, {}).get("chart-of-accounts"))
-
-
-def seed_sandboxes(sandbox_url, invoices=INVOICES):
-    """Load the demo data into fresh simulators; return BILL's ids: {"gl": {code: id}, "departments": {...}}."""
-    for system, payload in (("infor", infor_data(invoices=invoices)), ("bill", bill_data())):
-        response = requests.post(f"{sandbox_url}/_control/{system}/seed", json=payload, timeout=60)
-        response.raise_for_status()
-        if system == "bill":
-            created = response.json()
-    return bill_ids(created["chart-of-accounts"], created["departments"])
-
-
-def bill_ids(accounts, departments):
-    names = dict((name, code) for code, name in DEPARTMENTS)
-    return {"gl": {a["account"]["number"]: a["id"] for a in accounts},
-            "departments": {names[d["name"]]: d["id"] for d in departments if d["name"] in names}}
-
-
-def bill_ids_from_state(sandbox_url, organization_id):
-    org = requests.get(f"{sandbox_url}/_control/state", params={"system": "bill"}, timeout=30).json()[
-        "organizations"][organization_id]
-    return bill_ids(org["chart-of-accounts"], org["departments"])
-
-
-# --- the other systems' demo tenants -----------------------------------------------------------------------
-# A system adds a demo tenant by a `demo` module in its folder (connectors/<id>/demo.py): TENANT (slug, name),
-# INTEGRATION (its name), seed(sandbox_url), connection(sandbox_url), and, for an ERP shown with BILL,
-# GL_ACCOUNTS, DIMENSIONS and UNMAPPED, which become a BILL organization of its own and the mapping rules;
-# an AP platform's demo names its ERP as PARTNER and gives partner_connection(sandbox_url).
 # BILL has no subaccounts or projects: those dimensions are carried as accounting classes.
 BILL_DIMENSIONS = {"department": "departments", "location": "locations", "class": "accounting_classes",
                    "subaccount": "accounting_classes", "project": "accounting_classes"}
@@ -121,7 +51,7 @@ BILL_KINDS = {"departments": "department", "locations": "location", "accounting-
 
 
 def demo_modules():
-    """{system id: its demo module} for every system in the registry that has one."""
+    """{system id: its demo module} for every system in the registry that has one, in the registry's order."""
     found = {}
     for system_id in SYSTEMS:
         try:
@@ -137,14 +67,18 @@ def bill_organization(slug):
     return ("008" + "".join(c for c in slug.upper() if c.isalnum()) + "0" * 14)[:17]
 
 
+def bill_organization_seeded(sandbox_url, org_id):
+    state = requests.get(f"{sandbox_url}/_control/state", params={"system": "bill"}, timeout=30).json()
+    return bool(state["organizations"].get(org_id, {}).get("chart-of-accounts"))
+
+
 def seed_bill_organization(sandbox_url, org_id, module):
     """A BILL organization with the demo ERP's accounts and dimensions, and a user to sign in with. Returns
     {(kind, code): (BILL kind, BILL id)}."""
-    from sandbox.bill import simulator as bill_sandbox
-
-    requests.post(f"{sandbox_url}/_control/bill/account", timeout=30, json={
-        "organizationId": org_id, "username": bill_sandbox.USERNAME, "password": bill_sandbox.PASSWORD}
-    ).raise_for_status()
+    if org_id != bill_sandbox.ORG_ID:  # the simulator's own organization has that user from the start
+        requests.post(f"{sandbox_url}/_control/bill/account", timeout=30, json={
+            "organizationId": org_id, "username": bill_sandbox.USERNAME, "password": bill_sandbox.PASSWORD}
+        ).raise_for_status()
     payload = {"organizationId": org_id,
                "chart_of_accounts": [{"name": name, "account": {"type": "EXPENSE", "number": code}}
                                      for code, name in module.GL_ACCOUNTS]}

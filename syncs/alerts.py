@@ -21,8 +21,8 @@ from connectors.models import Connection
 from portal import audit
 from portal.models import AuditEntry, Membership
 from syncs import status
-from syncs.models import Integration, SyncRun
-from syncs.plan import system_name
+from syncs.models import Integration, RunStatus, SyncRun
+from syncs.pair import system_name
 
 logger = logging.getLogger("syncs.alerts")
 ACTOR = "system:alerts"
@@ -30,7 +30,7 @@ FAILED_RUNS = 3
 # Held invoices named in one alert; the rest are counted.
 HELD_LISTED = 20
 # Runs that say nothing about the integration's health.
-NOT_COUNTED = (SyncRun.SKIPPED, SyncRun.RUNNING)
+NOT_COUNTED = (RunStatus.SKIPPED, RunStatus.RUNNING)
 AUTH_HEALTH = (Connection.HEALTH_AUTH_FAILED, Connection.HEALTH_UNREADABLE)
 
 
@@ -81,7 +81,7 @@ def failure_streak(integration, limit=50):
     """(how many of the newest real runs failed in a row, up to `limit`; those runs, newest first)."""
     streak = []
     for run in real_runs(integration).order_by("-started_at")[:limit]:
-        if run.status != SyncRun.FAILED:
+        if run.status != RunStatus.FAILED:
             break
         streak.append(run)
     return len(streak), streak
@@ -101,7 +101,7 @@ def refused_credentials(integration, newest_run):
     for connection in (integration.source, integration.target):
         if connection.health in AUTH_HEALTH:
             return f"{connection.name}: {connection.get_health_display().lower()}. {connection.last_error}".strip()
-    if newest_run is not None and newest_run.status == SyncRun.FAILED and newest_run.error.startswith(
+    if newest_run is not None and newest_run.status == RunStatus.FAILED and newest_run.error.startswith(
             auth_error_names()):
         return newest_run.error.split(": ", 1)[1]
     return ""

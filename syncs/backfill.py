@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from django.utils import timezone
 
 from syncs import reasons
-from syncs.engine import describe_counters
-from syncs.models import SyncRun
+from syncs.models import RunStatus, SyncRun, Trigger
 from syncs.progress import records_read
+from syncs.run import describe_counters
 
 
 def cut_over(day):
@@ -37,7 +37,7 @@ def backfill_preview(run):
     return {"run": run, "send": total("_would_create", "_would_update"), "exist": total("_unchanged",
                                                                                         "_changed_after_sending"),
             "fail": total("_failed"), "set_aside": total("_set_aside"), "read": records_read(counters),
-            "failed": run.status == SyncRun.FAILED, "error": reasons.readable(run.error) if run.error else "",
+            "failed": run.status == RunStatus.FAILED, "error": reasons.readable(run.error) if run.error else "",
             "words": describe_counters(counters)}
 
 
@@ -59,7 +59,7 @@ def run_progress(integration, trigger, after, expected=0):
     done = records_read(run.counters)
     return {"run": run, "done": done, "expected": expected,
             "percent": min(100, round(100 * done / expected)) if expected else None,
-            "finished": run.status != SyncRun.RUNNING, "skipped": run.status == SyncRun.SKIPPED,
+            "finished": run.status != RunStatus.RUNNING, "skipped": run.status == RunStatus.SKIPPED,
             "error": reasons.readable(run.error) if run.error else "", "words": describe_counters(run.counters or {})}
 
 
@@ -70,7 +70,7 @@ def backfill_progress(integration, params):
         expected = int(params.get("expected") or 0)
     except ValueError:
         expected = 0
-    return run_progress(integration, "backfill", after, expected) if after else None
+    return run_progress(integration, Trigger.BACKFILL, after, expected) if after else None
 
 
 def preview_progress(integration, params):
@@ -78,7 +78,7 @@ def preview_progress(integration, params):
     after = queued_at(params, "previewed")
     if after is None:
         return None
-    progress = run_progress(integration, "preview", after)
+    progress = run_progress(integration, Trigger.PREVIEW, after)
     if progress.get("finished"):
         progress.update(backfill_preview(progress["run"]))
     return progress

@@ -1,3 +1,6 @@
+"""The integrations, their mapping rules, the idempotency ledger (SyncRecord), the vendors' owners, the runs and the
+cursors; and the words for a record's status and type and a run's status and trigger."""
+
 import re
 
 from django.core.exceptions import ValidationError
@@ -6,7 +9,7 @@ from django.db.models.functions import Length
 
 from connectors.models import Connection
 from portal.models import Tenant
-from syncs.plan import system_name
+from syncs.pair import system_name
 
 # What a vendor key prefix may hold: it becomes part of an id in the AP platform.
 PREFIX_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -126,7 +129,7 @@ class Integration(models.Model):
                   if self.pk else None)
         if stored is not None and stored != prefix:
             # Its vendors were made, and are found again after a crash, under the keys of the old prefix.
-            vendors = self.records.filter(object_type="vendor").exclude(target_id="").count()
+            vendors = self.records.filter(object_type=ObjectType.VENDOR).exclude(target_id="").count()
             if vendors:
                 was = f"the prefix '{stored}'" if stored else "no prefix"
                 return (f"This integration already has {vendors} vendor(s), made with {was}; changing it would orphan "
@@ -136,7 +139,7 @@ class Integration(models.Model):
             return None
         length, where = target.spec.connector_class().vendor_key_limit(target)
         platform = system_name(target)
-        longest = (SyncRecord.objects.filter(integration__source=source, object_type="vendor")
+        longest = (SyncRecord.objects.filter(integration__source=source, object_type=ObjectType.VENDOR)
                    .order_by(Length("source_id").desc()).values_list("source_id", flat=True).first()
                    if source is not None else None) or ""
         if len(prefix) + len(longest) > length:
@@ -146,13 +149,6 @@ class Integration(models.Model):
             return (f"{platform} keeps a supplier's key in {where}, {length} characters at most: this "
                     "prefix leaves no room for the supplier id. Choose a shorter prefix.")
         return None
-
-    @property
-    def plan(self):
-        """The steps a run takes, in words."""
-        from syncs.plan import describe
-
-        return describe(self)
 
 
 class MappingRule(models.Model):
@@ -234,25 +230,38 @@ def refusal_cause_key(refused_key):
     return f"{refused_key}_cause"
 
 
-class SyncRecord(models.Model):
-    """The idempotency ledger: one row per synced object."""
-
-    PENDING = "pending"
-    SYNCED = "synced"
-    FAILED = "failed"
-    SKIPPED = "skipped"
+class RecordStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SYNCED = "synced", "Synced"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
     # Set aside by a person with a reason (a duplicate the supplier sent twice): never sent, never retried,
     # until someone undoes it.
-    IGNORED = "ignored"
+    IGNORED = "ignored", "Ignored"
     # A payment share written back as paid, then voided, returned, escheated or reversed in the AP platform, and
     # that reversal written back too: no longer paid. A status of its own (not a flag in `data`) so that what was
     # paid and what was undone are counted on the status indexes.
-    UNDONE = "undone"
-    STATUSES = [(PENDING, "Pending"), (SYNCED, "Synced"), (FAILED, "Failed"), (SKIPPED, "Skipped"),
-                (IGNORED, "Ignored"), (UNDONE, "Undone")]
+    UNDONE = "undone", "Undone"
+
+
+class ObjectType(models.TextChoices):
+    """What a ledger row stands for, named as the AP platform holds it."""
+
+    VENDOR = "vendor", "Vendor"
+    BILL = "bill", "Bill"
+    # A payment share: one payment's part in one bill, written back to the ERP.
+    PAYMENT = "payment", "Payment"
+    # A GL account or dimension published to the AP platform's code lists.
+    CODE = "code", "Code"
+    # A vendor edited in the AP platform, its change written back to the ERP's supplier.
+    SUPPLIER_UPDATE = "supplier_update", "Supplier update"
+
+
+class SyncRecord(models.Model):
+    """The idempotency ledger: one row per synced object."""
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="records")
-    object_type = models.CharField(max_length=30)
+    object_type = models.CharField(max_length=30, choices=ObjectType)
     source_id = models.CharField(max_length=200)
     source_ref = models.CharField(max_length=200, blank=True,
                                   help_text="What a person calls it, e.g. the invoice number.")
@@ -263,7 +272,7 @@ class SyncRecord(models.Model):
     amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     document_date = models.DateField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
+    status = models.CharField(max_length=10, choices=RecordStatus, default=RecordStatus.PENDING)
     note = models.TextField(blank=True, help_text="Why a person set this record aside.")
     source_hash = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveIntegerField(default=0)
@@ -317,20 +326,35 @@ class VendorOwner(models.Model):
         return f"{self.vendor_key} in {self.account}: {self.integration}"
 
 
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIAL = "partial", "Completed with failed records"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+    DEFERRED = "deferred", "Deferred (rate limit)"
+
+
+class Trigger(models.TextChoices):
+    """What started a run."""
+
+    SCHEDULE = "schedule", "Schedule"
+    MANUAL = "manual", "Sync now"
+    COMMAND = "command", "manage.py sync"
+    DRY_RUN = "dry_run", "Dry run"
+    PREVIEW = "preview", "Backfill preview"
+    BACKFILL = "backfill", "Backfill"
+    REPLAY = "replay", "Replay of failed records"
+    RESYNC = "resync", "Resync from a date"
+
+
 class SyncRun(models.Model):
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    PARTIAL = "partial"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    DEFERRED = "deferred"
-    STATUSES = [(RUNNING, "Running"), (SUCCEEDED, "Succeeded"), (PARTIAL, "Completed with failed records"),
-                (FAILED, "Failed"), (SKIPPED, "Skipped"), (DEFERRED, "Deferred (rate limit)")]
+    """One run of an integration: its trigger, outcome and counters."""
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="runs")
-    trigger = models.CharField(max_length=20)
+    trigger = models.CharField(max_length=20, choices=Trigger)
     dry_run = models.BooleanField(default=False)
-    status = models.CharField(max_length=10, choices=STATUSES, default=RUNNING)
+    status = models.CharField(max_length=10, choices=RunStatus, default=RunStatus.RUNNING)
     started_at = models.DateTimeField(auto_now_add=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -342,7 +366,7 @@ class SyncRun(models.Model):
         ordering = ["-started_at"]
         constraints = [
             # The per-integration lock: a second run is skipped, never overlapped.
-            models.UniqueConstraint(fields=["integration"], condition=models.Q(status="running"),
+            models.UniqueConstraint(fields=["integration"], condition=models.Q(status=RunStatus.RUNNING),
                                     name="one_running_run_per_integration"),
         ]
         indexes = [

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from connectors.cursors import TIMESTAMP, CursorTypeError
 from portal import audit
-from syncs.models import Cursor, MappingRule, SyncRecord
+from syncs.models import Cursor, MappingRule, RecordStatus, SyncRecord, Trigger
 from syncs.tasks import enqueue_run
 
 
@@ -33,7 +33,7 @@ def person_entries(action, actor, records, message_of):
 def replay_failed(integration, actor, records=None):
     """Re-run the failed records of an integration (all, or those given). Returns how many."""
     records = list(records if records is not None else
-                   SyncRecord.objects.filter(integration=integration, status=SyncRecord.FAILED))
+                   SyncRecord.objects.filter(integration=integration, status=RecordStatus.FAILED))
     if not records:
         return 0
     since = replay_point(records)
@@ -43,7 +43,7 @@ def replay_failed(integration, actor, records=None):
     # Each record's own history (its lineage page) shows who asked for it to be sent again.
     audit.record_all(person_entries("sync.record.replayed", actor, records,
                                     lambda record: "Retry asked for; the next run sends it again."))
-    enqueue_run(integration, "replay", since)
+    enqueue_run(integration, Trigger.REPLAY, since)
     return len(records)
 
 
@@ -55,7 +55,7 @@ def resync_from(integration, moment, actor):
                                         defaults={"kind": TIMESTAMP.name, "value": TIMESTAMP.render(moment)})
     audit.record("sync.resync", actor=actor, tenant=integration.tenant, obj=integration,
                  message=f"Cursors moved back to {moment:%Y-%m-%d %H:%M} UTC")
-    enqueue_run(integration, "resync")
+    enqueue_run(integration, Trigger.RESYNC)
 
 
 def load_reference_data(integration, actor):

@@ -21,8 +21,8 @@ from connectors.cursors import TIMESTAMP, CursorTypeError
 from connectors.errors import RecordError, TransientError
 from connectors.reversals import reversal_text
 from portal import audit
-from syncs.models import SyncRecord
-from syncs.plan import system_name, writes_payments_back
+from syncs.models import ObjectType, RecordStatus, SyncRecord
+from syncs.pair import system_name, writes_payments_back
 from syncs.templatetags.status import day, money
 
 PAID, VOIDED = "PAID", "VOIDED"
@@ -45,8 +45,8 @@ def apply_payment(integration, payment, *, erp=None, via="poll", actor="system:s
     first_error = None
     allocations = dict(payment.allocations)
     for bill_id in payment.bill_ids:
-        bill = SyncRecord.objects.filter(integration=integration, object_type="bill", target_id=bill_id,
-                                         status=SyncRecord.SYNCED).first()
+        bill = SyncRecord.objects.filter(integration=integration, object_type=ObjectType.BILL, target_id=bill_id,
+                                         status=RecordStatus.SYNCED).first()
         if bill is None:
             outcome["payments_ignored"] += 1
             continue
@@ -76,10 +76,10 @@ def _claim(integration, bill, payment):
     now = timezone.now()
     with transaction.atomic():
         record, _ = SyncRecord.objects.select_for_update().get_or_create(
-            integration=integration, object_type="payment", source_id=f"{payment.payment_id}:{bill.target_id}",
+            integration=integration, object_type=ObjectType.PAYMENT, source_id=f"{payment.payment_id}:{bill.target_id}",
             defaults={"source_ref": f"{payment.payment_id} for {bill.source_ref}", "number": bill.number,
                       "party": bill.party, "amount": payment.amount, "currency": payment.currency or bill.currency})
-        if record.status == SyncRecord.IGNORED:
+        if record.status == RecordStatus.IGNORED:
             return None, "payments_set_aside"  # a person set this share aside with a reason
         before = (dict(record.data), record.status)
         seen = record.data.get("updated_at", "")
@@ -90,7 +90,7 @@ def _claim(integration, bill, payment):
         newest = max((t for t in (seen, payment.updated_at) if t), key=moment, default="")
         record.data = {**record.data, "updated_at": newest, "status": payment.status, "marker": newest}
         if wanted is None or wanted == posted:
-            record.status = record.status if posted else SyncRecord.SKIPPED
+            record.status = record.status if posted else RecordStatus.SKIPPED
             if (record.data, record.status) != before:  # a re-read of what is known leaves the row (and its time)
                 record.save()
             return None, "payments_unchanged"
@@ -128,7 +128,7 @@ def _apply_to_bill(integration, bill, payment, erp, via, actor):
         record.data.pop("claim_until", None)
         record.attempts += 1
         if error is not None:
-            record.status = SyncRecord.FAILED
+            record.status = RecordStatus.FAILED
             record.error_class, record.cause, record.subject = error.error_class, error.cause, error.subject
             record.error_detail = f"Posting the payment to the ERP failed: {error}"
             record.save()
@@ -138,7 +138,7 @@ def _apply_to_bill(integration, bill, payment, erp, via, actor):
             # Why it was undone, in words, whether or not the ERP keeps a text of its own.
             undone = {} if wanted == PAID else {"reason": reversal_text(payment)}
             what = f"Payment reversed ({undone['reason']})" if undone else "Paid"
-            record.status = SyncRecord.SYNCED if wanted == PAID else SyncRecord.UNDONE
+            record.status = RecordStatus.SYNCED if wanted == PAID else RecordStatus.UNDONE
             record.target_id = payment.payment_id
             record.error_class = record.cause = record.subject = record.error_detail = ""
             record.data.update({"posted": wanted, "amount": str(payment.amount),

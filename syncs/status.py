@@ -12,15 +12,15 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from portal.models import AuditEntry
-from syncs.models import Integration, SyncRecord, SyncRun
+from syncs.models import Integration, ObjectType, RecordStatus, RunStatus, SyncRecord, SyncRun
 
 # A run that finished its work, with or without failed records: the integration was up to date then.
-COMPLETED = (SyncRun.SUCCEEDED, SyncRun.PARTIAL)
+COMPLETED = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
 # No completed run for this many intervals and the integration is stale.
 STALE_INTERVALS = 3
 CHART_DAYS = 30
 LABEL_WIDTH = 60  # a date under the chart ("30 Mar 2026") at its 10px font
-MOVED_TYPES = [("vendor", "Vendors"), ("bill", "Bills"), ("payment", "Payments back")]
+MOVED_TYPES = [(ObjectType.VENDOR, "Vendors"), (ObjectType.BILL, "Bills"), (ObjectType.PAYMENT, "Payments back")]
 
 
 def with_last_completed(integrations):
@@ -69,14 +69,14 @@ class Figure:
 # A payment share is paid while its row is synced; undone (voided, returned, escheated, reversed) once the reversal
 # was written back. The dashboard, /metrics and the tie-out all count payments by this, and nothing else.
 PAID, UNDONE = "paid", "undone"
-PAYMENT_STATES = {SyncRecord.SYNCED: PAID, SyncRecord.UNDONE: UNDONE}
+PAYMENT_STATES = {RecordStatus.SYNCED: PAID, RecordStatus.UNDONE: UNDONE}
 
 
 @dataclass
 class Moved:
     label: str
     kind: str  # the records page's "What" filter
-    status: str = SyncRecord.SYNCED
+    status: str = RecordStatus.SYNCED
     hint: str = ""
     today: Figure = field(default_factory=Figure)
     week: Figure = field(default_factory=Figure)
@@ -84,7 +84,8 @@ class Moved:
 
 def moved_rows():
     rows = {kind: Moved(label, kind) for kind, label in MOVED_TYPES}
-    rows[UNDONE] = Moved("Undone", "payment", SyncRecord.UNDONE, "payments voided, returned, escheated or reversed")
+    rows[UNDONE] = Moved("Undone", ObjectType.PAYMENT, RecordStatus.UNDONE,
+                         "payments voided, returned, escheated or reversed")
     return rows
 
 
@@ -95,15 +96,15 @@ def moved(integrations, now=None):
     today = day_start(timezone.localtime(now).date())
     week = day_start(week_start(now))
     rows = (SyncRecord.objects.filter(integration__in=integrations, updated_at__gte=week,
-                                      status__in=[SyncRecord.SYNCED, SyncRecord.UNDONE],
+                                      status__in=[RecordStatus.SYNCED, RecordStatus.UNDONE],
                                       object_type__in=[t for t, _ in MOVED_TYPES])
             .order_by().values("integration_id", "object_type", "status", "currency")
             .annotate(week=Count("pk"), today=Count("pk", filter=Q(updated_at__gte=today)),
                       week_amount=Sum("amount"), today_amount=Sum("amount", filter=Q(updated_at__gte=today))))
     result = defaultdict(moved_rows)
     for row in rows:
-        item = result[row["integration_id"]][UNDONE if row["status"] == SyncRecord.UNDONE else row["object_type"]]
-        money = row["object_type"] != "vendor"  # a vendor row has no amount of its own
+        item = result[row["integration_id"]][UNDONE if row["status"] == RecordStatus.UNDONE else row["object_type"]]
+        money = row["object_type"] != ObjectType.VENDOR  # a vendor row has no amount of its own
         item.week.add(row["week"], row["currency"], row["week_amount"] if money else None)
         item.today.add(row["today"], row["currency"], row["today_amount"] if money else None)
     return {i.pk: list(result[i.pk].values()) for i in integrations}
@@ -112,7 +113,7 @@ def moved(integrations, now=None):
 def payment_totals(integrations=None):
     """{PAID: Figure, UNDONE: Figure}: every payment share recorded for these integrations (every integration when
     None), split into what stands and what was undone. One aggregate query on the status index."""
-    records = SyncRecord.objects.filter(object_type="payment", status__in=list(PAYMENT_STATES))
+    records = SyncRecord.objects.filter(object_type=ObjectType.PAYMENT, status__in=list(PAYMENT_STATES))
     if integrations is not None:
         records = records.filter(integration__in=integrations)
     totals = {PAID: Figure(), UNDONE: Figure()}
@@ -135,7 +136,7 @@ def daily(integrations, now=None, days=CHART_DAYS):
     now = now or timezone.now()
     first = timezone.localtime(now).date() - timedelta(days=days - 1)
     rows = (SyncRecord.objects.filter(integration__in=integrations, updated_at__gte=day_start(first),
-                                      status__in=[SyncRecord.SYNCED, SyncRecord.FAILED, SyncRecord.UNDONE])
+                                      status__in=[RecordStatus.SYNCED, RecordStatus.FAILED, RecordStatus.UNDONE])
             .annotate(day=TruncDate("updated_at")).order_by()
             .values("integration_id", "day", "status").annotate(n=Count("pk")))
     table = defaultdict(dict)
@@ -182,11 +183,11 @@ class Lineage:
 
 def bill_of(record):
     """The bill a record belongs to: itself, or the bill a payment share was written for."""
-    if record.object_type == "bill":
+    if record.object_type == ObjectType.BILL:
         return record
-    if record.object_type == "payment" and ":" in record.source_id:
+    if record.object_type == ObjectType.PAYMENT and ":" in record.source_id:
         bill_id = record.source_id.rsplit(":", 1)[1]
-        return SyncRecord.objects.filter(integration=record.integration_id, object_type="bill",
+        return SyncRecord.objects.filter(integration=record.integration_id, object_type=ObjectType.BILL,
                                          target_id=bill_id).first()
     return None
 
@@ -194,7 +195,7 @@ def bill_of(record):
 def payments_of(bill):
     if bill is None or not bill.target_id:
         return []
-    return list(SyncRecord.objects.filter(integration=bill.integration_id, object_type="payment",
+    return list(SyncRecord.objects.filter(integration=bill.integration_id, object_type=ObjectType.PAYMENT,
                                           source_id__endswith=f":{bill.target_id}").order_by("created_at")[:50])
 
 
@@ -202,7 +203,8 @@ def vendor_of(bill):
     supplier = (bill.data or {}).get("supplier") if bill is not None else None
     if not supplier:
         return None
-    return SyncRecord.objects.filter(integration=bill.integration_id, object_type="vendor", source_id=supplier).first()
+    return SyncRecord.objects.filter(integration=bill.integration_id, object_type=ObjectType.VENDOR,
+                                     source_id=supplier).first()
 
 
 def lineage(record):

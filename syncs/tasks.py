@@ -6,6 +6,7 @@ from django.db import transaction
 
 from portal import jobs
 from syncs import engine
+from syncs.run import ACTOR
 
 
 def run_integration(integration_id, trigger="schedule", since=None):
@@ -15,7 +16,7 @@ def run_integration(integration_id, trigger="schedule", since=None):
     return {"run": run.pk, "status": run.status, "counters": run.counters}
 
 
-def dry_run(integration_id, trigger="dry_run", since=None, actor=engine.ACTOR):
+def dry_run(integration_id, trigger="dry_run", since=None, actor=ACTOR):
     """A person's dry run (trigger "dry_run") or backfill preview ("preview", from `since`): writes nothing remote."""
     run = engine.run_integration(integration_id, trigger=trigger, dry_run=True,
                                  since=datetime.fromisoformat(since) if since else None, actor=actor)

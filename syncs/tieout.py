@@ -13,8 +13,8 @@ from decimal import Decimal
 from connectors.errors import ConnectorError
 from portal.fields import CredentialsUnreadable
 from syncs import status
-from syncs.models import SyncRecord
-from syncs.plan import system_name
+from syncs.models import ObjectType, RecordStatus, SyncRecord
+from syncs.pair import system_name
 
 MISSING = "missing in the AP platform"
 AMOUNT_DIFFERS = "amount differs"
@@ -93,19 +93,19 @@ def report(integration):
         result.error = f"The open items could not be read: {exc}"
         return result
     result.erp_count, result.ap_count = len(erp_open), len(ap_open)
-    bills_of_invoices = {r.source_id: r for r in ledger_rows(integration, "bill", source_id__in=erp_open)}
-    invoices_of_bills = {r.target_id: r for r in ledger_rows(integration, "bill", target_id__in=ap_open)
-                         if r.status == SyncRecord.SYNCED}
+    bills_of_invoices = {r.source_id: r for r in ledger_rows(integration, ObjectType.BILL, source_id__in=erp_open)}
+    invoices_of_bills = {r.target_id: r for r in ledger_rows(integration, ObjectType.BILL, target_id__in=ap_open)
+                         if r.status == RecordStatus.SYNCED}
     # An AP platform that keeps no currency on a bill (BILL) has it in the ledger, from the invoice sent.
     ap_open = {key: bill if bill.currency or key not in invoices_of_bills
                else replace(bill, currency=invoices_of_bills[key].currency) for key, bill in ap_open.items()}
     result.erp_totals, result.ap_totals = totals(erp_open.values()), totals(ap_open.values())
-    vendors = {r.target_id: r for r in ledger_rows(integration, "vendor",
+    vendors = {r.target_id: r for r in ledger_rows(integration, ObjectType.VENDOR,
                                                    target_id__in={b.supplier_id for b in ap_open.values()})}
     for invoice in erp_open.values():
         record = bills_of_invoices.get(invoice.source_id)
         supplier = record.party if record is not None and record.party else invoice.supplier_id
-        synced = record is not None and record.status == SyncRecord.SYNCED and record.target_id
+        synced = record is not None and record.status == RecordStatus.SYNCED and record.target_id
         if not synced:
             result.rows.append(Difference(MISSING, invoice.number, supplier, invoice.amount, None, invoice.currency,
                                           record.pk if record else None))

@@ -21,7 +21,8 @@ from connectors.values import typed_amount
 from portal.fields import CredentialsUnreadable
 from portal.tenancy import visible_tenants
 from syncs import reasons, status, tieout
-from syncs.models import Integration, SyncRecord
+from syncs.models import Integration, ObjectType, RecordStatus, SyncRecord
+from syncs.plan import describe
 from syncs.templatetags.status import day
 
 logger = logging.getLogger("syncs.views")
@@ -42,13 +43,13 @@ def home(request):
     now = timezone.now()
     integrations = list(status.with_last_completed(visible_integrations(request.user))
                         .select_related("tenant", "source", "target"))
-    failed = dict(SyncRecord.objects.filter(integration__in=integrations, status=SyncRecord.FAILED).order_by()
+    failed = dict(SyncRecord.objects.filter(integration__in=integrations, status=RecordStatus.FAILED).order_by()
                   .values_list("integration_id").annotate(n=Count("pk")))
     moved = status.moved(integrations, now)
     daily = status.daily(integrations, now)
     cards = [{"integration": i, "stale_since": status.stale_since(i, now), "moved": moved.get(i.pk) or [],
               "failed": failed.get(i.pk, 0),
-              "chart": status.chart(daily.get(i.pk) or []), "plan": i.plan} for i in integrations]
+              "chart": status.chart(daily.get(i.pk) or []), "plan": describe(i)} for i in integrations]
     return render(request, "syncs/home.html", {"cards": cards, "now": now, "today": timezone.localtime(now).date(),
                                                "week_start": status.week_start(now),
                                                "stale_intervals": status.STALE_INTERVALS})
@@ -72,10 +73,11 @@ class RecordSearch(forms.Form):
                                                                           "placeholder": "6,538.60"}))
     date_from = date_field("Dated from")
     date_to = date_field("Dated to")
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *SyncRecord.STATUSES],
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *RecordStatus.choices],
                                error_messages=NOT_A_CHOICE)
     kind = forms.ChoiceField(required=False, label="What", error_messages=NOT_A_CHOICE, choices=[
-        ("", "Everything"), ("bill", "Invoices"), ("vendor", "Suppliers"), ("payment", "Payments back")])
+        ("", "Everything"), (ObjectType.BILL, "Invoices"), (ObjectType.VENDOR, "Suppliers"),
+        (ObjectType.PAYMENT, "Payments back")])
     # The dashboard's figures link here: what changed today, or this week.
     changed_from = date_field("Changed since")
 
@@ -134,14 +136,14 @@ def rows_for(records):
     rows = []
     for record in records:
         row = Row(record, dated=record.document_date)
-        if record.object_type == "payment":
+        if record.object_type == ObjectType.PAYMENT:
             # A payment back has no document date: it is dated by its process date, kept with what was written to
             # the ERP (and kept when the payment is undone).
             row.dated = record.data.get("date") or None
-        if record.status == SyncRecord.FAILED:
+        if record.status == RecordStatus.FAILED:
             row.reason = reasons.readable(record.error_detail)
             row.advice = reasons.advice(record.cause, record.error_class)
-        elif record.status in (SyncRecord.SKIPPED, SyncRecord.IGNORED):
+        elif record.status in (RecordStatus.SKIPPED, RecordStatus.IGNORED):
             row.reason = record.note or reasons.readable(record.error_detail)
         elif record.error_detail:  # a sent bill the ERP held afterwards, a vendor on hold: what finance must know
             row.reason = reasons.readable(record.error_detail)

@@ -8,7 +8,7 @@ Its heading reads the records' shared message, or else the cause's title with th
 for those they do not ("The lines do not add up…" with different amounts, "Invoices in (varies)…"). Grouping reads
 counts per cause, integration and grouped subject from the database (one query, using the cause index), so it costs
 the number of groups, not the number of failed records. A cause a retry cannot fix (a currency the account does not
-pay) offers what can be done instead (syncs.admin), never "Retry all".
+pay) offers what can be done instead (syncs.admin.records), never "Retry all".
 
 Setting a record aside (ignoring it) is a person's decision with a reason: the record keeps its reason and
 history, is never sent or retried, and can be put back. Both are audited with the actor.
@@ -30,14 +30,14 @@ from connectors.causes import CAUSES
 from connectors.registry import get_system
 from portal import audit
 from syncs import operations, reasons
-from syncs.models import FOLLOW_UPS, MappingRule, SyncRecord, refusal_cause_key
+from syncs.models import FOLLOW_UPS, MappingRule, ObjectType, RecordStatus, SyncRecord, Trigger, refusal_cause_key
 from syncs.tasks import enqueue_run
 
 # More (cause, integration, subject) rows than this are not grouped on one page; the rest are summed as "other
 # reasons".
 MAX_DISTINCT_REASONS = 5000
 # Statuses a person may set aside: a synced record has already gone.
-IGNORABLE = (SyncRecord.FAILED, SyncRecord.PENDING, SyncRecord.SKIPPED)
+IGNORABLE = (RecordStatus.FAILED, RecordStatus.PENDING, RecordStatus.SKIPPED)
 # What a bill lacks when its follow-up was refused, by FOLLOW_UPS step.
 FOLLOW_UP_WORDS = {"acknowledgements": "bill sent, invoice not marked as transferred in the ERP",
                    "documents": "bill sent, invoice images not attached"}
@@ -117,7 +117,7 @@ def group_key(kind, cause, integration_id, subject=None):
 
 def failed(records=None):
     records = SyncRecord.objects.all() if records is None else records
-    return records.filter(status=SyncRecord.FAILED)
+    return records.filter(status=RecordStatus.FAILED)
 
 
 ROW_FIELDS = ("integration_id", "integration__tenant__name", "integration__name", "integration__source__system",
@@ -169,7 +169,7 @@ def refused(step, records=None):
     """Synced bills whose `step` follow-up was refused for good, each annotated with the refusal as `refusal`."""
     records = SyncRecord.objects.all() if records is None else records
     refused_key = FOLLOW_UPS[step][1]
-    return (records.filter(object_type="bill", status=SyncRecord.SYNCED, data__has_key=refused_key)
+    return (records.filter(object_type=ObjectType.BILL, status=RecordStatus.SYNCED, data__has_key=refused_key)
             .annotate(refusal=KT(f"data__{refused_key}")))
 
 
@@ -230,7 +230,7 @@ def retry(records, actor):
     """Replay these failed records, integration by integration (syncs.operations.replay_failed). Returns how
     many were queued."""
     by_integration = {}
-    for record in records.filter(status=SyncRecord.FAILED).select_related("integration__tenant"):
+    for record in records.filter(status=RecordStatus.FAILED).select_related("integration__tenant"):
         by_integration.setdefault(record.integration, []).append(record)
     return sum(operations.replay_failed(integration, actor, rows) for integration, rows in by_integration.items())
 
@@ -253,7 +253,7 @@ def retry_follow_ups(group, records, actor):
             audit.record("sync.follow_up.retry", actor=actor, tenant=integration.tenant, obj=integration,
                          message=f"Trying again for {len(bills)} bill(s) ({FOLLOW_UP_WORDS[group.step]}): "
                                  f"{group.reason}", details={"records": [r.pk for r in bills[:200]]})
-            enqueue_run(integration, "replay")
+            enqueue_run(integration, Trigger.REPLAY)
     return len(rows)
 
 
@@ -267,7 +267,7 @@ def ignore(records, reason, actor):
     now = timezone.now()
     for record in rows:
         record.data = {**record.data, "status_before_ignored": record.status}
-        record.status, record.note, record.updated_at = SyncRecord.IGNORED, reason, now
+        record.status, record.note, record.updated_at = RecordStatus.IGNORED, reason, now
     with transaction.atomic():
         save_with_entries(rows, ["status", "note", "data", "updated_at"], entries)
     return len(rows)
@@ -275,12 +275,12 @@ def ignore(records, reason, actor):
 
 def unignore(records, actor):
     """Put set-aside records back where they were; a failed one is retried by the next replay. Returns how many."""
-    rows = list(records.filter(status=SyncRecord.IGNORED).select_related("integration__tenant"))
+    rows = list(records.filter(status=RecordStatus.IGNORED).select_related("integration__tenant"))
     entries = operations.person_entries("sync.record.unignored", actor, rows,
                                         lambda record: f"Put back (it had been set aside: {record.note})")
     now = timezone.now()
     for record in rows:
-        before = record.data.get("status_before_ignored") or SyncRecord.FAILED
+        before = record.data.get("status_before_ignored") or RecordStatus.FAILED
         record.data = {k: v for k, v in record.data.items() if k != "status_before_ignored"}
         record.status, record.note, record.updated_at = before, "", now
     with transaction.atomic():

@@ -1,4 +1,5 @@
-"""Shared fixtures: real HTTP servers on loopback for the simulators and for the portal."""
+"""Shared fixtures: real HTTP servers on loopback for the simulators and for the portal, and the in-memory fake
+ERP and AP platform the engine's own tests run on."""
 
 import json
 
@@ -6,8 +7,12 @@ import pytest
 import requests
 from django.db import connection as db_connection
 
+from connectors.registry import registered
 from portal.models import Tenant
 from sandbox.hub import SandboxHub, serve_in_thread, wsgi_app
+from tests.fakes import world
+from tests.fakes.fake_ap.system import SYSTEM as FAKE_AP
+from tests.fakes.fake_erp.system import SYSTEM as FAKE_ERP
 
 SAMPLE_IONAPI = {
     "ti": "ACME_TST",
@@ -98,6 +103,28 @@ def sandbox(sandbox_hub, sandbox_server):
     sandbox_hub.url = sandbox_server
     yield Sandbox(sandbox_hub, sandbox_server)
     sandbox_hub.reset()
+
+
+@pytest.fixture
+def fakes():
+    """The in-memory fake ERP and AP platform (tests/fakes/), registered for this test only, over empty books:
+    `.erp()` and `.ap()` are their books (tests/fakes/world.py)."""
+    world.reset()
+    with registered(FAKE_ERP, FAKE_AP):
+        yield world
+    world.reset()
+
+
+@pytest.fixture
+def fake_demo(fakes, db, monkeypatch):
+    """The main demo's integration on the fake pair (tests/fakes/demo.py), its books seeded; queued tasks run in
+    this process, through a real worker."""
+    from django_q.conf import Conf
+
+    from tests.fakes import demo
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+    return demo.integration()
 
 
 @pytest.fixture

@@ -1,10 +1,9 @@
-"""The admin of BILL webhook subscriptions and events, scoped to the tenants the user operates through their
+"""The admin of webhook subscriptions and events, scoped to the tenants the user operates through their
 connection, and the webhook actions this floor adds to the connection admin."""
 
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from connectors import capabilities as can
 from connectors.admin import ConnectionAdmin
 from connectors.errors import ConnectorError
 from portal import audit
@@ -32,7 +31,7 @@ class WebhookSubscriptionAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.
                        "caught_up_events"]
 
     def has_add_permission(self, request):
-        # Subscriptions are created on BILL by the connection's "Subscribe to webhooks" action.
+        # Subscriptions are made on the system's side by the connection's "Subscribe to webhooks" action.
         return False
 
     @admin.display(description="Security key")
@@ -48,7 +47,7 @@ class WebhookSubscriptionAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.
 class WebhookEventAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     tenant_path = "connection__tenant"
     list_display = ["received", "tenant", "connection", "event_type", "event", "outcome", "attempts"]
-    # Every demo tenant's BILL connection is called "BILL (sandbox)": the tenant tells their events apart.
+    # Every demo tenant's connection to a system has the same name: the tenant tells their events apart.
     list_filter = ["status", "rejection", "event_type", "signature_ok", ("received_at", admin.DateFieldListFilter),
                    "connection__tenant", ("connection", ByTenantFilter)]
     search_fields = ["=event_id"]
@@ -64,7 +63,8 @@ class WebhookEventAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelA
 
     @admin.display(description="Event id", ordering="event_id")
     def event(self, event):
-        # BILL's ids are UUIDs: their start tells rows apart in the list; the event's page and search take it whole.
+        # Event ids are long (UUIDs, say): their start tells rows apart in the list; the event's page and search
+        # take it whole.
         if len(event.event_id) <= EVENT_ID_IN_LIST:
             return event.event_id or "—"
         return format_html('<span title="{}">{}…</span>', event.event_id, event.event_id[:EVENT_ID_IN_LIST])
@@ -80,10 +80,10 @@ class WebhookEventAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelA
 # The webhooks floor adds its actions to the connection admin: connectors must not import webhooks.
 
 
-@admin.action(description="Subscribe to BILL webhooks (payments)")
+@admin.action(description="Subscribe to webhooks (payments)")
 def subscribe_to_webhooks(modeladmin, request, queryset):
     for connection in queryset:
-        if can.PAYMENTS_BY_WEBHOOK not in connection.spec.capabilities:
+        if not connection.spec.webhook_receiver_class_path:
             modeladmin.message_user(request, f"{connection.name}: {connection.spec.label} sends no webhooks.",
                                     messages.WARNING)
             continue
@@ -92,8 +92,8 @@ def subscribe_to_webhooks(modeladmin, request, queryset):
         except (ConnectorError, CredentialsUnreadable) as exc:
             modeladmin.message_user(request, f"{connection.name}: {exc}", messages.ERROR)
             continue
-        modeladmin.message_user(request, f"{connection.name}: subscribed ({sub.remote_id}); BILL posts to "
-                                         f"{sub.notification_url}")
+        modeladmin.message_user(request, f"{connection.name}: subscribed ({sub.remote_id}); {connection.spec.label} "
+                                         f"posts to {sub.notification_url}")
 
 
 ConnectionAdmin.actions = [*ConnectionAdmin.actions, subscribe_to_webhooks]
@@ -109,14 +109,15 @@ def rotate_security_key(modeladmin, request, queryset):
             modeladmin.message_user(request, f"{sub}: {exc}", messages.ERROR)
 
 
-@admin.action(description="Check now (re-enable if BILL disabled it, and fetch missed events)")
+@admin.action(description="Check now (re-enable if its system disabled it, and fetch missed events)")
 def check_now(modeladmin, request, queryset):
-    outcomes = {"enabled": "enabled on BILL's side; its event history read for anything missed",
-                "reenabled": "BILL had disabled it; re-enabled, missed events fetched and payments polled",
-                "missing": "BILL no longer has it; subscribe again"}
+    outcomes = {"enabled": "enabled on {}'s side; its event history read for anything missed",
+                "reenabled": "{} had disabled it; re-enabled, missed events fetched and payments polled",
+                "missing": "{} no longer has it; subscribe again"}
     for sub in queryset:
         try:
-            outcome = outcomes.get(subscriptions.check(sub, catch_up=True), "checked")
+            outcome = outcomes.get(subscriptions.check(sub, catch_up=True), "checked").format(
+                sub.connection.spec.label)
         except (ConnectorError, CredentialsUnreadable) as exc:
             outcome = f"could not be checked: {exc}"
         audit.record("webhook.checked", actor=request.user, tenant=sub.connection.tenant, obj=sub,

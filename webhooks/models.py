@@ -1,17 +1,20 @@
+"""Webhook subscriptions and the events received through them, whichever system sends them."""
+
 import uuid
 
 from django.db import models
 
+from connectors import base
 from connectors.models import Connection
 from portal.fields import GuardedEncryptedTextField
 
 
 class WebhookSubscription(models.Model):
-    """A BILL webhook subscription; its UUID is the path BILL posts to."""
+    """A webhook subscription on a connection's system; its UUID is in the path the system posts to."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="webhook_subscriptions")
-    remote_id = models.CharField(max_length=100, blank=True, help_text="BILL's subscription id.")
+    remote_id = models.CharField(max_length=100, blank=True, help_text="The system's subscription id.")
     name = models.CharField(max_length=100)
     events = models.JSONField(default=list)
     notification_url = models.URLField(max_length=500)
@@ -20,16 +23,17 @@ class WebhookSubscription(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     disabled_since = models.DateTimeField(null=True, blank=True,
-                                          help_text="When BILL was last seen to have disabled it.")
+                                          help_text="When the system was last seen to have disabled it.")
     rejected_count = models.PositiveBigIntegerField(
         default=0, editable=False,
         help_text="Requests refused as unsigned, wrongly signed or unreadable, all counted; only the first of each "
                   "kind per hour is kept as a rejected event.")
     last_rejected_at = models.DateTimeField(null=True, blank=True, editable=False)
     caught_up_at = models.DateTimeField(null=True, blank=True, editable=False,
-                                        help_text="When BILL's event history was last read for missed events.")
+                                        help_text="When the system's event history was last read for missed events.")
     caught_up_events = models.PositiveIntegerField(
-        default=0, editable=False, help_text="Events found in BILL's history that had not reached us, all counted.")
+        default=0, editable=False,
+        help_text="Events found in the system's history that had not reached us, all counted.")
 
     class Meta:
         ordering = ["connection", "name"]
@@ -51,17 +55,15 @@ class WebhookEvent(models.Model):
     STATUSES = [(RECEIVED, "Received"), (PROCESSED, "Processed"), (IGNORED, "Ignored"), (FAILED, "Failed"),
                 (REJECTED, "Rejected")]
     # Why a request was refused: rejected events are kept one per kind, subscription and hour.
-    MISSING_SIGNATURE = "missing_signature"
-    NO_KEY = "no_key"
-    UNDECRYPTABLE_KEY = "undecryptable_key"
-    UNREADABLE_BODY = "unreadable_body"
-    TOO_LARGE = "too_large"
-    BAD_SIGNATURE = "bad_signature"
-    NOT_AN_EVENT = "not_an_event"
-    REJECTIONS = [(MISSING_SIGNATURE, "Signature header missing"), (NO_KEY, "No security key stored"),
-                  (UNDECRYPTABLE_KEY, "Security key cannot be decrypted"), (UNREADABLE_BODY, "Body unreadable"),
-                  (TOO_LARGE, "Body too large"), (BAD_SIGNATURE, "Signature does not match"),
-                  (NOT_AN_EVENT, "Signed, but not a BILL event")]
+    # The kinds are the receiver contract's (connectors.base): a system's receiver names them.
+    MISSING_SIGNATURE = base.MISSING_SIGNATURE
+    NO_KEY = base.NO_KEY
+    UNDECRYPTABLE_KEY = base.UNDECRYPTABLE_KEY
+    UNREADABLE_BODY = base.UNREADABLE_BODY
+    TOO_LARGE = base.TOO_LARGE
+    BAD_SIGNATURE = base.BAD_SIGNATURE
+    NOT_AN_EVENT = base.NOT_AN_EVENT
+    REJECTIONS = base.REFUSALS
 
     connection = models.ForeignKey(Connection, on_delete=models.PROTECT, related_name="webhook_events")
     subscription = models.ForeignKey(WebhookSubscription, null=True, blank=True, on_delete=models.SET_NULL,

@@ -1,4 +1,5 @@
-"""Processing BILL webhook events (a django-q2 task), and keeping subscriptions alive."""
+"""Processing stored webhook events (a django-q2 task), whichever system sent them, and keeping subscriptions
+alive. What an event means is its system's receiver's to say (connectors.base.WebhookReceiver.meaning)."""
 
 import logging
 from collections import Counter
@@ -8,15 +9,16 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.models import Schedule
 
-from connectors.bill.connector import bill_list, bill_object, bill_text, payment_from_bill
-from connectors.errors import ConnectorError, DataError, Deferred
+from connectors.base import PaymentFailed
+from connectors.errors import ConnectorError, Deferred
+from connectors.records import Payment
 from portal import audit, jobs
 from portal.fields import CredentialsUnreadable
-from syncs.engine import RETRY_CLASSES, describe_counters
+from syncs.ledger import RETRY_CLASSES
 from syncs.models import Integration, SyncRecord
 from syncs.payments import apply_payment
+from syncs.run import describe_counters
 from webhooks import subscriptions
-from webhooks.events import parse_event
 from webhooks.models import WebhookEvent
 
 logger = logging.getLogger("webhooks")
@@ -36,8 +38,6 @@ def enqueue_processing(event, delay=None):
                                 schedule_type=Schedule.ONCE, repeats=1, next_run=timezone.now() + delay)
 
 
-
-
 def process_event(event_pk):
     """Handle one stored event exactly once, whatever order and however often events arrive."""
     with transaction.atomic():
@@ -46,16 +46,20 @@ def process_event(event_pk):
             return event.status
         event.attempts += 1
         event.save(update_fields=["attempts"])
+    receiver = event.connection.spec.webhook_receiver()
+    if receiver is None:
+        return fail(event, f"{event.connection.spec.label} no longer receives webhooks in ml-connector.", retry=False)
     try:
-        data = parse_event(event.raw_body)
-    except ValueError as exc:  # json's errors are ValueErrors too
-        return fail(event, f"The stored body is not a BILL event ({exc}).", retry=False)
+        # What is stored is one event's own text (WebhookReceiver.parse's contract).
+        remote = receiver.parse(event.raw_body)[0]
+    except (ValueError, IndexError) as exc:  # json's errors are ValueErrors too
+        return fail(event, f"The stored body is not a {event.connection.spec.label} event ({exc}).", retry=False)
     try:
-        status, reason = handle(event, data)
+        status, reason = handle(event, receiver.meaning(remote, event.connection))
     except CredentialsUnreadable as exc:
         return fail(event, str(exc), retry=False)
     except Deferred as exc:
-        # The ERP or BILL asked us to stop until a given time: come back then, not at the usual backoff.
+        # The ERP or the AP platform asked us to stop until a given time: come back then, not at the usual backoff.
         return fail(event, str(exc), retry=True, delay=max(exc.until - timezone.now(), RETRY_BASE))
     except ConnectorError as exc:
         # Passing causes (a timeout, a conflict, a lock) are tried again with backoff; the others wait for
@@ -72,27 +76,10 @@ def process_event(event_pk):
     return status
 
 
-def event_payment(event, body):
-    """The event's payment. An event names the bills a payment covers but not each one's amount: for a
-    payment of several bills the payment is read again from BILL, which gives the shares. An event carries no
-    voidInfo either: an undone payment is read again for why and when it was voided (docs/ASSUMPTIONS.md B21)."""
-    try:
-        payment = payment_from_bill(body)
-        if not payment.reversed:
-            return payment
-        payment_id = payment.payment_id
-    except DataError as exc:
-        payment_id = body.get("id") if isinstance(body, dict) else None
-        if exc.field != "billPayments" or not isinstance(payment_id, str) or not payment_id:
-            raise
-    with event.connection.connector() as connector:
-        return connector.payment(payment_id)
-
-
-def handle(event, data):
+def handle(event, meaning):
     integrations = list(Integration.objects.filter(target=event.connection).select_related("tenant", "source"))
-    if event.event_type == "payment.updated":
-        payment = event_payment(event, data.get("payment"))
+    if isinstance(meaning, Payment):
+        payment = meaning
         if not payment.bill_ids:
             return WebhookEvent.IGNORED, f"Payment {payment.payment_id} names no bill."
         outcome, first_error = Counter(), None
@@ -109,32 +96,19 @@ def handle(event, data):
             return WebhookEvent.IGNORED, (f"Payment {payment.payment_id} is for bill(s) {', '.join(payment.bill_ids)}, "
                                           "which ml-connector did not create.")
         return WebhookEvent.PROCESSED, describe_counters(outcome).capitalize() + "."
-    if event.event_type == "payment.failed":
-        bill_ids, errors = failed_payment(data)
-        known = SyncRecord.objects.filter(integration__in=integrations, object_type="bill", target_id__in=bill_ids)
+    if isinstance(meaning, PaymentFailed):
+        known = SyncRecord.objects.filter(integration__in=integrations, object_type="bill",
+                                          target_id__in=meaning.bill_ids)
         if not known.exists():
-            named = ", ".join(bill_ids) or "(none named)"
+            named = ", ".join(meaning.bill_ids) or "(none named)"
             return WebhookEvent.IGNORED, f"Bill(s) {named} were not created by ml-connector."
         for record in known:
             audit.record("sync.payment.bill_payment_failed", actor=ACTOR, tenant=event.connection.tenant,
                          obj=record, source_ref=record.source_ref, target_id=record.target_id,
-                         message=f"BILL could not pay bill {record.target_id}: {errors}")
-        return WebhookEvent.PROCESSED, f"Payment failure noted on {known.count()} bill(s): {errors}"
+                         message=f"{event.connection.spec.label} could not pay bill {record.target_id}: "
+                                 f"{meaning.reason}")
+        return WebhookEvent.PROCESSED, f"Payment failure noted on {known.count()} bill(s): {meaning.reason}"
     return WebhookEvent.IGNORED, f"Event type {event.event_type!r} is not used by ml-connector."
-
-
-def failed_payment(data):
-    """(bill ids, BILL's reasons in one line) of a payment.failed event, whose payment has no id yet."""
-    where = "BILL payment.failed event"
-    payment = bill_object(data.get("payment"), "payment", where)
-    bill_ids = []
-    for n, bill in enumerate(bill_list(payment.get("bills"), "payment.bills", where)):
-        bill_id = bill_text(bill_object(bill, f"payment.bills[{n}]", where).get("id"), f"payment.bills[{n}].id", where)
-        if bill_id:
-            bill_ids.append(bill_id)
-    messages = [bill_text(bill_object(error, f"errors[{n}]", where).get("message"), f"errors[{n}].message", where)
-                for n, error in enumerate(bill_list(data.get("errors"), "errors", where))]
-    return bill_ids, "; ".join(m for m in messages if m) or "no reason given"
 
 
 def finish(event, status, reason):
@@ -161,5 +135,5 @@ def replay_event(event, actor):
 
 
 def check_subscriptions():
-    """Scheduled: re-enable subscriptions BILL disabled, and poll payments over the gap."""
+    """Scheduled: re-enable subscriptions their system disabled, and poll payments over the gap."""
     return subscriptions.check_all()

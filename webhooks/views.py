@@ -1,4 +1,6 @@
-"""POST /webhooks/bill/<subscription id>/: verify, store, answer. No remote call is made here."""
+"""POST /webhooks/<system>/<subscription id>/: the system's receiver verifies and parses; here the body is read
+within its limit, refusals are counted, events stored and queued, and the sender answered. No remote call is made
+here."""
 
 import logging
 import threading
@@ -13,10 +15,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from portal.fields import Undecryptable
-from webhooks.events import parse_event
+from connectors.registry import SYSTEMS
 from webhooks.models import WebhookEvent, WebhookSubscription
-from webhooks.signature import HEADER, verify
 from webhooks.tasks import enqueue_processing
 
 logger = logging.getLogger("webhooks")
@@ -143,21 +143,16 @@ def read_body(request, limit):
 
 @csrf_exempt
 @require_POST
-def bill_webhook(request, subscription_id):
-    subscription = WebhookSubscription.objects.filter(pk=subscription_id).first()
-    if subscription is None:
+def webhook(request, system, subscription_id):
+    spec = SYSTEMS.get(system)
+    receiver = spec.webhook_receiver() if spec else None
+    subscription = WebhookSubscription.objects.filter(pk=subscription_id, connection__system=system).first()
+    if receiver is None or subscription is None:
         return JsonResponse({"error": "Unknown subscription."}, status=404)
     # Decided on the headers alone: an unsigned request is refused before a byte of its body is read.
-    signature = request.headers.get(HEADER, "")
-    if not signature:
-        return Rejection(subscription, WebhookEvent.MISSING_SIGNATURE, 401, f"Missing {HEADER} header.")
-    key = subscription.security_key
-    if not key:
-        return Rejection(subscription, WebhookEvent.NO_KEY, 401,
-                         "The subscription has no security key; subscribe again or rotate the key.")
-    if isinstance(key, Undecryptable):
-        return Rejection(subscription, WebhookEvent.UNDECRYPTABLE_KEY, 401,
-                         "The subscription's security key cannot be decrypted here.")
+    refusal = receiver.refuse_unread(request.headers, subscription)
+    if refusal is not None:
+        return Rejection(subscription, refusal.kind, refusal.status, refusal.reason)
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     too_large = f"Body larger than {limit} bytes."
     try:
@@ -172,20 +167,31 @@ def bill_webhook(request, subscription_id):
         return Rejection(subscription, WebhookEvent.UNREADABLE_BODY, 411, str(exc))
     if len(body) > limit:
         return Rejection(subscription, WebhookEvent.TOO_LARGE, 413, too_large, body)
-    if not verify(key, body, signature):
-        return Rejection(subscription, WebhookEvent.BAD_SIGNATURE, 401, "Signature does not match the body.", body)
+    refusal = receiver.verify(body, request.headers, subscription)
+    if refusal is not None:
+        return Rejection(subscription, refusal.kind, refusal.status, refusal.reason, body)
     try:
-        data = parse_event(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        return Rejection(subscription, WebhookEvent.NOT_AN_EVENT, 400, f"Signed, but not a BILL event: {exc}", body)
-    metadata = data["metadata"]
+        events = receiver.parse(body)
+        if not events:
+            raise ValueError("it holds no event")
+    except ValueError as exc:  # UnicodeDecodeError is one too
+        return Rejection(subscription, WebhookEvent.NOT_AN_EVENT, 400,
+                         f"Signed, but not a {spec.label} event: {exc}", body)
+    statuses = [store(subscription, event) for event in events]
+    status = "received" if "received" in statuses else "duplicate"
+    if len(events) == 1:
+        return JsonResponse({"status": status, "eventId": events[0].event_id})
+    return JsonResponse({"status": status, "eventIds": [event.event_id for event in events]})
+
+
+def store(subscription, event):
+    """Store a verified event and queue its processing; "duplicate" when the connection already has it."""
     try:
         with transaction.atomic():
-            event = WebhookEvent.objects.create(
-                connection_id=subscription.connection_id, subscription=subscription,
-                event_id=str(metadata["eventId"])[:100], event_type=str(metadata.get("eventType", ""))[:60],
-                raw_body=body.decode("utf-8"), signature_ok=True)
-            enqueue_processing(event)
+            stored = WebhookEvent.objects.create(
+                connection_id=subscription.connection_id, subscription=subscription, event_id=event.event_id[:100],
+                event_type=event.type[:60], raw_body=event.raw, signature_ok=True)
+            enqueue_processing(stored)
     except IntegrityError:
-        return JsonResponse({"status": "duplicate", "eventId": metadata["eventId"]})
-    return JsonResponse({"status": "received", "eventId": metadata["eventId"]})
+        return "duplicate"
+    return "received"

@@ -28,7 +28,7 @@ from connectors.errors import (
 )
 from connectors.http import HttpClient, default_classify, excerpt, retry_after_seconds
 from connectors.odata import Dialect, ODataPagingError, Query, and_, gt
-from connectors.tokens import Token, TokenSession, refresh_leeway
+from connectors.tokens import Token, TokenSession, refresh_leeway, token_from_response
 from portal.redaction import register_secret
 
 logger = logging.getLogger("connectors")
@@ -235,12 +235,7 @@ class AcumaticaClient:
                                 f" ({exc})", status=exc.status, code=exc.code) from None
             raise AuthError(f"Acumatica rejected the user name or password of this connection. ({exc})",
                             status=exc.status, code=exc.code) from None
-        try:
-            body = response.json()
-            value, lifetime = body["access_token"], int(body["expires_in"])
-        except (ValueError, KeyError, TypeError):
-            raise TransientError("Acumatica's token endpoint answered without access_token and expires_in.") from None
-        extra = {"refresh_token": body["refresh_token"]} if body.get("refresh_token") else {}
+        value, lifetime, extra = token_from_response(response, "Acumatica")
         # Stored as expiring early by the refresh leeway, so every worker renews it ahead of time.
         expires = timezone.now() + timedelta(seconds=lifetime) - refresh_leeway(lifetime) + DEFAULT_LEEWAY
         return Token(value, expires, extra)

@@ -100,8 +100,7 @@ class AcumaticaConnector(ErpConnector):
             yield record
 
     def gl_accounts(self):
-        return [GlAccount(code=r["AccountCD"], name=r.get("Description") or "", active=r.get("Active") is not False,
-                          account_type=r.get("Type") or "")
+        return [GlAccount(code=r["AccountCD"], name=r.get("Description") or "", active=r.get("Active") is not False)
                 for r in self.readable(self.client.records("Account"), "GL account")]
 
     def dimensions(self):

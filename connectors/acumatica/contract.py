@@ -26,10 +26,6 @@ ENDPOINT_NAME, ENDPOINT_VERSION = "Default", "24.200.001"
 # The value-object schemas of the definition, by the kind of Python value each holds.
 VALUE_KINDS = {"StringValue": "string", "DecimalValue": "decimal", "DateTimeValue": "datetime",
                "BooleanValue": "boolean", "IntValue": "int", "ShortValue": "int", "GuidValue": "guid"}
-# What the base schema Entity adds to every entity: the session id, the row number, a note, custom
-# fields, an error text and attached files. `id` and `rowNumber` are kept when reading; the rest is not
-# used by the connector.
-ENTITY_KEYS = ("id", "rowNumber", "note", "custom", "error", "files")
 
 # Each top-level entity's key fields (the values of GET /{Entity}/{ids}, slash-delimited, in this order).
 # The definition names no keys. Bill and Check: Type and ReferenceNbr (ReferenceNbr numbered by Acumatica);
@@ -62,7 +58,7 @@ def fields(schema):
     properties = {}
     for part in spec.get("allOf", [spec]):
         if "$ref" in part:
-            continue  # the base Entity: ENTITY_KEYS
+            continue  # the base Entity (id, rowNumber, note, custom, error, files): no field of the entity's own
         properties.update(part.get("properties", {}))
     result = {}
     for name, prop in properties.items():

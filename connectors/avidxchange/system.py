@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 
 from connectors import capabilities as can
+from connectors.avidxchange.files import outside_root
 from connectors.spec import AP, Field, System
 
 MODE_API = "api"
@@ -11,8 +12,6 @@ DEFAULT_ATTACHMENT_MB = 25
 
 
 def folder_inside_root(value):
-    from connectors.avidxchange.files import outside_root
-
     problem = outside_root(value)
     if problem:
         raise ValidationError(problem)

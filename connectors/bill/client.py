@@ -264,9 +264,6 @@ class BillClient:
         return self.http.json("GET", f"/v3/payments/{payment_id}")
 
     # --- webhook subscriptions (the /connect-events sibling base) -------------------------------------
-    def events_catalog(self):
-        return self.http.json("GET", self.events_base_url + "/v3/events/catalog")
-
     def subscriptions(self):
         """Every subscription of the organization: a paged {nextPage, results} list like the others
         (https://developer.bill.com/reference/getallsubscriptions)."""
@@ -275,7 +272,8 @@ class BillClient:
     def event_history(self, subscription_id):
         """The events BILL kept for a subscription, delivered or not (180 days: BILL's changelog
         2025-09-07), each {id, type, payload: the event body as text, createdTime, statusCode}. The item
-        shape and its order are UNCONFIRMED (docs/ASSUMPTIONS.md); only id, type and payload are used."""
+        shape and its order are UNCONFIRMED (docs/ASSUMPTIONS.md B18); payload is read, and id names an item whose
+        payload holds no event."""
         return self.list(f"/v3/events/subscription/{subscription_id}", base=self.events_base_url)
 
     def create_subscription(self, name, events, notification_url, idempotency_key=None):

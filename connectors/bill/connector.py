@@ -114,8 +114,7 @@ class BillConnector(ApConnector):
             account = bill_object(a.get("account"), "account", where)
             out.append(GlAccount(code=bill_text(account.get("number"), "account.number", where, numbers=True),
                                  name=bill_text(a.get("name"), "name", where), id=required_id(a, where),
-                                 active=not bill_flag(a.get("archived"), "archived", where),
-                                 account_type=bill_text(account.get("type"), "account.type", where)))
+                                 active=not bill_flag(a.get("archived"), "archived", where)))
         return out
 
     def dimensions(self):

@@ -36,6 +36,7 @@ SYSTEM = System(
     ),
     connector_class_path="connectors.bill.connector.BillConnector",
     simulator_class_path="sandbox.bill.simulator.BillSimulator",
+    webhook_receiver_class_path="connectors.bill.webhooks.BillWebhookReceiver",
     # BATCH_CREATES: vendors and bills go through BILL's all-or-nothing bulk endpoints (20 vendors, 100 bills
     # a call), a refused batch falling back to single creates (BillClient._bulk).
     # ARCHIVES_BILLS: POST /v3/bills/{billId}/archive (https://developer.bill.com/reference/archivebill).

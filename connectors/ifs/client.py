@@ -32,7 +32,7 @@ from connectors.errors import (
 from connectors.http import HttpClient, ReauthRequired, default_classify, excerpt
 from connectors.ifs import projections
 from connectors.ifs.system import DEFAULT_CALLS_PER_MINUTE, calls_per_minute
-from connectors.tokens import Token, TokenSession
+from connectors.tokens import Token, TokenSession, token_from_response
 from portal.redaction import register_secret
 
 # The token is renewed once this much of its life is left (IFS's sample token lives 180 s: renewed at 120 s).
@@ -199,14 +199,8 @@ class IfsClient:
             raise AuthError(f"IFS IAM refused the IAM client ID or secret for realm {self.realm!r}: the client may "
                             "have been removed, its secret regenerated, or its service account disabled. "
                             f"({exc})", status=exc.status) from None
-        try:
-            data = response.json()
-            lifetime = int(data["expires_in"])
-            value = data["access_token"]
-        except (ValueError, KeyError, TypeError):
-            raise TransientError("IFS IAM answered without access_token and expires_in.") from None
-        if not isinstance(value, str) or not value or lifetime <= 0:
-            raise TransientError("IFS IAM answered with an unusable access token.")
+        # A client-credentials grant comes without a refresh token (RFC 6749 section 4.4.3): nothing else is kept.
+        value, lifetime, _ = token_from_response(response, "IFS IAM")
         # Kept as expiring RENEW_BEFORE (or a third of a short life) ahead of time, plus the session's leeway,
         # so every worker renews before IFS stops taking it.
         early = min(RENEW_BEFORE, timedelta(seconds=lifetime / 3))

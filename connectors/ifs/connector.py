@@ -113,11 +113,11 @@ class IfsConnector(ErpConnector):
     def gl_accounts(self):
         spec = self.sets["gl_accounts"]
         accounts = []
-        for row in self.client.collection(spec, odata.Query(select=("Account", "Description", "AccntType", "ValidFrom",
+        for row in self.client.collection(spec, odata.Query(select=("Account", "Description", "ValidFrom",
                                                                      "ValidUntil"), filter=self.company_filter())):
             where = f"IFS account {row.get('Account')!r}"
             accounts.append(GlAccount(code=text(row, "Account", where), name=text(row, "Description", where),
-                                      account_type=text(row, "AccntType", where), active=valid_today(row, where)))
+                                      active=valid_today(row, where)))
         return accounts
 
     def dimensions(self):

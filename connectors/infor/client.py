@@ -10,7 +10,7 @@ from connectors.errors import AuthError, ConfigurationError, DataError, NotFound
 from connectors.http import HttpClient, default_classify
 from connectors.infor import idm
 from connectors.limits import take_rate_token
-from connectors.tokens import Token, TokenSession, refresh_leeway
+from connectors.tokens import Token, TokenSession, refresh_leeway, token_from_response
 from portal.redaction import register_secret
 
 # Service-account authentication is limited to 20 a minute per tenant (Infor OS usage limits).
@@ -114,13 +114,7 @@ class InforClient:
         return self._token(response)
 
     def _token(self, response):
-        try:
-            data = response.json()
-            lifetime = int(data["expires_in"])
-            value = data["access_token"]
-        except (ValueError, KeyError, TypeError):
-            raise TransientError("Infor's token endpoint answered without access_token/expires_in.") from None
-        extra = {"refresh_token": data["refresh_token"]} if data.get("refresh_token") else {}
+        value, lifetime, extra = token_from_response(response, "Infor")
         # Stored as expiring early by the refresh leeway, so every worker renews it ahead of time.
         expires = timezone.now() + timedelta(seconds=lifetime) - refresh_leeway(lifetime) + DEFAULT_LEEWAY
         return Token(value, expires, extra)

@@ -3,7 +3,7 @@ import json
 from django.core.exceptions import ValidationError
 
 from connectors import capabilities as can
-from connectors.http import url_problem
+from connectors.addresses import url_problem
 from connectors.infor import idm
 from connectors.spec import ERP, Field, System
 

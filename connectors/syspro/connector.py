@@ -205,7 +205,7 @@ class SysproConnector(ErpConnector):
             except BadValue as exc:
                 # Left out, its code would later read as "not mapped": the real cause must show instead.
                 raise DataError(f"SYSPRO GenMaster row {raw.get('GlCode')!r}: {exc}", field=exc.column) from None
-            accounts.append(GlAccount(code=row["GlCode"], name=row["Description"], account_type=row["AccountType"]))
+            accounts.append(GlAccount(code=row["GlCode"], name=row["Description"]))
         return accounts
 
     def dimensions(self):

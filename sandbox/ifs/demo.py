@@ -2,7 +2,7 @@
 into the simulator at a realistic volume with the problems such a customer has: a supplier whose e-mail
 address is changed in IFS at the moment BILL's edit is written back, an invoice whose row is locked in IFS
 when it is to be marked as transferred, a PO reference longer than most AP platforms keep, an invoice coded
-to an account nobody mapped, and a blocked supplier. The lead's seed_demo creates the tenant, connections,
+to an account nobody mapped, and a blocked supplier. seed_demo creates the tenant, connections,
 BILL chart and integration from the names below."""
 
 import random

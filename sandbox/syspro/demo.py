@@ -1,6 +1,6 @@
 """The SYSPRO demo: a food manufacturer on SYSPRO 8 paying its suppliers through BILL, loaded into the
 simulator at a realistic volume with the problems such a customer has: an invoice coded to a ledger code
-nobody mapped yet, and a supplier on hold. The lead's seed_demo creates the tenant, connections, BILL chart
+nobody mapped yet, and a supplier on hold. seed_demo creates the tenant, connections, BILL chart
 and integration from the names below."""
 
 import random

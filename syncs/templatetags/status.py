@@ -7,6 +7,7 @@ from django import template
 from django.utils import timezone
 
 from connectors.values import money
+from syncs.reasons import readable as in_words
 
 register = template.Library()
 DAY = "{d.day} {d:%b %Y}"
@@ -63,8 +64,6 @@ def moment(value):
 @register.filter
 def readable(detail):
     """A stored failure reason as a person reads it (syncs.reasons.readable)."""
-    from syncs.reasons import readable as in_words
-
     return in_words(detail)
 
 

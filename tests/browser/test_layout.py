@@ -6,7 +6,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from sandbox import demo
+from sandbox.infor import demo
 from syncs.models import SyncRecord
 from tests.browser.conftest import log_in, seeded_infor_demo
 from webhooks.models import WebhookEvent

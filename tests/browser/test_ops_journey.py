@@ -5,8 +5,8 @@ the mapping fixed by picking BILL's account by number and name, the group retrie
 import pytest
 import requests
 
-from sandbox import demo
-from syncs.models import MappingRule, SyncRecord
+from sandbox.infor import demo
+from syncs.models import MappingRule, RecordStatus, SyncRecord
 from tests.browser.conftest import log_in, seeded_infor_demo
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,7 +29,7 @@ def bill_numbers(sandbox):
 
 def test_ops_fix_a_mapping_and_retry_its_group(page, integration, sandbox):
     unmapped = SyncRecord.objects.get(integration=integration, object_type="bill", number=demo.UNMAPPED_INVOICE)
-    assert unmapped.status == SyncRecord.FAILED
+    assert unmapped.status == RecordStatus.FAILED
     log_in(page, "olivia", admin=True)
 
     page.goto("/admin/syncs/syncrecord/work-queue/")
@@ -53,5 +53,5 @@ def test_ops_fix_a_mapping_and_retry_its_group(page, integration, sandbox):
     assert page.locator("#work-queue tr.group", has_text=UNMAPPED).count() == 0, "the group is gone"
 
     unmapped.refresh_from_db()
-    assert unmapped.status == SyncRecord.SYNCED and unmapped.target_id
+    assert unmapped.status == RecordStatus.SYNCED and unmapped.target_id
     assert bill_numbers(sandbox).count(demo.UNMAPPED_INVOICE) == 1

@@ -8,6 +8,7 @@ from sandbox import demo
 from sandbox.bill import simulator as bill_sandbox
 from sandbox.hub import SandboxHub, serve_in_thread, wsgi_app
 from sandbox.ifs import demo as ifs_demo
+from sandbox.infor import demo as infor_demo
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def load_alike(url):
     """What `make run` and a first sync do: the demo's accounts and departments, vendors and a bill made through
     BILL's API, an AvidXchange company's code lists and payees, Acumatica's records. Returns every id, by what
     each object is."""
-    ids = demo.seed_sandboxes(url, invoices=5)
+    ids = infor_demo.seed_sandboxes(url, invoices=5)
     ids["ifs organization"] = demo.seed_bill_organization(url, demo.bill_organization(ifs_demo.TENANT[0]), ifs_demo)
     headers = bill_session(url)
     # Two vendors with one short name are two vendors: each keeps its own id, the same one each time.

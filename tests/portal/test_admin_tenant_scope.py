@@ -17,7 +17,7 @@ from portal.roles import OPS_GROUP
 from portal.tenancy import operated_tenants
 from sandbox.management.commands.seed_demo import Command
 from syncs import operations, workqueue
-from syncs.models import Cursor, Integration, MappingRule, SyncRecord, SyncRun
+from syncs.models import Cursor, Integration, MappingRule, RecordStatus, RunStatus, SyncRecord, SyncRun
 from tests.syncs.test_status_pages import invoice, make_integration
 from webhooks import subscriptions, tasks
 from webhooks.models import WebhookEvent, WebhookSubscription
@@ -54,9 +54,9 @@ def tenant_world(slug):
         finance=finance, membership=Membership.objects.create(user=finance, tenant=tenant, role=Membership.FINANCE),
         rule=MappingRule.objects.create(integration=integration, kind=MappingRule.GL_ACCOUNT, source_code="6100",
                                         target_id=f"{slug}-0ca01", confirmed=False),
-        record=invoice(integration, 1, SyncRecord.FAILED, error_class="mapping",
+        record=invoice(integration, 1, RecordStatus.FAILED, error_class="mapping",
                        error_detail=f"GL account 6100 of {slug} is not mapped to a BILL account."),
-        run=SyncRun.objects.create(integration=integration, trigger="schedule", status=SyncRun.SUCCEEDED),
+        run=SyncRun.objects.create(integration=integration, trigger="schedule", status=RunStatus.SUCCEEDED),
         cursor=Cursor.objects.create(integration=integration, stream="bills", value="2026-01-01T00:00:00+00:00"),
         entry=audit.record("config.changed", actor="system:test", tenant=tenant, obj=integration,
                            message=f"{slug} changed"),
@@ -169,7 +169,7 @@ ACTIONS = [
     ("portal_membership", "delete_selected", "membership", {"post": "yes"}),
 ]
 BEFORE = {"resume": lambda: Integration.objects.update(paused=True),
-          "unignore": lambda: SyncRecord.objects.update(status=SyncRecord.IGNORED, note="set aside")}
+          "unignore": lambda: SyncRecord.objects.update(status=RecordStatus.IGNORED, note="set aside")}
 
 
 @pytest.fixture
@@ -194,8 +194,8 @@ def remote_calls(monkeypatch):
     monkeypatch.setattr(subscriptions, "rotate_key", lambda s, actor: record(of(s)))
     monkeypatch.setattr(subscriptions, "check", lambda s, catch_up=False: record(of(s), "enabled"))
     monkeypatch.setattr(tasks, "replay_event", lambda e, actor: record(e.connection.tenant.slug, "processed"))
-    monkeypatch.setattr("syncs.admin.enqueue_run", lambda integration, *args: record(of(integration)))
-    monkeypatch.setattr("syncs.admin.enqueue_dry_run", lambda integration, *args: record(of(integration)))
+    monkeypatch.setattr("syncs.admin.integrations.enqueue_run", lambda integration, *args: record(of(integration)))
+    monkeypatch.setattr("syncs.admin.integrations.enqueue_dry_run", lambda integration, *args: record(of(integration)))
     monkeypatch.setattr(operations, "replay_failed", lambda integration, actor, rows=None: record(of(integration), 0))
     monkeypatch.setattr(operations, "resync_from", lambda integration, moment, actor: record(of(integration)))
     monkeypatch.setattr(operations, "load_reference_data", refuse)
@@ -255,7 +255,7 @@ def test_the_work_queue_holds_the_operated_tenants_failures_only(client, operato
     client.post(reverse("admin:syncs_syncrecord_group", args=[foreign_group.key]), {"ignore": "1", "reason": "dup"})
     assert set(remote_calls) <= {w.slug for w in operator.own}, "another tenant's group is not acted on"
     operator.foreign[0].record.refresh_from_db()
-    assert operator.foreign[0].record.status == SyncRecord.FAILED
+    assert operator.foreign[0].record.status == RecordStatus.FAILED
 
 
 # --- autocompletes and the choices of forms ------------------------------------------------------------------------

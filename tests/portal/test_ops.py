@@ -12,7 +12,7 @@ from django_q.models import Schedule
 from connectors.models import Connection
 from portal import jobs, ops
 from portal.models import AuditEntry, Tenant
-from syncs.models import SyncRecord, SyncRun
+from syncs.models import RecordStatus, RunStatus, SyncRun
 from tests.syncs.test_status_pages import invoice, make_integration
 from webhooks.models import WebhookEvent, WebhookSubscription
 
@@ -49,12 +49,12 @@ def test_metrics_need_staff_or_the_token(client, db, settings):
 
 
 def test_metrics_count_runs_records_calls_events_and_the_queue(admin_client, integration):
-    SyncRun.objects.create(integration=integration, trigger="schedule", status=SyncRun.SUCCEEDED,
+    SyncRun.objects.create(integration=integration, trigger="schedule", status=RunStatus.SUCCEEDED,
                            counters={"api_calls": 7})
-    SyncRun.objects.create(integration=integration, trigger="schedule", status=SyncRun.FAILED,
+    SyncRun.objects.create(integration=integration, trigger="schedule", status=RunStatus.FAILED,
                            counters={"api_calls": 2})
     invoice(integration, 1)
-    invoice(integration, 2, SyncRecord.FAILED)
+    invoice(integration, 2, RecordStatus.FAILED)
     WebhookEvent.objects.create(connection=integration.target, event_id="e1", status=WebhookEvent.PROCESSED)
     text = admin_client.get("/metrics").content.decode()
     assert 'mlc_sync_runs_total{status="succeeded"} 1' in text

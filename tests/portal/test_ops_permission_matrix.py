@@ -14,7 +14,7 @@ from connectors.models import Connection
 from portal import audit
 from portal.models import AuditEntry, Membership, Tenant
 from portal.roles import OPS_GROUP
-from syncs.models import Cursor, Integration, MappingRule, SyncRecord, SyncRun
+from syncs.models import Cursor, Integration, MappingRule, RecordStatus, RunStatus, SyncRun
 from tests.connectors.bill.conftest import make_bill_connection
 from tests.connectors.infor.conftest import make_infor_connection
 from tests.syncs.test_status_pages import invoice
@@ -49,9 +49,9 @@ def w(sandbox, tenant, client, django_capture_on_commit_callbacks):
         newcomer=get_user_model().objects.create_user("newcomer"),
         rule=MappingRule.objects.create(integration=integration, kind=MappingRule.GL_ACCOUNT, source_code="6100",
                                         target_id="0ca01", confirmed=False),
-        record=invoice(integration, 1, SyncRecord.FAILED, error_class="mapping",
+        record=invoice(integration, 1, RecordStatus.FAILED, error_class="mapping",
                        error_detail="GL account 6999 is not mapped to a BILL account."),
-        run=SyncRun.objects.create(integration=integration, trigger="schedule", status=SyncRun.SUCCEEDED),
+        run=SyncRun.objects.create(integration=integration, trigger="schedule", status=RunStatus.SUCCEEDED),
         cursor=Cursor.objects.create(integration=integration, stream="invoices", value="2026-01-01T00:00:00+00:00"),
         event=WebhookEvent.objects.create(connection=bill, subscription=subscription, event_id="evt-1",
                                           event_type="payment.updated", status=WebhookEvent.PROCESSED),

@@ -15,7 +15,7 @@ from django_q.models import OrmQ
 from portal.models import Membership, Tenant
 from portal.roles import OPS_GROUP
 from syncs import progress, tasks
-from syncs.models import Cursor, Integration, SyncRun
+from syncs.models import Cursor, Integration, RunStatus, SyncRun
 from tests.syncs.test_status_pages import make_integration
 
 
@@ -48,7 +48,7 @@ def test_the_dry_run_button_queues_a_task_and_its_page_follows_it_to_the_result(
     assert "The dry run is queued" in page and 'http-equiv="refresh"' in page
 
     # The worker has started it; its heartbeat has written the counters so far.
-    run = SyncRun.objects.create(integration=integration, trigger="dry_run", dry_run=True, status=SyncRun.RUNNING,
+    run = SyncRun.objects.create(integration=integration, trigger="dry_run", dry_run=True, status=RunStatus.RUNNING,
                                  counters={"vendors_would_create": 40, "bills_would_create": 75, "bills_failed": 2})
     page = client.get(answer["Location"]).content.decode()
     assert "117 records read so far" in page and 'http-equiv="refresh"' in page
@@ -58,7 +58,7 @@ def test_the_dry_run_button_queues_a_task_and_its_page_follows_it_to_the_result(
     tasks.dry_run(*task["args"])  # the task itself, as the worker runs it (the ERP here is not reachable)
     run = SyncRun.objects.get(trigger="dry_run")
     page = client.get(answer["Location"]).content.decode()
-    assert run.status == SyncRun.FAILED and "Failed" in page and 'http-equiv="refresh"' not in page
+    assert run.status == RunStatus.FAILED and "Failed" in page and 'http-equiv="refresh"' not in page
     assert reverse("admin:syncs_syncrun_change", args=[run.pk]) in page, "See the plan"
 
 
@@ -76,7 +76,7 @@ def test_a_dry_run_of_several_integrations_links_each_one(client, ops, tenant, i
 
 
 def test_a_page_address_that_names_no_moment_shows_no_run(client, ops, integration):
-    SyncRun.objects.create(integration=integration, trigger="dry_run", dry_run=True, status=SyncRun.SUCCEEDED)
+    SyncRun.objects.create(integration=integration, trigger="dry_run", dry_run=True, status=RunStatus.SUCCEEDED)
     for query in ("", "?after=yesterday", "?after=99999999999999999999"):
         page = client.get(reverse("admin:syncs_integration_dry_run", args=[integration.pk]) + query)
         assert page.status_code == 200 and "No dry run was queued from this address" in page.content.decode()
@@ -121,7 +121,7 @@ def test_resync_moves_the_cursors_to_the_date_picked(client, ops, integration, d
 
 def test_another_tenants_dry_run_page_answers_404(client, ops, integration):
     theirs = make_integration(Tenant.objects.create(name="Other Co", slug="other"), "Theirs")
-    SyncRun.objects.create(integration=theirs, trigger="dry_run", dry_run=True, status=SyncRun.SUCCEEDED)
+    SyncRun.objects.create(integration=theirs, trigger="dry_run", dry_run=True, status=RunStatus.SUCCEEDED)
     after = int(timezone.now().timestamp()) - 60
     assert client.get(reverse("admin:syncs_integration_dry_run", args=[theirs.pk]), {"after": after}).status_code \
         == 404
@@ -136,7 +136,7 @@ HALF_WAY = {"vendors_unchanged": 250, "bills_unchanged": 90, "bills_created": 4,
 def test_backfill_progress_counts_the_records_read_so_far_not_only_those_written(client, ops, integration):
     """Most of a second backfill is records already sent: read, found unchanged, nothing written for them."""
     after = int(timezone.now().timestamp())
-    SyncRun.objects.create(integration=integration, trigger="backfill", status=SyncRun.RUNNING, counters=HALF_WAY)
+    SyncRun.objects.create(integration=integration, trigger="backfill", status=RunStatus.RUNNING, counters=HALF_WAY)
     page = client.get(reverse("admin:syncs_integration_backfill", args=[integration.pk]),
                       {"since": "2026-01-01", "after": after, "expected": 700}).content.decode()
     assert "350 of about 700 records read" in page and '<progress max="100" value="50"' in page
@@ -149,5 +149,5 @@ def test_the_terminal_bar_counts_the_records_read_so_far(integration):
 
     bar = progress.Progress(Terminal(), integration, total=700)
     bar.since = timezone.now() - timedelta(seconds=1)
-    SyncRun.objects.create(integration=integration, trigger="backfill", status=SyncRun.RUNNING, counters=HALF_WAY)
+    SyncRun.objects.create(integration=integration, trigger="backfill", status=RunStatus.RUNNING, counters=HALF_WAY)
     assert bar.done() == 350

@@ -5,9 +5,10 @@ import html
 
 from django.urls import reverse
 
-from syncs.admin import COUNTERS_IN_LIST, REASON_IN_LIST, counters_in_brief
-from syncs.engine import describe_counters
-from syncs.models import SyncRecord, SyncRun
+from syncs.admin.records import REASON_IN_LIST
+from syncs.admin.runs import COUNTERS_IN_LIST, counters_in_brief
+from syncs.models import RecordStatus, RunStatus, SyncRun
+from syncs.run import describe_counters
 from tests.syncs.test_status_pages import invoice, make_integration
 
 COUNTERS = {"api_calls": 353, "bills_created": 383, "bills_failed": 17, "vendors_created": 299, "vendors_failed": 1,
@@ -23,7 +24,7 @@ def test_counters_in_brief_put_failures_first_then_the_largest_counts():
 
 def test_the_runs_list_shows_them_in_brief_and_the_run_all_of_them(admin_client, tenant):
     run = SyncRun.objects.create(integration=make_integration(tenant), trigger="schedule",
-                                 status=SyncRun.PARTIAL, counters=COUNTERS)
+                                 status=RunStatus.PARTIAL, counters=COUNTERS)
     listed = html.unescape(admin_client.get(reverse("admin:syncs_syncrun_changelist")).content.decode())
     assert "18 failed, bills created 383, vendors created 299, 2 more" in listed
     assert describe_counters(COUNTERS) not in listed
@@ -33,7 +34,7 @@ def test_the_runs_list_shows_them_in_brief_and_the_run_all_of_them(admin_client,
 
 def test_the_records_list_shows_the_start_of_a_long_reason(admin_client, tenant):
     reason = "GL account 6999 is not mapped to a BILL account. " + "The supplier wrote a long note. " * 20
-    record = invoice(make_integration(tenant), 1, SyncRecord.FAILED, error_class="mapping", error_detail=reason)
+    record = invoice(make_integration(tenant), 1, RecordStatus.FAILED, error_class="mapping", error_detail=reason)
     listed = html.unescape(admin_client.get(reverse("admin:syncs_syncrecord_changelist")).content.decode())
     shown = next(line for line in listed.splitlines() if "GL account 6999 is not mapped" in line)
     assert "…" in shown and len(shown.split('field-reason">')[1].split("</td>")[0]) <= REASON_IN_LIST

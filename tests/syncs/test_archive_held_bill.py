@@ -17,8 +17,7 @@ from portal.roles import OPS_GROUP
 from sandbox.bill import simulator as bill_sandbox
 from syncs import tieout
 from syncs.engine import run_integration
-from syncs.models import Integration, SyncRecord
-from tests.connectors.contracts.base import control
+from syncs.models import Integration, RecordStatus, SyncRecord
 from tests.syncs.test_holds_after_sending import SENT, HoldsAfterSending
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +61,7 @@ class TestArchiveHeldBill:
         self.invoice(sandbox, SENT, held=True)
         run_integration(integration.pk)
         record = self.bill(integration, SENT)
-        assert record.status == SyncRecord.SYNCED and record.cause == "held_after_sending"
+        assert record.status == RecordStatus.SYNCED and record.cause == "held_after_sending"
         return record
 
     def in_bill(self, sandbox, bill_id):
@@ -75,7 +74,7 @@ class TestArchiveHeldBill:
 
         assert self.in_bill(sandbox, held.target_id)["archived"] is True
         held.refresh_from_db()
-        assert held.status == SyncRecord.SYNCED and held.data["archived_by"] == "olivia"
+        assert held.status == RecordStatus.SYNCED and held.data["archived_by"] == "olivia"
         assert held.error_detail.startswith("Held in Infor CloudSuite after it was sent; its bill was archived in BILL "
                                             "by olivia on ")
         entry = AuditEntry.objects.get(action="sync.bill.archived")
@@ -114,7 +113,7 @@ class TestArchiveHeldBill:
         assert not AuditEntry.objects.filter(action__startswith="sync.bill.archive").exists()
 
     def test_bills_refusal_is_shown_and_audited_and_nothing_is_recorded(self, held, integration, sandbox, client):
-        control(sandbox, "bill/pay", {"billId": held.target_id})
+        sandbox.control("bill/pay", {"billId": held.target_id})
         log_in_ops(client, integration.tenant)
         said = archive(client, held)
         assert said == [f"{SENT.number}: BILL did not archive bill {held.target_id}: BILL HTTP 400: BDC_1001: Bill "
@@ -132,7 +131,7 @@ def test_an_ap_platform_that_cannot_archive_is_named(client, tenant):
     avx = Connection.objects.create(tenant=tenant, system="avidxchange", name="AvidXchange")
     integration = Integration.objects.create(tenant=tenant, name="Infor → AvidXchange", source=erp, target=avx)
     record = SyncRecord.objects.create(integration=integration, object_type="bill", source_id="INV-9", number="INV-9",
-                                       status=SyncRecord.SYNCED, target_id="AVX-77", cause="held_after_sending",
+                                       status=RecordStatus.SYNCED, target_id="AVX-77", cause="held_after_sending",
                                        data={"held": "payment stopped"})
     log_in_ops(client, tenant)
     said = archive(client, record)

@@ -5,7 +5,6 @@ fix offers what can be done instead; a reason names the ERP's supplier before th
 a group's page shows whole reasons; migration 0009 files the rows written before causes were stored."""
 
 import importlib
-import io
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +13,6 @@ from urllib.parse import urlencode
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management import call_command
 from django.urls import reverse
 from django.utils.html import escape
 
@@ -26,7 +24,7 @@ from portal.models import AuditEntry, Membership, Tenant
 from portal.roles import OPS_GROUP
 from syncs import reasons, workqueue
 from syncs.engine import run_integration
-from syncs.models import Integration, MappingRule, SyncRecord
+from syncs.models import MappingRule, RecordStatus, SyncRecord
 from tests.syncs.test_status_pages import invoice, make_integration, make_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,7 +81,7 @@ def ops(client, integration):
 
 
 def unmapped(integration, n, code, words=None):
-    return invoice(integration, n, SyncRecord.FAILED, error_class="mapping", cause="gl_unmapped", subject=code,
+    return invoice(integration, n, RecordStatus.FAILED, error_class="mapping", cause="gl_unmapped", subject=code,
                    error_detail=words or f"GL account {code} is not mapped to a BILL account.")
 
 
@@ -95,10 +93,10 @@ def test_a_group_reads_the_value_its_records_share_and_varies_where_they_do_not(
     assert group.reason == "GL account 6999 is not mapped to a BILL account", "one GL account: it is named"
 
     for n, currency in enumerate(("EUR", "GBP", "GBP")):
-        invoice(integration, 10 + n, SyncRecord.FAILED, error_class="data", cause="currency_not_payable",
+        invoice(integration, 10 + n, RecordStatus.FAILED, error_class="data", cause="currency_not_payable",
                 subject=currency, currency=currency, error_detail=f"BILL pays USD only, not {currency} ({n}).")
     for n in range(2):
-        invoice(integration, 20 + n, SyncRecord.FAILED, error_class="data", cause="lines_do_not_add_up",
+        invoice(integration, 20 + n, RecordStatus.FAILED, error_class="data", cause="lines_do_not_add_up",
                 error_detail=f"The lines add up to {10 + n}.00 USD but the invoice total is {20 + n}.50 USD.")
     groups, _ = workqueue.groups()
     assert [(g.reason, g.count) for g in groups] == [
@@ -123,9 +121,9 @@ def test_a_group_is_one_integration_and_one_code_with_its_own_rule_to_add(client
     Membership.objects.create(user=ops, tenant=beta.tenant, role=Membership.OPS)
     unmapped(beta, 4, "6999")
     for n in range(2):
-        invoice(beta, 10 + n, SyncRecord.FAILED, error_class="data", cause="lines_do_not_add_up",
+        invoice(beta, 10 + n, RecordStatus.FAILED, error_class="data", cause="lines_do_not_add_up",
                 error_detail=f"The lines add up to {n}.00 USD but the invoice total is 9.00 USD.")
-        invoice(integration, 20 + n, SyncRecord.FAILED, error_class="data", cause="lines_do_not_add_up",
+        invoice(integration, 20 + n, RecordStatus.FAILED, error_class="data", cause="lines_do_not_add_up",
                 error_detail=f"The lines add up to {n}.00 USD but the invoice total is 9.00 USD.")
 
     groups, _ = workqueue.groups()
@@ -160,9 +158,9 @@ def test_a_group_is_one_integration_and_one_code_with_its_own_rule_to_add(client
 
 
 def test_each_unmapped_code_offers_its_rule_with_kind_and_code_filled_in(client, ops, integration):
-    invoice(integration, 1, SyncRecord.FAILED, error_class="mapping", cause="code_unmapped",
+    invoice(integration, 1, RecordStatus.FAILED, error_class="mapping", cause="code_unmapped",
             subject="Subaccount 900-000", error_detail="Subaccount 900-000 is not mapped to a BILL subaccount.")
-    invoice(integration, 2, SyncRecord.FAILED, error_class="mapping", cause="code_unmapped",
+    invoice(integration, 2, RecordStatus.FAILED, error_class="mapping", cause="code_unmapped",
             subject="Class SVC", error_detail="Class SVC is not mapped to a BILL class.")
     rows = rows_of(client.get(reverse("admin:syncs_syncrecord_workqueue")).content.decode())
     for heading, words, kind, code in (
@@ -186,11 +184,11 @@ def rows_of(html):
 
 def test_a_group_a_retry_cannot_fix_offers_what_can_be_done_instead(client, ops, integration):
     for n in range(2):
-        invoice(integration, n, SyncRecord.FAILED, error_class="data", cause="currency_not_payable", subject="EUR",
+        invoice(integration, n, RecordStatus.FAILED, error_class="data", cause="currency_not_payable", subject="EUR",
                 currency="EUR", error_detail=f"The invoice is in EUR, and the BILL account pays bills in USD only; "
                                              f"nothing is converted (invoice {n}).")
     SyncRecord.objects.create(integration=integration, object_type="vendor", source_id="S10001", source_ref="S10001",
-                              status=SyncRecord.FAILED, error_class="configuration", cause="vendor_owned_elsewhere",
+                              status=RecordStatus.FAILED, error_class="configuration", cause="vendor_owned_elsewhere",
                               subject="S10001", error_detail="Vendor S10001 in BILL organization 0080 belongs to "
                                                              "integration 'Other'; give this integration a prefix.")
     unmapped(integration, 9, "6999")
@@ -213,7 +211,7 @@ def test_a_group_a_retry_cannot_fix_offers_what_can_be_done_instead(client, ops,
     assert "A retry cannot fix these" in answer
     assert not AuditEntry.objects.filter(action__in=["sync.replay", "sync.record.replayed"]).exists()
     client.post(url, {"ignore": "1", "reason": "Paid by wire outside BILL"})
-    assert SyncRecord.objects.filter(cause="currency_not_payable", status=SyncRecord.IGNORED).count() == 2
+    assert SyncRecord.objects.filter(cause="currency_not_payable", status=RecordStatus.IGNORED).count() == 2
 
 
 def test_the_group_page_shows_each_record_s_whole_reason(client, ops, integration):
@@ -221,7 +219,7 @@ def test_the_group_page_shows_each_record_s_whole_reason(client, ops, integratio
             "there, then retry. " * 3).strip()
     assert 240 < len(long) < reasons.MAX_REASON, "longer than the page once cut reasons at"
     for n in range(2):
-        invoice(integration, n, SyncRecord.FAILED, error_class="data", cause="payee_inactive", subject="S20004",
+        invoice(integration, n, RecordStatus.FAILED, error_class="data", cause="payee_inactive", subject="S20004",
                 error_detail=long)
     [group], _ = workqueue.groups()
     page = client.get(reverse("admin:syncs_syncrecord_group", args=[group.key])).content.decode()
@@ -231,7 +229,7 @@ def test_the_group_page_shows_each_record_s_whole_reason(client, ops, integratio
 
 
 def test_finance_reads_the_advice_of_the_cause_not_of_the_words(client, integration):
-    invoice(integration, 1, SyncRecord.FAILED, error_class="data", cause="currency_not_payable", subject="EUR",
+    invoice(integration, 1, RecordStatus.FAILED, error_class="data", cause="currency_not_payable", subject="EUR",
             error_detail="BILL takes no EUR here.")
     client.force_login(make_user(integration.tenant, "fin"))
     html = client.get(reverse("status:records", args=[integration.pk]), {"status": "failed"}).content.decode()
@@ -261,12 +259,9 @@ def test_an_inactive_payee_is_named_by_the_erp_supplier_first():
     assert supplier_first(other, None, "00p7PAYEE") is other
 
 
-@pytest.mark.django_db
-def test_a_run_files_each_failure_under_its_cause_and_subject(sandbox):
-    call_command("seed_demo", sandbox_url=sandbox.url, only=["infor"], stdout=io.StringIO())
-    integration = Integration.objects.get(name="Infor → BILL")
-    run_integration(integration.pk)
-    failed = SyncRecord.objects.filter(integration=integration, status=SyncRecord.FAILED)
+def test_a_run_files_each_failure_under_its_cause_and_subject(fake_demo):
+    run_integration(fake_demo.pk)
+    failed = SyncRecord.objects.filter(integration=fake_demo, status=RecordStatus.FAILED)
     assert set(failed.filter(object_type="vendor").values_list("cause", "subject")) == {
         ("supplier_tax_id_missing", "S10007")}
     bills = failed.filter(object_type="bill")
@@ -276,7 +271,7 @@ def test_a_run_files_each_failure_under_its_cause_and_subject(sandbox):
         ("supplier_tax_id_missing", "S10007")}, "an invoice waiting on its supplier is filed under the supplier's cause"
     assert not failed.filter(cause="").exists()
     titles = {g.cause: g.reason for g in workqueue.groups()[0]}
-    assert titles["gl_unmapped"].startswith("GL account 6999 is not mapped to a BILL account")
+    assert titles["gl_unmapped"].startswith("GL account 6999 is not mapped to a Fake AP account")
 
 
 def test_the_migration_files_old_rows_under_their_causes(transactional_db):

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from connectors.models import Connection
-from syncs.models import Integration, SyncRun
+from syncs.models import Integration, RunStatus, SyncRun
 from tests.syncs.test_tieout import OpenAp, OpenErp
 
 
@@ -31,7 +31,7 @@ def test_tieout_finds_the_integration_by_its_name_typed_with_an_ascii_arrow(inte
 
 def test_sync_finds_it_the_same_way(integration):
     # A run in progress makes the command's own run a skip: what it ran is what it found, and nothing is sent.
-    SyncRun.objects.create(integration=integration, trigger="schedule", status=SyncRun.RUNNING)
+    SyncRun.objects.create(integration=integration, trigger="schedule", status=RunStatus.RUNNING)
     with pytest.raises(CommandError) as skipped:
         call_command("sync", "syspro -> bill", stdout=StringIO())
     assert skipped.value.returncode == 4, str(skipped.value)

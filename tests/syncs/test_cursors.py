@@ -8,7 +8,7 @@ import pytest
 from connectors.cursors import ROWVERSION, TIMESTAMP, TOKEN, CursorTypeError, newer
 from connectors.models import Connection
 from syncs.engine import Sync
-from syncs.models import Cursor, Integration, SyncRecord, SyncRun
+from syncs.models import Cursor, Integration, RecordStatus, RunStatus, SyncRecord, SyncRun
 
 
 def test_each_type_parses_its_own_text_and_refuses_others():
@@ -36,7 +36,7 @@ def sync(tenant):
     erp = Connection.objects.create(tenant=tenant, system="infor", name="ERP")
     ap = Connection.objects.create(tenant=tenant, system="bill", name="AP")
     integration = Integration.objects.create(tenant=tenant, name="i", source=erp, target=ap)
-    run = SyncRun.objects.create(integration=integration, trigger="schedule", status=SyncRun.SUCCEEDED)
+    run = SyncRun.objects.create(integration=integration, trigger="schedule", status=RunStatus.SUCCEEDED)
     sync = Sync(integration, run)
     sync.erp = SimpleNamespace(cursor_types={"invoices": ROWVERSION})
     sync.ap = SimpleNamespace()
@@ -44,27 +44,27 @@ def sync(tenant):
 
 
 def test_a_rowversion_stream_reads_back_its_overlap_and_its_failed_records(sync):
-    assert sync.since("invoices", "bill") is None
-    sync.advance_cursor("invoices", 1_000_000)
-    sync.advance_cursor("invoices", 999_999)
+    assert sync.ledger.since("invoices", "bill") is None
+    sync.ledger.advance_cursor("invoices", 1_000_000)
+    sync.ledger.advance_cursor("invoices", 999_999)
     cursor = Cursor.objects.get(stream="invoices")
     assert (cursor.kind, cursor.value) == ("rowversion", "1000000"), "never moves backwards"
-    assert sync.since("invoices", "bill") == 1_000_000 - ROWVERSION.overlap
+    assert sync.ledger.since("invoices", "bill") == 1_000_000 - ROWVERSION.overlap
     SyncRecord.objects.create(integration=sync.integration, object_type="bill", source_id="7",
-                              status=SyncRecord.FAILED, error_class="transient", data={"marker": "500"})
+                              status=RecordStatus.FAILED, error_class="transient", data={"marker": "500"})
     SyncRecord.objects.create(integration=sync.integration, object_type="bill", source_id="8",
-                              status=SyncRecord.FAILED, error_class="data", data={"marker": "100"})
-    assert sync.since("invoices", "bill") == 499, "a passing failure is read again by the next run"
+                              status=RecordStatus.FAILED, error_class="data", data={"marker": "100"})
+    assert sync.ledger.since("invoices", "bill") == 499, "a passing failure is read again by the next run"
     sync.run.trigger = "replay"
-    assert sync.since("invoices", "bill") == 99, "a replay reads every failed record again"
+    assert sync.ledger.since("invoices", "bill") == 99, "a replay reads every failed record again"
 
 
 def test_a_timestamp_stream_keeps_its_offset_and_a_type_change_starts_over(sync):
     moment = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
-    sync.advance_cursor("suppliers", moment)
-    assert sync.since("suppliers", "vendor") == moment - TIMESTAMP.overlap
+    sync.ledger.advance_cursor("suppliers", moment)
+    assert sync.ledger.since("suppliers", "vendor") == moment - TIMESTAMP.overlap
     sync.erp.cursor_types["suppliers"] = ROWVERSION
-    assert sync.since("suppliers", "vendor") is None, "a timestamp is no row version: read from the start"
+    assert sync.ledger.since("suppliers", "vendor") is None, "a timestamp is no row version: read from the start"
     sync.since_override = moment - timedelta(days=1)
     sync.erp.cursor_types["suppliers"] = TIMESTAMP
-    assert sync.since("suppliers", "vendor") == moment - timedelta(days=1)
+    assert sync.ledger.since("suppliers", "vendor") == moment - timedelta(days=1)

@@ -10,9 +10,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
 
-from sandbox import demo
+from sandbox.infor import demo
 from syncs.engine import run_integration
-from syncs.models import Integration, SyncRecord, SyncRun
+from syncs.models import Integration, RecordStatus, RunStatus, SyncRecord
 from tests.syncs.test_infor_to_bill import INVOICES, bill_org
 
 
@@ -45,14 +45,14 @@ def test_invoice_records_carry_number_supplier_amount_and_date(integration):
 def test_an_ignored_record_is_never_sent_even_when_everything_is_read_again(integration, sandbox):
     run_integration(integration.pk)
     record = bill_record(integration, demo.UNBALANCED_INVOICE)
-    assert record.status == SyncRecord.FAILED
-    record.status, record.note = SyncRecord.IGNORED, "The supplier sent this invoice twice."
+    assert record.status == RecordStatus.FAILED
+    record.status, record.note = RecordStatus.IGNORED, "The supplier sent this invoice twice."
     record.save()
 
     rerun = run_integration(integration.pk, trigger="resync", since=datetime(2000, 1, 1, tzinfo=UTC))
     assert rerun.counters.get("bills_ignored") == 1
     record.refresh_from_db()
-    assert (record.status, record.note) == (SyncRecord.IGNORED, "The supplier sent this invoice twice.")
+    assert (record.status, record.note) == (RecordStatus.IGNORED, "The supplier sent this invoice twice.")
     assert demo.UNBALANCED_INVOICE not in {b["invoice"]["invoiceNumber"] for b in bill_org(sandbox)["bills"]}
 
 
@@ -60,7 +60,7 @@ def test_an_invoice_whose_lines_do_not_add_up_gives_both_amounts_as_the_pages_sh
     run_integration(integration.pk)
     record = bill_record(integration, demo.UNBALANCED_INVOICE)
     said = "The lines add up to 3,580.24 USD but the invoice total is 3,680.24 USD"
-    assert record.status == SyncRecord.FAILED and said in record.error_detail
+    assert record.status == RecordStatus.FAILED and said in record.error_detail
     assert record.cause == "lines_do_not_add_up" and record.subject == "", "the cause and its subject stay as they were"
 
     client.force_login(get_user_model().objects.create_superuser("ops-reader", password="pw-0123456789"))
@@ -74,10 +74,10 @@ def test_a_bill_in_a_currency_the_account_cannot_pay_fails_with_that_reason_and_
     bill.options = {**bill.options, "currencies": "EUR, GBP"}
     bill.save()
     run = run_integration(integration.pk)
-    assert run.status == SyncRun.PARTIAL
+    assert run.status == RunStatus.PARTIAL
     assert bill_org(sandbox)["bills"] == []
     record = bill_record(integration, "INV-200002")
-    assert record.status == SyncRecord.FAILED and record.error_class == "data"
+    assert record.status == RecordStatus.FAILED and record.error_class == "data"
     assert ("The invoice is in USD, and the BILL account pays bills in EUR, GBP only; nothing is converted"
             in record.error_detail)
 
@@ -85,7 +85,7 @@ def test_a_bill_in_a_currency_the_account_cannot_pay_fails_with_that_reason_and_
     bill.save()
     replay = run_integration(integration.pk, trigger="replay")
     assert replay.counters["bills_created"] > 0
-    assert bill_record(integration, "INV-200002").status == SyncRecord.SYNCED
+    assert bill_record(integration, "INV-200002").status == RecordStatus.SYNCED
 
 
 def test_a_read_that_still_fails_after_retries_defers_the_run_and_moves_no_cursor(integration, sandbox):
@@ -94,7 +94,7 @@ def test_a_read_that_still_fails_after_retries_defers_the_run_and_moves_no_curso
 
     control(sandbox, "faults", {"system": "infor", "error_rate": 1})
     run = run_integration(integration.pk)
-    assert run.status == SyncRun.DEFERRED
+    assert run.status == RunStatus.DEFERRED
     assert run.error.startswith("A remote system did not answer properly after retries")
     assert not Cursor.objects.filter(integration=integration).exists()
     integration.refresh_from_db()
@@ -106,9 +106,10 @@ def test_a_record_set_aside_stays_so_when_a_read_finds_it_unreadable(integration
 
     run = run_integration(integration.pk)
     record = SyncRecord.objects.create(integration=integration, object_type="payment", source_id="stpX:00nX",
-                                       status=SyncRecord.IGNORED, note="Paid by hand, outside BILL.")
+                                       status=RecordStatus.IGNORED, note="Paid by hand, outside BILL.")
     sync = Sync(integration, run)
-    sync.fail(record, "data", "BILL payment stpX: amount 'x' is not a number.", cause="unreadable_record")
+    sync.ledger.fail(record, "data", "BILL payment stpX: amount 'x' is not a number.", cause="unreadable_record")
     record.refresh_from_db()
-    assert (record.status, record.note, record.error_detail) == (SyncRecord.IGNORED, "Paid by hand, outside BILL.", "")
+    assert (record.status, record.note, record.error_detail) == (
+        RecordStatus.IGNORED, "Paid by hand, outside BILL.", "")
     assert sync.counters == {"payments_ignored": 1} and sync.failures == 0

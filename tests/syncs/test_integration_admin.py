@@ -4,7 +4,7 @@ from django.urls import reverse
 from connectors.models import Connection
 from portal.models import AuditEntry, Tenant
 from syncs import tasks
-from syncs.models import Integration
+from syncs.models import Integration, RunStatus
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_a_dry_run_while_a_run_is_in_progress_says_so_in_words(admin_client, ten
 
     infor, bill = connections
     integration = Integration.objects.create(tenant=tenant, name="Infor to BILL", source=infor, target=bill)
-    SyncRun.objects.create(integration=integration, trigger="schedule", status=SyncRun.RUNNING)
+    SyncRun.objects.create(integration=integration, trigger="schedule", status=RunStatus.RUNNING)
     page = admin_client.post(reverse("admin:syncs_integration_changelist"),
                              {"action": "dry_run", "_selected_action": [integration.pk]})
     tasks.dry_run(integration.pk, "dry_run")  # what the queued task does, run here

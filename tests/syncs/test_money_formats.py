@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from syncs import tieout, views
-from syncs.models import SyncRecord
+from syncs.models import RecordStatus, SyncRecord
 from syncs.templatetags.status import amounts, day, figure, moment, money
 from tests.syncs.test_status_pages import invoice, page, world
 
@@ -144,7 +144,7 @@ def test_a_payment_s_audit_entry_says_money_and_date_as_the_pages_do(db, tenant,
 def test_the_work_queue_shows_money_as_the_finance_pages_do(admin_client, w):
     from syncs import workqueue
 
-    invoice(w.mine, 88, SyncRecord.FAILED, amount="4041.07", error_class="data", cause="lines_do_not_add_up",
+    invoice(w.mine, 88, RecordStatus.FAILED, amount="4041.07", error_class="data", cause="lines_do_not_add_up",
             error_detail="The lines add up to 3,941.07 USD but the invoice total is 4,041.07 USD.")
     group = next(g for g in workqueue.groups()[0] if g.cause == "lines_do_not_add_up")
     html = admin_client.get(reverse("admin:syncs_syncrecord_group", args=[group.key])).content.decode()

@@ -1,4 +1,4 @@
-"""Schedules, the sync command, the admin actions and the finance status page."""
+"""Schedules, the sync command, the admin actions and the finance status page, on the fake pair's demo."""
 
 import io
 
@@ -8,15 +8,19 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django_q.models import OrmQ, Schedule
 
+from connectors.errors import AuthError
 from portal.models import Membership, Tenant
 from syncs import tasks
-from syncs.models import Cursor, Integration, SyncRun
+from syncs.models import Cursor, Integration, RunStatus, SyncRun
+from tests.fakes.fake_ap.connector import FakeApConnector
 
 
 @pytest.fixture
-def integration(sandbox, db):
-    call_command("seed_demo", sandbox_url=sandbox.url, only=["infor"], stdout=io.StringIO())
-    return Integration.objects.get(name="Infor → BILL")
+def integration(fake_demo, monkeypatch):
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", False)  # tasks wait in the broker, as behind a real cluster
+    return fake_demo
 
 
 def test_each_enabled_integration_has_its_own_schedule(integration):
@@ -30,23 +34,26 @@ def test_each_enabled_integration_has_its_own_schedule(integration):
     integration.save()
     assert Schedule.objects.filter(name=f"integration-{integration.pk}").exists(), "pausing keeps the schedule"
     run = tasks.run_integration(integration.pk, "schedule")
-    assert run["status"] == SyncRun.SKIPPED
+    assert run["status"] == RunStatus.SKIPPED
     integration.enabled = False
     integration.save()
     assert not Schedule.objects.filter(name=f"integration-{integration.pk}").exists()
 
 
-def test_sync_command_prints_counters_and_fails_loudly(integration, sandbox):
+def test_sync_command_prints_counters_and_fails_loudly(integration, monkeypatch):
     out = io.StringIO()
     with pytest.raises(CommandError, match="completed with failed records") as partial:
-        call_command("sync", "infor → bill", "--dry-run", stdout=out)
+        call_command("sync", "fake erp → fake ap", "--dry-run", stdout=out)
     assert partial.value.returncode == 3, "a run with failed records exits non-zero"
     assert "bills would create" in out.getvalue() and "would create bill" in out.getvalue()
     with pytest.raises(CommandError, match="No integration is named 'no such integration'") as unknown:
         call_command("sync", "no such integration", stdout=io.StringIO())
-    assert f"{integration.pk}: Infor → BILL (Demo Manufacturing)" in str(unknown.value), "lists the candidates"
-    integration.target.set_credentials({**integration.target.credentials, "password": "wrong"})
-    integration.target.save()
+    assert f"{integration.pk}: Fake ERP → Fake AP (Demo Manufacturing)" in str(unknown.value), "lists the candidates"
+
+    def refused(self):
+        raise AuthError("Fake AP does not know this user name or password.")
+
+    monkeypatch.setattr(FakeApConnector, "gl_accounts", refused)
     with pytest.raises(CommandError, match="user name or password") as failed:
         call_command("sync", str(integration.pk), stdout=io.StringIO())
     assert failed.value.returncode == 1
@@ -54,11 +61,12 @@ def test_sync_command_prints_counters_and_fails_loudly(integration, sandbox):
 
 def test_sync_command_names_ambiguous_integrations_and_says_things_once(integration):
     other = Tenant.objects.create(name="Other Co", slug="other")
-    Integration.objects.create(tenant=other, name="INFOR → bill", source=integration.source, target=integration.target)
+    Integration.objects.create(tenant=other, name="FAKE ERP → fake ap", source=integration.source,
+                               target=integration.target)
     with pytest.raises(CommandError, match="2 integrations are named") as ambiguous:
-        call_command("sync", "Infor → BILL", stdout=io.StringIO())
+        call_command("sync", "Fake ERP → Fake AP", stdout=io.StringIO())
     assert "(Demo Manufacturing)" in str(ambiguous.value) and "(Other Co)" in str(ambiguous.value)
-    SyncRun.objects.create(integration=integration, trigger="schedule", status=SyncRun.RUNNING)
+    SyncRun.objects.create(integration=integration, trigger="schedule", status=RunStatus.RUNNING)
     out = io.StringIO()
     with pytest.raises(CommandError) as skipped:
         call_command("sync", str(integration.pk), stdout=out)
@@ -113,10 +121,11 @@ def test_finance_users_see_only_their_tenant(client, integration):
     user = get_user_model().objects.create_user("finance-other", password="pw-123456789")
     Membership.objects.create(user=user, tenant=other, role=Membership.FINANCE)
     client.force_login(user)
-    assert "Infor → BILL" not in client.get(reverse("status:home")).content.decode()
-    mine = get_user_model().objects.get(username="demo-finance")
+    assert "Fake ERP → Fake AP" not in client.get(reverse("status:home")).content.decode()
+    mine = get_user_model().objects.create_user("demo-finance")
+    Membership.objects.create(user=mine, tenant=integration.tenant, role=Membership.FINANCE)
     client.force_login(mine)
-    assert "Infor → BILL" in client.get(reverse("status:home")).content.decode()
+    assert "Fake ERP → Fake AP" in client.get(reverse("status:home")).content.decode()
     assert client.get(reverse("admin:index")).status_code == 302, "finance users are not staff"
 
 

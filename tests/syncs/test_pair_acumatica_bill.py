@@ -1,21 +1,18 @@
-"""Acumatica → BILL: the pair contract, and what is Acumatica's own in this pair: subaccounts mapped to BILL
-departments, payments recorded as Acumatica AP payments applied to the bills they paid (released, or on hold
-for a person), a BILL void undoing them, and no licence slot left taken by a run, whatever became of it."""
+"""Acumatica → BILL: what is Acumatica's own in this pair, on the pair contract's fixtures (the contract itself,
+subaccounts mapped to BILL departments, is generated in test_pairs.py): payments recorded as Acumatica AP
+payments applied to the bills they paid (released, or on hold for a person), a BILL void undoing them, and no
+licence slot left taken by a run, whatever became of it."""
 
 from decimal import Decimal
-
-import pytest
-from django_q.conf import Conf
 
 from connectors import canonical
 from connectors.acumatica.connector import AcumaticaConnector
 from connectors.acumatica.system import HOLD_PAYMENTS
 from connectors.bill.connector import BillConnector
 from syncs.engine import run_integration
-from syncs.models import Integration, MappingRule, SyncRecord, SyncRun
+from syncs.models import Integration, MappingRule, RecordStatus, RunStatus, SyncRecord
 from tests.connectors.acumatica.conftest import make_acumatica_connection
-from tests.connectors.contracts.base import control, make_connection
-from tests.syncs.test_pairs import PairContract
+from tests.syncs.test_pairs import Pair
 
 
 def acumatica(sandbox):
@@ -23,31 +20,15 @@ def acumatica(sandbox):
 
 
 def open_sessions(sandbox):
-    return control(sandbox, "acumatica/sessions")["open"]
+    return sandbox.control("acumatica/sessions")["open"]
 
 
-class TestAcumaticaToBill(PairContract):
+class TestAcumaticaToBill(Pair):
     erp, ap = "acumatica", "bill"
-
-    @pytest.fixture
-    def integration(self, tenant, sandbox, ap_ids, monkeypatch):
-        """The contract's integration (PairContract.integration), with Acumatica's subaccounts, which hold the
-        canonical departments, mapped to BILL departments: an ERP kind and an AP kind of their own."""
-        monkeypatch.setattr(Conf, "SYNC", True)
-        integration = Integration.objects.create(
-            tenant=tenant, name="Acumatica → BILL", source=make_connection(self.erp, tenant, sandbox),
-            target=make_connection(self.ap, tenant, sandbox))
-        rules = [MappingRule(integration=integration, kind=MappingRule.GL_ACCOUNT, source_code=code, target_id=target)
-                 for code, target in ap_ids["gl_accounts"].items() if code != canonical.UNMAPPED_ACCOUNT]
-        rules += [MappingRule(integration=integration, kind=MappingRule.SUBACCOUNT, target_kind=kind,
-                              source_code=code, target_id=target)
-                  for kind, by_code in ap_ids["dimensions"].items() for code, target in by_code.items()]
-        MappingRule.objects.bulk_create(rules)
-        return integration
 
     def pay_in_bill(self, sandbox, number, amount=None):
         bill = next(b for b in self.ap_state(sandbox)["bills"] if b["invoice_number"] == number)
-        paid = control(sandbox, "bill/canonical-pay", {"bill_id": bill["id"], **({"amount": amount} if amount else {})})
+        paid = sandbox.control("bill/canonical-pay", {"bill_id": bill["id"], **({"amount": amount} if amount else {})})
         return bill, paid["payment_id"]
 
     def acumatica_bill(self, sandbox, number):
@@ -56,7 +37,7 @@ class TestAcumaticaToBill(PairContract):
     # --- sessions -------------------------------------------------------------------------------------
     def test_a_run_signs_out_of_acumatica(self, integration, sandbox):
         run = run_integration(integration.pk)
-        assert run.status == SyncRun.PARTIAL, run.error
+        assert run.status == RunStatus.PARTIAL, run.error
         state = acumatica(sandbox)
         assert state["logins"] == 1 and state["logouts"] == 1
         assert open_sessions(sandbox) == 0
@@ -68,13 +49,13 @@ class TestAcumaticaToBill(PairContract):
 
         def read_then_fault_bill(connector, since=None):
             yield from read(connector, since)
-            control(sandbox, "faults", {"system": "bill", "error_rate": 1})
+            sandbox.control("faults", {"system": "bill", "error_rate": 1})
 
         monkeypatch.setattr(AcumaticaConnector, "suppliers", read_then_fault_bill)
         run = run_integration(integration.pk)
-        assert run.status in (SyncRun.FAILED, SyncRun.DEFERRED) and "BILL" in run.error, run.error
+        assert run.status in (RunStatus.FAILED, RunStatus.DEFERRED) and "BILL" in run.error, run.error
         assert not SyncRecord.objects.filter(integration=integration, object_type="bill",
-                                             status=SyncRecord.SYNCED).exists(), "it stopped half-way"
+                                             status=RecordStatus.SYNCED).exists(), "it stopped half-way"
         assert acumatica(sandbox)["logins"] == 1
         assert open_sessions(sandbox) == 0
 
@@ -84,7 +65,7 @@ class TestAcumaticaToBill(PairContract):
 
         monkeypatch.setattr(BillConnector, "create_bills", crash)
         run = run_integration(integration.pk)
-        assert run.status == SyncRun.FAILED and "Internal error (RuntimeError)" in run.error
+        assert run.status == RunStatus.FAILED and "Internal error (RuntimeError)" in run.error
         assert acumatica(sandbox)["logins"] == 1
         assert open_sessions(sandbox) == 0
 
@@ -128,7 +109,7 @@ class TestAcumaticaToBill(PairContract):
         bill, payment_id = self.pay_in_bill(sandbox, number)
         run_integration(integration.pk)
         assert self.acumatica_bill(sandbox, number)["Status"] == "Closed"
-        control(sandbox, "bill/payment-status", {"paymentId": payment_id, "singleStatus": "VOIDED"})
+        sandbox.control("bill/payment-status", {"paymentId": payment_id, "singleStatus": "VOIDED"})
         run = run_integration(integration.pk)
         assert run.counters.get("payments_reversed") == 1, run.counters
         checks = {c["Type"]: c for c in acumatica(sandbox)["checks"]}
@@ -137,7 +118,7 @@ class TestAcumaticaToBill(PairContract):
             ("Closed", checks["Payment"]["ReferenceNbr"])
         source = self.acumatica_bill(sandbox, number)
         assert (source["Status"], source["Balance"]) == ("Open", source["Amount"])
-        assert control(sandbox, "acumatica/canonical-state")["payments"][0]["status"] == "VOIDED"
+        assert sandbox.control("acumatica/canonical-state")["payments"][0]["status"] == "VOIDED"
 
     def test_a_payment_in_a_currency_other_than_the_bill_s_is_refused_not_converted(self, integration, sandbox,
                                                                                  monkeypatch):
@@ -160,8 +141,8 @@ def test_the_pair_runs_with_session_sign_in_too(tenant, sandbox):
     from connectors.acumatica.system import SIGN_IN_COOKIE
     from tests.connectors.bill.conftest import make_bill_connection
 
-    control(sandbox, "acumatica/seed-canonical")
-    ids = control(sandbox, "bill/seed-canonical")
+    sandbox.control("acumatica/seed-canonical")
+    ids = sandbox.control("bill/seed-canonical")
     integration = Integration.objects.create(
         tenant=tenant, name="Acumatica → BILL (session sign-in)",
         source=make_acumatica_connection(tenant, sandbox.url, sign_in=SIGN_IN_COOKIE),
@@ -170,7 +151,7 @@ def test_the_pair_runs_with_session_sign_in_too(tenant, sandbox):
         [MappingRule(integration=integration, kind=MappingRule.GL_ACCOUNT, source_code=code, target_id=target)
          for code, target in ids["gl_accounts"].items()])
     run = run_integration(integration.pk)
-    assert run.status == SyncRun.PARTIAL, run.error
+    assert run.status == RunStatus.PARTIAL, run.error
     assert run.counters["bills_created"] == len(canonical.GOOD_INVOICES) + 1  # the unmapped account is mapped here
     state = acumatica(sandbox)
     assert (state["logins"], state["logouts"], state["open_sessions"]) == (1, 1, 0)

@@ -1,6 +1,9 @@
 """The pair contract: one ERP and one AP platform as a whole integration, over real HTTP against both
-simulators loaded with the canonical seed (connectors/canonical.py). Run for a pair by one subclass
-line at the bottom of this file: `class TestXToY(PairContract): erp, ap = "x", "y"`."""
+simulators loaded with the canonical seed (connectors/canonical.py), generated for every ERP × AP pair in the
+registry (connectors.registry.SYSTEMS) from the two systems' contracts (tests/connectors/<id>/contract.py).
+
+What is one pair's own stays in tests/syncs/test_pair_<erp>_<ap>.py, on the same fixtures (`Pair`). A test that
+needs what one of the two systems does not declare skips, saying so."""
 
 from collections import Counter
 from dataclasses import replace
@@ -9,13 +12,16 @@ import pytest
 from django_q.conf import Conf
 
 from connectors import canonical
-from connectors.registry import get_system
+from connectors.registry import SYSTEMS, get_system
 from connectors.values import money
 from syncs import operations
-from syncs.engine import RETRY_CLASSES, run_integration
-from syncs.models import Cursor, Integration, MappingRule, SyncRecord, SyncRun
-from syncs.plan import plan_for, writes_payments_back
-from tests.connectors.contracts.base import control, make_connection
+from syncs.engine import run_integration
+from syncs.ledger import RETRY_CLASSES
+from syncs.models import Cursor, Integration, MappingRule, RecordStatus, RunStatus, SyncRecord, SyncRun
+from syncs.pair import writes_payments_back
+from syncs.plan import plan_for
+from syncs.steps import CodeLists, Payments
+from tests.connectors.contracts.base import contract_for, make_connection
 
 INVOICES = {i.number: i for i in canonical.INVOICES}
 GOOD = {i.number for i in canonical.GOOD_INVOICES}
@@ -27,15 +33,29 @@ def invoice_number(record):
     return record.source_ref.split(" ")[0]
 
 
-class PairContract:
+def canonical_rules(integration, erp, ap_ids):
+    """Every GL account mapped but the one the seed leaves unmapped; every dimension mapped, from the ERP's kind
+    of it (its contract's `dimension_kinds`) to the AP platform's."""
+    kinds = contract_for(erp).dimension_kinds
+    rules = [MappingRule(integration=integration, kind=MappingRule.GL_ACCOUNT, source_code=code, target_id=target)
+             for code, target in ap_ids["gl_accounts"].items() if code != canonical.UNMAPPED_ACCOUNT]
+    rules += [MappingRule(integration=integration, kind=kinds.get(kind, kind),
+                          target_kind=kind if kinds.get(kind, kind) != kind else "", source_code=code, target_id=target)
+              for kind, by_code in ap_ids["dimensions"].items() for code, target in by_code.items()]
+    return rules
+
+
+class Pair:
+    """One ERP and one AP platform on the canonical seed, and what a pair's tests read of them."""
+
     erp = ""
     ap = ""
 
     @pytest.fixture
     def ap_ids(self, sandbox):
         """Both simulators loaded with the canonical seed; the AP platform's ids for its codes."""
-        control(sandbox, f"{self.erp}/seed-canonical")
-        return control(sandbox, f"{self.ap}/seed-canonical")
+        contract_for(self.erp).seed_canonical(sandbox)
+        return contract_for(self.ap).seed_canonical(sandbox)
 
     @pytest.fixture
     def integration(self, tenant, sandbox, ap_ids, monkeypatch):
@@ -44,22 +64,21 @@ class PairContract:
         integration = Integration.objects.create(
             tenant=tenant, name=f"{get_system(self.erp).label} → {get_system(self.ap).label}",
             source=make_connection(self.erp, tenant, sandbox), target=make_connection(self.ap, tenant, sandbox))
-        rules = [MappingRule(integration=integration, kind=MappingRule.GL_ACCOUNT, source_code=code, target_id=target)
-                 for code, target in ap_ids["gl_accounts"].items() if code != canonical.UNMAPPED_ACCOUNT]
-        rules += [MappingRule(integration=integration, kind=kind, source_code=code, target_id=target)
-                  for kind, by_code in ap_ids["dimensions"].items() for code, target in by_code.items()]
-        MappingRule.objects.bulk_create(rules)
+        MappingRule.objects.bulk_create(canonical_rules(integration, self.erp, ap_ids))
         return integration
 
     # --- reading both sides ---------------------------------------------------------------------------
     def ap_state(self, sandbox):
-        return control(sandbox, f"{self.ap}/canonical-state")
+        return contract_for(self.ap).canonical_state(sandbox)
 
-    def ledger(self, integration, object_type, status=SyncRecord.SYNCED):
+    def erp_payments(self, sandbox):
+        return contract_for(self.erp).canonical_state(sandbox)["payments"]
+
+    def ledger(self, integration, object_type, status=RecordStatus.SYNCED):
         return SyncRecord.objects.filter(integration=integration, object_type=object_type, status=status)
 
     def publishes(self, integration):
-        return "publish_reference_data" in [step.name for step in plan_for(integration)]
+        return CodeLists in plan_for(integration)
 
     def problems(self, integration):
         """The canonical problem invoices this pair fails. Where the plan publishes the ERP's codes to the AP
@@ -70,7 +89,7 @@ class PairContract:
         return GOOD | (canonical.PROBLEM_INVOICES - self.problems(integration))
 
     def failed_bills(self, integration):
-        return {invoice_number(r): r for r in self.ledger(integration, "bill", SyncRecord.FAILED)}
+        return {invoice_number(r): r for r in self.ledger(integration, "bill", RecordStatus.FAILED)}
 
     def assert_bills_exactly_once(self, integration, sandbox, numbers):
         """The platform holds one bill per invoice in `numbers` and nothing else, each for its supplier's
@@ -94,21 +113,25 @@ class PairContract:
         assert set(ledger) == {s.source_id for s in suppliers}
         assert vendors == {ledger[s.source_id]: (s.name, s.tax_id) for s in suppliers}
 
-    # --- the contract ---------------------------------------------------------------------------------
+
+
+class PairContract(Pair):
+    """The tests every pair runs."""
+
     def test_end_to_end(self, integration, sandbox):
         run = run_integration(integration.pk)
-        assert run.status == SyncRun.PARTIAL, run.error
+        assert run.status == RunStatus.PARTIAL, run.error
         assert run.counters["bills_created"] == len(self.good(integration))
         self.assert_bills_exactly_once(integration, sandbox, self.good(integration))
         self.assert_vendors(integration, sandbox, [s for s in canonical.SUPPLIERS if s.source_id not in
                                                    (canonical.SUPPLIER_WITHOUT_TAX_ID, canonical.INACTIVE_SUPPLIER)])
         blocked = SyncRecord.objects.get(integration=integration, object_type="vendor",
                                          source_id=canonical.INACTIVE_SUPPLIER)
-        assert blocked.status == SyncRecord.SKIPPED and "is blocked or on hold in" in blocked.error_detail
+        assert blocked.status == RecordStatus.SKIPPED and "is blocked or on hold in" in blocked.error_detail
 
         vendor = SyncRecord.objects.get(integration=integration, object_type="vendor",
                                         source_id=canonical.SUPPLIER_WITHOUT_TAX_ID)
-        assert vendor.status == SyncRecord.FAILED and vendor.error_class == "data"
+        assert vendor.status == RecordStatus.FAILED and vendor.error_class == "data"
         assert "has no tax ID" in vendor.error_detail
         failed = self.failed_bills(integration)
         assert set(failed) == self.problems(integration)
@@ -128,7 +151,7 @@ class PairContract:
         assert not SyncRecord.objects.filter(source_ref__startswith=canonical.UNAPPROVED_INVOICE).exists()
         # Each bill names its supplier, so an invoice's lineage starts at the supplier's vendor.
         suppliers = {i.number: i.supplier_id for i in canonical.INVOICES}
-        bills = SyncRecord.objects.filter(integration=integration, object_type="bill", status=SyncRecord.SYNCED)
+        bills = SyncRecord.objects.filter(integration=integration, object_type="bill", status=RecordStatus.SYNCED)
         assert bills and all(bill.data["supplier"] == suppliers[bill.number] for bill in bills)
 
     def test_exactly_once(self, integration, sandbox):
@@ -146,7 +169,7 @@ class PairContract:
         SyncRecord.objects.filter(pk__in=[r.pk for r in [*lost_bills, lost_vendor]]).delete()
         Cursor.objects.filter(integration=integration).delete()
         after_crash = run_integration(integration.pk)
-        assert after_crash.status == SyncRun.PARTIAL, after_crash.error
+        assert after_crash.status == RunStatus.PARTIAL, after_crash.error
         assert after_crash.counters.get("bills_created", 0) == after_crash.counters.get("vendors_created", 0) == 0
         assert (after_crash.counters["bills_matched"], after_crash.counters["vendors_matched"]) == (2, 1)
         assert {key: SyncRecord.objects.get(integration=integration, object_type=key[0], source_id=key[1]).target_id
@@ -158,16 +181,16 @@ class PairContract:
     @pytest.mark.parametrize("seed", [2, 11])
     def test_faults_on_both_sides(self, integration, sandbox, seed):
         for system in (self.erp, self.ap):
-            control(sandbox, "faults", {"system": system, "seed": seed, "latency_ms": 2, "error_rate": 0.2,
-                                        "rate_limit_rate": 0.1, "session_expiry_rate": 0.05, "timeout_rate": 0.05,
-                                        "timeout_seconds": 0.2})
+            sandbox.control("faults", {"system": system, "seed": seed, "latency_ms": 2, "error_rate": 0.2,
+                                       "rate_limit_rate": 0.1, "session_expiry_rate": 0.05, "timeout_rate": 0.05,
+                                       "timeout_seconds": 0.2})
         first = run_integration(integration.pk)
-        assert first.status in (SyncRun.PARTIAL, SyncRun.DEFERRED), first.error
+        assert first.status in (RunStatus.PARTIAL, RunStatus.DEFERRED), first.error
         for system in (self.erp, self.ap):
-            control(sandbox, "faults", {"system": system})
+            sandbox.control("faults", {"system": system})
         second = run_integration(integration.pk)
-        assert second.status == SyncRun.PARTIAL, second.error
-        assert not SyncRecord.objects.filter(integration=integration, status=SyncRecord.FAILED,
+        assert second.status == RunStatus.PARTIAL, second.error
+        assert not SyncRecord.objects.filter(integration=integration, status=RecordStatus.FAILED,
                                              error_class__in=RETRY_CLASSES).exists()
         self.assert_bills_exactly_once(integration, sandbox, self.good(integration))
         assert set(self.failed_bills(integration)) == self.problems(integration)
@@ -179,12 +202,11 @@ class PairContract:
             MappingRule.objects.create(integration=integration, kind=MappingRule.GL_ACCOUNT,
                                        source_code=canonical.UNMAPPED_ACCOUNT,
                                        target_id=ap_ids["gl_accounts"][canonical.UNMAPPED_ACCOUNT])
-        control(sandbox, f"{self.erp}/canonical-supplier",
-                {"source_id": canonical.SUPPLIER_WITHOUT_TAX_ID, "tax_id": NEW_TAX_ID})
+        contract_for(self.erp).change_supplier(sandbox, canonical.SUPPLIER_WITHOUT_TAX_ID, tax_id=NEW_TAX_ID)
         with django_capture_on_commit_callbacks(execute=True):
             assert operations.replay_failed(integration, "ops") == len(self.problems(integration)) + 1
         replay = SyncRun.objects.get(integration=integration, trigger="replay")
-        assert replay.status == SyncRun.PARTIAL, replay.error
+        assert replay.status == RunStatus.PARTIAL, replay.error
         fixed = self.problems(integration) - {canonical.UNBALANCED_INVOICE}
         assert (replay.counters["bills_created"], replay.counters["vendors_created"]) == (len(fixed), 1)
         self.assert_bills_exactly_once(integration, sandbox, self.good(integration) | fixed)
@@ -200,25 +222,33 @@ class PairContract:
         self.assert_bills_exactly_once(integration, sandbox, self.good(integration) | fixed)
 
     def test_payments_back(self, integration, sandbox):
-        if "sync_payments" not in [step.name for step in plan_for(integration)] or \
-                not writes_payments_back(integration):
+        if Payments not in plan_for(integration) or not writes_payments_back(integration):
             pytest.skip(f"The plan of {integration.name} writes no payments back to the ERP")
         run_integration(integration.pk)
         bills = sorted(self.ap_state(sandbox)["bills"], key=lambda b: b["invoice_number"])[:3]
         amounts = {bills[0]["id"]: None, bills[1]["id"]: None, bills[2]["id"]: "100.00"}  # the last one in part
         for bill_id, amount in amounts.items():
-            control(sandbox, f"{self.ap}/canonical-pay", {"bill_id": bill_id, **({"amount": amount} if amount else {})})
+            contract_for(self.ap).pay(sandbox, bill_id, amount)
         run = run_integration(integration.pk)
         assert run.counters.get("payments_written_back") == len(bills), run.counters
         expected = sorted((b["invoice_number"], amounts[b["id"]] or b["amount"], "PAID") for b in bills)
-        posted = control(sandbox, f"{self.erp}/canonical-state")["payments"]
+        posted = self.erp_payments(sandbox)
         assert sorted((p["invoice_number"], p["amount"], p["status"]) for p in posted) == expected
         assert len({p["payment_id"] for p in posted}) == len(bills)
 
         again = run_integration(integration.pk)
         assert again.counters.get("payments_written_back", 0) == 0
-        assert control(sandbox, f"{self.erp}/canonical-state")["payments"] == posted
+        assert self.erp_payments(sandbox) == posted
 
 
-class TestInforToBill(PairContract):
-    erp, ap = "infor", "bill"
+def generated():
+    erps = [s.id for s in SYSTEMS.values() if s.is_erp]
+    aps = [s.id for s in SYSTEMS.values() if s.is_ap]
+    for erp in erps:
+        for ap in aps:
+            name = f"Test{erp.capitalize()}To{ap.capitalize()}"
+            yield type(name, (PairContract,), {"erp": erp, "ap": ap, "__module__": __name__,
+                                                "__doc__": f"{get_system(erp).label} → {get_system(ap).label}."})
+
+
+globals().update({cls.__name__: cls for cls in generated()})

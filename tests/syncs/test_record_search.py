@@ -9,7 +9,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from syncs.models import SyncRecord
+from syncs.models import RecordStatus, SyncRecord
 from syncs.views import RecordSearch
 from tests.syncs.test_status_pages import invoice, page, world
 
@@ -90,7 +90,7 @@ def test_on_postgresql_the_number_search_uses_the_trigram_index():
     w = world()
     SyncRecord.objects.bulk_create(
         [SyncRecord(integration=integration, object_type="bill", source_id=f"B/{n}", number=f"INV-{n:07d}",
-                    status=SyncRecord.SYNCED) for integration in (w.mine, w.theirs) for n in range(3000)])
+                    status=RecordStatus.SYNCED) for integration in (w.mine, w.theirs) for n in range(3000)])
     with connection.cursor() as cursor:  # what autovacuum does in time: GIN's pending entries merged, statistics
         cursor.execute("SELECT gin_clean_pending_list('record_number_trgm')")
         cursor.execute("ANALYZE syncs_syncrecord")

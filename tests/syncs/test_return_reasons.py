@@ -2,10 +2,7 @@
 reason), the day and the payment's reference, not a bare trace number. Over the simulators, Infor → AvidXchange and
 Infor → BILL."""
 
-import io
-
 import pytest
-from django.core.management import call_command
 from django_q.conf import Conf
 
 from connectors.models import Connection
@@ -13,8 +10,8 @@ from portal.models import AuditEntry
 from sandbox.avidxchange import demo
 from sandbox.avidxchange import simulator as avid_sandbox
 from syncs.engine import run_integration
-from syncs.models import Integration, MappingRule, SyncRecord
-from tests.connectors.contracts.base import control, make_connection
+from syncs.models import Integration, MappingRule, RecordStatus, SyncRecord
+from tests.connectors.contracts.base import make_connection
 from webhooks.models import WebhookEvent
 from webhooks.tasks import process_event
 
@@ -23,8 +20,8 @@ from webhooks.tasks import process_event
 def integration(tenant, sandbox, monkeypatch):
     """Infor → AvidXchange on the canonical seed, every code mapped, its invoices sent."""
     monkeypatch.setattr(Conf, "SYNC", True)
-    control(sandbox, "infor/seed-canonical")
-    ids = control(sandbox, "avidxchange/seed-canonical")
+    sandbox.control("infor/seed-canonical")
+    ids = sandbox.control("avidxchange/seed-canonical")
     integration = Integration.objects.create(tenant=tenant, name="Infor → AvidXchange",
                                              source=make_connection("infor", tenant, sandbox),
                                              target=make_connection("avidxchange", tenant, sandbox))
@@ -38,17 +35,17 @@ def integration(tenant, sandbox, monkeypatch):
 
 
 def bill_id(integration, number):
-    return SyncRecord.objects.get(integration=integration, object_type="bill", status=SyncRecord.SYNCED,
+    return SyncRecord.objects.get(integration=integration, object_type="bill", status=RecordStatus.SYNCED,
                                   source_ref__startswith=f"{number} ").target_id
 
 
 def paid_in_infor(integration, sandbox, number, method="ACH"):
     """A payment of the invoice settled in AvidXchange and written to Infor as paid."""
-    payment = control(sandbox, "avidxchange/pay", {"Invoices": [{"InvoiceId": bill_id(integration, number)}],
+    payment = sandbox.control("avidxchange/pay", {"Invoices": [{"InvoiceId": bill_id(integration, number)}],
                                                    "Method": method})
     run_integration(integration.pk)
     assert infor_row(sandbox, payment["Id"])["PYST"] == "PAID"
-    control(sandbox, "clock", {"advance_seconds": 86400})  # undone the next day
+    sandbox.control("clock", {"advance_seconds": 86400})  # undone the next day
     return payment
 
 
@@ -68,14 +65,14 @@ def infor_row(sandbox, payment_id):
 ])
 def test_a_return_is_written_to_infor_with_its_reason_day_and_trace_number(integration, sandbox, given, why):
     payment = paid_in_infor(integration, sandbox, "INV-1001")
-    returned = control(sandbox, "avidxchange/payment-status", {"PaymentId": payment["Id"], "Status": "Returned",
+    returned = sandbox.control("avidxchange/payment-status", {"PaymentId": payment["Id"], "Status": "Returned",
                                                                **given})
     assert run_integration(integration.pk).counters.get("payments_reversed") == 1
     expected = f"{why}, {returned['ModifiedDate'][:10]}, payment {payment['AchTraceNumber']}"
     row = infor_row(sandbox, payment["Id"])
     assert (row["PYST"], row["RVTX"]) == ("VOIDED", expected)
     share = SyncRecord.objects.get(integration=integration, object_type="payment", target_id=payment["Id"])
-    assert (share.status, share.data["reason"]) == (SyncRecord.UNDONE, expected)
+    assert (share.status, share.data["reason"]) == (RecordStatus.UNDONE, expected)
     entry = AuditEntry.objects.get(action="sync.payment.written_back", object_id=str(share.pk),
                                    message__startswith="Payment reversed")
     assert entry.message.startswith(f"Payment reversed ({expected}): ")
@@ -88,7 +85,7 @@ def test_a_return_is_written_to_infor_with_its_reason_day_and_trace_number(integ
 def test_a_void_or_escheat_is_written_in_words_with_its_day_and_reference(integration, sandbox, status, method,
                                                                          reference, what):
     payment = paid_in_infor(integration, sandbox, "INV-1002", method=method)
-    undone = control(sandbox, "avidxchange/payment-status", {"PaymentId": payment["Id"], "Status": status})
+    undone = sandbox.control("avidxchange/payment-status", {"PaymentId": payment["Id"], "Status": status})
     assert run_integration(integration.pk).counters.get("payments_reversed") == 1
     assert infor_row(sandbox, payment["Id"])["RVTX"] == \
         f"{what}, {undone['ModifiedDate'][:10]}, payment {payment[reference]}"
@@ -99,7 +96,7 @@ def test_a_malformed_return_code_fails_that_payment_alone(integration, sandbox, 
     bad = paid_in_infor(integration, sandbox, "INV-1001")
     good = paid_in_infor(integration, sandbox, "INV-1002")
     for payment in (bad, good):
-        control(sandbox, "avidxchange/payment-status", {"PaymentId": payment["Id"], "Status": "Returned",
+        sandbox.control("avidxchange/payment-status", {"PaymentId": payment["Id"], "Status": "Returned",
                                                         "ReturnCode": "R02"})
     # What AvidXchange might send: the simulator itself only gives codes of the documented form.
     sandbox.simulators["avidxchange"].companies[avid_sandbox.COMPANY_ID]["payments"][bad["Id"]]["ReturnCode"] = \
@@ -111,21 +108,22 @@ def test_a_malformed_return_code_fails_that_payment_alone(integration, sandbox, 
     assert (infor_row(sandbox, bad["Id"])["PYST"], infor_row(sandbox, bad["Id"])["RVTX"]) == ("PAID", ""), \
         "nothing is written for the payment that does not parse"
     failed = SyncRecord.objects.get(integration=integration, object_type="payment", source_id=bad["Id"])
-    assert (failed.status, failed.error_class) == (SyncRecord.FAILED, "data")
+    assert (failed.status, failed.error_class) == (RecordStatus.FAILED, "data")
     assert f"AvidXchange payment {bad['Id']}: ReturnCode" in failed.error_detail
     assert "is not an ACH return reason code" in failed.error_detail
 
 
-def test_a_bill_void_is_written_to_infor_with_bills_reason_and_day(sandbox, db, monkeypatch):
+def test_a_bill_void_is_written_to_infor_with_bills_reason_and_day(tenant, sandbox, monkeypatch):
+    from tests.syncs.test_undone_payments import pair
+
     monkeypatch.setattr(Conf, "SYNC", True)
-    call_command("seed_demo", sandbox_url=sandbox.url, only=["infor"], stdout=open("/dev/null", "w"))
-    integration = Integration.objects.get(name="Infor → BILL")
+    integration = pair(tenant, sandbox, "infor", "bill")
     run_integration(integration.pk)
-    bill = SyncRecord.objects.filter(integration=integration, object_type="bill", status=SyncRecord.SYNCED).first()
-    payment = control(sandbox, "bill/pay", {"billId": bill.target_id})
+    bill = SyncRecord.objects.filter(integration=integration, object_type="bill", status=RecordStatus.SYNCED).first()
+    payment = sandbox.control("bill/pay", {"billId": bill.target_id})
     run_integration(integration.pk)
-    control(sandbox, "clock", {"advance_seconds": 86400})
-    voided = control(sandbox, "bill/payment-status", {"paymentId": payment["id"], "singleStatus": "VOIDED",
+    sandbox.control("clock", {"advance_seconds": 86400})
+    voided = sandbox.control("bill/payment-status", {"paymentId": payment["id"], "singleStatus": "VOIDED",
                                                       "voidReason": "Duplicate payment"})
     assert run_integration(integration.pk).counters.get("payments_reversed") == 1
     assert infor_row(sandbox, payment["id"])["RVTX"] == \
@@ -133,24 +131,28 @@ def test_a_bill_void_is_written_to_infor_with_bills_reason_and_day(sandbox, db, 
         f"payment {payment['transactionNumber']}"
 
 
-def test_a_bill_void_seen_by_webhook_is_written_with_its_reason(live_server, sandbox, settings, transactional_db):
+def test_a_bill_void_seen_by_webhook_is_written_with_its_reason(live_server, sandbox, settings, transactional_db,
+                                                                tenant):
     """A payment.updated event carries no voidInfo: the payment is read again for the reason."""
+    from tests.syncs.test_undone_payments import pair
+    from webhooks.subscriptions import subscribe
+
     settings.PUBLIC_URL = live_server.url
-    call_command("seed_demo", sandbox_url=sandbox.url, only=["infor"], stdout=io.StringIO())
-    integration = Integration.objects.get(name="Infor → BILL")
+    integration = pair(tenant, sandbox, "infor", "bill")
+    subscribe(integration.target, "test")
     run_integration(integration.pk)
-    control(sandbox, "bill/deliver")  # the bill.created backlog (not subscribed)
-    bill = SyncRecord.objects.filter(integration=integration, object_type="bill", status=SyncRecord.SYNCED).first()
+    sandbox.control("bill/deliver")  # the bill.created backlog (not subscribed)
+    bill = SyncRecord.objects.filter(integration=integration, object_type="bill", status=RecordStatus.SYNCED).first()
 
     def delivered():
-        assert control(sandbox, "bill/deliver")["failed"] == 0
+        assert sandbox.control("bill/deliver")["failed"] == 0
         for pk in WebhookEvent.objects.filter(status=WebhookEvent.RECEIVED).order_by("pk").values_list("pk", flat=True):
             process_event(pk)
 
-    payment = control(sandbox, "bill/pay", {"billId": bill.target_id})
+    payment = sandbox.control("bill/pay", {"billId": bill.target_id})
     delivered()
     assert infor_row(sandbox, payment["id"])["PYST"] == "PAID"
-    voided = control(sandbox, "bill/payment-status", {"paymentId": payment["id"], "singleStatus": "VOIDED",
+    voided = sandbox.control("bill/payment-status", {"paymentId": payment["id"], "singleStatus": "VOIDED",
                                                       "voidReason": "Paid to the wrong bank account"})
     delivered()
     assert infor_row(sandbox, payment["id"])["RVTX"] == \
@@ -173,7 +175,7 @@ def test_the_demos_returned_payment_reaches_infor_as_r01_insufficient_funds(tena
     run_integration(integration.pk)
     demo.pay(sandbox.url)
     run_integration(integration.pk)
-    control(sandbox, "clock", {"advance_seconds": 301})
+    sandbox.control("clock", {"advance_seconds": 301})
     sandbox.simulators["avidxchange"].tick()  # the background loop's turn: the bank returns one
     assert run_integration(integration.pk).counters.get("payments_reversed") == 1
     [returned] = [p for p in sandbox.simulators["infor"].tenants[demo.INFOR_TENANT].payments.values()

@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from connectors.models import Connection
 from sandbox.bill import simulator as bill_sandbox
-from syncs.models import Integration, MappingRule, SyncRecord, VendorOwner
+from syncs.models import Integration, MappingRule, RecordStatus, SyncRecord, VendorOwner
 from tests.conftest import run_in_processes
 
 RUN = """
@@ -48,7 +48,7 @@ def test_two_integrations_on_one_bill_organization_create_nothing_twice(sandbox)
     assert [k for k, n in Counter((b["vendorId"], b["invoice"]["invoiceNumber"]) for b in org["bills"]).items()
             if n > 1] == []
     assert len(org["vendors"]) == 299 and len(org["bills"]) == 383
-    held = Counter(SyncRecord.objects.filter(object_type="vendor", status=SyncRecord.SYNCED)
+    held = Counter(SyncRecord.objects.filter(object_type="vendor", status=RecordStatus.SYNCED)
                    .values_list("target_id", flat=True))
     assert len(held) == 299 and [v for v, n in held.items() if n > 1] == [], "no vendor taken by both"
     assert VendorOwner.objects.count() == 299

@@ -13,7 +13,8 @@ from connectors.models import Connection
 from portal import audit
 from portal.models import Membership, Tenant
 from syncs import views
-from syncs.models import Integration, SyncRecord, SyncRun
+from syncs.models import Integration, RecordStatus, RunStatus, SyncRecord, SyncRun
+from syncs.plan import describe
 
 
 def make_integration(tenant, name="ERP → AP"):
@@ -29,11 +30,11 @@ def make_user(tenant, username, role=Membership.FINANCE):
     return user
 
 
-def invoice(integration, n, status=SyncRecord.SYNCED, amount="100.00", supplier="S1 Acme Paper", **fields):
+def invoice(integration, n, status=RecordStatus.SYNCED, amount="100.00", supplier="S1 Acme Paper", **fields):
     defaults = {"source_ref": f"INV-{n} (S1)", "number": f"INV-{n}", "party": supplier,
                 "amount": Decimal(amount), "currency": "USD",
                 "document_date": date(2026, 3, 1) + timedelta(days=n % 20),
-                "target_id": f"00n{n:012d}" if status == SyncRecord.SYNCED else ""}
+                "target_id": f"00n{n:012d}" if status == RecordStatus.SYNCED else ""}
     defaults.update(fields)
     return SyncRecord.objects.create(integration=integration, object_type="bill", source_id=f"AAA/{n}", status=status,
                                      **defaults)
@@ -45,17 +46,17 @@ def world(records=3):
     acme = Tenant.objects.create(name="Acme Corp", slug="acme")
     other = Tenant.objects.create(name="Other Co", slug="other")
     mine, theirs = make_integration(acme), make_integration(other, "Their flow")
-    run = SyncRun.objects.create(integration=mine, trigger="schedule", status=SyncRun.SUCCEEDED,
+    run = SyncRun.objects.create(integration=mine, trigger="schedule", status=RunStatus.SUCCEEDED,
                                  finished_at=timezone.now(), counters={"bills_created": records})
     SyncRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(minutes=2))
     bills = [invoice(mine, n, amount=f"{100 + n}.50") for n in range(1, records + 1)]
-    failed = invoice(mine, 900, SyncRecord.FAILED, amount="75.00", supplier="S2 Harbor Freight",
+    failed = invoice(mine, 900, RecordStatus.FAILED, amount="75.00", supplier="S2 Harbor Freight",
                      error_class="mapping",
                      error_detail="GL account 6999 is not mapped to a BILL account.")
     paid = bills[0]
     payment = SyncRecord.objects.create(
         integration=mine, object_type="payment", source_id=f"PAY-1:{paid.target_id}", source_ref=f"PAY-1 for {paid}",
-        target_id="PAY-1", status=SyncRecord.SYNCED, amount=paid.amount, currency="USD",
+        target_id="PAY-1", status=RecordStatus.SYNCED, amount=paid.amount, currency="USD",
         data={"posted": "PAID", "amount": str(paid.amount), "date": "2026-03-20",
               "erp_reference": "Payment recorded on invoice INV-1"})
     for record, action, message in ((paid, "sync.bill.created", "Created BILL bill"),
@@ -82,7 +83,7 @@ def page(client, user, url, **params):
 def test_dashboard_says_how_fresh_what_moved_and_draws_the_month(client, w):
     html = page(client, w.finance, reverse("status:home"))
     assert "Up to date as of" in html and "today" in html
-    assert w.mine.plan in html, "the plan in words"
+    assert describe(w.mine) in html, "the plan in words"
     assert "Their flow" not in html
     assert "<svg" in html and 'class="synced"' in html and 'class="failed"' in html
     # Three bills and one payment today, with their amounts (101.50 + 102.50 + 103.50).
@@ -122,7 +123,7 @@ def test_records_are_found_by_number_supplier_amount_and_date(client, w, params,
 
 def test_a_failed_record_says_why_and_what_to_do_in_words(client, w):
     SyncRecord.objects.filter(pk=w.bills[1].pk).update(
-        status=SyncRecord.FAILED, error_class="transient",
+        status=RecordStatus.FAILED, error_class="transient",
         error_detail="TransientError: BILL did not answer properly: {'response_data': {'error_code': 'BDC_1145'}}\n"
                      "Traceback (most recent call last):\n  File \"x.py\"")
     html = page(client, w.finance, reverse("status:records", args=[w.mine.pk]), status="failed")
@@ -135,7 +136,7 @@ def test_a_failed_record_says_why_and_what_to_do_in_words(client, w):
 
 def test_lineage_goes_from_invoice_to_bill_to_payment_to_write_back(client, w):
     vendor = SyncRecord.objects.create(integration=w.mine, object_type="vendor", source_id="S1", source_ref="S1",
-                                       party="S1 Acme Paper", target_id="00901VENDOR0001", status=SyncRecord.SYNCED)
+                                       party="S1 Acme Paper", target_id="00901VENDOR0001", status=RecordStatus.SYNCED)
     audit.record("sync.vendor.created", actor="system:sync", tenant=w.acme, obj=vendor, message="Created vendor S1")
     SyncRecord.objects.filter(pk=w.bills[0].pk).update(data={"supplier": "S1"})
     html = page(client, w.finance, reverse("status:record", args=[w.bills[0].pk]))

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from portal import audit
-from syncs.models import SyncRecord, SyncRun
+from syncs.models import RecordStatus, RunStatus, SyncRecord, SyncRun
 from tests.syncs.test_status_pages import invoice, world
 
 
@@ -18,15 +18,15 @@ def grow(w, n, start):
     for k in range(start, start + n):
         number = 1000 + k
         failed = k % 3 == 0
-        record = invoice(w.mine, number, SyncRecord.FAILED if failed else SyncRecord.SYNCED,
+        record = invoice(w.mine, number, RecordStatus.FAILED if failed else RecordStatus.SYNCED,
                          error_class="data" if failed else "",
                          error_detail=f"The lines add up to {k}.00 USD but the invoice total is {k + 1}.00 USD."
                          if failed else "")
         if not failed and k % 2:
             SyncRecord.objects.create(integration=w.mine, object_type="payment",
                                       source_id=f"PAY-{k}:{record.target_id}", target_id=f"PAY-{k}",
-                                      status=SyncRecord.SYNCED, amount=record.amount, currency="USD")
-        SyncRun.objects.create(integration=w.mine, trigger="schedule", status=SyncRun.PARTIAL,
+                                      status=RecordStatus.SYNCED, amount=record.amount, currency="USD")
+        SyncRun.objects.create(integration=w.mine, trigger="schedule", status=RunStatus.PARTIAL,
                                counters={"bills_created": 1, "api_calls": 3})
         for action in ("sync.bill.created", "sync.bill.failed"):
             audit.record(action, actor="system:sync", tenant=w.acme, object_type="syncs.SyncRecord",

@@ -12,7 +12,7 @@ from connectors.errors import TransientError
 from connectors.models import Connection
 from connectors.records import OpenItem
 from syncs import tieout
-from syncs.models import Integration, SyncRecord
+from syncs.models import Integration, RecordStatus, SyncRecord
 
 D = Decimal
 
@@ -39,9 +39,9 @@ def integration(tenant, monkeypatch):
     ap = Connection.objects.create(tenant=tenant, name="AP", system="bill")
     integration = Integration.objects.create(tenant=tenant, name="ERP → AP", source=erp, target=ap)
     SyncRecord.objects.create(integration=integration, object_type="vendor", source_id="S1", target_id="v1",
-                              status=SyncRecord.SYNCED, party="S1 Harbor Paper")
+                              status=RecordStatus.SYNCED, party="S1 Harbor Paper")
 
-    def bill(invoice, bill_id, status=SyncRecord.SYNCED):
+    def bill(invoice, bill_id, status=RecordStatus.SYNCED):
         return SyncRecord.objects.create(integration=integration, object_type="bill", source_id=invoice,
                                          target_id=bill_id, status=status, number=f"INV-{invoice}",
                                          party="S1 Harbor Paper", currency="USD")
@@ -50,7 +50,7 @@ def integration(tenant, monkeypatch):
     bill("2", "b2")  # amount differs: partly paid in BILL
     bill("3", "b3")  # paid in BILL, still open in the ERP
     bill("4", "b4")  # paid in the ERP, still open in BILL
-    bill("5", "", status=SyncRecord.FAILED)  # never made it across
+    bill("5", "", status=RecordStatus.FAILED)  # never made it across
     OpenErp.items = [OpenItem("1", "INV-1", "S1", D("100.00"), "USD"), OpenItem("2", "INV-2", "S1", D("250.00"), "USD"),
                      OpenItem("3", "INV-3", "S1", D("75.50"), "USD"), OpenItem("5", "INV-5", "S1", D("10.00"), "USD"),
                      OpenItem("6", "INV-6", "S9", D("20.00"), "CAD")]
@@ -110,10 +110,10 @@ def test_syspro_against_bill_on_the_canonical_seed_with_known_differences(tenant
     """SYSPRO takes no payments back, so what BILL pays stays open there: the tie-out is how finance sees it."""
     from connectors import canonical
     from syncs.engine import run_integration
-    from tests.connectors.contracts.base import control, make_connection
+    from tests.connectors.contracts.base import make_connection
 
-    control(sandbox, "syspro/seed-canonical")
-    ids = control(sandbox, "bill/seed-canonical")
+    sandbox.control("syspro/seed-canonical")
+    ids = sandbox.control("bill/seed-canonical")
     integration = Integration.objects.create(tenant=tenant, name="SYSPRO → BILL",
                                              source=make_connection("syspro", tenant, sandbox),
                                              target=make_connection("bill", tenant, sandbox))
@@ -125,12 +125,12 @@ def test_syspro_against_bill_on_the_canonical_seed_with_known_differences(tenant
         + [MappingRule(integration=integration, kind=kind, source_code=code, target_id=target)
            for kind, by_code in ids["dimensions"].items() for code, target in by_code.items()])
     run_integration(integration.pk)
-    bills = {b["invoice_number"]: b for b in control(sandbox, "bill/canonical-state")["bills"]}
+    bills = {b["invoice_number"]: b for b in sandbox.control("bill/canonical-state")["bills"]}
     paid_in_bill, part_paid, paid_in_syspro = sorted(bills)[:3]
-    control(sandbox, "bill/canonical-pay", {"bill_id": bills[paid_in_bill]["id"]})
-    control(sandbox, "bill/canonical-pay", {"bill_id": bills[part_paid]["id"], "amount": "100.00"})
+    sandbox.control("bill/canonical-pay", {"bill_id": bills[paid_in_bill]["id"]})
+    sandbox.control("bill/canonical-pay", {"bill_id": bills[part_paid]["id"], "amount": "100.00"})
     supplier = next(i.supplier_id for i in canonical.INVOICES if i.number == paid_in_syspro)
-    control(sandbox, "syspro/update", {"table": "ApInvoice", "key": [supplier, paid_in_syspro],
+    sandbox.control("syspro/update", {"table": "ApInvoice", "key": [supplier, paid_in_syspro],
                                        "changes": {"MthInvBal1": "0.00", "MthInvBal2": "0.00", "MthInvBal3": "0.00"}})
 
     result = tieout.report(integration)

@@ -9,15 +9,15 @@ import pytest
 from connectors import canonical
 from syncs import tieout
 from syncs.engine import run_integration
-from syncs.models import Integration, MappingRule, SyncRun
-from tests.connectors.contracts.base import control, make_connection
+from syncs.models import Integration, MappingRule, RunStatus
+from tests.connectors.contracts.base import make_connection
 
 
 @pytest.fixture(params=["bill", "avidxchange"])
 def integration(request, tenant, sandbox):
     ap = request.param
-    control(sandbox, "infor/seed-canonical")
-    ids = control(sandbox, f"{ap}/seed-canonical")
+    sandbox.control("infor/seed-canonical")
+    ids = sandbox.control(f"{ap}/seed-canonical")
     integration = Integration.objects.create(tenant=tenant, name=f"Infor → {ap}",
                                              source=make_connection("infor", tenant, sandbox),
                                              target=make_connection(ap, tenant, sandbox))
@@ -33,18 +33,18 @@ def integration(request, tenant, sandbox):
 def test_infor_against_the_ap_platform_with_known_differences(integration, sandbox):
     ap = integration.ap
     run = run_integration(integration.pk)
-    assert run.status == SyncRun.PARTIAL, run.error  # the canonical seed holds invoices that cannot be sent
-    bills = {b["invoice_number"]: b for b in control(sandbox, f"{ap}/canonical-state")["bills"]}
+    assert run.status == RunStatus.PARTIAL, run.error  # the canonical seed holds invoices that cannot be sent
+    bills = {b["invoice_number"]: b for b in sandbox.control(f"{ap}/canonical-state")["bills"]}
     never_sent = {i.number for i in canonical.APPROVED_INVOICES} - set(bills)
     first = tieout.report(integration)
     assert (first.error, first.matched) == ("", len(bills))
     assert {row.number: row.kind for row in first.rows} == dict.fromkeys(never_sent, tieout.MISSING)
 
     paid_in_ap, part_paid, paid_in_infor = sorted(bills)[:3]
-    control(sandbox, f"{ap}/canonical-pay", {"bill_id": bills[paid_in_ap]["id"]})
-    control(sandbox, f"{ap}/canonical-pay", {"bill_id": bills[part_paid]["id"], "amount": "100.00"})
+    sandbox.control(f"{ap}/canonical-pay", {"bill_id": bills[paid_in_ap]["id"]})
+    sandbox.control(f"{ap}/canonical-pay", {"bill_id": bills[part_paid]["id"], "amount": "100.00"})
     supplier = next(i.supplier_id for i in canonical.INVOICES if i.number == paid_in_infor)
-    control(sandbox, "infor/pay-in-erp", {"SUNO": supplier, "SINO": paid_in_infor})
+    sandbox.control("infor/pay-in-erp", {"SUNO": supplier, "SINO": paid_in_infor})
 
     result = tieout.report(integration)
     assert result.error == ""

@@ -21,9 +21,9 @@ from connectors.models import Connection
 from portal.models import Tenant
 from syncs import status, tieout
 from syncs.engine import run_integration
-from syncs.models import Integration, MappingRule, SyncRecord
+from syncs.models import Integration, MappingRule, RecordStatus, SyncRecord
 from syncs.templatetags.status import day, figure
-from tests.connectors.contracts.base import control, make_connection
+from tests.connectors.contracts.base import make_connection
 from tests.syncs.test_status_pages import world
 
 D = Decimal
@@ -72,7 +72,7 @@ def w(db):
     bill = w.bills[1]
     w.undone = SyncRecord.objects.create(
         integration=w.mine, object_type="payment", source_id=f"PAY-2:{bill.target_id}", source_ref="PAY-2",
-        number=bill.number, target_id="PAY-2", status=SyncRecord.UNDONE, amount=D("3466.86"), currency="USD",
+        number=bill.number, target_id="PAY-2", status=RecordStatus.UNDONE, amount=D("3466.86"), currency="USD",
         data={"posted": "VOIDED", "status": "RETURNED", "amount": "3466.86", "date": "2026-03-18"})
     return w
 
@@ -178,21 +178,21 @@ def test_rows_already_reversed_become_undone_when_migrated(transactional_db):
 
 # --- every pair that can undo a payment, through the simulators ------------------------------------------------
 def bill_pay(sandbox, bill_id):
-    return control(sandbox, "bill/canonical-pay", {"bill_id": bill_id})["payment_id"]
+    return sandbox.control("bill/canonical-pay", {"bill_id": bill_id})["payment_id"]
 
 
 def bill_undo(state):
-    return lambda sandbox, payment_id: control(sandbox, "bill/payment-status",
+    return lambda sandbox, payment_id: sandbox.control("bill/payment-status",
                                                {"paymentId": payment_id, "singleStatus": state})
 
 
 def avid_pay(method):
-    return lambda sandbox, bill_id: control(sandbox, "avidxchange/pay", {"Invoices": [{"InvoiceId": bill_id}],
+    return lambda sandbox, bill_id: sandbox.control("avidxchange/pay", {"Invoices": [{"InvoiceId": bill_id}],
                                                                           "Method": method})["Id"]
 
 
 def avid_undo(state):
-    return lambda sandbox, payment_id: control(sandbox, "avidxchange/payment-status",
+    return lambda sandbox, payment_id: sandbox.control("avidxchange/payment-status",
                                                {"PaymentId": payment_id, "Status": state})
 
 
@@ -211,8 +211,8 @@ UNDOING = {
 def pair(tenant, sandbox, erp, ap):
     """Both simulators on the canonical seed, every code mapped but the one the seed leaves unmapped (Acumatica
     keeps departments as subaccounts)."""
-    control(sandbox, f"{erp}/seed-canonical")
-    ids = control(sandbox, f"{ap}/seed-canonical")
+    sandbox.control(f"{erp}/seed-canonical")
+    ids = sandbox.control(f"{ap}/seed-canonical")
     integration = Integration.objects.create(tenant=tenant, name=f"{erp} → {ap}",
                                              source=make_connection(erp, tenant, sandbox),
                                              target=make_connection(ap, tenant, sandbox))
@@ -232,13 +232,13 @@ def test_a_payment_undone_in_the_ap_platform_is_counted_undone_everywhere(case, 
     erp, ap, pay, undo = UNDOING[case]
     integration = pair(tenant, sandbox, erp, ap)
     run_integration(integration.pk)
-    kept, returned = sorted(control(sandbox, f"{ap}/canonical-state")["bills"], key=lambda b: b["invoice_number"])[:2]
+    kept, returned = sorted(sandbox.control(f"{ap}/canonical-state")["bills"], key=lambda b: b["invoice_number"])[:2]
     pay(sandbox, kept["id"])
     payment_id = pay(sandbox, returned["id"])
     run = run_integration(integration.pk)
     assert run.counters.get("payments_written_back") == 2, run.counters
 
-    control(sandbox, "clock", {"advance_seconds": 60})
+    sandbox.control("clock", {"advance_seconds": 60})
     undo(sandbox, payment_id)
     run = run_integration(integration.pk)
     assert run.counters.get("payments_reversed") == 1, run.counters
@@ -246,10 +246,10 @@ def test_a_payment_undone_in_the_ap_platform_is_counted_undone_everywhere(case, 
     shares = {r.source_id.rsplit(":", 1)[1]: r for r in SyncRecord.objects.filter(integration=integration,
                                                                                    object_type="payment")}
     stands, undone = shares[kept["id"]], shares[returned["id"]]
-    assert (stands.status, undone.status) == (SyncRecord.SYNCED, SyncRecord.UNDONE)
+    assert (stands.status, undone.status) == (RecordStatus.SYNCED, RecordStatus.UNDONE)
     assert (undone.data["posted"], undone.amount) == ("VOIDED", D(returned["amount"]))
     if erp != "syspro":  # SYSPRO takes no payments: they are recorded here only
-        written = {p["invoice_number"]: p["status"] for p in control(sandbox, f"{erp}/canonical-state")["payments"]}
+        written = {p["invoice_number"]: p["status"] for p in sandbox.control(f"{erp}/canonical-state")["payments"]}
         assert written == {kept["invoice_number"]: "PAID", returned["invoice_number"]: "VOIDED"}
     assert_everything_agrees(client, integration, status.Figure(1, {stands.currency: D(kept["amount"])}),
                              status.Figure(1, {undone.currency: D(returned["amount"])}))
@@ -258,5 +258,5 @@ def test_a_payment_undone_in_the_ap_platform_is_counted_undone_everywhere(case, 
 
     again = run_integration(integration.pk)
     assert again.counters.get("payments_reversed", 0) == 0
-    assert SyncRecord.objects.get(pk=undone.pk).status == SyncRecord.UNDONE, "a re-read leaves it undone"
+    assert SyncRecord.objects.get(pk=undone.pk).status == RecordStatus.UNDONE, "a re-read leaves it undone"
     assert figure(status.payment_totals([integration])[status.UNDONE]).startswith("1 · ")

@@ -20,8 +20,8 @@ from portal.models import Tenant
 from sandbox.avidxchange import simulator as avid_sandbox
 from sandbox.bill import simulator as bill_sandbox
 from syncs.engine import run_integration
-from syncs.models import Integration, MappingRule, SyncRecord, SyncRun, VendorOwner
-from tests.connectors.contracts.base import control, make_connection
+from syncs.models import Integration, MappingRule, RecordStatus, RunStatus, SyncRecord, VendorOwner
+from tests.connectors.contracts.base import make_connection
 
 SHARED = "V1001"  # Harbor Paper in both canonical seeds
 INFOR_HARBOR = next(s for s in canonical.SUPPLIERS if s.source_id == SHARED)
@@ -82,10 +82,10 @@ def seeded(sandbox, monkeypatch):
     from django_q.conf import Conf
 
     monkeypatch.setattr(Conf, "SYNC", True)
-    control(sandbox, "infor/seed-canonical")
-    control(sandbox, "ifs/seed-canonical")
-    control(sandbox, "ifs/canonical-supplier", {"source_id": SHARED, **IFS_HARBOR})
-    return {ap: control(sandbox, f"{ap}/seed-canonical") for ap in APS}
+    sandbox.control("infor/seed-canonical")
+    sandbox.control("ifs/seed-canonical")
+    sandbox.control("ifs/canonical-supplier", {"source_id": SHARED, **IFS_HARBOR})
+    return {ap: sandbox.control(f"{ap}/seed-canonical") for ap in APS}
 
 
 def make_integration(tenant, sandbox, codes, erp, ap, *, name=None, source=None, prefix="", target=None):
@@ -117,23 +117,23 @@ def assert_infor_harbor(vendor):
 @pytest.mark.parametrize("ap", APS)
 def test_a_second_erp_without_a_prefix_fails_its_supplier_in_words_and_changes_nothing(tenant, sandbox, seeded, ap):
     infor = make_integration(tenant, sandbox, seeded, "infor", ap)
-    assert run_integration(infor.pk).status == SyncRun.PARTIAL
-    before, state = vendors_by_key(sandbox, ap), control(sandbox, f"{ap}/canonical-state")
+    assert run_integration(infor.pk).status == RunStatus.PARTIAL
+    before, state = vendors_by_key(sandbox, ap), sandbox.control(f"{ap}/canonical-state")
 
     ifs = make_integration(tenant, sandbox, seeded, "ifs", ap)
     run = run_integration(ifs.pk)
-    assert run.status == SyncRun.PARTIAL, run.error
+    assert run.status == RunStatus.PARTIAL, run.error
     record = vendor_row(ifs)
-    assert (record.status, record.error_class, record.target_id) == (SyncRecord.FAILED, "configuration", "")
+    assert (record.status, record.error_class, record.target_id) == (RecordStatus.FAILED, "configuration", "")
     assert record.error_detail == ownership_reason(ap, ifs, f"integration '{infor.name}'")
     assert not run.counters.get("vendors_created") and not run.counters.get("vendors_matched")
     assert not run.counters.get("vendors_updated") and not run.counters.get("bills_created")
     assert vendors_by_key(sandbox, ap) == before, "no vendor made, matched or changed"
-    assert control(sandbox, f"{ap}/canonical-state") == state, "no bill sent"
+    assert sandbox.control(f"{ap}/canonical-state") == state, "no bill sent"
     assert_infor_harbor(before[SHARED])
     # Its invoices wait for the supplier, with the same reason and remedy.
     invoice = SyncRecord.objects.get(integration=ifs, object_type="bill", number="INV-1001")
-    assert (invoice.status, invoice.error_class) == (SyncRecord.FAILED, "configuration")
+    assert (invoice.status, invoice.error_class) == (RecordStatus.FAILED, "configuration")
     assert invoice.error_detail == f"Supplier {SHARED} is not in {NAMES[ap]} yet: {record.error_detail}"
     assert set(VendorOwner.objects.values_list("integration_id", flat=True)) == {infor.pk}
 
@@ -145,9 +145,9 @@ def test_no_vendor_edit_of_another_integrations_vendor_reaches_the_second_erp(te
     ifs = make_integration(tenant, sandbox, seeded, "ifs", "bill")
     run_integration(infor.pk)
     run_integration(ifs.pk)
-    control(sandbox, "infor/canonical-supplier", {"source_id": SHARED, "phone": "+1 512 555 0199"})
+    sandbox.control("infor/canonical-supplier", {"source_id": SHARED, "phone": "+1 512 555 0199"})
     assert run_integration(infor.pk).counters["vendors_updated"] == 1
-    control(sandbox, "bill/edit-vendor", {"shortName": SHARED, "changes": {"email": "payables@harborpaper.test"}})
+    sandbox.control("bill/edit-vendor", {"shortName": SHARED, "changes": {"email": "payables@harborpaper.test"}})
 
     run = run_integration(ifs.pk)
     supplier = erp_supplier(ifs, SHARED)
@@ -164,7 +164,7 @@ def test_with_a_prefix_the_same_supplier_id_becomes_two_vendors(tenant, sandbox,
     run_integration(infor.pk)
     ifs = make_integration(tenant, sandbox, seeded, "ifs", ap, prefix="IFS-")
     run = run_integration(ifs.pk)
-    assert run.status == SyncRun.PARTIAL, run.error
+    assert run.status == RunStatus.PARTIAL, run.error
     assert run.counters["vendors_created"] == len(SENT) and not run.counters.get("vendors_matched")
 
     listed = vendors_by_key(sandbox, ap)
@@ -175,7 +175,7 @@ def test_with_a_prefix_the_same_supplier_id_becomes_two_vendors(tenant, sandbox,
         IFS_HARBOR["name"], IFS_HARBOR["tax_id"], IFS_HARBOR["email"], IFS_HARBOR["address"]["line1"])
     assert (vendor_row(infor).target_id, vendor_row(ifs).target_id) == (listed[SHARED].id, theirs.id)
     # Each ERP's invoice went to its own vendor.
-    bills = [b for b in control(sandbox, f"{ap}/canonical-state")["bills"] if b["invoice_number"] == "INV-1001"]
+    bills = [b for b in sandbox.control(f"{ap}/canonical-state")["bills"] if b["invoice_number"] == "INV-1001"]
     assert sorted(b["vendor_id"] for b in bills) == sorted([listed[SHARED].id, theirs.id])
     owner = VendorOwner.objects.get(vendor_key=f"IFS-{SHARED}")
     assert (owner.integration, owner.vendor_id) == (ifs, theirs.id)
@@ -185,7 +185,7 @@ def test_in_file_mode_the_folder_is_the_account_and_the_prefix_goes_before_the_v
                                                                                           tmp_path):
     folder = tmp_path / "avidxchange"
     folder.mkdir()
-    control(sandbox, "avidxchange/files", {"folder": str(folder)})
+    sandbox.control("avidxchange/files", {"folder": str(folder)})
 
     def through_files(erp, name, prefix=""):
         target = make_connection("avidxchange", tenant, sandbox, name=f"Files for {name}", mode=MODE_FILES,
@@ -203,7 +203,7 @@ def test_in_file_mode_the_folder_is_the_account_and_the_prefix_goes_before_the_v
         "integration a vendor key prefix to keep its suppliers apart.")
     prefixed = through_files("ifs", "IFS → AvidXchange files (kept apart)", prefix="I-")
     assert run_integration(prefixed.pk).counters["vendors_created"] == len(SENT)
-    control(sandbox, "avidxchange/canonical-state")  # AvidXchange imports what the folder holds
+    sandbox.control("avidxchange/canonical-state")  # AvidXchange imports what the folder holds
     listed = vendors_by_key(sandbox, "avidxchange")
     assert set(listed) == SENT | {f"I-{source_id}" for source_id in SENT}
     assert_infor_harbor(listed[SHARED])
@@ -216,17 +216,17 @@ def test_two_integrations_of_one_erp_connection_do_not_share_vendors_either(tena
     source = make_connection("infor", tenant, sandbox, name="Infor")
     first = make_integration(tenant, sandbox, seeded, "infor", ap, source=source)
     run_integration(first.pk)
-    before, state = vendors_by_key(sandbox, ap), control(sandbox, f"{ap}/canonical-state")
+    before, state = vendors_by_key(sandbox, ap), sandbox.control(f"{ap}/canonical-state")
 
     second = make_integration(tenant, sandbox, seeded, "infor", ap, name=f"Infor → {NAMES[ap]} (second)",
                               source=source)
     run = run_integration(second.pk)
-    assert run.status == SyncRun.PARTIAL, run.error
-    failed = SyncRecord.objects.filter(integration=second, object_type="vendor", status=SyncRecord.FAILED)
+    assert run.status == RunStatus.PARTIAL, run.error
+    failed = SyncRecord.objects.filter(integration=second, object_type="vendor", status=RecordStatus.FAILED)
     assert {r.source_id for r in failed if r.error_class == "configuration"} == SENT
     assert vendor_row(second).error_detail == ownership_reason(ap, second, f"integration '{first.name}'")
     assert vendors_by_key(sandbox, ap) == before
-    assert control(sandbox, f"{ap}/canonical-state") == state
+    assert sandbox.control(f"{ap}/canonical-state") == state
 
     # With a prefix of its own, its vendors and bills are its own.
     third = make_integration(tenant, sandbox, seeded, "infor", ap, name=f"Infor → {NAMES[ap]} (third)",
@@ -234,12 +234,12 @@ def test_two_integrations_of_one_erp_connection_do_not_share_vendors_either(tena
     assert run_integration(third.pk).counters["vendors_created"] == len(SENT)
     listed = vendors_by_key(sandbox, ap)
     assert set(listed) == SENT | {f"C-{source_id}" for source_id in SENT}
-    ours = set(SyncRecord.objects.filter(integration=third, object_type="bill", status=SyncRecord.SYNCED)
+    ours = set(SyncRecord.objects.filter(integration=third, object_type="bill", status=RecordStatus.SYNCED)
                .values_list("target_id", flat=True))
-    firsts = set(SyncRecord.objects.filter(integration=first, object_type="bill", status=SyncRecord.SYNCED)
+    firsts = set(SyncRecord.objects.filter(integration=first, object_type="bill", status=RecordStatus.SYNCED)
                  .values_list("target_id", flat=True))
     assert ours and not ours & firsts, "no bill of the first integration taken for the third's"
-    assert {b["vendor_id"] for b in control(sandbox, f"{ap}/canonical-state")["bills"] if b["id"] in ours} <= {
+    assert {b["vendor_id"] for b in sandbox.control(f"{ap}/canonical-state")["bills"] if b["id"] in ours} <= {
         listed[f"C-{source_id}"].id for source_id in SENT}
 
 
@@ -278,7 +278,7 @@ def test_the_migration_records_todays_owners_from_the_ledger(tenant, sandbox, se
     harbor = vendor_row(infor)
     taken = SyncRecord.objects.create(
         integration=ifs, object_type="vendor", source_id=SHARED, source_ref=IFS_HARBOR["name"],
-        status=SyncRecord.SYNCED, target_id=harbor.target_id,
+        status=RecordStatus.SYNCED, target_id=harbor.target_id,
         data={"sent": {"email": IFS_HARBOR["email"], "phone": "", "address": IFS_HARBOR["address"]}})
 
     importlib.import_module("syncs.migrations.0007_vendor_owners").record_owners(apps, None)
@@ -289,19 +289,19 @@ def test_the_migration_records_todays_owners_from_the_ledger(tenant, sandbox, se
     assert {(o.account, o.vendor_key, o.vendor_id, o.integration_id) for o in VendorOwner.objects.all()} == {
         (f"bill:{bill_sandbox.ORG_ID}", source_id, vendor_id, infor.pk) for source_id, vendor_id in made.items()}
     taken.refresh_from_db()
-    assert (taken.status, taken.error_class) == (SyncRecord.FAILED, "configuration")
+    assert (taken.status, taken.error_class) == (RecordStatus.FAILED, "configuration")
     assert taken.error_detail == ownership_reason("bill", ifs, f"integration '{infor.name}'")
 
-    control(sandbox, "infor/canonical-supplier", {"source_id": SHARED, "phone": "+1 512 555 0199"})
+    sandbox.control("infor/canonical-supplier", {"source_id": SHARED, "phone": "+1 512 555 0199"})
     again = run_integration(infor.pk)
     assert again.counters["vendors_updated"] == 1, again.counters
     assert not SyncRecord.objects.filter(integration=infor, error_class="configuration").exists()
-    control(sandbox, "bill/edit-vendor", {"shortName": SHARED, "changes": {"email": "payables@harborpaper.test"}})
+    sandbox.control("bill/edit-vendor", {"shortName": SHARED, "changes": {"email": "payables@harborpaper.test"}})
     run = run_integration(ifs.pk)
     assert not run.counters.get("supplier_updates_written_back"), run.counters
     supplier = erp_supplier(ifs, SHARED)
     assert (supplier.email, supplier.address.line1) == (IFS_HARBOR["email"], IFS_HARBOR["address"]["line1"])
-    assert not SyncRecord.objects.filter(integration=ifs, object_type="bill", status=SyncRecord.SYNCED).exists(), \
+    assert not SyncRecord.objects.filter(integration=ifs, object_type="bill", status=RecordStatus.SYNCED).exists(), \
         "no IFS invoice went to Infor's vendor"
 
 
@@ -333,7 +333,7 @@ def test_the_prefix_is_on_the_integration_page_and_checked_in_words(admin_client
     assert "A vendor key prefix holds letters, digits, hyphens, underscores and dots" in refused
 
     SyncRecord.objects.create(integration=integration, object_type="vendor", source_id="S10001",
-                              status=SyncRecord.FAILED)  # read, never sent: its id is known, no vendor made
+                              status=RecordStatus.FAILED)  # read, never sent: its id is known, no vendor made
     refused = save_prefix(admin_client, integration, "LONGER-", target=files).content.decode()
     assert ("AvidXchange keeps a supplier&#x27;s key in the VendorID of the exchange files, 10 characters at most: "
             "with this prefix, supplier S10001 would need 13. Choose a shorter prefix.") in refused
@@ -353,7 +353,7 @@ def test_the_prefix_of_an_integration_with_vendors_cannot_change(admin_client, t
     integration = Integration.objects.create(tenant=tenant, name="IFS → BILL", source=infor, target=bill,
                                              vendor_key_prefix="IFS-")
     SyncRecord.objects.create(integration=integration, object_type="vendor", source_id="S10001", target_id="0090001",
-                              status=SyncRecord.SYNCED)
+                              status=RecordStatus.SYNCED)
     refused = save_prefix(admin_client, integration, "IFS2-").content.decode()
     assert ("This integration already has 1 vendor(s), made with the prefix &#x27;IFS-&#x27;; changing it would "
             "orphan them") in refused

@@ -9,7 +9,7 @@ from django.utils import timezone
 from portal.models import AuditEntry, Membership, Tenant
 from portal.roles import OPS_GROUP
 from syncs import reasons, reference, workqueue
-from syncs.models import MappingRule, SyncRecord
+from syncs.models import MappingRule, RecordStatus, SyncRecord
 from tests.syncs.test_status_pages import invoice, make_integration
 
 UNMAPPED = "GL account 6100 is not mapped to a BILL account."
@@ -31,12 +31,12 @@ def ops(client, integration):
 
 def failures(integration):
     for n in range(37):
-        invoice(integration, n, SyncRecord.FAILED, error_class="mapping", error_detail=UNMAPPED, cause="gl_unmapped",
+        invoice(integration, n, RecordStatus.FAILED, error_class="mapping", error_detail=UNMAPPED, cause="gl_unmapped",
                 subject="6100")
     for n in range(3):
-        invoice(integration, 100 + n, SyncRecord.FAILED, error_class="data", cause="lines_do_not_add_up",
+        invoice(integration, 100 + n, RecordStatus.FAILED, error_class="data", cause="lines_do_not_add_up",
                 error_detail=f"The lines add up to {10 + n}.00 USD but the invoice total is {20 + n}.50 USD.")
-    invoice(integration, 200, SyncRecord.FAILED, error_class="transient", cause="no_answer",
+    invoice(integration, 200, RecordStatus.FAILED, error_class="transient", cause="no_answer",
             error_detail="BILL did not answer properly after retries: HTTP 503 for request 00n01ABCDEFGHIJ12345")
 
 
@@ -81,26 +81,26 @@ def test_the_work_queue_page_retries_a_whole_group(client, ops, integration, dja
 
 
 def test_a_record_set_aside_keeps_its_reason_is_never_replayed_and_can_be_put_back(client, ops, integration):
-    duplicate = invoice(integration, 7, SyncRecord.FAILED, error_class="data", error_detail="Duplicate invoice")
+    duplicate = invoice(integration, 7, RecordStatus.FAILED, error_class="data", error_detail="Duplicate invoice")
     url = reverse("admin:syncs_syncrecord_changelist")
     form = client.post(url, {"action": "ignore", "_selected_action": [duplicate.pk]})
     assert "Set records aside" in form.content.decode()
     client.post(url, {"action": "ignore", "_selected_action": [duplicate.pk], "apply": "1",
                       "reason": "The supplier sent this invoice twice"})
     duplicate.refresh_from_db()
-    assert duplicate.status == SyncRecord.IGNORED and duplicate.note == "The supplier sent this invoice twice"
+    assert duplicate.status == RecordStatus.IGNORED and duplicate.note == "The supplier sent this invoice twice"
     entry = AuditEntry.objects.get(action="sync.record.ignored")
     assert entry.actor == "olivia" and entry.object_id == str(duplicate.pk)
     assert "Set aside: The supplier sent this invoice twice" in client.get(url).content.decode()
     assert workqueue.retry(SyncRecord.objects.all(), "olivia") == 0, "set aside: not retried"
     client.post(url, {"action": "unignore", "_selected_action": [duplicate.pk]})
     duplicate.refresh_from_db()
-    assert duplicate.status == SyncRecord.FAILED and duplicate.note == ""
+    assert duplicate.status == RecordStatus.FAILED and duplicate.note == ""
     assert AuditEntry.objects.get(action="sync.record.unignored").actor == "olivia"
 
 
 def test_setting_aside_needs_a_reason(integration):
-    invoice(integration, 1, SyncRecord.FAILED)
+    invoice(integration, 1, RecordStatus.FAILED)
     with pytest.raises(ValueError, match="Say why"):
         workqueue.ignore(SyncRecord.objects.all(), "  ", "olivia")
 
@@ -109,7 +109,7 @@ def test_a_synced_record_is_not_set_aside(integration):
     sent = invoice(integration, 1)
     assert workqueue.ignore(SyncRecord.objects.all(), "duplicate", "olivia") == 0
     sent.refresh_from_db()
-    assert sent.status == SyncRecord.SYNCED
+    assert sent.status == RecordStatus.SYNCED
 
 
 def test_staff_who_may_only_view_get_no_retry_or_ignore(client, integration):

@@ -1,55 +1,55 @@
 """Bills that went across but whose follow-up was refused for good: grouped in the work queue apart from the failed
-records, and tried again when a person asks (audited), once the cause is fixed."""
-
-import io
+records, and tried again when a person asks (audited), once the cause is fixed. The work queue's behaviour, so on the
+fake pair (IFS's own refusals and locked rows are proven by its demo, tests/syncs/test_demos.py)."""
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management import call_command
 from django.urls import reverse
 
-from connectors.errors import DataError
-from connectors.ifs.connector import IfsConnector
+from connectors.errors import DataError, Locked
 from portal.models import AuditEntry, Membership
 from portal.roles import OPS_GROUP
 from syncs import workqueue
 from syncs.engine import run_integration
-from syncs.models import Integration, SyncRecord
+from syncs.models import RecordStatus, RunStatus, SyncRecord
+from tests.fakes import demo
+from tests.fakes.fake_erp.connector import FakeErpConnector
 
-REFUSAL = "IFS refused the change: the invoice's company is closed for posting (ODP_ENTITY_VALIDATION)."
+REFUSAL = "Fake ERP refused the change: the invoice's company is closed for posting."
+# Once the company is open again, this invoice's row is still locked: a passing refusal, which waits.
+LOCKED_INVOICE = "INV-200002"
 
 
 @pytest.fixture
-def refusing_ifs(sandbox, monkeypatch):
-    """The IFS demo, whose acknowledgements IFS refuses for good until `fixed` is set."""
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", True)
-    call_command("seed_demo", sandbox_url=sandbox.url, only=["ifs"], stdout=io.StringIO())
-    acknowledge = IfsConnector.acknowledge_invoice
+def refusing_erp(fake_demo, monkeypatch):
+    """The demo on the fake pair, whose acknowledgements the ERP refuses for good until `fixed` is set."""
+    acknowledge = FakeErpConnector.acknowledge_invoice
     state = {"fixed": False}
 
     def refusing(self, reference):
         if not state["fixed"]:
             raise DataError(REFUSAL)
+        if reference["id"] == LOCKED_INVOICE:
+            raise Locked(f"Fake ERP: invoice {LOCKED_INVOICE} is locked by another user.")
         return acknowledge(self, reference)
 
-    monkeypatch.setattr(IfsConnector, "acknowledge_invoice", refusing)
-    return Integration.objects.get(name="IFS → BILL"), state
+    monkeypatch.setattr(FakeErpConnector, "acknowledge_invoice", refusing)
+    return fake_demo, state
 
 
 def synced_bills(integration):
-    return SyncRecord.objects.filter(integration=integration, object_type="bill", status=SyncRecord.SYNCED)
+    return SyncRecord.objects.filter(integration=integration, object_type="bill", status=RecordStatus.SYNCED)
 
 
 @pytest.mark.django_db
-def test_refused_acknowledgements_are_a_group_tried_again_when_asked(client, refusing_ifs,
+def test_refused_acknowledgements_are_a_group_tried_again_when_asked(client, refusing_erp,
                                                                      django_capture_on_commit_callbacks):
-    integration, ifs = refusing_ifs
+    integration, erp = refusing_erp
     run_integration(integration.pk)
     bills = synced_bills(integration)
-    assert bills.count() > 10 and not bills.filter(data__has_key="acknowledged").exists()
+    assert bills.count() == demo.INVOICES - len(demo.expected_failures())
+    assert not bills.filter(data__has_key="acknowledged").exists()
     run_integration(integration.pk)
     assert AuditEntry.objects.filter(action="sync.bill.acknowledgements_failed").count() == bills.count(), \
         "a refusal for good is not tried again by the next run, nor audited again"
@@ -68,14 +68,14 @@ def test_refused_acknowledgements_are_a_group_tried_again_when_asked(client, ref
     page = client.get(reverse("admin:syncs_syncrecord_group", args=[group.key])).content.decode()
     assert f"Try again for all {bills.count()}" in page and "Set the whole group aside" not in page
 
-    ifs["fixed"] = True
+    erp["fixed"] = True
     with django_capture_on_commit_callbacks(execute=True):
         answer = client.post(reverse("admin:syncs_syncrecord_group", args=[group.key]), {"retry": "1"})
     assert answer.status_code == 302
     entry = AuditEntry.objects.get(action="sync.follow_up.retry")
     assert entry.actor == "olivia" and f"{bills.count()} bill(s)" in entry.message
     assert AuditEntry.objects.filter(action="sync.record.follow_up_retried", actor="olivia").count() == bills.count()
-    waiting = bills.filter(data__has_key="acknowledged_waiting").count()  # the demo's invoice on a locked row
+    waiting = bills.filter(data__has_key="acknowledged_waiting").count()  # the invoice on a locked row
     assert waiting == 1 and bills.filter(data__has_key="acknowledged").count() == bills.count() - waiting, \
         "the queued run acknowledged them"
     assert not bills.filter(data__has_key="acknowledge_refused").exists()
@@ -83,8 +83,8 @@ def test_refused_acknowledgements_are_a_group_tried_again_when_asked(client, ref
 
 
 @pytest.mark.django_db
-def test_a_follow_up_group_cannot_be_set_aside(client, refusing_ifs):
-    integration, _ = refusing_ifs
+def test_a_follow_up_group_cannot_be_set_aside(client, refusing_erp):
+    integration, _ = refusing_erp
     run_integration(integration.pk)
     group = workqueue.follow_up_groups()[0][0]
     ops = get_user_model().objects.create_user("olivia", is_staff=True)
@@ -92,32 +92,31 @@ def test_a_follow_up_group_cannot_be_set_aside(client, refusing_ifs):
     Membership.objects.create(user=ops, tenant=integration.tenant, role=Membership.OPS)
     client.force_login(ops)
     client.post(reverse("admin:syncs_syncrecord_group", args=[group.key]), {"ignore": "1", "reason": "dup"})
-    assert not SyncRecord.objects.filter(status=SyncRecord.IGNORED).exists(), "a bill already sent stays synced"
+    assert not SyncRecord.objects.filter(status=RecordStatus.IGNORED).exists(), "a bill already sent stays synced"
 
 
 @pytest.mark.django_db
-def test_a_follow_up_that_stops_the_run_keeps_what_the_others_did(refusing_ifs, monkeypatch):
+def test_a_follow_up_that_stops_the_run_keeps_what_the_others_did(refusing_erp, monkeypatch):
     from datetime import timedelta
 
     from django.utils import timezone
 
     from connectors.errors import Deferred
-    from syncs.models import SyncRun
 
-    integration, ifs = refusing_ifs
-    ifs["fixed"] = True
-    acknowledge = IfsConnector.acknowledge_invoice
+    integration, erp = refusing_erp
+    erp["fixed"] = True
+    acknowledge = FakeErpConnector.acknowledge_invoice
     stopped = []
 
     def stopping_once(self, reference):
         if not stopped:
             stopped.append(reference)
-            raise Deferred("IFS asked us to wait.", until=timezone.now() + timedelta(minutes=5))
+            raise Deferred("Fake ERP asked us to wait.", until=timezone.now() + timedelta(minutes=5))
         return acknowledge(self, reference)
 
-    monkeypatch.setattr(IfsConnector, "acknowledge_invoice", stopping_once)
+    monkeypatch.setattr(FakeErpConnector, "acknowledge_invoice", stopping_once)
     run = run_integration(integration.pk)
-    assert run.status == SyncRun.DEFERRED and stopped
+    assert run.status == RunStatus.DEFERRED and stopped
     done = synced_bills(integration).filter(data__has_key="acknowledged").count()
     assert done > 0, "the acknowledgements made beside the one that stopped the run are kept"
     assert AuditEntry.objects.filter(action="sync.invoice.acknowledged").count() == done

@@ -1,24 +1,23 @@
-"""What the webhook tests share: posts to a subscription's endpoint, and the simulators' controls."""
+"""What the webhook tests share: posts to a subscription's endpoint, BILL event bodies, the simulator's bills."""
 
 import json
 from contextlib import contextmanager
 
-import requests
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.urls import reverse
 
+from connectors.bill.webhooks import sign
 from connectors.models import Connection
 from sandbox.bill import simulator as bill_sandbox
 from webhooks.models import WebhookSubscription
-from webhooks.signature import sign
 
 KEY = "the-security-key"
 
 
 def post(client, subscription, body, signature=None, **extra):
     headers = {"HTTP_X_BILL_SHA_SIGNATURE": signature} if signature is not None else {}
-    return client.post(reverse("bill-webhook", args=[subscription.pk]), data=body, content_type="application/json",
+    return client.post(reverse("webhook", args=["bill", subscription.pk]), data=body, content_type="application/json",
                        **headers, **extra)
 
 
@@ -41,18 +40,8 @@ def make_subscription(tenant, name="BILL", **fields):
                                                  "remote_id": "sub1", **fields})
 
 
-def control(sandbox, path, payload=None):
-    response = requests.post(f"{sandbox.url}/_control/{path}", json=payload or {}, timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def state(sandbox, system):
-    return requests.get(f"{sandbox.url}/_control/state", params={"system": system}, timeout=30).json()
-
-
 def bills(sandbox):
-    return sorted(state(sandbox, "bill")["organizations"][bill_sandbox.ORG_ID]["bills"],
+    return sorted(sandbox.state("bill")["organizations"][bill_sandbox.ORG_ID]["bills"],
                   key=lambda b: b["invoice"]["invoiceNumber"])
 
 

@@ -5,13 +5,13 @@ import json
 from django.urls import reverse
 from django_q.models import OrmQ, Schedule
 
+from connectors.bill.webhooks import sign
 from portal.models import AuditEntry
 from sandbox.bill import simulator as bill_sandbox
 from syncs.engine import run_integration
-from tests.webhooks.helpers import bills, control, event_body, post, state
+from tests.webhooks.helpers import bills, event_body, post
 from webhooks import subscriptions
 from webhooks.models import WebhookEvent
-from webhooks.signature import sign
 from webhooks.tasks import process_event, replay_event
 
 
@@ -23,17 +23,17 @@ def process_received():
 
 def test_paid_bill_reaches_infor_once_despite_redelivery_and_disorder(demo, sandbox):
     first, second, third = bills(sandbox)[:3]
-    control(sandbox, "bill/deliver")  # drain the bill.created backlog (not subscribed: nothing to send)
-    paid = control(sandbox, "bill/pay", {"billId": first["id"], "processDate": "2026-11-20"})
-    control(sandbox, "bill/pay", {"billId": second["id"]})
-    voided = control(sandbox, "bill/pay", {"billId": third["id"]})
-    control(sandbox, "bill/payment-status", {"paymentId": voided["id"], "singleStatus": "VOIDED"})
-    outcome = control(sandbox, "bill/deliver", {"repeat": 3, "reverse": True})
+    sandbox.control("bill/deliver")  # drain the bill.created backlog (not subscribed: nothing to send)
+    paid = sandbox.control("bill/pay", {"billId": first["id"], "processDate": "2026-11-20"})
+    sandbox.control("bill/pay", {"billId": second["id"]})
+    voided = sandbox.control("bill/pay", {"billId": third["id"]})
+    sandbox.control("bill/payment-status", {"paymentId": voided["id"], "singleStatus": "VOIDED"})
+    outcome = sandbox.control("bill/deliver", {"repeat": 3, "reverse": True})
     assert outcome["failed"] == 0 and outcome["delivered"] == 4
     assert WebhookEvent.objects.filter(signature_ok=True).count() == 4, "redeliveries are stored once"
     assert OrmQ.objects.count() == 4, "processing was queued after commit, once per event"
     process_received()
-    infor = state(sandbox, "infor")
+    infor = sandbox.state("infor")
     assert sorted(p["PYID"] for p in infor["payments"]) == sorted([paid["id"], second_payment_id(sandbox, second)])
     first_invoice = next(i for i in infor["invoices"] if i["SINO"] == first["invoice"]["invoiceNumber"])
     recorded = next(p for p in infor["payments"] if p["PYID"] == paid["id"])
@@ -45,11 +45,11 @@ def test_paid_bill_reaches_infor_once_despite_redelivery_and_disorder(demo, sand
     for event in WebhookEvent.objects.all():
         process_event(event.pk)
     run_integration(demo[0].pk)
-    assert len(state(sandbox, "infor")["payments"]) == 2
+    assert len(sandbox.state("infor")["payments"]) == 2
 
 
 def second_payment_id(sandbox, bill):
-    payments = state(sandbox, "bill")["organizations"][bill_sandbox.ORG_ID]["payments"]
+    payments = sandbox.state("bill")["organizations"][bill_sandbox.ORG_ID]["payments"]
     return next(p["id"] for p in payments if p["billId"] == bill["id"])
 
 
@@ -100,14 +100,14 @@ def test_event_for_a_bill_we_did_not_create_is_ignored_with_the_reason(client, l
 
 def test_disabled_subscription_is_reenabled_and_missed_payments_caught_up(demo, sandbox):
     integration, subscription = demo
-    control(sandbox, "bill/disable-subscription", {"id": subscription.remote_id})
+    sandbox.control("bill/disable-subscription", {"id": subscription.remote_id})
     bill = bills(sandbox)[0]
-    control(sandbox, "bill/pay", {"billId": bill["id"]})
-    assert control(sandbox, "bill/deliver")["delivered"] == 0, "BILL sends nothing while disabled"
+    sandbox.control("bill/pay", {"billId": bill["id"]})
+    assert sandbox.control("bill/deliver")["delivered"] == 0, "BILL sends nothing while disabled"
     assert subscriptions.check_all() == {str(subscription.pk): "reenabled"}
-    remote = state(sandbox, "bill")["subscriptions"][0]
+    remote = sandbox.state("bill")["subscriptions"][0]
     assert remote["status"]["enabled"] is True
-    assert [p["SINO"] for p in state(sandbox, "infor")["invoices"] if p["PYST"] == "PAID"] == \
+    assert [p["SINO"] for p in sandbox.state("infor")["invoices"] if p["PYST"] == "PAID"] == \
         [bill["invoice"]["invoiceNumber"]]
     assert AuditEntry.objects.filter(action="webhook.reenabled").exists()
 
@@ -115,7 +115,7 @@ def test_disabled_subscription_is_reenabled_and_missed_payments_caught_up(demo, 
 def test_subscribing_again_reuses_the_subscription_and_rotation_changes_the_key(demo, sandbox, client):
     integration, subscription = demo
     again = subscriptions.subscribe(integration.target, "ops")
-    assert again.pk == subscription.pk and len(state(sandbox, "bill")["subscriptions"]) == 1
+    assert again.pk == subscription.pk and len(sandbox.state("bill")["subscriptions"]) == 1
     old_key = subscription.security_key
     subscriptions.rotate_key(subscription, "ops")
     subscription.refresh_from_db()
@@ -127,23 +127,23 @@ def test_subscribing_again_reuses_the_subscription_and_rotation_changes_the_key(
 
 def test_failed_write_back_is_retried_later_then_replayable(demo, sandbox):
     bill = bills(sandbox)[0]
-    control(sandbox, "bill/pay", {"billId": bill["id"]})
-    control(sandbox, "bill/deliver")
-    control(sandbox, "faults", {"system": "infor", "error_rate": 1})
+    sandbox.control("bill/pay", {"billId": bill["id"]})
+    sandbox.control("bill/deliver")
+    sandbox.control("faults", {"system": "infor", "error_rate": 1})
     event = WebhookEvent.objects.get(event_type="payment.updated")
     assert process_event(event.pk) == WebhookEvent.FAILED
     assert Schedule.objects.filter(name__startswith=f"webhook-event-{event.pk}-retry").exists()
-    control(sandbox, "faults", {"system": "infor"})
+    sandbox.control("faults", {"system": "infor"})
     assert replay_event(event, "ops") == WebhookEvent.PROCESSED
-    assert len(state(sandbox, "infor")["payments"]) == 1
+    assert len(sandbox.state("infor")["payments"]) == 1
 
 
 def test_check_now_from_the_admin_is_audited_with_its_actor(demo, sandbox, admin_client, admin_user):
     _, subscription = demo
-    control(sandbox, "bill/disable-subscription", {"id": subscription.remote_id})
+    sandbox.control("bill/disable-subscription", {"id": subscription.remote_id})
     page = admin_client.post(reverse("admin:webhooks_webhooksubscription_changelist"),
                              {"action": "check_now", "_selected_action": [subscription.pk]}, follow=True)
-    assert "BILL had disabled it; re-enabled" in page.content.decode()
+    assert "BILL (v3 API) had disabled it; re-enabled" in page.content.decode()
     entry = AuditEntry.objects.get(action="webhook.checked")
     assert entry.actor == admin_user.username and "re-enabled" in entry.message
 
@@ -151,24 +151,24 @@ def test_check_now_from_the_admin_is_audited_with_its_actor(demo, sandbox, admin
 def test_events_that_never_reached_the_portal_are_fetched_from_bills_history_once(demo, sandbox):
     integration, subscription = demo
     bill = bills(sandbox)[0]
-    control(sandbox, "bill/deliver")
+    sandbox.control("bill/deliver")
     with subscription.connection.connector() as connector:  # the portal "down": nothing listens there
         connector.client.update_subscription(subscription.remote_id, {"notificationUrl": "http://127.0.0.1:9/"})
-        paid = control(sandbox, "bill/pay", {"billId": bill["id"]})
-        assert control(sandbox, "bill/deliver")["failed"] == 1
+        paid = sandbox.control("bill/pay", {"billId": bill["id"]})
+        assert sandbox.control("bill/deliver")["failed"] == 1
         connector.client.update_subscription(subscription.remote_id,
                                              {"notificationUrl": subscription.notification_url})
     assert subscriptions.check(subscription, catch_up=True) == "enabled"
     process_received()
     fetched = WebhookEvent.objects.get(event_type="payment.updated", signature_ok=False)
     assert fetched.status == WebhookEvent.PROCESSED, fetched.reason
-    assert [p["PYID"] for p in state(sandbox, "infor")["payments"]] == [paid["id"]]
+    assert [p["PYID"] for p in sandbox.state("infor")["payments"]] == [paid["id"]]
     subscription.refresh_from_db()
     assert subscription.caught_up_events == 1 and subscription.caught_up_at is not None
     subscriptions.check(subscription, catch_up=True)
     subscription.refresh_from_db()
     assert subscription.caught_up_events == 1, "an event already stored is not fetched again"
-    assert len(state(sandbox, "infor")["payments"]) == 1
+    assert len(sandbox.state("infor")["payments"]) == 1
 
 
 def test_a_payment_of_two_bills_posts_each_bills_own_share_to_infor(demo, sandbox):
@@ -176,14 +176,14 @@ def test_a_payment_of_two_bills_posts_each_bills_own_share_to_infor(demo, sandbo
     for bill in bills(sandbox):
         by_vendor.setdefault(bill["vendorId"], []).append(bill)
     first, second = next(pair for pair in by_vendor.values() if len(pair) >= 2)[:2]
-    control(sandbox, "bill/deliver")
-    payment = control(sandbox, "bill/pay", {"bills": [{"billId": first["id"], "amount": "100.00"},
+    sandbox.control("bill/deliver")
+    payment = sandbox.control("bill/pay", {"bills": [{"billId": first["id"], "amount": "100.00"},
                                                       {"billId": second["id"], "amount": "30.25"}]})
-    assert control(sandbox, "bill/deliver")["delivered"] == 1
+    assert sandbox.control("bill/deliver")["delivered"] == 1
     process_received()
     event = WebhookEvent.objects.get(event_type="payment.updated")
     assert event.status == WebhookEvent.PROCESSED, event.reason
-    infor = state(sandbox, "infor")
+    infor = sandbox.state("infor")
     numbers = {invoice["KEY"]: invoice["SINO"] for invoice in infor["invoices"]}
     posted = {numbers[p["KEY"]]: p for p in infor["payments"] if p["PYID"] == payment["id"]}
     assert {number: posted[number]["PYAM"] for number in posted} == {

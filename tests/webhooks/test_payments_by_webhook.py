@@ -7,9 +7,9 @@ from connectors import canonical
 from connectors.registry import SYSTEMS
 from portal.models import Tenant
 from syncs.engine import run_integration
-from syncs.models import Integration, MappingRule, SyncRecord
-from syncs.plan import writes_payments_back
-from tests.connectors.contracts.base import control, make_connection
+from syncs.models import Integration, MappingRule, RecordStatus, SyncRecord
+from syncs.pair import writes_payments_back
+from tests.connectors.contracts.base import make_connection
 from tests.webhooks.test_bill_webhooks import process_received
 from webhooks.models import WebhookEvent
 from webhooks.subscriptions import subscribe
@@ -20,8 +20,8 @@ def test_a_payment_made_in_bill_reaches_the_erp_by_webhook_exactly_once(erp, liv
                                                                         transactional_db):
     settings.PUBLIC_URL = live_server.url
     tenant = Tenant.objects.create(name="Webhook Co", slug="webhook-co")
-    control(sandbox, f"{erp}/seed-canonical")
-    ids = control(sandbox, "bill/seed-canonical")
+    sandbox.control(f"{erp}/seed-canonical")
+    ids = sandbox.control("bill/seed-canonical")
     integration = Integration.objects.create(tenant=tenant, name="pair", source=make_connection(erp, tenant, sandbox),
                                              target=make_connection("bill", tenant, sandbox))
     MappingRule.objects.bulk_create(
@@ -29,10 +29,10 @@ def test_a_payment_made_in_bill_reaches_the_erp_by_webhook_exactly_once(erp, liv
         for code, target in ids["gl_accounts"].items() if code != canonical.UNMAPPED_ACCOUNT)
     run_integration(integration.pk)
     subscribe(integration.target, "test")
-    control(sandbox, "bill/deliver")  # what happened before the subscription is not sent
-    bill = sorted(control(sandbox, "bill/canonical-state")["bills"], key=lambda b: b["invoice_number"])[0]
-    payment_id = control(sandbox, "bill/canonical-pay", {"bill_id": bill["id"]})["payment_id"]
-    outcome = control(sandbox, "bill/deliver", {"repeat": 2})
+    sandbox.control("bill/deliver")  # what happened before the subscription is not sent
+    bill = sorted(sandbox.control("bill/canonical-state")["bills"], key=lambda b: b["invoice_number"])[0]
+    payment_id = sandbox.control("bill/canonical-pay", {"bill_id": bill["id"]})["payment_id"]
+    outcome = sandbox.control("bill/deliver", {"repeat": 2})
     assert outcome["failed"] == 0 and outcome["delivered"] >= 1
     process_received()
     process_received()
@@ -40,8 +40,8 @@ def test_a_payment_made_in_bill_reaches_the_erp_by_webhook_exactly_once(erp, liv
     assert WebhookEvent.objects.filter(status=WebhookEvent.PROCESSED).exists()
     share = SyncRecord.objects.get(integration=integration, object_type="payment",
                                    source_id=f"{payment_id}:{bill['id']}")
-    assert share.status == SyncRecord.SYNCED and share.data["posted"] == "PAID"
-    posted = control(sandbox, f"{erp}/canonical-state")["payments"]
+    assert share.status == RecordStatus.SYNCED and share.data["posted"] == "PAID"
+    posted = sandbox.control(f"{erp}/canonical-state")["payments"]
     if writes_payments_back(integration):
         assert [(p["invoice_number"], p["amount"], p["status"]) for p in posted] == \
             [(bill["invoice_number"], bill["amount"], "PAID")]

@@ -13,16 +13,16 @@ from django.urls import reverse
 from gunicorn.config import Config
 from gunicorn.http import RequestParser, wsgi
 
+from connectors.bill.webhooks import sign
 from tests.webhooks.helpers import KEY, event_body, keeping_the_test_connection, make_subscription
 from webhooks import views
 from webhooks.models import WebhookEvent
-from webhooks.signature import sign
 
 PEER = ("127.0.0.1", 50000)
 
 
 def raw_request(subscription, headers, body=b""):
-    lines = [f"POST {reverse('bill-webhook', args=[subscription.pk])} HTTP/1.1", "Host: testserver",
+    lines = [f"POST {reverse('webhook', args=['bill', subscription.pk])} HTTP/1.1", "Host: testserver",
              "Content-Type: application/json", *(f"{k}: {v}" for k, v in headers.items())]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
@@ -111,9 +111,9 @@ def test_a_body_is_never_read_past_the_limit(local_subscription, settings, conte
     extra = {"wsgi.input": stream, "wsgi.input_terminated": True, "HTTP_X_BILL_SHA_SIGNATURE": "c2lnbmVk"}
     if content_length:
         extra["CONTENT_LENGTH"] = content_length
-    request = RequestFactory().generic("POST", reverse("bill-webhook", args=[local_subscription.pk]),
+    request = RequestFactory().generic("POST", reverse("webhook", args=["bill", local_subscription.pk]),
                                        content_type="application/json", **extra)
-    response = views.bill_webhook(request, subscription_id=local_subscription.pk)
+    response = views.webhook(request, system="bill", subscription_id=local_subscription.pk)
     assert response.status_code == 413
     assert 2000 < stream.consumed <= 2001
 

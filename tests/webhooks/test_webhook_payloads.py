@@ -6,12 +6,12 @@ from decimal import Decimal
 import pytest
 from django_q.models import Schedule
 
+from connectors.bill import webhooks as bill_webhooks
 from connectors.bill.connector import payment_from_bill
+from connectors.bill.webhooks import sign
 from portal.models import AuditEntry
-from tests.webhooks.helpers import bills, event_body, signed_post, state
-from webhooks import tasks
+from tests.webhooks.helpers import bills, event_body, signed_post
 from webhooks.models import WebhookEvent
-from webhooks.signature import sign
 from webhooks.tasks import process_event, replay_event
 
 GOOD = {"id": "stpX", "billIds": ["00nX"], "amount": 5, "singleStatus": "CLEARED"}
@@ -74,7 +74,7 @@ def test_an_unexpected_error_fails_the_event_in_words_and_logs_the_traceback(cli
     def broken(*args, **kwargs):
         raise KeyError("billId")
 
-    monkeypatch.setattr(tasks, "payment_from_bill", broken)
+    monkeypatch.setattr(bill_webhooks, "payment_from_bill", broken)
     event = received(client, local_subscription, event_body())
     with caplog.at_level(logging.ERROR, logger="webhooks"):
         assert process_event(event.pk) == WebhookEvent.FAILED
@@ -101,5 +101,5 @@ def test_a_numeric_check_number_is_posted_to_the_erp_as_text(demo, sandbox, clie
                        HTTP_X_BILL_SHA_SIGNATURE=sign(subscription.security_key, body)).status_code == 200
     event = WebhookEvent.objects.get(event_id="evt-check")
     assert process_event(event.pk) == WebhookEvent.PROCESSED, WebhookEvent.objects.get(pk=event.pk).reason
-    posted = next(p for p in state(sandbox, "infor")["payments"] if p["PYID"] == "stpCHECK1")
+    posted = next(p for p in sandbox.state("infor")["payments"] if p["PYID"] == "stpCHECK1")
     assert posted["REFE"] == "10234"

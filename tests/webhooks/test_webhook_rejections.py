@@ -10,11 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.models import OrmQ
 
+from connectors.bill.webhooks import sign
 from portal.fields import Undecryptable
 from tests.webhooks.helpers import event_body, keeping_the_test_connection, make_subscription, post, signed_post
 from webhooks import views
 from webhooks.models import WebhookEvent, WebhookSubscription
-from webhooks.signature import sign
 from webhooks.tasks import process_event
 
 
@@ -95,10 +95,10 @@ class Unreadable(io.RawIOBase):
 
 
 def test_an_unsigned_request_is_refused_without_reading_its_body(local_subscription):
-    request = RequestFactory().generic("POST", reverse("bill-webhook", args=[local_subscription.pk]),
+    request = RequestFactory().generic("POST", reverse("webhook", args=["bill", local_subscription.pk]),
                                        content_type="application/json", CONTENT_LENGTH=str(50 * 1024 * 1024),
                                        **{"wsgi.input": Unreadable()})
-    response = views.bill_webhook(request, subscription_id=local_subscription.pk)
+    response = views.webhook(request, system="bill", subscription_id=local_subscription.pk)
     assert response.status_code == 401, "refused for its missing signature, not for its declared size"
     assert not WebhookEvent.objects.exists(), "nothing is written before the answer is sent"
     with keeping_the_test_connection():

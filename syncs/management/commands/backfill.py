@@ -4,10 +4,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from portal import audit
 from syncs.backfill import backfill_preview, cut_over
-from syncs.engine import describe_counters, run_integration
+from syncs.engine import run_integration
 from syncs.management.commands.sync import EXIT_CODES, command_actor, find_integration
-from syncs.models import SyncRun
+from syncs.models import RunStatus
 from syncs.progress import Progress
+from syncs.run import describe_counters
 
 
 def cut_over_of(text):
@@ -37,7 +38,7 @@ class Command(BaseCommand):
         actor = command_actor()
         dry = run_integration(target.pk, trigger="dry_run", dry_run=True, since=since, actor=actor)
         seen = backfill_preview(dry)
-        if dry.status == SyncRun.FAILED:
+        if dry.status == RunStatus.FAILED:
             raise CommandError(f"The preview could not run: {seen['error']}", returncode=1)
         self.stdout.write(f"From {since:%Y-%m-%d}, {target} would send {seen['send']} record(s); {seen['exist']} "
                           f"already sent (not sent again); {seen['fail']} would fail.")

@@ -4,12 +4,12 @@ import re
 from django.core.management.base import BaseCommand, CommandError
 
 from syncs.engine import run_integration
-from syncs.models import Integration, SyncRun
+from syncs.models import Integration, RunStatus
 from syncs.progress import Progress
 
 # Exit codes a scheduler or script can tell apart; 0 only when every record went through. 1 is also any
 # other command error (an unknown integration), 2 is argparse's for a mistyped command line.
-EXIT_CODES = {SyncRun.FAILED: 1, SyncRun.PARTIAL: 3, SyncRun.SKIPPED: 4, SyncRun.DEFERRED: 5}
+EXIT_CODES = {RunStatus.FAILED: 1, RunStatus.PARTIAL: 3, RunStatus.SKIPPED: 4, RunStatus.DEFERRED: 5}
 
 
 def command_actor():

@@ -20,20 +20,15 @@ from portal.redaction import redact
 from sandbox.acumatica import simulator as acumatica_sandbox
 from tests.conftest import run_in_processes
 from tests.connectors.acumatica.conftest import make_acumatica_connection
-from tests.connectors.contracts.base import control
-
-
-def state(sandbox):
-    return sandbox.simulators["acumatica"].state()
 
 
 def open_sessions(sandbox):
-    return control(sandbox, "acumatica/sessions")
+    return sandbox.control("acumatica/sessions")
 
 
 @pytest.fixture
 def seeded(sandbox):
-    control(sandbox, "acumatica/seed-canonical")
+    sandbox.control("acumatica/seed-canonical")
 
 
 def invoice(connector, number):
@@ -50,7 +45,7 @@ def voided(payment):
 
 
 def checks(sandbox):
-    return {(c["Type"], c["ReferenceNbr"]): c for c in state(sandbox)["checks"]}
+    return {(c["Type"], c["ReferenceNbr"]): c for c in sandbox.state("acumatica")["checks"]}
 
 
 # --- the connection -------------------------------------------------------------------------------------------
@@ -111,7 +106,7 @@ def test_closing_signs_out_and_drops_the_shared_session(tenant, sandbox, seeded)
     with connection.connector() as connector:
         connector.check()
         assert open_sessions(sandbox)["open"] == 1
-    assert open_sessions(sandbox)["open"] == 0 and state(sandbox)["logouts"] == 1
+    assert open_sessions(sandbox)["open"] == 0 and sandbox.state("acumatica")["logouts"] == 1
     assert ConnectionToken.objects.get(connection=connection).value is None
 
 
@@ -127,13 +122,13 @@ def test_every_session_a_connector_used_is_signed_out(tenant, sandbox, seeded):
         assert run.gl_accounts()
         assert open_sessions(sandbox)["open"] == 1
     assert open_sessions(sandbox)["open"] == 0
-    assert (state(sandbox)["logins"], state(sandbox)["logouts"]) == (2, 2)
+    assert (sandbox.state("acumatica")["logins"], sandbox.state("acumatica")["logouts"]) == (2, 2)
 
 
 def test_a_connector_that_made_no_call_signs_nothing_out(tenant, sandbox, seeded):
     with make_acumatica_connection(tenant, sandbox.url).connector():
         pass
-    assert (state(sandbox)["logins"], state(sandbox)["logouts"]) == (0, 0)
+    assert (sandbox.state("acumatica")["logins"], sandbox.state("acumatica")["logouts"]) == (0, 0)
 
 
 def test_new_credentials_sign_the_cached_session_out(tenant, sandbox, seeded):
@@ -151,7 +146,8 @@ def test_an_access_token_near_expiry_is_renewed_with_its_refresh_token(tenant, s
     tokens._memory.clear()  # as a process that has not used the token yet sees it
     with connection.connector() as connector:
         connector.check()
-        assert (state(sandbox)["logins"], state(sandbox)["refreshes"], open_sessions(sandbox)["open"]) == (1, 1, 1)
+        state = sandbox.state("acumatica")
+        assert (state["logins"], state["refreshes"], open_sessions(sandbox)["open"]) == (1, 1, 1)
     assert open_sessions(sandbox)["open"] == 0
 
 
@@ -178,18 +174,18 @@ with Connection.objects.get(pk=CONNECTION_ID).connector() as connector:
 @pytest.mark.django_db(transaction=True)
 def test_one_call_in_flight_across_processes_with_two_api_users(tenant, sandbox, seeded):
     connection = make_acumatica_connection(tenant, sandbox.url, sign_in=SIGN_IN_COOKIE)
-    control(sandbox, "acumatica/account", {"max_concurrent_requests": 1})
-    control(sandbox, "faults", {"system": "acumatica", "latency_ms": 30})
+    sandbox.control("acumatica/account", {"max_concurrent_requests": 1})
+    sandbox.control("faults", {"system": "acumatica", "latency_ms": 30})
     connection.connector().check()
     results = run_in_processes(WORKER.replace("CONNECTION_ID", str(connection.pk)), count=3)
     for code, out, err in results:
         assert code == 0, out + err[-2000:]
-    assert state(sandbox)["max_in_flight"] == 1 and state(sandbox)["rate_limited"] == 0
+    assert sandbox.state("acumatica")["max_in_flight"] == 1 and sandbox.state("acumatica")["rate_limited"] == 0
 
 
 # --- reading ------------------------------------------------------------------------------------------------
 def test_balanced_bills_are_read_only_when_the_connection_opts_in(tenant, sandbox, seeded):
-    control(sandbox, "acumatica/seed", {"bills": [
+    sandbox.control("acumatica/seed", {"bills": [
         {"Vendor": "V1001", "VendorRef": "INV-2001", "Date": "2026-01-20", "DueDate": "2026-02-19", "Amount": "10.00",
          "CurrencyID": "USD", "Status": "Balanced", "Details": [{"Account": "6000", "Amount": "10.00"}]}]})
     default = make_acumatica_connection(tenant, sandbox.url).connector()
@@ -200,7 +196,7 @@ def test_balanced_bills_are_read_only_when_the_connection_opts_in(tenant, sandbo
 
 
 def test_a_branch_on_a_line_is_its_location(tenant, sandbox, seeded):
-    control(sandbox, "acumatica/seed", {"bills": [
+    sandbox.control("acumatica/seed", {"bills": [
         {"Vendor": "V1001", "VendorRef": "INV-2002", "Date": "2026-01-20", "DueDate": "2026-02-19", "Amount": "10.00",
          "CurrencyID": "USD", "Details": [{"Account": "6000", "Subaccount": "200", "Branch": "EAST",
                                            "Amount": "10.00"}]}]})
@@ -257,7 +253,7 @@ def test_payments_on_hold_wait_for_a_person_and_a_reversal_deletes_them(tenant, 
         assert "deleted" in connector.post_payment(bill.reference, voided(paid(bill)))
         assert checks(sandbox) == {}
         assert "nothing" in connector.post_payment(bill.reference, voided(paid(bill)))
-    assert control(sandbox, "acumatica/canonical-state") == {"payments": []}
+    assert sandbox.control("acumatica/canonical-state") == {"payments": []}
 
 
 def test_a_reversal_of_a_payment_a_person_released_waits_for_them_to_release_the_void(tenant, sandbox, seeded):
@@ -308,7 +304,7 @@ def test_each_bill_of_a_payment_gets_its_share(tenant, sandbox, seeded):
         payment = paid(first, amount=first.total + second.total)
         connector.post_payment(first.reference, replace(payment, amount=first.total))
         connector.post_payment(second.reference, replace(payment, amount=second.total))
-    assert sorted((p["invoice_number"], p["amount"]) for p in control(sandbox, "acumatica/canonical-state")[
+    assert sorted((p["invoice_number"], p["amount"]) for p in sandbox.control("acumatica/canonical-state")[
         "payments"]) == [("INV-1002", "740.25"), ("INV-1009", "512.80")]
 
 
@@ -328,7 +324,7 @@ def test_a_payment_acumatica_cannot_take_fails_with_the_reason(tenant, sandbox, 
 def test_a_vendor_put_on_hold_takes_no_payment(tenant, sandbox, seeded):
     with make_acumatica_connection(tenant, sandbox.url).connector() as connector:
         bill = invoice(connector, "INV-1002")
-        control(sandbox, "acumatica/update-vendor", {"VendorID": "V1002", "Status": "On Hold"})
+        sandbox.control("acumatica/update-vendor", {"VendorID": "V1002", "Status": "On Hold"})
         with pytest.raises(DataError) as excinfo:
             connector.post_payment(bill.reference, paid(bill))
     assert "Vendor: The vendor status is 'On Hold'" in str(excinfo.value)

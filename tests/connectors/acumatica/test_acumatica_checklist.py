@@ -29,7 +29,6 @@ from connectors.acumatica.system import SIGN_IN_COOKIE, client_id
 from connectors.errors import Deferred
 from sandbox.acumatica import simulator as acumatica_sandbox
 from tests.connectors.acumatica.conftest import make_acumatica_connection
-from tests.connectors.contracts.base import control
 
 IDG = "https://help.myob.com.au/advanced/Docs/Published/IntegrationDevelopmentGuide/"
 ENTITY = "/acumatica/entity/Default/24.200.001"
@@ -70,7 +69,7 @@ def http_error(response, status):
 
 @pytest.fixture
 def seeded(sandbox):
-    control(sandbox, "acumatica/seed-canonical")
+    sandbox.control("acumatica/seed-canonical")
 
 
 @pytest.fixture
@@ -92,7 +91,7 @@ def test_sign_out_ends_the_session(sandbox, headers):
     """IDG Login: POST /entity/auth/logout closes the session (and frees its API user slot)."""
     assert requests.post(f"{sandbox.url}/acumatica/entity/auth/logout", headers=headers, timeout=10).status_code == 204
     http_error(get(sandbox, headers, "/Vendor"), 401)
-    assert control(sandbox, "acumatica/sessions")["open"] == 0
+    assert sandbox.control("acumatica/sessions")["open"] == 0
 
 
 def test_a_call_without_a_session_is_401(sandbox, seeded):
@@ -160,19 +159,19 @@ def test_a_sign_in_beyond_the_licence_s_api_users_is_refused_until_one_signs_out
 
 def test_an_idle_session_ends_on_the_simulated_clock(sandbox, headers):
     """UNCONFIRMED (docs AC7): a session idle for 20 minutes ends, and frees its slot."""
-    control(sandbox, "clock", {"advance_seconds": 19 * 60})
+    sandbox.control("clock", {"advance_seconds": 19 * 60})
     assert get(sandbox, headers, "/Vendor").status_code == 200
-    control(sandbox, "clock", {"advance_seconds": 20 * 60 + 1})
+    sandbox.control("clock", {"advance_seconds": 20 * 60 + 1})
     http_error(get(sandbox, headers, "/Vendor"), 401)
-    assert control(sandbox, "acumatica/sessions")["open"] == 0
+    assert sandbox.control("acumatica/sessions")["open"] == 0
 
 
 def test_calls_over_the_licence_s_request_limit_get_429(sandbox, headers):
     """IDG License Restrictions (API requests per minute) and CLEO: "When API calls are declined by Acumatica due
     to throttling ... fail with a 429 status code"."""
-    control(sandbox, "acumatica/account", {"requests_per_minute": 2})
+    sandbox.control("acumatica/account", {"requests_per_minute": 2})
     assert [get(sandbox, headers, "/Vendor").status_code for _ in range(3)] == [200, 200, 429]
-    control(sandbox, "clock", {"advance_seconds": 60})
+    sandbox.control("clock", {"advance_seconds": 60})
     assert get(sandbox, headers, "/Vendor").status_code == 200
 
 
@@ -366,7 +365,7 @@ def test_the_client_signs_in_again_once_after_a_401(tenant, sandbox, seeded):
     """EASY retry_on_idle_logout and PASS_CULTURE: a 401 means the session ended; sign in again and repeat."""
     connector = make_acumatica_connection(tenant, sandbox.url, sign_in=SIGN_IN_COOKIE).connector()
     connector.check()
-    control(sandbox, "clock", {"advance_seconds": 21 * 60})
+    sandbox.control("clock", {"advance_seconds": 21 * 60})
     assert connector.gl_accounts()
     assert sandbox.simulators["acumatica"].state()["logins"] == 2
 
@@ -374,8 +373,8 @@ def test_the_client_signs_in_again_once_after_a_401(tenant, sandbox, seeded):
 def test_the_client_pages_by_key(tenant, sandbox, monkeypatch):
     """CLEO: page with $filter on the key and $top rather than $skip, which drifts when records change between
     pages. A vendor changed while the list is read is neither skipped nor read twice."""
-    control(sandbox, "acumatica/seed", {"vendors": [{"VendorID": f"V{n:03d}", "VendorName": f"Vendor {n}"}
-                                                    for n in range(25)]})
+    sandbox.control("acumatica/seed", {"vendors": [{"VendorID": f"V{n:03d}", "VendorName": f"Vendor {n}"}
+                                                   for n in range(25)]})
     connector = make_acumatica_connection(tenant, sandbox.url).connector()
     connector.client.page_size = 10
     queries = []
@@ -391,6 +390,6 @@ def test_the_client_pages_by_key(tenant, sandbox, monkeypatch):
     for supplier in connector.suppliers(since=since):
         read.append(supplier.source_id)
         if supplier.source_id == "V012":  # someone edits an early vendor while later pages are being read
-            control(sandbox, "acumatica/update-vendor", {"VendorID": "V003", "VendorName": "Renamed"})
+            sandbox.control("acumatica/update-vendor", {"VendorID": "V003", "VendorName": "Renamed"})
     assert read == [f"V{n:03d}" for n in range(25)]
     assert any("VendorID%20gt%20'V009'" in q for q in queries) and not any("$skip" in q for q in queries)

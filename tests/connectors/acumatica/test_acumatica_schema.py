@@ -20,7 +20,6 @@ from jsonschema.exceptions import ValidationError
 from connectors.acumatica import contract
 from connectors.records import Payment
 from tests.connectors.acumatica.conftest import make_acumatica_connection
-from tests.connectors.contracts.base import control
 
 QUERY_PARAMETERS = {p["name"] for p in contract.definition()["components"]["parameters"].values() if p["in"] == "query"}
 
@@ -87,7 +86,7 @@ def call(sandbox, connection, method, path, headers=None, **kwargs):
 
 @pytest.fixture
 def seeded(sandbox):
-    control(sandbox, "acumatica/seed-canonical")
+    sandbox.control("acumatica/seed-canonical")
 
 
 def test_the_strict_schemas_refuse_what_acumatica_would_not_take():

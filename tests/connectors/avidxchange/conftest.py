@@ -25,12 +25,9 @@ def avid_connection(tenant, sandbox):
 @pytest.fixture
 def exchange_folder(tmp_path, sandbox):
     """A folder the simulator treats as the customer's transfer folder for the sandbox company."""
-    import requests
-
     folder = tmp_path / "avidxchange"
     folder.mkdir()
-    response = requests.post(f"{sandbox.url}/_control/avidxchange/files", json={"folder": str(folder)}, timeout=10)
-    assert response.status_code == 200, response.text
+    sandbox.control("avidxchange/files", {"folder": str(folder)})
     return folder
 
 

@@ -25,16 +25,6 @@ MB = 1024 * 1024
 GOOD = canonical.GOOD_INVOICES
 
 
-def hub(sandbox, path, payload=None):
-    response = requests.post(f"{sandbox.url}/_control/{path}", json=payload or {}, timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def control(sandbox, action, payload=None):
-    return hub(sandbox, f"avidxchange/{action}", payload)
-
-
 def company(sandbox):
     return sandbox.simulators["avidxchange"].state()["companies"][avid_sandbox.COMPANY_ID]
 
@@ -67,7 +57,7 @@ def document(content, name="INV-1001.pdf", content_type="application/pdf", size=
 
 @pytest.fixture
 def ids(sandbox):
-    return control(sandbox, "seed-canonical")
+    return sandbox.control("avidxchange/seed-canonical")
 
 
 @pytest.fixture
@@ -90,9 +80,15 @@ def test_both_tokens_go_on_every_call_and_a_call_without_one_is_refused(sandbox)
           401, "InvalidCompanyToken")
 
 
+def test_the_check_is_one_call_that_names_the_company(tenant, sandbox):
+    assert "Sandbox Manufacturing" in make_avidxchange_connection(tenant, sandbox.url).connector().check()
+    state = sandbox.state("avidxchange")
+    assert (state["calls"], state["refused_tokens"]) == (1, 0)
+
+
 def test_a_user_token_of_another_company_is_refused(sandbox):
-    control(sandbox, "account", {"company_id": "AVX-OTHER", "company_token": "other-company-token",
-                                 "user_token": "other-user-token"})
+    sandbox.control("avidxchange/account", {"company_id": "AVX-OTHER", "company_token": "other-company-token",
+                                            "user_token": "other-user-token"})
     error(call(sandbox, "GET", "/company", headers={"CompanyToken": avid_sandbox.COMPANY_TOKEN,
                                                     "UserToken": "other-user-token"}), 401, "InvalidUserToken")
 
@@ -199,7 +195,7 @@ def test_an_invoice_for_an_inactive_or_missing_payee_is_refused_in_words_until_i
     invoice = GOOD[1]  # Summit Freight's
     with avid_connection.connector() as connector:
         vendors = connector.create_vendors(list(canonical.SUPPLIERS))
-    control(sandbox, "payee-status", {"ExternalId": invoice.supplier_id, "Status": "Inactive"})
+    sandbox.control("avidxchange/payee-status", {"ExternalId": invoice.supplier_id, "Status": "Inactive"})
     item = (vendors[invoice.supplier_id], invoice_record(invoice), coding(invoice, ids))
     with avid_connection.connector() as connector:
         [refused] = connector.create_bills([item]).values()
@@ -210,7 +206,7 @@ def test_an_invoice_for_an_inactive_or_missing_payee_is_refused_in_words_until_i
     assert isinstance(missing, DataError) and "PY99999999 does not exist in AvidXchange" in str(missing)
     payee = next(p for p in company(sandbox)["payees"] if p["ExternalId"] == invoice.supplier_id)
     assert payee["Status"] == "Inactive", "an update from the ERP does not reactivate it"
-    control(sandbox, "payee-status", {"ExternalId": invoice.supplier_id, "Status": "Active"})
+    sandbox.control("avidxchange/payee-status", {"ExternalId": invoice.supplier_id, "Status": "Active"})
     with avid_connection.connector() as connector:
         [bill_id] = connector.create_bills([item]).values()
     assert isinstance(bill_id, str) and bill_id.startswith("IN")
@@ -243,7 +239,7 @@ def test_codes_are_published_then_renamed_and_deactivated_never_deleted(avid_con
 
 
 def test_a_code_coded_on_an_invoice_line_must_be_active(avid_connection, sandbox):
-    ids = control(sandbox, "seed-canonical")
+    ids = sandbox.control("avidxchange/seed-canonical")
     publish(avid_connection, [replace(canonical.DEPARTMENTS[0], active=False)])
     invoice = GOOD[0]  # its first line is on department 100
     with avid_connection.connector() as connector:
@@ -267,7 +263,7 @@ def test_codes_in_file_mode_are_a_codes_file_and_their_ids_are_the_codes(files_c
     [sent] = (exchange_folder / "sent").glob("codes_*.csv")
     assert sent.read_text().splitlines() == ["ListType,Code,Name,Active", "GlAccount,6000,Raw materials,Y",
                                              "Department,200,Sales,N"]
-    control(sandbox, "transfer")
+    sandbox.control("avidxchange/transfer")
     held = company(sandbox)["codes"]
     assert {(c["Id"], c["IsActive"]) for t in ("GlAccount", "Department") for c in held[t]} == {("6000", True),
                                                                                                  ("200", False)}
@@ -369,7 +365,7 @@ def test_an_unsupported_type_is_a_data_error_on_that_bill(avid_connection, bills
 
 def test_a_rate_limited_upload_is_sent_again_whole(avid_connection, bills, sandbox):
     content = b"%PDF-1.4 " + b"y" * MB
-    hub(sandbox, "faults", {"system": "avidxchange", "seed": 3, "rate_limit_rate": 0.5})
+    sandbox.control("faults", {"system": "avidxchange", "seed": 3, "rate_limit_rate": 0.5})
     with avid_connection.connector() as connector:
         connector.attach_document(bills["INV-1002"], document(content, name="INV-1002.pdf"))
         assert connector.http.retries > 0
@@ -384,14 +380,14 @@ def test_an_image_shorter_than_the_erp_said_is_read_again_later(avid_connection,
 
 # --- payments (X6) -------------------------------------------------------------------------------------------------
 def pay(sandbox, bill_ids, method="ACH", status="Settled", amount=None):
-    hub(sandbox, "clock", {"advance_seconds": 60})
-    return control(sandbox, "pay", {"Invoices": [{"InvoiceId": b, **({"Amount": amount} if amount else {})}
-                                                 for b in bill_ids], "Method": method, "Status": status})
+    sandbox.control("clock", {"advance_seconds": 60})
+    return sandbox.control("avidxchange/pay", {"Invoices": [{"InvoiceId": b, **({"Amount": amount} if amount else {})}
+                                                            for b in bill_ids], "Method": method, "Status": status})
 
 
 def to(sandbox, payment, status):
-    hub(sandbox, "clock", {"advance_seconds": 60})
-    return control(sandbox, "payment-status", {"PaymentId": payment["Id"], "Status": status})
+    sandbox.control("clock", {"advance_seconds": 60})
+    return sandbox.control("avidxchange/payment-status", {"PaymentId": payment["Id"], "Status": status})
 
 
 def read(connection, since=None):
@@ -445,7 +441,8 @@ def test_a_payment_of_several_invoices_has_a_share_per_invoice(avid_connection, 
         vendors = connector.create_vendors(list(canonical.SUPPLIERS))
         made = connector.create_bills([(vendors["V1002"], invoice_record(i), coding(i, ids)) for i in seeds])
     first, second = (made[invoice_record(i).source_id] for i in seeds)
-    payment = control(sandbox, "pay", {"Invoices": [{"InvoiceId": first}, {"InvoiceId": second, "Amount": "12.80"}]})
+    payment = sandbox.control("avidxchange/pay", {"Invoices": [{"InvoiceId": first},
+                                                               {"InvoiceId": second, "Amount": "12.80"}]})
     [read_back] = read(avid_connection).values()
     assert read_back.payment_id == payment["Id"] and read_back.amount == Decimal("753.05")
     assert read_back.allocations == ((first, Decimal("740.25")), (second, Decimal("12.80")))
@@ -517,7 +514,7 @@ def test_file_mode_writes_whole_files_keeps_a_copy_and_never_rewrites(files_conn
     assert outbound.read_text().splitlines()[0] == ("VendorID,VendorName,TaxID,AddressLine1,AddressLine2,City,State,"
                                                     "PostalCode,Country,Email,Phone,Currency")
     assert not list((exchange_folder / "outbound").glob(".tmp-*")), "no half-written file is left"
-    control(sandbox, "transfer")  # the customer's transfer job takes the file away
+    sandbox.control("avidxchange/transfer")  # the customer's transfer job takes the file away
     assert not list((exchange_folder / "outbound").glob("*.csv"))
     with files_connection.connector() as another:
         assert another.find_vendors(list(canonical.SUPPLIERS)) == created, "found in sent/ after the transfer"
@@ -536,7 +533,7 @@ def test_a_file_kept_but_not_delivered_before_a_crash_is_delivered_once(files_co
     with files_connection.connector() as connector:
         connector.check()
     assert (exchange_folder / "outbound" / kept.name).read_bytes() == kept.read_bytes()
-    control(sandbox, "transfer")
+    sandbox.control("avidxchange/transfer")
     with files_connection.connector() as connector:
         connector.check()
     assert not (exchange_folder / "outbound" / kept.name).exists(), "not delivered a second time"
@@ -568,7 +565,7 @@ def test_file_mode_images_and_payments(files_connection, sandbox, exchange_folde
             connector.attach_document(bill, document(content, name="other.pdf", size=None))
     assert not list((exchange_folder / "outbound" / "images").glob("*other.pdf"))
     assert not list((exchange_folder / "outbound" / "images").glob(".tmp-*"))
-    control(sandbox, "transfer")
+    sandbox.control("avidxchange/transfer")
     [held] = company(sandbox)["attachments"][bill]
     assert (held["Size"], held["Sha256"]) == (len(content), hashlib.sha256(content).hexdigest())
 
@@ -610,7 +607,7 @@ def test_file_mode_two_images_of_one_name_are_both_written(files_connection, sen
         names = {connector.attach_document(bill, document(first, name="invoice.pdf")),
                  connector.attach_document(bill, document(corrected, name="invoice.pdf"))}
     assert len(names) == 2
-    control(sandbox, "transfer")
+    sandbox.control("avidxchange/transfer")
     assert {held["Sha256"] for held in company(sandbox)["attachments"][bill]} == {
         hashlib.sha256(first).hexdigest(), hashlib.sha256(corrected).hexdigest()}
 
@@ -628,7 +625,7 @@ def test_file_mode_an_image_written_before_is_not_written_again_under_another_na
     assert other != name, "the same image on another invoice is that invoice's own"
     images = exchange_folder / "outbound" / "images"
     assert {p.name for p in images.iterdir()} == {name, other}, "nothing written twice, no temporary file left"
-    control(sandbox, "transfer")
+    sandbox.control("avidxchange/transfer")
     [held] = company(sandbox)["attachments"][bill]
     assert held["Sha256"] == hashlib.sha256(content).hexdigest()
 

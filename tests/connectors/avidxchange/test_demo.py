@@ -1,12 +1,11 @@
 """The Infor → AvidXchange demo loads, stays apart from the other demos, and shows what it says it shows."""
 
-import requests
 from django_q.conf import Conf
 
 from connectors.models import Connection
 from sandbox.avidxchange import demo
 from syncs.engine import run_integration
-from syncs.models import Integration, SyncRecord, SyncRun
+from syncs.models import Integration, RecordStatus, RunStatus, SyncRecord
 
 
 def connection(tenant, system, spec):
@@ -30,8 +29,8 @@ def test_the_demo_loads_apart_and_runs(tenant, sandbox, monkeypatch):
         source=connection(tenant, "infor", demo.partner_connection(sandbox.url)),
         target=connection(tenant, "avidxchange", demo.connection(sandbox.url)))
     run = run_integration(integration.pk)
-    assert run.status == SyncRun.PARTIAL, run.error
-    failed = SyncRecord.objects.filter(integration=integration, object_type="bill", status=SyncRecord.FAILED)
+    assert run.status == RunStatus.PARTIAL, run.error
+    failed = SyncRecord.objects.filter(integration=integration, object_type="bill", status=RecordStatus.FAILED)
     assert failed.exists() and all("is inactive in AvidXchange" in r.error_detail for r in failed)
     company = sandbox.simulators["avidxchange"].state()["companies"][demo.COMPANY_ID]
     assert sum(len(a) for a in company["attachments"].values()) == demo.IMAGES - 1, "all but the one on hold's"
@@ -39,9 +38,8 @@ def test_the_demo_loads_apart_and_runs(tenant, sandbox, monkeypatch):
 
     paid = demo.pay(sandbox.url)["payments"]
     assert run_integration(integration.pk).counters.get("payments_written_back") == len(paid) == 5
-    requests.post(f"{sandbox.url}/_control/clock", json={"advance_seconds": 301}, timeout=10).raise_for_status()
+    sandbox.control("clock", {"advance_seconds": 301})
     sandbox.simulators["avidxchange"].tick()  # the background loop's turn
     assert run_integration(integration.pk).counters.get("payments_reversed") == 1
-    infor = requests.post(f"{sandbox.url}/_control/infor/canonical-state", json={"tenant": demo.INFOR_TENANT},
-                          timeout=10).json()["payments"]
+    infor = sandbox.control("infor/canonical-state", {"tenant": demo.INFOR_TENANT})["payments"]
     assert sorted(p["status"] for p in infor) == ["PAID"] * 4 + ["VOIDED"]

@@ -10,7 +10,7 @@ from connectors.avidxchange import files
 from connectors.errors import DataError
 from connectors.records import code_key
 from sandbox.avidxchange import simulator as avid_sandbox
-from tests.connectors.avidxchange.test_avidxchange import call, control, pay, to
+from tests.connectors.avidxchange.test_avidxchange import call, pay, to
 from tests.connectors.contracts.ap import coding, invoice_record
 
 D = Decimal
@@ -46,7 +46,7 @@ def as_table(items):
 
 
 def test_api_mode_open_bills_are_what_is_still_to_pay(avid_connection, sandbox):
-    ids = control(sandbox, "seed-canonical")
+    ids = sandbox.control("avidxchange/seed-canonical")
     with avid_connection.connector() as connector:
         bills, vendors = send(connector, ids)
         assert {item.number: item.amount for item in connector.open_bills()} == \
@@ -60,7 +60,7 @@ def test_api_mode_open_bills_are_what_is_still_to_pay(avid_connection, sandbox):
 
 
 def test_api_mode_reads_every_page(avid_connection, sandbox):
-    ids = control(sandbox, "seed-canonical")
+    ids = sandbox.control("avidxchange/seed-canonical")
     with avid_connection.connector() as connector:
         bills, _ = send(connector, ids)
         connector.client.page_size = 2
@@ -74,7 +74,7 @@ def test_api_mode_reads_every_page(avid_connection, sandbox):
 ])
 def test_api_mode_an_invoice_that_cannot_be_read_fails_the_read_naming_it(avid_connection, sandbox, field, value,
                                                                           words):
-    ids = control(sandbox, "seed-canonical")
+    ids = sandbox.control("avidxchange/seed-canonical")
     with avid_connection.connector() as connector:
         bills, _ = send(connector, ids)
         sandbox.simulators["avidxchange"].companies[avid_sandbox.COMPANY_ID]["invoices"][bills[PART]][field] = value
@@ -92,7 +92,7 @@ def file_ids(connector):
 def test_file_mode_open_bills_are_what_was_sent_less_the_payment_files(files_connection, sandbox, exchange_folder):
     with files_connection.connector() as connector:
         bills, vendors = send(connector, file_ids(connector))
-    control(sandbox, "transfer")
+    sandbox.control("avidxchange/transfer")
     pay_the_seeded_set(sandbox, bills)
     items = files_connection.connector().open_bills()
     assert as_table(items) == expected(bills, vendors)

@@ -23,22 +23,12 @@ from sandbox.hub import serve_in_thread
 from tests.connectors.bill.conftest import make_bill_connection
 
 
-def control(sandbox, path, payload=None):
-    response = requests.post(f"{sandbox.url}/_control/{path}", json=payload or {}, timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def bill_state(sandbox):
-    return requests.get(f"{sandbox.url}/_control/state", params={"system": "bill"}, timeout=10).json()
-
-
 def org_objects(sandbox, kind):
-    return bill_state(sandbox)["organizations"].get(bill_sandbox.ORG_ID, {}).get(kind, [])
+    return sandbox.state("bill")["organizations"].get(bill_sandbox.ORG_ID, {}).get(kind, [])
 
 
 def seed_accounts(sandbox):
-    created = control(sandbox, "bill/seed", {"chart_of_accounts": [
+    created = sandbox.control("bill/seed", {"chart_of_accounts": [
         {"name": "Office supplies", "account": {"type": "EXPENSE", "number": "6100"}},
         {"name": "Travel", "account": {"type": "EXPENSE", "number": "6200"}}]})
     return {a["account"]["number"]: a["id"] for a in created["chart-of-accounts"]}
@@ -58,10 +48,10 @@ def test_session_expiring_mid_run_is_renewed_and_nothing_fails(bill_connection, 
     connector = bill_connection.connector()
     accounts = seed_accounts(sandbox)
     vendor_id = create_vendor(connector, SUPPLIER)
-    control(sandbox, "clock", {"advance_seconds": 36 * 60})  # 36 idle minutes: BILL drops the session
+    sandbox.control("clock", {"advance_seconds": 36 * 60})  # 36 idle minutes: BILL drops the session
     bill_id = create_bill(connector, vendor_id, invoice(), {0: {"gl_account": accounts["6100"]}})
     assert bill_id.startswith("00n")
-    assert bill_state(sandbox)["logins"] == 2
+    assert sandbox.state("bill")["logins"] == 2
     bills = org_objects(sandbox, "bills")
     assert len(bills) == 1 and bills[0]["billLineItems"][0]["classifications"]["chartOfAccountId"] == accounts["6100"]
 
@@ -69,7 +59,7 @@ def test_session_expiring_mid_run_is_renewed_and_nothing_fails(bill_connection, 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_callers_never_exceed_three_in_flight(bill_connection, sandbox):
     seed_accounts(sandbox)
-    control(sandbox, "faults", {"system": "bill", "latency_ms": 20})
+    sandbox.control("faults", {"system": "bill", "latency_ms": 20})
     bill_connection.connector().check()
     failures = []
 
@@ -90,7 +80,7 @@ def test_concurrent_callers_never_exceed_three_in_flight(bill_connection, sandbo
         t.start()
     for t in threads:
         t.join()
-    state = bill_state(sandbox)
+    state = sandbox.state("bill")
     assert failures == []
     assert state["max_in_flight"] == 3
     assert state["rejected_concurrent"] == 0
@@ -98,7 +88,7 @@ def test_concurrent_callers_never_exceed_three_in_flight(bill_connection, sandbo
 
 def test_hourly_limit_defers_the_rest_of_the_work_to_the_next_hour(bill_connection, sandbox):
     connector = bill_connection.connector()
-    control(sandbox, "bill/account", {"hourly_limit": 2})
+    sandbox.control("bill/account", {"hourly_limit": 2})
     connector.check()
     connector.gl_accounts()
     with pytest.raises(Deferred) as excinfo:
@@ -133,7 +123,7 @@ def test_untrusted_session_is_a_configuration_problem_not_a_relogin_loop(bill_co
     with pytest.raises(ConfigurationError) as excinfo:
         connector.client.http.json("POST", "/v3/payments", json={"billId": bill_id, "amount": 10})
     assert "BDC_1361" in str(excinfo.value)
-    assert bill_state(sandbox)["logins"] == 1
+    assert sandbox.state("bill")["logins"] == 1
 
 
 def test_validation_errors_become_data_errors_on_the_record(bill_connection, sandbox):
@@ -183,7 +173,7 @@ def test_lists_filter_sort_and_page_like_bill(bill_connection, sandbox):
 def test_login_limit_of_200_per_hour(sandbox):
     body = {"username": "nobody", "password": "x", "organizationId": bill_sandbox.ORG_ID,
             "devKey": bill_sandbox.DEV_KEY}
-    control(sandbox, "bill/account", {"login_limit": 3})
+    sandbox.control("bill/account", {"login_limit": 3})
     codes = [requests.post(f"{sandbox.url}/bill/connect/v3/login", json=body, timeout=10).json()[0]["code"]
              for _ in range(4)]
     assert codes == ["BDC_1101", "BDC_1101", "BDC_1101", "BDC_1144"]
@@ -227,8 +217,8 @@ def test_webhook_subscription_lifecycle_and_signed_delivery(bill_connection, san
     connector = bill_connection.connector()
     vendor_id = create_vendor(connector, SUPPLIER)
     bill_id = create_bill(connector, vendor_id, invoice(), {0: {"gl_account": accounts["6100"]}})
-    control(sandbox, "bill/pay", {"billId": bill_id})
-    assert control(sandbox, "bill/deliver")["delivered"] == 1
+    sandbox.control("bill/pay", {"billId": bill_id})
+    assert sandbox.control("bill/deliver")["delivered"] == 1
     signature, body = receiver.received[0]
     expected = base64.b64encode(hmac.new(sub["securityKey"].encode(), body, hashlib.sha256).digest()).decode()
     assert signature == expected
@@ -250,9 +240,9 @@ def test_failing_endpoint_gets_redeliveries_then_the_subscription_is_disabled(bi
     create_bill(connector, vendor_id, invoice(), {})
     attempts = 0
     for _ in range(bill_sandbox.MAX_DELIVERY_ATTEMPTS):
-        attempts += control(sandbox, "bill/deliver")["failed"]
-        assert control(sandbox, "bill/deliver")["failed"] == 0, "the next try waits for its backoff"
-        control(sandbox, "clock", {"advance_seconds": 3600})
+        attempts += sandbox.control("bill/deliver")["failed"]
+        assert sandbox.control("bill/deliver")["failed"] == 0, "the next try waits for its backoff"
+        sandbox.control("clock", {"advance_seconds": 3600})
     assert attempts == bill_sandbox.MAX_DELIVERY_ATTEMPTS == len(receiver.received)
     current = next(s for s in client.subscriptions() if s["id"] == sub["id"])
     assert current["status"]["enabled"] is False
@@ -300,9 +290,9 @@ def test_sync_token_sign_in_keeps_its_session_for_hours(tenant, sandbox):
                                       username=bill_sandbox.SYNC_TOKEN_NAME, password=bill_sandbox.SYNC_TOKEN_VALUE)
     connector = connection.connector()
     connector.check()
-    control(sandbox, "clock", {"advance_seconds": 6 * 3600})  # idle far past 35 minutes, well within 48 hours
+    sandbox.control("clock", {"advance_seconds": 6 * 3600})  # idle far past 35 minutes, well within 48 hours
     connector.gl_accounts()
-    assert bill_state(sandbox)["logins"] == 1
+    assert sandbox.state("bill")["logins"] == 1
     token = connection.token
     assert token.expires_at - timezone.now() > timedelta(hours=40)
 

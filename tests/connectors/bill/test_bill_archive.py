@@ -18,7 +18,7 @@ from connectors import capabilities as can
 from connectors.errors import DataError, NotFound
 from connectors.registry import get_system
 from sandbox.bill import simulator as bill_sandbox
-from tests.connectors.bill.test_bill_checklist import bill_error, call, control, login, make_bill, make_vendor, state
+from tests.connectors.bill.test_bill_checklist import bill_error, call, login, make_bill, make_vendor
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def archive(sandbox, headers, bill_id, action="archive"):
 
 
 def stored(sandbox, bill_id):
-    return next(b for b in state(sandbox)["organizations"][bill_sandbox.ORG_ID]["bills"] if b["id"] == bill_id)
+    return next(b for b in sandbox.state("bill")["organizations"][bill_sandbox.ORG_ID]["bills"] if b["id"] == bill_id)
 
 
 def test_archiving_answers_the_bill_archived_and_restoring_it_active(sandbox, headers, bill):
@@ -65,17 +65,17 @@ def test_an_archived_bill_leaves_the_active_list_and_is_still_read_by_id(sandbox
 
 
 def test_a_paid_bill_cannot_be_archived(sandbox, headers, bill):
-    control(sandbox, "bill/pay", {"billId": bill["id"], "amount": 40})
+    sandbox.control("bill/pay", {"billId": bill["id"], "amount": 40})
     error = bill_error(archive(sandbox, headers, bill["id"]), 400, "BDC_1001")
     assert "paid" in error["message"] and "cannot be archived" in error["message"]
     assert stored(sandbox, bill["id"])["archived"] is False
 
 
 def test_a_bill_with_a_payment_in_process_is_archived_only_once_the_payment_is_voided(sandbox, headers, bill):
-    payment = control(sandbox, "bill/pay", {"billId": bill["id"], "singleStatus": "SCHEDULED"})
+    payment = sandbox.control("bill/pay", {"billId": bill["id"], "singleStatus": "SCHEDULED"})
     error = bill_error(archive(sandbox, headers, bill["id"]), 400)
     assert "payment in process: cancel or void it" in error["message"]
-    control(sandbox, "bill/payment-status", {"paymentId": payment["id"], "singleStatus": "VOIDED"})
+    sandbox.control("bill/payment-status", {"paymentId": payment["id"], "singleStatus": "VOIDED"})
     assert archive(sandbox, headers, bill["id"]).json()["archived"] is True
 
 
@@ -84,7 +84,7 @@ def test_an_archived_bill_cannot_be_paid_until_it_is_restored(sandbox, headers, 
     refused = requests.post(f"{sandbox.url}/_control/bill/pay", json={"billId": bill["id"]}, timeout=30)
     assert refused.status_code == 400 and "archived" in refused.text
     archive(sandbox, headers, bill["id"], "restore")
-    assert control(sandbox, "bill/pay", {"billId": bill["id"]})["billPayments"][0]["billId"] == bill["id"]
+    assert sandbox.control("bill/pay", {"billId": bill["id"]})["billPayments"][0]["billId"] == bill["id"]
 
 
 def test_an_unknown_bill_is_404(sandbox, headers):
@@ -104,7 +104,7 @@ def test_the_connector_archives_a_bill_and_says_so(bill_connection, sandbox, hea
 
 
 def test_the_connector_passes_bills_refusal_on_in_its_words(bill_connection, sandbox, bill):
-    control(sandbox, "bill/pay", {"billId": bill["id"]})
+    sandbox.control("bill/pay", {"billId": bill["id"]})
     with bill_connection.connector() as connector:
         with pytest.raises(DataError, match="is paid, in full or in part: a paid bill cannot be archived"):
             connector.archive_bill(bill["id"])

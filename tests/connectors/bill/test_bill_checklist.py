@@ -30,16 +30,6 @@ ERROR_FIELDS = {"timestamp", "code", "severity", "category", "message"}
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
-def control(sandbox, path, payload=None):
-    response = requests.post(f"{sandbox.url}/_control/{path}", json=payload or {}, timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def state(sandbox):
-    return requests.get(f"{sandbox.url}/_control/state", params={"system": "bill"}, timeout=10).json()
-
-
 def login(sandbox, organization_id=bill_sandbox.ORG_ID, username=bill_sandbox.USERNAME,
           password=bill_sandbox.PASSWORD):
     response = requests.post(f"{sandbox.url}/bill/connect/v3/login", timeout=10, json={
@@ -344,7 +334,7 @@ def test_bulk_creates_are_all_or_nothing_within_their_limits(sandbox, headers):
     bill_error(call(sandbox, "POST", "/v3/bills/bulk", headers, json=bad), 400)
     bill_error(call(sandbox, "POST", "/v3/bills/bulk", headers,
                     json=[bill_body(vendor["id"], f"N{n}") for n in range(101)]), 400)
-    organization = state(sandbox)["organizations"][bill_sandbox.ORG_ID]
+    organization = sandbox.state("bill")["organizations"][bill_sandbox.ORG_ID]
     assert len(organization["vendors"]) == 1 and organization["bills"] == []
 
 
@@ -399,7 +389,7 @@ def test_the_documented_limits_are_the_simulators_defaults(sandbox):
     """Source: https://developer.bill.com/docs/api-rate-limits (20000 requests per developer key per hour; POST
     /v3/login 200 per developer key per hour; 3 concurrent requests per developer key per organization). The
     client keeps under the first two with a margin."""
-    assert state(sandbox)["limits"] == {"login_limit": 200, "hourly_limit": 20000}
+    assert sandbox.state("bill")["limits"] == {"login_limit": 200, "hourly_limit": 20000}
     assert bill_sandbox.CONCURRENT_LIMIT == 3 == bill_client.CONCURRENT_CALLS
     assert bill_client.CALLS_PER_HOUR <= 20000 and bill_client.LOGINS_PER_HOUR <= 200
 
@@ -410,18 +400,18 @@ def test_the_hourly_limit_counts_every_organization_of_a_developer_key(sandbox):
     requests must wait until the beginning of the next hour"). The webhook API answers it with 429
     (/docs/webhook-api-error-responses); the AP/AR API's status is UNCONFIRMED (ASSUMPTIONS B1)."""
     # Start at the top of an hour, so "the next hour" is an hour away whatever time the suite runs at.
-    control(sandbox, "clock", {"advance_seconds": 3600 - sandbox.clock.time() % 3600 + 1})
-    control(sandbox, "bill/account", {"username": "other@sandbox.test", "password": "pw", "organizationId": OTHER_ORG})
+    sandbox.control("clock", {"advance_seconds": 3600 - sandbox.clock.time() % 3600 + 1})
+    sandbox.control("bill/account", {"username": "other@sandbox.test", "password": "pw", "organizationId": OTHER_ORG})
     first, second = login(sandbox), login(sandbox, OTHER_ORG, "other@sandbox.test", "pw")
-    control(sandbox, "bill/account", {"hourly_limit": 4})
+    sandbox.control("bill/account", {"hourly_limit": 4})
     for session in (first, second, first, second):
         assert list_vendors(sandbox, session).status_code == 200
     error = bill_error(list_vendors(sandbox, second), bill_sandbox.LIMIT_STATUS, "BDC_1144")
     assert error["category"] == "DOWNSTREAM" and "per hour" in error["message"]
     bill_error(call(sandbox, "GET", "/v3/subscriptions", first, base="connect-events"), 429, "BDC_1144")
-    assert state(sandbox)["rejected_hourly"] == 2
+    assert sandbox.state("bill")["rejected_hourly"] == 2
     now = sandbox.clock.time()
-    control(sandbox, "clock", {"advance_seconds": 3600 - now % 3600 + 1})  # the beginning of the next hour
+    sandbox.control("clock", {"advance_seconds": 3600 - now % 3600 + 1})  # the beginning of the next hour
     # A new session: the old one may have gone idle for longer than BILL keeps one, depending on the hour.
     assert list_vendors(sandbox, login(sandbox)).status_code == 200
 
@@ -429,8 +419,8 @@ def test_the_hourly_limit_counts_every_organization_of_a_developer_key(sandbox):
 def test_the_login_limit_counts_per_developer_key_and_hour(sandbox):
     """Source: https://developer.bill.com/docs/api-rate-limits ("The API login (POST /v3/login) rate limit is 200
     per developer key per hour"; BDC_1144)."""
-    control(sandbox, "bill/account", {"username": "other@sandbox.test", "password": "pw", "organizationId": OTHER_ORG,
-                                      "login_limit": 3})
+    sandbox.control("bill/account", {"username": "other@sandbox.test", "password": "pw", "organizationId": OTHER_ORG,
+                                     "login_limit": 3})
     login(sandbox)
     login(sandbox, OTHER_ORG, "other@sandbox.test", "pw")
     login(sandbox)
@@ -439,14 +429,14 @@ def test_the_login_limit_counts_per_developer_key_and_hour(sandbox):
         "devKey": bill_sandbox.DEV_KEY})
     assert bill_error(refused, bill_sandbox.LIMIT_STATUS, "BDC_1144")["category"] == "DOWNSTREAM"
     now = sandbox.clock.time()
-    control(sandbox, "clock", {"advance_seconds": 3600 - now % 3600 + 1})
+    sandbox.control("clock", {"advance_seconds": 3600 - now % 3600 + 1})
     login(sandbox)
 
 
 def test_a_fourth_call_in_flight_is_refused_with_bdc_1322(sandbox, headers):
     """Source: https://developer.bill.com/docs/api-rate-limits (3 concurrent requests per developer key per
     organization; BDC_1322 "Max number of concurrent requests per organization reached.")."""
-    control(sandbox, "faults", {"system": "bill", "latency_ms": 600})
+    sandbox.control("faults", {"system": "bill", "latency_ms": 600})
     start = threading.Barrier(4)
     answers = []
 
@@ -462,7 +452,7 @@ def test_a_fourth_call_in_flight_is_refused_with_bdc_1322(sandbox, headers):
     refused = [r for r in answers if r.status_code != 200]
     assert len(refused) == 1 and sum(r.status_code == 200 for r in answers) == 3
     bill_error(refused[0], bill_sandbox.LIMIT_STATUS, "BDC_1322")
-    assert state(sandbox)["max_in_flight"] == 3
+    assert sandbox.state("bill")["max_in_flight"] == 3
 
 
 @pytest.mark.django_db
@@ -470,7 +460,7 @@ def test_the_client_keeps_one_hourly_budget_per_developer_key(tenant, sandbox):
     """Source: https://developer.bill.com/docs/api-rate-limits (per developer key, whatever the organization).
     Every call of every connection with the key takes a token from one database counter (shared by every
     process); a spent budget defers the work to the next hour without calling BILL."""
-    control(sandbox, "bill/account", {"username": "other@sandbox.test", "password": "pw", "organizationId": OTHER_ORG})
+    sandbox.control("bill/account", {"username": "other@sandbox.test", "password": "pw", "organizationId": OTHER_ORG})
     first = make_bill_connection(tenant, sandbox.url, name="First")
     second = make_bill_connection(tenant, sandbox.url, name="Second", organization_id=OTHER_ORG,
                                   username="other@sandbox.test", password="pw")
@@ -483,11 +473,11 @@ def test_the_client_keeps_one_hourly_budget_per_developer_key(tenant, sandbox):
     assert window.count == a.http.calls + b.http.calls == 4  # two logins and two calls, one counter
     window.count = bill_client.CALLS_PER_HOUR
     window.save()
-    before = state(sandbox)["calls"]
+    before = sandbox.state("bill")["calls"]
     with pytest.raises(Deferred) as excinfo:
         b.gl_accounts()
     assert excinfo.value.until.minute == 0 and excinfo.value.until > timezone.now()
-    assert state(sandbox)["calls"] == before, "BILL was not called"
+    assert sandbox.state("bill")["calls"] == before, "BILL was not called"
 
 
 @pytest.mark.django_db
@@ -500,7 +490,7 @@ def test_the_client_keeps_under_the_login_limit(tenant, sandbox):
                               count=bill_client.LOGINS_PER_HOUR)
     with pytest.raises(Deferred):
         connector.check()
-    assert state(sandbox)["logins"] == 0
+    assert sandbox.state("bill")["logins"] == 0
 
 
 # --- payments: OpenAPI GET /v3/payments, /docs/payment-webhook-notification-payloads ------------------------
@@ -508,8 +498,8 @@ def two_bill_payment(sandbox, headers):
     vendor = make_vendor(sandbox, headers)
     first = make_bill(sandbox, headers, vendor["id"], "INV-1", 100)
     second = make_bill(sandbox, headers, vendor["id"], "INV-2", 80)
-    payment = control(sandbox, "bill/pay", {"bills": [{"billId": first["id"], "amount": "100.00"},
-                                                      {"billId": second["id"], "amount": "30.25"}]})
+    payment = sandbox.control("bill/pay", {"bills": [{"billId": first["id"], "amount": "100.00"},
+                                                     {"billId": second["id"], "amount": "30.25"}]})
     return first, second, payment
 
 
@@ -568,8 +558,8 @@ def test_payment_states_mean_what_bills_list_says(bill_connection, sandbox, head
     list (ASSUMPTIONS B4)."""
     vendor = make_vendor(sandbox, headers)
     bill = make_bill(sandbox, headers, vendor["id"])
-    payment = control(sandbox, "bill/pay", {"billId": bill["id"]})
-    control(sandbox, "bill/payment-status", {"paymentId": payment["id"], "singleStatus": single_status})
+    payment = sandbox.control("bill/pay", {"billId": bill["id"]})
+    sandbox.control("bill/payment-status", {"paymentId": payment["id"], "singleStatus": single_status})
     [read] = [p for p in bill_connection.connector().payments() if isinstance(p, Payment)]
     assert (read.status, read.paid, read.reversed) == (single_status, paid, undone)
 

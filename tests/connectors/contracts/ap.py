@@ -1,6 +1,6 @@
 """The AP contract: the batch contract the engine relies on from any AP connector, over HTTP against
-its simulator loaded with the canonical seed's chart of accounts and dimensions. Run for a system by
-`class TestXAp(ApContract): system = "x"`."""
+its simulator loaded with the canonical seed's chart of accounts and dimensions, through the hooks of its
+Contract (tests/connectors/contracts/base.py)."""
 
 from decimal import Decimal
 
@@ -11,7 +11,7 @@ from connectors import capabilities as can
 from connectors.cursors import newer
 from connectors.errors import RecordError
 from connectors.records import Invoice, Payment
-from tests.connectors.contracts.base import SystemContract, control
+from tests.connectors.contracts.base import AP, SystemContract
 
 
 def invoice_record(seed):
@@ -38,13 +38,15 @@ def bill_as_seeded(seed, vendor_id):
 
 
 class ApContract(SystemContract):
+    suite = AP
+
     @pytest.fixture
-    def ids(self, sandbox):
+    def ids(self, sandbox, connection):
         """The platform's ids for the canonical GL accounts and dimensions."""
-        return control(sandbox, f"{self.system}/seed-canonical")
+        return self.contract.canonical_ids(sandbox, connection)
 
     def state(self, sandbox):
-        return control(sandbox, f"{self.system}/canonical-state")
+        return self.contract.canonical_state(sandbox)
 
     def vendors(self, connection):
         with connection.connector() as connector:
@@ -105,9 +107,8 @@ class ApContract(SystemContract):
         items = self.items(connection, ids, canonical.GOOD_INVOICES[:3])
 
         def pay(bill_id, amount=None):
-            control(sandbox, "clock", {"advance_seconds": 60})  # each payment a minute after the last
-            return control(sandbox, f"{self.system}/canonical-pay",
-                           {"bill_id": bill_id, **({"amount": amount} if amount else {})})["payment_id"]
+            sandbox.control("clock", {"advance_seconds": 60})  # each payment a minute after the last
+            return self.contract.pay(sandbox, bill_id, amount)
 
         with connection.connector() as connector:
             bills = connector.create_bills(items)

@@ -5,7 +5,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-import requests
 from django.utils import timezone
 
 from connectors import canonical
@@ -22,19 +21,9 @@ HARBOR = canonical.SUPPLIERS[0]  # V1001, with an e-mail address and a phone num
 SUMMIT = canonical.SUPPLIERS[1]  # V1002, with an e-mail address and no phone number
 
 
-def control(sandbox, path, payload=None):
-    response = requests.post(f"{sandbox.url}/_control/{path}", json=payload or {}, timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def state(sandbox):
-    return requests.get(f"{sandbox.url}/_control/state", params={"system": "ifs"}, timeout=10).json()
-
-
 def held(sandbox, supplier_id):
     """The supplier as IFS holds it now: e-mail, phone and first address."""
-    now = state(sandbox)
+    now = sandbox.state("ifs")
     methods = {m["MethodId"]: m["Value"] for m in now["supplier_comm_methods"] if m["SupplierId"] == supplier_id}
     address = next(a for a in now["supplier_addresses"] if a["SupplierId"] == supplier_id)
     return methods.get(p.EMAIL, ""), methods.get(p.PHONE, ""), address
@@ -42,7 +31,7 @@ def held(sandbox, supplier_id):
 
 @pytest.fixture
 def connector(ifs_connection, sandbox):
-    control(sandbox, "ifs/seed-canonical")
+    sandbox.control("ifs/seed-canonical")
     with ifs_connection.connector() as connector:
         yield connector
 
@@ -66,7 +55,7 @@ def test_a_contact_edit_is_written_where_ifs_still_holds_what_we_sent(connector,
 
 
 def test_a_field_ifs_changed_since_we_sent_it_keeps_ifs_value_and_is_a_conflict(connector, sandbox):
-    control(sandbox, "ifs/canonical-supplier", {"source_id": HARBOR.source_id, "email": "ap@harborpaper.test"})
+    sandbox.control("ifs/canonical-supplier", {"source_id": HARBOR.source_id, "email": "ap@harborpaper.test"})
     result = connector.update_supplier(HARBOR.source_id, {"email": (HARBOR.email, "bill-side@harborpaper.test"),
                                                           "phone": (HARBOR.phone, "+1 512 555 0199")})
     assert result.conflicts == {"email": ("ap@harborpaper.test", "bill-side@harborpaper.test")}
@@ -77,7 +66,7 @@ def test_a_field_ifs_changed_since_we_sent_it_keeps_ifs_value_and_is_a_conflict(
 def test_a_value_ifs_already_holds_is_applied_without_a_write(connector, sandbox):
     result = connector.update_supplier(HARBOR.source_id, {"email": ("old@harborpaper.test", HARBOR.email)})
     assert result.applied == {"email": HARBOR.email} and result.conflicts == {}
-    assert state(sandbox)["writes"]["patch"] == 0
+    assert sandbox.state("ifs")["writes"]["patch"] == 0
 
 
 def test_a_phone_number_is_added_and_an_email_address_removed(connector, sandbox):
@@ -85,54 +74,54 @@ def test_a_phone_number_is_added_and_an_email_address_removed(connector, sandbox
                                                           "email": (SUMMIT.email, "")})
     assert result.applied == {"phone": "+1 312 555 0100", "email": ""} and result.conflicts == {}
     assert held(sandbox, SUMMIT.source_id)[:2] == ("", "+1 312 555 0100")
-    assert state(sandbox)["writes"] | {"patch": 0} == {"patch": 0, "post": 1, "delete": 1, "refused_stale": 0,
-                                                       "refused_locked": 0, "refused_no_if_match": 0}
+    assert sandbox.state("ifs")["writes"] | {"patch": 0} == {"patch": 0, "post": 1, "delete": 1, "refused_stale": 0,
+                                                             "refused_locked": 0, "refused_no_if_match": 0}
 
 
 def test_the_412_race_on_the_same_field_ends_with_ifs_value_kept_and_both_values_reported(connector, sandbox):
     """A person changes the e-mail address in IFS between our read and our PATCH: IFS answers 412, the connector
     reads again, sees that IFS changed the field since we sent it, and keeps IFS's value. Nothing is lost: IFS
     holds the person's value, and BILL's comes back as the conflict for the audit trail."""
-    control(sandbox, "ifs/edit-on-next-write", {"source_id": HARBOR.source_id, "email": "person@harborpaper.test"})
+    sandbox.control("ifs/edit-on-next-write", {"source_id": HARBOR.source_id, "email": "person@harborpaper.test"})
     result = connector.update_supplier(HARBOR.source_id, {"email": (HARBOR.email, "bill@harborpaper.test")})
     assert result.conflicts == {"email": ("person@harborpaper.test", "bill@harborpaper.test")}
     assert result.applied == {}
     assert held(sandbox, HARBOR.source_id)[0] == "person@harborpaper.test"
-    assert state(sandbox)["writes"]["refused_stale"] == 1
+    assert sandbox.state("ifs")["writes"]["refused_stale"] == 1
 
 
 def test_the_412_race_on_another_field_writes_ours_and_keeps_theirs(connector, sandbox):
     """A person changes the phone number while we write the e-mail address and the phone number: our e-mail
     address goes through, the phone number's PATCH meets the new version (412), and after reading again the
     phone number is IFS's (changed since we sent it) while the e-mail address reads as ours."""
-    control(sandbox, "ifs/edit-on-next-write", {"source_id": HARBOR.source_id, "phone": "+1 512 555 0142"})
+    sandbox.control("ifs/edit-on-next-write", {"source_id": HARBOR.source_id, "phone": "+1 512 555 0142"})
     result = connector.update_supplier(HARBOR.source_id, {"email": (HARBOR.email, "bill@harborpaper.test"),
                                                           "phone": (HARBOR.phone, "+1 512 555 0177")})
     assert result.applied == {"email": "bill@harborpaper.test"}
     assert result.conflicts == {"phone": ("+1 512 555 0142", "+1 512 555 0177")}
     assert held(sandbox, HARBOR.source_id)[:2] == ("bill@harborpaper.test", "+1 512 555 0142")
-    assert state(sandbox)["writes"]["refused_stale"] == 1
+    assert sandbox.state("ifs")["writes"]["refused_stale"] == 1
 
 
 def test_a_record_that_keeps_changing_is_given_up_after_three_reads(connector, sandbox):
     connector.check()  # signed in first: the fault would refuse the token request too
-    control(sandbox, "faults", {"system": "ifs", "conflict_rate": 1})
+    sandbox.control("faults", {"system": "ifs", "conflict_rate": 1})
     with pytest.raises(Conflict) as excinfo:
         connector.update_supplier(HARBOR.source_id, {"email": (HARBOR.email, "bill@harborpaper.test")})
     assert "3 tries" in str(excinfo.value) and excinfo.value.error_class == "conflict"
-    control(sandbox, "faults", {"system": "ifs"})
+    sandbox.control("faults", {"system": "ifs"})
     assert held(sandbox, HARBOR.source_id)[0] == HARBOR.email
 
 
 def test_a_locked_row_raises_locked(connector, sandbox):
-    comm_id = next(m["CommId"] for m in state(sandbox)["supplier_comm_methods"]
+    comm_id = next(m["CommId"] for m in sandbox.state("ifs")["supplier_comm_methods"]
                    if m["SupplierId"] == HARBOR.source_id and m["MethodId"] == p.EMAIL)
-    control(sandbox, "ifs/lock", {"set": "supplier_comm_methods", "key": {"SupplierId": HARBOR.source_id,
-                                                                           "CommId": comm_id}})
+    sandbox.control("ifs/lock", {"set": "supplier_comm_methods", "key": {"SupplierId": HARBOR.source_id,
+                                                                          "CommId": comm_id}})
     with pytest.raises(Locked) as excinfo:
         connector.update_supplier(HARBOR.source_id, {"email": (HARBOR.email, "bill@harborpaper.test")})
     assert excinfo.value.error_class == "locked" and "locked in IFS" in str(excinfo.value)
-    assert state(sandbox)["writes"]["refused_locked"] == 1
+    assert sandbox.state("ifs")["writes"]["refused_locked"] == 1
 
 
 # --- acknowledging ----------------------------------------------------------------------------------------------------
@@ -141,26 +130,26 @@ def test_acknowledging_marks_the_invoice_transferred_once(connector, sandbox):
     assert set(reference) == {"Company", "InvoiceId", "SupplierId", "InvoiceNo"}
     assert "marked as transferred" in connector.acknowledge_invoice(reference)
     assert "already" in connector.acknowledge_invoice(reference)
-    rows = {i["InvoiceNo"]: i["TransferStatus"] for i in state(sandbox)["invoices"]}
+    rows = {i["InvoiceNo"]: i["TransferStatus"] for i in sandbox.state("ifs")["invoices"]}
     assert rows["INV-1001"] == "Transferred" and rows["INV-1002"] == "NotTransferred"
-    assert state(sandbox)["writes"]["patch"] == 1
+    assert sandbox.state("ifs")["writes"]["patch"] == 1
 
 
 def test_acknowledging_a_locked_invoice_raises_locked(connector, sandbox):
     reference = invoice(connector, "INV-1002").reference
-    control(sandbox, "ifs/lock", {"set": "invoices", "key": {"Company": reference["Company"],
-                                                             "InvoiceId": reference["InvoiceId"]}})
+    sandbox.control("ifs/lock", {"set": "invoices", "key": {"Company": reference["Company"],
+                                                            "InvoiceId": reference["InvoiceId"]}})
     with pytest.raises(Locked):
         connector.acknowledge_invoice(reference)
-    control(sandbox, "ifs/lock", {"set": "invoices", "locked": False,
-                                  "key": {"Company": reference["Company"], "InvoiceId": reference["InvoiceId"]}})
+    sandbox.control("ifs/lock", {"set": "invoices", "locked": False,
+                                 "key": {"Company": reference["Company"], "InvoiceId": reference["InvoiceId"]}})
     assert "marked as transferred" in connector.acknowledge_invoice(reference)
 
 
 def test_an_acknowledged_invoice_reads_as_changed_since_the_cursor(connector, sandbox):
     first = list(connector.approved_invoices())
     cursor = max(datetime.fromisoformat(i.updated_marker) for i in first)
-    control(sandbox, "clock", {"advance_seconds": 5})
+    sandbox.control("clock", {"advance_seconds": 5})
     connector.acknowledge_invoice(invoice(connector, "INV-1003").reference)
     assert [i.invoice_number for i in connector.approved_invoices(since=cursor + timedelta(seconds=1))] == ["INV-1003"]
 
@@ -171,7 +160,7 @@ def test_a_payment_reference_is_cut_to_the_field_and_open_items_are_ifs_open_amo
     payment = Payment(payment_id="PAY-1", bill_ids=("bill-1",), amount=Decimal("100.00"), currency="USD",
                       status="CLEARED", paid=True, process_date=date(2026, 2, 2), reference="R" * 80)
     assert "recorded" in connector.post_payment(first.reference, payment)
-    row = state(sandbox)["payments"][0]
+    row = sandbox.state("ifs")["payments"][0]
     assert (row["Reference"], row["Amount"], row["PaymentDate"]) == ("R" * p.REFERENCE_LENGTH, 100.0, "2026-02-02")
     items = {i.number: i for i in connector.open_invoices()}
     assert set(items) == {i.number for i in canonical.APPROVED_INVOICES}
@@ -182,7 +171,7 @@ def test_a_payment_reference_is_cut_to_the_field_and_open_items_are_ifs_open_amo
 def test_mi_modified_error_after_a_deployment_is_waited_out(connector, sandbox):
     waits = []
     connector.http.sleep = waits.append
-    control(sandbox, "ifs/metadata-changed", {"times": 2, "retry_after": 3})
+    sandbox.control("ifs/metadata-changed", {"times": 2, "retry_after": 3})
     assert len(list(connector.gl_accounts())) == len(canonical.GL_ACCOUNTS)
     assert waits == [3, 3] and connector.http.retries == 2
 
@@ -192,13 +181,13 @@ def test_mi_modified_error_of_older_releases_is_retried(connector, sandbox):
     050_development_tools/022_user_interface/030_aurena_dev/140_resources/100_odata_provider/
     200_projections_and_odp/): the same code with HTTP 500 and no Retry-After, to be retried at once."""
     connector.http.sleep = lambda seconds: None
-    control(sandbox, "ifs/metadata-changed", {"times": 1, "status": 500})
+    sandbox.control("ifs/metadata-changed", {"times": 1, "status": 500})
     assert len(list(connector.gl_accounts())) == len(canonical.GL_ACCOUNTS)
     assert connector.http.retries == 1
 
 
 def test_a_long_retry_after_defers_the_run_instead_of_holding_a_worker(connector, sandbox):
-    control(sandbox, "ifs/metadata-changed", {"times": 1, "retry_after": 600})
+    sandbox.control("ifs/metadata-changed", {"times": 1, "retry_after": 600})
     with pytest.raises(Deferred) as excinfo:
         list(connector.approved_invoices())
     assert excinfo.value.until > timezone.now() + timedelta(minutes=9)
@@ -207,24 +196,24 @@ def test_a_long_retry_after_defers_the_run_instead_of_holding_a_worker(connector
 def test_the_tenant_answers_429_past_its_limit_and_the_client_waits_for_the_next_minute(connector, sandbox):
     """13 calls against a limit of 10 a minute, started 10 s before the minute turns: the 11th is answered 429
     with Retry-After (the seconds left in the minute), which the client waits out (here: the clock moves)."""
-    control(sandbox, "ifs/account", {"rate_limit": 10})
-    control(sandbox, "clock", {"advance_seconds": (50 - sandbox.clock.time() % 60) % 60})
+    sandbox.control("ifs/account", {"rate_limit": 10})
+    sandbox.control("clock", {"advance_seconds": (50 - sandbox.clock.time() % 60) % 60})
     waits = []
 
     def wait(seconds):
         waits.append(seconds)
-        control(sandbox, "clock", {"advance_seconds": seconds})
+        sandbox.control("clock", {"advance_seconds": seconds})
 
     connector.http.sleep = wait
     assert len([s for s in connector.suppliers() if isinstance(s, Supplier)]) == len(canonical.SUPPLIERS)
-    now = state(sandbox)
+    now = sandbox.state("ifs")
     assert now["rejected_rate_limited"] == 1 and now["max_calls_in_a_minute"] == 11
     assert len(waits) == 1 and 1 <= waits[0] <= 10
 
 
 def test_a_read_that_keeps_failing_is_a_passing_failure_the_engine_defers(connector, sandbox):
     """The engine turns it into a deferred run (tests/syncs/test_engine_steps.py)."""
-    control(sandbox, "faults", {"system": "ifs", "error_rate": 1})
+    sandbox.control("faults", {"system": "ifs", "error_rate": 1})
     with pytest.raises(TransientError) as excinfo:
         list(connector.suppliers())
     assert "500" in str(excinfo.value)
@@ -246,7 +235,7 @@ def test_no_write_is_sent_without_if_match(connector, sandbox):
     with pytest.raises(DataError, match="never sent without If-Match"):
         connector.client.patch(spec, {"Company": ifs_sandbox.COMPANY, "InvoiceId": 1001}, None,
                                {"TransferStatus": p.TRANSFERRED})
-    assert state(sandbox)["writes"]["refused_no_if_match"] == 0
+    assert sandbox.state("ifs")["writes"]["refused_no_if_match"] == 0
 
 
 # --- tokens ----------------------------------------------------------------------------------------------------------
@@ -272,8 +261,8 @@ RENAMED = {"invoices": "ManSuppInvoiceHandling/ManSuppInvoiceSet",
 
 
 def test_a_release_with_other_projection_names_is_reached_through_the_option(tenant, sandbox):
-    control(sandbox, "ifs/seed-canonical")
-    control(sandbox, "ifs/account", {"names": RENAMED})
+    sandbox.control("ifs/seed-canonical")
+    sandbox.control("ifs/account", {"names": RENAMED})
     default = make_ifs_connection(tenant, sandbox.url, name="IFS default").connector()
     with pytest.raises(ConfigurationError, match="Projections option"):
         list(default.approved_invoices())
@@ -284,7 +273,7 @@ def test_a_release_with_other_projection_names_is_reached_through_the_option(ten
 
 
 def test_code_parts_map_to_dimension_kinds_as_the_connection_says(tenant, sandbox):
-    control(sandbox, "ifs/seed", {"code_part_values": [
+    sandbox.control("ifs/seed", {"code_part_values": [
         {"CodePart": "B", "CodePartValue": "100", "Description": "Operations"},
         {"CodePart": "C", "CodePartValue": "P-7", "Description": "Plant upgrade"},
         {"CodePart": "D", "CodePartValue": "HOU", "Description": "Houston", "ValidUntil": "2001-01-01"}]})
@@ -303,8 +292,8 @@ def test_unusable_options_are_a_configuration_error(tenant, sandbox):
 def test_rows_removed_ahead_of_the_window_while_paging_are_still_read(connector, sandbox):
     """IFS warns that $top/$skip paging can miss rows when data changes between pages: each window starts a
     row before the last one ended, so a row removed ahead of it shifts nothing out of reach."""
-    control(sandbox, "ifs/seed", {"suppliers": [{"SupplierId": f"S{n:03d}", "Name": f"Supplier {n}"}
-                                                for n in range(25)]})
+    sandbox.control("ifs/seed", {"suppliers": [{"SupplierId": f"S{n:03d}", "Name": f"Supplier {n}"}
+                                               for n in range(25)]})
     rows = sandbox.simulators["ifs"].rows["suppliers"]
     get = connector.client.get
     pages = []
@@ -322,7 +311,7 @@ def test_rows_removed_ahead_of_the_window_while_paging_are_still_read(connector,
 
 
 def test_server_driven_paging_is_followed(connector, sandbox):
-    control(sandbox, "ifs/account", {"max_page": 4})
+    sandbox.control("ifs/account", {"max_page": 4})
     read = [r["SupplierId"] for r in connector.client.collection(connector.sets["suppliers"], page_size=5)]
     assert read == sorted(s.source_id for s in canonical.SUPPLIERS)
 

@@ -21,12 +21,6 @@ INVOICES = f"{ROOT}/SupplierInvoiceHandling.svc/SupplierInvoiceSet"
 STATE = "IfsApp.SupplierInvoiceHandling.SupplierInvoiceState"
 
 
-def control(sandbox, path, payload=None):
-    response = requests.post(f"{sandbox.url}/_control/{path}", json=payload or {}, timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def token_response(sandbox, realm=ifs_sandbox.REALM, **form):
     body = {"grant_type": "client_credentials", "client_id": ifs_sandbox.CLIENT_ID,
             "client_secret": ifs_sandbox.CLIENT_SECRET, "scope": "openid microprofile-jwt", **form}
@@ -36,7 +30,7 @@ def token_response(sandbox, realm=ifs_sandbox.REALM, **form):
 @pytest.fixture
 def ifs(sandbox):
     """The canonical seed loaded, and a function making authenticated calls: (method, path, **requests kwargs)."""
-    control(sandbox, "ifs/seed-canonical")
+    sandbox.control("ifs/seed-canonical")
     headers = {"Authorization": f"Bearer {token_response(sandbox).json()['access_token']}"}
 
     def call(method, path, query="", **kwargs):
@@ -78,7 +72,7 @@ def test_a_token_stops_working_when_it_expires_on_the_simulated_clock(ifs, sandb
     """Source: IFS client credential flow (expires_in, seconds). The answer to an expired token is the
     Bearer challenge of RFC 6750 (UNCONFIRMED F9: IFS's body for it)."""
     assert ifs("GET", SUPPLIERS).status_code == 200
-    control(sandbox, "clock", {"advance_seconds": 181})
+    sandbox.control("clock", {"advance_seconds": 181})
     refused = ifs("GET", SUPPLIERS)
     assert refused.status_code == 401 and "invalid_token" in refused.headers["WWW-Authenticate"]
 
@@ -181,7 +175,7 @@ def test_a_locked_row_is_423(ifs, sandbox):
     300_extensibility/020_api_explorer/050_responses_and_status_codes/): 423 Locked when the requested resource is
     locked. UNCONFIRMED (F9): its error code."""
     key = {"Company": ifs_sandbox.COMPANY, "InvoiceId": 1002}
-    control(sandbox, "ifs/lock", {"set": "invoices", "key": key})
+    sandbox.control("ifs/lock", {"set": "invoices", "key": key})
     path = f"{INVOICES}(Company='{ifs_sandbox.COMPANY}',InvoiceId=1002)"
     etag = ifs("GET", path).json()["@odata.etag"]
     ifs_error(ifs("PATCH", path, json={"TransferStatus": "Transferred"}, headers={"If-Match": etag}), 423)
@@ -215,7 +209,7 @@ def test_outdated_metadata_is_503_with_retry_after_and_mi_modified_error(ifs, sa
     """Source: IFS 23R2, Services and OData Provider, Metadata Cache (HTTP 503, code MI_MODIFIED_ERROR, message
     "Cached Service metadata is outdated. Please try again.", and the Retry-After header); the next call is
     served."""
-    control(sandbox, "ifs/metadata-changed", {"times": 1, "retry_after": 2})
+    sandbox.control("ifs/metadata-changed", {"times": 1, "retry_after": 2})
     refused = ifs("GET", SUPPLIERS)
     error = ifs_error(refused, 503, "MI_MODIFIED_ERROR")
     assert error["message"] == "Cached Service metadata is outdated. Please try again."

@@ -1,7 +1,6 @@
 """The client-side limit on calls to one IFS instance holds across worker processes (PostgreSQL)."""
 
 import pytest
-import requests
 
 from tests.conftest import run_in_processes
 from tests.connectors.ifs.conftest import make_ifs_connection
@@ -37,7 +36,7 @@ def test_two_processes_together_stay_under_the_tenant_limit(tenant, sandbox):
         done, deferred = (int(n) for n in out.split("RESULT")[1].split())
         assert done + deferred == 10
         made += done
-    state = requests.get(f"{sandbox.url}/_control/state", params={"system": "ifs"}, timeout=10).json()
+    state = sandbox.state("ifs")
     assert state["calls"] == made + 1, "every call made reached IFS, and only those"
     assert state["max_calls_in_a_minute"] <= LIMIT, state["calls_by_minute"]
     assert state["logins"] == 1, "every process reused the one cached token"

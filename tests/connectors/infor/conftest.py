@@ -12,6 +12,12 @@ def make_infor_connection(tenant, url, name="Infor", company=infor_sandbox.COMPA
     return connection
 
 
+def seed_suppliers(sandbox, count, **extra):
+    sandbox.control("infor/seed", {"suppliers": [
+        {"SUNO": f"S{n:04d}", "SUNM": f"Supplier {n}", "TINO": f"12-{n:07d}", "CUCD": "USD", "CSCD": "US", **extra}
+        for n in range(count)]})
+
+
 @pytest.fixture
 def infor_connection(tenant, sandbox):
     return make_infor_connection(tenant, sandbox.url)

@@ -21,20 +21,14 @@ PDF = b"%PDF-1.4 stand-in invoice image\n" * 100
 INVOICE = canonical.GOOD_INVOICES[0]
 
 
-def control(sandbox, path, payload=None):
-    response = requests.post(f"{sandbox.url}/_control/{path}", json=payload or {}, timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def simulator(sandbox):
     return sandbox.simulators["infor"]
 
 
 @pytest.fixture
 def seeded(sandbox):
-    control(sandbox, "infor/seed-canonical")
-    control(sandbox, "infor/seed", {"documents": [
+    sandbox.control("infor/seed-canonical")
+    sandbox.control("infor/seed", {"documents": [
         {"SUNO": INVOICE.supplier_id, "SINO": INVOICE.number, "filename": "INV-1001.pdf",
          "mimetype": "application/pdf", "content_base64": base64.b64encode(PDF).decode()},
         {"SUNO": INVOICE.supplier_id, "SINO": INVOICE.number, "filename": "INV-1001-page2.tif",
@@ -193,8 +187,8 @@ def test_under_faults_a_reversal_is_posted_once(infor_connection, sandbox, seede
     second worker's) record the payment once and its reversal once, whatever fails in between."""
     connector = infor_connection.connector()
     reference, payment = paid(connector)
-    control(sandbox, "faults", {"system": "infor", "seed": seed, "error_rate": 0.3, "rate_limit_rate": 0.1,
-                                "timeout_rate": 0.1, "timeout_seconds": 0.3, "session_expiry_rate": 0.05})
+    sandbox.control("faults", {"system": "infor", "seed": seed, "error_rate": 0.3, "rate_limit_rate": 0.1,
+                               "timeout_rate": 0.1, "timeout_seconds": 0.3, "session_expiry_rate": 0.05})
 
     def until_done(post, share):
         for _ in range(20):  # each failed attempt is what a later run would retry
@@ -234,16 +228,16 @@ def test_every_extension_call_carries_the_company(infor_connection, sandbox, see
 
 # --- tenants ------------------------------------------------------------------------------------------------------
 def test_a_tenant_of_its_own_keeps_its_data_and_refuses_the_others_tokens(tenant, sandbox, seeded):
-    control(sandbox, "infor/tenant", {"tenant": "MLC_OTHER"})
-    control(sandbox, "infor/seed", {"tenant": "MLC_OTHER", "suppliers": [{"SUNO": "S1", "SUNM": "Only here",
-                                                                         "STAT": "20"}]})
+    sandbox.control("infor/tenant", {"tenant": "MLC_OTHER"})
+    sandbox.control("infor/seed", {"tenant": "MLC_OTHER", "suppliers": [{"SUNO": "S1", "SUNM": "Only here",
+                                                                        "STAT": "20"}]})
     other = make_infor_connection(tenant, sandbox.url, name="Other")
     other.set_credentials(infor_sandbox.ionapi_for(sandbox.url, tenant="MLC_OTHER"))
     other.save()
     assert [s.source_id for s in other.connector().suppliers()] == ["S1"]
     assert len(list(make_infor_connection(tenant, sandbox.url, name="Main").connector().suppliers())) == \
         len(canonical.SUPPLIERS)
-    assert control(sandbox, "infor/tenant-state", {"tenant": "MLC_OTHER"})["logins"] == 1
+    assert sandbox.control("infor/tenant-state", {"tenant": "MLC_OTHER"})["logins"] == 1
     token = other.connector().client.http.auth.headers()[1]
     response = requests.get(f"{sandbox.url}/infor/{infor_sandbox.TENANT}/M3/m3api-rest/v2/execute/CRS620MI/"
                             f"LstSuppliers;cono={infor_sandbox.COMPANY}", headers={"Authorization": f"Bearer {token}"},
@@ -267,7 +261,7 @@ def test_a_document_type_that_is_not_a_name_is_refused_before_it_reaches_a_query
 
 def test_an_invoice_with_more_pages_than_one_search_returns_has_every_page(idm_connection, sandbox, seeded):
     """IDM answers a search idm.SEARCH_LIMIT items a call; a scan stored a page an item is read to its end."""
-    control(sandbox, "infor/seed", {"documents": [
+    sandbox.control("infor/seed", {"documents": [
         {"SUNO": "V1002", "SINO": "INV-1002", "filename": f"INV-1002-page{n}.tif", "mimetype": "image/tiff",
          "size": 1024} for n in range(2, idm.SEARCH_LIMIT + 6)]})
     connector = idm_connection.connector()

@@ -6,49 +6,14 @@ from django.utils import timezone
 
 from connectors import tokens
 from connectors.errors import DataError
-from connectors.infor import m3
 from connectors.models import ConnectionToken
 from sandbox.infor import simulator as infor_sandbox
-from tests.connectors.contracts import ConnectorContract, ErpContract
-from tests.connectors.infor.conftest import make_infor_connection
-
-
-def control(sandbox, path, payload):
-    response = requests.post(f"{sandbox.url}/_control/{path}", json=payload, timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def seed_suppliers(sandbox, count, **extra):
-    control(sandbox, "infor/seed", {"suppliers": [
-        {"SUNO": f"S{n:04d}", "SUNM": f"Supplier {n}", "TINO": f"12-{n:07d}", "CUCD": "USD", "CSCD": "US", **extra}
-        for n in range(count)]})
-
-
-class TestInforErp(ErpContract):
-    system = "infor"
-
-
-class TestInforConnector(ConnectorContract):
-    system = "infor"
-    wrong_credentials_message = "service account keys (saak/sask"
-    token_lifetime_seconds = 7200
-
-    def wrong_credentials(self):
-        return {"sask": "not-the-service-secret"}
-
-    def seed_many(self, sandbox, count):
-        seed_suppliers(sandbox, count)
-
-    def read_many(self, connector):
-        # The paged collection itself (CRS620MI/LstSuppliers), in pages of 10: the transport under test.
-        # Reading whole suppliers adds one address call per supplier (tests/connectors/infor/test_suppliers.py).
-        return [r["SUNO"] for r in connector.client.key_range(m3.SUPPLIERS, {}, "FRSU", "SUNO", 10)]
+from tests.connectors.infor.conftest import make_infor_connection, seed_suppliers
 
 
 def test_values_are_trimmed_of_m3_padding(infor_connection, sandbox):
     seed_suppliers(sandbox, 1)
-    raw = requests.get(f"{sandbox.url}/_control/state", params={"system": "infor"}, timeout=10).json()
+    raw = sandbox.state("infor")
     assert raw["suppliers"][0]["SUNM"] == "Supplier 0"
     supplier = next(infor_connection.connector().suppliers())
     assert supplier.name == "Supplier 0" and supplier.source_id == "S0000"
@@ -75,7 +40,7 @@ def test_token_near_expiry_is_refreshed_with_the_refresh_token(infor_connection,
     ConnectionToken.objects.filter(connection=infor_connection).update(expires_at=timezone.now() - timedelta(seconds=1))
     tokens._memory.clear()  # as a process that has not used the token yet sees it
     connector.check()
-    state = requests.get(f"{sandbox.url}/_control/state", params={"system": "infor"}, timeout=10).json()
+    state = sandbox.state("infor")
     assert state["logins"] == 1 and state["refreshes"] == 1
 
 
@@ -83,16 +48,16 @@ def test_changed_credentials_revoke_the_old_token(infor_connection, sandbox):
     connector = infor_connection.connector()
     connector.check()
     connector.forget_token()
-    state = requests.get(f"{sandbox.url}/_control/state", params={"system": "infor"}, timeout=10).json()
+    state = sandbox.state("infor")
     assert state["revoked"] == 2  # access and refresh token
     assert ConnectionToken.objects.get(connection=infor_connection).value is None
 
 
 def test_spike_arrest_429_is_backed_off(infor_connection, sandbox):
     seed_suppliers(sandbox, 30)
-    control(sandbox, "infor/account", {"spike_limit": 2})
+    sandbox.control("infor/account", {"spike_limit": 2})
     connector = infor_connection.connector()
-    connector.http.sleep = lambda seconds: control(sandbox, "clock", {"advance_seconds": 61})
+    connector.http.sleep = lambda seconds: sandbox.control("clock", {"advance_seconds": 61})
     import connectors.infor.connector as infor_connector
 
     infor_connector.PAGE_SIZE, original = 5, infor_connector.PAGE_SIZE

@@ -20,12 +20,11 @@ from connectors.infor import m3
 from connectors.infor.connector import postal_address
 from connectors.records import Address, Payment
 from sandbox.infor import simulator as infor_sandbox
-from tests.connectors.contracts.base import control
 
 
 @pytest.fixture
 def token(sandbox):
-    control(sandbox, "infor/seed-canonical")
+    sandbox.control("infor/seed-canonical")
     response = requests.post(f"{sandbox.url}/infor/{infor_sandbox.TENANT}/as/token.oauth2", timeout=10, data={
         "grant_type": "password", "username": infor_sandbox.SERVICE_ACCESS_KEY,
         "password": infor_sandbox.SERVICE_SECRET_KEY, "client_id": infor_sandbox.CLIENT_ID,
@@ -215,7 +214,7 @@ def test_the_connector_sends_the_company_as_input_where_the_transaction_has_cono
     """Source: M3H5 CRS620MIResource.cs: LstSuppliers, GetBasicData and LstByNumber take m3CONO;
     LstAddresses, CRS111MI/List and CRS630MI/LstAccountID do not (they run in the session company,
     the cono matrix parameter of Odin's createUrl, REF 1.4)."""
-    control(sandbox, "infor/seed-canonical")
+    sandbox.control("infor/seed-canonical")
     connector = infor_connection.connector()
     sent = []
     json = connector.client.http.json
@@ -257,8 +256,8 @@ def test_a_program_or_transaction_m3_does_not_have_is_404(mi, infor_connection):
 # --- UNCONFIRMED choices, each decided once in connectors/infor/m3.py ------------------------------------------
 def test_status_20_is_active_and_any_other_is_not(infor_connection, sandbox):
     """UNCONFIRMED (I9): M3H5 documents STAT "Status" A2 but not its values; 20 active, 90 blocked."""
-    control(sandbox, "infor/seed-canonical")
-    control(sandbox, "infor/update-supplier", {"SUNO": "V1002", "STAT": "10"})
+    sandbox.control("infor/seed-canonical")
+    sandbox.control("infor/update-supplier", {"SUNO": "V1002", "STAT": "10"})
     read = {s.source_id: s.active for s in infor_connection.connector().suppliers()}
     assert read == {s.source_id: s.active and s.source_id != "V1002" for s in canonical.SUPPLIERS}
     assert m3.ACTIVE_SUPPLIER_STATUSES == {"20"} and m3.BLOCKED_SUPPLIER_STATUS == "90"
@@ -281,7 +280,7 @@ def test_the_dimensions_are_decided_once_for_connector_and_simulator(infor_conne
     the simulator's data and the connector's reading."""
     monkeypatch.setattr(m3, "DEPARTMENT_DIMENSION", "3")
     monkeypatch.setattr(m3, "DEPARTMENT_FIELD", m3.dimension_field("3"))
-    control(sandbox, "infor/seed-canonical")
+    sandbox.control("infor/seed-canonical")
     connector = infor_connection.connector()
     read = {i.invoice_number: i for i in connector.approved_invoices()}
     assert read["INV-1001"].lines == canonical.INVOICES[0].lines
@@ -317,7 +316,7 @@ def test_the_payment_extension_layout_values_and_messages(mi):
 def test_post_payment_makes_the_reference_text_and_cuts_it_to_the_field(infor_connection, sandbox):
     """UNCONFIRMED (I4): REFE is A30. Whatever the AP platform gives as reference (BILL's check number
     is a number) is made text before it is cut."""
-    control(sandbox, "infor/seed-canonical")
+    sandbox.control("infor/seed-canonical")
     connector = infor_connection.connector()
     invoice = next(i for i in connector.approved_invoices() if i.invoice_number == "INV-1001")
     payment = Payment(payment_id="stp-1", bill_ids=("b",), amount=invoice.total, currency="USD", status="CLEARED",

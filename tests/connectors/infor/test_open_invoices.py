@@ -9,7 +9,6 @@ from connectors.errors import DataError
 from connectors.infor import m3
 from connectors.records import Payment
 from sandbox.infor import simulator as infor_sandbox
-from tests.connectors.contracts.base import control
 
 D = Decimal
 
@@ -27,7 +26,7 @@ def key(jsno):
 @pytest.fixture
 def seeded(sandbox):
     """Open, partly paid in M3, paid in M3, paid back from the AP platform, partly paid back, and not approved."""
-    control(sandbox, "infor/seed", {"invoices": [
+    sandbox.control("infor/seed", {"invoices": [
         invoice(1, "OPEN-1", "100.00"), invoice(2, "PART-M3", "250.00", PAAM="100.00"),
         invoice(3, "PAID-M3", "75.50", PAAM="75.50"), invoice(4, "PAID-AP", "40.00"),
         invoice(5, "PART-AP", "300.00", supplier="V1002", CUCD="CAD"), invoice(6, "UNAPPROVED", "10.00", APRV="0")]})
@@ -62,7 +61,7 @@ def test_a_payment_reversed_from_the_ap_platform_opens_the_invoice_again(infor_c
 
 
 def test_the_source_id_is_the_one_approved_invoices_gives(infor_connection, sandbox):
-    control(sandbox, "infor/seed-canonical")
+    sandbox.control("infor/seed-canonical")
     connector = infor_connection.connector()
     invoices = {i.invoice_number: i.source_id for i in connector.approved_invoices()}
     items = {item.number: item for item in connector.open_invoices()}
@@ -75,7 +74,7 @@ def test_pages_are_read_by_key_without_losing_or_repeating_one(infor_connection,
     from connectors.infor import connector as infor_connector
 
     monkeypatch.setattr(infor_connector, "PAGE_SIZE", 3)
-    control(sandbox, "infor/seed", {"invoices": [invoice(n, f"INV-{n}", f"{n}.00") for n in range(1, 11)]})
+    sandbox.control("infor/seed", {"invoices": [invoice(n, f"INV-{n}", f"{n}.00") for n in range(1, 11)]})
     items = list(infor_connection.connector().open_invoices())
     assert [item.source_id for item in items] == sorted(key(n) for n in range(1, 11))
     calls = sandbox.simulators["infor"].transaction_calls[str(m3.OPEN_INVOICES)]
@@ -85,8 +84,8 @@ def test_pages_are_read_by_key_without_losing_or_repeating_one(infor_connection,
 @pytest.mark.parametrize("field,value,words", [("CUAM", "12,50", "CUAM '12,50' is not an amount"),
                                                ("PAAM", "n/a", "PAAM 'n/a' is not an amount")])
 def test_a_row_that_cannot_be_read_fails_the_read_naming_the_invoice(infor_connection, sandbox, field, value, words):
-    control(sandbox, "infor/seed", {"invoices": [invoice(1, "GOOD-1", "10.00"),
-                                                 invoice(2, "BAD-2", "20.00", **{field: value})]})
+    sandbox.control("infor/seed", {"invoices": [invoice(1, "GOOD-1", "10.00"),
+                                                invoice(2, "BAD-2", "20.00", **{field: value})]})
     with pytest.raises(DataError) as excinfo:
         list(infor_connection.connector().open_invoices())
     assert f"Infor invoice BAD-2 of supplier V1001 ({key(2)})" in str(excinfo.value)
@@ -94,22 +93,22 @@ def test_a_row_that_cannot_be_read_fails_the_read_naming_the_invoice(infor_conne
 
 
 def test_more_paid_than_open_fails_the_read_with_the_amounts_as_finance_reads_them(infor_connection, sandbox):
-    control(sandbox, "infor/seed", {"invoices": [invoice(1, "OVER-1", "2000.00")]})
+    sandbox.control("infor/seed", {"invoices": [invoice(1, "OVER-1", "2000.00")]})
     sandbox.simulators["infor"].tenants[infor_sandbox.TENANT].invoices[key(1)].update(PYST="PARTIAL", PAAM="2500.00")
     with pytest.raises(DataError, match="Infor invoice OVER-1 .*with 2,500.00 USD of 2,000.00 USD paid"):
         list(infor_connection.connector().open_invoices())
 
 
 def test_a_payment_state_it_does_not_know_fails_the_read(infor_connection, sandbox, monkeypatch):
-    control(sandbox, "infor/seed", {"invoices": [invoice(1, "ODD-1", "10.00")]})
+    sandbox.control("infor/seed", {"invoices": [invoice(1, "ODD-1", "10.00")]})
     sandbox.simulators["infor"].tenants[infor_sandbox.TENANT].invoices[key(1)]["PYST"] = "HELD"
     with pytest.raises(DataError, match="Infor invoice ODD-1 .*PYST 'HELD' is not one of OPEN, PARTIAL, PAID"):
         list(infor_connection.connector().open_invoices())
 
 
 def test_a_person_paying_in_m3_closes_the_invoice(infor_connection, sandbox, seeded):
-    control(sandbox, "infor/pay-in-erp", {"SUNO": "V1001", "SINO": "OPEN-1", "amount": "30.00"})
+    sandbox.control("infor/pay-in-erp", {"SUNO": "V1001", "SINO": "OPEN-1", "amount": "30.00"})
     connector = infor_connection.connector()
     assert {i.number: i.amount for i in connector.open_invoices()}["OPEN-1"] == D("70.00")
-    control(sandbox, "infor/pay-in-erp", {"SUNO": "V1001", "SINO": "OPEN-1"})
+    sandbox.control("infor/pay-in-erp", {"SUNO": "V1001", "SINO": "OPEN-1"})
     assert "OPEN-1" not in {i.number for i in connector.open_invoices()}

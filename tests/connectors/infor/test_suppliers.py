@@ -6,7 +6,6 @@ from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
-import requests
 
 import connectors.infor.connector as infor_connector
 from connectors import canonical
@@ -16,7 +15,7 @@ from connectors.records import Address, Supplier
 from sandbox.infor.simulator import MIError
 from syncs.engine import run_integration
 from syncs.models import Cursor, Integration, SyncRecord
-from tests.connectors.contracts.base import control, make_connection
+from tests.connectors.contracts.base import make_connection
 
 OVERLAP = TIMESTAMP.overlap  # the engine reads from the cursor less this
 SUPPLIERS = {s.source_id: s for s in canonical.SUPPLIERS}
@@ -42,7 +41,7 @@ def spent(before, after):
 def connector(infor_connection, sandbox, monkeypatch):
     """The canonical seed loaded; the connector telling time by the simulator's clock, so the tests can
     move M3's time on (the sandbox's change stamps follow that clock)."""
-    control(sandbox, "infor/seed-canonical")
+    sandbox.control("infor/seed-canonical")
     monkeypatch.setattr(infor_connector, "timezone", SimpleNamespace(now=sandbox.clock.now))
     return infor_connection.connector()
 
@@ -60,9 +59,9 @@ def test_address_e_mail_and_blocked_status_reach_the_supplier(connector):
 
 def test_a_supplier_blocked_in_m3_reads_blocked_on_the_next_incremental_read(connector, sandbox):
     first = list(connector.suppliers())
-    control(sandbox, "clock", {"advance_seconds": 1800})
-    control(sandbox, "infor/update-supplier", {"SUNO": "V1004", "STAT": m3.BLOCKED_SUPPLIER_STATUS,
-                                               "EMAL": "ap@northwind.test", "ADR1": "500 Pine St"})
+    sandbox.control("clock", {"advance_seconds": 1800})
+    sandbox.control("infor/update-supplier", {"SUNO": "V1004", "STAT": m3.BLOCKED_SUPPLIER_STATUS,
+                                              "EMAL": "ap@northwind.test", "ADR1": "500 Pine St"})
     again = by_id(connector.suppliers(since=newest(first) - OVERLAP))
     assert set(again) == set(SUPPLIERS), "the others again, in the overlap"
     assert (again["V1004"].active, again["V1004"].email, again["V1004"].address.line1) == \
@@ -72,15 +71,15 @@ def test_a_supplier_blocked_in_m3_reads_blocked_on_the_next_incremental_read(con
 def test_the_supplier_cursor_advances_across_two_incremental_reads(connector, sandbox):
     first = list(connector.suppliers())
     cursor = newest(first)
-    control(sandbox, "clock", {"advance_seconds": 1800})
-    control(sandbox, "infor/canonical-supplier", {"source_id": "V1001", "email": "pay@harborpaper.test"})
+    sandbox.control("clock", {"advance_seconds": 1800})
+    sandbox.control("infor/canonical-supplier", {"source_id": "V1001", "email": "pay@harborpaper.test"})
     second = list(connector.suppliers(since=cursor - OVERLAP))
     assert by_id(second)["V1001"].email == "pay@harborpaper.test"
     assert newest(second) > cursor
     cursor = newest(second)
 
-    control(sandbox, "clock", {"advance_seconds": 1800})
-    control(sandbox, "infor/canonical-supplier", {"source_id": "V1002", "active": False})
+    sandbox.control("clock", {"advance_seconds": 1800})
+    sandbox.control("infor/canonical-supplier", {"source_id": "V1002", "active": False})
     third = list(connector.suppliers(since=cursor - OVERLAP))
     assert set(by_id(third)) == {"V1001", "V1002"}, "the one changed, and the last one read again in the overlap"
     assert by_id(third)["V1002"].active is False
@@ -97,7 +96,7 @@ def test_markers_never_come_after_the_change_and_stay_put_while_nothing_changes(
         assert infor_connector.iso_to_lmts(TIMESTAMP.parse(supplier.updated_marker)) < stamps[suno]
         just_before = TIMESTAMP.just_before(TIMESTAMP.parse(supplier.updated_marker))
         assert suno in by_id(connector.suppliers(since=just_before)), "read again from just before its marker"
-    control(sandbox, "clock", {"advance_seconds": 300})
+    sandbox.control("clock", {"advance_seconds": 300})
     assert by_id(connector.suppliers()) == first
     assert by_id(connector.suppliers(since=newest(first.values()) - OVERLAP)) == first
 
@@ -115,8 +114,8 @@ def test_what_a_read_costs(connector, sandbox, monkeypatch):
     assert "CRS620MI/GetBasicData" not in cost, "every status came from the list"
     assert cost["CRS620MI/LstSuppliers"] <= 3 + 1 + 4, "the list, the LMTS check and a few grid points"
 
-    control(sandbox, "clock", {"advance_seconds": 3600})
-    control(sandbox, "infor/update-supplier", {"SUNO": "V1003", "PHNO": "+1 404 555 0199"})
+    sandbox.control("clock", {"advance_seconds": 3600})
+    sandbox.control("infor/update-supplier", {"SUNO": "V1003", "PHNO": "+1 404 555 0199"})
     before = calls(sandbox)
     assert [s.source_id for s in connector.suppliers(since=newest(first) + OVERLAP)] == ["V1003"]
     cost = spent(before, calls(sandbox))
@@ -167,8 +166,8 @@ def test_when_m3_ignores_the_lmts_filter_every_run_reads_everything_but_nothing_
 
 @pytest.fixture
 def integration(tenant, sandbox, monkeypatch):
-    control(sandbox, "infor/seed-canonical")
-    control(sandbox, "bill/seed-canonical")
+    sandbox.control("infor/seed-canonical")
+    sandbox.control("bill/seed-canonical")
     monkeypatch.setattr(infor_connector, "timezone", SimpleNamespace(now=sandbox.clock.now))
     return Integration.objects.create(tenant=tenant, name="Infor → BILL",
                                       source=make_connection("infor", tenant, sandbox),
@@ -178,7 +177,7 @@ def integration(tenant, sandbox, monkeypatch):
 def bill_vendors(sandbox):
     from sandbox.bill import simulator as bill_sandbox
 
-    state = requests.get(f"{sandbox.url}/_control/state", params={"system": "bill"}, timeout=30).json()
+    state = sandbox.state("bill")
     return {v["shortName"]: v for v in state["organizations"][bill_sandbox.ORG_ID]["vendors"]}
 
 
@@ -192,9 +191,9 @@ def test_through_the_engine_the_cursor_advances_and_the_vendor_gets_address_e_ma
     assert vendors["V1001"]["email"] == "ar@harborpaper.test"
     assert vendors["V1001"]["address"]["line1"] == "100 Congress Ave"
 
-    control(sandbox, "clock", {"advance_seconds": 1800})
-    control(sandbox, "infor/update-supplier", {"SUNO": "V1001", "EMAL": "pay@harborpaper.test",
-                                               "ADR1": "1 Harbor Way", "TOWN": "Round Rock"})
+    sandbox.control("clock", {"advance_seconds": 1800})
+    sandbox.control("infor/update-supplier", {"SUNO": "V1001", "EMAL": "pay@harborpaper.test",
+                                              "ADR1": "1 Harbor Way", "TOWN": "Round Rock"})
     run = run_integration(integration.pk)
     cursor.refresh_from_db()
     assert TIMESTAMP.parse(cursor.value) > first

@@ -3,7 +3,6 @@ import pytest
 from connectors.models import Connection
 from connectors.syspro import tables
 from sandbox.syspro import simulator as syspro_sandbox
-from tests.connectors.contracts.base import control
 
 
 def make_syspro_connection(tenant, url, name="SYSPRO", odata=True, **overrides):
@@ -19,7 +18,7 @@ def make_syspro_connection(tenant, url, name="SYSPRO", odata=True, **overrides):
 
 
 def seed_suppliers(sandbox, count):
-    control(sandbox, "syspro/seed", {tables.SUPPLIERS.name: [
+    sandbox.control("syspro/seed", {tables.SUPPLIERS.name: [
         {"Supplier": f"S{n:05d}", "SupplierName": f"Supplier {n}", "TaxRegnNum": f"12-{n:07d}", "Currency": "USD"}
         for n in range(count)]})
 

@@ -5,7 +5,6 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-import requests
 
 from connectors import canonical
 from connectors.errors import AuthError, ConfigurationError, DataError, TransientError
@@ -14,34 +13,29 @@ from connectors.records import Invoice, OpenItem, Supplier
 from connectors.syspro import tables
 from sandbox.syspro import demo
 from sandbox.syspro import simulator as syspro_sandbox
-from tests.connectors.contracts.base import control
 from tests.connectors.syspro.conftest import make_syspro_connection, seed_suppliers
 
 BOTH = pytest.mark.parametrize("odata", [True, False], ids=["odata", "enet"])
 
 
-def state(sandbox):
-    return sandbox.simulators["syspro"].state()
-
-
 def sessions(sandbox):
-    return control(sandbox, "syspro/sessions")["open"]
+    return sandbox.control("syspro/sessions")["open"]
 
 
 # --- the e.net session ------------------------------------------------------------------------------------
 @BOTH
 def test_a_run_logs_its_session_off(tenant, sandbox, odata):
-    control(sandbox, "syspro/seed-canonical")
+    sandbox.control("syspro/seed-canonical")
     connection = make_syspro_connection(tenant, sandbox.url, odata=odata)
     with connection.connector() as connector:
         assert connector.check()
         list(connector.suppliers())
         assert sessions(sandbox) == 1
-    assert sessions(sandbox) == 0 and state(sandbox)["logoffs"] == 1
+    assert sessions(sandbox) == 0 and sandbox.state("syspro")["logoffs"] == 1
     with connection.connector() as connector:  # the next run logs on again
         list(connector.approved_invoices())
         connector.check()
-    assert state(sandbox)["logins"] == 2 and sessions(sandbox) == 0
+    assert sandbox.state("syspro")["logins"] == 2 and sessions(sandbox) == 0
 
 
 def test_a_connector_that_made_no_e_net_call_logs_nothing_off(tenant, sandbox):
@@ -49,31 +43,31 @@ def test_a_connector_that_made_no_e_net_call_logs_nothing_off(tenant, sandbox):
     connection.connector().check()
     with connection.connector() as connector:
         connector.gl_accounts()  # over OData only
-    assert sessions(sandbox) == 1 and state(sandbox)["logoffs"] == 0
+    assert sessions(sandbox) == 1 and sandbox.state("syspro")["logoffs"] == 0
 
 
 def test_new_credentials_log_the_old_session_off(tenant, sandbox):
     connection = make_syspro_connection(tenant, sandbox.url)
     connection.connector().check()
     connection.connector().forget_token()
-    assert sessions(sandbox) == 0 and state(sandbox)["logoffs"] == 1
+    assert sessions(sandbox) == 0 and sandbox.state("syspro")["logoffs"] == 1
     connection.connector().check()
-    assert state(sandbox)["logins"] == 2
+    assert sandbox.state("syspro")["logins"] == 2
 
 
 def test_a_session_logged_off_by_another_worker_is_replaced(tenant, sandbox):
-    control(sandbox, "syspro/seed-canonical")
+    sandbox.control("syspro/seed-canonical")
     connection = make_syspro_connection(tenant, sandbox.url, odata=False)
     busy = connection.connector()
     busy.check()
     with connection.connector() as other:  # ends its run, logging the shared session off
         other.check()
     assert len(list(busy.suppliers())) == len(canonical.SUPPLIERS)
-    assert state(sandbox)["logins"] == 2
+    assert sandbox.state("syspro")["logins"] == 2
 
 
 def test_no_free_licence_is_a_passing_error_in_words(tenant, sandbox):
-    control(sandbox, "syspro/account", {"licences": 0})
+    sandbox.control("syspro/account", {"licences": 0})
     with pytest.raises(TransientError) as excinfo:
         make_syspro_connection(tenant, sandbox.url).connector().check()
     assert "no e.net licence free" in str(excinfo.value) and "0 of 0 are in use" in str(excinfo.value)
@@ -104,7 +98,7 @@ def test_odata_refuses_a_wrong_password_in_words(tenant, sandbox):
 
 def test_a_malformed_odata_answer_is_a_clear_error(tenant, sandbox):
     connector = make_syspro_connection(tenant, sandbox.url).connector()
-    control(sandbox, "faults", {"system": "syspro", "malformed_rate": 1})
+    sandbox.control("faults", {"system": "syspro", "malformed_rate": 1})
     with pytest.raises(TransientError) as excinfo:
         connector.gl_accounts()
     assert "not JSON" in str(excinfo.value)
@@ -118,11 +112,11 @@ def test_without_odata_check_says_tables_go_through_e_net(tenant, sandbox):
 # --- records ------------------------------------------------------------------------------------------------
 @BOTH
 def test_an_address_change_alone_brings_the_supplier_back(tenant, sandbox, odata):
-    control(sandbox, "syspro/seed-canonical")
+    sandbox.control("syspro/seed-canonical")
     with make_syspro_connection(tenant, sandbox.url, odata=odata).connector() as connector:
         cursor = max(int(s.updated_marker) for s in connector.suppliers())
-        control(sandbox, "syspro/update", {"table": tables.SUPPLIER_ADDRESSES.name, "key": ["V1002"],
-                                           "changes": {"SupAddr3": "Evanston"}})
+        sandbox.control("syspro/update", {"table": tables.SUPPLIER_ADDRESSES.name, "key": ["V1002"],
+                                          "changes": {"SupAddr3": "Evanston"}})
         again = list(connector.suppliers(since=cursor))
     assert [(s.source_id, s.address.city) for s in again] == [("V1002", "Evanston")]
     assert int(again[0].updated_marker) > cursor
@@ -130,17 +124,17 @@ def test_an_address_change_alone_brings_the_supplier_back(tenant, sandbox, odata
 
 @BOTH
 def test_a_distribution_change_alone_brings_the_invoice_back(tenant, sandbox, odata):
-    control(sandbox, "syspro/seed-canonical")
+    sandbox.control("syspro/seed-canonical")
     with make_syspro_connection(tenant, sandbox.url, odata=odata).connector() as connector:
         cursor = max(int(i.updated_marker) for i in connector.approved_invoices())
-        control(sandbox, "syspro/update", {"table": tables.DISTRIBUTION.name, "key": ["V1002", "INV-1002", 1],
-                                           "changes": {"ExpenseGlCode": "6400"}})
+        sandbox.control("syspro/update", {"table": tables.DISTRIBUTION.name, "key": ["V1002", "INV-1002", 1],
+                                          "changes": {"ExpenseGlCode": "6400"}})
         again = list(connector.approved_invoices(since=cursor))
     assert [(i.invoice_number, i.lines[0].gl_account) for i in again] == [("INV-1002", "6400")]
 
 
 def test_a_blank_currency_is_the_companys_local_one(tenant, sandbox):
-    control(sandbox, "syspro/seed", {tables.SUPPLIERS.name: [{"Supplier": "L1", "SupplierName": "Local Co"}]})
+    sandbox.control("syspro/seed", {tables.SUPPLIERS.name: [{"Supplier": "L1", "SupplierName": "Local Co"}]})
     with make_syspro_connection(tenant, sandbox.url).connector() as connector:
         supplier = next(connector.suppliers())
     assert supplier == Supplier("L1", "Local Co", currency=syspro_sandbox.LOCAL_CURRENCY,
@@ -148,7 +142,7 @@ def test_a_blank_currency_is_the_companys_local_one(tenant, sandbox):
 
 
 def test_ledger_codes_arrive_as_finance_writes_them(tenant, sandbox):
-    control(sandbox, "syspro/seed", demo.syspro_data(date(2026, 3, 1)))
+    sandbox.control("syspro/seed", demo.syspro_data(date(2026, 3, 1)))
     with make_syspro_connection(tenant, sandbox.url).connector() as connector:
         codes = {a.code for a in connector.gl_accounts()}
         unmapped = next(i for i in connector.approved_invoices() if i.invoice_number == demo.UNMAPPED_INVOICE)
@@ -159,11 +153,11 @@ def test_ledger_codes_arrive_as_finance_writes_them(tenant, sandbox):
 
 @BOTH
 def test_open_invoices_are_what_is_still_to_pay(tenant, sandbox, odata):
-    control(sandbox, "syspro/seed-canonical")
-    control(sandbox, "syspro/update", {"table": tables.INVOICES.name, "key": ["V1001", "INV-1001"],
-                                       "changes": {"MthInvBal1": "0"}})  # paid in SYSPRO
-    control(sandbox, "syspro/update", {"table": tables.INVOICES.name, "key": ["V1004", "INV-1003"],
-                                       "changes": {"MthInvBal1": "1000.00", "MthInvBal2": "628.75"}})  # in part
+    sandbox.control("syspro/seed-canonical")
+    sandbox.control("syspro/update", {"table": tables.INVOICES.name, "key": ["V1001", "INV-1001"],
+                                      "changes": {"MthInvBal1": "0"}})  # paid in SYSPRO
+    sandbox.control("syspro/update", {"table": tables.INVOICES.name, "key": ["V1004", "INV-1003"],
+                                      "changes": {"MthInvBal1": "1000.00", "MthInvBal2": "628.75"}})  # in part
     with make_syspro_connection(tenant, sandbox.url, odata=odata).connector() as connector:
         items = sorted(connector.open_invoices(), key=lambda i: i.number)
     expected = [OpenItem(f"{i.supplier_id}/{i.number}", i.number, i.supplier_id, i.total, i.currency, i.total)
@@ -173,7 +167,7 @@ def test_open_invoices_are_what_is_still_to_pay(tenant, sandbox, odata):
 
 
 def test_an_open_invoice_that_cannot_be_read_stops_the_tie_out_with_its_reason(tenant, sandbox):
-    control(sandbox, "syspro/seed-canonical")
+    sandbox.control("syspro/seed-canonical")
     sandbox.simulators["syspro"].rows[tables.INVOICES.name][("V1002", "INV-1002")]["Currency"] = 7
     with pytest.raises(DataError) as excinfo:
         list(make_syspro_connection(tenant, sandbox.url).connector().open_invoices())
@@ -211,7 +205,7 @@ def test_the_demo_loads_and_reads_through_the_connector(tenant, sandbox):
 def test_the_demo_seed_is_safe_to_repeat(sandbox):
     demo.seed(sandbox.url, today=date(2026, 3, 1))
     demo.seed(sandbox.url, today=date(2026, 3, 1))
-    held = requests.get(f"{sandbox.url}/_control/state", params={"system": "syspro"}, timeout=10).json()["tables"]
+    held = sandbox.state("syspro")["tables"]
     assert len(held[tables.SUPPLIERS.name]) == demo.SUPPLIERS and len(held[tables.INVOICES.name]) == demo.INVOICES
 
 
@@ -219,15 +213,15 @@ def test_ending_a_run_whose_session_already_timed_out_is_quiet(tenant, sandbox, 
     connection = make_syspro_connection(tenant, sandbox.url)
     with connection.connector() as connector:
         connector.check()
-        control(sandbox, "clock", {"advance_seconds": syspro_sandbox.SESSION_TIMEOUT + 1})
+        sandbox.control("clock", {"advance_seconds": syspro_sandbox.SESSION_TIMEOUT + 1})
     assert not [r for r in caplog.records if "Closing the syspro connector" in r.getMessage()]
-    assert state(sandbox)["logoffs"] == 0
+    assert sandbox.state("syspro")["logoffs"] == 0
     connection.connector().check()  # the dropped session is not offered again
-    assert state(sandbox)["logins"] == 2
+    assert sandbox.state("syspro")["logins"] == 2
 
 
 def test_a_gl_account_row_that_cannot_be_read_is_an_error_naming_it_not_a_code_gone_missing(tenant, sandbox):
-    control(sandbox, "syspro/seed-canonical")
+    sandbox.control("syspro/seed-canonical")
     simulator = sandbox.simulators["syspro"]
     good = next(iter(simulator.rows["GenMaster"].values()))
     # What no SQL column holds but a broken view or a middleware could answer: a number where text belongs.

@@ -25,7 +25,6 @@ import requests
 from connectors.syspro import client as syspro_client
 from connectors.syspro import tables
 from sandbox.syspro import simulator as syspro_sandbox
-from tests.connectors.contracts.base import control
 from tests.connectors.syspro.conftest import make_syspro_connection
 
 GUID = re.compile(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}")
@@ -67,7 +66,7 @@ def guid(sandbox):
 
 @pytest.fixture
 def seeded(sandbox):
-    control(sandbox, "syspro/seed-canonical")
+    sandbox.control("syspro/seed-canonical")
 
 
 # --- e.net REST ---------------------------------------------------------------------------------------------
@@ -102,20 +101,20 @@ def test_every_call_is_a_get(sandbox, guid):
 
 def test_sessions_end_after_the_idle_timeout(sandbox, guid, seeded):
     """UNCONFIRMED (Y3): a session without calls for the site's timeout ends (simulated: 1,200 s)."""
-    control(sandbox, "clock", {"advance_seconds": syspro_sandbox.SESSION_TIMEOUT - 10})
+    sandbox.control("clock", {"advance_seconds": syspro_sandbox.SESSION_TIMEOUT - 10})
     assert "<Row>" in comfnd(sandbox, guid).text  # a call resets the idle time
-    control(sandbox, "clock", {"advance_seconds": syspro_sandbox.SESSION_TIMEOUT + 1})
+    sandbox.control("clock", {"advance_seconds": syspro_sandbox.SESSION_TIMEOUT + 1})
     assert comfnd(sandbox, guid).text.startswith("ERROR")
 
 
 def test_sessions_hold_a_licence_until_logged_off(sandbox):
     """[flowgear] e.net licences are configured per operator, and an open session holds one; logging off frees
     it (reference notes, "Sessions count against e.net licences: log off")."""
-    control(sandbox, "syspro/account", {"licences": 2})
+    sandbox.control("syspro/account", {"licences": 2})
     first, _ = logon(sandbox).text, logon(sandbox).text
     refused = logon(sandbox)
     assert refused.text.startswith("ERROR") and "licence" in refused.text
-    assert control(sandbox, "syspro/sessions")["open"] == 2
+    assert sandbox.control("syspro/sessions")["open"] == 2
     enet(sandbox, "Logoff", UserId=first)
     assert GUID.fullmatch(logon(sandbox).text)
 
@@ -250,7 +249,7 @@ def test_the_rowversion_grows_on_every_write(sandbox, seeded):
     stamps = [row["TimeStamp"] for rows in held.values() for row in rows]
     assert len(stamps) == len(set(stamps))
     before = max(stamps)
-    control(sandbox, "syspro/canonical-supplier", {"source_id": "V1001", "phone": "+1 512 555 0199"})
+    sandbox.control("syspro/canonical-supplier", {"source_id": "V1001", "phone": "+1 512 555 0199"})
     after = {r["Supplier"]: r["TimeStamp"] for r in sandbox.simulators["syspro"].state()["tables"]["ApSupplier"]}
     assert after["V1001"] > before
 
@@ -268,8 +267,8 @@ def test_columns_hold_what_syspro_holds(sandbox):
 def test_balance_is_kept_by_ageing_month(tenant, sandbox, seeded):
     """[inspectdb]: ApInvoice has no InvoiceBal; what is outstanding is MthInvBal1 + MthInvBal2 + MthInvBal3,
     so an invoice whose balance sits in an older month is still open."""
-    control(sandbox, "syspro/update", {"table": "ApInvoice", "key": ["V1002", "INV-1002"],
-                                       "changes": {"MthInvBal1": "0", "MthInvBal3": "40.25"}})
+    sandbox.control("syspro/update", {"table": "ApInvoice", "key": ["V1002", "INV-1002"],
+                                      "changes": {"MthInvBal1": "0", "MthInvBal3": "40.25"}})
     with make_syspro_connection(tenant, sandbox.url).connector() as connector:
         open_items = {i.number: i.amount for i in connector.open_invoices()}
         read = {i.invoice_number for i in connector.approved_invoices()}

@@ -1,0 +1,84 @@
+"""What every step of a run is: what it requires of each of the two systems, its phrase for the plan in words,
+whether a dry run takes it, and `run(sync)`. Also what several steps share: why a record cannot be sent (Problem),
+and the lock on the AP account a step sends to.
+
+A step requires capabilities (connectors.capabilities), each with the connector methods it calls for it: the
+capability test (tests/connectors/test_capabilities.py) holds every built system to declaring exactly what those
+methods back. A requirement that is not a capability of that kind fails when the step is defined.
+"""
+
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+
+from connectors.capabilities import AP_CAPABILITIES, ERP_CAPABILITIES
+from connectors.errors import Deferred, TransientError
+from connectors.limits import exclusive
+
+# How long a run waits for another run sending to the same AP account before it defers.
+TARGET_LOCK_WAIT = timedelta(minutes=5)
+
+
+class Step:
+    """One step of a run. The engine makes one per run (`Step()`) and calls `run(sync)`; what a step keeps between
+    its records (the batch's vendor owners, the invoices noticed held) lives on it for that run only."""
+
+    # {capability: the names of the connector methods the step calls for it}, of the ERP and of the AP platform.
+    # The step is in the plan only when each system declares every capability required of it.
+    erp_requires = {}
+    ap_requires = {}
+    # The step whose records this one works on: in the plan only together with it, wherever it runs.
+    only_with = None
+    # A dry run shows what would be sent; a step that changes something in one of the systems is left out.
+    in_dry_run = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for side, required, vocabulary in (("ERP", cls.erp_requires, ERP_CAPABILITIES),
+                                           ("AP platform", cls.ap_requires, AP_CAPABILITIES)):
+            wrong = set(required) - vocabulary
+            if wrong:
+                raise TypeError(f"Step {cls.__name__} requires {', '.join(sorted(wrong))} of the {side}, which is not "
+                                "a capability of one (see connectors/capabilities.py).")
+
+    @classmethod
+    def wanted(cls, integration):
+        """Whether the integration's options keep the step; one a system's capabilities allow is taken unless an
+        option turns it off."""
+        return True
+
+    @classmethod
+    def phrase(cls, source, target, integration):
+        """The step in the plan's words; `source` and `target` are the two systems' names."""
+        raise NotImplementedError
+
+    def run(self, sync):
+        """Take the step in the run whose context (engine.Sync) is `sync`: its connectors, ledger and counters."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a record cannot be sent: its cause (connectors.causes), what a fix is made on, and the words for a person."""
+
+    cause: str
+    subject: str
+    words: str
+
+
+@contextmanager
+def target_lock(sync, what):
+    """Serialises "look up, then create" per AP account and kind of object across every integration
+    and process, so two integrations sending to one BILL organization never create the same vendor.
+    Held for a whole stream: a connector may then trust what it listed earlier in the stream. A run
+    that cannot get it in time is deferred, not failed: the other integration is simply busy."""
+    stack = ExitStack()
+    try:
+        stack.enter_context(exclusive(f"{sync.account}:{what}", wait_seconds=TARGET_LOCK_WAIT.total_seconds()))
+    except TransientError:
+        raise Deferred(f"Another run is sending {what} to the same {sync.target_name} account; this one resumes "
+                       "at its next turn.", until=timezone.now() + TARGET_LOCK_WAIT) from None
+    with stack:
+        yield

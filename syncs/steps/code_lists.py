@@ -1,0 +1,80 @@
+"""GL accounts and dimensions → the AP platform's code lists, for an AP platform that takes the ERP's codes instead
+of keeping a chart of its own. Each published code gets its mapping rule, so invoice lines are coded by the ERP's
+own codes."""
+
+from connectors import capabilities as can
+from connectors.errors import RecordError
+from connectors.records import Dimension, GlAccount, code_key
+from syncs.ledger import Pending, fingerprint, refused_in_words
+from syncs.models import MappingRule, RecordStatus, SyncRecord
+from syncs.steps.base import Step
+
+
+class CodeLists(Step):
+    erp_requires = {can.READS_REFERENCE_DATA: ("gl_accounts", "dimensions")}
+    ap_requires = {can.ACCEPTS_REFERENCE_DATA: ("publish_codes",)}
+
+    @classmethod
+    def phrase(cls, source, target, integration):
+        return f"GL accounts and dimensions → {target} code lists"
+
+    def run(self, sync):
+        """The ERP's GL accounts and dimensions published as the AP platform's code lists: new and changed
+        codes sent, codes gone from the ERP deactivated (never deleted, old bills still point at them)."""
+        ledger = sync.ledger
+        codes = {code_key(code): code for code in [*sync.erp.gl_accounts(), *sync.erp.dimensions()]}
+        gone = (SyncRecord.objects.filter(integration=sync.integration, object_type="code", status=RecordStatus.SYNCED)
+                .exclude(source_id__in=list(codes)).exclude(data__active=False))
+        for record in gone:
+            stored = record.data
+            codes[record.source_id] = (GlAccount(code=stored["code"], name=stored.get("name", ""), active=False)
+                                       if stored.get("kind") == MappingRule.GL_ACCOUNT else
+                                       Dimension(kind=stored["kind"], code=stored["code"], name=stored.get("name", ""),
+                                                 active=False))
+        keys = list(codes)
+        published = 0
+        for start in range(0, len(keys), sync.batch_size):
+            chunk = {key: codes[key] for key in keys[start:start + sync.batch_size]}
+            records = ledger.rows("code", [(key, f"{key.replace(':', ' ')} {code.name}".strip())
+                                           for key, code in chunk.items()])
+            batch = []
+            for key, code in chunk.items():
+                record, source_hash = records[key], fingerprint(code)
+                if record.status == RecordStatus.SYNCED and record.source_hash == source_hash:
+                    ledger.unchanged(record)
+                    continue
+                kind = MappingRule.GL_ACCOUNT if isinstance(code, GlAccount) else code.kind
+                batch.append(Pending(record, code, source_hash,
+                                     {"kind": kind, "code": code.code, "name": code.name, "active": code.active}, {}))
+            if not batch:
+                continue
+            answers = ledger.guarded_batch(batch, lambda b=batch: sync.ap.publish_codes([p.item for p in b]))
+            if answers is None:
+                continue
+            for pending in batch:
+                answer = answers.get(pending.record.source_id)
+                if isinstance(answer, RecordError):
+                    ledger.fail(pending.record, answer.error_class, refused_in_words(sync.target_name, answer),
+                                pending.data, cause=answer.cause, subject=answer.subject)
+                elif answer:
+                    ledger.succeed(pending.record, "published" if pending.item.active else "deactivated", answer,
+                                   pending.source_hash, pending.data)
+                    self.rule_for_published(sync.integration, pending.data, answer)
+                    published += 1
+                else:
+                    ledger.fail(pending.record, "transient", f"{sync.target_name} did not say what became of it.",
+                                pending.data, cause="outcome_unknown")
+            ledger.flush()
+        if published:
+            sync.load_reference_data()  # the rules just written take effect in this run
+
+    @staticmethod
+    def rule_for_published(integration, code, target_id):
+        kind = code["kind"]
+        if kind not in dict(MappingRule.KINDS) or not code["active"]:
+            return
+        # Made where missing only: a rule a person already set for that code stays as they set it.
+        MappingRule.objects.get_or_create(
+            integration=integration, kind=kind, source_code=code["code"],
+            defaults={"target_kind": kind, "target_id": target_id, "source_label": code["name"][:200],
+                      "target_label": code["name"][:200], "confirmed": True})
