@@ -46,8 +46,8 @@ FILL = """
 -- the amounts differing per record as they do), one in 200 set aside, one bill in 250 whose images were refused
 -- for good (5 sizes). Each bill names the vendor row of its ten. Spread over 60 days.
 INSERT INTO syncs_syncrecord (integration_id, object_type, source_id, source_ref, target_id, number, party, amount,
-    currency, document_date, status, note, source_hash, attempts, error_class, error_detail, data, created_at,
-    updated_at)
+    currency, document_date, status, note, source_hash, attempts, error_class, cause, subject, error_detail, data,
+    created_at, updated_at)
 SELECT %(big)s,
        CASE WHEN n %% 10 = 0 THEN 'vendor' WHEN n %% 10 = 1 THEN 'payment' ELSE 'bill' END,
        CASE WHEN n %% 10 = 1 THEN 'PAY' || n || ':00n' || lpad((n - 1)::text, 12, '0')
@@ -60,6 +60,8 @@ SELECT %(big)s,
        CASE WHEN n %% 200 = 3 THEN 'duplicate: the supplier sent it twice' ELSE '' END,
        md5(n::text), 1,
        CASE WHEN n %% 33 = 7 THEN (ARRAY['mapping', 'data', 'transient'])[1 + n %% 3] ELSE '' END,
+       CASE WHEN n %% 33 = 7 THEN (ARRAY['gl_unmapped', 'lines_do_not_add_up', 'no_answer'])[1 + n %% 3] ELSE '' END,
+       CASE WHEN n %% 33 = 7 AND n %% 3 = 0 THEN '6999' ELSE '' END,
        CASE WHEN n %% 33 = 7 THEN
          (ARRAY['GL account 6999 is not mapped to a BILL account.',
                 'The lines add up to ' || (n %% 13) || '.00 USD but the invoice total is '
@@ -67,18 +69,24 @@ SELECT %(big)s,
                 'BILL did not answer properly after retries: HTTP 503'])[1 + n %% 3]
        ELSE '' END,
        CASE WHEN n %% 10 IN (0, 1) THEN '{"marker": "2026-01-01T00:00:00+00:00"}'::jsonb
-            ELSE jsonb_build_object('marker', '2026-01-01T00:00:00+00:00', 'supplier', 'S' || (n - n %% 10))
-                 || CASE WHEN n %% 250 = 5 THEN jsonb_build_object('documents_refused', 'Invoice image INV-'
-                      || (200000 + n) || '.pdf is ' || (26 + n %% 5) || '.0 MB; AvidXchange takes invoice images of '
-                      || 'at most 25.0 MB.') ELSE '{}'::jsonb END END,
+            ELSE jsonb_build_object('marker', '2026-01-01T00:00:00+00:00', 'supplier', 'S' || (n - n %% 10)) END,
        now() - ((n %% 60) || ' days')::interval - ((n %% 1440) || ' minutes')::interval,
        now() - ((n %% 60) || ' days')::interval - ((n %% 1440) || ' minutes')::interval
 FROM generate_series(1, %(records)s) AS n;
 
+-- The bills (one in 250) whose invoice images were refused for good.
+INSERT INTO syncs_followup (record_id, kind, state, done_at, detail, error, cause, updated_at)
+SELECT id, 'documents', 'refused', NULL, '[]'::jsonb,
+       'Invoice image ' || number || '.pdf is ' || (26 + split_part(source_id, '/', 2)::int %% 5)
+         || '.0 MB; AvidXchange takes invoice images of at most 25.0 MB.', '', updated_at
+FROM syncs_syncrecord
+WHERE integration_id = %(big)s AND source_id LIKE 'AAA/%%' AND split_part(source_id, '/', 2)::int %% 250 = 5;
+
 INSERT INTO syncs_syncrecord (integration_id, object_type, source_id, source_ref, target_id, number, party, amount,
-    currency, status, note, source_hash, attempts, error_class, error_detail, data, created_at, updated_at)
+    currency, status, note, source_hash, attempts, error_class, cause, subject, error_detail, data, created_at,
+    updated_at)
 SELECT %(small)s, 'bill', 'BBB/' || n, 'INV-' || n, '00x' || n, 'INV-' || n, 'S1 Other', 10, 'USD', 'synced', '', '',
-       1, '', '', '{}'::jsonb, now(), now()
+       1, '', '', '', '', '{}'::jsonb, now(), now()
 FROM generate_series(1, 500) AS n;
 
 -- Audit: ten entries a record on average, most of them on the ledger rows, the rest configuration and runs.

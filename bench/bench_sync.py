@@ -36,6 +36,8 @@ def setup_django(tmp):
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    # The cache is a database table (settings.CACHES without REDIS_URL), which migrate does not make.
+    call_command("createcachetable", verbosity=0)
 
 
 class QueryCounter:

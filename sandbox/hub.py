@@ -1,6 +1,6 @@
 """What every simulator shares: routing, a movable clock, injected faults, controls, and serving.
 
-Each system's simulator lives in connectors/<system>/sandbox.py as a `Simulator` subclass, named by
+Each system's simulator lives in sandbox/<system>/simulator.py as a `Simulator` subclass, named by
 its System's `simulator_class_path` in the registry. The hub serves them all under one prefix per
 system (/bill/..., /infor/...) plus the controls under /_control/. The same hub is served standalone
 (`manage.py sandbox --port N`, tests) or mounted in the portal under /sandbox/ when SANDBOX_ENABLED.

@@ -30,7 +30,7 @@ def owned_elsewhere(vendor_key, account_label, owner_name, same_tenant):
             "keep its suppliers apart.")
 
 
-# The options a run reads from an integration (syncs/engine.py, syncs/plan.py), each true or false, with what it does.
+# The options a run reads from an integration (syncs/steps/, `wanted`), each true or false, with what it does.
 # Any other key is refused when the integration is saved: a misspelt one would be ignored without a word.
 OPTIONS = {
     "require_tax_id": "true by default: a supplier without a tax id fails and is not sent",
@@ -219,17 +219,6 @@ class MappingRule(models.Model):
         return self.integration.tenant
 
 
-# Each follow-up a synced bill may need, by its counter: the key in the bill's data once done, and the key that
-# keeps a refusal for good (never tried again until a person asks, from the work queue).
-FOLLOW_UPS = {"acknowledgements": ("acknowledged", "acknowledge_refused"),
-              "documents": ("documents", "documents_refused")}
-
-
-def refusal_cause_key(refused_key):
-    """The key in a bill's data that keeps the cause (connectors.causes) of the refusal kept under `refused_key`."""
-    return f"{refused_key}_cause"
-
-
 class RecordStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SYNCED = "synced", "Synced"
@@ -296,13 +285,54 @@ class SyncRecord(models.Model):
             models.Index(fields=["integration", "object_type", "target_id"], name="record_target"),
             models.Index(fields=["integration", "number"], name="record_number"),
             models.Index(fields=["integration", "status", "cause"], name="record_status_cause"),
-            # The work queue's follow-up groups: the few bills holding a refusal, without reading every bill.
-            *(models.Index(fields=["integration"], condition=models.Q(data__has_key=refused),
-                           name=f"record_{refused}") for _, refused in FOLLOW_UPS.values()),
         ]
 
     def __str__(self):
         return f"{self.object_type} {self.source_ref or self.source_id}"
+
+
+class FollowUpKind(models.TextChoices):
+    """What a synced bill may need after it was made, each by a step of its own (syncs.steps.follow_ups)."""
+
+    ACKNOWLEDGEMENT = "acknowledgement", "Invoice marked as transferred"
+    DOCUMENTS = "documents", "Invoice images attached"
+
+
+class FollowUpState(models.TextChoices):
+    DONE = "done", "Done"
+    # Refused for a passing reason (a locked row): the next run tries again.
+    WAITING = "waiting", "Waiting"
+    # Refused for good: never tried again until a person asks, from the work queue.
+    REFUSED = "refused", "Refused"
+
+
+class FollowUp(models.Model):
+    """One follow-up of one synced bill, once a run has tried it: done, waiting or refused. A bill without a row of
+    a kind has not been tried for it; a waiting one is tried again by the next run, as if it had none."""
+
+    # The unique (record, kind) index leads with the record: it serves the foreign key as well.
+    record = models.ForeignKey(SyncRecord, on_delete=models.CASCADE, related_name="follow_ups", db_index=False)
+    kind = models.CharField(max_length=20, choices=FollowUpKind)
+    state = models.CharField(max_length=10, choices=FollowUpState)
+    # Null on a row moved from before done follow-ups kept their time (invoice images).
+    done_at = models.DateTimeField(null=True, blank=True)
+    detail = models.JSONField(default=list, blank=True,
+                              help_text="What was attached: each invoice image's name and its id in the AP platform.")
+    error = models.TextField(blank=True, help_text="Why it waits or was refused, as the system said it.")
+    # A refusal's cause, as a code of connectors.causes: the work queue groups the refusals by it.
+    cause = models.CharField(max_length=40, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["record", "kind"], name="one_follow_up_per_bill_and_kind")]
+        indexes = [
+            # The work queue's follow-up groups: the few refusals, without reading every bill.
+            models.Index(fields=["kind", "cause"], condition=models.Q(state=FollowUpState.REFUSED),
+                         name="follow_up_refused"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.get_state_display().lower()}"
 
 
 class VendorOwner(models.Model):

@@ -1,7 +1,7 @@
 """How far a run has come: the vendors and bills it has read so far (`records_read`), for the progress bar the long
 commands (`sync`, `backfill`) draw on a terminal and for the admin's dry-run and backfill pages.
 
-Counted from the run's counters, which its heartbeat writes every few seconds (engine.Heartbeat) and the run writes
+Counted from the run's counters, which its heartbeat writes every few seconds (syncs.run.Heartbeat) and the run writes
 whole at its end, so the engine is not told about anyone watching. Every record read counts, whether it is sent,
 found already sent, unchanged, failed or set aside: a re-read of records sent before moves the bar as much as a first
 send. Nothing is drawn on a terminal when the output is not one (a log, a pipe, cron): those keep only the final

@@ -21,8 +21,9 @@ AMOUNT_DIFFERS = "amount differs"
 PAID_IN_AP_ONLY = "paid in the AP platform only"
 PAID_IN_ERP_ONLY = "paid in the ERP only"
 ONLY_IN_AP = "only in the AP platform"
-# Held, cancelled or voided in the ERP after its bill was sent (the ledger says so: Sync.note_hold), its bill still
-# open: not paid in the ERP, and nothing but a person stops the AP platform paying it.
+# Held, cancelled or voided in the ERP after its bill was sent (the ledger says so: Invoices.note_hold in
+# syncs/steps/invoices.py), its bill still open: not paid in the ERP, and nothing but a person stops the AP
+# platform paying it.
 HELD_IN_ERP = "held in the ERP, open in the AP platform"
 KINDS = (MISSING, AMOUNT_DIFFERS, PAID_IN_AP_ONLY, PAID_IN_ERP_ONLY, HELD_IN_ERP, ONLY_IN_AP)
 CHUNK = 500

@@ -14,23 +14,31 @@ Setting a record aside (ignoring it) is a person's decision with a reason: the r
 history, is never sent or retried, and can be put back. Both are audited with the actor.
 
 A bill that went across but whose follow-up (its images, its acknowledgement in the ERP) was refused for good
-is not a failed record; it has groups of its own, by integration, step and the refusal's cause, and "try again" lets
-the next run make that follow-up once more.
+is not a failed record; it has groups of its own, by integration, kind of follow-up and the refusal's cause (its
+syncs.models.FollowUp rows), and "try again" lets the next run make that follow-up once more.
 """
 
 import hashlib
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Case, Count, F, Min, Q, Value, When
-from django.db.models.fields.json import KT
+from django.db.models import Case, Count, F, FilteredRelation, Min, Q, Value, When
 from django.utils import timezone
 
 from connectors.causes import CAUSES
 from connectors.registry import get_system
 from portal import audit
 from syncs import operations, reasons
-from syncs.models import FOLLOW_UPS, MappingRule, ObjectType, RecordStatus, SyncRecord, Trigger, refusal_cause_key
+from syncs.models import (
+    FollowUp,
+    FollowUpKind,
+    FollowUpState,
+    MappingRule,
+    ObjectType,
+    RecordStatus,
+    SyncRecord,
+    Trigger,
+)
 from syncs.tasks import enqueue_run
 
 # More (cause, integration, subject) rows than this are not grouped on one page; the rest are summed as "other
@@ -38,11 +46,13 @@ from syncs.tasks import enqueue_run
 MAX_DISTINCT_REASONS = 5000
 # Statuses a person may set aside: a synced record has already gone.
 IGNORABLE = (RecordStatus.FAILED, RecordStatus.PENDING, RecordStatus.SKIPPED)
-# What a bill lacks when its follow-up was refused, by FOLLOW_UPS step.
-FOLLOW_UP_WORDS = {"acknowledgements": "bill sent, invoice not marked as transferred in the ERP",
-                   "documents": "bill sent, invoice images not attached"}
+# What a bill lacks when its follow-up was refused, by its kind.
+FOLLOW_UP_WORDS = {FollowUpKind.ACKNOWLEDGEMENT: "bill sent, invoice not marked as transferred in the ERP",
+                   FollowUpKind.DOCUMENTS: "bill sent, invoice images not attached"}
 # The cause of a refusal kept before refusals kept theirs: what a RecordError is by default.
 REFUSED_CAUSE = "refused"
+# Bills whose refusals are dropped by one statement: a group may hold more than SQLite takes as parameters.
+RETRIED_AT_ONCE = 500
 
 
 @dataclass
@@ -52,7 +62,7 @@ class Group:
     integration_id: int
     integration_name: str  # "tenant: integration"
     subject_key: str | None = None  # the subject its records are grouped by; None for a cause grouped without it
-    step: str = ""  # a FOLLOW_UPS step, for synced bills whose follow-up was refused
+    step: str = ""  # a FollowUpKind, for synced bills whose follow-up of that kind was refused
     count: int = 0
     stored: set = field(default_factory=set)  # the cause values stored on its records ("" for a row without one)
     # The values its records share, each None once two of them differ: message, subject, ERP, AP platform.
@@ -166,19 +176,22 @@ def grouped(rows, stored, make):
 
 
 def refused(step, records=None):
-    """Synced bills whose `step` follow-up was refused for good, each annotated with the refusal as `refusal`."""
+    """Synced bills whose follow-up of kind `step` was refused for good, each annotated with the refusal as
+    `refusal` and its cause as `refusal_cause`. Its row is joined as `refused_follow_up`: a later filter on it
+    (records_of) reads the same row, not any follow-up of the bill."""
     records = SyncRecord.objects.all() if records is None else records
-    refused_key = FOLLOW_UPS[step][1]
-    return (records.filter(object_type=ObjectType.BILL, status=RecordStatus.SYNCED, data__has_key=refused_key)
-            .annotate(refusal=KT(f"data__{refused_key}")))
+    # One row a bill and kind (FollowUp's unique constraint): the join adds no bill twice.
+    row = FilteredRelation("follow_ups", condition=Q(follow_ups__kind=step, follow_ups__state=FollowUpState.REFUSED))
+    return (records.filter(object_type=ObjectType.BILL, status=RecordStatus.SYNCED)
+            .annotate(refused_follow_up=row).filter(refused_follow_up__isnull=False)
+            .annotate(refusal=F("refused_follow_up__error"), refusal_cause=F("refused_follow_up__cause")))
 
 
 def follow_up_groups(records=None):
-    """Synced bills whose follow-up was refused for good, grouped by step and the refusal's cause, largest first."""
+    """Synced bills whose follow-up was refused for good, grouped by kind and the refusal's cause, largest first."""
     found, overflow = [], 0
-    for step in FOLLOW_UPS:
-        cause_key = refusal_cause_key(FOLLOW_UPS[step][1])
-        rows = (refused(step, records).order_by().annotate(refusal_cause=KT(f"data__{cause_key}"))
+    for step in FollowUpKind:
+        rows = (refused(step, records).order_by()
                 .values("refusal_cause", *ROW_FIELDS)
                 .annotate(n=Count("pk"), messages=Count("refusal", distinct=True), message=Min("refusal"))
                 .order_by("-n")[:MAX_DISTINCT_REASONS + 1])
@@ -199,12 +212,8 @@ def records_of(group, records=None):
     """The records of a group: its integration's, by their stored cause ("" (none stored) among them where the group
     holds such rows) and, for a group by subject, its subject."""
     if group.step:
-        cause_key = refusal_cause_key(FOLLOW_UPS[group.step][1])
-        # On the JSON key: SQLite compares the key's values as JSON.
-        wanted = Q(**{f"data__{cause_key}__in": [cause for cause in group.stored if cause]})
-        if "" in group.stored:
-            wanted |= Q(**{f"data__{cause_key}__isnull": True})
-        return refused(group.step, records).filter(wanted, integration_id=group.integration_id)
+        return refused(group.step, records).filter(refused_follow_up__cause__in=group.stored,
+                                                   integration_id=group.integration_id)
     found = failed(records).filter(integration_id=group.integration_id, error_class=group.error_class,
                                    cause__in=group.stored)
     return found if group.subject_key is None else found.filter(subject=group.subject_key)
@@ -238,15 +247,16 @@ def retry(records, actor):
 def retry_follow_ups(group, records, actor):
     """Let the next run make the refused follow-up of these bills once more, and queue that run for each of their
     integrations. Returns how many bills."""
-    refused_key = FOLLOW_UPS[group.step][1]
-    dropped = {refused_key, refusal_cause_key(refused_key)}
     rows = list(records.select_related("integration__tenant"))
     by_integration = {}
     for record in rows:
-        record.data = {k: v for k, v in record.data.items() if k not in dropped}
         by_integration.setdefault(record.integration, []).append(record)
     with transaction.atomic():
-        save_with_entries(rows, ["data"], operations.person_entries(
+        # Without its row the bill lacks the follow-up again (syncs.steps.follow_ups.FollowUpStep.bills_lacking).
+        for start in range(0, len(rows), RETRIED_AT_ONCE):
+            FollowUp.objects.filter(record__in=[record.pk for record in rows[start:start + RETRIED_AT_ONCE]],
+                                    kind=group.step, state=FollowUpState.REFUSED).delete()
+        audit.record_all(operations.person_entries(
             "sync.record.follow_up_retried", actor, rows,
             lambda record: f"Asked to try again ({FOLLOW_UP_WORDS[group.step]})."))
         for integration, bills in by_integration.items():

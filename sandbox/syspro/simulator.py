@@ -5,7 +5,7 @@ As documented (sources in docs/ASSUMPTIONS.md, Y1 to Y9, and the checklist tests
 with query parameters; Logon answers the session id (a GUID) as plain text and Logoff answers "0"; errors are
 text beginning with "ERROR", with HTTP 200; sessions hold an e.net licence until logged off, and end after a
 time without calls, on the simulated clock. The OData service refuses what an OData service refuses
-(connectors/odata.py's server half: unknown properties, wrong literal types, unsupported operators and query
+(sandbox/odata.py, the OData server half: unknown properties, wrong literal types, unsupported operators and query
 options). Tables and their columns are those of connectors/syspro/tables.py, and every write stamps the row
 with the next value of one rowversion, as SQL Server does.
 """

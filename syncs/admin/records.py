@@ -61,14 +61,25 @@ class SyncRecordAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
     # Actions that change records are for staff who may change integrations (the ops group).
     changing_actions = ("replay", "ignore", "unignore", "archive_bill")
 
-    readonly_fields = ["data_shown"]
+    readonly_fields = ["data_shown", "follow_ups_shown"]
 
     def get_fields(self, request, obj=None):
-        return [*(f.name for f in SyncRecord._meta.fields if f.name not in ("id", "data")), "data_shown"]
+        return [*(f.name for f in SyncRecord._meta.fields if f.name not in ("id", "data")), "data_shown",
+                "follow_ups_shown"]
 
     @admin.display(description="Data")
     def data_shown(self, record):
         return as_table(record.data)
+
+    @admin.display(description="Follow-ups")
+    def follow_ups_shown(self, record):
+        """Each follow-up a run has tried on the bill: how it stands, and what it attached or why it did not."""
+        shown = {}
+        for row in record.follow_ups.order_by("kind"):
+            said = {"state": row.get_state_display(), "done at": moment(row.done_at), "attached": row.detail,
+                    "why": reasons.readable(row.error) if row.error else "", "cause": row.cause}
+            shown[row.get_kind_display()] = {name: value for name, value in said.items() if value}
+        return as_table(shown)
 
     def has_change_permission(self, request, obj=None):
         return False

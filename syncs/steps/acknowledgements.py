@@ -1,17 +1,17 @@
 """Invoices marked as transferred in the ERP: each invoice whose bill exists, once, where the ERP can take the mark
 and the integration does not opt out (its "acknowledge_invoices" option)."""
 
-from django.utils import timezone
-
 from connectors import capabilities as can
-from syncs.steps.follow_ups import FollowUp
+from syncs.models import FollowUpKind
+from syncs.steps.follow_ups import FollowUpStep
 from syncs.steps.invoices import Invoices
 
 
-class Acknowledgements(FollowUp):
+class Acknowledgements(FollowUpStep):
     erp_requires = {can.ACKNOWLEDGES_TRANSFERRED_INVOICES: ("acknowledge_invoice",)}
     only_with = Invoices
     counter = "acknowledgements"
+    kind = FollowUpKind.ACKNOWLEDGEMENT
 
     @classmethod
     def wanted(cls, integration):
@@ -23,5 +23,5 @@ class Acknowledgements(FollowUp):
 
     def work(self, record):
         said_by_erp = self.sync.erp.acknowledge_invoice(record.data.get("reference") or {})
-        return ({"acknowledged": timezone.now().isoformat()}, "sync.invoice.acknowledged",
+        return ([], "sync.invoice.acknowledged",
                 f"Marked as transferred in {self.sync.source_name}: {said_by_erp}")

@@ -3,7 +3,6 @@ the mapping fixed by picking BILL's account by number and name, the group retrie
 
 
 import pytest
-import requests
 
 from sandbox.infor import demo
 from syncs.models import MappingRule, RecordStatus, SyncRecord
@@ -23,7 +22,7 @@ def integration(sandbox, live_server, settings, monkeypatch):
 
 
 def bill_numbers(sandbox):
-    state = requests.get(f"{sandbox.url}/_control/state", params={"system": "bill"}, timeout=30).json()
+    state = sandbox.state("bill")
     return [b["invoice"]["invoiceNumber"] for org in state["organizations"].values() for b in org.get("bills", [])]
 
 

@@ -1,15 +1,21 @@
-"""The fake pair is a system like the others: registered only for the tests that ask for it, its capabilities
-declared, implemented and run, the demo's story told on it."""
+"""The fake pair is a system like the others: added by the recipe (one folder, one registry line), registered only
+for the tests that ask for it, its capabilities declared, implemented and run, the demo's story told on it."""
+
+import ast
+import re
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from connectors import capabilities as can
 from connectors.base import ApConnector, ErpConnector
 from connectors.models import Connection
 from connectors.registry import SYSTEMS, registered
+from syncs import plan
 from syncs.engine import run_integration
-from syncs.models import RunStatus, SyncRecord
+from syncs.models import Integration, RunStatus, SyncRecord
 from tests.fakes import demo
 from tests.fakes.fake_ap.connector import FakeApConnector
 from tests.fakes.fake_erp.connector import FakeErpConnector
@@ -70,3 +76,59 @@ def test_every_step_of_the_engine_runs_on_the_fake_pair(fake_demo, fakes):
     assert again.counters["payments_written_back"] == 1 and erp.payments, "payments polled and written back"
     assert again.counters["supplier_updates_written_back"] == 1, "vendor edits written back"
     assert erp.suppliers["S10001"].email == "payables@supplier.test"
+
+
+FOLDERS = {"fake_erp": Path(FakeErpConnector.__module__.replace(".", "/")).parent,
+           "fake_ap": Path(FakeApConnector.__module__.replace(".", "/")).parent}
+PRODUCT = ("portal", "connectors", "syncs", "webhooks", "sandbox", "templates")
+
+
+def test_a_fake_is_one_folder_holding_its_declaration_and_its_connector_and_nothing_else_knows_it():
+    """The recipe for a new system, kept by the fakes: one folder of system.py and connector.py, built on the
+    contracts (connectors/) and the fake's own state (tests/fakes/world.py); the product names neither."""
+    root = Path(__file__).resolve().parents[2]
+    for system_id, folder in FOLDERS.items():
+        files = {p.name for p in (root / folder).iterdir() if p.name != "__pycache__"}
+        assert files == {"__init__.py", "system.py", "connector.py"}, system_id
+        for module in ("system.py", "connector.py"):
+            tree = ast.parse((root / folder / module).read_text())
+            imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+            imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+            assert all(name.startswith("connectors.") or name in ("connectors", "dataclasses", "tests.fakes")
+                       for name in imported), (system_id, module, imported)
+    naming = [str(path.relative_to(root)) for package in PRODUCT for path in (root / package).rglob("*")
+              if path.suffix in (".py", ".html", ".txt") and re.search(r"fake_(erp|ap)|tests\.fakes", path.read_text())]
+    assert naming == [], "a system added by the recipe is known only to the registry"
+
+
+def test_registered_the_pair_is_offered_connected_described_and_run_through_the_admin(admin_client, tenant, fakes,
+                                                                                      db, monkeypatch):
+    """Nothing edited but the registry's list (here `registered`, by the `fakes` fixture): the connection form
+    offers both systems, the integration form pairs them, the plan says what a run does, and a run completes."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+    demo.seed_erp()
+    demo.seed_ap()
+    chooser = admin_client.get(reverse("admin:connectors_connection_add")).content.decode()
+    assert 'value="fake_erp"' in chooser and 'value="fake_ap"' in chooser and "Fake AP" in chooser
+    for system_id, name in (("fake_erp", "Our ERP"), ("fake_ap", "Our AP")):
+        added = admin_client.post(reverse("admin:connectors_connection_add") + f"?system={system_id}",
+                                  {"tenant": tenant.pk, "name": name, "base_url": ""})
+        assert added.status_code == 302, added.content.decode()[:2000]
+    erp, ap = Connection.objects.get(system="fake_erp"), Connection.objects.get(system="fake_ap")
+    paired = admin_client.post(reverse("admin:syncs_integration_add"), {
+        "tenant": tenant.pk, "name": "Fake ERP to Fake AP", "source": erp.pk, "target": ap.pk, "enabled": "on",
+        "interval_minutes": 15, "options": "{}", "mapping_rules-TOTAL_FORMS": 0, "mapping_rules-INITIAL_FORMS": 0})
+    assert paired.status_code == 302, paired.content.decode()[:2000]
+    integration = Integration.objects.get()
+    assert plan.describe(integration) == (
+        "vendor contact edits made in Fake AP → Fake ERP suppliers; suppliers → vendors; approved invoices → bills; "
+        "invoice images → Fake AP; invoices marked as transferred in Fake ERP; payments ← Fake AP by polling, "
+        "written to Fake ERP")
+    page = admin_client.get(reverse("admin:syncs_integration_change", args=[integration.pk])).content.decode()
+    assert "What a run does" in page and "payments ← Fake AP by polling" in page
+
+    run = run_integration(integration.pk)
+    assert run.status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL), run.error
+    assert len(fakes.ap().vendors) == demo.SUPPLIERS - 1, "every supplier with a tax id is a vendor"

@@ -43,7 +43,7 @@ def archive(client, *records):
 
 def bills_in_bill(sandbox):
     """The BILL simulator's bills as it keeps them, archived flag included."""
-    state = requests.get(f"{sandbox.url}/_control/state", params={"system": "bill"}, timeout=30).json()
+    state = sandbox.state("bill")
     return state["organizations"][bill_sandbox.ORG_ID]["bills"]
 
 

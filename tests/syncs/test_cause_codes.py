@@ -11,8 +11,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils.html import escape
 
@@ -21,7 +19,6 @@ from connectors.errors import DataError, NotFound, TransientError
 from connectors.models import Connection
 from connectors.records import Invoice, InvoiceLine
 from portal.models import AuditEntry, Membership, Tenant
-from portal.roles import OPS_GROUP
 from syncs import reasons, workqueue
 from syncs.engine import run_integration
 from syncs.models import MappingRule, RecordStatus, SyncRecord
@@ -64,20 +61,6 @@ def test_an_error_is_made_only_with_a_registered_cause():
     assert DataError("x", cause="payee_inactive", subject="S20004").subject == "S20004"
     with pytest.raises(ValueError, match="connectors.causes.CAUSES"):
         DataError("x", cause="not_a_cause")
-
-
-@pytest.fixture
-def integration(db):
-    return make_integration(Tenant.objects.create(name="Acme Corp", slug="acme"))
-
-
-@pytest.fixture
-def ops(client, integration):
-    user = get_user_model().objects.create_user("olivia", password="pw-0123456789", is_staff=True)
-    user.groups.add(Group.objects.get(name=OPS_GROUP))
-    Membership.objects.create(user=user, tenant=integration.tenant, role=Membership.OPS)
-    client.force_login(user)
-    return user
 
 
 def unmapped(integration, n, code, words=None):

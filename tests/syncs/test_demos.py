@@ -103,16 +103,15 @@ def test_the_acumatica_demo_shows_its_three_problems(seeded):
 def test_the_ifs_demo_shows_its_problems(seeded, sandbox):
     from portal.models import AuditEntry
     from sandbox.ifs import demo as ifs
-    from tests.syncs.test_infor_to_bill import control
 
     integration = seeded("ifs")
     first = run_integration(integration.pk)
     assert first.counters["acknowledgements_waiting"] == 1, "the invoice on a locked row waits"
     waiting = SyncRecord.objects.get(integration=integration, object_type="bill", number=ifs.LOCKED_INVOICE)
-    assert "acknowledged_waiting" in waiting.data
+    assert waiting.follow_ups.get(kind="acknowledgement").state == "waiting"
     org = demo.bill_organization(ifs.TENANT[0])
-    control(sandbox, "bill/edit-vendor", {"organizationId": org, "shortName": ifs.BOTH_SIDES_SUPPLIER,
-                                          "changes": {"email": "ap-desk@vendor-side.test"}})
+    sandbox.control("bill/edit-vendor", {"organizationId": org, "shortName": ifs.BOTH_SIDES_SUPPLIER,
+                                         "changes": {"email": "ap-desk@vendor-side.test"}})
     second = run_integration(integration.pk)
     assert second.counters["supplier_update_conflicts"] == 1, second.counters
     assert AuditEntry.objects.filter(action="sync.supplier.conflict", tenant=integration.tenant).count() == 1

@@ -1,44 +1,23 @@
-"""Infor → BILL end to end, over real HTTP against both simulators."""
+"""Infor → BILL end to end, over real HTTP against both simulators: what the two systems' own behaviour decides
+(Infor's fields on BILL's bills, payments posted to Infor, both APIs' faults), and the currencies a BILL connection
+lists. What the engine does for any pair is shown on the fake pair (tests/syncs/test_engine_steps.py)."""
 
 from collections import Counter
 from decimal import Decimal
-
-import pytest
-import requests
-from django.core.management import call_command
 
 from portal.models import AuditEntry
 from sandbox.bill import simulator as bill_sandbox
 from sandbox.infor import demo
 from syncs import operations
 from syncs.engine import run_integration
-from syncs.models import Integration, MappingRule, RecordStatus, RunStatus, SyncRecord, SyncRun
+from syncs.models import MappingRule, RecordStatus, RunStatus, SyncRecord, SyncRun
 
 DATA = demo.infor_data()
 INVOICES = {inv["SINO"]: inv for inv in DATA["invoices"]}
 
 
-def state(sandbox, system):
-    return requests.get(f"{sandbox.url}/_control/state", params={"system": system}, timeout=30).json()
-
-
 def bill_org(sandbox):
-    return state(sandbox, "bill")["organizations"][bill_sandbox.ORG_ID]
-
-
-def control(sandbox, path, payload):
-    response = requests.post(f"{sandbox.url}/_control/{path}", json=payload, timeout=30)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-@pytest.fixture
-def integration(sandbox, db, monkeypatch):
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", True)  # queued tasks run in this process, through a real worker
-    call_command("seed_demo", sandbox_url=sandbox.url, only=["infor"], stdout=open("/dev/null", "w"))
-    return Integration.objects.get(name="Infor → BILL")
+    return sandbox.state("bill")["organizations"][bill_sandbox.ORG_ID]
 
 
 def expected_failures():
@@ -66,8 +45,8 @@ def assert_bills_match_infor(sandbox, numbers):
         assert bill["dueDate"] == f"{source['DUDT'][:4]}-{source['DUDT'][4:6]}-{source['DUDT'][6:]}"
 
 
-def test_infor_to_bill_end_to_end(integration, sandbox, django_capture_on_commit_callbacks):
-    run = run_integration(integration.pk)
+def test_infor_to_bill_end_to_end(infor_to_bill, sandbox, django_capture_on_commit_callbacks):
+    run = run_integration(infor_to_bill.pk)
     assert run.status == RunStatus.PARTIAL, run.error
     failures = expected_failures()
     assert_bills_match_infor(sandbox, set(INVOICES) - failures)
@@ -85,12 +64,12 @@ def test_infor_to_bill_end_to_end(integration, sandbox, django_capture_on_commit
     assert vendor.status == "failed" and "has no tax ID" in vendor.error_detail
 
     # Fix the causes: propose and confirm the missing GL mapping; add the tax id in Infor. Then replay.
-    result = operations.load_reference_data(integration, "ops")
+    result = operations.load_reference_data(infor_to_bill, "ops")
     assert result["proposed"] == 1
-    MappingRule.objects.filter(integration=integration, source_code=demo.UNMAPPED_ACCOUNT).update(confirmed=True)
-    control(sandbox, "infor/update-supplier", {"SUNO": demo.SUPPLIER_WITHOUT_TAX_ID, "TINO": "55-5555555"})
+    MappingRule.objects.filter(integration=infor_to_bill, source_code=demo.UNMAPPED_ACCOUNT).update(confirmed=True)
+    sandbox.control("infor/update-supplier", {"SUNO": demo.SUPPLIER_WITHOUT_TAX_ID, "TINO": "55-5555555"})
     with django_capture_on_commit_callbacks(execute=True):
-        assert operations.replay_failed(integration, "ops") == len(failures) + 1
+        assert operations.replay_failed(infor_to_bill, "ops") == len(failures) + 1
     replay = SyncRun.objects.filter(trigger="replay").get()
     assert replay.status == RunStatus.PARTIAL
     assert_bills_match_infor(sandbox, set(INVOICES) - {demo.UNBALANCED_INVOICE})
@@ -100,10 +79,10 @@ def test_infor_to_bill_end_to_end(integration, sandbox, django_capture_on_commit
     # Pay some bills in BILL; the next run posts each payment to Infor exactly once.
     paid = sorted(bill_org(sandbox)["bills"], key=lambda b: b["invoice"]["invoiceNumber"])[:5]
     for bill in paid:
-        control(sandbox, "bill/pay", {"billId": bill["id"]})
-    run = run_integration(integration.pk)
+        sandbox.control("bill/pay", {"billId": bill["id"]})
+    run = run_integration(infor_to_bill.pk)
     assert run.counters.get("payments_written_back") == 5
-    infor = state(sandbox, "infor")
+    infor = sandbox.state("infor")
     assert len(infor["payments"]) == 5
     by_number = {inv["SINO"]: inv for inv in infor["invoices"]}
     for bill in paid:
@@ -121,41 +100,49 @@ def test_infor_to_bill_end_to_end(integration, sandbox, django_capture_on_commit
 
     # Run again: nothing created, nothing re-sent, and the payment rows left as they were.
     before = (len(bill_org(sandbox)["bills"]), len(bill_org(sandbox)["vendors"]))
-    run = run_integration(integration.pk)
+    run = run_integration(infor_to_bill.pk)
     assert dict(shares.values_list("pk", "updated_at")) == written, "a re-read of a known payment changes no row"
     assert run.counters.get("bills_created", 0) == 0 and run.counters.get("vendors_created", 0) == 0
     assert run.counters.get("payments_written_back", 0) == 0
     assert (len(bill_org(sandbox)["bills"]), len(bill_org(sandbox)["vendors"])) == before
-    assert len(state(sandbox, "infor")["payments"]) == 5
+    assert len(sandbox.state("infor")["payments"]) == 5
 
 
-def test_voided_payment_updates_what_was_written(integration, sandbox):
-    run_integration(integration.pk)
+def test_voided_payment_updates_what_was_written(infor_to_bill, sandbox):
+    run_integration(infor_to_bill.pk)
     bill = bill_org(sandbox)["bills"][0]
-    payment = control(sandbox, "bill/pay", {"billId": bill["id"]})
-    run_integration(integration.pk)
-    control(sandbox, "bill/payment-status", {"paymentId": payment["id"], "singleStatus": "VOIDED"})
-    run = run_integration(integration.pk)
+    payment = sandbox.control("bill/pay", {"billId": bill["id"]})
+    run_integration(infor_to_bill.pk)
+    sandbox.control("bill/payment-status", {"paymentId": payment["id"], "singleStatus": "VOIDED"})
+    run = run_integration(infor_to_bill.pk)
     assert run.counters.get("payments_reversed") == 1
-    infor = state(sandbox, "infor")
+    infor = sandbox.state("infor")
     assert [p["PYST"] for p in infor["payments"]] == ["VOIDED"]
     invoice = next(i for i in infor["invoices"] if i["SINO"] == bill["invoice"]["invoiceNumber"])
     assert invoice["PYST"] == "OPEN"
 
 
-def test_expiring_tokens_429s_and_5xx_on_both_sides_do_not_stop_the_run(integration, sandbox):
+def test_expiring_tokens_429s_and_5xx_on_both_sides_do_not_stop_the_run(infor_to_bill, sandbox):
     for system in ("infor", "bill"):
-        control(sandbox, "faults", {"system": system, "seed": 3, "session_expiry_rate": 0.03,
-                                    "rate_limit_rate": 0.08, "error_rate": 0.03})
-    first = run_integration(integration.pk)
+        sandbox.control("faults", {"system": system, "seed": 3, "session_expiry_rate": 0.03,
+                                   "rate_limit_rate": 0.08, "error_rate": 0.03})
+    first = run_integration(infor_to_bill.pk)
     assert first.status == RunStatus.PARTIAL, first.error
     transient = SyncRecord.objects.filter(status="failed", error_class__in=["transient", "rate_limit"]).count()
-    control(sandbox, "faults", {"system": "infor"})
-    control(sandbox, "faults", {"system": "bill"})
-    second = run_integration(integration.pk)
+    sandbox.control("faults", {"system": "infor"})
+    sandbox.control("faults", {"system": "bill"})
+    second = run_integration(infor_to_bill.pk)
     assert second.status == RunStatus.PARTIAL, second.error
     assert not SyncRecord.objects.filter(status="failed", error_class__in=["transient", "rate_limit"]).exists(), \
         f"{transient} transient failures were not retried"
     assert_bills_match_infor(sandbox, set(INVOICES) - expected_failures())
-    assert state(sandbox, "infor")["logins"] >= 1 and state(sandbox, "bill")["logins"] > 1
+    assert sandbox.state("infor")["logins"] >= 1 and sandbox.state("bill")["logins"] > 1
 
+
+
+def test_a_bill_connection_pays_bills_in_the_currencies_it_lists_and_in_usd_unless_it_says(integration):
+    """What the engine refuses to send is shown on the fake pair; which currencies BILL pays is the connection's."""
+    bill = integration.target
+    assert bill.connector().payable_currencies() == {"USD"}
+    bill.options = {**bill.options, "currencies": "eur, GBP ,"}
+    assert bill.connector().payable_currencies() == {"EUR", "GBP"}

@@ -1,17 +1,9 @@
-import pytest
 from django.urls import reverse
 
 from connectors.models import Connection
 from portal.models import AuditEntry, Tenant
 from syncs import tasks
 from syncs.models import Integration, RunStatus
-
-
-@pytest.fixture
-def connections(tenant):
-    infor = Connection.objects.create(tenant=tenant, system="infor", name="Infor")
-    bill = Connection.objects.create(tenant=tenant, system="bill", name="BILL", base_url="https://x.test/connect")
-    return infor, bill
 
 
 def post(client, tenant, source, target, name="Infor to BILL"):

@@ -4,11 +4,10 @@ import pytest
 from django.urls import reverse
 
 from syncs.models import Integration
-from tests.syncs.test_integration_admin import connections  # noqa: F401 (fixture)
 
 
 @pytest.mark.parametrize("typed", ["0", "-5"])
-def test_an_interval_below_one_minute_gets_one_message_in_words(admin_client, tenant, connections, typed):  # noqa: F811
+def test_an_interval_below_one_minute_gets_one_message_in_words(admin_client, tenant, connections, typed):
     infor, bill = connections
     response = admin_client.post(reverse("admin:syncs_integration_add"), {
         "tenant": tenant.pk, "name": "Infor to BILL", "source": infor.pk, "target": bill.pk, "enabled": "on",

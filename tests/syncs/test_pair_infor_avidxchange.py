@@ -122,8 +122,8 @@ def test_invoice_images_travel_from_idm_to_avidxchange(integration, sandbox):
     [attached] = avid(sandbox)["attachments"][bill.target_id]
     assert (attached["FileName"], attached["Size"], attached["Sha256"]) == ("INV-1001.pdf", len(PDF),
                                                                             hashlib.sha256(PDF).hexdigest())
-    assert bill.data["documents"] == [{"name": "INV-1001.pdf", "id": attached["Id"]}]
-    assert bill_of(integration, "INV-1002").data["documents"] == [], "sent without an image"
+    assert bill.follow_ups.get(kind="documents").detail == [{"name": "INV-1001.pdf", "id": attached["Id"]}]
+    assert bill_of(integration, "INV-1002").follow_ups.get(kind="documents").detail == [], "sent without an image"
     run_integration(integration.pk)
     assert len(avid(sandbox)["attachments"][bill.target_id]) == 1, "attached once"
 

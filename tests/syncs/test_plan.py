@@ -19,33 +19,31 @@ from syncs.steps.documents import Documents
 from syncs.steps.invoices import Invoices
 from syncs.steps.payments import Payments
 from syncs.steps.suppliers import Suppliers
-from tests.syncs.test_infor_to_bill import bill_org, control, integration, state  # noqa: F401 (fixture)
 
 
-def test_the_demo_pair_plan_in_words(integration, admin_client):  # noqa: F811
+def test_the_demo_pair_plan_in_words(integration, admin_client):
     assert plan.describe(integration) == ("suppliers → vendors; approved invoices → bills; payments ← BILL by "
                                          "webhook and polling, written to Infor CloudSuite")
     page = admin_client.get(reverse("admin:syncs_integration_change", args=[integration.pk])).content.decode()
     assert "What a run does" in page and "approved invoices → bills" in page
 
 
-def test_an_erp_that_takes_no_payments_still_gets_them_recorded_and_nothing_fails(
-        integration, sandbox, monkeypatch):  # noqa: F811
-    infor = SYSTEMS["infor"]
-    monkeypatch.setitem(SYSTEMS, "infor", replace(infor, capabilities=infor.capabilities - {can.WRITES_PAYMENTS_BACK}))
-    assert plan.describe(integration).endswith("recorded here (Infor CloudSuite does not take them)")
-    run_integration(integration.pk)
-    bill = bill_org(sandbox)["bills"][0]
-    control(sandbox, "bill/pay", {"billId": bill["id"]})
-    run = run_integration(integration.pk)
+def test_an_erp_that_takes_no_payments_still_gets_them_recorded_and_nothing_fails(fake_demo, fakes, monkeypatch):
+    erp = SYSTEMS["fake_erp"]
+    # Undone inside the test: the fakes' registration ends before the test's own monkeypatch is undone.
+    with monkeypatch.context() as patch:
+        patch.setitem(SYSTEMS, "fake_erp", replace(erp, capabilities=erp.capabilities - {can.WRITES_PAYMENTS_BACK}))
+        assert plan.describe(fake_demo).endswith("recorded here (Fake ERP does not take them)")
+        run_integration(fake_demo.pk)
+        fakes.ap().pay(next(iter(fakes.ap().bills)))
+        run = run_integration(fake_demo.pk)
     assert run.status == RunStatus.PARTIAL and run.counters["payments_written_back"] == 1
     payment = SyncRecord.objects.get(object_type="payment")
     assert payment.status == RecordStatus.SYNCED and "does not take payments" in payment.data["erp_reference"]
-    infor_state = state(sandbox, "infor")
-    assert infor_state["payments"] == [], "nothing was written to the ERP"
+    assert fakes.erp().payments == {}, "nothing was written to the ERP"
 
 
-def test_an_ap_platform_without_vendors_skips_that_step(integration, monkeypatch):  # noqa: F811
+def test_an_ap_platform_without_vendors_skips_that_step(integration, monkeypatch):
     bill = SYSTEMS["bill"]
     monkeypatch.setitem(SYSTEMS, "bill", replace(bill, capabilities=bill.capabilities - {can.CREATES_VENDORS}))
     assert plan.plan_for(integration) == [Invoices, Payments]

@@ -11,7 +11,6 @@ from syncs import reference
 from syncs.engine import run_integration
 from syncs.models import MappingRule, RecordStatus, SyncRecord
 from tests.fakes import demo as fake_demo_data
-from tests.syncs.test_infor_to_bill import integration  # noqa: F401 (fixture)
 
 
 def test_a_rule_whose_target_is_gone_names_it_as_last_loaded_and_says_pick_again(fake_demo, fakes):
@@ -65,15 +64,15 @@ def test_without_the_erp_list_nothing_is_said_about_its_codes(fake_demo):
     assert typo.problem == ""
 
 
-def test_a_rule_people_added_still_holds_after_a_restart(integration, sandbox):  # noqa: F811
+def test_a_rule_people_added_still_holds_after_a_restart(infor_to_bill, sandbox):
     """The README's fix, then `make run` again: the simulators start empty and are loaded again."""
-    misc = next(o for o in reference.cached(integration.target).options if o.code == demo.UNMAPPED_ACCOUNT)
-    rule = MappingRule.objects.create(integration=integration, kind="gl_account", source_code=demo.UNMAPPED_ACCOUNT,
+    misc = next(o for o in reference.cached(infor_to_bill.target).options if o.code == demo.UNMAPPED_ACCOUNT)
+    rule = MappingRule.objects.create(integration=infor_to_bill, kind="gl_account", source_code=demo.UNMAPPED_ACCOUNT,
                                       target_id=misc.id, target_label=misc.name)
     sandbox.reset()
     call_command("seed_demo", sandbox_url=sandbox.url, only=["infor"], stdout=io.StringIO())
-    run_integration(integration.pk)
+    run_integration(infor_to_bill.pk)
     rule.refresh_from_db()
     assert rule.problem == ""
-    record = SyncRecord.objects.get(integration=integration, object_type="bill", number=demo.UNMAPPED_INVOICE)
+    record = SyncRecord.objects.get(integration=infor_to_bill, object_type="bill", number=demo.UNMAPPED_INVOICE)
     assert record.status == RecordStatus.SYNCED, record.error_detail

@@ -5,7 +5,6 @@ the rule), and BILL never sees more than its 3 concurrent calls."""
 from collections import Counter
 
 import pytest
-import requests
 from django.core.management import call_command
 
 from connectors.models import Connection
@@ -37,12 +36,12 @@ def test_two_integrations_on_one_bill_organization_create_nothing_twice(sandbox)
     for rule in MappingRule.objects.filter(integration=first):
         rule.pk, rule.integration = None, second
         rule.save()
-    requests.post(f"{sandbox.url}/_control/faults", json={"system": "bill", "latency_ms": 20}, timeout=10)
+    sandbox.control("faults", {"system": "bill", "latency_ms": 20})
     results = run_in_processes([RUN.replace("INTEGRATION_ID", str(i.pk)) for i in (first, second)], 2,
                                timeout=300)
     for code, out, err in results:
         assert code == 0, out + err[-3000:]
-    state = requests.get(f"{sandbox.url}/_control/state", params={"system": "bill"}, timeout=30).json()
+    state = sandbox.state("bill")
     org = state["organizations"][bill_sandbox.ORG_ID]
     assert [k for k, n in Counter(v["shortName"] for v in org["vendors"]).items() if n > 1] == []
     assert [k for k, n in Counter((b["vendorId"], b["invoice"]["invoiceNumber"]) for b in org["bills"]).items()

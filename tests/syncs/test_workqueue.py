@@ -2,31 +2,16 @@
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
 from portal.models import AuditEntry, Membership, Tenant
-from portal.roles import OPS_GROUP
 from syncs import reasons, reference, workqueue
 from syncs.models import MappingRule, RecordStatus, SyncRecord
 from tests.syncs.test_status_pages import invoice, make_integration
 
 UNMAPPED = "GL account 6100 is not mapped to a BILL account."
-
-
-@pytest.fixture
-def integration(db):
-    return make_integration(Tenant.objects.create(name="Acme Corp", slug="acme"))
-
-
-@pytest.fixture
-def ops(client, integration):
-    user = get_user_model().objects.create_user("olivia", password="pw-0123456789", is_staff=True)
-    user.groups.add(Group.objects.get(name=OPS_GROUP))
-    Membership.objects.create(user=user, tenant=integration.tenant, role=Membership.OPS)
-    client.force_login(user)
-    return user
 
 
 def failures(integration):

@@ -6,14 +6,12 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils.module_loading import import_string
 from django_q.models import OrmQ
 
-from portal.models import AuditEntry, Membership
-from portal.roles import OPS_GROUP
+from portal.models import AuditEntry
 from syncs import progress, tasks
 from syncs.models import RecordStatus, RunStatus, SyncRecord, SyncRun
 from tests.fakes import demo
@@ -45,15 +43,11 @@ def run_queued(task):
 
 
 @pytest.mark.django_db
-def test_backfill_page_queues_the_preview_and_the_run_and_follows_both(client, integration, monkeypatch,
+def test_backfill_page_queues_the_preview_and_the_run_and_follows_both(client, ops, integration, monkeypatch,
                                                                        django_capture_on_commit_callbacks):
     from django_q.conf import Conf
 
     monkeypatch.setattr(Conf, "SYNC", False)  # tasks wait in the broker, as behind a real cluster
-    ops = get_user_model().objects.create_user("olivia", is_staff=True)
-    ops.groups.add(Group.objects.get(name=OPS_GROUP))
-    Membership.objects.create(user=ops, tenant=integration.tenant, role=Membership.OPS)
-    client.force_login(ops)
     url = reverse("admin:syncs_integration_backfill", args=[integration.pk])
     with django_capture_on_commit_callbacks(execute=True):
         queued = client.post(url, {"since": "2020-01-01", "preview": "1"})

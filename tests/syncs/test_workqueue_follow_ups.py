@@ -12,7 +12,7 @@ from portal.models import AuditEntry, Membership
 from portal.roles import OPS_GROUP
 from syncs import workqueue
 from syncs.engine import run_integration
-from syncs.models import RecordStatus, RunStatus, SyncRecord
+from syncs.models import FollowUp, FollowUpKind, FollowUpState, RecordStatus, RunStatus, SyncRecord
 from tests.fakes import demo
 from tests.fakes.fake_erp.connector import FakeErpConnector
 
@@ -42,6 +42,10 @@ def synced_bills(integration):
     return SyncRecord.objects.filter(integration=integration, object_type="bill", status=RecordStatus.SYNCED)
 
 
+def acknowledgements(state):
+    return FollowUp.objects.filter(kind=FollowUpKind.ACKNOWLEDGEMENT, state=state)
+
+
 @pytest.mark.django_db
 def test_refused_acknowledgements_are_a_group_tried_again_when_asked(client, refusing_erp,
                                                                      django_capture_on_commit_callbacks):
@@ -49,7 +53,7 @@ def test_refused_acknowledgements_are_a_group_tried_again_when_asked(client, ref
     run_integration(integration.pk)
     bills = synced_bills(integration)
     assert bills.count() == demo.INVOICES - len(demo.expected_failures())
-    assert not bills.filter(data__has_key="acknowledged").exists()
+    assert not acknowledgements(FollowUpState.DONE).exists()
     run_integration(integration.pk)
     assert AuditEntry.objects.filter(action="sync.bill.acknowledgements_failed").count() == bills.count(), \
         "a refusal for good is not tried again by the next run, nor audited again"
@@ -75,10 +79,10 @@ def test_refused_acknowledgements_are_a_group_tried_again_when_asked(client, ref
     entry = AuditEntry.objects.get(action="sync.follow_up.retry")
     assert entry.actor == "olivia" and f"{bills.count()} bill(s)" in entry.message
     assert AuditEntry.objects.filter(action="sync.record.follow_up_retried", actor="olivia").count() == bills.count()
-    waiting = bills.filter(data__has_key="acknowledged_waiting").count()  # the invoice on a locked row
-    assert waiting == 1 and bills.filter(data__has_key="acknowledged").count() == bills.count() - waiting, \
+    waiting = acknowledgements(FollowUpState.WAITING).count()  # the invoice on a locked row
+    assert waiting == 1 and acknowledgements(FollowUpState.DONE).count() == bills.count() - waiting, \
         "the queued run acknowledged them"
-    assert not bills.filter(data__has_key="acknowledge_refused").exists()
+    assert not acknowledgements(FollowUpState.REFUSED).exists()
     assert workqueue.follow_up_groups() == ([], 0)
 
 
@@ -117,7 +121,7 @@ def test_a_follow_up_that_stops_the_run_keeps_what_the_others_did(refusing_erp, 
     monkeypatch.setattr(FakeErpConnector, "acknowledge_invoice", stopping_once)
     run = run_integration(integration.pk)
     assert run.status == RunStatus.DEFERRED and stopped
-    done = synced_bills(integration).filter(data__has_key="acknowledged").count()
+    done = acknowledgements(FollowUpState.DONE).count()
     assert done > 0, "the acknowledgements made beside the one that stopped the run are kept"
     assert AuditEntry.objects.filter(action="sync.invoice.acknowledged").count() == done
 
@@ -129,7 +133,8 @@ def test_follow_up_groups_are_one_integration_each():
 
     mine, theirs = (make_integration(Tenant.objects.create(name=name, slug=name.lower())) for name in ("Acme", "Beta"))
     for n, integration in enumerate((mine, mine, theirs)):
-        invoice(integration, n, data={"acknowledge_refused": REFUSAL, "acknowledge_refused_cause": "refused"})
+        FollowUp.objects.create(record=invoice(integration, n), kind=FollowUpKind.ACKNOWLEDGEMENT,
+                                state=FollowUpState.REFUSED, error=REFUSAL, cause="refused")
     follow_ups, _ = workqueue.follow_up_groups()
     assert sorted((g.integration_name, g.count) for g in follow_ups) == [("Acme: ERP → AP", 2), ("Beta: ERP → AP", 1)]
     for group in follow_ups:

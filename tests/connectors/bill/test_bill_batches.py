@@ -2,15 +2,13 @@
 
 from dataclasses import replace
 
-import requests
-
 from connectors.models import Connection
 from connectors.records import Supplier
 from tests.connectors.bill.test_bill import SUPPLIER, create_vendor
 
 
 def bill_calls(sandbox):
-    return requests.get(f"{sandbox.url}/_control/state", params={"system": "bill"}, timeout=10).json()["calls"]
+    return sandbox.state("bill")["calls"]
 
 
 def test_a_matched_vendor_is_patched_only_when_it_differs(bill_connection, sandbox):

@@ -1,7 +1,6 @@
 """BILL's limit of 3 concurrent calls per organization holds across worker processes (PostgreSQL)."""
 
 import pytest
-import requests
 
 from tests.conftest import run_in_processes
 from tests.connectors.bill.conftest import make_bill_connection
@@ -32,12 +31,12 @@ raise SystemExit(1 if failures else 0)
 @pytest.mark.django_db(transaction=True)
 def test_three_in_flight_at_most_across_processes(tenant, sandbox):
     connection = make_bill_connection(tenant, sandbox.url)
-    requests.post(f"{sandbox.url}/_control/faults", json={"system": "bill", "latency_ms": 30}, timeout=10)
+    sandbox.control("faults", {"system": "bill", "latency_ms": 30})
     connection.connector().check()
     results = run_in_processes(WORKER.replace("CONNECTION_ID", str(connection.pk)), count=3)
     for code, out, err in results:
         assert code == 0, out + err[-2000:]
-    state = requests.get(f"{sandbox.url}/_control/state", params={"system": "bill"}, timeout=10).json()
+    state = sandbox.state("bill")
     assert state["max_in_flight"] == 3
     assert state["rejected_concurrent"] == 0
     assert state["logins"] == 1, "every process reused the one cached session"
