@@ -57,6 +57,7 @@ def test_the_passwords_come_last_in_a_box_and_the_simulators_stay_out_of_the_ter
     logins = dict(re.findall(r"^\|\s+(ops|demo-ops|demo-finance)\s+\w+\s+(\S+)", box, re.MULTILINE))
     assert set(logins) == {"ops", "demo-ops", "demo-finance"}, box
     assert all(authenticate(username=name, password=password) for name, password in logins.items())
+    assert all(out.count(password) == 1 for password in logins.values()), "each password is printed once, in the box"
     assert "Demo ready: integration 'Infor → BILL'" in out[:rules[0]], "the box comes after the demo is seeded"
     assert "/sandbox/" not in out and "/sandbox/" not in err
     kept = sandbox_log.read_text()

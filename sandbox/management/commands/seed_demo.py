@@ -150,7 +150,8 @@ class Command(BaseCommand):
             password = chosen or secrets.token_urlsafe(9)
             user = User.objects.create_user(username=username, password=password, is_staff=staff)
             shown = "from DEMO_PASSWORD" if chosen else password
-            self.stdout.write(self.style.WARNING(f"Created {role} user '{username}', password: {shown}"))
+            # The password itself is shown once, in the box at the end, where nothing scrolls it away.
+            self.stdout.write(f"Created {role} user '{username}'; its password is in the box at the end.")
             self.passwords.append((username, role, shown))
             if staff:
                 user.groups.add(Group.objects.get(name=OPS_GROUP))
