@@ -87,3 +87,4 @@ def test_the_access_log_keeps_paths_but_never_query_strings(tmp_path):
     text = log.read_text()
     assert "/sandbox/syspro/SYSPROWCFService/Rest/Logon" in text, text
     assert "op-pw-s3cr3t" not in text and "OperatorPassword" not in text
+    assert "Control socket" not in text, "no per-user control socket for a second server to take over"

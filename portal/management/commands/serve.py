@@ -61,10 +61,11 @@ class AccessLog(glogging.Logger):
 
 def web_command(python, host, port):
     """gunicorn serving the portal: one process with threads, so the simulators under /sandbox/ keep their state
-    in it."""
+    in it. No control socket: its default path is one per user, so a second checkout served at the same time (or
+    the tests' own server) would take it over, and nothing here uses gunicornc."""
     return [python, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"{host}:{port}", "--workers", "1",
             "--threads", "16", "--timeout", "120", "--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT,
-            "--logger-class", f"{__name__}.AccessLog"]
+            "--logger-class", f"{__name__}.AccessLog", "--no-control-socket"]
 
 
 def task_environment():
