@@ -85,11 +85,12 @@ PRODUCT = ("portal", "connectors", "syncs", "webhooks", "sandbox", "templates")
 
 def test_a_fake_is_one_folder_holding_its_declaration_and_its_connector_and_nothing_else_knows_it():
     """The recipe for a new system, kept by the fakes: one folder of system.py and connector.py, built on the
-    contracts (connectors/) and the fake's own state (tests/fakes/world.py); the product names neither."""
+    contracts (connectors/) and the fake's own state (tests/fakes/world.py), with the contract suites' hooks in
+    contract.py (tests/fakes/test_fake_contracts.py); the product names neither."""
     root = Path(__file__).resolve().parents[2]
     for system_id, folder in FOLDERS.items():
         files = {p.name for p in (root / folder).iterdir() if p.name != "__pycache__"}
-        assert files == {"__init__.py", "system.py", "connector.py"}, system_id
+        assert files == {"__init__.py", "system.py", "connector.py", "contract.py"}, system_id
         for module in ("system.py", "connector.py"):
             tree = ast.parse((root / folder / module).read_text())
             imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}

@@ -78,7 +78,8 @@ class FakeApConnector(ApConnector):
     # --- bills ----------------------------------------------------------------------------------------
     def bill_payload(self, vendor_id, invoice, coding):
         return {"vendor_id": vendor_id, "number": invoice.invoice_number, "amount": str(invoice.total),
-                "currency": invoice.currency, "due_date": invoice.due_date.isoformat(),
+                "currency": invoice.currency, "invoice_date": invoice.invoice_date.isoformat(),
+                "due_date": invoice.due_date.isoformat(),
                 "lines": [{"amount": str(line.amount), "description": line.description, **coding.get(index, {})}
                           for index, line in enumerate(invoice.lines)]}
 
@@ -92,6 +93,13 @@ class FakeApConnector(ApConnector):
         for vendor_id, invoice, coding in items:
             if vendor_id not in self.book.vendors:
                 created[invoice.source_id] = NotFound(f"Fake AP has no vendor {vendor_id}.")
+                continue
+            # As BILL does, a line coded to an account the platform does not have refuses that bill alone.
+            accounts = {account.id for account in self.book.gl_accounts}
+            unknown = sorted({line["gl_account"] for line in coding.values()
+                              if "gl_account" in line and line["gl_account"] not in accounts})
+            if unknown:
+                created[invoice.source_id] = DataError(f"Fake AP has no GL account {', '.join(unknown)}.")
                 continue
             bill_id = self.book.next_id("bill")
             payload = self.bill_payload(vendor_id, invoice, coding)
