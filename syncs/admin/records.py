@@ -156,7 +156,7 @@ class SyncRecordAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdm
         count = workqueue.unignore(queryset, request.user.username)
         self.message_user(request, f"Put back {count} record(s).")
 
-    @admin.action(description="Archive the bill in BILL (an invoice held in the ERP after its bill was sent)")
+    @admin.action(description="Archive the bill in the AP platform (its invoice was held in the ERP after sending)")
     def archive_bill(self, request, queryset):
         """Ops' decision, never a run's: a run leaves the bill of an invoice held after sending as it was sent. Archived
         in the AP platform, it cannot be paid there; the record and the audit trail say who did it."""
