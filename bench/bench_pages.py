@@ -103,12 +103,12 @@ FROM generate_series(1, %(audit)s) AS n;
 
 -- Runs: every 15 minutes for 60 days, one in 20 partial, one in 100 failed.
 INSERT INTO syncs_syncrun (integration_id, trigger, dry_run, status, started_at, heartbeat_at, finished_at, counters,
-    error, plan)
+    error, plan, deferral, refused_starts)
 SELECT %(big)s, 'schedule', false,
        CASE WHEN n %% 100 = 0 THEN 'failed' WHEN n %% 20 = 0 THEN 'partial' ELSE 'succeeded' END,
        now() - (n * 15 || ' minutes')::interval, NULL, now() - (n * 15 - 1 || ' minutes')::interval,
        '{"api_calls": 5, "bills_created": 3, "unchanged": 40}'::jsonb,
-       CASE WHEN n %% 100 = 0 THEN 'TransientError: BILL did not answer' ELSE '' END, '[]'::jsonb
+       CASE WHEN n %% 100 = 0 THEN 'TransientError: BILL did not answer' ELSE '' END, '[]'::jsonb, '', 0
 FROM generate_series(1, 5760) AS n;
 
 INSERT INTO webhooks_webhookevent (connection_id, event_id, event_type, raw_body, signature_ok, status, rejection,

@@ -57,6 +57,8 @@ CAUSES = {cause.code: cause for cause in (
           RETRIED, RETRIED, automatic=True),
     Cause("outcome_unknown", "{ap} did not say what became of it", "The AP platform did not say whether it took it.",
           RETRIED, "Nothing: the next run looks it up before creating anything.", automatic=True),
+    Cause("disk_full", "The disk of the exchange folder is full", "The disk its file is written to is full.",
+          RETRIED, "Free space on the disk the reason names; the next run writes the file.", automatic=True),
     Cause("sign_in_refused", "Sign-in refused", "The portal could not sign in to one of the systems.",
           "Ask your operations team to check the connection's credentials.",
           "Correct the connection's credentials and use \"Test connection\", then retry the group.",

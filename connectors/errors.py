@@ -5,8 +5,20 @@ better names its own) and a subject, what a fix is made on (the ERP's supplier i
 person to act on, and never carries a secret (it passes through redact()).
 """
 
+from django.db import models
+
 from connectors.causes import registered
 from portal.redaction import redact
+
+
+class DeferralKind(models.TextChoices):
+    """Why a run stopped to resume later, as a run keeps it (syncs.models.SyncRun.deferral): stable values, and the
+    words a person reads after "Deferred"."""
+
+    RATE_LIMIT = "rate_limit", "rate limit"
+    OUTAGE = "outage", "a remote system is down"
+    LOCK_WAIT = "lock_wait", "waiting for a lock held by another run"
+    TAKEN_OVER = "taken_over", "another run took over"
 
 
 class ConnectorError(Exception):
@@ -51,14 +63,16 @@ class RateLimited(TransientError):
 
 
 class Deferred(ConnectorError):
-    """The remote system will not take more work until `until` (a datetime): stop and resume then."""
+    """The run cannot go on for now: stop and resume at `until` (a datetime; None keeps the next run as scheduled).
+    `kind` (a DeferralKind) says why: a remote system's rate limit unless the raise says otherwise."""
 
     error_class = "rate_limit"
     cause = "rate_limited"
 
-    def __init__(self, message, *, until, **kwargs):
+    def __init__(self, message, *, until, kind=DeferralKind.RATE_LIMIT, **kwargs):
         super().__init__(message, **kwargs)
         self.until = until
+        self.kind = DeferralKind(kind)
 
 
 class RecordError(ConnectorError):

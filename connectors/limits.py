@@ -5,7 +5,9 @@ On PostgreSQL the concurrency limit is a set of N session advisory locks (one pe
 section is one more advisory lock. On SQLite they are OS file locks (flock) on files in `LOCK_DIR`,
 which every process on the host sees. The kernel drops a process's locks when it dies, as PostgreSQL
 does when the session ends, so a killed worker never leaves a slot taken. The rate limit is a
-fixed-window counter row in the database, atomic on both.
+fixed-window counter: a row in the database on PostgreSQL (atomic, and shared by every node), and on SQLite a
+record in a file in `LOCK_DIR`, read and written under flock, so that no remote call takes the database's one
+write lock.
 
 LOCK_DIR must be on a local filesystem: over NFS, Linux emulates flock with per-process POSIX locks,
 so two threads of one process would no longer exclude each other.
@@ -15,13 +17,14 @@ import fcntl
 import hashlib
 import os
 import random
+import struct
 import time
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 
 from connectors.errors import Deferred, TransientError
@@ -172,16 +175,20 @@ def _file_stem(kind, key):
     return f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
 
+def _open_lock_file(path):
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+
+
 def _try_flock(path):
     """An open descriptor holding an exclusive flock on `path`, or None if someone else holds it.
 
     Each call opens the file afresh, so each holder has its own open file description, and flock
     excludes those from one another even within one process: threads need no lock of their own."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    fd = _open_lock_file(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -193,7 +200,7 @@ def _try_flock(path):
     return fd
 
 
-def _count_in_window(RateWindow, key, limit, window):
+def _count_in_database(key, limit, window):
     """One more call in the window: True if counted, False if the window is full, None if another caller
     created the window row at the same moment."""
     with transaction.atomic():
@@ -212,27 +219,46 @@ def _count_in_window(RateWindow, key, limit, window):
         return True
 
 
+WINDOW_RECORD = struct.Struct("<qq")  # the window's start, the calls counted in it
+
+
+def _count_in_file(key, limit, window):
+    """One more call in the window: True if counted, False if the window is full.
+
+    The record is rewritten in place by one write of 16 bytes under the lock, so a process killed at any point
+    leaves either the old record or the new one. A caller whose clock lags another's counts in the newer window
+    the file already holds, so a window is never opened afresh behind a fuller one."""
+    fd = _open_lock_file(_lock_dir() / _file_stem("rate", key))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held for a read and a write: microseconds
+        record = os.pread(fd, WINDOW_RECORD.size, 0)
+        start, counted = WINDOW_RECORD.unpack(record) if len(record) == WINDOW_RECORD.size else (window, 0)
+        if window > start:
+            start, counted = window, 0
+        if counted >= limit:
+            return False
+        os.pwrite(fd, WINDOW_RECORD.pack(start, counted + 1), 0)
+        return True
+    finally:
+        os.close(fd)
+
+
+def _rate_counter():
+    return _count_in_database if connection.vendor == "postgresql" else _count_in_file
+
+
 def take_rate_token(key, limit, period_seconds, *, max_wait=30.0, clock=time.time, sleep=time.sleep):
     """Count one call against `limit` per `period_seconds` for `key`, waiting for the next window if
     the current one is full. A wait longer than `max_wait` defers the work instead of holding a worker."""
-    refusals = 0
+    count = _rate_counter()
     while True:
         now = clock()
         window = int(now // period_seconds * period_seconds)
-        try:
-            counted = _count_in_window(RateWindow, key, limit, window)
-        except OperationalError as exc:
-            # SQLite answers "table is locked" at once, rather than waiting, to a second writer on a
-            # shared-cache connection (several threads on an in-memory database): try again shortly.
-            refusals += 1
-            if "locked" not in str(exc) or refusals > 40:
-                raise
-            sleep(0.001 * refusals + random.random() * 0.002)
-            continue
+        counted = count(key, limit, window)
         if counted is None:
             continue  # another caller opened this window first: it is not full, so count in it
         if counted:
-            if random.random() < 0.01:
+            if count is _count_in_database and random.random() < 0.01:
                 RateWindow.objects.filter(key=key, window_start__lt=window - period_seconds).delete()
             return
         wait = window + period_seconds - now

@@ -313,10 +313,14 @@ def _page(body, url):
     """The items of one answer and the absolute-or-path next link, resolved as OData JSON 4.01 says:
     against the context URL, itself resolved against the request URL."""
     # UNCONFIRMED (O1): a service may answer a collection read with a bare JSON array (Acumatica does).
+    items = body if isinstance(body, list) else body.get("value") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise ODataPagingError(f"{url}: the answer is not an OData collection (no 'value' list)")
+    if not all(isinstance(item, dict) for item in items):
+        # An entity collection holds objects only: a page with anything else cannot be trusted to hold its records.
+        raise ODataPagingError(f"{url}: the collection holds an item that is not an object")
     if isinstance(body, list):
         return body, None
-    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-        raise ODataPagingError(f"{url}: the answer is not an OData collection (no 'value' list)")
     # 4.01 payloads may drop the "odata." prefix of control information.
     link = body.get("@odata.nextLink", body.get("@nextLink"))
     if link is None:

@@ -106,6 +106,10 @@ class Unreadable:
     source_ref: str
     reason: str
     updated_marker: str = ""
+    # What could be read of it, so its failure is filed where the readable record would be: an invoice's number
+    # (finance finds the failure by it), the bills a payment names (its ledger rows are one per bill).
+    number: str = ""
+    bill_ids: tuple = ()
 
 
 # The supplier fields a person may edit in the AP platform and have written back to the ERP. The ERP owns

@@ -1,8 +1,10 @@
 """The one token-session implementation: one token or session per connection, shared by every worker,
 obtained by one at a time, kept in process memory between calls.
 
-The token row is locked (SELECT ... FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE transactions
-serialise writers) while a worker logs in, so the others wait and then reuse what it obtained.
+One worker at a time signs in per connection, under a lock that holds no database transaction
+(limits.exclusive: an advisory lock on PostgreSQL, a file lock on SQLite); the others wait for it, then reuse what
+it obtained. The sign-in itself, with its retries and rate waits, runs outside any transaction: on SQLite a
+transaction held across it would be the database's one write lock. The token is then stored in a short one.
 Each process also keeps the token it last used in memory, so a call neither reads the database nor
 decrypts anything; a refusal (401) drops it and re-reads the shared row before logging in again.
 """
@@ -18,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from connectors.errors import TransientError
+from connectors.limits import exclusive
 from connectors.models import ConnectionToken
 from portal.fields import CredentialsUnreadable, Undecryptable
 from portal.redaction import register_secret
@@ -62,6 +65,9 @@ def refresh_leeway(lifetime_seconds):
     """Refresh ahead of expiry: a tenth of the lifetime, at least a minute, at most ten."""
     return timedelta(seconds=min(600, max(60, lifetime_seconds / 10)))
 
+
+# How long a worker waits for another one's sign-in: longer than a sign-in with all its retries and rate waits.
+SIGN_IN_WAIT = 300
 
 # (connection pk, credentials fingerprint) -> Token, for this process only. The fingerprint makes a
 # token obtained with old credentials unreachable as soon as a connector is built with new ones, in
@@ -113,35 +119,40 @@ class TokenStore:
         return self._remember(token) if token and token.fresh(self.now(), leeway) else None
 
     def obtain(self, login, *, leeway=timedelta(0), refresh=None):
-        """A fresh token: the cached one, or one from `login()` (or `refresh(old)`), under the row lock."""
+        """A fresh token: the cached one, or one from `login()` (or `refresh(old)`), one worker at a time."""
         token = self.current(leeway)
         if token:
             return token
-        with transaction.atomic():
-            row, _ = ConnectionToken.objects.select_for_update().get_or_create(connection=self.connection)
+        with exclusive(f"token:{self.connection.pk}", wait_seconds=SIGN_IN_WAIT):
+            row = ConnectionToken.objects.filter(connection=self.connection).first()
             token = self._read(row)
             if token and token.fresh(self.now(), leeway):
-                return token  # another worker refreshed it while we waited for the lock
+                return self._remember(token)  # another worker signed in while we waited for the lock
             new = None
             if refresh and token and (token.extra or {}).get("refresh_token"):
                 new = refresh(token)
             if new is None:
                 new = login()
-            self._store(row, new)
+            self._store(new)
             return self._remember(new)
 
-    def _store(self, row, token):
+    def _store(self, token):
         register_secret(token.value)
         for v in (token.extra or {}).values():
             register_secret(v)
-        row.value = json.dumps({"value": token.value, "extra": token.extra or {}})
-        row.expires_at = token.expires_at
-        row.refreshed_at = self.now()
-        row.generation += 1
-        row.save()
+        with transaction.atomic():
+            row, _ = ConnectionToken.objects.select_for_update().get_or_create(connection=self.connection)
+            row.value = json.dumps({"value": token.value, "extra": token.extra or {}})
+            row.expires_at = token.expires_at
+            row.refreshed_at = self.now()
+            row.generation += 1
+            row.save()
 
-    def invalidate(self, rejected_value):
-        """After an auth error: forget the token only if it is still the one that was rejected.
+    def invalidate(self, rejected_value, *, keep_refresh=False):
+        """Forget the token only if it is still the one that was rejected (or signed out). With `keep_refresh`
+        (after a refusal), its refresh token, if it came with one, is kept and the token marked expired, so the
+        next worker refreshes it instead of signing in again: sign-ins are what the systems limit (Infor: 20 a
+        minute per tenant); a refresh token refused too is answered by a sign-in (refresh() returns None).
 
         Returns True when a different (newer) token is already cached, so the caller just retries."""
         with _memory_lock:
@@ -154,8 +165,11 @@ class TokenStore:
                 return False
             if token.value != rejected_value:
                 return True
-            row.value = None
-            row.expires_at = None
+            if keep_refresh and (token.extra or {}).get("refresh_token"):
+                row.expires_at = self.now()
+            else:
+                row.value = None
+                row.expires_at = None
             row.save()
             return False
 
@@ -181,4 +195,5 @@ class TokenSession:
         return self.render(token), token.value
 
     def invalidate(self, token_value):
-        self.store.invalidate(token_value)
+        """The HTTP client's answer to a refusal (401): the next sign-in refreshes where it can."""
+        self.store.invalidate(token_value, keep_refresh=True)

@@ -15,8 +15,8 @@ TASKS = {
     "dry_run": "syncs.tasks.dry_run",
     "process_webhook_event": "webhooks.tasks.process_event",
     "check_webhook_subscriptions": "webhooks.tasks.check_subscriptions",
-    # Connection health, and the ops alerts (failed runs, refused credentials, stale integrations, webhook
-    # subscriptions): every 5 minutes.
+    # Runs people asked for that the broker lost, queued again (syncs.requests); connection health; and the ops
+    # alerts (failed runs, refused credentials, stale integrations, webhook subscriptions): every 5 minutes.
     "operations_check": "portal.ops.periodic_checks",
 }
 ALLOWED_FUNCTIONS = frozenset(TASKS.values())

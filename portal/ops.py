@@ -4,9 +4,10 @@
   the database and a cluster answer, 503 otherwise; plain text, for a load balancer or a person.
 - `/metrics`: Prometheus text. Staff users, or a scraper sending `Authorization: Bearer <METRICS_TOKEN>`.
   Every figure is an aggregate query on an indexed column, so a scrape costs the same however big the tables.
-- `periodic_checks()`: the task on the allow-list as "operations_check", every 5 minutes: checks the
-  connections that are due (connectors.health), then sends the alerts the integrations' and the webhook
-  subscriptions' state calls for (syncs.alerts), one per incident.
+- `periodic_checks()`: the task on the allow-list as "operations_check", every 5 minutes: queues again the runs
+  people asked for that no worker started (syncs.requests: the broker lost them), checks the connections that are
+  due (connectors.health), then sends the alerts the integrations' and the webhook subscriptions' state calls for
+  (syncs.alerts), one per incident.
 """
 
 import hmac
@@ -28,7 +29,7 @@ from django_q.status import Stat
 
 from connectors import health
 from portal.models import AuditEntry
-from syncs import alerts, status
+from syncs import alerts, requests, status
 from syncs.models import RunStatus, SyncRecord, SyncRun
 from webhooks.models import WebhookEvent, WebhookSubscription
 
@@ -191,7 +192,10 @@ def webhook_alerts():
 
 def periodic_checks():
     """The scheduled operations task (portal.jobs "operations_check")."""
+    # First: the connection checks wait on remote systems, and a lost request should not wait on them.
+    requeued, given_up = requests.requeue_lost()
     checked = health.check_due()
     sent = alerts.check_all() + webhook_alerts()
-    return {"connections_checked": len(checked), "alerts_sent": len(sent)}
+    return {"requests_queued_again": requeued, "requests_given_up": given_up, "connections_checked": len(checked),
+            "alerts_sent": len(sent)}
 

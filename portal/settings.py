@@ -87,8 +87,13 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Workers and the web process share one SQLite file: wait for the write lock instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
+    # Workers and the web process share one SQLite file. A busy database is a wait, never a failure
+    # (portal/sqlite/base.py): a transaction takes the write lock at BEGIN, waited for in rounds of `timeout`
+    # seconds; WAL lets readers and the one writer go on side by side. synchronous stays FULL: NORMAL could lose
+    # the last commits to a power cut, and a commit records remote work already done (an attachment uploaded).
+    DATABASES["default"]["ENGINE"] = "portal.sqlite"
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -221,6 +221,7 @@ class Simulator:
 
     def handle(self, request):
         handler, params = self.match(request.method, request.path)
+        self.hub.count_call(self.id, request.method, endpoint_of(request.path, params))
         if handler is None:
             return self.not_found(request)
         if handler == "method_not_allowed":
@@ -260,6 +261,15 @@ class Simulator:
                 return self.error_response(400, "bad_request", str(exc))
 
 
+def endpoint_of(path, params):
+    """A call's path with the object it names left out (a route group whose name ends in "id", or an action's
+    operation), so that the calls of one endpoint are counted together."""
+    for name, value in params.items():
+        if value and (name.endswith("id") or name == "operation"):
+            path = path.replace(value, "{" + name + "}", 1)
+    return path
+
+
 def public(func):
     """A route that needs no session (login, token endpoints)."""
     func.public = True
@@ -294,6 +304,9 @@ class SandboxHub:
         self.faults = {}
         self._random = random.Random(0)
         self._random_lock = threading.Lock()
+        # {system id: {"GET /path": calls}}: where a run's calls go, shown by the state control as calls_by_path.
+        self.calls_by_path = {}
+        self._calls_lock = threading.Lock()
         self.simulators = {system_id: cls(self) for system_id, cls in simulator_classes().items()}
 
     def start_background(self, interval=1.0):
@@ -313,6 +326,11 @@ class SandboxHub:
 
         threading.Thread(target=loop, daemon=True, name="sandbox-background").start()
 
+    def count_call(self, system_id, method, endpoint):
+        with self._calls_lock:
+            by_path = self.calls_by_path.setdefault(system_id, {})
+            by_path[f"{method} {endpoint}"] = by_path.get(f"{method} {endpoint}", 0) + 1
+
     def roll(self, rate):
         if not rate:
             return False
@@ -326,6 +344,8 @@ class SandboxHub:
             with sim.lock:
                 sim.reset()
             self.faults.pop(system_id, None)
+            with self._calls_lock:
+                self.calls_by_path.pop(system_id, None)
         if not system:
             self.clock.offset = 0.0
             self.faults.clear()
@@ -394,8 +414,8 @@ class SandboxHub:
             return Response.json(200, {"now": self.clock.now().isoformat(), "offset_seconds": self.clock.offset})
         if rest == "/state" and request.method == "GET":
             sim = self._simulator(request.arg("system", ""))
-            with sim.lock:
-                return Response.json(200, sim.state())
+            with sim.lock, self._calls_lock:
+                return Response.json(200, {**sim.state(), "calls_by_path": dict(self.calls_by_path.get(sim.id, {}))})
         m = re.match(r"^/(?P<system>[a-z]+)/(?P<action>[a-z_-]+)$", rest)
         if m and request.method == "POST":
             sim = self._simulator(m["system"])

@@ -133,10 +133,17 @@ def check_integration(integration, now=None):
             sent.append(subject)
     since = status.stale_since(integration, now)
     if since is not None:
+        newest = real_runs(integration).order_by("-started_at").first()
         subject = f"{name} is not up to date"
+        advice = "Check that the task cluster is running and look at the recent runs"
+        if newest is not None and newest.status == RunStatus.DEFERRED:
+            # The runs do run, and say why they stop: that is the news, not the task cluster.
+            subject = f"{subject}: {newest.get_status_display().lower()}"
+            advice = (f"The runs are deferred. The newest said:\n\n{newest.error}\n\nEach scheduled run tries again "
+                      "and catches up once it gets through; look at the recent runs")
         body = (f"No run of {integration.name} has completed for {status.STALE_INTERVALS} intervals of "
-                f"{integration.interval_minutes} minute(s) (stale since {since:%Y-%m-%d %H:%M} UTC). Check that the "
-                f"task cluster is running and look at the recent runs: {admin_link(integration)}")
+                f"{integration.interval_minutes} minute(s) (stale since {since:%Y-%m-%d %H:%M} UTC). {advice}: "
+                f"{admin_link(integration)}")
         if send(incident("stale", integration, good), subject, body, integration.tenant, integration):
             sent.append(subject)
     return sent

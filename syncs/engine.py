@@ -8,40 +8,52 @@ connector, and the plan asks what each system declares.
 """
 
 from collections import Counter
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 
 from django.utils import timezone
 
+from connectors.http import fan_out
 from syncs import reference
 from syncs.ledger import Ledger
 from syncs.models import Integration, MappingRule, RunStatus, ap_account
 from syncs.pair import system_name
 from syncs.plan import plan_for
-from syncs.run import ACTOR, Heartbeat, conclude, finish, start_run, stopped_by
-from syncs.steps.base import Problem
+from syncs.run import ACTOR, Heartbeat, Lease, conclude, finish, start_run, stopped_by
+from syncs.steps.base import Problem, target_lock
 
 
-def run_integration(integration_id, trigger="manual", dry_run=False, since=None, actor=ACTOR):
+def run_integration(integration_id, trigger="manual", dry_run=False, since=None, actor=ACTOR, began=None):
     """Run one integration now and return its SyncRun. `since` (a datetime) re-reads from that moment
     instead of the cursors (replay, resync); the ledger keeps it from creating anything twice."""
     integration = Integration.objects.select_related("tenant", "source", "target").get(pk=integration_id)
     run = start_run(integration, trigger, dry_run)
+    if began:  # a person's request names the run it became (syncs.requests)
+        began(run)
     if run.status == RunStatus.SKIPPED:
         return run
-    sync = Sync(integration, run, dry_run=dry_run, since=since)
+    lease = Lease(run)
+    sync = Sync(integration, run, dry_run=dry_run, since=since, lease=lease)
     next_run = timezone.now() + timedelta(minutes=integration.interval_minutes)
     try:
-        with Heartbeat(run.pk, progress=sync.progress):
+        with Heartbeat(run.pk, progress=sync.progress, lease=lease):
             sync.execute()
         run.status = RunStatus.PARTIAL if sync.failures else RunStatus.SUCCEEDED
     except Exception as exc:  # the run must end recorded, whatever happened
-        run.status, run.error, next_run = stopped_by(exc, run, next_run)
+        next_run = stopped_by(exc, run, next_run)
     finally:
         sync.counters["api_calls"] = sync.api_calls()
-        finish(run, sync.counters, sync.plan)
+        finish(run, sync.counters, sync.plan, lease)
     conclude(run, next_run, actor)
     return run
+
+
+def sign_in(connector):
+    """Sign the connector in now (or take the token it holds), ahead of its first call: each of its clients that
+    signs in by a token session."""
+    for client in connector.http_clients():
+        if client.auth is not None:
+            client.auth.headers()
 
 
 def kind_in_words(kind):
@@ -54,9 +66,10 @@ class Sync:
     """One run's context, handed to each step: the integration, both connectors once open, the ledger, what the
     run has counted and failed, the dry run's plan of what would be sent, and the confirmed mapping rules."""
 
-    def __init__(self, integration, run, *, dry_run=False, since=None):
+    def __init__(self, integration, run, *, dry_run=False, since=None, lease=None):
         self.integration = integration
         self.run = run
+        self.lease = lease  # run.Lease: the run's hold on its integration, checked by fence()
         self.dry_run = dry_run
         self.since_override = since
         self.counters = Counter()
@@ -99,14 +112,38 @@ class Sync:
             for step in plan_for(self.integration):
                 if self.dry_run and not step.in_dry_run:
                     continue
-                step().run(self)
+                with self.turn(step):
+                    step().run(self)
+
+    def fence(self):
+        """Stop the run (run.TakenOver) unless it still holds its integration. Called before each step, and by a step
+        between its batches: a run held up past its lease never writes beside the run that took over."""
+        if self.lease is not None:
+            self.lease.check()
+
+    @contextmanager
+    def turn(self, step):
+        """A step's turn: the run still holding its integration, and, for a step that declares it (`lock`, a step
+        that does not take its own), the AP account's lock, held for the whole step and checked again once taken:
+        a run waiting for it may have been taken over meanwhile."""
+        self.fence()
+        with ExitStack() as stack:
+            if step.lock and not self.dry_run:
+                stack.enter_context(target_lock(self, step.lock))
+                self.fence()
+            yield
 
     # --- mapping rules ------------------------------------------------------------------------------------
     def load_reference_data(self):
         """The AP platform's accounts and dimensions, and every confirmed rule checked against the right kind
         of them. A rule that cannot be used says why, on the rule (the Integration page lists them)."""
-        targets = {MappingRule.GL_ACCOUNT: {a.id: a for a in self.ap.gl_accounts()}}
-        for dimension in self.ap.dimensions():
+        # Both lists read at once (each system's client still holds its own limits), and meanwhile the ERP signed in
+        # for the steps after: none waits for another.
+        accounts, dimensions, _ = fan_out(lambda read: read(), (lambda: list(self.ap.gl_accounts()),
+                                                                 lambda: list(self.ap.dimensions()),
+                                                                 lambda: sign_in(self.erp)), 3)
+        targets = {MappingRule.GL_ACCOUNT: {a.id: a for a in accounts}}
+        for dimension in dimensions:
             targets.setdefault(dimension.kind, {})[dimension.id] = dimension
         self.rules = {}
         self.mapping_problems = {}

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Length
 
+from connectors.errors import DeferralKind
 from connectors.models import Connection
 from portal.models import Tenant
 from syncs.pair import system_name
@@ -362,7 +363,8 @@ class RunStatus(models.TextChoices):
     PARTIAL = "partial", "Completed with failed records"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
-    DEFERRED = "deferred", "Deferred (rate limit)"
+    # Which kind of deferral is the run's `deferral`; get_status_display() says it after this.
+    DEFERRED = "deferred", "Deferred"
 
 
 class Trigger(models.TextChoices):
@@ -390,6 +392,11 @@ class SyncRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     counters = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # Why a deferred run stopped to resume later; empty for any other outcome (and for runs from before it was kept).
+    deferral = models.CharField(max_length=20, choices=DeferralKind, blank=True)
+    # Attempts to start the integration while this run held it, counted here instead of a skipped run each.
+    refused_starts = models.PositiveIntegerField(
+        default=0, help_text="Attempts to start this integration refused while this run was in progress.")
     plan = models.JSONField(default=list, blank=True, help_text="For a dry run: what would be created and updated.")
 
     class Meta:
@@ -406,6 +413,27 @@ class SyncRun(models.Model):
 
     def __str__(self):
         return f"run {self.pk} of {self.integration} ({self.get_status_display().lower()})"
+
+    def get_status_display(self):
+        """The status in words, a deferral with its kind: "Deferred (a remote system is down)"."""
+        said = RunStatus(self.status).label if self.status in RunStatus.values else self.status
+        if self.status == RunStatus.DEFERRED and self.deferral in DeferralKind.values:
+            said = f"{said} ({DeferralKind(self.deferral).label})"
+        return said
+
+
+class RunLease(models.Model):
+    """Which run holds an integration, until when: the run of record. The run renews it with its heartbeat and checks
+    it before each write step, stopping at once when another run took it over; a run is reaped only once its lease
+    has lapsed. Every change is a compare-and-set on this row (UPDATE … WHERE holder = the run), so it holds across
+    processes on SQLite and PostgreSQL alike. A row of its own, so saving the integration never writes over it."""
+
+    integration = models.OneToOneField(Integration, on_delete=models.CASCADE, primary_key=True, related_name="lease")
+    holder = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    expires_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.integration}: run {self.holder_id or '—'} until {self.expires_at:%H:%M:%S}"
 
 
 class Cursor(models.Model):
@@ -425,3 +453,38 @@ class Cursor(models.Model):
 
     def __str__(self):
         return f"{self.integration} {self.stream} @ {self.value}"
+
+
+class RequestState(models.TextChoices):
+    REQUESTED = "requested", "Waiting for a worker"
+    STARTED = "started", "Started"
+    DONE = "done", "Done"
+    FAILED = "failed", "Never started"
+
+
+class RunRequest(models.Model):
+    """A run a person asked for (Sync now, a dry run, a backfill, a replay…), kept in the database because the
+    broker may lose the task that carries it (a Redis restart, a node gone before a worker took it). The task claims
+    it before running (requested → started, a compare-and-set), so it runs once however many times it was queued;
+    the operations task queues again the ones no worker started (syncs.requests)."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="run_requests")
+    trigger = models.CharField(max_length=20, choices=Trigger)
+    dry_run = models.BooleanField(default=False)
+    since = models.DateTimeField(null=True, blank=True)
+    asked_by = models.CharField(max_length=150)
+    asked_at = models.DateTimeField(auto_now_add=True)
+    # When it was last handed to the broker, and how many times.
+    queued_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=1)
+    state = models.CharField(max_length=10, choices=RequestState, default=RequestState.REQUESTED)
+    started_at = models.DateTimeField(null=True, blank=True)
+    run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    problem = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "queued_at"], name="request_state_queued"),
+                   models.Index(fields=["integration", "-asked_at"], name="request_integration_time")]
+
+    def __str__(self):
+        return f"{self.get_trigger_display()} of {self.integration} asked by {self.asked_by} ({self.state})"

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from connectors.cursors import TIMESTAMP, CursorTypeError
@@ -30,6 +31,7 @@ def person_entries(action, actor, records, message_of):
             for record in records]
 
 
+@transaction.atomic  # the audit entries and the run request (syncs.requests) are written together
 def replay_failed(integration, actor, records=None):
     """Re-run the failed records of an integration (all, or those given). Returns how many."""
     records = list(records if records is not None else
@@ -43,10 +45,11 @@ def replay_failed(integration, actor, records=None):
     # Each record's own history (its lineage page) shows who asked for it to be sent again.
     audit.record_all(person_entries("sync.record.replayed", actor, records,
                                     lambda record: "Retry asked for; the next run sends it again."))
-    enqueue_run(integration, Trigger.REPLAY, since)
+    enqueue_run(integration, Trigger.REPLAY, since, actor)
     return len(records)
 
 
+@transaction.atomic
 def resync_from(integration, moment, actor):
     """Move every cursor back to `moment`; the ledger keeps the re-read from duplicating anything. A stream
     whose cursor is not a timestamp finds a timestamp here and so reads from its start."""
@@ -55,7 +58,7 @@ def resync_from(integration, moment, actor):
                                         defaults={"kind": TIMESTAMP.name, "value": TIMESTAMP.render(moment)})
     audit.record("sync.resync", actor=actor, tenant=integration.tenant, obj=integration,
                  message=f"Cursors moved back to {moment:%Y-%m-%d %H:%M} UTC")
-    enqueue_run(integration, Trigger.RESYNC)
+    enqueue_run(integration, Trigger.RESYNC, None, actor)
 
 
 def load_reference_data(integration, actor):

@@ -2,38 +2,27 @@
 
 from datetime import datetime
 
-from django.db import transaction
-
-from portal import jobs
-from syncs import engine
+from syncs import engine, requests
 from syncs.run import ACTOR
 
 
-def run_integration(integration_id, trigger="schedule", since=None):
-    """The scheduled and queued task: one run of one integration."""
-    run = engine.run_integration(integration_id, trigger=trigger,
-                                 since=datetime.fromisoformat(since) if since else None)
-    return {"run": run.pk, "status": run.status, "counters": run.counters}
+def run_integration(integration_id, trigger="schedule", since=None, request_id=None):
+    """The scheduled and queued task: one run of one integration; a person's request (syncs.requests) runs once."""
+    return requests.carry_out(request_id, engine.run_integration, integration_id, trigger=trigger,
+                              since=datetime.fromisoformat(since) if since else None)
 
 
-def dry_run(integration_id, trigger="dry_run", since=None, actor=ACTOR):
+def dry_run(integration_id, trigger="dry_run", since=None, actor=ACTOR, request_id=None):
     """A person's dry run (trigger "dry_run") or backfill preview ("preview", from `since`): writes nothing remote."""
-    run = engine.run_integration(integration_id, trigger=trigger, dry_run=True,
-                                 since=datetime.fromisoformat(since) if since else None, actor=actor)
-    return {"run": run.pk, "status": run.status, "counters": run.counters}
+    return requests.carry_out(request_id, engine.run_integration, integration_id, trigger=trigger, dry_run=True,
+                              since=datetime.fromisoformat(since) if since else None, actor=actor)
 
 
-def enqueue_run(integration, trigger, since=None):
-    """Queue a run once the current transaction commits (a task queued inside it could run too early)."""
-    since_iso = since.isoformat() if since else None
-    transaction.on_commit(lambda: jobs.enqueue("run_integration", integration.pk, trigger, since_iso,
-                                               task_name=f"{trigger} integration {integration.pk}",
-                                               group=f"integration-{integration.pk}"))
+def enqueue_run(integration, trigger, since=None, actor=ACTOR):
+    """Record a person's request for a run and queue it once the current transaction commits (syncs.requests)."""
+    return requests.ask(integration, trigger, actor, since=since)
 
 
 def enqueue_dry_run(integration, trigger, actor, since=None):
-    """Queue a dry run (or a backfill preview) once the current transaction commits."""
-    since_iso = since.isoformat() if since else None
-    transaction.on_commit(lambda: jobs.enqueue("dry_run", integration.pk, trigger, since_iso, actor,
-                                               task_name=f"{trigger} integration {integration.pk}",
-                                               group=f"integration-{integration.pk}"))
+    """Record a person's request for a dry run (or a backfill preview) and queue it once the transaction commits."""
+    return requests.ask(integration, trigger, actor, since=since, dry_run=True)

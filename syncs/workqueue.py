@@ -263,7 +263,7 @@ def retry_follow_ups(group, records, actor):
             audit.record("sync.follow_up.retry", actor=actor, tenant=integration.tenant, obj=integration,
                          message=f"Trying again for {len(bills)} bill(s) ({FOLLOW_UP_WORDS[group.step]}): "
                                  f"{group.reason}", details={"records": [r.pk for r in bills[:200]]})
-            enqueue_run(integration, Trigger.REPLAY)
+            enqueue_run(integration, Trigger.REPLAY, None, actor)
     return len(rows)
 
 

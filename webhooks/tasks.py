@@ -24,6 +24,9 @@ from webhooks.models import WebhookEvent
 logger = logging.getLogger("webhooks")
 MAX_ATTEMPTS = 5
 RETRY_BASE = timedelta(minutes=1)
+# An event still waiting this long after it arrived was never queued, or its task was lost (requeue_stranded); the
+# subscription check runs every five minutes.
+STRANDED_AFTER = timedelta(minutes=5)
 ACTOR = "system:webhook"
 
 
@@ -135,5 +138,25 @@ def replay_event(event, actor):
 
 
 def check_subscriptions():
-    """Scheduled: re-enable subscriptions their system disabled, and poll payments over the gap."""
-    return subscriptions.check_all()
+    """Scheduled: re-enable subscriptions their system disabled, and poll payments over the gap; then queue again
+    the events stored but never processed."""
+    results = subscriptions.check_all()
+    stranded = requeue_stranded()
+    if stranded:
+        results["events_queued_again"] = stranded
+    return results
+
+
+def requeue_stranded():
+    """Queue again each event still 'received' STRANDED_AFTER after it arrived, with tries left: the web process
+    died between storing it and queueing it (its sender, answered no 200, sends it again and meets a duplicate,
+    which queues nothing), or the broker lost the task. process_event takes an event once however often it is
+    queued. Returns how many."""
+    stranded = list(WebhookEvent.objects.filter(
+        status=WebhookEvent.RECEIVED, received_at__lt=timezone.now() - STRANDED_AFTER,
+        attempts__lt=MAX_ATTEMPTS).values_list("pk", flat=True))
+    for pk in stranded:
+        jobs.enqueue("process_webhook_event", pk, task_name=f"webhook event {pk}")
+    if stranded:
+        logger.warning("%d stored webhook event(s) never processed were queued again", len(stranded))
+    return len(stranded)

@@ -262,7 +262,7 @@ class AcumaticaClient:
             logger.warning("Signing out of Acumatica (connection %s) failed: %s.", self.connection.pk,
                            type(exc).__name__)
         try:
-            self.sessions.invalidate(value)
+            self.sessions.shared.store.invalidate(value)  # signed out: its refresh token goes too
         except Exception as exc:  # a database in trouble must not stop the other sign-outs
             logger.warning("Dropping the Acumatica session of connection %s failed (%s).", self.connection.pk,
                            type(exc).__name__)

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from connectors import values
-from connectors.errors import AuthError, ConfigurationError, DataError, NotFound, TransientError
+from connectors.errors import AuthError, ConfigurationError, ConnectorError, DataError, NotFound, TransientError
 from connectors.http import HttpClient, Unsafe, default_classify, excerpt, fan_out
 from connectors.records import OpenItem, Payment
 from connectors.reversals import return_code
@@ -258,14 +258,16 @@ class AvidClient:
 
     def add_attachment(self, invoice_id, name, content_type, body, length):
         """POST the image as the raw request body with its length, streamed from `body` (an iterable that can
-        be iterated again, so a retried call sends it whole again)."""
+        be iterated again, so a retried call sends it whole again). One image a call (UNCONFIRMED, X7: no bulk
+        upload is known)."""
         headers = {"Content-Type": content_type, "Content-Length": str(length),
                    "Content-Disposition": f'attachment; filename="{quoted(name)}"'}
         return self.http.json("POST", f"/invoices/{invoice_id}/attachments", data=body, headers=headers)
 
     def _batches(self, path, key, bodies, limit, method="POST"):
-        """Batch calls, up to CONCURRENT_CALLS at a time. Per item, in order: the new id, or the DataError that
-        refused it inside its batch (HTTP 200 with a failure in Results[])."""
+        """Batch calls, up to CONCURRENT_CALLS at a time. Per item, in order: the new id, the DataError that
+        refused it inside its batch (HTTP 200 with a failure in Results[]), or the error of its call when that call
+        failed (the other calls' items were made all the same)."""
 
         def send(batch):
             data = self.http.json(method, path, json={key: batch})
@@ -281,7 +283,9 @@ class AvidClient:
             return [item_result(by_index.get(n), what=key[:-1].lower()) for n in range(len(batch))]
 
         batches = [bodies[start:start + limit] for start in range(0, len(bodies), limit)]
-        return [result for batch in fan_out(send, batches, CONCURRENT_CALLS) for result in batch]
+        done = fan_out(send, batches, CONCURRENT_CALLS, keep=ConnectorError)
+        return [result for batch, answer in zip(batches, done, strict=True)
+                for result in ([answer] * len(batch) if isinstance(answer, ConnectorError) else answer)]
 
 
 def change_of(payment):

@@ -33,7 +33,7 @@ from connectors.avidxchange.client import (
 )
 from connectors.avidxchange.system import DEFAULT_ATTACHMENT_MB, MODE_API, MODE_FILES
 from connectors.base import ApConnector
-from connectors.errors import ConfigurationError, DataError, TransientError
+from connectors.errors import ConfigurationError, ConnectorError, DataError, RecordError, TransientError
 from connectors.records import Dimension, GlAccount, Payment, Unreadable, code_key
 
 MB = 1024 * 1024
@@ -116,6 +116,10 @@ class AvidXchangeConnector(ApConnector):
             self.exchange = files.Exchange(options.get("folder", ""))
         self._payees = {}  # external id -> the payee as listed in this run (API mode)
         self._codes = None  # the code lists as read in this run
+        # API mode: the payees and invoices this connector created in this run. Nothing of ours can be found under a
+        # payee that did not exist before the run, nor attached to an invoice that did not, so neither is looked up.
+        self._new_payees = set()
+        self._new_invoices = set()
 
     @property
     def lock_scope(self):
@@ -169,7 +173,7 @@ class AvidXchangeConnector(ApConnector):
 
     def published_codes(self):
         """The code lists as AvidXchange holds them, each code with AvidXchange's id for it; read once per
-        connector (a run), and again after this connector publishes."""
+        connector (a run), and kept up to date with what this connector publishes."""
         if self._codes is None:
             self._codes = self.file_codes() if self.exchange is not None else self.api_codes()
         return self._codes
@@ -199,7 +203,6 @@ class AvidXchangeConnector(ApConnector):
     def publish_codes(self, codes):
         """Create or update each code in its list (active False deactivates it; codes are never deleted: old
         invoices still point at them). Answers {code key: AvidXchange's id, or the RecordError that refused it}."""
-        self._codes = None
         out, by_list = {}, {}
         for code in codes:
             kind = kind_of(code)
@@ -216,11 +219,31 @@ class AvidXchangeConnector(ApConnector):
                 self.exchange.write("codes", [{"ListType": list_type_of(c), "Code": c.code, "Name": c.name,
                                                "Active": "Y" if c.active else "N"} for c in listed])
             out.update({code_key(c): c.code for c in listed})
+            self._codes = None  # read back from the files written
             return out
-        for list_type, chunk in by_list.items():
-            results = self.client.upsert_codes(list_type, [code_body(c) for c in chunk])
-            out.update({code_key(c): result for c, result in zip(chunk, results, strict=True)})
+        try:
+            for list_type, chunk in by_list.items():
+                results = self.client.upsert_codes(list_type, [code_body(c) for c in chunk])
+                out.update({code_key(c): result for c, result in zip(chunk, results, strict=True)})
+        except Exception:
+            self._codes = None  # what became of the batch is not known: read the lists again
+            raise
+        if any(isinstance(r, ConnectorError) and not isinstance(r, RecordError) for r in out.values()):
+            # A call of the batch failed while the others went through (client._batches keeps theirs): what became of
+            # its codes is not known either.
+            self._codes = None
+        self.remember_codes(codes, out)
         return out
+
+    def remember_codes(self, codes, answers):
+        """The codes AvidXchange took, put into the lists read in this run as the upsert leaves them (UNCONFIRMED,
+        X5): what was sent, under the id it answered. The reference data loaded again after publishing so needs no
+        second read."""
+        if self._codes is None:
+            return
+        taken = {code_key(c): code_record(kind_of(c), c.code, c.name, answers[code_key(c)], c.active)
+                 for c in codes if isinstance(answers.get(code_key(c)), str)}
+        self._codes = [c for c in self._codes if code_key(c) not in taken] + list(taken.values())
 
     # --- payees ---------------------------------------------------------------------------------------
     def vendor_payload(self, supplier):
@@ -257,6 +280,7 @@ class AvidXchangeConnector(ApConnector):
                 self.exchange.write("payees", rows)
             return out
         results = self.client.create_payees([self.vendor_payload(s) for s in suppliers])
+        self._new_payees.update(result for result in results if isinstance(result, str))
         return {s.source_id: result for s, result in zip(suppliers, results, strict=True)}
 
     def update_vendor(self, vendor_id, supplier):
@@ -288,7 +312,7 @@ class AvidXchangeConnector(ApConnector):
                 found.setdefault((row["ExternalID"], row["VendorID"]), files.bill_id(row["VendorID"],
                                                                                      row["InvoiceNumber"]))
         else:
-            for avid in self.client.invoices([key for key, _ in wanted.values()]):
+            for avid in self.client.invoices([key for key, payee in wanted.values() if payee not in self._new_payees]):
                 avid = object_of(avid, "invoice")
                 where = f"AvidXchange invoice {avid.get('Id')!r}"
                 found.setdefault((text_of(avid, "ExternalId", where), text_of(avid, "PayeeId", where)),
@@ -300,7 +324,16 @@ class AvidXchangeConnector(ApConnector):
         in AvidXchange refuses its invoices, in words, until it is active again."""
         if self.exchange is not None:
             return self.write_invoices(items)
-        results = self.client.create_invoices([self.bill_payload(v, i, c) for v, i, c in items])
+        try:
+            results = self.client.create_invoices([self.bill_payload(v, i, c) for v, i, c in items])
+        except Exception:
+            # Some may have been made: their payees' invoices are looked up again from now on.
+            self._new_payees.difference_update(payee_id for payee_id, _, _ in items)
+            raise
+        self._new_invoices.update(result for result in results if isinstance(result, str))
+        # An invoice not answered with its id may be there all the same (its call ended unknown): look again.
+        self._new_payees.difference_update(payee_id for (payee_id, _, _), result in zip(items, results, strict=True)
+                                           if not isinstance(result, str))
         return {invoice.source_id: supplier_first(result, invoice, payee_id)
                 for (payee_id, invoice, _), result in zip(items, results, strict=True)}
 
@@ -340,7 +373,13 @@ class AvidXchangeConnector(ApConnector):
             return self.write_image(bill_id, document)
         spool, sha256 = spooled(document, self.attachment_limit)
         with spool.handle:
-            attached = self.client.attachments(bill_id)
+            try:
+                # The first image sent to an invoice made in this run cannot be there already; after it (a second
+                # image, or a call that ended unknown) the list says.
+                self._new_invoices.remove(bill_id)
+                attached = []
+            except KeyError:
+                attached = self.client.attachments(bill_id)
             if not isinstance(attached, list):  # UNCONFIRMED (X2): a bare list; anything else is no answer to trust
                 raise TransientError("AvidXchange listed the invoice's attachments in an unknown shape.")
             for existing in attached:

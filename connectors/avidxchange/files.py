@@ -18,11 +18,13 @@ The folder (the connection's "folder" option):
 
 Every file is written whole under a temporary name in the same folder and then linked to its final name,
 which never exists already (names carry a time and a random part), so a reader never sees half a file and
-no file is ever rewritten.
+no file is ever rewritten. A disk that fills up while a file is written leaves no part of it behind: the file fails,
+in words (DiskFull), and the next run writes it whole.
 """
 
 import contextlib
 import csv
+import errno
 import hashlib
 import io
 import os
@@ -34,7 +36,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from connectors.errors import ConfigurationError, DataError
+from connectors.errors import ConfigurationError, DataError, TransientError
 
 OUTBOUND, INBOUND, SENT = "outbound", "inbound", "sent"
 IMAGES = "images"
@@ -103,6 +105,31 @@ def confined(path):
     return path
 
 
+# What a write answers when the disk (or the user's quota on it) has no room left.
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFull(TransientError):
+    """A file of the exchange could not be written whole for want of space: passing, once someone frees the disk.
+    Its words are complete (in_full): the AP platform did not refuse or fail anything, our own disk did."""
+
+    cause = "disk_full"
+    in_full = True
+
+
+@contextlib.contextmanager
+def room_on_disk(directory):
+    """A write in `directory` that meets a full disk raises DiskFull, in words; any other error as it came."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in NO_ROOM:
+            raise
+        raise DiskFull(f"The file for AvidXchange could not be written: the disk is full (the exchange folder "
+                       f"{directory}: {exc.strerror or os.strerror(exc.errno)}). Nothing was left under a final name; "
+                       "the next run writes it again once there is room.") from None
+
+
 @contextlib.contextmanager
 def staged(directory, write):
     """A file written whole under a temporary name in `directory` by `write(handle)` and synced to disk; the value
@@ -111,7 +138,7 @@ def staged(directory, write):
     handle = tempfile.NamedTemporaryFile(dir=directory, prefix=".tmp-", delete=False)
     temporary = Path(handle.name)
     try:
-        with handle:
+        with room_on_disk(directory), handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
@@ -125,8 +152,9 @@ def link(temporary, final):
     rewritten."""
     confined(final)
     try:
-        os.link(temporary, final)
-    except FileExistsError:
+        with room_on_disk(final.parent):
+            os.link(temporary, final)
+    except (FileExistsError, DiskFull):
         raise
     except OSError:
         # No hard links on this filesystem (some network shares): a rename, which replaces silently, so the name is

@@ -13,6 +13,7 @@ from connectors.bill.system import SIGN_IN_SYNC_TOKEN
 from connectors.errors import (
     AuthError,
     ConfigurationError,
+    ConnectorError,
     DataError,
     Deferred,
     RateLimited,
@@ -208,9 +209,14 @@ class BillClient:
         """The active bills of these vendors: `vendorId:in` is a documented filter, invoice numbers are not,
         so candidates are listed by vendor and matched by the caller."""
         ids = sorted(set(vendor_ids))
-        for start in range(0, len(ids), VENDOR_IDS_PER_FILTER):
-            chunk = ",".join(ids[start:start + VENDOR_IDS_PER_FILTER])
-            yield from self.list("/v3/bills", filters=[("vendorId", "in", chunk), ("archived", "eq", False)])
+        chunks = [",".join(ids[start:start + VENDOR_IDS_PER_FILTER]) for start in range(0, len(ids),
+                                                                                        VENDOR_IDS_PER_FILTER)]
+        # Up to BILL's calls in flight at once, a round of them held at a time.
+        for at in range(0, len(chunks), CONCURRENT_CALLS):
+            for bills in fan_out(lambda chunk: list(self.list("/v3/bills", filters=[
+                    ("vendorId", "in", chunk), ("archived", "eq", False)])), chunks[at:at + CONCURRENT_CALLS],
+                    CONCURRENT_CALLS):
+                yield from bills
 
     def unpaid_bills(self):
         """Every active bill not paid in full (paymentStatus is a documented filter)."""
@@ -222,7 +228,8 @@ class BillClient:
     def _bulk(self, path, items, limit, create_one):
         """Bulk creates, up to BILL's concurrency at a time. A bulk call is all-or-nothing, so a refused
         batch is sent again one by one to isolate the bad item. Returns, per item in order, the created
-        object or the DataError that refused it."""
+        object, the DataError that refused it, or the error of its call when that call failed (the other calls'
+        objects were made all the same)."""
 
         def send(batch):
             try:
@@ -244,7 +251,9 @@ class BillClient:
             return results
 
         batches = [items[start:start + limit] for start in range(0, len(items), limit)]
-        return [result for batch in fan_out(send, batches, CONCURRENT_CALLS) for result in batch]
+        done = fan_out(send, batches, CONCURRENT_CALLS, keep=ConnectorError)
+        return [result for batch, answer in zip(batches, done, strict=True)
+                for result in ([answer] * len(batch) if isinstance(answer, ConnectorError) else answer)]
 
     # --- classifications ------------------------------------------------------------------------------
     def chart_of_accounts(self):

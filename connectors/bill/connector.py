@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from connectors.base import ApConnector
 from connectors.bill.client import BULK_BILLS, CONCURRENT_CALLS, BillClient, parse_bill_time
-from connectors.errors import DataError
+from connectors.errors import ConnectorError, DataError
+from connectors.http import fan_out
 from connectors.records import Address, Dimension, GlAccount, OpenItem, Payment, Unreadable, VendorEdit
 from connectors.values import decimal_value
 
@@ -47,9 +48,9 @@ def money(amount):
 
 
 def created_id(result, what):
-    """The id of a created object, the DataError that refused it, or a DataError when the answer names
-    no id (the record then fails with that reason, and the next run looks it up before creating)."""
-    if isinstance(result, DataError):
+    """The id of a created object, the error that refused it (or failed its call), or a DataError when the answer
+    names no id (the record then fails with that reason, and the next run looks it up before creating)."""
+    if isinstance(result, ConnectorError):
         return result
     if isinstance(result, dict) and isinstance(result.get("id"), str) and result["id"]:
         return result["id"]
@@ -119,8 +120,11 @@ class BillConnector(ApConnector):
 
     def dimensions(self):
         out = []
-        for kind, path in DIMENSION_KINDS.items():
-            for d in self.client.classifications(path):
+        # The lists read at once: the client's limiter holds them to BILL's calls in flight.
+        lists = fan_out(lambda path: list(self.client.classifications(path)), DIMENSION_KINDS.values(),
+                        CONCURRENT_CALLS)
+        for (kind, path), entries in zip(DIMENSION_KINDS.items(), lists, strict=True):
+            for d in entries:
                 where = f"BILL {path} entry"
                 d = bill_object(d, "entry", where)
                 name = bill_text(d.get("name"), "name", where)
@@ -296,7 +300,17 @@ class BillConnector(ApConnector):
             except DataError as exc:
                 payment_id = p.get("id") if isinstance(p, dict) and isinstance(p.get("id"), str) else "?"
                 updated = p.get("updatedTime") if isinstance(p, dict) and isinstance(p.get("updatedTime"), str) else ""
-                yield Unreadable("payment", payment_id, f"BILL payment {payment_id}", str(exc), updated)
+                yield Unreadable("payment", payment_id, f"BILL payment {payment_id}", str(exc), updated,
+                                 bill_ids=bills_named(p))
+
+
+def bills_named(p):
+    """The bill ids a payment names, as far as they can be read: an unreadable payment is filed under them."""
+    p = p if isinstance(p, dict) else {}
+    shares = p.get("billPayments") if isinstance(p.get("billPayments"), list) else []
+    named = [p.get("billId"), *(p.get("billIds") if isinstance(p.get("billIds"), list) else []),
+             *(share.get("billId") for share in shares if isinstance(share, dict))]
+    return tuple(dict.fromkeys(bill_id for bill_id in named if isinstance(bill_id, str) and bill_id))
 
 
 def shown(value):

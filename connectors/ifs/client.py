@@ -13,9 +13,13 @@ ODP_MISSING_PRECONDITION).
 
 import base64
 import binascii
+import json
+import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlsplit
 
+import requests
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -24,9 +28,11 @@ from connectors.errors import (
     AuthError,
     ConfigurationError,
     Conflict,
+    ConnectorError,
     DataError,
     Locked,
     NotFound,
+    RecordError,
     TransientError,
 )
 from connectors.http import HttpClient, ReauthRequired, default_classify, excerpt
@@ -44,6 +50,9 @@ PAGE_SIZE = 500
 # dropped here by key, and what changes between two reads is the ledger's to drop.
 PAGE_OVERLAP = 10
 SCOPE = "openid microprofile-jwt"
+# Reads sent in one $batch call. UNCONFIRMED (F12): IFS documents no limit on a batch's parts.
+BATCH_PARTS = 100
+MULTIPART = re.compile(r'multipart/mixed\s*;.*?boundary="?([^";]+)"?', re.IGNORECASE)
 
 # What IFS's error codes mean, for a person reading the failure.
 CODE_WORDS = {
@@ -154,6 +163,61 @@ def url_path(path):
     return quote(path, safe="/(),='$:@")
 
 
+def spec_projection(sets, spec):
+    """The projection a set is served by: its own, or its topmost parent's."""
+    while spec.parent:
+        spec = sets[spec.parent]
+    return spec.projection
+
+
+def batch_parts(response):
+    """(status, headers, body) of each part of a multipart/mixed $batch answer (OData 4.0 Part 1, 11.7.4: each part
+    an application/http response), the headers' names in lower case; [] when the answer is not multipart."""
+    found = MULTIPART.search(response.headers.get("Content-Type", ""))
+    if not found:
+        return []
+    parts = []
+    for part in response.content.split(b"--" + found[1].encode())[1:]:
+        if part.startswith(b"--"):
+            break
+        message = re.split(rb"\r?\n\r?\n", part.strip(b"\r\n"), maxsplit=1)
+        if len(message) < 2:
+            continue
+        head, *body = re.split(rb"\r?\n\r?\n", message[1], maxsplit=1)
+        status = re.match(rb"HTTP/\d\.\d (\d{3})", head)
+        headers = dict(line.split(":", 1) for line in head.decode("utf-8", "replace").splitlines()[1:] if ":" in line)
+        parts.append((int(status[1]) if status else 0, {k.strip().lower(): v.strip() for k, v in headers.items()},
+                      body[0] if body else b""))
+    return parts
+
+
+def batch_answers(response):
+    """(status, parsed JSON body or None) of each part of a multipart/mixed $batch answer."""
+    answers = []
+    for status, _, body in batch_parts(response):
+        try:
+            parsed = json.loads(body) if body.strip() else None
+        except ValueError:
+            parsed = None
+        answers.append((status, parsed))
+    return answers
+
+
+def part_error(method, url, status, headers, body):
+    """The error one part of a $batch answer stands for, read as classify() reads a call of its own; None for a
+    success."""
+    answer = requests.Response()
+    answer.status_code, answer._content, answer.url = status, body, url
+    answer.headers.update(headers)
+    answer.request = requests.Request(method, url).prepare()
+    try:
+        classify(answer)
+    except ConnectorError as exc:
+        return exc
+    return None if 200 <= status < 300 else TransientError(f"IFS answered a part of a batch with HTTP {status}.",
+                                                            status=status)
+
+
 class IfsClient:
     def __init__(self, connection):
         self.connection = connection
@@ -173,6 +237,7 @@ class IfsClient:
         except ValidationError as exc:
             raise ConfigurationError(f"The IFS connection's options are not usable: {' '.join(exc.messages)}") from None
         self.base = (connection.base_url or "").rstrip("/")
+        self.batch_works = True
         tenant = urlsplit(self.base)
         auth = TokenSession(connection, login=self.login, leeway=RENEW_BEFORE,
                             render=lambda token: {"Authorization": f"Bearer {token.value}"})
@@ -229,7 +294,10 @@ class IfsClient:
             for row in rows:
                 if not isinstance(row, dict):
                     raise odata.ODataPagingError(f"IFS {spec.name}: a row that is not an object ({type(row).__name__})")
-                key = tuple(row.get(k) for k in spec.keys)
+                # A key value that is not a plain one is kept as its text: the row is still read once, and its
+                # parser says what is wrong with it.
+                key = tuple(v if isinstance(v, str | int | float | bool | None) else repr(v)
+                            for v in (row.get(k) for k in spec.keys))
                 if key in seen:
                     continue
                 seen.add(key)
@@ -241,6 +309,109 @@ class IfsClient:
                 raise odata.ODataPagingError(f"IFS {spec.name}: $skip={skip} gave only rows already read; the service "
                                              "ignores $skip, so paging would never end")
             skip += len(rows) - overlap
+
+    def collections(self, spec, parents_list, query):
+        """The rows of one collection under each of several parents, read in $batch calls of BATCH_PARTS GETs
+        (IFS OData Provider, Batch Requests: GETs outside a change set, answered in order, "continue on errors"
+        asked for in the Prefer header). None for a parent whose rows did not all come in the batch (a part IFS
+        answered with an error or left out, or a full window): the caller reads that one with collection(),
+        which reports its error as it stands. IFS refusing $batch itself is read as every part left out."""
+        answers = []
+        for at in range(0, len(parents_list), BATCH_PARTS):
+            group = parents_list[at:at + BATCH_PARTS]
+            if not self.batch_works:
+                answers += [None] * len(group)
+                continue
+            window = odata.Query(select=query.select, filter=query.filter, orderby=query.orderby,
+                                 key=query.key or spec.keys, top=PAGE_SIZE, dialect=query.dialect).encode()
+            root = f"{projections.ROOT}/{spec_projection(self.sets, spec)}.svc/"
+            reads = [url_path(projections.path(self.sets, spec, *parents).removeprefix(root)) + "?" + window
+                     for parents in group]
+            try:
+                bodies = self.batch(root, reads)
+            except (ConfigurationError, DataError):
+                self.batch_works = False  # this IFS takes no $batch here: every read on its own from now on
+                answers += [None] * len(group)
+                continue
+            for body in bodies:
+                rows = body.get("value") if isinstance(body, dict) else None
+                whole = isinstance(rows, list) and len(rows) < PAGE_SIZE and "@odata.nextLink" not in body
+                answers.append(rows if whole and all(isinstance(row, dict) for row in rows) else None)
+        return answers
+
+    def batch(self, root, reads):
+        """GET each of `reads` (a path below the service root `root` with its query) in one POST to $batch; the
+        JSON body of each part IFS answered 200, in order, None for any other."""
+        parts = [["Content-Type: application/http", "Content-Transfer-Encoding: binary", "",
+                  f"GET {read} HTTP/1.1", "Accept: application/json", "", ""] for read in reads]
+        # Safe to repeat: it only reads.
+        response = self.send_batch(root, parts, idempotent=True)
+        answers = [body if status == 200 else None for status, body in batch_answers(response)][:len(reads)]
+        return answers + [None] * (len(reads) - len(answers))
+
+    def send_batch(self, root, parts, idempotent):
+        """One POST to $batch, each of `parts` the lines of one part (after its boundary line). UNCONFIRMED (F12):
+        IFS reads the continue-on-error preference as OData 4.0 spells it."""
+        boundary = f"batch_{uuid.uuid4().hex}"
+        separated = [line for part in parts for line in (f"--{boundary}", *part)] + [f"--{boundary}--"]
+        return self.http.request("POST", url_path(f"{root}$batch"), idempotent=idempotent,
+                                 data=("\r\n".join(separated) + "\r\n").encode(),
+                                 headers={"Content-Type": f"multipart/mixed;boundary={boundary}",
+                                          "Accept": "multipart/mixed", "Prefer": "odata.continue-on-error"})
+
+    def patch_many(self, spec, changes):
+        """patch() for each of `changes` ([(keys, etag, changes)], records of one top-level set), BATCH_PARTS of them
+        to a $batch call (IFS OData Provider, Batch Requests), each PATCH a part of its own outside any change set, so
+        that IFS refusing one (a 412, a 423) never holds back the others. Each one's new ETag, or the error IFS
+        answered it with, as patch() would raise it; a part IFS left out is a TransientError. IFS refusing $batch
+        itself sends each PATCH on its own from then on. A failure of the whole call (sign-in, rate limit) is
+        raised."""
+        outcomes = []
+        root = f"{projections.ROOT}/{spec_projection(self.sets, spec)}.svc/"
+        for at in range(0, len(changes), BATCH_PARTS):
+            group = changes[at:at + BATCH_PARTS]
+            if any(not etag for _, etag, _ in group) or not self.batch_works:
+                outcomes += [self.patch_alone(spec, *change) for change in group]
+                continue
+            parts, urls = [], []
+            for keys, etag, body in group:
+                path = projections.entity_path(self.sets, spec, keys)
+                urls.append(self.base + url_path(path))
+                parts += [["Content-Type: application/http", "Content-Transfer-Encoding: binary", "",
+                          f"PATCH {url_path(path.removeprefix(root))} HTTP/1.1", "Content-Type: application/json",
+                          "Accept: application/json", f"If-Match: {etag}", "", json.dumps(body), ""]]
+            try:
+                # Safe to repeat after a lost answer: a PATCH that went through gets a 412 the second time.
+                response = self.send_batch(root, parts, idempotent=True)
+            except (ConfigurationError, DataError):
+                self.batch_works = False  # this IFS takes no $batch here: every write on its own from now on
+                outcomes += [self.patch_alone(spec, *change) for change in group]
+                continue
+            answers = batch_parts(response)
+            for index in range(len(group)):
+                if index >= len(answers):
+                    outcomes.append(TransientError("IFS left this change out of its batch answer; it is sent again "
+                                                   "on the next run."))
+                    continue
+                status, headers, body = answers[index]
+                error = part_error("PATCH", urls[index], status, headers, body)
+                if error is not None:
+                    outcomes.append(error)
+                    continue
+                try:
+                    parsed = json.loads(body) if body.strip() else {}
+                except ValueError:
+                    parsed = {}
+                outcomes.append((parsed.get("@odata.etag") if isinstance(parsed, dict) else None)
+                                or headers.get("etag", ""))
+        return outcomes
+
+    def patch_alone(self, spec, keys, etag, changes):
+        """patch(), its refusal of this one record returned rather than raised (patch_many's outcome)."""
+        try:
+            return self.patch(spec, keys, etag, changes)
+        except (RecordError, TransientError) as exc:
+            return exc
 
     def entity(self, spec, keys, parents=()):
         """One record by its key: (body, ETag)."""

@@ -8,10 +8,10 @@ from django.utils import timezone
 
 from connectors import odata
 from connectors.base import ErpConnector
-from connectors.errors import Conflict, DataError, NotFound, RecordError
+from connectors.errors import Conflict, DataError, NotFound, RecordError, TransientError
 from connectors.http import fan_out
 from connectors.ifs import projections as p
-from connectors.ifs.client import IfsClient, objversion_time, whole_seconds
+from connectors.ifs.client import BATCH_PARTS, IfsClient, objversion_time, whole_seconds
 from connectors.records import (
     CONTACT_FIELDS,
     Address,
@@ -28,12 +28,15 @@ from connectors.values import CENT, amount_value, decimal_value
 
 logger = logging.getLogger(__name__)
 
-# Suppliers whose address and communication methods are read at once (two calls each: IFS keeps them in
-# collections of the supplier, which $expand cannot reach). The client's rate limit holds every process
-# together under the tenant's budget, whatever this is.
-DETAIL_WORKERS = 8
-# Invoices whose posting lines are asked for in one call (an `or` of their ids: IFS's OData has no `in`).
-LINES_PER_CALL = 40
+# Groups of BATCH_PARTS suppliers whose addresses and communication methods are read at once (two $batch calls a
+# group: IFS keeps them in collections of the supplier, which $expand cannot reach). The client's rate limit holds
+# every process together under the tenant's budget, whatever this is.
+DETAIL_WORKERS = 4
+# Invoices read before their posting lines are asked for, in as few calls as the filter below allows.
+INVOICES_PER_LINES_READ = 500
+# Terms of one posting-line filter: a run of consecutive invoice ids is one `ge … and le …` term, any other id
+# one `eq` (IFS's OData has no `in`); 40 keeps the URL near 2 KB.
+LINE_TERMS_PER_CALL = 40
 # A write that keeps meeting a newer version of the record (412) is given up after this many reads.
 WRITE_ATTEMPTS = 3
 METHOD_OF = {"email": p.EMAIL, "phone": p.PHONE}
@@ -87,6 +90,19 @@ def number(row, name, where):
     return value
 
 
+def id_terms(ids):
+    """A filter term per run of consecutive invoice ids (one `ge … and le …`), or per id standing alone."""
+    terms, ids = [], sorted(set(ids))
+    start = 0
+    for end in range(len(ids)):
+        if end + 1 == len(ids) or ids[end + 1] != ids[end] + 1:
+            low, high = ids[start], ids[end]
+            terms.append(odata.eq("InvoiceId", low) if low == high else
+                         odata.and_(odata.ge("InvoiceId", low), odata.le("InvoiceId", high)))
+            start = end + 1
+    return terms
+
+
 def valid_today(row, where, until="ValidUntil"):
     today = timezone.now().date()
     start, end = day(row, "ValidFrom", where, required=False), day(row, until, where, required=False)
@@ -99,6 +115,7 @@ class IfsConnector(ErpConnector):
         self.client = IfsClient(connection)
         self.http = self.client.http
         self.sets = self.client.sets
+        self.read_versions = {}  # (Company, InvoiceId) -> (ETag, Transfer Status) of the invoices read this run
 
     def check(self):
         suppliers = self.sets["suppliers"]
@@ -138,9 +155,9 @@ class IfsConnector(ErpConnector):
 
     # --- suppliers -------------------------------------------------------------------------------------------------
     def suppliers(self, since=None):
-        """Every supplier (SupplierInfoGeneralSet offers no change timestamp to filter on), those whose ETag's
-        objversion is not before `since` given whole with their address and communication methods. The
-        objversion is the marker (docs/ASSUMPTIONS.md F3)."""
+        """Every supplier listed (SupplierInfoGeneralSet offers no change timestamp to filter on), and those whose
+        ETag's objversion is not before `since` given whole with their address and communication methods, read in
+        $batch calls. The objversion is the marker (docs/ASSUMPTIONS.md F3)."""
         spec = self.sets["suppliers"]
         query = odata.Query(select=tuple(spec.fields), orderby=("SupplierId",))
         chosen = []
@@ -154,7 +171,11 @@ class IfsConnector(ErpConnector):
                 chosen.append((row, None))
             elif since is None or changed >= since:
                 chosen.append((row, changed))
-        details = fan_out(lambda item: self.supplier_details(item[0]["SupplierId"]), chosen, DETAIL_WORKERS)
+        ids = [row["SupplierId"] for row, _ in chosen]
+        groups = fan_out(self.many_supplier_details, [ids[at:at + BATCH_PARTS] for at in range(0, len(ids),
+                                                                                                BATCH_PARTS)],
+                         DETAIL_WORKERS)
+        details = [detail for group in groups for detail in group]
         for (row, changed), detail in zip(chosen, details, strict=True):
             yield self._supplier(row, changed, detail)
 
@@ -167,11 +188,42 @@ class IfsConnector(ErpConnector):
             return exc
         return address, methods
 
+    def many_supplier_details(self, supplier_ids):
+        """supplier_details of several suppliers, in order: their addresses in $batch calls, then the communication
+        methods of those addresses in others; a supplier whose rows did not come in a batch is read on its own."""
+        addresses_spec, methods_spec = self.sets["supplier_addresses"], self.sets["supplier_comm_methods"]
+        addresses = self.client.collections(addresses_spec, [({"SupplierId": s},) for s in supplier_ids],
+                                            odata.Query(select=tuple(addresses_spec.fields)))
+        details, wanted = {}, []
+        for supplier_id, rows in zip(supplier_ids, addresses, strict=True):
+            try:
+                address = self.current_address(supplier_id) if rows is None else self.pick_address(supplier_id, rows)
+            except RecordError as exc:
+                details[supplier_id] = exc
+                continue
+            if address is None:
+                details[supplier_id] = (None, {})
+            else:
+                wanted.append((supplier_id, address))
+        methods = self.client.collections(
+            methods_spec, [({"SupplierId": s}, {"SupplierId": s, "AddressId": a["AddressId"]}) for s, a in wanted],
+            odata.Query(select=tuple(methods_spec.fields)))
+        for (supplier_id, address), rows in zip(wanted, methods, strict=True):
+            try:
+                details[supplier_id] = (address, self.comm_methods(supplier_id, address) if rows is None else
+                                        self.rank_methods(rows))
+            except RecordError as exc:
+                details[supplier_id] = exc
+        return [details[supplier_id] for supplier_id in supplier_ids]
+
     def current_address(self, supplier_id):
-        """UNCONFIRMED (F2): the supplier's address valid today with the lowest AddressId is the one BILL gets."""
         spec = self.sets["supplier_addresses"]
-        rows = list(self.client.collection(spec, odata.Query(select=tuple(spec.fields)),
-                                           parents=({"SupplierId": supplier_id},)))
+        return self.pick_address(supplier_id, list(self.client.collection(
+            spec, odata.Query(select=tuple(spec.fields)), parents=({"SupplierId": supplier_id},))))
+
+    @staticmethod
+    def pick_address(supplier_id, rows):
+        """UNCONFIRMED (F2): the supplier's address valid today with the lowest AddressId is the one BILL gets."""
         where = f"IFS supplier {supplier_id} address"
         if any(not text(r, "AddressId", where) for r in rows):
             raise Unparsable(f"{where}: an address without an AddressId.", field="AddressId")
@@ -179,16 +231,19 @@ class IfsConnector(ErpConnector):
         return min(current, key=lambda r: r["AddressId"]) if current else None
 
     def comm_methods(self, supplier_id, address):
-        """{EMail: row, Phone: row}: of several of one method, the default one, then the first."""
         spec = self.sets["supplier_comm_methods"]
-        rows = self.client.collection(spec, odata.Query(select=tuple(spec.fields)),
-                                      parents=({"SupplierId": supplier_id},
-                                               {"SupplierId": supplier_id, "AddressId": address["AddressId"]}))
-        methods = {}
+        return self.rank_methods(self.client.collection(
+            spec, odata.Query(select=tuple(spec.fields)),
+            parents=({"SupplierId": supplier_id}, {"SupplierId": supplier_id, "AddressId": address["AddressId"]})))
+
+    @staticmethod
+    def rank_methods(rows):
+        """{EMail: row, Phone: row}: of several of one method, the default one, then the first."""
         def rank(row):
             comm_id = row.get("CommId")
             return row.get("MethodDefault") is not True, comm_id if isinstance(comm_id, int) else float("inf")
 
+        methods = {}
         for row in sorted(rows, key=rank):
             methods.setdefault(row.get("MethodId"), row)
         return methods
@@ -240,7 +295,7 @@ class IfsConnector(ErpConnector):
         page = []
         for row in self.client.collection(spec, self.invoice_query(states, since)):
             page.append(row)
-            if len(page) >= LINES_PER_CALL:
+            if len(page) >= INVOICES_PER_LINES_READ:
                 yield from self._invoices(page)
                 page = []
         if page:
@@ -250,15 +305,24 @@ class IfsConnector(ErpConnector):
         ids = [r["InvoiceId"] for r in rows if isinstance(r.get("InvoiceId"), int) and not isinstance(
             r.get("InvoiceId"), bool)]
         lines = {}
-        if ids:
-            spec = self.sets["invoice_lines"]
-            query = odata.Query(select=tuple(spec.fields),
-                                filter=odata.and_(self.company_filter(), odata.in_("InvoiceId", ids)),
-                                orderby=("InvoiceId", "RowNo"))
+        spec = self.sets["invoice_lines"]
+        terms = id_terms(ids)
+        for at in range(0, len(terms), LINE_TERMS_PER_CALL):
+            query = odata.Query(select=tuple(spec.fields), orderby=("InvoiceId", "RowNo"), filter=odata.and_(
+                self.company_filter(), odata.or_(*terms[at:at + LINE_TERMS_PER_CALL])))
             for line in self.client.collection(spec, query):
                 lines.setdefault(line.get("InvoiceId"), []).append(line)
         for row in rows:
+            self.remember(row)
             yield self._invoice(row, lines.get(row.get("InvoiceId"), []))
+
+    def remember(self, row):
+        """The invoice's ETag and Transfer Status as this run read them, so that marking it as transferred needs no
+        read of its own (OData JSON Format 4.0, section 4.5.10: a collection's entities carry @odata.etag)."""
+        etag = row.get("@odata.etag")
+        if isinstance(etag, str) and etag and isinstance(row.get("Company"), str) and isinstance(
+                row.get("InvoiceId"), int):
+            self.read_versions[(row["Company"], row["InvoiceId"])] = (etag, row.get("TransferStatus"))
 
     def _invoice(self, row, lines):
         invoice_id = row.get("InvoiceId")
@@ -329,13 +393,16 @@ class IfsConnector(ErpConnector):
 
     def acknowledge_invoice(self, invoice_reference):
         """Set the invoice's Transfer Status to Transferred, as IFS's own transfer to a payables application does
-        (docs.ifs.com FinancialConnector/ActivityConfirmSendSupplierInvoice). Read first for its ETag; a 412 (it
-        changed meanwhile) is read again, up to WRITE_ATTEMPTS times; a 423 (locked) is raised."""
+        (docs.ifs.com FinancialConnector/ActivityConfirmSendSupplierInvoice), from the ETag this run read it with,
+        or read first for it; a 412 (it changed meanwhile) is read again, up to WRITE_ATTEMPTS times; a 423
+        (locked) is raised."""
         spec = self.sets["invoices"]
         keys = self.invoice_keys(invoice_reference)
+        known = self.read_versions.pop((keys["Company"], keys["InvoiceId"]), None)
         for _ in range(WRITE_ATTEMPTS):
-            body, etag = self.client.entity(spec, keys)
-            if body.get("TransferStatus") == p.TRANSFERRED:
+            etag, status = known or self.version_of(spec, keys)
+            known = None
+            if status == p.TRANSFERRED:
                 return f"invoice {keys['InvoiceId']} was already marked as transferred"
             try:
                 self.client.patch(spec, keys, etag, {"TransferStatus": p.TRANSFERRED})
@@ -344,6 +411,52 @@ class IfsConnector(ErpConnector):
             return f"invoice {keys['InvoiceId']} marked as transferred"
         raise Conflict(f"IFS invoice {keys['InvoiceId']} kept changing while it was being marked as transferred "
                        f"({WRITE_ATTEMPTS} tries); it is tried again on the next run.")
+
+    def acknowledge_invoices(self, references):
+        """acknowledge_invoice() for several invoices at once: the marks together in $batch calls (IfsClient.
+        patch_many), each from the ETag this run read its invoice with, or read first for it; the ones that changed
+        meanwhile (412) read again and sent again, up to WRITE_ATTEMPTS times. Each invoice's outcome in order: the
+        words, or its own error (RecordError, TransientError); a failure of a whole call is raised."""
+        spec = self.sets["invoices"]
+        outcomes = [None] * len(references)
+        pending = {}  # index -> (keys, (ETag, Transfer Status) or None to read it)
+        for index, reference in enumerate(references):
+            try:
+                keys = self.invoice_keys(reference)
+            except DataError as exc:
+                outcomes[index] = exc
+                continue
+            pending[index] = (keys, self.read_versions.pop((keys["Company"], keys["InvoiceId"]), None))
+        for _ in range(WRITE_ATTEMPTS):
+            sending = {}
+            for index, (keys, known) in pending.items():
+                try:
+                    etag, status = known or self.version_of(spec, keys)
+                except (RecordError, TransientError) as exc:
+                    outcomes[index] = exc
+                    continue
+                if status == p.TRANSFERRED:
+                    outcomes[index] = f"invoice {keys['InvoiceId']} was already marked as transferred"
+                else:
+                    sending[index] = (keys, etag, {"TransferStatus": p.TRANSFERRED})
+            answers = self.client.patch_many(spec, list(sending.values()))
+            pending = {}
+            for (index, (keys, _, _)), answer in zip(sending.items(), answers, strict=True):
+                if isinstance(answer, Conflict):
+                    pending[index] = (keys, None)
+                else:
+                    outcomes[index] = answer if isinstance(answer, Exception) else \
+                        f"invoice {keys['InvoiceId']} marked as transferred"
+            if not pending:
+                break
+        for index, (keys, _) in pending.items():
+            outcomes[index] = Conflict(f"IFS invoice {keys['InvoiceId']} kept changing while it was being marked as "
+                                       f"transferred ({WRITE_ATTEMPTS} tries); it is tried again on the next run.")
+        return outcomes
+
+    def version_of(self, spec, keys):
+        body, etag = self.client.entity(spec, keys)
+        return etag, body.get("TransferStatus")
 
     def post_payment(self, invoice_reference, payment):
         """The payment's share of this invoice, one row per invoice and payment id (UNCONFIRMED custom entity,

@@ -1,7 +1,6 @@
 """Infor CloudSuite (M3) as an ERP: suppliers, GL accounts, approved invoices out; payments in."""
 
 import logging
-from collections import OrderedDict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -9,9 +8,9 @@ from django.utils import timezone
 
 from connectors.base import ErpConnector
 from connectors.errors import DataError
-from connectors.http import fan_out
 from connectors.infor import idm, m3
 from connectors.infor.client import InforClient
+from connectors.infor.reading import Pool
 from connectors.records import (
     Address,
     Dimension,
@@ -29,11 +28,19 @@ from connectors.values import amount_value, money
 
 logger = logging.getLogger(__name__)
 
+# Rows asked for in one call of a list. UNCONFIRMED (docs/ASSUMPTIONS.md I18): M3 answers up to this many; Infor
+# documents no cap for MI list transactions (maxrecs=0 is "all"). A cap below it would end each range early, unseen.
+LIST_PAGE_SIZE = 500
+# Suppliers whose statuses one CRS620MI/LstByNumber call reads.
 PAGE_SIZE = 100
 # Suppliers whose address (and, where a list page does not cover them, status) is read at once: M3 has
 # no list of every supplier's address, so it is one LstAddresses call per supplier read. The client's
 # rate limit keeps every process together under the tenant's 3,000 calls a minute, whatever this is.
-DETAIL_WORKERS = 16
+DETAIL_WORKERS = 32
+# The fields of the supplier list a Supplier is made of: the list is read for these only (returncols).
+SUPPLIER_COLUMNS = ("SUNO", "SUNM", "TINO", "CUCD", "PHNO", "CSCD", "ECAR")
+# The fields of a supplier's addresses postal_address() reads.
+ADDRESS_COLUMNS = ("ADTE", "ADID", "STDT", "ADR1", "ADR2", "TOWN", "ECAR", "PONO", "CSCD")
 
 # Supplier change markers (ChangeFloors) are points on this grid, counted from EARLIEST.
 CHANGE_GRID = timedelta(minutes=10)
@@ -110,6 +117,13 @@ def postal_address(addresses, supplier, today=None):
                    region=chosen.get("ECAR", ""), postal_code=chosen.get("PONO", ""), country=chosen.get("CSCD", ""))
 
 
+def line_number(row, ref):
+    """An invoice line's number (LINO), which orders the lines."""
+    text = row.get("LINO") or "0"
+    if not (text.isascii() and text.isdigit()):
+        raise DataError(f"{ref}: line number LINO {text!r} is not a whole number.", field="LINO")
+    return int(text)
+
 class ChangeFloors:
     """Each supplier's change marker: the last point of the CHANGE_GRID before its change, found by
     asking CRS620MI/LstSuppliers which suppliers changed after chosen grid points.
@@ -127,15 +141,36 @@ class ChangeFloors:
 
     def __init__(self, client):
         self.client = client
-        self.changed = {}
+        self.changed = {}  # grid point -> the suppliers changed after it
+        self.changed_since = {}  # ISO time -> the suppliers changed after it
 
     def after(self, index):
         """The suppliers changed after grid point `index` (read once per read)."""
         if index not in self.changed:
             inputs = {"LMTS": iso_to_lmts(grid_time(index))}
-            self.changed[index] = {r["SUNO"] for r in self.client.key_range(m3.SUPPLIERS, inputs, "FRSU", "SUNO",
-                                                                            PAGE_SIZE)}
+            self.changed[index] = {r["SUNO"] for page in self.client.pages(
+                m3.SUPPLIERS, inputs, "SUNO", "FRSU", "TOSU", LIST_PAGE_SIZE, columns=("SUNO",)) for r in page}
         return self.changed[index]
+
+    def since_read(self, read_at):
+        """The suppliers changed after `read_at` (an ISO time), once per read."""
+        if read_at not in self.changed_since:
+            inputs = {"LMTS": iso_to_lmts(datetime.fromisoformat(read_at))}
+            self.changed_since[read_at] = {r["SUNO"] for page in self.client.pages(
+                m3.SUPPLIERS, inputs, "SUNO", "FRSU", "TOSU", LIST_PAGE_SIZE, columns=("SUNO",)) for r in page}
+        return self.changed_since[read_at]
+
+    def settled(self, suno, marker, known):
+        """Whether the supplier is as the caller holds it: `known` gives it the same marker, and M3 lists no change to
+        it after the caller read it. The marker alone cannot say: two changes in one grid step share it.
+        UNCONFIRMED (docs/ASSUMPTIONS.md I20): a change to its address alone moves neither, as I5 assumes of LMTS."""
+        held = known.get(suno)
+        if not held or held[0] != marker or not held[1]:
+            return False
+        try:
+            return suno not in self.since_read(held[1])
+        except ValueError:
+            return False
 
     def markers(self, members, since, now):
         """{supplier: ISO marker} for the suppliers a read since `since` (None: all) returned."""
@@ -224,46 +259,65 @@ class InforConnector(ErpConnector):
                 for r in self.client.execute(m3.GL_ACCOUNTS, {"AITP": m3.DEPARTMENT_DIMENSION}, maxrecs=0)]
 
     # --- suppliers ------------------------------------------------------------------------------------
-    def suppliers(self, since=None):
-        """Suppliers changed since `since` (all when None), a page at a time. Per page of the supplier
-        list (CRS620MI/LstSuppliers: name, tax id, currency, phone): the statuses from one
-        CRS620MI/LstByNumber call over the same suppliers (GetBasicData for any it missed), each
-        supplier's postal address (CRS620MI/LstAddresses), and the e-mail addresses from one
-        CRS111MI/List per read. Markers: ChangeFloors."""
+    def suppliers(self, since=None, known=None):
+        """Suppliers changed since `since` (all when None), each as soon as it is read. The supplier list
+        (CRS620MI/LstSuppliers: name, tax id, currency, phone) is read first, in key ranges side by side, only the
+        fields a Supplier takes (SUPPLIER_COLUMNS): the markers (ChangeFloors) need the whole list. Then, while the
+        markers and the e-mail addresses (one CRS111MI/List per read) are read, in threads: per PAGE_SIZE
+        suppliers the statuses from one CRS620MI/LstByNumber call (GetBasicData for any it missed), and each
+        supplier's postal address (CRS620MI/LstAddresses), DETAIL_WORKERS calls at a time, a few pages ahead of
+        the caller at most.
+
+        `known`: {supplier: (marker, ISO time it was read)} of the suppliers the caller holds as done. One listed
+        again with that marker and unchanged since that time (ChangeFloors.settled) is neither read in detail nor
+        handed back: an unchanged re-read within the cursor's overlap costs no call per supplier. The markers are
+        then found before the details are read."""
         if since is not None and since <= EARLIEST:
             since = None  # before any marker we hand out: read everything, including records without LMTS
         now = timezone.now()
         inputs = {"LMTS": iso_to_lmts(since)} if since else {}
-        rows = [r for page in self.client.pages(m3.SUPPLIERS, inputs, "FRSU", "SUNO", PAGE_SIZE) for r in page]
+        rows = sorted((r for page in self.client.pages(m3.SUPPLIERS, inputs, "SUNO", "FRSU", "TOSU", LIST_PAGE_SIZE,
+                                                       SUPPLIER_COLUMNS) for r in page), key=lambda r: r["SUNO"])
+        floors = ChangeFloors(self.client)
+        markers = None
+        if rows and known:
+            markers = floors.markers({r["SUNO"] for r in rows}, since, now)
+            rows = [r for r in rows if not floors.settled(r["SUNO"], markers[r["SUNO"]], known)]
         if not rows:
             return
-        markers = ChangeFloors(self.client).markers({r["SUNO"] for r in rows}, since, now)
-        emails = self.supplier_emails()
-        for start in range(0, len(rows), PAGE_SIZE):
-            chunk = rows[start:start + PAGE_SIZE]
-            statuses = self.listed_statuses(chunk)
-            details = fan_out(lambda row, statuses=statuses: self.supplier_details(row, statuses), chunk,
-                              DETAIL_WORKERS)
-            for row, detail in zip(chunk, details, strict=True):
+        chunks = (rows[start:start + PAGE_SIZE] for start in range(0, len(rows), PAGE_SIZE))
+        with Pool(chunks, self.supplier_work, DETAIL_WORKERS, ahead=2 * PAGE_SIZE) as details:
+            markers = markers or floors.markers({r["SUNO"] for r in rows}, since, now)
+            emails = self.supplier_emails()
+            for row, detail in details:
                 yield self._supplier(row, detail, emails, markers[row["SUNO"]])
+
+    def supplier_work(self, task):
+        """A page of suppliers: their statuses, and a task per supplier; a supplier: its (row, details)."""
+        if isinstance(task, list):
+            statuses = self.listed_statuses(task)
+            return None, [(row, statuses.get(row["SUNO"])) for row in task]
+        row, status = task
+        return (row, self.supplier_details(row, status)), []
 
     def listed_statuses(self, chunk):
         """{supplier: STAT} for a page of suppliers, from one LstByNumber call starting at its first."""
         try:
-            records = self.client.execute(m3.SUPPLIERS_BY_NUMBER, {"SUNO": chunk[0]["SUNO"]}, maxrecs=len(chunk))
+            records = self.client.execute(m3.SUPPLIERS_BY_NUMBER, {"SUNO": chunk[0]["SUNO"]}, maxrecs=len(chunk),
+                                          columns=("SUNO", "STAT"))
         except DataError:
             return {}
         return {r["SUNO"]: r.get("STAT", "") for r in records}
 
-    def supplier_details(self, row, statuses):
-        """(status, address) of one supplier, or the DataError M3 answered."""
+    def supplier_details(self, row, status):
+        """(status, address) of one supplier, or the DataError M3 answered; its status read here if the list
+        page's did not have it."""
         suno = row["SUNO"]
         try:
-            status = statuses.get(suno)
             if status is None:
-                records = self.client.execute(m3.SUPPLIER, {"SUNO": suno}, maxrecs=1)
+                records = self.client.execute(m3.SUPPLIER, {"SUNO": suno}, maxrecs=1, columns=("STAT",))
                 status = records[0].get("STAT", "") if records else ""
-            addresses = self.client.execute(m3.SUPPLIER_ADDRESSES, {"SUNO": suno}, maxrecs=0)
+            addresses = self.client.execute(m3.SUPPLIER_ADDRESSES, {"SUNO": suno}, maxrecs=0, columns=ADDRESS_COLUMNS)
         except DataError as exc:
             return exc
         return status, postal_address(addresses, row)
@@ -284,28 +338,18 @@ class InforConnector(ErpConnector):
 
     # --- invoices -------------------------------------------------------------------------------------
     def approved_invoices(self, since=None, include_held=False):
-        """Approved invoices changed since `since`, a page of the custom list at a time. One with a payment stop
-        (IVBL) is held: yielded, marked `held`, only with `include_held` (the list returns it either way)."""
+        """Approved invoices changed since `since`, a page of the custom list at a time, read in key ranges side by
+        side (pages in the order they come in). One with a payment stop (IVBL) is held: yielded, marked `held`,
+        only with `include_held` (the list returns it either way)."""
         inputs = {"F_LMTS": iso_to_lmts(since)} if since else {}
-        start, page_size = None, PAGE_SIZE
-        while True:
-            rows = self.client.execute(m3.APPROVED_INVOICES, {**inputs, **({"F_KEY": start} if start else {})},
-                                       maxrecs=page_size)
-            grouped = OrderedDict()
-            for row in rows:
+        for page in self.client.pages(m3.APPROVED_INVOICES, inputs, "KEY", "F_KEY", "T_KEY", LIST_PAGE_SIZE):
+            grouped = {}
+            for row in page:  # an invoice's lines all come in one page
                 grouped.setdefault(row["KEY"], []).append(row)
-            full = len(rows) >= page_size
-            if full and len(grouped) == 1:
-                page_size *= 2  # one invoice with more lines than a page: read it whole
-                continue
-            if full:
-                start, _ = grouped.popitem()  # its lines may go on past this page: read it again next time
             for key, lines in grouped.items():
                 invoice = self._invoice(key, lines)
                 if include_held or getattr(invoice, "held", None) is None:
                     yield invoice
-            if not full:
-                return
 
     def _invoice(self, key, rows):
         head = rows[0]
@@ -316,7 +360,9 @@ class InforConnector(ErpConnector):
                             description=r.get("LNDE", ""),
                             dimensions={"department": r[m3.DEPARTMENT_FIELD]} if r.get(m3.DEPARTMENT_FIELD) else {},
                             po_number=r.get("PUNO", ""))
-                for r in sorted(rows, key=lambda r: int(r.get("LINO") or 0)))
+                for r in sorted(rows, key=lambda r: line_number(r, ref)))
+            if not head.get("SUNO"):
+                raise DataError(f"{ref} names no supplier (SUNO).", field="SUNO")
             return Invoice(
                 source_id=key, supplier_id=head["SUNO"], invoice_number=head.get("SINO", ""),
                 invoice_date=m3_date(head.get("IVDT"), "IVDT", ref), due_date=m3_date(head.get("DUDT"), "DUDT", ref),
@@ -327,17 +373,20 @@ class InforConnector(ErpConnector):
                 reference={k: head.get(k, "") for k in (*m3.INVOICE_KEY_FIELDS, "SUNO", "SINO")},
                 held=payment_stop(head.get("IVBL"), ref))
         except DataError as exc:
-            return Unreadable("bill", key, head.get("SINO", key), str(exc), lmts_to_iso(head.get("LMTS")))
+            number = str(head.get("SINO") or "")
+            return Unreadable("bill", key, f"{number or key} ({head.get('SUNO', '?')})", str(exc),
+                              lmts_to_iso(head.get("LMTS")), number=number)
 
     def open_invoices(self):
         """Every approved invoice not fully paid, for what is still to pay on it (CUAM - PAAM), from the open
         invoices list (m3.OPEN_INVOICES, UNCONFIRMED I15), a page at a time. Its source_id is the KEY
         approved_invoices() gives the invoice. A row that cannot be read fails the whole read: a total that left
         it out would mislead."""
-        for row in self.client.key_range(m3.OPEN_INVOICES, {}, "F_KEY", "KEY", PAGE_SIZE):
-            item = self._open_item(row)
-            if item is not None:
-                yield item
+        for page in self.client.pages(m3.OPEN_INVOICES, {}, "KEY", "F_KEY", "T_KEY", LIST_PAGE_SIZE):
+            for row in page:
+                item = self._open_item(row)
+                if item is not None:
+                    yield item
 
     def _open_item(self, row):
         ref = f"Infor invoice {row.get('SINO') or '?'} of supplier {row.get('SUNO') or '?'} ({row.get('KEY')})"

@@ -178,15 +178,17 @@ DEPARTMENT_FIELD = dimension_field(DEPARTMENT_DIMENSION)
 # lines, one row per invoice line, filtered to approved invoices (APRV = 1). Chosen over
 # EXPORTMI/Select (one table, no joins, no division filter) and APS200MI/SearchSupInvoic (no GL lines).
 # Its layout (docs/ASSUMPTIONS.md I2): rows sorted by KEY, unique per invoice; F_KEY starts a page at a
-# key, that key included; F_LMTS selects invoices changed strictly after a stamp. Dates are yyyyMMdd. IVBL is the
+# key, that key included, and T_KEY ends it at one, that key included (the from/to pair CMS100MI gives a custom
+# list's filter field, as F_PUNO/T_PUNO in public code calling CMS100MI); F_LMTS selects invoices changed strictly
+# after a stamp. Dates are yyyyMMdd. IVBL is the
 # invoice's payment stop (APS200MI/GetInvoice's "Payment stop", N1): UNCONFIRMED (docs/ASSUMPTIONS.md I16) that
 # the list carries it and that any value but 0 stops payment; setting one moves LMTS.
 APPROVED_INVOICES = transaction(
-    "CMS100MI", "LstMLCApprovedInv", "F_KEY A30 F_LMTS N18", "",
+    "CMS100MI", "LstMLCApprovedInv", "F_KEY A30 T_KEY A30 F_LMTS N18", "",
     "KEY A30 DIVI A3 YEA4 N4 JRNO N7 JSNO N7 SUNO A10 SINO A24 IVDT D10 DUDT D10 CUAM N17 CUCD A3 LMTS N18 "
     "IVBL N1 LINO N6 LNAM N17 AIT1 A8 AIT2 A8 AIT3 A8 AIT4 A8 AIT5 A8 AIT6 A8 AIT7 A8 LNDE A30 PUNO A10",
     "UNCONFIRMED custom list (docs/ASSUMPTIONS.md I1, I2)",
-    (("F_KEY", "From key"), ("F_LMTS", "Changed after")))
+    (("F_KEY", "From key"), ("T_KEY", "To key"), ("F_LMTS", "Changed after")))
 NO_PAYMENT_STOP = "0"
 INVOICE_KEY_FIELDS = ("DIVI", "YEA4", "JRNO", "JSNO")
 INVOICE_KEY_SEPARATOR = "|"
@@ -199,14 +201,15 @@ def invoice_key(divi, yea4, jrno, jsno):
 
 # --- open invoices: a second custom list, for the open payables tie-out -------------------------------------
 # UNCONFIRMED (docs/ASSUMPTIONS.md I15): a CMS100MI custom list over the same AP ledger, one row per approved
-# invoice that is not fully paid, sorted by the same KEY, F_KEY starting a page at a key (that key included).
+# invoice that is not fully paid, sorted by the same KEY, F_KEY starting a page at a key and T_KEY ending it at one
+# (each key included).
 # PAAM is what has been paid on the invoice so far, by payments made in M3 itself and by those recorded through
 # the payments extension (EXT200MI) alike; PYST says OPEN (nothing paid), PARTIAL or PAID. What is still to pay
 # is CUAM - PAAM. The invoice list above stays as it is: its rows are invoice lines, and it is read by change.
 OPEN_INVOICES = transaction(
-    "CMS100MI", "LstMLCOpenInv", "F_KEY A30", "",
+    "CMS100MI", "LstMLCOpenInv", "F_KEY A30 T_KEY A30", "",
     "KEY A30 DIVI A3 YEA4 N4 JRNO N7 JSNO N7 SUNO A10 SINO A24 CUAM N17 CUCD A3 PAAM N17 PYST A10",
-    "UNCONFIRMED custom list (docs/ASSUMPTIONS.md I15)", (("F_KEY", "From key"),))
+    "UNCONFIRMED custom list (docs/ASSUMPTIONS.md I15)", (("F_KEY", "From key"), ("T_KEY", "To key")))
 INVOICE_OPEN = "OPEN"
 INVOICE_PARTIAL = "PARTIAL"
 INVOICE_PAID = "PAID"

@@ -23,6 +23,13 @@ def changed_since(since):
     return Cond("TimeStamp", "gt", since) if since is not None else None
 
 
+def key_of(row, columns):
+    """A row's key as a dict key. A value that is not a plain one (a list where text was expected) is kept as its
+    text, so the row is still filed under a key and typed() says what is wrong with it."""
+    return tuple(value if isinstance(value, str | int | float | bool | None) else repr(value)
+                 for value in (row.get(c) for c in columns))
+
+
 def balance(head):
     """What is still to pay: the outstanding balance is kept by ageing month, in three columns."""
     return sum((head[c] or Decimal("0.00") for c in ("MthInvBal1", "MthInvBal2", "MthInvBal3")), Decimal("0.00"))
@@ -89,21 +96,21 @@ class SysproConnector(ErpConnector):
         main row is not there (or not selected by `main_where`) is left out."""
         detail_key = detail_key or main.key
         if since is None:
-            heads = {tuple(r.get(k) for k in main.key): r for r in self.read(main, main_where)}
+            heads = {key_of(r, main.key): r for r in self.read(main, main_where)}
             details = {}
             for row in self.read(detail):
-                details.setdefault(tuple(row.get(k) for k in detail_key), []).append(row)
+                details.setdefault(key_of(row, detail_key), []).append(row)
             return {key: (head, details.get(key, [])) for key, head in heads.items()}
         where = changed_since(since)
-        heads = {tuple(r.get(k) for k in main.key): r for r in self.read(main, all_of(where, main_where))}
-        touched = {tuple(r.get(k) for k in detail_key) for r in self.read(detail, where)}
+        heads = {key_of(r, main.key): r for r in self.read(main, all_of(where, main_where))}
+        touched = {key_of(r, detail_key) for r in self.read(detail, where)}
         missing = touched - set(heads)
         if missing:
-            heads.update((tuple(r.get(k) for k in main.key), r)
-                         for r in self.client.rows_by_key(main, missing, where=main_where))
+            heads.update((key_of(r, main.key), r)
+                         for r in self.client.rows_by_key(main, missing, where=main_where, page_size=self.page_size))
         details = {}
-        for row in self.client.rows_by_key(detail, heads, columns=detail_key):
-            details.setdefault(tuple(row.get(k) for k in detail_key), []).append(row)
+        for row in self.client.rows_by_key(detail, heads, columns=detail_key, page_size=self.page_size):
+            details.setdefault(key_of(row, detail_key), []).append(row)
         return {key: (head, details.get(key, [])) for key, head in heads.items()}
 
     # --- suppliers ------------------------------------------------------------------------------------------
@@ -120,6 +127,8 @@ class SysproConnector(ErpConnector):
         try:
             row = typed(tables.SUPPLIERS, raw)
             address = typed(tables.SUPPLIER_ADDRESSES, raw_address) if raw_address else None
+            if row["TimeStamp"] is None:
+                raise BadValue(tables.SUPPLIERS, "TimeStamp", None, "a rowversion (it tells a changed row)")
         except BadValue as exc:
             return Unreadable("vendor", str(raw.get("Supplier")), f"{raw.get('Supplier')} {raw.get('SupplierName')}",
                               f"{ref}: {exc}", marker_of(raw, raw_address))

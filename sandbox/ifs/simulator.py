@@ -9,26 +9,30 @@ If-Match (ODP_MISSING_PRECONDITION) and with a stale one (412); 423 for a locked
 MI_MODIFIED_ERROR after a deployment; ODP_DESERIALIZATION_ERROR for a body of the wrong types; POST answering
 201; $filter, $select, $orderby, $top, $skip and $count as the OData provider takes them (the server half of
 sandbox/odata.py: unknown properties, operators IFS does not support, literals of the wrong type and
-malformed dates are refused); $expand refused for the one-to-many navigations modelled here.
+malformed dates are refused); $expand refused for the one-to-many navigations modelled here; $batch (GETs and
+change sets, in order, continuing after a failed part only when the Prefer header asks).
 
 Where the documentation is silent the choice is marked UNCONFIRMED here and listed in docs/ASSUMPTIONS.md
-(F-entries). The simulator is stricter than IFS in two places, both harmless to the connector, which sends
-neither: arithmetic operators in $filter and $apply are refused.
+(F-entries). The simulator is stricter than IFS in three places, all harmless to the connector, which sends
+none of them: arithmetic operators in $filter and $apply are refused, and a $batch part naming an earlier one by
+$<Content-ID> is not resolved (F10).
 """
 
 import base64
+import copy
 import math
 import re
 import secrets
+import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from connectors import canonical
 from connectors.ifs import projections as p
 from connectors.values import decimal_value
 from sandbox import odata
-from sandbox.hub import BadRequest, Response, Simulator, public, route
+from sandbox.hub import STATUS_TEXT, BadRequest, Request, Response, Simulator, public, route
 
 REALM = "mlc-sandbox"
 CLIENT_ID = "ml-connector"
@@ -57,6 +61,8 @@ SIMULATOR_CODES = {"server_error": "ODP_INTERNAL_ERROR", "gateway_timeout": "ODP
 SERVICE = re.compile(r"^/main/ifsapplications/projection/v1/(?P<projection>[A-Za-z_][A-Za-z0-9_]*)\.svc"
                      r"(?P<rest>/.*)?$")
 SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)")
+MULTIPART = re.compile(r'multipart/mixed\s*;.*?boundary="?([^";]+)"?', re.IGNORECASE)
+BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 # The canonical seed's fields as IFS holds them.
 CANONICAL_SUPPLIER_FIELDS = {"name": "Name", "tax_id": "AssociationNo", "currency": "CurrencyCode"}
 ALWAYS = ("2000-01-01", None)
@@ -66,6 +72,42 @@ class ODataError(Exception):
     def __init__(self, status, code, message, headers=None):
         super().__init__(message)
         self.status, self.code, self.headers = status, code, headers or {}
+
+
+def multipart(body, boundary):
+    """The parts of a multipart body, each ({header: value} with lower-cased names, content)."""
+    parts = []
+    for chunk in body.split(b"--" + boundary.encode())[1:]:
+        if chunk.startswith(b"--"):
+            return parts
+        head, *content = BLANK_LINE.split(chunk.removeprefix(b"\r\n").removeprefix(b"\n"), maxsplit=1)
+        parts.append((message_headers(head.decode("utf-8", "replace").splitlines()),
+                      content[0].removesuffix(b"\n").removesuffix(b"\r") if content else b""))
+    raise ODataError(400, "ODP_BAD_REQUEST", f"The batch does not end with its closing delimiter --{boundary}--.")
+
+
+def message_headers(lines):
+    headers = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return headers
+
+
+def http_message(response, content_id=None):
+    """A response as one part of a multipart answer (application/http)."""
+    head = ["Content-Type: application/http", "Content-Transfer-Encoding: binary"]
+    if content_id:
+        head.append(f"Content-ID: {content_id}")
+    lines = [f"HTTP/1.1 {response.status} {STATUS_TEXT.get(response.status, '')}".rstrip()]
+    lines += [f"{name}: {value}" for name, value in response.headers.items()]
+    return ("\r\n".join(head) + "\r\n\r\n" + "\r\n".join(lines) + "\r\n\r\n").encode() + response.body
+
+
+def multipart_body(parts, boundary):
+    return b"".join(b"--" + boundary.encode() + b"\r\n" + part + b"\r\n" for part in parts) + \
+        b"--" + boundary.encode() + b"--\r\n"
 
 
 def snake(name):
@@ -158,6 +200,7 @@ class IfsSimulator(Simulator):
         self.retry_after = 1
         self.rate_limit = 0  # calls a minute this tenant answers beyond with 429; 0: none
         self.calls = 0
+        self.batch_parts = 0  # requests answered inside $batch calls (each batch is one of `calls`)
         self.calls_by_minute = {}
         self.rejected_rate_limited = 0
         self.metadata_changes = {"left": 0, "status": 503}
@@ -313,6 +356,8 @@ class IfsSimulator(Simulator):
             if match is None:
                 raise ODataError(404, "ODP_RESOURCE_NOTFOUND", f"The resource {request.path} was not found.")
             projection, rest = match["projection"], (match["rest"] or "/").lstrip("/")
+            if rest == "$batch" and method == "POST":
+                return self.batch(request, projection)
             if not rest:
                 if method != "GET":
                     raise ODataError(405, "ODP_METHOD_NOT_ALLOWED", f"{method} is not allowed on a service document")
@@ -322,6 +367,78 @@ class IfsSimulator(Simulator):
             return handler(request, target)
         except ODataError as exc:
             return self.error_response(exc.status, exc.code, str(exc), exc.headers)
+
+    # --- $batch (IFS OData Provider, Batch Requests) ---------------------------------------------------------------
+    def batch(self, request, projection):
+        """POST <Projection>.svc/$batch, multipart/mixed: each part a request (application/http) or a change set
+        (a multipart/mixed of its own, all or nothing, GET refused in it), processed in order; after a failed part
+        the rest is left out unless the Prefer header asks to continue on errors. The whole batch is one call of
+        the tenant's budget. Not modelled: a part naming an earlier one by $<Content-ID>."""
+        if not self.sets_of(projection):
+            raise ODataError(404, "ODP_RESOURCE_NOTFOUND", f"The projection {projection} does not exist.")
+        found = MULTIPART.search(request.header("Content-Type") or "")
+        if not found:
+            raise ODataError(400, "ODP_BAD_REQUEST", "A batch request is multipart/mixed with a boundary.")
+        # UNCONFIRMED (F12): OData 4.0 writes the preference odata.continue-on-error, 4.01 continue-on-error.
+        go_on = "continue-on-error" in (request.header("Prefer") or "")
+        answers = []
+        for headers, content in multipart(request.body, found[1]):
+            kind = headers.get("content-type", "")
+            inner = MULTIPART.search(kind)
+            if inner:
+                failed, answer = self.changeset(projection, content, inner[1])
+            elif kind.lower().startswith("application/http"):
+                response = self.part(projection, content)
+                failed, answer = response.status >= 400, http_message(response, headers.get("content-id"))
+            else:
+                raise ODataError(400, "ODP_BAD_REQUEST", f"A batch part is application/http or a change set, not "
+                                                         f"{kind or 'untyped'}.")
+            answers.append(answer)
+            if failed and not go_on:
+                break
+        boundary = f"batchresponse_{uuid.uuid4()}"
+        return Response(200, multipart_body(answers, boundary), {
+            "Content-Type": f"multipart/mixed; boundary={boundary}",
+            **({"Preference-Applied": "odata.continue-on-error"} if go_on else {})})
+
+    def changeset(self, projection, content, boundary):
+        """(failed, the answer part) of a change set: every part applied, or none (the first failure answered)."""
+        parts = multipart(content, boundary)
+        saved = copy.deepcopy((self.rows, self.meta, self.next_objid, self.next_comm_id, self.writes))
+        answers = []
+        for headers, message in parts:
+            if message.lstrip().upper().startswith(b"GET "):
+                response = self.error_response(400, "ODP_BAD_REQUEST", "A GET request cannot be part of a change set.")
+            else:
+                response = self.part(projection, message)
+            if response.status >= 400:
+                self.rows, self.meta, self.next_objid, self.next_comm_id, self.writes = saved
+                return True, http_message(response, headers.get("content-id"))
+            answers.append(http_message(response, headers.get("content-id")))
+        inner = f"changesetresponse_{uuid.uuid4()}"
+        return False, (f"Content-Type: multipart/mixed; boundary={inner}\r\n\r\n".encode() +
+                       multipart_body(answers, inner))
+
+    def part(self, projection, message):
+        """One request of a batch, answered as if sent on its own, its URL relative to the service root."""
+        head, *body = BLANK_LINE.split(message.lstrip(b"\r\n"), maxsplit=1)
+        lines = head.decode("utf-8", "replace").splitlines()
+        request_line = re.fullmatch(r"(GET|PATCH|POST|DELETE) (\S+) HTTP/1\.1", lines[0].strip()) if lines else None
+        if request_line is None:
+            return self.error_response(400, "ODP_BAD_REQUEST", "A batch part starts with METHOD URL HTTP/1.1.")
+        method, url = request_line[1], urlsplit(request_line[2])
+        path = unquote(url.path)
+        if "/main/ifsapplications/projection/v1/" in path:
+            path = path[path.index("/main/ifsapplications/projection/v1/"):]
+        else:
+            path = f"/main/ifsapplications/projection/v1/{projection}.svc/{path.lstrip('/')}"
+        inner = Request(method, path, parse_qs(url.query, keep_blank_values=True), message_headers(lines[1:]),
+                        body[0] if body else b"")
+        self.batch_parts += 1
+        return self.odata(inner, method)
+
+    def sets_of(self, projection):
+        return [spec for spec in self.sets().values() if not spec.parent and spec.projection == projection]
 
     def service_document(self, projection):
         served = [spec for spec in self.sets().values() if not spec.parent and spec.projection == projection]
@@ -783,7 +900,8 @@ class IfsSimulator(Simulator):
         tables = {name: [{**{k: jsonable(v) for k, v in row.items()}, "@odata.etag": self.etag(name, key)}
                          for key, row in sorted(rows.items())] for name, rows in self.rows.items()}
         busiest = max(self.calls_by_minute.values(), default=0)
-        return {**tables, "logins": self.logins, "calls": self.calls, "max_calls_in_a_minute": busiest,
+        return {**tables, "logins": self.logins, "calls": self.calls, "batch_parts": self.batch_parts,
+                "max_calls_in_a_minute": busiest,
                 "calls_by_minute": {str(minute * 60): count for minute, count in sorted(self.calls_by_minute.items())},
                 "rejected_rate_limited": self.rejected_rate_limited, "writes": dict(self.writes),
                 "locked": sorted(f"{s}:{k}" for s, k in self.locked),

@@ -33,6 +33,7 @@ SUPPLIERS = 300
 INVOICES = 400
 # The problems. The supplier without a tax id has every 37th invoice and a few more.
 SUPPLIER_WITHOUT_TAX_ID = "S10007"
+FEWEST_SUPPLIERS = 7  # S10001 on, so that S10007 is among them
 UNBALANCED_INVOICE = "INV-200017"
 UNMAPPED_INVOICE = "INV-200031"
 WALKTHROUGH = f"""\
@@ -55,14 +56,17 @@ STATES = [("TX", "Austin", "78701"), ("IL", "Chicago", "60601"), ("GA", "Atlanta
           ("OH", "Columbus", "43215"), ("WA", "Seattle", "98101")]
 
 
-def infor_data(today=None, seed=42, invoices=INVOICES):
+def infor_data(today=None, seed=42, invoices=INVOICES, suppliers=SUPPLIERS):
     """Suppliers, GL accounts and approved invoices for the Infor simulator (M3 field names). The
-    benchmarks ask for more invoices; the demo and the tests take the default."""
-    count = invoices
+    benchmarks ask for other sizes; the demo and the tests take the default."""
+    if suppliers < FEWEST_SUPPLIERS:
+        raise ValueError(f"The demo needs at least {FEWEST_SUPPLIERS} suppliers: one of its problems is supplier "
+                         f"{SUPPLIER_WITHOUT_TAX_ID}.")
+    count, supplier_count = invoices, suppliers
     rng = random.Random(seed)
     today = today or date.today()
     suppliers = []
-    for n in range(SUPPLIERS):
+    for n in range(supplier_count):
         suno = f"S{10001 + n}"
         state, town, postal = rng.choice(STATES)
         tax_id = f"{rng.randint(10, 99)}-{rng.randint(1000000, 9999999)}"
@@ -88,7 +92,7 @@ def infor_data(today=None, seed=42, invoices=INVOICES):
             total += amount
         if number == UNBALANCED_INVOICE:
             total += Decimal("100.00")
-        supplier = suppliers[rng.randrange(SUPPLIERS)]["SUNO"] if n % 37 else SUPPLIER_WITHOUT_TAX_ID
+        supplier = suppliers[rng.randrange(supplier_count)]["SUNO"] if n % 37 else SUPPLIER_WITHOUT_TAX_ID
         invoices.append({"DIVI": "AAA", "YEA4": invoice_date.year, "JRNO": 5000 + n // 100, "JSNO": n % 100 + 1,
                          "SPYN": "", "SUNO": supplier,
                          "SINO": number, "IVDT": invoice_date.strftime("%Y%m%d"),
@@ -97,18 +101,19 @@ def infor_data(today=None, seed=42, invoices=INVOICES):
     return {"suppliers": suppliers, "accounts": accounts, "invoices": invoices}
 
 
-def seed(sandbox_url, today=None, invoices=INVOICES):
+def seed(sandbox_url, today=None, invoices=INVOICES, suppliers=SUPPLIERS):
     """Load the demo data into the Infor simulator's own tenant."""
-    response = requests.post(f"{sandbox_url}/_control/infor/seed", json=infor_data(today, invoices=invoices),
-                             timeout=60)
+    # A benchmark's 50,000 invoices take the simulator a while to take in.
+    response = requests.post(f"{sandbox_url}/_control/infor/seed",
+                             json=infor_data(today, invoices=invoices, suppliers=suppliers), timeout=600)
     response.raise_for_status()
     return response.json()
 
 
-def seed_sandboxes(sandbox_url, invoices=INVOICES):
-    """Both simulators loaded as seed_demo loads them, with `invoices` approved invoices (the benchmarks ask for
-    more); returns BILL's ids: {"gl": {code: id}, "departments": {code: id}}."""
-    seed(sandbox_url, invoices=invoices)
+def seed_sandboxes(sandbox_url, invoices=INVOICES, suppliers=SUPPLIERS):
+    """Both simulators loaded as seed_demo loads them, with `invoices` approved invoices and `suppliers` suppliers
+    (the benchmarks ask for other sizes); returns BILL's ids: {"gl": {code: id}, "departments": {code: id}}."""
+    seed(sandbox_url, invoices=invoices, suppliers=suppliers)
     targets = demo.seed_bill_organization(sandbox_url, BILL_ORGANIZATION, sys.modules[__name__])
     ids = {"gl": {}, "departments": {}}
     for (kind, code), (_, target) in targets.items():

@@ -3,7 +3,8 @@
 Follows Infor's ION API and M3 MI REST documentation: password grant at pu + ot (client credentials in
 the body or as HTTP Basic), refresh tokens, revoke at pu + or, bearer tokens that expire on the
 simulated clock, 20 service-account logins a minute, spike arrest with 429, company/division
-checks, v2 response and error shapes, key-range paging with maxrecs and LMTS for incremental reads,
+checks, v2 response and error shapes, key-range paging with maxrecs, from/to keys and LMTS for incremental
+reads (a page of a 50,000-invoice ledger costs its own rows, not the ledger's), returncols,
 and the search and download of Infor Document Management (IDM) items as connectors/infor/idm.py has them.
 Each tenant (the `tenant` control adds one) has its own data, credentials and limits.
 
@@ -16,10 +17,15 @@ own change stamp, and e-mail addresses in the e-mail repository (CRS111).
 """
 
 import base64
+import contextlib
 import hashlib
 import secrets
+import threading
+from bisect import bisect_left, bisect_right
+from collections import deque
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from urllib.parse import unquote
 
 from connectors import canonical
@@ -82,8 +88,27 @@ class TenantData:
         self.documents = {}  # IDM pid -> {entityName, attrs {name: value}, filename, mimetype, content}
         self.last_lmts = 0
         self.login_times = []
-        self.counts = {"logins": 0, "refreshes": 0, "calls": 0, "revoked": 0, "idm_calls": 0}
+        self.counts = {"logins": 0, "refreshes": 0, "calls": 0, "revoked": 0, "idm_calls": 0, "max_in_flight": 0,
+                       "peak_calls_per_minute": 0}
         self.transaction_calls = {}
+        # Not M3's: when each of the last calls arrived (clock time), and how many are under way, for the tests.
+        self.arrivals = deque(maxlen=20000)
+        self.in_flight = 0
+        self._sorted = {}
+
+    def keys(self, name):
+        """The keys of the suppliers or invoices in order, kept between calls: a list read in pages of a
+        50,000-invoice ledger must not sort it for every page. Made again when keys were added or removed."""
+        table = getattr(self, name)
+        known = self._sorted.get(name)
+        if known is None or len(known) != len(table):
+            known = self._sorted[name] = sorted(table)
+        return known
+
+    def between(self, name, start="", end=""):
+        """The keys from `start` to `end`, both included (`end` blank: to the last)."""
+        keys = self.keys(name)
+        return islice(keys, bisect_left(keys, start), bisect_right(keys, end) if end else len(keys))
 
 
 def mi_error(status, message, code="", field=""):
@@ -106,10 +131,10 @@ def pad(field, value):
     return str(value).ljust(field.length)
 
 
-def padded(transaction, record):
-    """Exactly the transaction's documented output fields, each padded; a field it has no value for
-    comes back blank."""
-    return {f.name: pad(f, record.get(f.name, "")) for f in transaction.outputs}
+def padded(fields, record):
+    """Exactly the transaction's documented output fields (or those of them asked for, returncols), each padded; a
+    field it has no value for comes back blank."""
+    return {f.name: pad(f, record.get(f.name, "")) for f in fields}
 
 
 def checked(fields, record, what):
@@ -200,6 +225,7 @@ class InforSimulator(Simulator):
         self.refresh_tokens = {}
         self.minute_calls = {}
         self.tenants = {TENANT: TenantData(TENANT)}
+        self.flight_lock = threading.Lock()
         # The tenant a call or control is about; set under the simulator's lock before any of it is touched.
         self.data = self.tenants[TENANT]
 
@@ -230,6 +256,23 @@ class InforSimulator(Simulator):
     def rate_limited_response(self, request, context):
         return Response.json(429, {"error": "Too Many Requests", "message": "Spike arrest violation"})
 
+    @contextlib.contextmanager
+    def admission(self, request, context):
+        """Not a limit of M3's (it documents none on calls in flight): the calls under way are counted, for the
+        tests."""
+        data = self.tenants.get(context["tenant"]) if isinstance(context, dict) and "tenant" in context else None
+        if data is None:
+            yield None
+            return
+        with self.flight_lock:
+            data.in_flight += 1
+            data.counts["max_in_flight"] = max(data.counts["max_in_flight"], data.in_flight)
+        try:
+            yield None
+        finally:
+            with self.flight_lock:
+                data.in_flight -= 1
+
     def expire_session(self, request):
         token = (request.header("Authorization") or "").removeprefix("Bearer ").strip()
         self.access_tokens.pop(token, None)
@@ -248,7 +291,10 @@ class InforSimulator(Simulator):
         self.minute_calls[(info["client"], minute)] = count
         if count > self.spike_limit:
             return self.rate_limited_response(request, info)
-        self.tenants[info["tenant"]].counts["calls"] += 1
+        data = self.tenants[info["tenant"]]
+        data.counts["calls"] += 1
+        data.counts["peak_calls_per_minute"] = max(data.counts["peak_calls_per_minute"], count)
+        data.arrivals.append(now)
         return info
 
     # --- OAuth ------------------------------------------------------------------------------------------
@@ -384,18 +430,24 @@ class InforSimulator(Simulator):
         if spec is None:
             return Response.json(404, {"error": "not_found",
                                        "message": f"Program {program} or transaction {transaction} does not exist"})
+        columns = [c for c in options.get("returncols", "").split(",") if c]
+        unknown = [c for c in columns if c not in spec.output_names]
+        if unknown:
+            # UNCONFIRMED (docs/ASSUMPTIONS.md I10): how M3 answers a column its transaction does not return.
+            return mi_error(400, f"{unknown[0]} is not an output field of {spec}", "XOU0001", unknown[0])
         key = f"{program}/{transaction}"
         self.data.transaction_calls[key] = self.data.transaction_calls.get(key, 0) + 1
         try:
             division = self.check_context(spec, inputs, options)
             self.check_inputs(spec, inputs, division)
             records = self.handlers()[key](inputs, division)
+            # Handlers go through their records lazily: a page of 500 of 50,000 costs 500.
+            records = list(islice(records, maxrecs) if maxrecs else records)
         except MIError as exc:
             return mi_error(400, str(exc), exc.code, exc.field)
-        if maxrecs:
-            records = records[:maxrecs]
+        shown = [f for f in spec.outputs if f.name in columns] if columns else spec.outputs
         return Response.json(200, {"results": [{"transaction": transaction,
-                                                "records": [padded(spec, r) for r in records]}],
+                                                "records": [padded(shown, r) for r in records]}],
                                    "wasTerminated": False, "nrOfSuccessfullTransactions": 1,
                                    "nrOfFailedTransactions": 0})
 
@@ -452,20 +504,21 @@ class InforSimulator(Simulator):
         return supplier
 
     def list_suppliers(self, inputs, division):
-        """In supplier number order from FRSU to TOSU. UNCONFIRMED (docs/ASSUMPTIONS.md I5): LMTS
-        selects the suppliers whose supplier record changed strictly after it; a change to an address
-        or e-mail address alone does not count."""
-        since, start, end = inputs.get("LMTS", ""), inputs.get("FRSU", ""), inputs.get("TOSU", "")
-        rows = [s for k, s in sorted(self.data.suppliers.items())
-                if k >= start and (not end or k <= end) and (not since or s["LMTS"] > since)]
-        return [{"CONO": COMPANY, **s} for s in rows]
+        """In supplier number order from FRSU to TOSU (both included; UNCONFIRMED, docs/ASSUMPTIONS.md I17: in
+        code-point order). UNCONFIRMED (docs/ASSUMPTIONS.md I5): LMTS selects the suppliers whose supplier record
+        changed strictly after it; a change to an address or e-mail address alone does not count."""
+        since = inputs.get("LMTS", "")
+        for suno in self.data.between("suppliers", inputs.get("FRSU", ""), inputs.get("TOSU", "")):
+            supplier = self.data.suppliers[suno]
+            if not since or supplier["LMTS"] > since:
+                yield {"CONO": COMPANY, **supplier}
 
     def get_supplier(self, inputs, division):
         return [{"CONO": COMPANY, **self.supplier(inputs["SUNO"])}]
 
     def suppliers_by_number(self, inputs, division):
         """Every supplier in number order, from SUNO on (SUNO included)."""
-        return [{"CONO": COMPANY, **s} for k, s in sorted(self.data.suppliers.items()) if k >= inputs["SUNO"]]
+        return ({"CONO": COMPANY, **self.data.suppliers[k]} for k in self.data.between("suppliers", inputs["SUNO"]))
 
     def supplier_addresses(self, inputs, division):
         supplier = self.supplier(inputs["SUNO"])
@@ -485,26 +538,24 @@ class InforSimulator(Simulator):
                 if dim == aitp and code >= start]
 
     def list_approved_invoices(self, inputs, division):
-        since, start = inputs.get("F_LMTS", ""), inputs.get("F_KEY", "")
-        rows = []
-        for key, inv in sorted(self.data.invoices.items()):
-            if key < start or inv["APRV"] != "1" or (since and inv["LMTS"] <= since):
-                continue
-            if division and inv["DIVI"] != division:
+        """UNCONFIRMED (docs/ASSUMPTIONS.md I2): a row per line of the approved invoices changed after F_LMTS, in KEY
+        order from F_KEY to T_KEY (both included)."""
+        since = inputs.get("F_LMTS", "")
+        for key in self.data.between("invoices", inputs.get("F_KEY", ""), inputs.get("T_KEY", "")):
+            inv = self.data.invoices[key]
+            if inv["APRV"] != "1" or (since and inv["LMTS"] <= since) or (division and inv["DIVI"] != division):
                 continue
             header = {k: v for k, v in inv.items() if k != "lines"}
             for line in inv["lines"]:
-                rows.append({"KEY": key, **header, **line})
-        return rows
+                yield {"KEY": key, **header, **line}
 
     def list_open_invoices(self, inputs, division):
         """UNCONFIRMED (docs/ASSUMPTIONS.md I15): the approved invoices not fully paid, one row each, in KEY order
-        from F_KEY on (F_KEY included)."""
-        start = inputs.get("F_KEY", "")
-        return [{"KEY": key, **{k: v for k, v in inv.items() if k != "lines"}}
-                for key, inv in sorted(self.data.invoices.items())
-                if key >= start and inv["APRV"] == "1" and inv["PYST"] != m3.INVOICE_PAID
-                and (not division or inv["DIVI"] == division)]
+        from F_KEY to T_KEY (both included)."""
+        for key in self.data.between("invoices", inputs.get("F_KEY", ""), inputs.get("T_KEY", "")):
+            inv = self.data.invoices[key]
+            if inv["APRV"] == "1" and inv["PYST"] != m3.INVOICE_PAID and (not division or inv["DIVI"] == division):
+                yield {"KEY": key, **{k: v for k, v in inv.items() if k != "lines"}}
 
     def payment_key(self, inputs, division):
         return m3.invoice_key(division, inputs["YEA4"], inputs["JRNO"], inputs["JSNO"]), inputs["PYID"]

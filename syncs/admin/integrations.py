@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
@@ -21,7 +22,7 @@ from portal import audit
 from portal.admin_utils import AuditedAdminMixin, TenantScopedAdminMixin
 from portal.fields import CredentialsUnreadable
 from portal.tenancy import operated_tenants
-from syncs import alerts, operations, reasons, reference
+from syncs import alerts, operations, reasons, reference, requests
 from syncs.admin.rules import MappingRuleInline
 from syncs.backfill import backfill_progress, cut_over, preview_progress, queued_at, run_progress
 from syncs.models import OPTIONS, Integration, Trigger
@@ -68,7 +69,7 @@ class IntegrationAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdm
     change_form_template = "admin/syncs/integration/change_form.html"
     list_display = ["name", "tenant", "source", "target", "enabled", "paused", "interval_minutes", "last_run_at",
                     "next_run_at"]
-    status_fields = ["run_plan", "schedule", "connection_health", "failure_streak", "recent_runs",
+    status_fields = ["run_plan", "schedule", "runs_asked_for", "connection_health", "failure_streak", "recent_runs",
                      "rules_that_cannot_be_used", "rules_listed"]
     list_filter = ["enabled", "paused", "tenant"]
     search_fields = ["name", "tenant__name"]
@@ -141,6 +142,13 @@ class IntegrationAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdm
         if obj.next_run_at and not obj.paused:
             said += f"; next run {obj.next_run_at:%Y-%m-%d %H:%M} UTC"
         return said + "."
+
+    @admin.display(description="Runs asked for")
+    def runs_asked_for(self, obj):
+        waiting = requests.shown(obj)
+        if not waiting:
+            return "None waiting: every run asked for has started."
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((said,) for said in waiting)))
 
     @admin.display(description="Connections")
     def connection_health(self, obj):
@@ -224,9 +232,10 @@ class IntegrationAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdm
             queued = int(timezone.now().timestamp())
             page = reverse("admin:syncs_integration_backfill", args=[pk])
             if "run" in request.POST:
-                audit.record("sync.backfill", actor=request.user, tenant=integration.tenant, obj=integration,
-                             message=f"Backfill from {since:%Y-%m-%d} queued")
-                enqueue_run(integration, Trigger.BACKFILL, since)
+                with transaction.atomic():  # the audit entry and the run request (syncs.requests) together
+                    audit.record("sync.backfill", actor=request.user, tenant=integration.tenant, obj=integration,
+                                 message=f"Backfill from {since:%Y-%m-%d} queued")
+                    enqueue_run(integration, Trigger.BACKFILL, since, request.user)
                 self.message_user(request, f"Backfill from {since:%Y-%m-%d} queued. Records already in the ledger "
                                            "are recognised and not sent again.")
                 return redirect(page + "?" + urlencode({"since": f"{since:%Y-%m-%d}", "after": queued,
@@ -252,9 +261,10 @@ class IntegrationAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdm
     @admin.action(description="Sync now", permissions=["change"])
     def sync_now(self, request, queryset):
         for integration in queryset:
-            audit.record("sync.queued", actor=request.user, tenant=integration.tenant, obj=integration,
-                         message="Run queued from the admin (Sync now)")
-            enqueue_run(integration, Trigger.MANUAL)
+            with transaction.atomic():  # the audit entry and the run request (syncs.requests) together
+                audit.record("sync.queued", actor=request.user, tenant=integration.tenant, obj=integration,
+                             message="Run queued from the admin (Sync now)")
+                enqueue_run(integration, Trigger.MANUAL, None, request.user)
         self.message_user(request, f"Queued {queryset.count()} run(s). Follow them under Sync runs.")
 
     @admin.action(description="Pause (the schedule stays; runs are skipped)", permissions=["change"])

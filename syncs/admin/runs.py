@@ -30,14 +30,26 @@ def counters_in_brief(counters):
 @admin.register(SyncRun)
 class SyncRunAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     tenant_path = "integration__tenant"
-    list_display = ["id", "integration", "trigger", "dry_run", "status", "started", "finished", "in_brief"]
-    fields = ["integration", "trigger", "dry_run", "status", "started_at", "heartbeat_at", "finished_at",
-              "what_moved", "error_in_words", "plan_in_words"]
+    list_display = ["id", "integration", "trigger", "dry_run", "status_in_words", "started", "finished", "in_brief"]
+    fields = ["integration", "trigger", "dry_run", "status_in_words", "started_at", "heartbeat_at", "finished_at",
+              "what_moved", "refused_in_words", "error_in_words", "plan_in_words"]
     readonly_fields = fields
-    list_filter = ["status", "trigger", "dry_run", ("started_at", admin.DateFieldListFilter),
+    list_filter = ["status", "deferral", "trigger", "dry_run", ("started_at", admin.DateFieldListFilter),
                    ("integration", ByTenantFilter)]
     search_fields = ["=id"]
     list_select_related = ["integration"]
+
+    @admin.display(description="Status", ordering="status")
+    def status_in_words(self, run):
+        """A deferral says its kind: "Deferred (a remote system is down)"."""
+        return run.get_status_display()
+
+    @admin.display(description="Attempts refused while it ran")
+    def refused_in_words(self, run):
+        if not run.refused_starts:
+            return "—"
+        return (f"{run.refused_starts} attempt{'s' if run.refused_starts > 1 else ''} to start this integration, "
+                "each counted here and not run: this run held it.")
 
     @admin.display(description="What moved")
     def what_moved(self, run):
@@ -53,7 +65,8 @@ class SyncRunAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
     @admin.display(description="What moved")
     def in_brief(self, run):
-        return counters_in_brief(run.counters or {})
+        said = counters_in_brief(run.counters or {})
+        return f"{said}; {run.refused_starts} refused while it ran" if run.refused_starts else said
 
     @admin.display(description="Error")
     def error_in_words(self, run):

@@ -22,6 +22,19 @@ class Acknowledgements(FollowUpStep):
         return f"invoices marked as transferred in {source}"
 
     def work(self, record):
-        said_by_erp = self.sync.erp.acknowledge_invoice(record.data.get("reference") or {})
-        return ([], "sync.invoice.acknowledged",
-                f"Marked as transferred in {self.sync.source_name}: {said_by_erp}")
+        return self.done(self.sync.erp.acknowledge_invoice(record.data.get("reference") or {}))
+
+    def together(self):
+        """An ERP that marks several invoices in one call says so by `acknowledge_invoices(references)`, which
+        answers each one's words or its own error, in order."""
+        marks = getattr(self.sync.erp, "acknowledge_invoices", None)
+        if marks is None:
+            return None
+
+        def work(records):
+            said = marks([record.data.get("reference") or {} for record in records])
+            return [(None, s) if isinstance(s, Exception) else (self.done(s), None) for s in said]
+        return work
+
+    def done(self, said_by_erp):
+        return ([], "sync.invoice.acknowledged", f"Marked as transferred in {self.sync.source_name}: {said_by_erp}")

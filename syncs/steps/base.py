@@ -33,6 +33,9 @@ class Step:
     only_with = None
     # A dry run shows what would be sent; a step that changes something in one of the systems is left out.
     in_dry_run = False
+    # The AP account's lock (target_lock) the engine holds around the whole step, for a step that does not take its
+    # own: the follow-ups on bills take the lock the bills are sent under.
+    lock = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -79,6 +82,6 @@ def target_lock(sync, what):
         stack.enter_context(exclusive(f"{sync.account}:{what}", wait_seconds=TARGET_LOCK_WAIT.total_seconds()))
     except TransientError:
         raise Deferred(f"Another run is sending {what} to the same {sync.target_name} account; this one resumes "
-                       "at its next turn.", until=timezone.now() + TARGET_LOCK_WAIT) from None
+                       "at its next turn.", until=timezone.now() + TARGET_LOCK_WAIT, kind="lock_wait") from None
     with stack:
         yield

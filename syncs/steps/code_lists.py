@@ -3,9 +3,8 @@ of keeping a chart of its own. Each published code gets its mapping rule, so inv
 own codes."""
 
 from connectors import capabilities as can
-from connectors.errors import RecordError
 from connectors.records import Dimension, GlAccount, code_key
-from syncs.ledger import Pending, fingerprint, refused_in_words
+from syncs.ledger import Pending, fingerprint
 from syncs.models import MappingRule, RecordStatus, SyncRecord
 from syncs.steps.base import Step
 
@@ -32,7 +31,7 @@ class CodeLists(Step):
                                        Dimension(kind=stored["kind"], code=stored["code"], name=stored.get("name", ""),
                                                  active=False))
         keys = list(codes)
-        published = 0
+        self.sync, self.count = sync, 0  # codes published in this run
         for start in range(0, len(keys), sync.batch_size):
             chunk = {key: codes[key] for key in keys[start:start + sync.batch_size]}
             records = ledger.rows("code", [(key, f"{key.replace(':', ' ')} {code.name}".strip())
@@ -48,25 +47,18 @@ class CodeLists(Step):
                                      {"kind": kind, "code": code.code, "name": code.name, "active": code.active}, {}))
             if not batch:
                 continue
-            answers = ledger.guarded_batch(batch, lambda b=batch: sync.ap.publish_codes([p.item for p in b]))
-            if answers is None:
-                continue
-            for pending in batch:
-                answer = answers.get(pending.record.source_id)
-                if isinstance(answer, RecordError):
-                    ledger.fail(pending.record, answer.error_class, refused_in_words(sync.target_name, answer),
-                                pending.data, cause=answer.cause, subject=answer.subject)
-                elif answer:
-                    ledger.succeed(pending.record, "published" if pending.item.active else "deactivated", answer,
-                                   pending.source_hash, pending.data)
-                    self.rule_for_published(sync.integration, pending.data, answer)
-                    published += 1
-                else:
-                    ledger.fail(pending.record, "transient", f"{sync.target_name} did not say what became of it.",
-                                pending.data, cause="outcome_unknown")
-            ledger.flush()
-        if published:
+            with ledger.batch():
+                answers = ledger.guarded_batch(batch, lambda b=batch: sync.ap.publish_codes([p.item for p in b]))
+                if answers is not None:
+                    ledger.record_results(batch, answers, self.published)
+        if self.count:
             sync.load_reference_data()  # the rules just written take effect in this run
+
+    def published(self, pending, target_id):
+        self.sync.ledger.succeed(pending.record, "published" if pending.item.active else "deactivated", target_id,
+                                 pending.source_hash, pending.data)
+        self.rule_for_published(self.sync.integration, pending.data, target_id)
+        self.count += 1
 
     @staticmethod
     def rule_for_published(integration, code, target_id):

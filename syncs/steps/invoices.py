@@ -3,7 +3,6 @@ coding by the mapping rules) and sent as a GL-coded bill, or failed with every r
 never sent again; a hold the ERP puts on its invoice afterwards is noticed and said."""
 
 import re
-from dataclasses import asdict
 from decimal import Decimal
 from itertools import islice
 
@@ -13,7 +12,7 @@ from connectors import capabilities as can
 from connectors.records import Invoice
 from connectors.values import money
 from syncs import alerts
-from syncs.ledger import RETRY_CLASSES, Pending, fingerprint
+from syncs.ledger import RETRY_CLASSES, Pending, fingerprint, plain
 from syncs.models import RecordStatus, SyncRecord
 from syncs.steps.base import Problem, target_lock
 from syncs.steps.stream import StreamStep
@@ -77,7 +76,8 @@ class Invoices(StreamStep):
 
     def prepare(self, invoice, record):
         sync, ledger = self.sync, self.sync.ledger
-        source_hash = fingerprint(invoice)
+        said = plain(invoice)
+        source_hash = fingerprint(invoice, said)
         data = {"marker": invoice.updated_marker, "reference": invoice.reference, "total": str(invoice.total),
                 "currency": invoice.currency, "supplier": invoice.supplier_id}
         if record.status == RecordStatus.SYNCED:
@@ -139,7 +139,7 @@ class Invoices(StreamStep):
             sync.counters["bills_would_create"] += 1
             sync.plan.append({"action": "create bill", "source": record.source_ref, "payload": payload})
             return None
-        return Pending(record, invoice, source_hash, data, {"input": asdict(invoice), "output": payload},
+        return Pending(record, invoice, source_hash, data, {"input": said, "output": payload},
                        vendor_id=vendor_id, coding=coding)
 
     def note_hold(self, record, invoice):
@@ -162,7 +162,7 @@ class Invoices(StreamStep):
             record.data = {key: value for key, value in record.data.items() if key not in ("held", "held_at")}
             record.error_detail = record.cause = record.subject = ""
             action, counter = "sync.bill.released", "bills_released"
-        record.save(update_fields=["data", "error_detail", "cause", "subject", "updated_at"])
+        sync.ledger.stage(record, ("data", "error_detail", "cause", "subject", "updated_at"))
         sync.counters[counter] += 1
         sync.ledger.log(action, record, said)
 

@@ -2,9 +2,15 @@
 against its ledger row, the batch's remote work sent together, the successes written together, and the stream's
 cursor moved once the whole stream is read."""
 
+import inspect
+
+from django.db.models import Q
+from django.utils import timezone
+
 from connectors.cursors import newer
 from connectors.records import Unreadable
-from syncs.models import SyncRecord
+from syncs.ledger import RETRY_CLASSES
+from syncs.models import RecordStatus, SyncRecord
 from syncs.steps.base import Step
 
 # The ledger's search fields (finance finds a record by them), refreshed from each read.
@@ -14,6 +20,42 @@ SEARCH_FIELDS = ("number", "party", "amount", "currency", "document_date")
 class StreamStep(Step):
     stream = ""  # its cursor
     object_type = ""  # its ledger rows
+    read_at = None  # when this run's read began, where the reader takes `known` (read)
+
+    def read(self, reader, since):
+        """`reader(since)`, told what the ledger holds as done when the reader takes `known` (its signature says so)
+        and this run reads only what changed: {source id: (marker, ISO time it was read)} of each row synced, set
+        aside or failed for good, which the reader need not read again while its source says it is unchanged since
+        (a quiet run costs no call per record). A resync or a replay reads everything again. `read_at` is kept on each
+        row this read writes, taken before the read starts: what changed during the read counts as changed after it."""
+        self.read_at = None
+        sync = self.sync
+        if "known" not in inspect.signature(reader).parameters:
+            return reader(since)
+        self.read_at = timezone.now().isoformat()
+        if sync.since_override is not None or sync.run.trigger == "replay":
+            return reader(since)
+        # A failure that waits for a fix in the source is read again when the source changes it; one for a passing
+        # reason is read again every run until it goes through.
+        held = SyncRecord.objects.filter(integration=sync.integration, object_type=self.object_type).filter(
+            Q(status__in=(RecordStatus.SYNCED, RecordStatus.SKIPPED))
+            | Q(status=RecordStatus.FAILED) & ~Q(error_class__in=RETRY_CLASSES)).order_by()
+        known = {source_id: (marker, read_at) for source_id, marker, read_at
+                 in held.values_list("source_id", "data__marker", "data__read_at") if marker and read_at}
+        return reader(since, known=known)
+
+    def read_data(self, item):
+        """What a row keeps of the read that gave it: the record's marker, and when the read began where kept."""
+        return {"marker": item.updated_marker, **({"read_at": self.read_at} if self.read_at else {})}
+
+    def note_read(self, record, item):
+        """A row re-read unchanged keeps the marker and time of this read (`read`), so that the next read knows it as
+        done; written without an audit entry, and only by a reader that takes `known`."""
+        if self.read_at is None or self.sync.dry_run:
+            return
+        if (record.data.get("marker"), record.data.get("read_at")) != (item.updated_marker, self.read_at):
+            record.data = {**record.data, "marker": item.updated_marker, "read_at": self.read_at}
+            self.sync.ledger.stage(record, ("data",))
 
     def describe(self, item):
         """The record as its ledger row names it (source_ref)."""
@@ -56,37 +98,40 @@ class StreamStep(Step):
         ledger = self.sync.ledger
         # A record read twice in one batch (paging drift) is sent once, as last read.
         latest = {item.source_id: item for item in chunk}
-        records = ledger.rows(self.object_type, [(item.source_id, item.source_ref if isinstance(item, Unreadable)
-                                                  else self.describe(item)) for item in latest.values()])
         self.prefetch([item for item in latest.values() if not isinstance(item, Unreadable)])
-        self.refresh_search_fields(latest.values(), records)
-        batch = []
-        for item in latest.values():
-            record = records[item.source_id]
-            if ledger.set_aside_by_a_person(record):
-                continue  # never sent, never retried, until they undo it
-            if isinstance(item, Unreadable):
-                ledger.fail(record, "data", item.reason, {"marker": item.updated_marker}, cause="unreadable_record")
-                continue
-            pending = self.prepare(item, record)
-            if pending is not None:
-                batch.append(pending)
-        try:
+        search = {source_id: self.searched_by(item) for source_id, item in latest.items()}
+        records = ledger.rows(self.object_type, [(item.source_id, item.source_ref if isinstance(item, Unreadable)
+                                                  else self.describe(item)) for item in latest.values()], search)
+        with ledger.batch():
+            self.refresh_search_fields(search, records)
+            batch = []
+            for item in latest.values():
+                record = records[item.source_id]
+                if ledger.set_aside_by_a_person(record):
+                    continue  # never sent, never retried, until they undo it
+                if isinstance(item, Unreadable):
+                    ledger.fail(record, "data", item.reason, self.read_data(item), cause="unreadable_record")
+                    continue
+                pending = self.prepare(item, record)
+                if pending is not None:
+                    batch.append(pending)
             if batch:
+                self.sync.fence()  # the run still holds its integration: nobody else sends this batch
                 self.send(batch)
-        finally:
-            ledger.flush()
 
-    def refresh_search_fields(self, items, records):
-        """Kept true to the source on every read, in one query per batch, and only where they changed."""
-        stale = []
-        for item in items:
-            record = records[item.source_id]
-            fields = self.search_fields(item)
+    def searched_by(self, item):
+        """The search fields of a record read, or of one that could not be read, what of them could be (its number)."""
+        if isinstance(item, Unreadable):
+            return {"number": item.number[:100]} if item.number else {}
+        return self.search_fields(item)
+
+    def refresh_search_fields(self, search, records):
+        """Kept true to the source on every read, written with the batch, and only where they changed. A row made for
+        this batch has them already (Ledger.rows)."""
+        ledger = self.sync.ledger
+        for source_id, fields in search.items():
+            record = records[source_id]
             if any(getattr(record, name) != value for name, value in fields.items()):
                 for name, value in fields.items():
                     setattr(record, name, value)
-                if record.pk:
-                    stale.append(record)
-        if stale and not self.sync.dry_run:
-            SyncRecord.objects.bulk_update(stale, list(SEARCH_FIELDS))
+                ledger.stage(record, SEARCH_FIELDS)

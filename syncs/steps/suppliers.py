@@ -5,7 +5,7 @@ from dataclasses import asdict
 
 from connectors import capabilities as can
 from connectors.records import CONTACT_FIELDS, Address, Supplier
-from syncs.ledger import Pending, fingerprint
+from syncs.ledger import Pending, fingerprint, plain
 from syncs.models import RecordStatus, VendorOwner, owned_elsewhere
 from syncs.steps.base import Problem, target_lock
 from syncs.steps.stream import StreamStep
@@ -31,7 +31,7 @@ class Suppliers(StreamStep):
         self.sync = sync
         self.owners = {}  # vendor key -> VendorOwner, for the suppliers of the batch at hand
         with target_lock(sync, "vendors"):
-            self.sync_stream(sync.erp.suppliers(sync.ledger.since(self.stream, self.object_type)))
+            self.sync_stream(self.read(sync.erp.suppliers, sync.ledger.since(self.stream, self.object_type)))
 
     def describe(self, supplier):
         return supplier.name
@@ -73,11 +73,14 @@ class Suppliers(StreamStep):
 
     def prepare(self, supplier, record):
         sync, ledger = self.sync, self.sync.ledger
-        source_hash = fingerprint(supplier)
+        said = plain(supplier)
+        source_hash = fingerprint(supplier, said)
+        if record.source_hash == source_hash and record.status in (RecordStatus.SYNCED, RecordStatus.SKIPPED):
+            self.note_read(record, supplier)
         if record.status == RecordStatus.SYNCED and record.source_hash == source_hash:
             return ledger.unchanged(record)
         # "sent": the contact fields as the AP platform got them, the baseline its vendor edits are read against.
-        data = {"marker": supplier.updated_marker, "sent": contact_fields(supplier)}
+        data = {**self.read_data(supplier), "sent": contact_fields(supplier)}
         if not supplier.active and not record.target_id:
             return ledger.set_aside(record, source_hash, data, f"Supplier {supplier.source_id} is blocked or on hold "
                                     f"in {sync.source_name}; no vendor is made for it while it is.",
@@ -100,7 +103,7 @@ class Suppliers(StreamStep):
             sync.plan.append({"action": "update vendor" if record.target_id else "create vendor",
                               "source": f"{supplier.source_id} {supplier.name}", "payload": payload})
             return None
-        return Pending(record, supplier, source_hash, data, {"input": asdict(supplier), "output": payload})
+        return Pending(record, supplier, source_hash, data, {"input": said, "output": payload})
 
     def hold_vendor(self, record, source_hash, supplier):
         """A supplier blocked or put on hold after its vendor was made: nothing is sent for it while it is, its
@@ -114,14 +117,16 @@ class Suppliers(StreamStep):
             return None
         first = record.data.get("on_hold") != why
         record.source_hash = source_hash
-        record.data = {**record.data, "marker": supplier.updated_marker, "on_hold": why}
+        record.data = {**record.data, **self.read_data(supplier), "on_hold": why}
         if record.status == RecordStatus.SYNCED:
             # A failed record keeps its own reason.
             record.error_detail, record.cause, record.subject = why, "supplier_on_hold", supplier.source_id
-        record.save()
+        sync.ledger.stage(record, ("source_hash", "data", "error_detail", "cause", "subject", "updated_at"))
         sync.counters["vendors_on_hold" if first else "vendors_set_aside"] += 1
         if first:
             sync.ledger.log("sync.vendor.on_hold", record, why)
+        else:
+            sync.ledger.settle()
         return None
 
     def release_vendor(self, record, supplier):

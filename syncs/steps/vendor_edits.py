@@ -97,7 +97,6 @@ class VendorEdits(Step):
                            {"marker": edit.updated_at}, system=sync.source_name)
             if sync.failures > failures and record.error_class in RETRY_CLASSES and marker is not None:
                 held_at = earlier(kind, held_at, marker)
-        ledger.flush()
         return newest, held_at
 
     def write_back(self, record, vendor, changes, edit):

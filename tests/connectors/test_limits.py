@@ -1,4 +1,4 @@
-"""Call slots and critical sections hold across separate processes, on SQLite (file locks) and on
+"""Call slots, rate counters and critical sections hold across separate processes, on SQLite (file locks) and on
 PostgreSQL (advisory locks), and a holder that is killed gives its lock back."""
 
 import fcntl
@@ -310,7 +310,15 @@ def test_exclusive_is_released_when_its_transaction_failed():
     assert not errors
 
 
-def test_a_window_another_caller_opens_at_the_same_moment_is_not_taken_for_full(db, monkeypatch):
+@pytest.fixture
+def database_counter(monkeypatch):
+    """The counter PostgreSQL keeps (a row per window), run here on whatever database the suite has."""
+    from connectors import limits
+
+    monkeypatch.setattr(limits, "_rate_counter", lambda: limits._count_in_database)
+
+
+def test_a_window_another_caller_opens_at_the_same_moment_is_not_taken_for_full(db, monkeypatch, database_counter):
     from django.db import IntegrityError
 
     from connectors.limits import take_rate_token
@@ -331,7 +339,7 @@ def test_a_window_another_caller_opens_at_the_same_moment_is_not_taken_for_full(
     assert raced and RateWindow.objects.get(key="race", window_start=120).count == 1
 
 
-def test_a_window_opened_just_after_the_count_looked_is_not_taken_for_full(db, monkeypatch):
+def test_a_window_opened_just_after_the_count_looked_is_not_taken_for_full(db, monkeypatch, database_counter):
     """PostgreSQL: the update finds no row (another caller's new row was not committed yet), and the next read
     does see it. Under load at the start of a minute this deferred whole runs ("3000 calls per 60 s used up"
     after 263 calls); a window below its limit is counted in instead."""
@@ -358,3 +366,64 @@ def test_a_window_opened_just_after_the_count_looked_is_not_taken_for_full(db, m
     monkeypatch.setattr(RateWindow.objects, "filter", looking_before_the_other_commit)
     take_rate_token("late", 10, 60, max_wait=0, clock=lambda: 120.0, sleep=lambda seconds: None)
     assert raced and RateWindow.objects.get(key="late", window_start=120).count == 2
+
+
+# argv: lock dir, limit, tokens per thread, threads. Prints the window each token was counted in, one a line.
+TAKER = """
+import sys, threading, time
+import django
+django.setup()
+from django.conf import settings
+from connectors.limits import take_rate_token
+
+lock_dir, limit, tokens, threads = sys.argv[1:]
+settings.LOCK_DIR = lock_dir
+windows = []
+
+def take():
+    for _ in range(int(tokens)):
+        seen = []
+        take_rate_token("shared-budget", int(limit), 1, max_wait=5, clock=lambda: seen.append(time.time()) or seen[-1])
+        windows.append(int(seen[-1]))  # the window of the count that succeeded
+
+workers = [threading.Thread(target=take) for _ in range(int(threads))]
+[t.start() for t in workers]
+[t.join() for t in workers]
+print("\\n".join(map(str, windows)))
+"""
+
+
+@pytest.mark.django_db
+def test_the_rate_limit_holds_across_processes_in_every_window(lock_dir):
+    """Two processes of two threads each spend one budget of 8 calls a second: never more in any window."""
+    if db.vendor == "postgresql":
+        pytest.skip("on PostgreSQL the counter is a database row (the tests above)")
+    procs = [python(TAKER, lock_dir, 8, 6, 2, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    counted = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-2000:]
+        counted += [int(line) for line in out.split()]
+    assert len(counted) == 24
+    per_window = {window: counted.count(window) for window in set(counted)}
+    assert max(per_window.values()) <= 8, per_window
+
+
+@pytest.mark.django_db
+def test_a_rate_token_costs_no_database_write_on_sqlite(lock_dir, django_assert_num_queries):
+    """The embedded default's one write lock is not taken per remote call: the counter is a file."""
+    from connectors.errors import Deferred
+    from connectors.limits import take_rate_token
+
+    if db.vendor == "postgresql":
+        pytest.skip("on PostgreSQL the counter is a database row")
+    with django_assert_num_queries(0):
+        for _ in range(3):
+            take_rate_token("quiet", 3, 60, max_wait=0, clock=lambda: 600.0)
+        with pytest.raises(Deferred, match="3 calls per 60 s used up"):
+            take_rate_token("quiet", 3, 60, max_wait=0, clock=lambda: 659.0)
+        for _ in range(3):
+            take_rate_token("quiet", 3, 60, max_wait=0, clock=lambda: 660.0)  # the next window
+        with pytest.raises(Deferred):
+            # A caller whose clock lags counts in the newer window the file holds, never in a fresh old one.
+            take_rate_token("quiet", 3, 60, max_wait=0, clock=lambda: 630.0)

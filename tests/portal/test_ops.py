@@ -86,9 +86,10 @@ def test_periodic_checks_keep_health_current_and_alert_once_per_webhook_incident
                                              notification_url="https://portal.test/w", enabled=False)
     result = ops.periodic_checks()
     assert sorted(checked) == sorted([integration.source_id, integration.target_id])
-    assert result == {"connections_checked": 2, "alerts_sent": 1}
+    assert result == {"requests_queued_again": 0, "requests_given_up": 0, "connections_checked": 2, "alerts_sent": 1}
     assert "webhook subscription of acme AP is gone" in mail.outbox[0].subject
-    assert ops.periodic_checks() == {"connections_checked": 0, "alerts_sent": 0}, "checked recently; same incident"
+    assert ops.periodic_checks() == {"requests_queued_again": 0, "requests_given_up": 0, "connections_checked": 0,
+                                     "alerts_sent": 0}, "checked recently; same incident"
     WebhookSubscription.objects.filter(pk=sub.pk).update(enabled=True)
     AuditEntry.objects.create(action="webhook.reenabled", actor="system:webhook", tenant=integration.tenant,
                               object_type=WebhookSubscription._meta.label, object_id=str(sub.pk),

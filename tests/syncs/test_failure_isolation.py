@@ -10,7 +10,7 @@ from connectors.errors import DataError, NotFound, TransientError
 from connectors.records import Unreadable
 from syncs import engine
 from syncs.engine import run_integration
-from syncs.ledger import OUTAGE_STREAK
+from syncs.ledger import OUTAGE_MIN_ATTEMPTS
 from syncs.models import Cursor, RecordStatus, RunStatus, SyncRecord, SyncRun
 from syncs.run import Heartbeat, stale_after
 from tests.fakes import demo
@@ -45,18 +45,19 @@ def test_an_outage_stops_the_run_early_instead_of_grinding(fake_demo, fakes, mon
         raise TransientError("Fake AP HTTP 503: service unavailable")
 
     run_integration(fake_demo.pk)
-    for n in range(1, 7):
+    for n in range(1, demo.SUPPLIERS + 1):
         fakes.erp().change_supplier(f"S1{n:04d}", name=f"Renamed supplier {n}")
     monkeypatch.setattr(FakeApConnector, "update_vendor", update_vendor)
     run = run_integration(fake_demo.pk)
     assert run.status == RunStatus.DEFERRED
-    assert len(attempts) == OUTAGE_STREAK, "stopped after a few records in a row, not all six"
-    assert "in a row" in run.error and "503" in run.error
+    assert len(attempts) == OUTAGE_MIN_ATTEMPTS, "stopped after a few records, not all eleven"
+    assert f"failed {OUTAGE_MIN_ATTEMPTS} of the last {OUTAGE_MIN_ATTEMPTS} attempts" in run.error
+    assert "503" in run.error
     failed = SyncRecord.objects.filter(object_type="vendor", status=RecordStatus.FAILED, error_class="transient")
-    assert failed.count() == OUTAGE_STREAK, "the records tried are kept for the next run"
+    assert failed.count() == OUTAGE_MIN_ATTEMPTS, "the records tried are kept for the next run"
     monkeypatch.undo()
     again = run_integration(fake_demo.pk)
-    assert again.status == RunStatus.PARTIAL and again.counters["vendors_updated"] == 6
+    assert again.status == RunStatus.PARTIAL and again.counters["vendors_updated"] == demo.SUPPLIERS - 1
 
 
 def test_a_run_whose_worker_died_is_reaped_after_a_few_missed_heartbeats(fake_demo):

@@ -15,7 +15,7 @@ import requests
 
 from connectors import canonical
 from connectors.avidxchange import files
-from connectors.errors import AuthError, ConfigurationError, DataError, TransientError
+from connectors.errors import AuthError, ConfigurationError, ConnectorError, DataError, TransientError
 from connectors.records import Dimension, Document, GlAccount, Payment, Unreadable, code_key
 from sandbox.avidxchange import simulator as avid_sandbox
 from tests.connectors.avidxchange.conftest import make_avidxchange_connection
@@ -686,3 +686,72 @@ def test_a_payment_file_linked_from_outside_the_root_is_not_read(settings, tmp_p
     (exchange.inbound / "payments_20260101.csv").symlink_to(outside)
     with pytest.raises(ConfigurationError, match="leads outside"):
         list(files.read_rows(exchange.payment_files()[0], "payments"))
+
+
+# --- what a run need not ask ----------------------------------------------------------------------------------------
+def paths(sandbox):
+    return sandbox.state("avidxchange")["calls_by_path"]
+
+
+def test_codes_published_in_a_run_are_not_read_again_in_it(avid_connection, sandbox):
+    """The reference data loaded again after publishing comes from the lists this run read, with the codes it sent
+    under the ids AvidXchange answered (the upsert, X5)."""
+    publish(avid_connection, list(canonical.GL_ACCOUNTS))
+    with avid_connection.connector() as connector:
+        assert {a.code for a in connector.gl_accounts()} == {a.code for a in canonical.GL_ACCOUNTS}
+        answered = connector.publish_codes([replace(canonical.GL_ACCOUNTS[0], name="Raw materials and parts"),
+                                            *canonical.DEPARTMENTS])
+        accounts = {a.code: a for a in connector.gl_accounts()}
+        departments = {d.code: d.id for d in connector.dimensions()}
+    assert paths(sandbox)["GET /v1/codes"] == 1
+    assert (accounts["6000"].name, accounts["6000"].id) == ("Raw materials and parts", answered["gl_account:6000"])
+    assert len(accounts) == len(canonical.GL_ACCOUNTS)
+    assert departments == {d.code: answered[code_key(d)] for d in canonical.DEPARTMENTS}
+
+
+def test_invoices_of_payees_made_in_this_run_are_not_looked_for(avid_connection, ids, sandbox):
+    """No invoice of ours can be under a payee that did not exist before the run; one made before it is found."""
+    first, later = GOOD[0], GOOD[1]
+    with avid_connection.connector() as connector:
+        vendors = connector.create_vendors(list(canonical.SUPPLIERS))
+        items = [(vendors[i.supplier_id], invoice_record(i)) for i in (first, later)]
+        assert connector.find_bills(items) == {}
+    assert "GET /v1/invoices" not in paths(sandbox)
+    with avid_connection.connector() as connector:
+        made = connector.create_bills([(*items[0], coding(first, ids))])
+        assert connector.find_bills(items) == made
+    assert paths(sandbox)["GET /v1/invoices"] == 1
+
+
+def test_after_a_batch_that_ended_unknown_its_payees_invoices_are_looked_for_again(avid_connection, ids, sandbox):
+    invoice = GOOD[0]
+    with avid_connection.connector() as connector:
+        vendors = connector.create_vendors(list(canonical.SUPPLIERS))
+        item = (vendors[invoice.supplier_id], invoice_record(invoice))
+        sandbox.control("faults", {"system": "avidxchange", "error_rate": 1})
+        try:
+            answered = connector.create_bills([(*item, coding(invoice, ids))])
+        except ConnectorError:
+            answered = {}
+        sandbox.control("faults", {"system": "avidxchange"})
+        assert not isinstance(answered.get(item[1].source_id), str)
+        connector.find_bills([item])
+    assert paths(sandbox)["GET /v1/invoices"] == 1
+
+
+def test_the_first_image_of_an_invoice_made_in_this_run_is_sent_without_listing_its_attachments(
+        avid_connection, ids, sandbox):
+    """Listing the attachments first guards against sending an image twice after a crash; an invoice made in this
+    run has none from before. Its second image, and any image of an invoice made before, is checked."""
+    with avid_connection.connector() as connector:
+        vendors = connector.create_vendors(list(canonical.SUPPLIERS))
+        made = connector.create_bills([(vendors[i.supplier_id], invoice_record(i), coding(i, ids))
+                                       for i in GOOD[:2]])
+        bill_id = made[invoice_record(GOOD[0]).source_id]
+        connector.attach_document(bill_id, document(b"%PDF-1.4 first"))
+        assert "GET /v1/invoices/{invoice_id}/attachments" not in paths(sandbox)
+        connector.attach_document(bill_id, document(b"%PDF-1.4 first"))
+    with avid_connection.connector() as connector:
+        connector.attach_document(made[invoice_record(GOOD[1]).source_id], document(b"%PDF-1.4 second"))
+    assert paths(sandbox)["GET /v1/invoices/{invoice_id}/attachments"] == 2
+    assert [len(attached) for attached in company(sandbox)["attachments"].values()] == [1, 1]

@@ -57,8 +57,10 @@ class Contract:
         raise NotImplementedError
 
     def logins(self, sandbox):
-        """How many times the connector has signed in."""
-        return sandbox.simulators[self.system].state()["logins"]
+        """How many times the connector has obtained a token or session: signed in, or refreshed one (after a
+        refusal a token's refresh token is used where it has one: sign-ins are what the systems limit)."""
+        state = sandbox.simulators[self.system].state()
+        return state["logins"] + state.get("refreshes", 0)
 
     # --- the canonical seed (ErpContract, ApContract, the pairs) -------------------------------------------
     # The canonical dimension kinds under the ERP's own names ({"department": "subaccount"}).

@@ -135,6 +135,67 @@ def test_acknowledging_marks_the_invoice_transferred_once(connector, sandbox):
     assert sandbox.state("ifs")["writes"]["patch"] == 1
 
 
+def calls(sandbox):
+    now = sandbox.state("ifs")
+    return now["calls"] + now["logins"]
+
+
+def test_an_invoice_read_in_this_run_is_marked_with_its_etag_from_the_read_in_one_call(connector, sandbox):
+    """The list read brings each invoice's @odata.etag (OData JSON Format 4.0, 4.5.10) and Transfer Status: the
+    mark is one PATCH with If-Match, no GET before it."""
+    reference = invoice(connector, "INV-1001").reference
+    before = calls(sandbox)
+    assert "marked as transferred" in connector.acknowledge_invoice(reference)
+    assert calls(sandbox) - before == 1 and sandbox.state("ifs")["writes"]["patch"] == 1
+
+
+def test_an_invoice_changed_after_the_read_is_read_again_before_it_is_marked(connector, sandbox):
+    reference = invoice(connector, "INV-1001").reference
+    keys = {"Company": reference["Company"], "InvoiceId": reference["InvoiceId"]}
+    sandbox.control("ifs/canonical-invoice", {"supplier_id": reference["SupplierId"], "number": "INV-1001",
+                                              "approved": True})  # a person saves it again: a new ETag
+    assert "marked as transferred" in connector.acknowledge_invoice(reference)
+    writes = sandbox.state("ifs")["writes"]
+    assert (writes["refused_stale"], writes["patch"]) == (1, 1)
+    assert next(i for i in sandbox.state("ifs")["invoices"] if i["InvoiceId"] == keys["InvoiceId"])[
+        "TransferStatus"] == "Transferred"
+
+
+def test_posting_lines_of_consecutive_invoice_ids_are_read_in_one_call(connector, sandbox):
+    sandbox.control("ifs/seed", {"invoices": [
+        {"InvoiceId": 5001 + n, "InvoiceNo": f"B-{n}", "Identity": HARBOR.source_id, "InvoiceDate": "2026-03-01",
+         "DueDate": "2026-03-31", "Currency": "USD", "GrossAmount": "10.00",
+         "lines": [{"CodeA": "6000", "CurrAmount": "10.00", "Text": "Paper"}]} for n in range(90)]})
+    connector.check()  # signed in
+    before = calls(sandbox)
+    invoices = [i for i in connector.approved_invoices() if isinstance(i, Invoice)]
+    assert len(invoices) > 90 and all(i.lines for i in invoices)
+    assert calls(sandbox) - before == 2, "the invoices, then every one's posting lines (InvoiceId ge … and le …)"
+
+
+def test_posting_line_filters_take_a_range_for_each_run_of_consecutive_ids():
+    from connectors.ifs.connector import id_terms
+
+    assert [t.render() for t in id_terms([7, 3, 4, 5, 9, 10, 4])] == [
+        "InvoiceId ge 3 and InvoiceId le 5", "InvoiceId eq 7", "InvoiceId ge 9 and InvoiceId le 10"]
+
+
+def test_without_batch_requests_each_supplier_is_read_on_its_own(connector, sandbox):
+    """A gateway or release that refuses $batch: every supplier's address and communication methods are read with
+    a call each, and the batch is not tried again for the rest of the run."""
+    tried = []
+
+    def refused(root, reads):
+        tried.append(root)
+        raise DataError("IFS refused it: $batch is not available (ODP_NOT_IMPLEMENTED)")
+
+    connector.client.batch = refused
+    first = [s for s in connector.suppliers() if isinstance(s, Supplier)]
+    again = [s for s in connector.suppliers() if isinstance(s, Supplier)]
+    assert len(first) == len(again) == len(canonical.SUPPLIERS) and len(tried) == 1
+    assert {s.source_id: s.email for s in first} == {s.source_id: s.email for s in canonical.SUPPLIERS}
+
+
 def test_acknowledging_a_locked_invoice_raises_locked(connector, sandbox):
     reference = invoice(connector, "INV-1002").reference
     sandbox.control("ifs/lock", {"set": "invoices", "key": {"Company": reference["Company"],
@@ -144,6 +205,43 @@ def test_acknowledging_a_locked_invoice_raises_locked(connector, sandbox):
     sandbox.control("ifs/lock", {"set": "invoices", "locked": False,
                                  "key": {"Company": reference["Company"], "InvoiceId": reference["InvoiceId"]}})
     assert "marked as transferred" in connector.acknowledge_invoice(reference)
+
+
+def test_several_invoices_are_marked_in_one_batch_call_each_with_its_own_outcome(connector, sandbox):
+    """The marks go as PATCH parts of one $batch call, each with the ETag its read brought: one refused (locked)
+    or changed since the read (412, read again and sent again) never holds back the others."""
+    invoices = {i.invoice_number: i.reference for i in connector.approved_invoices() if isinstance(i, Invoice)}
+    numbers = ["INV-1001", "INV-1002", "INV-1003"]
+    locked = {"Company": invoices["INV-1002"]["Company"], "InvoiceId": invoices["INV-1002"]["InvoiceId"]}
+    sandbox.control("ifs/lock", {"set": "invoices", "key": locked})
+    changed = invoices["INV-1003"]
+    sandbox.control("ifs/canonical-invoice", {"supplier_id": changed["SupplierId"], "number": "INV-1003",
+                                              "approved": True})  # a person saves it again: a new ETag
+    before = calls(sandbox)
+    done, refused, again = connector.acknowledge_invoices([invoices[n] for n in numbers] + [{"Company": "X"}])[:3]
+    assert "marked as transferred" in done and "marked as transferred" in again
+    assert isinstance(refused, Locked)
+    # One batch of three marks; the changed one read again (a GET) and sent again in a batch of its own.
+    assert calls(sandbox) - before == 3
+    writes = sandbox.state("ifs")["writes"]
+    assert (writes["patch"], writes["refused_locked"], writes["refused_stale"]) == (2, 1, 1)
+    rows = {i["InvoiceNo"]: i["TransferStatus"] for i in sandbox.state("ifs")["invoices"]}
+    assert [rows[n] for n in numbers] == ["Transferred", "NotTransferred", "Transferred"]
+    assert isinstance(connector.acknowledge_invoices([{"Company": "X"}])[0], DataError)
+
+
+def test_without_batch_requests_each_mark_is_a_patch_of_its_own(connector, sandbox):
+    tried = []
+
+    def refused(root, parts, idempotent):
+        tried.append(root)
+        raise DataError("IFS refused it: $batch is not available (ODP_NOT_IMPLEMENTED)")
+
+    connector.client.send_batch = refused
+    invoices = [i.reference for i in connector.approved_invoices() if isinstance(i, Invoice)][:3]
+    said = connector.acknowledge_invoices(invoices)
+    assert all("marked as transferred" in s for s in said) and len(tried) == 1
+    assert sandbox.state("ifs")["writes"]["patch"] == 3
 
 
 def test_an_acknowledged_invoice_reads_as_changed_since_the_cursor(connector, sandbox):
@@ -205,7 +303,8 @@ def test_the_tenant_answers_429_past_its_limit_and_the_client_waits_for_the_next
         sandbox.control("clock", {"advance_seconds": seconds})
 
     connector.http.sleep = wait
-    assert len([s for s in connector.suppliers() if isinstance(s, Supplier)]) == len(canonical.SUPPLIERS)
+    for _ in range(13):
+        connector.check()
     now = sandbox.state("ifs")
     assert now["rejected_rate_limited"] == 1 and now["max_calls_in_a_minute"] == 11
     assert len(waits) == 1 and 1 <= waits[0] <= 10
@@ -317,15 +416,15 @@ def test_server_driven_paging_is_followed(connector, sandbox):
 
 
 def test_a_supplier_deleted_while_the_suppliers_are_read_is_that_supplier_s_failure_only(connector, sandbox):
+    """Its part of the $batch answers 404, and the read of it on its own says so in words."""
     simulator = sandbox.simulators["ifs"]
-    read_details = connector.supplier_details
+    batch = connector.client.batch
 
-    def deleted_meanwhile(supplier_id):
-        if supplier_id == "V1003":
-            simulator.rows["suppliers"].pop(("V1003",), None)
-        return read_details(supplier_id)
+    def deleted_meanwhile(root, reads):
+        simulator.rows["suppliers"].pop(("V1003",), None)
+        return batch(root, reads)
 
-    connector.supplier_details = deleted_meanwhile
+    connector.client.batch = deleted_meanwhile
     read = {s.source_id: s for s in connector.suppliers()}
     assert isinstance(read["V1003"], Unreadable) and "no such record" in read["V1003"].reason
     assert all(isinstance(s, Supplier) for sid, s in read.items() if sid != "V1003")

@@ -20,9 +20,10 @@ class InforContract(Contract):
         seed_suppliers(sandbox, count)
 
     def read_many(self, connector):
-        # The paged collection itself (CRS620MI/LstSuppliers), in pages of 10: the transport under test.
-        # Reading whole suppliers adds one address call per supplier (tests/connectors/infor/test_suppliers.py).
-        return [r["SUNO"] for r in connector.client.key_range(m3.SUPPLIERS, {}, "FRSU", "SUNO", 10)]
+        # The paged collection itself (CRS620MI/LstSuppliers), in pages of 10 read as key ranges: the transport under
+        # test. Reading whole suppliers adds one address call per supplier (tests/connectors/infor/test_suppliers.py).
+        pages = connector.client.pages(m3.SUPPLIERS, {}, "SUNO", "FRSU", "TOSU", 10)
+        return [r["SUNO"] for page in pages for r in page]
 
 
 CONTRACTS = (InforContract,)

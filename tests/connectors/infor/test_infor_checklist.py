@@ -198,6 +198,26 @@ def test_maxrecs_caps_the_records_and_zero_means_all(mi):
     assert len(records(mi(m3.SUPPLIERS, {}, f"{company};maxrecs=0"))) == len(canonical.SUPPLIERS)
 
 
+def test_returncols_returns_only_the_fields_named(mi):
+    """Source: REF 1.4, Odin createUrl (";returncols=SUNO,SUNM") and M3H5Lib M3Request.cs (a "matrix parameter").
+    Refusing a field the transaction does not return is the simulator's strictness (I10)."""
+    company = f";cono={infor_sandbox.COMPANY}"
+    rows = records(mi(m3.SUPPLIERS, {}, f"{company};returncols=SUNO,TINO"))
+    assert len(rows) == len(canonical.SUPPLIERS) and all(layout(r) == ["SUNO", "TINO"] for r in rows)
+    status, body = mi(m3.SUPPLIERS, {}, f"{company};returncols=SUNO,STAT")
+    assert status == 400 and body["errorField"] == "STAT"
+
+
+def test_the_custom_lists_take_a_from_and_a_to_key_each_included(mi):
+    """UNCONFIRMED (I2, I15, I17): F_KEY/T_KEY, the from/to pair of a CMS100MI custom list's filter field."""
+    keys = [m3.invoice_key(infor_sandbox.CANONICAL_DIVISION, 2026, infor_sandbox.CANONICAL_JOURNAL, n) for n in (2, 4)]
+    matrix = f";cono={infor_sandbox.COMPANY};divi=AAA;maxrecs=0"
+    for transaction in (m3.APPROVED_INVOICES, m3.OPEN_INVOICES):
+        rows = records(mi(transaction, {"F_KEY": keys[0], "T_KEY": keys[1]}, matrix))
+        listed = sorted({r["KEY"].strip() for r in rows})
+        assert listed[0] == keys[0] and listed[-1] == keys[1] and len(listed) == 3, transaction
+
+
 def test_a_company_the_user_may_not_use_is_refused_naming_cono(mi):
     """Source: REF 1.4 and M3H5Lib M3Response.cs: {"@code": "XAU0008", "@field": "CONO", "Message": "Not
     authorized for company 0 ..."}. Our simulator refuses a call with no company at all the same way."""
