@@ -43,8 +43,9 @@ def register_secret(value):
 def redact(text):
     if not isinstance(text, str) or not text:
         return text
-    for pattern in _PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+    if ":" in text or "=" in text:  # every pattern needs one: most values (names, amounts, codes) have neither
+        for pattern in _PATTERNS:
+            text = pattern.sub(lambda m: m.group(1) + MASK + m.group(3), text)
     with _known_lock:
         known = sorted(_known, key=len, reverse=True)
     for value in known:

@@ -1,16 +1,19 @@
 """The sync engine: the one way an integration runs, whatever triggered it.
 
 Order of work (DESIGN.md "How a sync runs"): reference data and mapping validation; then the plan's steps
-(syncs.steps, chosen by syncs.plan), each given this run's context (Sync): both connectors open, the ledger's
+(syncs.steps, chosen by syncs.plan; the reference data is read while the steps that need no mapping rules run, and
+the rules checked before the first that does), each given this run's context (Sync): both connectors open, the ledger's
 bookkeeping (syncs.ledger), the counters, and the mapping rules that code invoice lines. The run's lifecycle
 around it (lock, heartbeat, outcome) is syncs.run's. The engine names no system: it asks each connection for its
 connector, and the plan asks what each system declares.
 """
 
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from connectors.http import fan_out
@@ -49,11 +52,12 @@ def run_integration(integration_id, trigger="manual", dry_run=False, since=None,
 
 
 def sign_in(connector):
-    """Sign the connector in now (or take the token it holds), ahead of its first call: each of its clients that
-    signs in by a token session."""
-    for client in connector.http_clients():
-        if client.auth is not None:
-            client.auth.headers()
+    """Sign the connector in now (or take the token it holds), ahead of its first call, where that call needs it: a
+    connector that talks through one client, which signs in by a token session. One with several clients may never
+    call the one that signs in (a session kept for writes), so it signs in at its first call that needs it."""
+    clients = connector.http_clients()
+    if len(clients) == 1 and clients[0].auth is not None:
+        clients[0].auth.headers()
 
 
 def kind_in_words(kind):
@@ -108,12 +112,47 @@ class Sync:
             self.ap = stack.enter_context(self.integration.target.connector())
             self.ap.vendor_key_prefix = self.integration.vendor_key_prefix
             self.account = ap_account(self.integration.target, self.ap)
-            self.load_reference_data()
+            reading = self.read_reference_ahead(stack)
             for step in plan_for(self.integration):
                 if self.dry_run and not step.in_dry_run:
                     continue
+                if reading is not None and step.uses_mapping_rules:
+                    self.load_reference_data(reading)
+                    reading = None
                 with self.turn(step):
                     step().run(self)
+            if reading is not None:
+                self.load_reference_data(reading)
+
+    def read_reference_ahead(self, stack):
+        """The AP platform's reference lists being read, with the ERP signing in meanwhile (read_reference), in a
+        thread of its own while the steps that need no mapping rules run: a future whose result load_reference_data
+        takes. Where another thread could not see this run's rows (an in-memory SQLite database, an open
+        transaction: fan_out's rule), read here and now, before any step. Waited for before the connectors close,
+        whatever stopped the run; an error it met is raised when its result is taken."""
+        in_memory = db_connection.vendor == "sqlite" and db_connection.is_in_memory_db()
+        if in_memory or db_connection.in_atomic_block:
+            done = Future()
+            done.set_result(self.read_reference())
+            return done
+
+        def in_thread():
+            try:
+                return self.read_reference()
+            finally:
+                db_connection.close()
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reference")
+        stack.callback(pool.shutdown)  # the read finishes before the connectors close
+        return pool.submit(in_thread)
+
+    def read_reference(self):
+        """(GL accounts, dimensions) of the AP platform, the ERP signed in meanwhile for the steps after. The lists one
+        after the other: a connector may read both in one call it keeps, or its lists at once within its own
+        limits."""
+        (accounts, dimensions), _ = fan_out(lambda work: work(), (
+            lambda: (list(self.ap.gl_accounts()), list(self.ap.dimensions())), lambda: sign_in(self.erp)), 2)
+        return accounts, dimensions
 
     def fence(self):
         """Stop the run (run.TakenOver) unless it still holds its integration. Called before each step, and by a step
@@ -134,14 +173,11 @@ class Sync:
             yield
 
     # --- mapping rules ------------------------------------------------------------------------------------
-    def load_reference_data(self):
-        """The AP platform's accounts and dimensions, and every confirmed rule checked against the right kind
-        of them. A rule that cannot be used says why, on the rule (the Integration page lists them)."""
-        # Both lists read at once (each system's client still holds its own limits), and meanwhile the ERP signed in
-        # for the steps after: none waits for another.
-        accounts, dimensions, _ = fan_out(lambda read: read(), (lambda: list(self.ap.gl_accounts()),
-                                                                 lambda: list(self.ap.dimensions()),
-                                                                 lambda: sign_in(self.erp)), 3)
+    def load_reference_data(self, reading=None):
+        """The AP platform's accounts and dimensions (as `reading`, a future of read_reference, read them, or read
+        now), and every confirmed rule checked against the right kind of them. A rule that cannot be used says why,
+        on the rule (the Integration page lists them)."""
+        accounts, dimensions = reading.result() if reading is not None else self.read_reference()
         targets = {MappingRule.GL_ACCOUNT: {a.id: a for a in accounts}}
         for dimension in dimensions:
             targets.setdefault(dimension.kind, {})[dimension.id] = dimension

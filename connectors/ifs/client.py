@@ -35,7 +35,7 @@ from connectors.errors import (
     RecordError,
     TransientError,
 )
-from connectors.http import HttpClient, ReauthRequired, default_classify, excerpt
+from connectors.http import HttpClient, ReauthRequired, default_classify, excerpt, fan_out
 from connectors.ifs import projections
 from connectors.ifs.system import DEFAULT_CALLS_PER_MINUTE, calls_per_minute
 from connectors.tokens import Token, TokenSession, token_from_response
@@ -50,8 +50,11 @@ PAGE_SIZE = 500
 # dropped here by key, and what changes between two reads is the ledger's to drop.
 PAGE_OVERLAP = 10
 SCOPE = "openid microprofile-jwt"
-# Reads sent in one $batch call. UNCONFIRMED (F12): IFS documents no limit on a batch's parts.
+# Reads or writes sent in one $batch call. UNCONFIRMED (F12): IFS documents no limit on a batch's parts.
 BATCH_PARTS = 100
+# $batch calls of writes sent at once. IFS documents no limit on calls in flight, only (F7) on calls a minute, which
+# the client still holds to.
+BATCHES_AT_ONCE = 4
 MULTIPART = re.compile(r'multipart/mixed\s*;.*?boundary="?([^";]+)"?', re.IGNORECASE)
 
 # What IFS's error codes mean, for a person reading the failure.
@@ -366,44 +369,45 @@ class IfsClient:
         answered it with, as patch() would raise it; a part IFS left out is a TransientError. IFS refusing $batch
         itself sends each PATCH on its own from then on. A failure of the whole call (sign-in, rate limit) is
         raised."""
-        outcomes = []
+        groups = [changes[at:at + BATCH_PARTS] for at in range(0, len(changes), BATCH_PARTS)]
+        return [outcome for outcomes in fan_out(lambda group: self.patch_group(spec, group), groups, BATCHES_AT_ONCE)
+                for outcome in outcomes]
+
+    def patch_group(self, spec, group):
+        """patch_many() of at most BATCH_PARTS changes: one $batch call."""
+        if any(not etag for _, etag, _ in group) or not self.batch_works:
+            return [self.patch_alone(spec, *change) for change in group]
         root = f"{projections.ROOT}/{spec_projection(self.sets, spec)}.svc/"
-        for at in range(0, len(changes), BATCH_PARTS):
-            group = changes[at:at + BATCH_PARTS]
-            if any(not etag for _, etag, _ in group) or not self.batch_works:
-                outcomes += [self.patch_alone(spec, *change) for change in group]
-                continue
-            parts, urls = [], []
-            for keys, etag, body in group:
-                path = projections.entity_path(self.sets, spec, keys)
-                urls.append(self.base + url_path(path))
-                parts += [["Content-Type: application/http", "Content-Transfer-Encoding: binary", "",
+        parts, urls = [], []
+        for keys, etag, body in group:
+            path = projections.entity_path(self.sets, spec, keys)
+            urls.append(self.base + url_path(path))
+            parts.append(["Content-Type: application/http", "Content-Transfer-Encoding: binary", "",
                           f"PATCH {url_path(path.removeprefix(root))} HTTP/1.1", "Content-Type: application/json",
-                          "Accept: application/json", f"If-Match: {etag}", "", json.dumps(body), ""]]
-            try:
-                # Safe to repeat after a lost answer: a PATCH that went through gets a 412 the second time.
-                response = self.send_batch(root, parts, idempotent=True)
-            except (ConfigurationError, DataError):
-                self.batch_works = False  # this IFS takes no $batch here: every write on its own from now on
-                outcomes += [self.patch_alone(spec, *change) for change in group]
+                          "Accept: application/json", f"If-Match: {etag}", "", json.dumps(body), ""])
+        try:
+            # Safe to repeat after a lost answer: a PATCH that went through gets a 412 the second time.
+            response = self.send_batch(root, parts, idempotent=True)
+        except (ConfigurationError, DataError):
+            self.batch_works = False  # this IFS takes no $batch here: every write on its own from now on
+            return [self.patch_alone(spec, *change) for change in group]
+        answers, outcomes = batch_parts(response), []
+        for index in range(len(group)):
+            if index >= len(answers):
+                outcomes.append(TransientError("IFS left this change out of its batch answer; it is sent again on "
+                                               "the next run."))
                 continue
-            answers = batch_parts(response)
-            for index in range(len(group)):
-                if index >= len(answers):
-                    outcomes.append(TransientError("IFS left this change out of its batch answer; it is sent again "
-                                                   "on the next run."))
-                    continue
-                status, headers, body = answers[index]
-                error = part_error("PATCH", urls[index], status, headers, body)
-                if error is not None:
-                    outcomes.append(error)
-                    continue
-                try:
-                    parsed = json.loads(body) if body.strip() else {}
-                except ValueError:
-                    parsed = {}
-                outcomes.append((parsed.get("@odata.etag") if isinstance(parsed, dict) else None)
-                                or headers.get("etag", ""))
+            status, headers, body = answers[index]
+            error = part_error("PATCH", urls[index], status, headers, body)
+            if error is not None:
+                outcomes.append(error)
+                continue
+            try:
+                parsed = json.loads(body) if body.strip() else {}
+            except ValueError:
+                parsed = {}
+            etag = parsed.get("@odata.etag") if isinstance(parsed, dict) else None
+            outcomes.append(etag or headers.get("etag", ""))
         return outcomes
 
     def patch_alone(self, spec, keys, etag, changes):

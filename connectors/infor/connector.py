@@ -37,6 +37,9 @@ PAGE_SIZE = 100
 # no list of every supplier's address, so it is one LstAddresses call per supplier read. The client's
 # rate limit keeps every process together under the tenant's 3,000 calls a minute, whatever this is.
 DETAIL_WORKERS = 32
+# Suppliers read in detail that may wait for the caller: a few MB. Far enough ahead that the reads go on while the
+# caller makes their vendors, and use a minute's budget while it is there (client.Pacer), not when the caller is done.
+DETAILS_AHEAD = 25 * PAGE_SIZE
 # The fields of the supplier list a Supplier is made of: the list is read for these only (returncols).
 SUPPLIER_COLUMNS = ("SUNO", "SUNM", "TINO", "CUCD", "PHNO", "CSCD", "ECAR")
 # The fields of a supplier's addresses postal_address() reads.
@@ -45,6 +48,10 @@ ADDRESS_COLUMNS = ("ADTE", "ADID", "STDT", "ADR1", "ADR2", "TOWN", "ECAR", "PONO
 # Supplier change markers (ChangeFloors) are points on this grid, counted from EARLIEST.
 CHANGE_GRID = timedelta(minutes=10)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+# How far M3's clock may run behind ours, and the most list calls that ask which suppliers changed after the times
+# they were read (ChangeFloors.unchanged). UNCONFIRMED (docs/ASSUMPTIONS.md I20).
+CLOCK_MARGIN = timedelta(minutes=1)
+TIME_CHECKS = 4
 # A LstSuppliers call asking for changes after this far ahead must come back empty, or M3 is not
 # filtering on LMTS at all.
 FILTER_CHECK_AHEAD = timedelta(days=365)
@@ -131,10 +138,10 @@ class ChangeFloors:
     M3 returns no change stamp for suppliers: LstSuppliers only takes one as a filter (LMTS, "Last
     import's timestamp"), and GetBasicData, LstByNumber and LstAddresses return none (m3.py). A marker
     must still be (a) no later than the change, so a record that failed is read again from just before
-    its marker; (b) the same every time an unchanged supplier is read again (the ledger's fingerprint
-    includes it); and (c) move the cursor on as suppliers change. The read time gives (c) only. The
-    grid point before the change gives all three, for the price of a few list calls per read: a binary
-    search over grid points, each answered by one filtered list.
+    its marker; (b) the same every time an unchanged supplier is read again (the caller knows a supplier
+    it holds as done by it, `known`); and (c) move the cursor on as suppliers change. The read time gives
+    (c) only. The grid point before the change gives all three, for the price of a few list calls per
+    read: a binary search over grid points, each answered by one filtered list.
 
     UNCONFIRMED (docs/ASSUMPTIONS.md I5): LMTS selects the suppliers whose supplier record changed
     strictly after it."""
@@ -143,6 +150,7 @@ class ChangeFloors:
         self.client = client
         self.changed = {}  # grid point -> the suppliers changed after it
         self.changed_since = {}  # ISO time -> the suppliers changed after it
+        self.unfiltered = False  # M3 ignores LstSuppliers' LMTS filter (markers)
 
     def after(self, index):
         """The suppliers changed after grid point `index` (read once per read)."""
@@ -160,17 +168,38 @@ class ChangeFloors:
                 m3.SUPPLIERS, inputs, "SUNO", "FRSU", "TOSU", LIST_PAGE_SIZE, columns=("SUNO",)) for r in page}
         return self.changed_since[read_at]
 
-    def settled(self, suno, marker, known):
-        """Whether the supplier is as the caller holds it: `known` gives it the same marker, and M3 lists no change to
-        it after the caller read it. The marker alone cannot say: two changes in one grid step share it.
-        UNCONFIRMED (docs/ASSUMPTIONS.md I20): a change to its address alone moves neither, as I5 assumes of LMTS."""
-        held = known.get(suno)
-        if not held or held[0] != marker or not held[1]:
-            return False
-        try:
-            return suno not in self.since_read(held[1])
-        except ValueError:
-            return False
+    def unchanged(self, markers, known):
+        """The suppliers of `markers` ({supplier: marker}) that are as the caller holds them: `known` ({supplier:
+        (marker, ISO time read)}) gives them the same marker, and nothing changed them after that time. The marker
+        alone cannot say: two changes in one grid step share it. One read after its marker's grid step had closed
+        (CLOCK_MARGIN later) would have a later marker had it changed since; for the others M3 is asked which changed
+        after the time they were read, at most TIME_CHECKS list calls (one read earlier than a time asked about is
+        checked against the time before it, which can only find more). UNCONFIRMED (docs/ASSUMPTIONS.md I20): a
+        change to a supplier's address alone moves neither, as I5 assumes of LMTS."""
+        settled, check = set(), {}
+        if self.unfiltered:
+            return settled  # the markers never move: only a read in detail tells a change
+        for suno, marker in markers.items():
+            held = known.get(suno)
+            if not held or held[0] != marker or not held[1]:
+                continue
+            try:
+                read_at = datetime.fromisoformat(held[1])
+                closed = grid_time(grid_index(datetime.fromisoformat(marker)) + 1) + CLOCK_MARGIN
+                after_closing = read_at >= closed
+            except (TypeError, ValueError):
+                continue
+            if after_closing:
+                settled.add(suno)
+            else:
+                check[suno] = read_at
+        times = sorted(set(check.values()))
+        asked = times[:1] + times[1:][-(TIME_CHECKS - 1):]
+        for suno, read_at in check.items():
+            point = max(t for t in asked if t <= read_at)
+            if suno not in self.since_read(point.isoformat()):
+                settled.add(suno)
+        return settled
 
     def markers(self, members, since, now):
         """{supplier: ISO marker} for the suppliers a read since `since` (None: all) returned."""
@@ -179,6 +208,7 @@ class ChangeFloors:
             # UNCONFIRMED (docs/ASSUMPTIONS.md I5): M3 filters LstSuppliers on LMTS. If it does not,
             # every read is a full read: markers that never move keep every run reading everything.
             logger.warning("Infor: CRS620MI/LstSuppliers ignores its LMTS filter; every run reads every supplier.")
+            self.unfiltered = True
             return dict.fromkeys(members, EARLIEST.isoformat())
         floors = {}
         if since is None:
@@ -265,11 +295,11 @@ class InforConnector(ErpConnector):
         fields a Supplier takes (SUPPLIER_COLUMNS): the markers (ChangeFloors) need the whole list. Then, while the
         markers and the e-mail addresses (one CRS111MI/List per read) are read, in threads: per PAGE_SIZE
         suppliers the statuses from one CRS620MI/LstByNumber call (GetBasicData for any it missed), and each
-        supplier's postal address (CRS620MI/LstAddresses), DETAIL_WORKERS calls at a time, a few pages ahead of
+        supplier's postal address (CRS620MI/LstAddresses), DETAIL_WORKERS calls at a time, DETAILS_AHEAD ahead of
         the caller at most.
 
         `known`: {supplier: (marker, ISO time it was read)} of the suppliers the caller holds as done. One listed
-        again with that marker and unchanged since that time (ChangeFloors.settled) is neither read in detail nor
+        again with that marker and unchanged since that time (ChangeFloors.unchanged) is neither read in detail nor
         handed back: an unchanged re-read within the cursor's overlap costs no call per supplier. The markers are
         then found before the details are read."""
         if since is not None and since <= EARLIEST:
@@ -282,11 +312,12 @@ class InforConnector(ErpConnector):
         markers = None
         if rows and known:
             markers = floors.markers({r["SUNO"] for r in rows}, since, now)
-            rows = [r for r in rows if not floors.settled(r["SUNO"], markers[r["SUNO"]], known)]
+            unchanged = floors.unchanged(markers, known)
+            rows = [r for r in rows if r["SUNO"] not in unchanged]
         if not rows:
             return
         chunks = (rows[start:start + PAGE_SIZE] for start in range(0, len(rows), PAGE_SIZE))
-        with Pool(chunks, self.supplier_work, DETAIL_WORKERS, ahead=2 * PAGE_SIZE) as details:
+        with Pool(chunks, self.supplier_work, DETAIL_WORKERS, ahead=DETAILS_AHEAD) as details:
             markers = markers or floors.markers({r["SUNO"] for r in rows}, since, now)
             emails = self.supplier_emails()
             for row, detail in details:

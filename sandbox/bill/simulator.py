@@ -64,6 +64,10 @@ EVENTS_LIMIT_STATUS = 429
 # cursor, a missing auth header). BDC_1002 is the documented "unknown or misspelt parameter, or request
 # object not in the correct format" (https://developer.bill.com/docs/common-api-error-codes).
 REQUEST_ERROR = "BDC_1002"
+# A delivery not answered 200 is sent again with exponential backoff; once BILL gives up it disables the subscription
+# (https://developer.bill.com/docs/working-with-bill-webhooks). How many tries, how far apart: not published
+# (UNCONFIRMED (B23)); these only pick values to simulate (tests/connectors/bill/test_bill.py,
+# tests/webhooks/test_web_killed.py).
 MAX_DELIVERY_ATTEMPTS = 5
 DELIVERY_BACKOFF_SECONDS = 60
 EVENT_TYPES = ["vendor.created", "vendor.updated", "vendor.archived", "vendor.restored", "bill.created",

@@ -87,6 +87,7 @@ class TenantData:
         self.payments = {}
         self.documents = {}  # IDM pid -> {entityName, attrs {name: value}, filename, mimetype, content}
         self.last_lmts = 0
+        self.seeding = ""  # the one stamp of what the seed under way loads
         self.login_times = []
         self.counts = {"logins": 0, "refreshes": 0, "calls": 0, "revoked": 0, "idm_calls": 0, "max_in_flight": 0,
                        "peak_calls_per_minute": 0}
@@ -242,7 +243,11 @@ class InforSimulator(Simulator):
         return self.data
 
     def lmts(self):
-        """M3's change stamp (yyyyMMddHHmmssfff), strictly increasing."""
+        """M3's change stamp (yyyyMMddHHmmssfff), strictly increasing; one for everything a seed loads: stamps a
+        millisecond apart each would run ahead of the clock over thousands of records, and a read begun just after
+        the seed would find them changed after it."""
+        if self.data.seeding:
+            return self.data.seeding
         value = int(self.clock.now().strftime("%Y%m%d%H%M%S%f")[:17])
         self.data.last_lmts = max(value, self.data.last_lmts + 1)
         return str(self.data.last_lmts)
@@ -756,6 +761,13 @@ class InforSimulator(Simulator):
     def seed(self, payload):
         """Suppliers flat (M3 names: supplier record fields, address lines ADR1-ADR4, TOWN, PONO for its
         postal address, EMAL for its e-mail address) or with explicit "addresses"; accounts; invoices."""
+        self.data.seeding = self.lmts()
+        try:
+            return self.load(payload)
+        finally:
+            self.data.seeding = ""
+
+    def load(self, payload):
         counts = {}
         for given in payload.get("suppliers", []):
             given = dict(given)

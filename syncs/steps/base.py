@@ -36,6 +36,10 @@ class Step:
     # The AP account's lock (target_lock) the engine holds around the whole step, for a step that does not take its
     # own: the follow-ups on bills take the lock the bills are sent under.
     lock = None
+    # Whether the step needs the mapping rules checked against the AP platform's reference data (engine.Sync.rules)
+    # before it starts. Those are read while the steps before the first that needs them run; a step that never
+    # reads them (nor changes them) says False, and runs meanwhile.
+    uses_mapping_rules = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

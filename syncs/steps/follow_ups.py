@@ -20,6 +20,9 @@ from syncs.steps.base import Step
 # Follow-up calls on bills made at once, and bills taken from the ledger at a time.
 FOLLOW_UP_WORKERS = 8
 FOLLOW_UP_CHUNK = 100
+# Bills handed at a time to a system that takes several in one call: a few of its calls' worth, which it may send
+# at once.
+TOGETHER_CHUNK = 4 * FOLLOW_UP_CHUNK
 # How much earlier than the last whole pass began the next one looks for bills changed since (clocks of several nodes).
 PASS_OVERLAP = timedelta(minutes=10)
 # Errors that stop the run rather than one record's follow-up.
@@ -98,7 +101,7 @@ class FollowUpStep(Step):
         # In the order they were made, sorted here: the query reads the bills changed since, not all of them in order.
         pending = iter(sorted(self.bills_lacking(self.since()).values_list("pk", flat=True)))
         together = self.together()
-        while ids := list(islice(pending, FOLLOW_UP_CHUNK)):
+        while ids := list(islice(pending, TOGETHER_CHUNK if together else FOLLOW_UP_CHUNK)):
             sync.fence()
             chunk = list(SyncRecord.objects.filter(pk__in=ids).order_by("pk"))
             waiting = dict(FollowUp.objects.filter(record__in=ids, kind=self.kind, state=FollowUpState.WAITING)

@@ -21,6 +21,7 @@ class Suppliers(StreamStep):
     erp_requires = {can.READS_SUPPLIERS: ("suppliers",)}
     ap_requires = {can.CREATES_VENDORS: ("vendor_payload", "find_vendors", "create_vendors", "update_vendor")}
     in_dry_run = True
+    uses_mapping_rules = False
     stream, object_type = "suppliers", "vendor"
 
     @classmethod

@@ -33,6 +33,7 @@ class VendorEdits(Step):
     erp_requires = {can.ACCEPTS_SUPPLIER_UPDATES: ("update_supplier",)}
     ap_requires = {can.REPORTS_VENDOR_EDITS: ("vendor_edits",)}
     only_with = Suppliers  # the vendors it reads edits of are those the suppliers step made
+    uses_mapping_rules = False
 
     @classmethod
     def phrase(cls, source, target, integration):

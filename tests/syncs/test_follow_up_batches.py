@@ -7,7 +7,7 @@ import pytest
 from connectors.errors import DataError, Locked, TransientError
 from syncs.engine import run_integration
 from syncs.models import FollowUp, FollowUpKind, FollowUpState, RunStatus, SyncRecord
-from syncs.steps.follow_ups import FOLLOW_UP_CHUNK
+from syncs.steps.follow_ups import TOGETHER_CHUNK
 from tests.fakes.fake_erp.connector import FakeErpConnector
 
 LOCKED, REFUSED = "INV-200003", "INV-200005"
@@ -49,7 +49,7 @@ def test_the_marks_go_several_a_call_each_bill_keeping_its_own_outcome(fake_demo
     run = run_integration(fake_demo.pk)
     assert run.status == RunStatus.PARTIAL, run.error
     bills = SyncRecord.objects.filter(integration=fake_demo, object_type="bill", status="synced").count()
-    assert len(marks_together) == -(-bills // FOLLOW_UP_CHUNK) and sum(map(len, marks_together)) == bills > 1
+    assert len(marks_together) == -(-bills // TOGETHER_CHUNK) and sum(map(len, marks_together)) == bills > 1
     assert run.counters["acknowledgements_done"] == bills - 2
     assert (run.counters["acknowledgements_waiting"], run.counters["acknowledgements_failed"]) == (1, 1)
     kept = states(fake_demo)
