@@ -29,7 +29,9 @@ logger = logging.getLogger("syncs.engine")
 ACTOR = "system:sync"
 # A run's heartbeat is written by a thread of its own, so a long remote wait never looks like death.
 HEARTBEAT_EVERY = timedelta(seconds=10)
-MISSED_BEATS = 3
+# Two beats missed: a dead worker's run shows 'running' no longer than that. A live run held up for longer loses its
+# lease, and stops when it wakes (Lease.check).
+MISSED_BEATS = 2
 # How long a run stops after a remote system failed it for a passing reason (an outage), at least.
 OUTAGE_PAUSE = timedelta(minutes=5)
 # How long a finished run keeps trying to record its outcome while the database is away, and the longest pause
@@ -44,8 +46,8 @@ DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
 def stale_after():
-    """A running run whose heartbeat thread has missed a few beats has lost its worker."""
-    return HEARTBEAT_EVERY * MISSED_BEATS + timedelta(seconds=5)
+    """A running run whose heartbeat thread has missed its beats has lost its worker."""
+    return HEARTBEAT_EVERY * MISSED_BEATS
 
 
 # A lease lapses after as long as a heartbeat goes stale, so a dead worker blocks its integration no longer than
@@ -148,6 +150,12 @@ class Heartbeat:
                     SyncRun.objects.filter(pk=self.run_pk, status=RunStatus.RUNNING).update(**beat)
                 except Exception as exc:  # a missed beat is survivable; a dead heartbeat thread is not
                     logger.warning("heartbeat of run %s not written: %s", self.run_pk, type(exc).__name__)
+                try:
+                    # Any integration's: a run whose node died is failed within a beat of its lease lapsing, not
+                    # when its own integration next starts.
+                    reap_dead_runs()
+                except Exception as exc:
+                    logger.warning("dead runs not reaped: %s", type(exc).__name__)
         finally:
             close_old_connections()
 
@@ -176,7 +184,7 @@ def start_run(integration, trigger, dry_run):
     """The run, RUNNING and holding the integration's lease; or SKIPPED when a scheduled run finds the integration
     paused (a row of its own), or another run of it is still in progress (the database allows one running run per
     integration): then the attempt is counted on that run (see refused())."""
-    reap_dead_runs(integration)
+    reap_dead_runs()  # any integration's, so a dead node's runs do not wait for their own integration's next start
     now = timezone.now()
     if trigger == "schedule" and (not integration.enabled or integration.paused):
         return SyncRun.objects.create(integration=integration, trigger=trigger, status=RunStatus.SKIPPED,

@@ -19,10 +19,13 @@ def sync_schedule(integration):
         Schedule.objects.filter(name=name).delete()
         return None
     schedule = Schedule.objects.filter(name=name).first()
+    # Spread over the interval by the integration's id: integrations made together would otherwise fall due in the
+    # same second every time, a burst of tasks that one broker restart loses together.
+    first = timezone.now() + timedelta(seconds=30 + integration.pk * 7919 % (integration.interval_minutes * 60))
     if schedule is None:
-        schedule = Schedule(name=name, next_run=timezone.now() + timedelta(seconds=30))
+        schedule = Schedule(name=name, next_run=first)
     elif schedule.minutes != integration.interval_minutes:
-        schedule.next_run = timezone.now() + timedelta(minutes=integration.interval_minutes)
+        schedule.next_run = first
     schedule.func = jobs.func_for("run_integration")
     schedule.kwargs = repr({"integration_id": integration.pk, "trigger": "schedule"})
     schedule.schedule_type = Schedule.MINUTES

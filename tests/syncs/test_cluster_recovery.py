@@ -1,0 +1,61 @@
+"""What a node's death and a broker restart cost a cluster of task nodes (issue "Production that survives", §2; the
+whole deployment is bench/bench_cluster.py's): a dead node's run is failed within two heartbeats of its lease lapsing
+by whatever runs next, whichever integration that is; and integrations made together do not fall due in the same
+second, a burst one broker restart would lose together."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from portal.models import Tenant
+from syncs.engine import run_integration
+from syncs.models import Integration, RunStatus, SyncRun
+from syncs.run import HEARTBEAT_EVERY, Heartbeat, stale_after
+from syncs.schedules import sync_schedule
+from tests.syncs.test_status_pages import make_integration
+
+
+def dead_run(integration):
+    run = SyncRun.objects.create(integration=integration, trigger="schedule", status=RunStatus.RUNNING)
+    SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - stale_after() - timedelta(seconds=1))
+    return run
+
+
+def test_a_dead_run_shows_running_no_longer_than_two_heartbeats():
+    assert stale_after() <= 2 * HEARTBEAT_EVERY
+
+
+def test_another_integrations_run_fails_the_dead_run(fake_demo, tenant):
+    other = make_integration(Tenant.objects.create(slug="other", name="Other"), name="Other → AP")
+    dead = dead_run(other)
+    run_integration(fake_demo.pk, trigger="schedule")
+    dead.refresh_from_db()
+    assert dead.status == RunStatus.FAILED and "stopped" in dead.error
+
+
+def test_a_running_runs_heartbeat_fails_another_integrations_dead_run(fake_demo, tenant, monkeypatch):
+    other = make_integration(Tenant.objects.create(slug="other", name="Other"), name="Other → AP")
+    dead = dead_run(other)
+    alive = SyncRun.objects.create(integration=fake_demo, trigger="schedule", status=RunStatus.RUNNING,
+                                   heartbeat_at=timezone.now())
+    beat = Heartbeat(alive.pk, every=timedelta(seconds=0))
+    # One turn of the heartbeat's loop, in this thread (the test database is this connection's).
+    turns = iter([False, True])
+    monkeypatch.setattr(beat.stopped, "wait", lambda timeout: next(turns))
+    monkeypatch.setattr("syncs.run.close_old_connections", lambda: None)
+    beat.loop()
+    dead.refresh_from_db()
+    assert dead.status == RunStatus.FAILED
+    alive.refresh_from_db()
+    assert alive.status == RunStatus.RUNNING
+
+
+def test_integrations_made_together_fall_due_at_different_seconds(tenant):
+    first = make_integration(tenant)
+    integrations = [first] + [Integration.objects.create(tenant=tenant, name=f"ERP → AP {n}", source=first.source,
+                                                         target=first.target) for n in range(5)]
+    for integration in integrations:
+        integration.interval_minutes = 1
+        integration.save()
+    due = {sync_schedule(integration).next_run.replace(microsecond=0) for integration in integrations}
+    assert len(due) == len(integrations), "every schedule falls due in the same second"
