@@ -9,8 +9,9 @@ Everything runs on loopback and is stopped at the end, in a temporary folder of 
 cluster (initdb, pg_ctl as the `postgres` user, a free port) and its OWN redis-server (a free port, no persistence),
 never the machine's shared servers. The simulators are one SandboxHub per tenant, all served by one other process
 (bench_cluster.py --serve-hubs N), so every tenant has organizations of its own in every simulator. For each hub,
-seed_demo sets up the five demo tenants on a small seed (as bench_storm.py's), which are then renamed with a suffix
-("-t03") so the next hub's seed_demo makes fresh ones; every integration runs every minute. The nodes are
+seed_demo sets up the five demo tenants on a small seed (as bench_storm.py's), each demo module's tenant, BILL
+organization, AvidXchange company and Infor tenant given a suffix for the hub ("-t03") while it runs, so every
+seed_demo makes fresh tenants with accounts of their own; every integration runs every minute. The nodes are
 `manage.py qcluster` processes, each in a process group of its own so that kill -9 takes its workers too.
 
 Every simulator answers --latency-ms later, so a run takes as long as a few dozen remote calls do. Timeline, as
@@ -239,10 +240,9 @@ class Nodes:
 # --- setting up the tenants ----------------------------------------------------------------------------------
 
 def seed(urls):
-    """Every demo in every hub, on a small seed, its tenant renamed after; returns one entry per integration."""
+    """Every demo in every hub, on a small seed; returns one entry per integration."""
     from django.core.management import call_command
 
-    from portal.models import Tenant
     from sandbox import demo
     from syncs.models import Integration
     from syncs.schedules import sync_schedule
@@ -250,26 +250,45 @@ def seed(urls):
     modules = demo.demo_modules()
     entries = []
     for n, url in enumerate(urls, 1):
-        for module in modules.values():
-            load_small(url, module)
-        call_command("seed_demo", sandbox_url=url, stdout=open(os.devnull, "w"))
         suffix = f"t{n:02d}"
-        for system_id, module in modules.items():
-            tenant = Tenant.objects.get(slug=module.TENANT[0])
-            tenant.slug, tenant.name = f"{tenant.slug}-{suffix}", f"{tenant.name} ({suffix})"
-            tenant.save(update_fields=["slug", "name"])
-            integration = Integration.objects.get(tenant=tenant, name=module.INTEGRATION)
-            integration.interval_minutes = 1
-            integration.save()
-            sync_schedule(integration)
-            partner = getattr(module, "PARTNER", "bill")
-            entries.append({"hub": n, "url": url, "system_id": system_id, "module": module,
-                            "integration_id": integration.pk, "ap": integration.target.system,
-                            "erp": integration.source.system,
-                            "ap_account": bill_org(module) if partner == "bill" else module.COMPANY_ID,
-                            "erp_payload": {"tenant": module.INFOR_TENANT} if hasattr(module, "INFOR_TENANT") else {},
-                            "name": f"{suffix}/{integration.source.system}-{integration.target.system}"})
+        with contextlib.ExitStack() as own:
+            for module in modules.values():
+                own.enter_context(patched(module, own_accounts(module, n)))
+                load_small(url, module)
+            call_command("seed_demo", sandbox_url=url, stdout=open(os.devnull, "w"))
+            for system_id, module in modules.items():
+                integration = Integration.objects.get(tenant__slug=module.TENANT[0], name=module.INTEGRATION)
+                integration.interval_minutes = 1
+                integration.save()
+                sync_schedule(integration)
+                partner = getattr(module, "PARTNER", "bill")
+                infor_tenant = getattr(module, "INFOR_TENANT", None)
+                entries.append({
+                    "url": url, "system_id": system_id, "integration_id": integration.pk,
+                    "ap": integration.target.system, "erp": integration.source.system,
+                    "ap_account": bill_org(module) if partner == "bill" else module.COMPANY_ID,
+                    "erp_payload": {"tenant": infor_tenant} if infor_tenant else {},
+                    "name": f"{suffix}/{integration.source.system}-{integration.target.system}"})
     return entries
+
+
+def own_accounts(module, n):
+    """What makes a demo tenant the n-th of its kind: its slug and name, and accounts of its own in the systems
+    whose ids are global (a BILL organization, an AvidXchange company and its token, an Infor tenant). Two tenants
+    on one BILL organization id would be one customer twice: the second one's vendors belong to the first's
+    integration (connectors' lock_scope), and every one of its records fails."""
+    slug, name = module.TENANT
+    accounts = {"TENANT": (f"{slug}-t{n:02d}", f"{name} (t{n:02d})")}
+    system_id = module.__name__.split(".")[1]
+    if getattr(module, "PARTNER", "bill") == "bill":
+        accounts["BILL_ORGANIZATION"] = f"008{system_id.upper()[:9]}T{n:02d}".ljust(17, "0")
+    if hasattr(module, "COMPANY_ID"):
+        accounts["COMPANY_ID"] = f"{module.COMPANY_ID}-T{n:02d}"
+    if hasattr(module, "COMPANY_TOKEN"):  # AvidXchange knows a company by its token
+        accounts["COMPANY_TOKEN"] = f"{module.COMPANY_TOKEN}-t{n:02d}"
+    if hasattr(module, "INFOR_TENANT"):
+        accounts["INFOR_TENANT"] = f"{module.INFOR_TENANT}_T{n:02d}"
+    return accounts
 
 
 def state(url, system):
@@ -288,17 +307,23 @@ def bill_org(module):
     return getattr(module, "BILL_ORGANIZATION", None) or demo.bill_organization(module.TENANT[0])
 
 
+MISSING = object()
+
+
 @contextlib.contextmanager
-def scaled(module, sizes):
-    """The demo module's sizes replaced while its data is made."""
-    saved = {name: getattr(module, name) for name in sizes}
-    for name, value in sizes.items():
+def patched(module, values):
+    """The demo module's constants replaced (or given) for a while: its sizes, its tenant, its accounts."""
+    saved = {name: getattr(module, name, MISSING) for name in values}
+    for name, value in values.items():
         setattr(module, name, value)
     try:
         yield
     finally:
         for name, value in saved.items():
-            setattr(module, name, value)
+            if value is MISSING:
+                delattr(module, name)
+            else:
+                setattr(module, name, value)
 
 
 def load_small(url, module):
@@ -309,7 +334,7 @@ def load_small(url, module):
     sizes = SMALL[module.__name__.split(".")[1]]
     # A size the seed takes as an argument is bound when the module loads, so it is passed as well as replaced.
     accepted = inspect.signature(module.seed).parameters
-    with scaled(module, sizes):
+    with patched(module, sizes):
         module.seed(url, **{name.lower(): value for name, value in sizes.items() if name.lower() in accepted})
     if getattr(module, "PARTNER", "bill") == "bill":
         demo.seed_bill_organization(url, bill_org(module), module)
@@ -503,9 +528,8 @@ def measure_simulators(entries):
         spike = control(url, "infor/account", {})["spike_limit"]
         # The Infor → BILL demo is Infor's default tenant; the Infor → AvidXchange demo names its own.
         for entry in entries:
-            if entry["url"] == url and entry["system_id"] in ("infor", "avidxchange"):
-                tenant = getattr(entry["module"], "INFOR_TENANT", None)
-                counts = control(url, "infor/tenant-state", {"tenant": tenant} if tenant else {})
+            if entry["url"] == url and entry["erp"] == "infor":
+                counts = control(url, "infor/tenant-state", entry["erp_payload"])
                 infor.append((counts["peak_calls_per_minute"], spike, counts["max_in_flight"]))
         ifs_state = state(url, "ifs")
         ifs.append((ifs_state["max_calls_in_a_minute"], ifs_state["rejected_rate_limited"]))
