@@ -195,8 +195,9 @@ def summary(pair, args, reference, storm):
         "not_through_after_storm": {"count": len(missing), "first": missing[:10]},
         "crashed_runs": sum(1 for run in storm["runs"] if run["crashed"]),
         "crashes": storm["crashes"],
-        "deferred_runs": [{"run": n, "why": run["error"]} for n, run in enumerate(storm["runs"], 1)
-                          if run["status"] == "deferred"],
+        "deferred_runs": [{"run": n, "kind": run.get("deferral", ""), "why": run["error"],
+                           "where": run.get("stopped_at", "")}
+                          for n, run in enumerate(storm["runs"], 1) if run["status"] == "deferred"],
         "runs": [{"status": run["status"], "seconds": run["seconds"], "error": run["error"][:300],
                   "counters": run["counters"]} for run in storm["runs"]],
         "duplicates": storm["duplicates"],
@@ -240,6 +241,33 @@ def where(tb):
     if frames and own and frames[-1] is not own[-1]:
         said += f" -> {Path(frames[-1].filename).name}:{frames[-1].lineno}"
     return said
+
+
+def chain(tb, depth=5):
+    """The last `depth` frames of the project's own code in a traceback above the HTTP client, outermost first: which
+    step, connector and call an error came through."""
+    own = [f for f in traceback.extract_tb(tb) if f.filename.startswith(str(ROOT)) and "/.venv/" not in f.filename
+           and not f.filename.endswith("connectors/http.py")]
+    return " > ".join(f"{Path(f.filename).relative_to(ROOT)}:{f.lineno} ({f.name})" for f in own[-depth:])
+
+
+class StopLog:
+    """Where each exception that ended a run came from: the engine's stopped_by() wrapped, so a deferral says which
+    call failed after its retries (the run's own error says only what the system answered)."""
+
+    def __init__(self):
+        self.seen = []
+        from syncs import engine
+
+        original = getattr(engine, "stopped_by", None)
+        if original is None:
+            return
+
+        def noting(exc, *args, **kwargs):
+            self.seen.append(f"{type(exc).__name__} via {chain(exc.__traceback__)}")
+            return original(exc, *args, **kwargs)
+
+        engine.stopped_by = noting
 
 
 @contextlib.contextmanager
@@ -360,18 +388,21 @@ def duplicates(url, setup):
     return found
 
 
-def one_run(integration):
+def one_run(integration, stops):
     from syncs.engine import run_integration
 
+    stopped = len(stops.seen)
     started = time.perf_counter()
     try:
         run = run_integration(integration.pk, trigger="schedule")
         status, error, counters = run.status, run.error, {k: v for k, v in sorted(run.counters.items()) if v}
         crashed = error.startswith(CRASH_PREFIX)
+        kind = getattr(run, "deferral", "")  # what kind of deferral, where the run records it
     except Exception as exc:  # a run that cannot even record its end is the worst crash of all
         status, error, crashed = "raised", f"{type(exc).__name__}: {exc} at {where(exc.__traceback__)}", True
-        counters = {}
-    return {"status": status, "error": error, "crashed": crashed, "seconds": round(time.perf_counter() - started, 1),
+        counters, kind = {}, ""
+    return {"status": status, "error": error, "deferral": kind, "crashed": crashed,
+            "seconds": round(time.perf_counter() - started, 1), "stopped_at": " | ".join(stops.seen[stopped:]),
             "counters": counters, "synced": synced(integration.pk), "failed": failed(integration)}
 
 
@@ -421,6 +452,7 @@ def worker(args):
     logging.getLogger().addHandler(tally)
     server, url = serve_in_thread(wsgi_app(SandboxHub()))
     setup = set_up(url, args.worker, args.scale)
+    stops = StopLog()
     integration = setup.integration
     systems = (integration.source.system, integration.target.system)
     faults = {} if args.reference else dict(STORMS[args.storm])
@@ -430,13 +462,13 @@ def worker(args):
         control(url, "faults", {"system": system, "seed": args.seed, **faults})
     runs, paid = [], 0
     for n in range(args.runs):
-        runs.append(one_run(integration))
+        runs.append(one_run(integration, stops))
         if n < args.runs - 1 and paid < PAY[args.scale]:
             # Bills paid as soon as the storm has let some through, so their payments come back under it too.
             paid += pay_some(url, setup, PAY[args.scale] - paid)
     for system in systems:
         control(url, "faults", {"system": system})
-    runs.append(one_run(integration))
+    runs.append(one_run(integration, stops))
     result = {
         "reference": args.reference, "faults": faults, "database": connection.vendor, "paid_in_ap": paid,
         "runs": runs, "crashes": tally.crashes, "warnings": dict(tally.warnings.most_common(12)),

@@ -110,6 +110,10 @@ class Unreadable:
     # (finance finds the failure by it), the bills a payment names (its ledger rows are one per bill).
     number: str = ""
     bill_ids: tuple = ()
+    # Why, as the ledger files it: a value that does not parse is data, waiting for a fix in the source; a detail read
+    # that failed for a passing reason (its class and cause from the TransientError) is read again by the next run.
+    error_class: str = "data"
+    cause: str = "unreadable_record"
 
 
 # The supplier fields a person may edit in the AP platform and have written back to the ERP. The ERP owns

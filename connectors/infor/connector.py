@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from django.utils import timezone
 
 from connectors.base import ErpConnector
-from connectors.errors import DataError
+from connectors.errors import DataError, TransientError
 from connectors.infor import idm, m3
 from connectors.infor.client import InforClient
 from connectors.infor.reading import Pool
@@ -341,15 +341,16 @@ class InforConnector(ErpConnector):
         return {r["SUNO"]: r.get("STAT", "") for r in records}
 
     def supplier_details(self, row, status):
-        """(status, address) of one supplier, or the DataError M3 answered; its status read here if the list
-        page's did not have it."""
+        """(status, address) of one supplier, or the error that stopped its reads: the DataError M3 answered, or a
+        TransientError after the call's retries (that supplier alone fails, to be read again by the next run); its
+        status read here if the list page's did not have it."""
         suno = row["SUNO"]
         try:
             if status is None:
                 records = self.client.execute(m3.SUPPLIER, {"SUNO": suno}, maxrecs=1, columns=("STAT",))
                 status = records[0].get("STAT", "") if records else ""
             addresses = self.client.execute(m3.SUPPLIER_ADDRESSES, {"SUNO": suno}, maxrecs=0, columns=ADDRESS_COLUMNS)
-        except DataError as exc:
+        except (DataError, TransientError) as exc:
             return exc
         return status, postal_address(addresses, row)
 
@@ -362,6 +363,10 @@ class InforConnector(ErpConnector):
         if isinstance(detail, DataError):
             return Unreadable("vendor", suno, f"{suno} {row.get('SUNM', '')}".strip(),
                               f"Infor supplier {suno}: {detail}", marker)
+        if isinstance(detail, TransientError):
+            return Unreadable("vendor", suno, f"{suno} {row.get('SUNM', '')}".strip(),
+                              f"Infor did not answer properly about supplier {suno} after retries: {detail}", marker,
+                              error_class=detail.error_class, cause=detail.cause)
         status, address = detail
         return Supplier(source_id=suno, name=row.get("SUNM", ""), tax_id=row.get("TINO", ""),
                         currency=row.get("CUCD") or "USD", email=emails.get(suno, ""), phone=row.get("PHNO", ""),

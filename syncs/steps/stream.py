@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from connectors.cursors import newer
+from connectors.errors import TransientError
 from connectors.records import Unreadable
 from syncs.ledger import RETRY_CLASSES
 from syncs.models import RecordStatus, SyncRecord
@@ -110,7 +111,11 @@ class StreamStep(Step):
                 if ledger.set_aside_by_a_person(record):
                     continue  # never sent, never retried, until they undo it
                 if isinstance(item, Unreadable):
-                    ledger.fail(record, "data", item.reason, self.read_data(item), cause="unreadable_record")
+                    ledger.fail(record, item.error_class, item.reason, self.read_data(item), cause=item.cause)
+                    if item.error_class in RETRY_CLASSES:
+                        # The source system failed that read: counted towards the rolling outage rule like any
+                        # other attempt, so a source that is down stops the run.
+                        ledger.attempted(self.sync.source_name, TransientError(item.reason))
                     continue
                 pending = self.prepare(item, record)
                 if pending is not None:
