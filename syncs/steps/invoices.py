@@ -15,7 +15,7 @@ from syncs import alerts
 from syncs.ledger import RETRY_CLASSES, Pending, fingerprint, plain
 from syncs.models import RecordStatus, SyncRecord
 from syncs.steps.base import Problem, target_lock
-from syncs.steps.stream import StreamStep
+from syncs.steps.stream import StreamStep, settled
 
 
 class Invoices(StreamStep):
@@ -182,7 +182,10 @@ class Invoices(StreamStep):
                                pending.data, pending.transformation)
         missing = [p for p in batch if p.item.source_id not in found]
         if missing:
-            created = ledger.guarded_batch(
-                missing, lambda: ap.create_bills([(p.vendor_id, p.item, p.coding) for p in missing]))
+            def create(items):
+                return ap.create_bills([(p.vendor_id, p.item, p.coding) for p in items])
+
+            created = ledger.guarded_batch(missing, lambda: create(missing))
             if created is not None:
-                ledger.record_results(missing, created)
+                ledger.record_results(missing, settled(
+                    missing, created, lambda items: ap.find_bills([(p.vendor_id, p.item) for p in items]), create))

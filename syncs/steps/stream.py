@@ -18,6 +18,32 @@ from syncs.steps.base import Step
 SEARCH_FIELDS = ("number", "party", "amount", "currency", "document_date")
 
 
+def settled(missing, created, find, create):
+    """A batch create's results ({ledger source id: result}), with the items whose call the platform answered with a
+    server error looked up at once and, where not there, sent once more. A server that answered is done with the
+    request, so what it made is there to be found, as the next run would find it; a call that timed out may still be
+    at work, and waits for the next run. A look-up or second send that fails leaves the first results as they were."""
+    answered = [p for p in missing if isinstance(created.get(p.record.source_id), TransientError)
+                and (created[p.record.source_id].status or 0) >= 500]
+    if not answered:
+        return created
+    created = dict(created)
+    try:
+        found = find(answered)
+    except TransientError:
+        return created
+    for pending in answered:
+        if pending.item.source_id in found:
+            created[pending.record.source_id] = found[pending.item.source_id]
+    again = [p for p in answered if p.item.source_id not in found]
+    if again:
+        try:
+            created.update(create(again))
+        except TransientError:
+            pass
+    return created
+
+
 class StreamStep(Step):
     stream = ""  # its cursor
     object_type = ""  # its ledger rows

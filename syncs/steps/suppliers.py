@@ -8,7 +8,7 @@ from connectors.records import CONTACT_FIELDS, Address, Supplier
 from syncs.ledger import Pending, fingerprint, plain
 from syncs.models import RecordStatus, VendorOwner, owned_elsewhere
 from syncs.steps.base import Problem, target_lock
-from syncs.steps.stream import StreamStep
+from syncs.steps.stream import StreamStep, settled
 
 
 def contact_fields(record):
@@ -164,7 +164,9 @@ class Suppliers(StreamStep):
         if missing:
             created = ledger.guarded_batch(missing, lambda: ap.create_vendors([p.item for p in missing]))
             if created is not None:
-                ledger.record_results(missing, created)
+                ledger.record_results(missing, settled(
+                    missing, created, lambda items: ap.find_vendors([p.item for p in items]),
+                    lambda items: ap.create_vendors([p.item for p in items])))
 
     def update_vendor(self, pending, vendor_id, action):
         self.sync.ap.update_vendor(vendor_id, pending.item)
