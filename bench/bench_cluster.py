@@ -45,6 +45,7 @@ from pathlib import Path
 
 import harness
 import requests
+from harness import control, state
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -289,16 +290,6 @@ def own_accounts(module, n):
     if hasattr(module, "INFOR_TENANT"):
         accounts["INFOR_TENANT"] = f"{module.INFOR_TENANT}_T{n:02d}"
     return accounts
-
-
-def state(url, system):
-    return requests.get(f"{url}/_control/state", params={"system": system}, timeout=120).json()
-
-
-def control(url, path, payload):
-    response = requests.post(f"{url}/_control/{path}", json=payload, timeout=120)
-    response.raise_for_status()
-    return response.json()
 
 
 def bill_org(module):

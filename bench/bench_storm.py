@@ -42,7 +42,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import requests
+from harness import control, state
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,16 +87,6 @@ def setup_django(tmp):
     call_command("migrate", verbosity=0)
     # The cache is a database table (settings.CACHES without REDIS_URL), which migrate does not make.
     call_command("createcachetable", verbosity=0)
-
-
-def state(url, system):
-    return requests.get(f"{url}/_control/state", params={"system": system}, timeout=60).json()
-
-
-def control(url, path, payload):
-    response = requests.post(f"{url}/_control/{path}", json=payload, timeout=600)
-    response.raise_for_status()
-    return response.json()
 
 
 # --- the orchestrator --------------------------------------------------------------------------------------------

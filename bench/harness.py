@@ -58,6 +58,22 @@ def summarize(value, depth=3):
     return value
 
 
+def state(url, system):
+    """What a simulator served at `url` holds and has counted (`/_control/state`)."""
+    import requests
+
+    return requests.get(f"{url}/_control/state", params={"system": system}, timeout=120).json()
+
+
+def control(url, path, payload):
+    """One of the simulators' controls (`/_control/<path>`): seeding, faults, the clock."""
+    import requests
+
+    response = requests.post(f"{url}/_control/{path}", json=payload, timeout=600)
+    response.raise_for_status()
+    return response.json()
+
+
 class Simulators:
     """The simulators served on a free loopback port by a child process (`harness.py serve`)."""
 
@@ -73,11 +89,7 @@ class Simulators:
             raise RuntimeError("The simulators did not start (their error is above).")
 
     def control(self, path, payload):
-        import requests
-
-        response = requests.post(f"{self.url}/_control/{path}", json=payload, timeout=600)
-        response.raise_for_status()
-        return response.json()
+        return control(self.url, path, payload)
 
     def summary(self, system):
         import requests

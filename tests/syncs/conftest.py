@@ -11,6 +11,7 @@ from django.core.management import call_command
 from connectors.models import Connection
 from portal.models import Membership
 from portal.roles import OPS_GROUP
+from sandbox import demo
 from syncs.models import Integration
 from tests.syncs.test_status_pages import make_integration
 
@@ -49,3 +50,13 @@ def infor_to_bill(sandbox, db, monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", True)
     call_command("seed_demo", sandbox_url=sandbox.url, only=["infor"], stdout=io.StringIO())
     return Integration.objects.get(name="Infor → BILL")
+
+
+@pytest.fixture
+def seeded(sandbox, db):
+    """seed(system id): that system's demo loaded as seed_demo loads it; its integration."""
+    def seed(system_id):
+        call_command("seed_demo", sandbox_url=sandbox.url, only=[system_id], stdout=io.StringIO())
+        return Integration.objects.get(name=demo.demo_modules()[system_id].INTEGRATION)
+
+    return seed

@@ -2,27 +2,13 @@
 ledger holds as done, and that M3 lists as unchanged since it was read, is not read again in detail (its address and
 status); one changed since, or one that failed for a passing reason, is."""
 
-import io
 from collections import Counter
 
-import pytest
-from django.core.management import call_command
-
-from sandbox import demo
 from syncs.engine import run_integration
-from syncs.models import Integration, RecordStatus, SyncRecord
+from syncs.models import RecordStatus, SyncRecord
 from tests.syncs.test_quiet_runs import QUIET_LIMIT, run_counted, total
 
 ADDRESSES = "CRS620MI/LstAddresses"
-
-
-@pytest.fixture
-def seeded(sandbox, db):
-    def seed(system_id):
-        call_command("seed_demo", sandbox_url=sandbox.url, only=[system_id], stdout=io.StringIO())
-        return Integration.objects.get(name=demo.demo_modules()[system_id].INTEGRATION)
-
-    return seed
 
 
 def by_transaction(made):

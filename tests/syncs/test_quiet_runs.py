@@ -3,26 +3,12 @@ nothing changed stays within 10 calls per system, a first run makes its objects 
 the first run is still read and sent. On the demos, as seed_demo loads them: Acumatica → BILL, SYSPRO → BILL and
 the AvidXchange side of Infor → AvidXchange (the Infor side is Infor's connector's own)."""
 
-import io
 from collections import Counter
-
-import pytest
-from django.core.management import call_command
 
 from sandbox import demo
 from syncs.engine import run_integration
-from syncs.models import Integration
 
 QUIET_LIMIT = 10  # remote calls per system on a run that finds nothing changed (issue 24)
-
-
-@pytest.fixture
-def seeded(sandbox, db):
-    def seed(system_id):
-        call_command("seed_demo", sandbox_url=sandbox.url, only=[system_id], stdout=io.StringIO())
-        return Integration.objects.get(name=demo.demo_modules()[system_id].INTEGRATION)
-
-    return seed
 
 
 def calls(sandbox, system):
