@@ -181,7 +181,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # A flood of forged webhook calls must not become a flood of log lines: refusals are counted on the
     # subscription (Admin → Webhook subscriptions) instead; server errors are still logged.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "django.request": {"level": "ERROR"}},
+    # django-q says "Enqueued [ml-connector] 8" at INFO for every task put on the broker: a queue id nobody can use.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "django.request": {"level": "ERROR"},
+                "django-q": {"level": "WARNING"}},
 }
 
 # The connectors' HTTP client: attempts per call, exponential backoff (seconds) and the longest
