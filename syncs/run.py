@@ -29,9 +29,10 @@ logger = logging.getLogger("syncs.engine")
 ACTOR = "system:sync"
 # A run's heartbeat is written by a thread of its own, so a long remote wait never looks like death.
 HEARTBEAT_EVERY = timedelta(seconds=10)
-# Two beats missed: a dead worker's run shows 'running' no longer than that. A live run held up for longer loses its
-# lease, and stops when it wakes (Lease.check).
-MISSED_BEATS = 2
+# A dead worker's run shows 'running' no longer than two beats: it is stale a beat and a half after its last sign of
+# life, and every running run's heartbeat thread looks for stale runs each half beat. A live run held up for longer
+# loses its lease (renewed each half beat), and stops when it wakes (Lease.check).
+STALE_BEATS = 1.5
 # How long a run stops after a remote system failed it for a passing reason (an outage), at least.
 OUTAGE_PAUSE = timedelta(minutes=5)
 # How long a finished run keeps trying to record its outcome while the database is away, and the longest pause
@@ -47,7 +48,7 @@ DATABASE_DOWN = (OperationalError, InterfaceError)
 
 def stale_after():
     """A running run whose heartbeat thread has missed its beats has lost its worker."""
-    return HEARTBEAT_EVERY * MISSED_BEATS
+    return HEARTBEAT_EVERY * STALE_BEATS
 
 
 # A lease lapses after as long as a heartbeat goes stale, so a dead worker blocks its integration no longer than
@@ -136,23 +137,26 @@ class Heartbeat:
         self.thread.join(timeout=self.every)
 
     def loop(self):
+        """Each half beat: the lease renewed and any integration's dead runs reaped (a run whose node died is failed
+        within half a beat of going stale, not when its own integration next starts); each beat, the heartbeat."""
+        tick = 0
         try:
-            while not self.stopped.wait(self.every):
+            while not self.stopped.wait(self.every / 2):
                 if self.lease is not None:
                     try:
                         self.lease.renew()
                     except Exception as exc:  # the run's own checks renew it too
                         logger.warning("lease of run %s not renewed: %s", self.run_pk, type(exc).__name__)
+                if tick % 2 == 0:
+                    try:
+                        beat = {"heartbeat_at": timezone.now()}
+                        if self.progress is not None:
+                            beat["counters"] = self.progress()
+                        SyncRun.objects.filter(pk=self.run_pk, status=RunStatus.RUNNING).update(**beat)
+                    except Exception as exc:  # a missed beat is survivable; a dead heartbeat thread is not
+                        logger.warning("heartbeat of run %s not written: %s", self.run_pk, type(exc).__name__)
+                tick += 1
                 try:
-                    beat = {"heartbeat_at": timezone.now()}
-                    if self.progress is not None:
-                        beat["counters"] = self.progress()
-                    SyncRun.objects.filter(pk=self.run_pk, status=RunStatus.RUNNING).update(**beat)
-                except Exception as exc:  # a missed beat is survivable; a dead heartbeat thread is not
-                    logger.warning("heartbeat of run %s not written: %s", self.run_pk, type(exc).__name__)
-                try:
-                    # Any integration's: a run whose node died is failed within a beat of its lease lapsing, not
-                    # when its own integration next starts.
                     reap_dead_runs()
                 except Exception as exc:
                     logger.warning("dead runs not reaped: %s", type(exc).__name__)

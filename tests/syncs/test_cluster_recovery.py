@@ -22,7 +22,8 @@ def dead_run(integration):
 
 
 def test_a_dead_run_shows_running_no_longer_than_two_heartbeats():
-    assert stale_after() <= 2 * HEARTBEAT_EVERY
+    # Stale after this long, and found by the next look, which every running run's heartbeat takes each half beat.
+    assert stale_after() + HEARTBEAT_EVERY / 2 <= 2 * HEARTBEAT_EVERY
 
 
 def test_another_integrations_run_fails_the_dead_run(fake_demo, tenant):
