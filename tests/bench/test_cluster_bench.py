@@ -3,8 +3,9 @@ restarted), as its own process: it still starts its own PostgreSQL and Redis, ru
 it started, and prints one object in which nothing is duplicated, nothing is left running and every integration
 completed a run. Never a timing: the windows, lags and CPU figures are the full bench's, run by hand.
 
-It runs on the suite's SQLite pass only: the bench brings its own PostgreSQL, and the PostgreSQL pass would only
-run it a second time."""
+It takes two minutes of wall time, mostly waiting for its schedule, so `make test` (held under 8 minutes) leaves it
+out and `.ci/run` runs it as a step of its own, with BENCH_CLUSTER=1, once: the bench brings its own PostgreSQL, so
+the suite's PostgreSQL pass would only run it a second time."""
 
 import json
 import os
@@ -21,7 +22,9 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def missing():
-    """Why the bench cannot run on this machine, or ''."""
+    """Why the bench does not run here, or ''."""
+    if not os.environ.get("BENCH_CLUSTER"):
+        return "two minutes of wall time: .ci/run runs it as a step of its own (BENCH_CLUSTER=1)"
     if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         return "the bench brings its own PostgreSQL: it runs on the SQLite pass of the suite only"
     if os.geteuid() != 0:
