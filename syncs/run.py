@@ -9,6 +9,7 @@ knows that it ran.
 """
 
 import logging
+import os
 import threading
 from datetime import timedelta
 from time import sleep
@@ -30,8 +31,8 @@ ACTOR = "system:sync"
 # A run's heartbeat is written by a thread of its own, so a long remote wait never looks like death.
 HEARTBEAT_EVERY = timedelta(seconds=10)
 # A dead worker's run shows 'running' no longer than two beats: it is stale a beat and a half after its last sign of
-# life, and every running run's heartbeat thread looks for stale runs each half beat. A live run held up for longer
-# loses its lease (renewed each half beat), and stops when it wakes (Lease.check).
+# life, and every task-cluster worker process looks for stale runs each half beat (Reaper). A live run held up for
+# longer loses its lease (renewed each half beat), and stops when it wakes (Lease.check).
 STALE_BEATS = 1.5
 # How long a run stops after a remote system failed it for a passing reason (an outage), at least.
 OUTAGE_PAUSE = timedelta(minutes=5)
@@ -137,8 +138,7 @@ class Heartbeat:
         self.thread.join(timeout=self.every)
 
     def loop(self):
-        """Each half beat: the lease renewed and any integration's dead runs reaped (a run whose node died is failed
-        within half a beat of going stale, not when its own integration next starts); each beat, the heartbeat."""
+        """Each half beat the lease renewed; each beat, the heartbeat."""
         tick = 0
         try:
             while not self.stopped.wait(self.every / 2):
@@ -156,12 +156,36 @@ class Heartbeat:
                     except Exception as exc:  # a missed beat is survivable; a dead heartbeat thread is not
                         logger.warning("heartbeat of run %s not written: %s", self.run_pk, type(exc).__name__)
                 tick += 1
-                try:
-                    reap_dead_runs()
-                except Exception as exc:
-                    logger.warning("dead runs not reaped: %s", type(exc).__name__)
         finally:
             close_old_connections()
+
+
+class Reaper:
+    """Looks for dead runs every half beat in a task-cluster worker process, so a node's death is noticed within two
+    beats even when no run is long enough to beat, nor starts, in the meantime (django-q fires due schedules in rounds
+    about 30 s apart). Started per worker process after django-q forked it (signal post_spawn): a thread started in
+    the parent would not survive the fork, and its database connection must not be shared across it."""
+
+    started_in = None  # the pid whose reaper runs: a recycled worker is a new process that starts its own
+
+    @classmethod
+    def start(cls, **signal):
+        if cls.started_in == os.getpid():
+            return
+        cls.started_in = os.getpid()
+        threading.Thread(target=cls.loop, args=(HEARTBEAT_EVERY.total_seconds() / 2,), name="run-reaper",
+                         daemon=True).start()
+
+    @staticmethod
+    def loop(every, stopped=None):
+        stopped = stopped or threading.Event()
+        while not stopped.wait(every):
+            try:
+                reap_dead_runs()
+            except Exception as exc:  # the database away: the next look tries again
+                logger.warning("dead runs not reaped: %s", type(exc).__name__)
+            finally:
+                close_old_connections()
 
 
 def reap_dead_runs(integration=None):
