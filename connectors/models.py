@@ -35,6 +35,11 @@ class Connection(models.Model):
     health = models.CharField(max_length=20, choices=HEALTH, default=HEALTH_UNKNOWN)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # The last "Check assumptions" (connectors.assumptions.run_check): its progress while it runs, then when, who
+    # and each assumption's status. The connectors' fallbacks and the engine's stops read it.
+    assumptions_report = models.JSONField(default=dict, blank=True, editable=False)
+    # {assumption id: {"by", "at"}}: contradicted assumptions ops confirmed the runs may go on with.
+    assumption_overrides = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -77,6 +82,12 @@ class Connection(models.Model):
             self._credentials_changed = True
         self.credentials_blob = json.dumps(values, sort_keys=True)
 
+    def assumption_contradicted(self, assumption_id):
+        """Whether the last assumption check found `assumption_id` contradicted on this system: a connector with a
+        safe alternative takes it then."""
+        from connectors.assumptions import contradicted_ids
+
+        return assumption_id in contradicted_ids(self)
 
     def connector(self):
         """The connector for this connection, built from the registry."""

@@ -1,5 +1,6 @@
 """The one way to write an audit entry."""
 
+import getpass
 import json
 
 from portal.models import AuditEntry
@@ -12,6 +13,14 @@ def actor_name(user_or_name):
     if isinstance(user_or_name, str):
         return user_or_name
     return user_or_name.get_username()
+
+
+def command_actor():
+    """Who ran a command, for the audit trail: the operating-system user (a person at a shell or a cron job)."""
+    try:
+        return f"command:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid, as in some containers
+        return "command:unknown user"
 
 
 def record(action, **fields):

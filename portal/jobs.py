@@ -14,6 +14,8 @@ TASKS = {
     # A person's dry run or backfill preview: the admin queues it and its page follows it (it can take a while).
     "dry_run": "syncs.tasks.dry_run",
     "process_webhook_event": "webhooks.tasks.process_event",
+    # A person's "Check assumptions" on a connection: read-only probes of the live system, followed on its page.
+    "check_assumptions": "connectors.tasks.check_assumptions",
     "check_webhook_subscriptions": "webhooks.tasks.check_subscriptions",
     # Runs people asked for that the broker lost, queued again (syncs.requests); connection health; and the ops
     # alerts (failed runs, refused credentials, stale integrations, webhook subscriptions): every 5 minutes.

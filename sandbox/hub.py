@@ -162,6 +162,10 @@ class Simulator:
     """Base of every system simulator. Subclasses define routes, auth and the system's own error shapes."""
 
     id = ""
+    # {assumption id (docs/ASSUMPTIONS.md): (the value the simulator answers by default, as the connectors assume,
+    # then each other way the real system might behave)}. POST /_control/variant switches one; a reset restores it.
+    # Every probe (connectors.assumptions) is tested against each: held by default, contradicted otherwise.
+    VARIANTS = {}
 
     def __init__(self, hub):
         self.hub = hub
@@ -204,6 +208,10 @@ class Simulator:
 
     def control(self, action, payload):
         raise BadRequest(f"{self.id} has no control {action!r}")
+
+    def variant(self, assumption_id):
+        """How the simulator behaves on `assumption_id` now: the default, or the value /_control/variant set."""
+        return self.hub.variants.get(self.id, {}).get(assumption_id, self.VARIANTS[assumption_id][0])
 
     # --- the request pipeline ---------------------------------------------------------------------
     def match(self, method, path):
@@ -302,6 +310,7 @@ class SandboxHub:
     def __init__(self):
         self.clock = Clock()
         self.faults = {}
+        self.variants = {}  # {system id: {assumption id: value}}, as set by /_control/variant
         self._random = random.Random(0)
         self._random_lock = threading.Lock()
         # {system id: {"GET /path": calls}}: where a run's calls go, shown by the state control as calls_by_path.
@@ -344,11 +353,13 @@ class SandboxHub:
             with sim.lock:
                 sim.reset()
             self.faults.pop(system_id, None)
+            self.variants.pop(system_id, None)
             with self._calls_lock:
                 self.calls_by_path.pop(system_id, None)
         if not system:
             self.clock.offset = 0.0
             self.faults.clear()
+            self.variants.clear()
             self._random = random.Random(0)
 
     def _simulator(self, system_id):
@@ -377,6 +388,21 @@ class SandboxHub:
         self.faults[system_id] = {k: float(v) for k, v in payload.items() if k in FAULT_KEYS}
         return self.faults[system_id]
 
+    def set_variant(self, payload):
+        if not isinstance(payload, dict) or not {"system", "assumption", "value"} <= set(payload):
+            raise BadRequest('Send {"system": "<id>", "assumption": "<id>", "value": "<one of its values>"}')
+        sim = self._simulator(payload["system"])
+        known = sim.VARIANTS.get(payload["assumption"])
+        if known is None:
+            raise BadRequest(f"The {sim.id} simulator has no variant for assumption {payload['assumption']!r}; it has: "
+                             f"{', '.join(sim.VARIANTS) or 'none'}")
+        if payload["value"] not in known:
+            raise BadRequest(f"Assumption {payload['assumption']} takes one of: {', '.join(map(str, known))} "
+                             f"(the first is the default)")
+        with sim.lock:
+            self.variants.setdefault(sim.id, {})[payload["assumption"]] = payload["value"]
+        return {"system": sim.id, "assumption": payload["assumption"], "value": payload["value"]}
+
     def dispatch(self, request):
         parts = request.path.lstrip("/").split("/", 1)
         head, rest = parts[0], "/" + (parts[1] if len(parts) > 1 else "")
@@ -403,6 +429,8 @@ class SandboxHub:
             return Response.json(200, {"reset": (payload or {}).get("system") or "all"})
         if rest == "/faults" and request.method == "POST":
             return Response.json(200, {"faults": self.set_faults(payload)})
+        if rest == "/variant" and request.method == "POST":
+            return Response.json(200, {"variant": self.set_variant(payload)})
         if rest == "/clock" and request.method == "POST":
             try:
                 seconds = float((payload or {})["advance_seconds"])

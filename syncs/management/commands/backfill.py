@@ -3,9 +3,10 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 
 from portal import audit
+from portal.audit import command_actor
 from syncs.backfill import backfill_preview, cut_over
 from syncs.engine import run_integration
-from syncs.management.commands.sync import EXIT_CODES, command_actor, find_integration
+from syncs.management.commands.sync import EXIT_CODES, find_integration
 from syncs.models import RunStatus
 from syncs.progress import Progress
 from syncs.run import describe_counters

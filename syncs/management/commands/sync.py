@@ -1,8 +1,8 @@
-import getpass
 import re
 
 from django.core.management.base import BaseCommand, CommandError
 
+from portal.audit import command_actor
 from syncs.engine import run_integration
 from syncs.models import Integration, RunStatus
 from syncs.progress import Progress
@@ -10,14 +10,6 @@ from syncs.progress import Progress
 # Exit codes a scheduler or script can tell apart; 0 only when every record went through. 1 is also any
 # other command error (an unknown integration), 2 is argparse's for a mistyped command line.
 EXIT_CODES = {RunStatus.FAILED: 1, RunStatus.PARTIAL: 3, RunStatus.SKIPPED: 4, RunStatus.DEFERRED: 5}
-
-
-def command_actor():
-    """Who ran a command, for the audit trail: the operating-system user (a person at a shell or a cron job)."""
-    try:
-        return f"command:{getpass.getuser()}"
-    except (KeyError, OSError):  # no name for this uid, as in some containers
-        return "command:unknown user"
 
 
 # An arrow in a name: "→" as stored, or "->" as typed at a shell; with any spaces around it.
