@@ -16,6 +16,7 @@ from datetime import timedelta
 from django.db import connection as db_connection
 from django.utils import timezone
 
+from connectors.assumptions import stopped_capabilities
 from connectors.http import fan_out
 from syncs import reference
 from syncs.ledger import Ledger
@@ -41,7 +42,8 @@ def run_integration(integration_id, trigger="manual", dry_run=False, since=None,
     try:
         with Heartbeat(run.pk, progress=sync.progress, lease=lease):
             sync.execute()
-        run.status = RunStatus.PARTIAL if sync.failures else RunStatus.SUCCEEDED
+        run.status = RunStatus.PARTIAL if sync.failures or sync.stopped_steps else RunStatus.SUCCEEDED
+        run.error = " ".join(sync.stopped_steps)
     except Exception as exc:  # the run must end recorded, whatever happened
         next_run = stopped_by(exc, run, next_run)
     finally:
@@ -88,6 +90,7 @@ class Sync:
         self.rules = {}  # kind -> {source code: (target kind, target id)}, of the rules that can be used
         self.mapping_problems = {}  # (kind, source code) -> why its rule cannot be used
         self.ledger = Ledger(self)
+        self.stopped_steps = []  # why a step did not run: an assumption of its found contradicted (stopped_by)
 
     def api_calls(self):
         return sum(c.calls for c in (self.erp, self.ap) if c is not None)
@@ -116,6 +119,11 @@ class Sync:
             for step in plan_for(self.integration):
                 if self.dry_run and not step.in_dry_run:
                     continue
+                why = self.stopped_by(step)
+                if why:
+                    self.stopped_steps.append(why)
+                    self.counters["steps_stopped"] += 1
+                    continue
                 if reading is not None and step.uses_mapping_rules:
                     self.load_reference_data(reading)
                     reading = None
@@ -123,6 +131,22 @@ class Sync:
                     step().run(self)
             if reading is not None:
                 self.load_reference_data(reading)
+
+    def stopped_by(self, step):
+        """Why `step` must not run, in words, or "": a capability it needs of either system stands on an assumption
+        that system's last check found contradicted, with no safe alternative and no override confirmed
+        (connectors.assumptions). Checked before the step's first write; a dry run writes nothing and goes on."""
+        if self.dry_run:
+            return ""
+        for connection, required in ((self.integration.source, (*step.erp_requires, *step.erp_uses)),
+                                     (self.integration.target, step.ap_requires)):
+            stopped = stopped_capabilities(connection)
+            ids = sorted({i for capability in required for i in stopped.get(capability, ())})
+            if ids:
+                return (f"{step.__name__} stopped before writing: the last assumption check of {connection.name} "
+                        f"found {', '.join(ids)} contradicted. Confirm an override on the connection once the "
+                        "customer agrees the runs may go on.")
+        return ""
 
     def read_reference_ahead(self, stack):
         """The AP platform's reference lists being read, with the ERP signing in meanwhile (read_reference), in a

@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from connectors import capabilities as can
+from connectors.assumptions import stopped_capabilities
 from connectors.cursors import TIMESTAMP, CursorTypeError
 from connectors.errors import RecordError, TransientError
 from connectors.reversals import reversal_text
@@ -108,6 +110,11 @@ def _post(integration, erp, bill, payment):
     """Write the share to the ERP, or only here when the ERP takes no payments (the plan says so)."""
     if not writes_payments_back(integration):
         return f"recorded here only: {system_name(integration.source)} does not take payments"
+    stopped = stopped_capabilities(integration.source).get(can.WRITES_PAYMENTS_BACK)
+    if stopped:  # a webhook's payment meets the stop the polled ones meet in the engine (Sync.stopped_by)
+        raise TransientError(f"Not written to {system_name(integration.source)}: the last assumption check of "
+                             f"{integration.source.name} found {', '.join(stopped)} contradicted; written once ops "
+                             "confirm an override on the connection.")
     if erp is not None:
         return erp.post_payment(bill.data.get("reference") or {}, payment)
     with integration.source.connector() as own:

@@ -29,6 +29,9 @@ class Step:
     # The step is in the plan only when each system declares every capability required of it.
     erp_requires = {}
     ap_requires = {}
+    # Capabilities of the ERP the step uses where the ERP has them, without needing them to be in the plan: a stop on
+    # one (connectors.assumptions) stops the step as one on a required capability does.
+    erp_uses = ()
     # The step whose records this one works on: in the plan only together with it, wherever it runs.
     only_with = None
     # A dry run shows what would be sent; a step that changes something in one of the systems is left out.

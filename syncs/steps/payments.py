@@ -12,6 +12,7 @@ from syncs.steps.base import Step
 
 class Payments(Step):
     ap_requires = {can.PAYMENTS_BY_POLLING: ("payments",)}
+    erp_uses = (can.WRITES_PAYMENTS_BACK,)
 
     @classmethod
     def phrase(cls, source, target, integration):
