@@ -372,3 +372,46 @@ def iter_items(get: Callable[[str, str | None], Any], path: str, query: Query | 
             return
         previous_first_page = first_page
         skip += window
+
+
+# --- $metadata ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Metadata:
+    """What a service's $metadata declares, as the assumption probes read it: {entity set: {property: type}} and
+    {qualified enum type: (member names)}."""
+
+    entity_sets: dict
+    enums: dict
+
+
+def parse_metadata(text: str) -> Metadata:
+    """Read a CSDL XML document (OData 4.0; 3.0's EDMX reads the same where the probes look). Raises DataError
+    when it is not one."""
+    import xml.etree.ElementTree as ET
+
+    from connectors.errors import DataError
+
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise DataError(f"The service's $metadata is not XML ({exc}).") from None
+    types, enums, sets = {}, {}, {}
+
+    def local(tag):
+        return tag.rpartition("}")[2]
+
+    for schema in (e for e in root.iter() if local(e.tag) == "Schema"):
+        space = schema.get("Namespace", "")
+        for element in schema:
+            name = element.get("Name", "")
+            if local(element.tag) == "EntityType":
+                types[f"{space}.{name}"] = {p.get("Name"): p.get("Type") for p in element
+                                            if local(p.tag) in ("Property", "NavigationProperty")}
+            elif local(element.tag) == "EnumType":
+                enums[f"{space}.{name}"] = tuple(m.get("Name") for m in element if local(m.tag) == "Member")
+            elif local(element.tag) == "EntityContainer":
+                sets.update({s.get("Name"): s.get("EntityType") for s in element if local(s.tag) == "EntitySet"})
+    if not sets and not types:
+        raise DataError("The service's $metadata declares no entity set.")
+    return Metadata({name: types.get(type_, {}) for name, type_ in sets.items()}, enums)

@@ -521,3 +521,50 @@ def apply_query(rows: Sequence[Mapping], params: Mapping[str, str | Sequence[str
             following["$top"] = str(top - len(page))
         body["@odata.nextLink"] = f"{entity_set}?{encode_params(following)}"
     return body
+
+
+# --- $metadata ---------------------------------------------------------------------------------------
+
+EDMX = "http://docs.oasis-open.org/odata/ns/edmx"
+EDM = "http://docs.oasis-open.org/odata/ns/edm"
+
+
+def metadata_document(namespace: str, entity_sets: Mapping[str, tuple[str, Mapping[str, Any], Sequence[str]]]) -> str:
+    """The service's CSDL XML ($metadata, OData 4.0): `entity_sets` is {set name: (entity type name, fields as
+    apply_query takes them, key property names)}. An enum field's type is declared in the namespace its qualified
+    name gives, with its members in order."""
+    import xml.etree.ElementTree as ET
+
+    ET.register_namespace("edmx", EDMX)
+    ET.register_namespace("", EDM)
+    root = ET.Element(f"{{{EDMX}}}Edmx", Version="4.0")
+    services = ET.SubElement(root, f"{{{EDMX}}}DataServices")
+    schemas = {}
+
+    def schema(name):
+        if name not in schemas:
+            schemas[name] = ET.SubElement(services, f"{{{EDM}}}Schema", Namespace=name)
+        return schemas[name]
+
+    main = schema(namespace)
+    enums = {}
+    for type_name, fields, keys in entity_sets.values():
+        entity = ET.SubElement(main, f"{{{EDM}}}EntityType", Name=type_name)
+        key = ET.SubElement(entity, f"{{{EDM}}}Key")
+        for name in keys:
+            ET.SubElement(key, f"{{{EDM}}}PropertyRef", Name=name)
+        for name, spec in _field_specs(fields).items():
+            if "/" in name:
+                continue  # a path into a related entity is that entity's property
+            ET.SubElement(entity, f"{{{EDM}}}Property", Name=name, Type=_type_name(spec.type))
+            if spec.members:
+                enums[_type_name(spec.type)] = spec.members
+    for qualified, members in enums.items():
+        space, _, name = qualified.rpartition(".")
+        enum = ET.SubElement(schema(space), f"{{{EDM}}}EnumType", Name=name)
+        for value, member in enumerate(members):
+            ET.SubElement(enum, f"{{{EDM}}}Member", Name=member, Value=str(value))
+    container = ET.SubElement(main, f"{{{EDM}}}EntityContainer", Name="Container")
+    for set_name, (type_name, _, _) in entity_sets.items():
+        ET.SubElement(container, f"{{{EDM}}}EntitySet", Name=set_name, EntityType=f"{namespace}.{type_name}")
+    return '<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(root, encoding="unicode")

@@ -606,3 +606,25 @@ def test_an_unencoded_plus_is_refused_by_the_server(odata_server):
     response = requests.get(f"{url}/odata/Invoices?$filter=Changed%20gt%202026-11-30T11:00:00+01:00", timeout=5)
     assert response.status_code == 400
     assert "has no time zone offset" in response.json()["error"]["message"]
+
+
+def test_metadata_the_simulators_serve_reads_back_as_the_probes_read_it():
+    from connectors.odata import parse_metadata
+    from sandbox.odata import metadata_document
+
+    text = metadata_document("IfsApp.SupplierHandling", {"SupplierSet": ("Supplier", {
+        "SupplierId": "string", "Amount": "decimal",
+        "Objstate": ("enum", "IfsApp.SupplierHandling.SupplierState", ("Active", "Blocked"))}, ["SupplierId"])})
+    read = parse_metadata(text)
+    assert read.entity_sets == {"SupplierSet": {"SupplierId": "Edm.String", "Amount": "Edm.Decimal",
+                                                "Objstate": "IfsApp.SupplierHandling.SupplierState"}}
+    assert read.enums == {"IfsApp.SupplierHandling.SupplierState": ("Active", "Blocked")}
+
+
+def test_metadata_that_is_not_a_service_document_is_a_data_error():
+    from connectors.errors import DataError
+    from connectors.odata import parse_metadata
+
+    for text in ("<html>Sign in</html", "<root/>"):
+        with pytest.raises(DataError):
+            parse_metadata(text)
