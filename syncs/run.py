@@ -9,6 +9,7 @@ knows that it ran.
 """
 
 import logging
+import multiprocessing
 import os
 import threading
 from datetime import timedelta
@@ -170,7 +171,9 @@ class Reaper:
 
     @classmethod
     def start(cls, **signal):
-        if cls.started_in == os.getpid():
+        # django-q runs a task in the calling process too (sync mode: tests, a cluster-less setup), sending the same
+        # signal there: a process that was not forked by the cluster gets no reaper.
+        if cls.started_in == os.getpid() or multiprocessing.parent_process() is None:
             return
         cls.started_in = os.getpid()
         threading.Thread(target=cls.loop, args=(HEARTBEAT_EVERY.total_seconds() / 2,), name="run-reaper",

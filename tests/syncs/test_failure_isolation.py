@@ -199,6 +199,9 @@ def test_each_task_cluster_worker_process_starts_one_reaper_after_the_fork(monke
     started = []
     monkeypatch.setattr(syncs.run.threading, "Thread", lambda **kw: started.append(kw) or _NotStarted())
     monkeypatch.setattr(Reaper, "started_in", None)
+    post_spawn.send(sender="django_q", proc_name="MainProcess")
+    assert started == [], "a task run in the calling process (sync mode) starts no reaper there"
+    monkeypatch.setattr(syncs.run.multiprocessing, "parent_process", lambda: "the cluster's sentinel")
     post_spawn.send(sender="django_q", proc_name="Process-1")
     post_spawn.send(sender="django_q", proc_name="Process-1")  # the same process: still one reaper
     assert [kw["target"] for kw in started] == [Reaper.loop]
