@@ -10,6 +10,9 @@ read-only) takes HTTP Basic over HTTPS, for an operator set up for OData access 
 OData service").
 """
 
+import base64
+import operator
+import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,7 +22,9 @@ from urllib.parse import urlparse
 
 from requests.auth import AuthBase
 
+from connectors import capabilities as can
 from connectors import odata
+from connectors.assumptions import contradicted, held, probe, unchecked
 from connectors.errors import AuthError, ConfigurationError, TransientError
 from connectors.http import HttpClient, ReauthRequired, default_classify, excerpt
 from connectors.syspro import tables
@@ -54,6 +59,36 @@ def enet_error(text):
     return stripped if stripped[:5].upper() == "ERROR" else None
 
 
+def session_gone(error):
+    """Whether e.net's error text says the session ended, in the words we know (Y3)."""
+    words = error.lower()
+    return any(w in words for w in SESSION_GONE)
+
+
+@probe("Y3", "syspro", fallback="after an e.net error in words it does not know, it asks GetLogonProfile whether the "
+                                "session still lives and, where it does not, logs on again and repeats the call once")
+def ended_session_words(connector):
+    """How e.net words a call on a session it never issued (GetLogonProfile, which reads nothing): the words of an
+    ended session. The idle timeout and the licence words cannot be read without holding sessions."""
+    status, text = connector.client.answer_to_an_unknown_session()
+    error = enet_error(text)
+    if status == 401:
+        return held("e.net answered a call on a session it never issued with HTTP 401, which the connector takes "
+                    "for an ended session (it logs on again).")
+    if status >= 400:
+        return unchecked(f"e.net answered a call on a session it never issued with HTTP {status} "
+                         f"({text.strip()[:120]!r}), so its words for an ended session could not be read.")
+    if error is None:
+        return contradicted(f"e.net answered GetLogonProfile on a session it never issued without an error "
+                            f"({text.strip()[:120]!r}).")
+    if session_gone(error):
+        return held(f"e.net answered a call on a session it never issued with \"{error[:200]}\", words the "
+                    "connector takes for an ended session (it logs on again).")
+    return contradicted(f"e.net answered a call on a session it never issued with \"{error[:200]}\", which names "
+                        f"none of {', '.join(SESSION_GONE)}: the connector would report an ended session as a "
+                        "configuration error.")
+
+
 def classify(response, service):
     """How a SYSPRO answer fails, in SYSPRO's words where it gave some: e.net's "ERROR…" texts (HTTP 200) by
     their words, OData's error objects, and any other failure by its HTTP status. The one place SYSPRO errors
@@ -73,7 +108,7 @@ def classify(response, service):
             if path.rstrip("/").endswith("/Logon"):
                 raise AuthError(f"SYSPRO refused the logon (operator, operator password, company ID or company "
                                 f"password): {error}", status=response.status_code)
-            if any(w in words for w in SESSION_GONE):
+            if session_gone(error):
                 raise ReauthRequired(f"SYSPRO says the e.net session is no longer valid: {error}",
                                      status=response.status_code)
             raise ConfigurationError(f"SYSPRO e.net answered: {error}", status=response.status_code)
@@ -290,19 +325,24 @@ class SysproClient:
         for secret in (self.operator_password, self.company_password, credentials.get("odata_password")):
             register_secret(secret)
         host = urlparse(connection.base_url).netloc
-        session = TokenSession(connection, login=self.logon, render=lambda token: {SESSION_HEADER: token.value})
+        self.session = TokenSession(connection, login=self.logon, render=lambda token: {SESSION_HEADER: token.value})
         # One call at a time on the shared session, across every process (Flowgear's UseMutex: concurrent
         # calls on one e.net session are not safe).
         self.enet = HttpClient(f"syspro-enet:{host}:{self.company_id}:{self.operator}", base_url=connection.base_url,
-                               auth=session, classify=partial(classify, service=ENET), concurrency=1)
+                               auth=self.session, classify=partial(classify, service=ENET), concurrency=1)
+        # Y3 contradicted: e.net words an ended session otherwise than SESSION_GONE says (on_session).
+        self.ended_session_words_unknown = connection.assumption_contradicted("Y3")
         self.odata_url = (options.get("odata_url") or "").strip()
         self.odata = None
+        self._metadata = None
         if self.odata_url:
             # UNCONFIRMED (Y1): without a user of its own, OData takes the operator's code and password.
             self.basic = (credentials.get("odata_user") or self.operator,
                           credentials.get("odata_password") or self.operator_password)
             self.odata = HttpClient(f"syspro-odata:{urlparse(self.odata_url).netloc}", base_url=self.odata_url,
                                     classify=partial(classify, service=ODATA), concurrency=ODATA_CONCURRENCY)
+        # Y2 contradicted: the service types TimeStamp otherwise than as a number it can compare (odata_rows).
+        self.binary_stamps = bool(self.odata) and connection.assumption_contradicted("Y2")
 
     # --- e.net session ---------------------------------------------------------------------------------------
     def logon(self):
@@ -323,11 +363,46 @@ class SysproClient:
             response = self.enet.request("GET", "Logoff", authenticate=False, params={"UserId": guid})
         except AuthError:
             return False
+        except ConfigurationError:
+            # Y3 contradicted: an ended session is worded otherwise than we know, and Logoff has no other error.
+            if self.ended_session_words_unknown:
+                return False
+            raise
         return response.text.strip().strip('"') == "0"
+
+    def on_session(self, path, params=None):
+        """An e.net call on the shared session. Where e.net words an ended session otherwise than we know (Y3
+        contradicted), an error in other words may still be one: GetLogonProfile then tells, and on a new session
+        the call is repeated once. A live session's error stands as it came."""
+        try:
+            return self.enet.request("GET", path, auth=SESSION_IN_QUERY, params=params)
+        except ConfigurationError:
+            if not self.ended_session_words_unknown or self.session_lives():
+                raise
+        token = self.session.store.current()
+        if token is not None:
+            self.session.store.invalidate(token.value)
+        return self.enet.request("GET", path, auth=SESSION_IN_QUERY, params=params)
+
+    def session_lives(self):
+        try:
+            self.enet.request("GET", "GetLogonProfile", auth=SESSION_IN_QUERY)
+        except ConfigurationError:
+            return False
+        return True
+
+    def answer_to_an_unknown_session(self):
+        """(HTTP status, text) of GetLogonProfile on a UserId e.net never issued, as it came: how e.net words a
+        session that ended. It reads nothing and takes no licence."""
+        plain = HttpClient(self.enet.name, base_url=self.connection.base_url, classify=lambda response: None,
+                           concurrency=1)
+        response = plain.request("GET", "GetLogonProfile", authenticate=False,
+                                 params={"UserId": str(uuid.uuid4()).upper()})
+        return response.status_code, response.text
 
     def profile(self):
         """GetLogonProfile: XML naming the company and operator the session belongs to."""
-        response = self.enet.request("GET", "GetLogonProfile", auth=SESSION_IN_QUERY)
+        response = self.on_session("GetLogonProfile")
         try:
             root = ET.fromstring(response.text)
         except ET.ParseError:
@@ -399,18 +474,34 @@ class SysproClient:
         return self.odata.json("GET", tables.GL_ACCOUNTS.name, params=odata.encode_params({"$top": "1"}),
                                auth=self.basic)
 
+    def metadata(self):
+        """The OData service's $metadata (connectors.odata.Metadata), read once per client."""
+        if self._metadata is None:
+            response = self.odata.request("GET", "$metadata", auth=self.basic)
+            self._metadata = odata.parse_metadata(response.text)
+        return self._metadata
+
     def odata_rows(self, table, where, page_size):
+        stamp_conditions = ()
+        if self.binary_stamps:
+            where, stamp_conditions = apart(table, where)
         query = odata.Query(select=table.names, filter=odata_filter(where) if where is not None else None,
                             key=table.key)
 
         def get(url, params):
             return self.odata.json("GET", url, params=params, auth=self.basic)
 
-        yield from odata.iter_items(get, table.name, query, page_size=page_size)
+        for row in odata.iter_items(get, table.name, query, page_size=page_size):
+            if self.binary_stamps:
+                row = {**row, **{c.name: stamp_number(row.get(c.name)) for c in table.columns
+                                 if c.type == tables.ROWVERSION}}
+                if not all(holds(condition, row) for condition in stamp_conditions):
+                    continue
+            yield row
 
     def comfnd(self, table, where, rows):
-        response = self.enet.request("GET", "Query/Query", auth=SESSION_IN_QUERY, params={
-            "BusinessObject": "COMFND", "XmlIn": comfnd_xml(table, where, rows)})
+        response = self.on_session("Query/Query", {"BusinessObject": "COMFND",
+                                                   "XmlIn": comfnd_xml(table, where, rows)})
         return comfnd_rows(response.text, table)
 
     def comfnd_pages(self, table, where, page_size):
@@ -427,3 +518,96 @@ class SysproClient:
                 last = tuple(parse(table, table.column(k), page[-1].get(k)) for k in table.key)
             except BadValue as exc:
                 raise TransientError(f"SYSPRO: cannot page past a row of {table.name}: {exc}") from None
+
+
+# --- TimeStamp typed otherwise over OData (Y2 contradicted) -------------------------------------------------
+
+def apart(table, where):
+    """(`where` less its conditions on a rowversion, those conditions): the service cannot compare a rowversion
+    it types as binary, so they are applied here. Only conditions that every row must meet (the filter itself, or
+    one part of an All) are taken apart; the connector writes no other."""
+    def on_stamp(node):
+        return isinstance(node, Cond) and table.column(node.column).type == tables.ROWVERSION
+
+    if on_stamp(where):
+        return None, (where,)
+    if isinstance(where, All):
+        return all_of(*(p for p in where.parts if not on_stamp(p))), tuple(p for p in where.parts if on_stamp(p))
+    return where, ()
+
+
+def stamp_number(value):
+    """A rowversion as its number: SQL Server's 8 bytes (base64, or base64url as OData 4.01 writes an Edm.Binary)
+    read big-endian, as SQL Server casts it to bigint. A number stays one; what is neither is left as it came, for
+    typed() to name."""
+    if not isinstance(value, str) or value.strip().isdigit() or value.strip().lower().startswith("0x"):
+        return value
+    text = value.strip().replace("-", "+").replace("_", "/")
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except ValueError:
+        return value
+    return int.from_bytes(raw, "big") if len(raw) == 8 else value
+
+
+def holds(condition, row):
+    """Whether a row meets a condition on its rowversion; a row whose rowversion cannot be read is kept, so that it
+    is reported rather than passed over."""
+    value = row.get(condition.column)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return True
+    compare = {"eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "ge": operator.ge, "lt": operator.lt,
+               "le": operator.le}[condition.op]
+    return compare(value, condition.value)
+
+
+# --- the OData service's $metadata (Y1, Y2) ---------------------------------------------------------------
+
+def rowversions(table):
+    return [c.name for c in table.columns if c.type == tables.ROWVERSION]
+
+
+@probe("Y1", "syspro", stops=(can.READS_SUPPLIERS, can.READS_APPROVED_INVOICES, can.REPORTS_HELD_INVOICES,
+                              can.READS_REFERENCE_DATA))
+def tables_published(connector):
+    """The OData service's $metadata publishes every table the connector reads (tables.TABLES), with every column
+    it reads."""
+    client = connector.client
+    if not client.odata:
+        return unchecked("This connection reads its tables through e.net (no OData URL is set): what the OData "
+                         "service publishes does not matter to it.")
+    published = client.metadata().entity_sets
+    missing = []
+    for table in tables.TABLES.values():
+        properties = published.get(table.name)
+        if properties is None:
+            missing.append(f"{table.name} is not published")
+        elif absent := [name for name in table.names if name not in properties]:
+            missing.append(f"{table.name} has no {', '.join(absent)}")
+    if missing:
+        return contradicted(f"The OData service's $metadata lists {len(published)} entity sets; of those read, "
+                            f"{'; '.join(missing)}.")
+    return held(f"The OData service's $metadata publishes the {len(tables.TABLES)} tables read "
+                f"({', '.join(tables.TABLES)}) with every column read.")
+
+
+@probe("Y2", "syspro", fallback="it reads every row of each table over OData on each run and keeps the changed ones "
+                                "itself, reading TimeStamp as SQL Server's 8 bytes")
+def rowversion_type(connector):
+    """The OData service types TimeStamp as an Edm.Int64 ($metadata), which `gt` compares with a number."""
+    client = connector.client
+    if not client.odata:
+        return unchecked("This connection reads its tables through e.net (no OData URL is set), where COMFND "
+                         "compares TimeStamp as a number; OData's type for it does not matter to it.")
+    published = client.metadata().entity_sets
+    types = {(table.name, name): published[table.name][name] for table in tables.TABLES.values()
+             for name in rowversions(table) if name in published.get(table.name, {})}
+    if not types:
+        return unchecked("The OData service's $metadata publishes TimeStamp on none of the tables read (Y1).")
+    other = {key: type_ for key, type_ in types.items() if type_ != tables.ROWVERSION_EDM_TYPE}
+    if other:
+        said = "; ".join(f"{table}.{column} as {type_}" for (table, column), type_ in other.items())
+        return contradicted(f"The OData service's $metadata types {said}, not {tables.ROWVERSION_EDM_TYPE}: a filter "
+                            "`TimeStamp gt` a number cannot be asked.")
+    return held(f"The OData service's $metadata types TimeStamp as {tables.ROWVERSION_EDM_TYPE} on the {len(types)} "
+                "tables read.")

@@ -11,6 +11,8 @@ rowversion that grows on every write. What is marked UNCONFIRMED below is listed
 from dataclasses import dataclass
 
 TEXT, DECIMAL, DATETIME, ROWVERSION, INT = "text", "decimal", "datetime", "rowversion", "int"
+# UNCONFIRMED (Y2): the type SYSPRO's OData service gives a rowversion in its $metadata (probed).
+ROWVERSION_EDM_TYPE = "Edm.Int64"
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,14 @@ on a logon session) and a read-only OData 4.0 service over the same tables with 
 As documented (sources in docs/ASSUMPTIONS.md, Y1 to Y9, and the checklist tests): every e.net call is a GET
 with query parameters; Logon answers the session id (a GUID) as plain text and Logoff answers "0"; errors are
 text beginning with "ERROR", with HTTP 200; sessions hold an e.net licence until logged off, and end after a
-time without calls, on the simulated clock. The OData service refuses what an OData service refuses
-(sandbox/odata.py, the OData server half: unknown properties, wrong literal types, unsupported operators and query
-options). Tables and their columns are those of connectors/syspro/tables.py, and every write stamps the row
-with the next value of one rowversion, as SQL Server does.
+time without calls, on the simulated clock. The OData service serves its $metadata (OData 4.0) and refuses what
+an OData service refuses (sandbox/odata.py, the OData server half: unknown properties, wrong literal types,
+unsupported operators and query options). Tables and their columns are those of connectors/syspro/tables.py, and
+every write stamps the row with the next value of one rowversion, as SQL Server does.
 """
 
 import base64
+import re
 import threading
 import uuid
 import xml.etree.ElementTree as ET
@@ -20,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from connectors import canonical
 from connectors.syspro import tables
 from sandbox.hub import BadRequest, Response, Simulator, public, route
-from sandbox.odata import ODataQueryError, apply_query
+from sandbox.odata import EDM, ODataQueryError, apply_query, metadata_document
 
 ENET_ROOT = "/SYSPROWCFService/Rest"
 ODATA_ROOT = "/odata"
@@ -37,6 +38,16 @@ LICENCES = 5
 MAX_ROWS = 1000
 CONDITIONS = {"EQ": "eq", "NE": "ne", "GT": "gt", "GE": "ge", "LT": "lt", "LE": "le"}
 FIRST_VERSION = 2000
+# UNCONFIRMED: the namespace of SYSPRO's entity types in $metadata; nothing here reads it.
+NAMESPACE = "SYSPRO"
+# How e.net words a call on a session that ended, by the Y3 variant (the first the one the connector knows).
+ENDED_SESSION = {"not logged on": "UserId '{guid}' is not logged on (the session ended or never existed)",
+                 "unknown GUID": "GUID '{guid}' is unknown or has expired"}
+# The Y1 variants: a table the site does not publish, or a column it leaves out of one.
+UNPUBLISHED = {"every table": (), "no ApJnlDistrib": ((tables.DISTRIBUTION.name, None),),
+               "ApInvoice without MthInvBal3": ((tables.INVOICES.name, "MthInvBal3"),)}
+OPERATOR_KINDS = {"eq": "Equal", "ne": "NotEqual", "gt": "GreaterThan", "ge": "GreaterThanOrEqual",
+                  "lt": "LessThan", "le": "LessThanOrEqual"}
 
 
 def enet_url(base_url):
@@ -86,10 +97,13 @@ def stored_value(column, value, what):
         raise BadRequest(f"{what}: {column.name} {value!r} is not a whole number") from None
 
 
-def json_value(column, value):
-    """A held value as the OData service writes it in JSON."""
+def json_value(column, value, binary_stamps=False):
+    """A held value as the OData service writes it in JSON; with `binary_stamps` (the Y2 variant) a rowversion as
+    SQL Server's 8 bytes, base64-encoded, as OData writes an Edm.Binary."""
     if value is None:
         return None
+    if column.type == tables.ROWVERSION and binary_stamps:
+        return base64.b64encode(value.to_bytes(8, "big")).decode()
     if column.type == tables.DECIMAL:
         return float(value)
     if column.type == tables.DATETIME:
@@ -207,6 +221,8 @@ def comfnd_predicate(table, where):
 
 class SysproSimulator(Simulator):
     id = "syspro"
+    VARIANTS = {"Y1": tuple(UNPUBLISHED), "Y2": (tables.ROWVERSION_EDM_TYPE, "Edm.Binary"),
+                "Y3": tuple(ENDED_SESSION)}
 
     def reset(self):
         self.session_timeout = SESSION_TIMEOUT
@@ -246,9 +262,12 @@ class SysproSimulator(Simulator):
             session = None
         if session is None:
             # UNCONFIRMED (Y3): the words; e.net answers an ended session as an error text, with HTTP 200.
-            return enet_text(200, f"ERROR: UserId '{guid}' is not logged on (the session ended or never existed)")
+            return self.session_ended(guid)
         session["last"] = now
         return session
+
+    def session_ended(self, guid):
+        return enet_text(200, "ERROR: " + ENDED_SESSION[self.variant("Y3")].format(guid=guid))
 
     def basic(self, request):
         header = request.header("Authorization") or ""
@@ -293,7 +312,7 @@ class SysproSimulator(Simulator):
         self.counts["calls"] += 1
         session = self.sessions.pop(request.arg("UserId", ""), None)
         if session is None or self.clock.time() - session["last"] > self.session_timeout:
-            return enet_text(200, "ERROR: UserId is not logged on")
+            return self.session_ended(request.arg("UserId", ""))
         self.counts["logoffs"] += 1
         return enet_text(200, "0")
 
@@ -354,14 +373,43 @@ class SysproSimulator(Simulator):
         return ET.tostring(answer, encoding="unicode")
 
     # --- OData ----------------------------------------------------------------------------------------------
+    def published(self):
+        """{table name: (table, the columns its entity set publishes)}: every table and column of
+        connectors/syspro/tables.py, less what the Y1 variant leaves out."""
+        left_out = UNPUBLISHED[self.variant("Y1")]
+        return {t.name: (t, tuple(c for c in t.columns if (t.name, c.name) not in left_out))
+                for t in tables.TABLES.values() if (t.name, None) not in left_out}
+
+    @route("GET", ODATA_ROOT + r"/\$metadata")
+    def metadata(self, request, context):
+        """The service's CSDL (OData 4.0, help.syspro.com "SYSPRO OData Service"), from the field specs the entity
+        sets filter with. A rowversion's type is the Y2 variant's (Edm.Int64 as we assume, else Edm.Binary): the
+        filter vocabulary has one integer type only."""
+        document = metadata_document(NAMESPACE, {name: (name, {c.name: c.odata_type for c in columns}, table.key)
+                                                 for name, (table, columns) in self.published().items()})
+        root = ET.fromstring(document)
+        stamps = {c.name for t in tables.TABLES.values() for c in t.columns if c.type == tables.ROWVERSION}
+        for prop in root.iter(f"{{{EDM}}}Property"):
+            if prop.get("Name") in stamps:
+                prop.set("Type", self.variant("Y2"))
+        text = '<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(root, encoding="unicode")
+        return Response(200, text.encode(), {"Content-Type": "application/xml", "OData-Version": "4.0"})
+
     @route("GET", ODATA_ROOT + "/(?P<entity_set>[A-Za-z]+)")
     def entity_set(self, request, context, entity_set):
-        table = tables.TABLES.get(entity_set)
+        table, columns = self.published().get(entity_set, (None, ()))
         if table is None:
             return Response.json(404, {"error": {"code": "", "message": f"No HTTP resource was found that matches "
                                                                         f"the request URI '{entity_set}'."}})
-        fields = {c.name: c.odata_type for c in table.columns}
-        rows = [{c.name: json_value(c, row[c.name]) for c in table.columns} for row in self.rows[table.name].values()]
+        binary = self.variant("Y2") == "Edm.Binary"
+        # An Edm.Binary compares with nothing but another binary: the service refuses `TimeStamp gt 2001`.
+        compared = binary and re.search(r"\bTimeStamp\s+(eq|ne|gt|ge|lt|le)\s", request.arg("$filter", "") or "")
+        if compared:
+            return Response.json(400, {"error": {"code": "", "message": (
+                "A binary operator with incompatible types was detected. Found operand types 'Edm.Binary' and "
+                f"'Edm.Int64' for operator kind '{OPERATOR_KINDS[compared[1]]}'.")}})
+        fields = {c.name: "string" if binary and c.type == tables.ROWVERSION else c.odata_type for c in columns}
+        rows = [{c.name: json_value(c, row[c.name], binary) for c in columns} for row in self.rows[table.name].values()]
         try:
             body = apply_query(rows, request.query, fields, table.key, MAX_ROWS, entity_set=table.name)
         except ODataQueryError as exc:
