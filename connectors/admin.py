@@ -1,16 +1,27 @@
 import logging
+from datetime import UTC, datetime
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
+from connectors import assumptions
+from connectors.capabilities import CAPABILITY_PHRASES
 from connectors.forms import SystemChoiceForm, connection_form_for
 from connectors.health import check_connection
 from connectors.models import Connection
 from connectors.registry import SYSTEMS, get_system
+from portal import audit, jobs
 from portal.admin_utils import AuditedAdminMixin, TenantScopedAdminMixin
 from portal.redaction import MASK
+from syncs.reasons import readable
 
 logger = logging.getLogger("connectors.admin")
 
@@ -30,7 +41,9 @@ class ConnectionAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmi
     list_filter = ["system", "health", "tenant"]
     search_fields = ["name", "tenant__name"]
     list_select_related = ["tenant"]
-    readonly_fields = ["system_label", "credentials_preview", "health", "last_checked_at", "last_error"]
+    readonly_fields = ["system_label", "credentials_preview", "health", "last_checked_at", "last_error",
+                       "assumptions_summary"]
+    change_form_template = "admin/connectors/connection/change_form.html"
     actions = ["test_connection"]
 
     @admin.display(description="Health", ordering="health")
@@ -62,6 +75,17 @@ class ConnectionAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmi
             return TemplateResponse(request, "admin/connectors/connection/choose_system.html", context)
         return super().add_view(request, form_url, extra_context)
 
+    def get_urls(self):
+        own = [
+            path("<int:pk>/check-assumptions/", self.admin_site.admin_view(self.check_assumptions_view),
+                 name="connectors_connection_check_assumptions"),
+            path("<int:pk>/assumptions/", self.admin_site.admin_view(self.assumptions_view),
+                 name="connectors_connection_assumptions"),
+            path("<int:pk>/assumptions/<str:assumption_id>/override/",
+                 self.admin_site.admin_view(self.override_view), name="connectors_connection_override"),
+        ]
+        return own + super().get_urls()
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = connection_form_for(self._system_id(request, obj))
         kwargs["fields"] = None
@@ -81,6 +105,7 @@ class ConnectionAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmi
             sets.append(("Options", {"fields": [f.name for f in spec.option_fields]}))
         if obj:
             sets.append(("Health", {"fields": ["health", "last_checked_at", "last_error"]}))
+            sets.append(("Assumptions", {"fields": ["assumptions_summary"]}))
         return sets
 
     def get_changeform_initial_data(self, request):
@@ -120,3 +145,138 @@ class ConnectionAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmi
             revoke_old_token(obj.pk)
         super().save_model(request, obj, form, change)
         form.audit_address_changes(request.user)
+
+    @admin.display(description="Last assumption check")
+    def assumptions_summary(self, obj):
+        kept = obj.assumptions_report or {}
+        page = reverse("admin:connectors_connection_assumptions", args=[obj.pk])
+        if not kept:
+            return "Never checked. “Check assumptions” above asks the system, read-only, what we assume of it."
+        if kept["state"] == "running":
+            return format_html('Running since {} ({} of {} probes done). <a href="{}">Follow it</a>.',
+                               when(kept["checked_at"]), kept.get("done", 0), kept.get("total", 0), page)
+        if kept["state"] == "failed":
+            return format_html('{}, asked by {}: {} <a href="{}">See the report</a>.',
+                               when(kept["checked_at"]), kept["checked_by"], readable(kept["error"]), page)
+        return format_html('{}, asked by {}: {}. <a href="{}">See the report</a>.', when(kept["checked_at"]),
+                           kept["checked_by"], counted(kept["results"]), page)
+
+    # --- the assumption check ---------------------------------------------------------------------------------
+    def operated_connection(self, request, pk, change=False):
+        """The connection a page of ours shows or acts on: 404 outside the tenants the user operates, 403 without
+        the right to see it (or, to act on it, to change it)."""
+        connection = get_object_or_404(self.get_queryset(request), pk=pk)
+        allowed = (self.has_change_permission(request, connection) if change
+                   else self.has_view_or_change_permission(request, connection))
+        if not allowed:
+            raise PermissionDenied
+        return connection
+
+    def check_assumptions_view(self, request, pk):
+        """Queued, not run here: the probes read the live system and take a while; the report page follows them."""
+        if request.method != "POST":
+            raise Http404
+        connection = self.operated_connection(request, pk, change=True)
+        queued = int(timezone.now().timestamp())
+        jobs.enqueue("check_assumptions", connection.pk, audit.actor_name(request.user))
+        return redirect(reverse("admin:connectors_connection_assumptions", args=[connection.pk]) + f"?after={queued}")
+
+    def assumptions_view(self, request, pk):
+        connection = self.operated_connection(request, pk)
+        kept = connection.assumptions_report or {}
+        after = queued_after(request.GET)
+        waiting = after is not None and (not kept or datetime.fromisoformat(kept["checked_at"]) < after)
+        probes = {p.id: p for p in assumptions.probes_for(connection.system)}
+        overrides = connection.assumption_overrides or {}
+        rows = [{**row, "words": assumptions.STATUS_WORDS.get(row["status"], row["status"]),
+                 "stops": [CAPABILITY_PHRASES.get(c, c) for c in getattr(probes.get(row["id"]), "stops", ())],
+                 "override": overridden(overrides.get(row["id"]))}
+                for row in kept.get("results", ())] if not waiting else []
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": connection,
+                   "connection": connection, "title": f"Assumptions of {connection}", "report": kept,
+                   "waiting": waiting, "waited": int((timezone.now() - after).total_seconds()) if waiting else 0,
+                   "running": not waiting and kept.get("state") == "running",
+                   "checked_at": when(kept["checked_at"]) if kept else "", "rows": rows,
+                   "counts": counted(kept.get("results", ())), "error": readable(kept.get("error", "")),
+                   "can_change": self.has_change_permission(request, connection)}
+        return TemplateResponse(request, "admin/connectors/connection/assumptions.html", context)
+
+    def override_view(self, request, pk, assumption_id):
+        """Ops confirm that the runs may go on although the last check contradicted `assumption_id` (the customer
+        agreed), or withdraw that; either is audited with who did it."""
+        if request.method != "POST":
+            raise Http404
+        connection = self.operated_connection(request, pk, change=True)
+        page = reverse("admin:connectors_connection_assumptions", args=[connection.pk])
+        withdraw = "withdraw" in request.POST
+        with transaction.atomic():
+            # Two people confirming two assumptions at once must not lose one of the overrides.
+            connection = Connection.objects.select_for_update().select_related("tenant").get(pk=connection.pk)
+            overrides = dict(connection.assumption_overrides or {})
+            if withdraw:
+                if overrides.pop(assumption_id, None) is None:
+                    self.message_user(request, f"{assumption_id} has no override to withdraw.", messages.WARNING)
+                    return redirect(page)
+                message = (f"Override of {assumption_id} withdrawn: the steps that need it stop again before writing "
+                           "while the last check finds it contradicted.")
+                action = "connection.assumption_override_withdrawn"
+            else:
+                probe = {p.id: p for p in assumptions.probes_for(connection.system)}.get(assumption_id)
+                if assumption_id not in assumptions.contradicted_ids(connection) or probe is None or not probe.stops:
+                    self.message_user(request, f"{assumption_id} stops nothing on this connection as of its last "
+                                               "check, so there is nothing to override.", messages.WARNING)
+                    return redirect(page)
+                overrides[assumption_id] = {"by": audit.actor_name(request.user), "at": timezone.now().isoformat()}
+                message = (f"Override of {assumption_id} confirmed: the steps needing "
+                           f"{', '.join(CAPABILITY_PHRASES.get(c, c) for c in probe.stops)} go on although the last "
+                           "check found it contradicted.")
+                action = "connection.assumption_overridden"
+            connection.assumption_overrides = overrides
+            connection.save(update_fields=["assumption_overrides", "updated_at"])
+            audit.record(action, actor=request.user, tenant=connection.tenant, obj=connection, message=message,
+                         details={"assumption": assumption_id})
+        self.message_user(request, message)
+        return redirect(page)
+
+
+def queued_after(params):
+    """The moment the report page's address says a check was queued, or None (absent, or not a moment)."""
+    try:
+        return datetime.fromtimestamp(int(params.get("after", "")), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def when(moment):
+    return f"{datetime.fromisoformat(moment):%Y-%m-%d %H:%M} UTC"
+
+
+def counted(results):
+    counts = {status: sum(r["status"] == status for r in results) for status in assumptions.STATUS_WORDS}
+    return "; ".join(f"{n} {assumptions.STATUS_WORDS[s]}" for s, n in counts.items() if n) or "nothing to check"
+
+
+def overridden(override):
+    return f"confirmed by {override['by']} on {when(override['at'])}" if override else ""
+
+
+def warn_stopped_steps(request, connections):
+    """On an integration's page: which contradicted assumption of either connection stops which steps, with the way
+    to its report (where ops confirm an override once the customer agrees)."""
+    for connection in connections:
+        if connection is None:
+            continue
+        assumptions.probes_for(connection.system)  # stopped_capabilities reads the system's registered probes
+        by_id = {}
+        for capability, ids in assumptions.stopped_capabilities(connection).items():
+            for assumption_id in ids:
+                by_id.setdefault(assumption_id, []).append(CAPABILITY_PHRASES.get(capability, capability))
+        if not by_id:
+            continue
+        titles = {r["id"]: r["title"] for r in connection.assumptions_report.get("results", ())}
+        stops = "; ".join(f"{i} ({titles.get(i) or 'see the report'}) stops: {', '.join(phrases)}"
+                          for i, phrases in sorted(by_id.items()))
+        messages.warning(request, format_html(
+            'The last assumption check of {} found assumptions contradicted, so steps stop before writing. {}. '
+            '<a href="{}">See the report</a> to confirm an override once the customer agrees.',
+            connection.name, stops, reverse("admin:connectors_connection_assumptions", args=[connection.pk])))

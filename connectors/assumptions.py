@@ -25,7 +25,8 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from connectors.errors import ConnectorError
+from connectors.capabilities import CAPABILITY_PHRASES
+from connectors.errors import AuthError, ConnectorError, TransientError
 
 logger = logging.getLogger("connectors.assumptions")
 
@@ -83,8 +84,9 @@ class Probe:
     def consequence(self):
         if self.fallback:
             return f"Changed behaviour: {self.fallback}."
-        return (f"Stopped before writing: {', '.join(self.stops)}, until ops confirm an override on the "
-                "connection.")
+        stopped = " and ".join(CAPABILITY_PHRASES.get(c, c) for c in self.stops)
+        return (f"Stopped before writing: what needs {stopped} ({', '.join(self.stops)}) waits until ops confirm an "
+                "override on the connection.")
 
 
 PROBES = {}
@@ -103,12 +105,14 @@ def probe(assumption_id, system, *, fallback="", stops=()):
 
 
 def probes_for(system_id):
-    """The probes of one system: its connector module (and what it imports, where the probes are) loaded first."""
+    """The probes of one system: its connector and webhook modules (and what they import, where the probes are)
+    loaded first."""
     from connectors.registry import get_system
 
     spec = get_system(system_id)
     if spec.built:
         spec.connector_class()
+        spec.webhook_receiver()
     return [p for p in PROBES.values() if p.system == system_id]
 
 
@@ -157,7 +161,14 @@ def check(connection, progress=None):
     entries = entries_for(connection.system)
     results, done = [], 0
     with connection.connector() as connector:
-        connector.check()
+        try:
+            connector.check()
+        except (AuthError, TransientError):
+            raise  # nothing can be read: the check cannot run
+        except ConnectorError as exc:
+            # The system answered but refused the connection's own check (an endpoint version it does not serve):
+            # the probes say which assumption that contradicts.
+            logger.info("connection %s: check refused (%s); probing all the same", connection.pk, exc)
         for entry in entries:
             found = probes.get(entry.id)
             if found is None:
@@ -197,10 +208,9 @@ def report(results, actor, error=""):
 
 
 def contradicted_ids(connection):
-    report_ = connection.assumptions_report or {}
-    if report_.get("state") != "done":
-        return set()
-    return {r["id"] for r in report_.get("results", ()) if r["status"] == CONTRADICTED}
+    """The ids the last completed check found contradicted: a check running, or one that could not run, keeps the
+    results before it (run_check), so a failed re-check lifts no stop."""
+    return {r["id"] for r in (connection.assumptions_report or {}).get("results", ()) if r["status"] == CONTRADICTED}
 
 
 def stopped_capabilities(connection):
@@ -224,22 +234,24 @@ def run_check(connection, actor):
         type(connection).objects.filter(pk=connection.pk).update(assumptions_report=state)
         connection.assumptions_report = state
 
+    from connectors.health import EXPECTED, in_words
+
     started = timezone.now().isoformat()
+    previous = (connection.assumptions_report or {}).get("results", [])
     keep(state="running", checked_at=started, checked_by=audit.actor_name(actor), done=0,
-         total=len(probes_for(connection.system)), results=[])
+         total=len(probes_for(connection.system)), results=previous)
     try:
         results = check(connection, progress=lambda done, total: keep(
             state="running", checked_at=started, checked_by=audit.actor_name(actor), done=done, total=total,
-            results=[]))
+            results=previous))
         error = ""
-    except ConnectorError as exc:
-        results, error = [], f"The check could not run: {exc}"
-    except Exception as exc:  # credentials that cannot be read, a connector that cannot load
-        logger.exception("assumption check of connection %s failed", connection.pk)
-        results, error = [], f"The check could not run ({type(exc).__name__}): {exc}"
+    except Exception as exc:  # unreachable, credentials refused or unreadable, a connector that cannot load
+        if not isinstance(exc, EXPECTED):
+            logger.exception("assumption check of connection %s failed", connection.pk)
+        results, error = previous, f"The check could not run: {in_words(connection, exc)}"
     kept = report(results, audit.actor_name(actor), redact(error))
     keep(**kept)
-    counts = {status: sum(r["status"] == status for r in results) for status in STATUS_WORDS}
+    counts = {status: sum(r["status"] == status for r in results) for status in STATUS_WORDS} if not error else {}
     audit.record("connection.assumptions_checked", actor=actor, tenant=connection.tenant, obj=connection,
                  message=error or "; ".join(f"{n} {STATUS_WORDS[s]}" for s, n in counts.items() if n),
                  details={"contradicted": sorted(contradicted_ids(connection))})

@@ -10,7 +10,7 @@ Sources: OData ABNF Construction Rules 4.01 (oasis-tcs/odata-abnf), OData JSON F
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -25,6 +25,20 @@ _QUALIFIED_RE = re.compile(rf"{_NAME}(?:\.{_NAME})+")
 _MEMBER_RE = re.compile(_NAME)
 
 
+# The canonical $filter functions of OData 4.01 (URL Conventions 5.1.1.5 string, 5.1.1.7 date and time functions:
+# https://docs.oasis-open.org/odata/odata/v4.01/odata-v4.01-part2-url-conventions.html) that the simulators serve;
+# IFS's OData Provider takes all the string functions and these date functions ("Supported Functionalities",
+# https://docs.ifs.com/techdocs/23r2/040_tailoring/300_extensibility/100_odata_provider/1000_supported_functionalities/).
+ODATA_4_FUNCTIONS = frozenset({"contains", "startswith", "endswith", "length", "indexof", "substring", "tolower",
+                               "toupper", "trim", "concat", "year", "month", "day", "hour", "minute", "second", "date",
+                               "time"})
+# Acumatica's contract-based REST API takes "the following functions as they are defined in OData: substringof,
+# startswith, endswith" (Integration Development Guide, "$filter Parameter", https://help.myob.com.au/advanced/Docs/
+# Published/IntegrationDevelopmentGuide/IntegrationDev_RESTExample_Parameter_filter.html): OData 3.0's, so
+# substringof('text', Field) where 4.0 writes contains(Field, 'text').
+ACUMATICA_FUNCTIONS = frozenset({"substringof", "startswith", "endswith"})
+
+
 @dataclass(frozen=True)
 class Dialect:
     """What a service accepts beyond plain OData 4.0.
@@ -32,14 +46,19 @@ class Dialect:
     `in_operator`: the 4.01 `in` operator; without it `in_()` is written as an `or` of `eq`s, which every
     4.0 service understands. `prefixed_datetimeoffset`: DateTimeOffset literals written
     datetimeoffset'...' (OData v3 style), the form Acumatica's contract-based REST API documents in its
-    $filter examples.
+    $filter examples. `functions`: the $filter functions it takes; `contains()` is written as substringof where
+    a dialect has that and not contains.
     """
 
     in_operator: bool = False
     prefixed_datetimeoffset: bool = False
+    functions: frozenset = ODATA_4_FUNCTIONS
 
 
 ODATA_4 = Dialect()
+# Acumatica's contract-based REST API: v3-style DateTimeOffset literals and functions, a filter on a linked entity's
+# field written as its path (MainContact/Email eq '...', same guide).
+ACUMATICA = Dialect(prefixed_datetimeoffset=True, functions=ACUMATICA_FUNCTIONS)
 
 
 # --- literals -----------------------------------------------------------------------------------------
@@ -164,6 +183,8 @@ class _StringCall(Expr):
     text: str
 
     def render(self, dialect=ODATA_4):
+        if self.function == "contains" and "contains" not in dialect.functions and "substringof" in dialect.functions:
+            return f"substringof({literal(self.text, dialect)},{self.field})"
         return f"{self.function}({self.field},{literal(self.text, dialect)})"
 
 
@@ -220,6 +241,12 @@ def startswith(field: str, text: str) -> Expr:
     if not isinstance(text, str):
         raise TypeError("startswith() takes a string")
     return _StringCall("startswith", _path(field), text)
+
+
+def endswith(field: str, text: str) -> Expr:
+    if not isinstance(text, str):
+        raise TypeError("endswith() takes a string")
+    return _StringCall("endswith", _path(field), text)
 
 
 # --- query options --------------------------------------------------------------------------------------
@@ -378,11 +405,18 @@ def iter_items(get: Callable[[str, str | None], Any], path: str, query: Query | 
 
 @dataclass(frozen=True)
 class Metadata:
-    """What a service's $metadata declares, as the assumption probes read it: {entity set: {property: type}} and
-    {qualified enum type: (member names)}."""
+    """What a service's $metadata declares, as the assumption probes read it: {entity set: {property: type}},
+    {qualified enum type: (member names)} and {qualified entity type: {property: type}} (a navigation property's
+    type names its target, "Collection(<qualified type>)" for a collection)."""
 
     entity_sets: dict
     enums: dict
+    types: dict = field(default_factory=dict)
+
+    def navigation_target(self, properties: dict, name: str) -> dict | None:
+        """The properties of the entity type `name`, a navigation property among `properties`, leads to."""
+        type_ = properties.get(name) or ""
+        return self.types.get(type_.removeprefix("Collection(").removesuffix(")"))
 
 
 def parse_metadata(text: str) -> Metadata:
@@ -414,4 +448,4 @@ def parse_metadata(text: str) -> Metadata:
                 sets.update({s.get("Name"): s.get("EntityType") for s in element if local(s.tag) == "EntitySet"})
     if not sets and not types:
         raise DataError("The service's $metadata declares no entity set.")
-    return Metadata({name: types.get(type_, {}) for name, type_ in sets.items()}, enums)
+    return Metadata({name: types.get(type_, {}) for name, type_ in sets.items()}, enums, types)

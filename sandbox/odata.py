@@ -8,7 +8,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -23,14 +23,49 @@ class ODataQueryError(ValueError):
 
 _PRIMITIVES = {"string": "Edm.String", "int": "Edm.Int32", "decimal": "Edm.Decimal", "double": "Edm.Double",
                "bool": "Edm.Boolean", "datetimeoffset": "Edm.DateTimeOffset", "date": "Edm.Date",
-               "guid": "Edm.Guid", "null": "null"}
+               "guid": "Edm.Guid", "timeofday": "Edm.TimeOfDay", "null": "null"}
 _FIELD_TYPES = {"string", "int", "decimal", "bool", "datetimeoffset", "date", "guid"}
 _COMPARISONS = {"eq": ("Equal", operator.eq), "ne": ("NotEqual", operator.ne),
                 "gt": ("GreaterThan", operator.gt), "ge": ("GreaterThanOrEqual", operator.ge),
                 "lt": ("LessThan", operator.lt), "le": ("LessThanOrEqual", operator.le)}
 _UNSUPPORTED_OPERATORS = {"has", "add", "sub", "mul", "div", "divby", "mod"}
 _KEYWORDS = {"and", "or", "not", "in", *_COMPARISONS, *_UNSUPPORTED_OPERATORS}
-_STRING_FUNCTIONS = {"contains": str.__contains__, "startswith": str.startswith}
+
+
+def _substring(text, start, length=None):
+    # A negative start or length is read as 0: the URL Conventions do not say (UNCONFIRMED how IFS answers one).
+    start = max(start, 0)
+    return text[start:] if length is None else text[start:start + max(length, 0)]
+
+
+# The canonical functions of $filter: {name: ((argument types, ...) of each signature, result type, function)}.
+# OData 4.01 Part 2, URL Conventions, 5.1.1.5 (string functions) and 5.1.1.7 (date and time functions):
+# https://docs.oasis-open.org/odata/odata/v4.01/odata-v4.01-part2-url-conventions.html#sec_BuiltinFilterOperations
+# (indexof and substring count from 0; year..second read a DateTimeOffset in its own offset), and OData 3.0's
+# substringof(needle, haystack), which Acumatica documents instead of contains. A dialect says which it takes
+# (connectors.odata.Dialect.functions); any null argument makes the result null (URL Conventions 5.1.1.5).
+_S, _I = "string", "int"
+_FUNCTIONS = {
+    "contains": (((_S, _S),), "bool", lambda s, t: t in s),
+    "startswith": (((_S, _S),), "bool", str.startswith),
+    "endswith": (((_S, _S),), "bool", str.endswith),
+    "substringof": (((_S, _S),), "bool", lambda t, s: t in s),
+    "length": (((_S,),), _I, len),
+    "indexof": (((_S, _S),), _I, str.find),
+    "substring": (((_S, _I), (_S, _I, _I)), _S, _substring),
+    "tolower": (((_S,),), _S, str.lower),
+    "toupper": (((_S,),), _S, str.upper),
+    "trim": (((_S,),), _S, str.strip),
+    "concat": (((_S, _S),), _S, operator.add),
+    "year": ((("date",), ("datetimeoffset",)), _I, lambda d: d.year),
+    "month": ((("date",), ("datetimeoffset",)), _I, lambda d: d.month),
+    "day": ((("date",), ("datetimeoffset",)), _I, lambda d: d.day),
+    "hour": ((("datetimeoffset",), ("timeofday",)), _I, lambda t: t.hour),
+    "minute": ((("datetimeoffset",), ("timeofday",)), _I, lambda t: t.minute),
+    "second": ((("datetimeoffset",), ("timeofday",)), _I, lambda t: t.second),
+    "date": ((("datetimeoffset",),), "date", lambda d: d.date()),
+    "time": ((("datetimeoffset",),), "timeofday", lambda d: d.time()),
+}
 
 
 @dataclass(frozen=True)
@@ -85,7 +120,7 @@ def _row_value(spec: _Field, value):
 
 @dataclass(frozen=True)
 class _Token:
-    kind: str  # name, string, typed, number, datetime, date, guid, open, close, comma, end
+    kind: str  # name, string, typed, number, datetime, date, guid, timeofday, open, close, comma, end
     text: str
     pos: int
     value: Any = None
@@ -103,9 +138,10 @@ _GUID_RE = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]
 _DATETIME_CANDIDATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}T[0-9:.]*(?:Z|[+-]\d{2}:\d{2})?")
 _DATETIME_RE = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,12})?)?)(Z|[+-]\d{2}:\d{2})?")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}(?![0-9A-Za-z_:.-])")
+_TIME_RE = re.compile(r"(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,12}))?)?(?![0-9A-Za-z_:.-])")
 _NUMBER_RE = re.compile(r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _WORD_RE = re.compile(rf"{_NAME}(?:[./]{_NAME})*")
-_LITERAL_KINDS = {"string", "typed", "number", "datetime", "date", "guid"}
+_LITERAL_KINDS = {"string", "typed", "number", "datetime", "date", "guid", "timeofday"}
 
 
 def _constant(value):
@@ -168,6 +204,9 @@ class _Parser:
                     raise self.syntax_error(pos, f"'{m[0]}' is not a valid Edm.Date") from None
                 tokens.append(_Token("date", m[0], pos, value))
                 pos = m.end()
+            elif m := _TIME_RE.match(text, pos):
+                tokens.append(_Token("timeofday", m[0], pos, self.time_of_day(m, pos)))
+                pos = m.end()
             elif m := _NUMBER_RE.match(text, pos):
                 tokens.append(_Token("number", m[0], pos))
                 pos = m.end()
@@ -212,6 +251,13 @@ class _Parser:
                                           m[2].replace("Z", "+00:00"))
         except ValueError:
             raise self.syntax_error(pos, f"'{text}' is not a valid Edm.DateTimeOffset") from None
+
+    def time_of_day(self, m, pos):
+        try:
+            # Up to 12 fractional digits are valid OData; Python keeps 6.
+            return time(int(m[1]), int(m[2]), int(m[3] or 0), int(f"{(m[4] or '')[:6]:0<6}"))
+        except ValueError:
+            raise self.syntax_error(pos, f"'{m[0]}' is not a valid Edm.TimeOfDay") from None
 
     def peek(self):
         return self.tokens[self.index]
@@ -353,7 +399,7 @@ class _Parser:
                 raise self.syntax_error(token.pos, f"this service takes Edm.DateTimeOffset literals written "
                                                    f"datetimeoffset'{token.text}'")
             return _Node("datetimeoffset", _constant(token.value))
-        if token.kind in ("date", "guid"):
+        if token.kind in ("date", "guid", "timeofday"):
             return _Node(token.kind, _constant(token.value))
         if token.kind == "typed":
             return self.typed(token)
@@ -390,7 +436,7 @@ class _Parser:
         raise self.syntax_error(token.pos, f"unsupported literal {token.text}")
 
     def call(self, name):
-        if name.text not in _STRING_FUNCTIONS:
+        if name.text not in _FUNCTIONS or name.text not in self.dialect.functions:
             raise ODataQueryError(f"An unknown function with name '{name.text}' was found {self.at(name)}.")
         self.take()
         args = [self.parse_or()]
@@ -398,11 +444,19 @@ class _Parser:
             self.take()
             args.append(self.parse_or())
         self.expect("close", "')'")
-        if len(args) != 2 or any(arg.type not in ("string", "null") for arg in args):
+        signatures, result, function = _FUNCTIONS[name.text]
+        if not any(len(args) == len(types) and all(arg.type in (kind, "null")
+                                                    for arg, kind in zip(args, types, strict=True))
+                   for types in signatures):
             raise ODataQueryError(f"No function signature for the function with name '{name.text}' matches the "
                                   f"specified arguments {self.at(name)}.")
-        function, a, b = _STRING_FUNCTIONS[name.text], args[0].evaluate, args[1].evaluate
-        return _Node("bool", lambda row: None if (x := a(row)) is None or (y := b(row)) is None else function(x, y))
+        evaluators = [arg.evaluate for arg in args]
+
+        def evaluate(row):
+            values = [each(row) for each in evaluators]
+            return None if any(value is None for value in values) else function(*values)
+
+        return _Node(result, evaluate)
 
 
 def parse_filter(text: str, fields: Mapping[str, Any], *, dialect: Dialect = ODATA_4) -> Callable[[Mapping], bool]:
@@ -529,10 +583,14 @@ EDMX = "http://docs.oasis-open.org/odata/ns/edmx"
 EDM = "http://docs.oasis-open.org/odata/ns/edm"
 
 
-def metadata_document(namespace: str, entity_sets: Mapping[str, tuple[str, Mapping[str, Any], Sequence[str]]]) -> str:
+def metadata_document(namespace: str, entity_sets: Mapping[str, tuple[str, Mapping[str, Any], Sequence[str]]], *,
+                      contained: Mapping[str, tuple[Mapping[str, Any], Sequence[str]]] | None = None,
+                      navigations: Mapping[str, Mapping[str, str]] | None = None) -> str:
     """The service's CSDL XML ($metadata, OData 4.0): `entity_sets` is {set name: (entity type name, fields as
     apply_query takes them, key property names)}. An enum field's type is declared in the namespace its qualified
-    name gives, with its members in order."""
+    name gives, with its members in order. `contained` declares entity types reached only through a navigation
+    ({type name: (fields, keys)}); `navigations` their collection-valued navigation properties ({type name:
+    {property: target type name}})."""
     import xml.etree.ElementTree as ET
 
     ET.register_namespace("edmx", EDMX)
@@ -548,7 +606,8 @@ def metadata_document(namespace: str, entity_sets: Mapping[str, tuple[str, Mappi
 
     main = schema(namespace)
     enums = {}
-    for type_name, fields, keys in entity_sets.values():
+    declared = [*entity_sets.values(), *((name, fields, keys) for name, (fields, keys) in (contained or {}).items())]
+    for type_name, fields, keys in declared:
         entity = ET.SubElement(main, f"{{{EDM}}}EntityType", Name=type_name)
         key = ET.SubElement(entity, f"{{{EDM}}}Key")
         for name in keys:
@@ -559,6 +618,8 @@ def metadata_document(namespace: str, entity_sets: Mapping[str, tuple[str, Mappi
             ET.SubElement(entity, f"{{{EDM}}}Property", Name=name, Type=_type_name(spec.type))
             if spec.members:
                 enums[_type_name(spec.type)] = spec.members
+        for name, target in (navigations or {}).get(type_name, {}).items():
+            ET.SubElement(entity, f"{{{EDM}}}NavigationProperty", Name=name, Type=f"Collection({namespace}.{target})")
     for qualified, members in enums.items():
         space, _, name = qualified.rpartition(".")
         enum = ET.SubElement(schema(space), f"{{{EDM}}}EnumType", Name=name)

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from connectors.acumatica import contract
 from connectors.acumatica.system import SIGN_IN_OAUTH
+from connectors.assumptions import contradicted, held, probe, unchecked
 from connectors.errors import (
     AuthError,
     ConfigurationError,
@@ -27,15 +28,15 @@ from connectors.errors import (
     TransientError,
 )
 from connectors.http import HttpClient, default_classify, excerpt, retry_after_seconds
-from connectors.odata import Dialect, ODataPagingError, Query, and_, gt
+from connectors.odata import ACUMATICA, ODataPagingError, Query, and_, gt
 from connectors.tokens import Token, TokenSession, refresh_leeway, token_from_response
 from portal.redaction import register_secret
 
 logger = logging.getLogger("connectors")
 
-# $filter as the contract-based API documents it: DateTimeOffset literals written datetimeoffset'...', and
-# no `in` operator.
-DIALECT = Dialect(prefixed_datetimeoffset=True)
+# $filter as the contract-based API documents it: DateTimeOffset literals written datetimeoffset'...', no `in`
+# operator, and the functions substringof, startswith and endswith only.
+DIALECT = ACUMATICA
 PAGE_SIZE = 100
 # Scopes of the resource-owner grant: the API, and a refresh token (offline_access). api:concurrent_access
 # is left out: it is reported to make token requests fail.
@@ -286,14 +287,18 @@ class AcumaticaClient:
         Paged by key, as recommended for the contract API: each page asks for the records after the last key
         of the one before ($filter Key gt '...' with $top), which neither skips nor repeats a record when
         others change between pages, as $skip would. The contract API has no $orderby: records come in key
-        order (UNCONFIRMED, docs AC6), compared by the database's collation, so the last key of a page is the
-        one to go on from. A page repeating a key already read stops the read rather than loop."""
+        order (UNCONFIRMED, docs AC6, probed by lists_come_in_key_order), compared by the database's collation,
+        so the last key of a page is the one to go on from. A page repeating a key already read stops the read
+        rather than loop. Where the last check found the lists in another order, a list is read whole in one
+        call: Acumatica answers every record when $top is left out, or an error past a SQL Server Resource Governor
+        limit (IDG $top Parameter)."""
         page_key = page_key or contract.KEYS[entity][-1]
+        page_size = None if self.connection.assumption_contradicted("AC6") else self.page_size
         last, seen = None, set()
         while True:
             conditions = [c for c in (where, gt(page_key, last) if last is not None else None) if c is not None]
             query = Query(select=select, filter=and_(*conditions) if conditions else None, expand=expand,
-                          top=self.page_size, dialect=DIALECT)
+                          top=page_size, dialect=DIALECT)
             page = self.http.json("GET", self.entity(entity), params=query.encode())
             if not isinstance(page, list):
                 raise ODataPagingError(f"Acumatica's {entity} list answered with no list of records.")
@@ -308,7 +313,7 @@ class AcumaticaClient:
                 except contract.Unparsable as exc:
                     exc.key, exc.raw = key, item
                     yield exc
-            if len(page) < self.page_size:
+            if page_size is None or len(page) < page_size:
                 return
             last = keys[-1]
 
@@ -371,3 +376,30 @@ class AcumaticaClient:
             raise TransientError(f"Acumatica's {entity} {action} answered HTTP {response.status_code} instead of "
                                  "saying it was done.")
         return response
+
+
+# How many vendors the order probe reads: one page, as the first page of a key-paged read asks for.
+ORDER_PROBE_SIZE = PAGE_SIZE
+
+
+@probe("AC6", "acumatica", fallback="reads each list whole, in one call without $top, instead of page by page "
+                                    "after the last key read: nothing can be skipped, but a very large list is slow "
+                                    "and fails where the site's SQL Server Resource Governor sets a lower limit")
+def lists_come_in_key_order(connector):
+    """The first page of vendors asked for with no order, as records() asks: its VendorIDs must come in key
+    order. The database's collation is not known here, so an order that holds either by character code or
+    ignoring case holds."""
+    client = connector.client
+    query = Query(select=("VendorID",), top=ORDER_PROBE_SIZE, dialect=DIALECT)
+    page = client.http.json("GET", client.entity("Vendor"), params=query.encode())
+    keys = [client.key_of(item, "VendorID") for item in page] if isinstance(page, list) else []
+    keys = [key for key in keys if key is not None]
+    if len(keys) < 2:
+        return unchecked("Acumatica has fewer than two vendors, so the order of a list cannot be seen yet.")
+    if keys == sorted(keys) or keys == sorted(keys, key=str.casefold):
+        return held(f"The first {len(keys)} vendors, asked for with no order, came in VendorID order "
+                    f"({keys[0]} to {keys[-1]}).")
+    # Not in order ignoring case (a stable sort would have left them as they are): a pair goes backwards.
+    n = next(n for n in range(1, len(keys)) if keys[n].casefold() < keys[n - 1].casefold())
+    return contradicted(f"The first {len(keys)} vendors, asked for with no order, did not come in VendorID order: "
+                        f"{keys[n - 1]} came before {keys[n]} (vendors {n} and {n + 1}).")

@@ -2,17 +2,21 @@
 payments applied to the bills they paid."""
 
 import logging
-from datetime import UTC
+import re
+from collections import Counter
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.utils import timezone
 
-from connectors.acumatica.client import AcumaticaClient
+from connectors import capabilities as can
+from connectors.acumatica.client import DIALECT, AcumaticaClient
 from connectors.acumatica.contract import Unparsable
 from connectors.acumatica.system import RELEASE_PAYMENTS
+from connectors.assumptions import contradicted, held, probe, unchecked
 from connectors.base import ErpConnector
 from connectors.errors import ConfigurationError, DataError
-from connectors.odata import and_, eq, gt, or_
+from connectors.odata import Query, and_, eq, gt, or_
 from connectors.records import Address, Dimension, GlAccount, Invoice, InvoiceLine, OpenItem, Supplier, Unreadable
 from connectors.tokens import TokenStore
 from connectors.values import money
@@ -27,8 +31,10 @@ BILL_TYPE = "Bill"
 OPEN, BALANCED = "Open", "Balanced"
 # A bill put back on hold after it was read (docs AC13, UNCONFIRMED): its status reads On Hold.
 ON_HOLD = "On Hold"
-# Vendors that may be paid. UNCONFIRMED (docs AC3): the display values of Acumatica's vendor statuses; On
-# Hold, Hold Payments and Inactive vendors are blocked: no new vendor is made for them in BILL.
+# Vendors that may be paid. UNCONFIRMED (docs AC3, probed by vendor_statuses_are_known): the display values of
+# Acumatica's vendor statuses; On Hold, Hold Payments and Inactive vendors are blocked: no new vendor is made
+# for them in BILL. A status not among them is blocked too.
+VENDOR_STATUSES = frozenset({"Active", "On Hold", "Hold Payments", "Inactive", "One-Time"})
 PAYABLE_VENDOR_STATUSES = frozenset({"Active", "One-Time"})
 # AP payments (the Check entity, Checks and Payments screen AP302000). UNCONFIRMED (docs AC9): the display
 # values of the document types, "Payment" for an ordinary payment (CHK) and "Voided Payment" for the document
@@ -42,9 +48,14 @@ PAYMENT_REF_LENGTH = 40
 DESCRIPTION_LENGTH = 150
 
 
+def spelling(status):
+    """A status as words alone, whatever its case, spaces and hyphens: "ONE TIME" and "One-Time" alike."""
+    return re.sub(r"[\s-]+", "", status or "").casefold()
+
+
 def marker(moment):
-    """A change time as the cursor keeps it. UNCONFIRMED (docs AC4): a LastModifiedDateTime without an offset
-    is UTC."""
+    """A change time as the cursor keeps it. UNCONFIRMED (docs AC4, probed by change_times_carry_an_offset): a
+    LastModifiedDateTime without an offset is UTC."""
     if moment is None:
         return ""
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
@@ -67,6 +78,12 @@ class AcumaticaConnector(ErpConnector):
         self.cash_account = options.get("cash_account") or ""
         self.payment_method = options.get("payment_method") or ""
         self.base_currency = (options.get("base_currency") or "USD").upper()
+        # The last check found vendor statuses worded otherwise (AC3): ours are matched by their words alone.
+        self.payable_spellings = ({spelling(s) for s in PAYABLE_VENDOR_STATUSES}
+                                  if connection.assumption_contradicted("AC3") else None)
+        # The last check found change times without a UTC offset (AC4): a cursor made of them can be hours
+        # ahead of the instance's clock, so nothing is read by change time.
+        self.full_reads = connection.assumption_contradicted("AC4")
 
     def close(self):
         self.client.sign_out()
@@ -114,7 +131,7 @@ class AcumaticaConnector(ErpConnector):
     def suppliers(self, since=None):
         """Vendors changed since `since`, with their main contact and its address. UNCONFIRMED (docs AC4): that
         a change to the main contact (e-mail, phone, address) stamps the vendor's LastModifiedDateTime too."""
-        where = gt("LastModifiedDateTime", since) if since is not None else None
+        where = gt("LastModifiedDateTime", since) if since is not None and not self.full_reads else None
         for record in self.client.records("Vendor", where=where, expand=("MainContact/Address",)):
             yield self._supplier(record)
 
@@ -130,7 +147,12 @@ class AcumaticaConnector(ErpConnector):
             address=Address(line1=address.get("AddressLine1") or "", line2=address.get("AddressLine2") or "",
                             city=address.get("City") or "", region=address.get("State") or "",
                             postal_code=address.get("PostalCode") or "", country=address.get("Country") or ""),
-            active=r.get("Status") in PAYABLE_VENDOR_STATUSES, updated_marker=marker(r.get("LastModifiedDateTime")))
+            active=self.payable_vendor(r.get("Status")), updated_marker=marker(r.get("LastModifiedDateTime")))
+
+    def payable_vendor(self, status):
+        if self.payable_spellings is not None:
+            return spelling(status) in self.payable_spellings
+        return status in PAYABLE_VENDOR_STATUSES
 
     # --- invoices -------------------------------------------------------------------------------------
     def payable_statuses(self):
@@ -141,7 +163,7 @@ class AcumaticaConnector(ErpConnector):
         `include_held`, the bills on hold come in the same calls (one more status in the filter), marked `held`."""
         statuses = self.payable_statuses()
         conditions = [eq("Type", BILL_TYPE), or_(statuses, eq("Status", ON_HOLD)) if include_held else statuses]
-        if since is not None:
+        if since is not None and not self.full_reads:
             conditions.append(gt("LastModifiedDateTime", since))
         for record in self.client.records("Bill", where=and_(*conditions), expand=("Details",)):
             yield self._invoice(record)
@@ -270,3 +292,64 @@ class AcumaticaConnector(ErpConnector):
     def _void_of(self, check):
         found = self.client.find("Check", and_(eq("Type", VOID_TYPE), eq("ReferenceNbr", check["ReferenceNbr"])))
         return found[0] if found else None
+
+
+# --- assumption probes (connectors.assumptions): reads only -------------------------------------------------------
+@probe("AC1", "acumatica", stops=(can.READS_SUPPLIERS, can.READS_APPROVED_INVOICES, can.REPORTS_HELD_INVOICES,
+                                  can.READS_REFERENCE_DATA, can.WRITES_PAYMENTS_BACK))
+def endpoint_is_served(connector):
+    """GET /entity: the connection's endpoint name and version among those the instance lists. Every read and write
+    goes through that endpoint. No other version is taken instead: the connector's contract is Default/24.200.001's
+    definition, and another version's entities and fields differ (IDG, Comparison of System Endpoints)."""
+    client = connector.client
+    served = client.endpoints()
+    listed = ", ".join(f"{name}/{version}" for name, version in served) or "no endpoint"
+    if (client.endpoint, client.version) in served:
+        return held(f"The instance lists {listed}; {client.endpoint}/{client.version} is among them.")
+    return contradicted(f"The instance lists {listed}, not {client.endpoint}/{client.version}, which this connection "
+                        "uses.")
+
+
+@probe("AC3", "acumatica", fallback="matches vendor statuses by their words alone, whatever their case, spaces and "
+                                    "hyphens (ACTIVE, One Time), and keeps a vendor in any other status blocked: no "
+                                    "BILL vendor is made for it and its bills wait")
+def vendor_statuses_are_known(connector):
+    """The Status of every vendor (VendorID and Status only), against the statuses we know."""
+    counts = Counter(record.get("Status") or "(none)"
+                     for record in connector.client.records("Vendor", select=("VendorID", "Status"))
+                     if not isinstance(record, Unparsable))
+    if not counts:
+        return unchecked("Acumatica has no vendors yet, so no vendor status can be read.")
+    seen = ", ".join(f"{status} ({n})" for status, n in sorted(counts.items()))
+    unknown = sorted(set(counts) - VENDOR_STATUSES)
+    if unknown:
+        return contradicted(f"Vendor statuses read: {seen}. Not ones we know: {', '.join(unknown)}.")
+    return held(f"Vendor statuses read: {seen}; all are ones we know.")
+
+
+# How many vendors the change-time probe looks at.
+CHANGE_TIME_PROBE_SIZE = 20
+
+
+@probe("AC4", "acumatica", fallback="reads every vendor and bill in full on each run instead of those changed since "
+                                    "the last one")
+def change_times_carry_an_offset(connector):
+    """The LastModifiedDateTime of a few vendors, as Acumatica writes it: each must carry a UTC offset. Whether a
+    change to a vendor's main contact moves it cannot be seen without changing one (ask the customer)."""
+    client = connector.client
+    query = Query(select=("VendorID", "LastModifiedDateTime"), top=CHANGE_TIME_PROBE_SIZE, dialect=DIALECT)
+    page = client.http.json("GET", client.entity("Vendor"), params=query.encode())
+    written = [(client.key_of(item, "VendorID"), client.key_of(item, "LastModifiedDateTime"))
+               for item in (page if isinstance(page, list) else [])]
+    written = [(vendor, text) for vendor, text in written if text is not None]
+    if not written:
+        return unchecked("Acumatica has no vendors yet, so no change time can be read.")
+    for vendor, text in written:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return contradicted(f"Vendor {vendor}'s LastModifiedDateTime reads {text!r}, not a date and time.")
+        if moment.tzinfo is None:
+            return contradicted(f"Vendor {vendor}'s LastModifiedDateTime reads {text} with no UTC offset.")
+    return held(f"The LastModifiedDateTime of the {len(written)} vendors read carries a UTC offset "
+                f"(vendor {written[0][0]}: {written[0][1]}).")

@@ -21,7 +21,9 @@ import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from connectors import capabilities as can
 from connectors import values
+from connectors.assumptions import contradicted, held, probe, unchecked
 from connectors.errors import AuthError, ConfigurationError, ConnectorError, DataError, NotFound, TransientError
 from connectors.http import HttpClient, Unsafe, default_classify, excerpt, fan_out
 from connectors.records import OpenItem, Payment
@@ -54,6 +56,34 @@ LIST_TYPES = {"gl_account": "GlAccount", "department": "Department", "location":
               "project": "Project", "subaccount": "Subaccount"}
 KINDS_BY_LIST = {v: k for k, v in LIST_TYPES.items()}
 DIMENSION_LISTS = {kind: name for kind, name in LIST_TYPES.items() if kind != "gl_account"}
+
+
+@probe("X5", "avidxchange", stops=(can.ACCEPTS_REFERENCE_DATA, can.CREATES_BILLS))
+def code_lists_exist(connector):
+    """Each code list we publish to must be one AvidXchange keeps: GET /codes?ListTypes=<list> (one page of one code)
+    for each, read-only. A list it does not know has no safe alternative: its codes could not be published and invoice
+    lines coded to it would be refused or coded wrong, so publishing codes and creating invoices stop."""
+    if connector.client is None:
+        return unchecked("The connection exchanges files: there is no API to ask which code lists AvidXchange keeps; "
+                         "its import answers that only after the files are delivered.")
+    refused, counts = {}, {}
+    for list_type in LIST_TYPES.values():
+        try:
+            data = connector.client.http.json("GET", "/codes", params={"ListTypes": list_type, "Page": 1,
+                                                                       "PageSize": 1})
+        except (DataError, NotFound) as exc:
+            refused[list_type] = str(exc)
+            continue
+        total = data.get("TotalCount") if isinstance(data, dict) else None
+        counts[list_type] = total if isinstance(total, int) and not isinstance(total, bool) else "?"
+    if refused:
+        return contradicted("AvidXchange does not know the code list(s) " + "; ".join(
+            f"{list_type} (GET /codes?ListTypes={list_type}: {why})" for list_type, why in refused.items()) + ".")
+    listed = ", ".join(f"{list_type} ({count} code(s))" for list_type, count in counts.items())
+    return held(f"AvidXchange answered GET /codes for each code list we publish: {listed}. An empty list is weaker "
+                "proof: an API answering any list name with no codes would look the same.")
+
+
 # UNCONFIRMED (X6): payment states and what they mean for the ERP. Settled: the money reached the supplier
 # (a check cashed, an ACH credit settled). Returned (an ACH return), Voided and Escheated (an uncashed check
 # turned over to the state) undo a payment the ERP may already show as paid; Scheduled is in flight.
@@ -167,6 +197,8 @@ class AvidClient:
                                auth=TokenHeaders(self.company_token, user_token), classify=classify,
                                concurrency=CONCURRENT_CALLS)
         self.page_size = PAGE_MAX
+        # X4 contradicted: AvidXchange pages by a size of its own, so how far a list goes is counted from its answers.
+        self.pages_by_answer = connection.assumption_contradicted("X4")
 
     # --- reads ----------------------------------------------------------------------------------------
     def company(self):
@@ -180,6 +212,11 @@ class AvidClient:
         total = data.get("TotalCount") if isinstance(data, dict) else None
         if not isinstance(items, list) or isinstance(total, bool) or not isinstance(total, int):
             raise TransientError(f"AvidXchange list {path} answered without Items and TotalCount.")
+        if self.pages_by_answer:
+            answered = data.get("PageSize")
+            size = answered if isinstance(answered, int) and not isinstance(answered, bool) and answered > 0 \
+                else len(items)
+            return items, bool(items) and (page - 1) * size + len(items) < total
         return items, bool(items) and page * self.page_size < total
 
     def list(self, path, params=None):
@@ -286,6 +323,35 @@ class AvidClient:
         done = fan_out(send, batches, CONCURRENT_CALLS, keep=ConnectorError)
         return [result for batch, answer in zip(batches, done, strict=True)
                 for result in ([answer] * len(batch) if isinstance(answer, ConnectorError) else answer)]
+
+
+@probe("X4", "avidxchange", fallback="lists are read on, page after page, until as many items as their TotalCount "
+                                      "have come, counting each page by the size AvidXchange answers rather than the "
+                                      "100 asked")
+def page_size_honoured(connector):
+    """GET /codes?Page=1&PageSize=100 must answer {Items, Page, PageSize, TotalCount} with pages of the 100 asked: a
+    list paged by a smaller size of AvidXchange's own, silently, would end after its second page and lose the rest."""
+    if connector.client is None:
+        return unchecked("The connection exchanges files: there is no API list to read.")
+    data = connector.client.http.json("GET", "/codes", params={"Page": 1, "PageSize": PAGE_MAX})
+    items = data.get("Items") if isinstance(data, dict) else None
+    total = data.get("TotalCount") if isinstance(data, dict) else None
+    if not isinstance(items, list) or isinstance(total, bool) or not isinstance(total, int):
+        return unchecked("GET /codes answered without Items and TotalCount, so its paging cannot be read; every list "
+                         "read fails in words until the envelope is known.")
+    answered = data.get("PageSize")
+    if isinstance(answered, int) and not isinstance(answered, bool) and answered != PAGE_MAX:
+        return contradicted(f"Asked for {PAGE_MAX} codes a page, AvidXchange answered PageSize {answered} "
+                            f"({len(items)} of {total} code(s) on the first page).")
+    if len(items) < min(PAGE_MAX, total):
+        return contradicted(f"Asked for {PAGE_MAX} codes a page, AvidXchange answered {len(items)} of {total} on the "
+                            "first page.")
+    if answered is None:
+        return held(f"GET /codes?Page=1&PageSize={PAGE_MAX} answered {len(items)} of {total} code(s) on the first "
+                    "page without saying its page size" + ("; with no more codes than that, a smaller cap would not "
+                                                           "show yet." if total <= len(items) else "."))
+    return held(f"GET /codes?Page=1&PageSize={PAGE_MAX} answered PageSize {answered}, {len(items)} of {total} code(s) "
+                "on the first page.")
 
 
 def change_of(payment):

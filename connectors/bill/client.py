@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from django.utils import timezone
 
+from connectors.assumptions import contradicted, held, probe
 from connectors.bill.system import SIGN_IN_SYNC_TOKEN
 from connectors.errors import (
     AuthError,
@@ -185,8 +186,12 @@ class BillClient:
         return self.list("/v3/vendors", filters=filters)
 
     def vendors_updated(self, updated_since=None):
-        """Vendors changed since a moment, oldest change first (updatedTime is a documented filter)."""
+        """Vendors changed since a moment, oldest change first (updatedTime is a documented filter). UNCONFIRMED
+        (docs/ASSUMPTIONS.md B20): that BILL sorts vendors by updatedTime; where the assumption check found it does not,
+        the filtered vendors are read whole and put in that order here."""
         filters = [("updatedTime", "gte", bill_time(updated_since))] if updated_since else []
+        if self.connection.assumption_contradicted("B20"):
+            return changed_since(self.list("/v3/vendors", filters=filters), updated_since)
         return self.list("/v3/vendors", filters=filters, sort="updatedTime:asc")
 
     def create_vendors_bulk(self, vendors):
@@ -265,6 +270,11 @@ class BillClient:
 
     # --- payments -------------------------------------------------------------------------------------
     def payments(self, updated_since=None):
+        """Payments changed since a moment, oldest change first. UNCONFIRMED (docs/ASSUMPTIONS.md B10): that GET
+        /v3/payments filters on updatedTime and sorts by it; where the assumption check found it does not, every
+        payment is read and the filter and the order are applied here (slower, the same payments)."""
+        if self.connection.assumption_contradicted("B10"):
+            return changed_since(self.list("/v3/payments"), updated_since)
         filters = [("updatedTime", "gte", bill_time(updated_since))] if updated_since else []
         return self.list("/v3/payments", filters=filters, sort="updatedTime:asc")
 
@@ -273,6 +283,11 @@ class BillClient:
         return self.http.json("GET", f"/v3/payments/{payment_id}")
 
     # --- webhook subscriptions (the /connect-events sibling base) -------------------------------------
+    def events_catalog(self):
+        """GET /v3/events/catalog: the events this organization and developer key can subscribe to
+        (https://developer.bill.com/docs/working-with-bill-webhooks)."""
+        return self.http.json("GET", self.events_base_url + "/v3/events/catalog")
+
     def subscriptions(self):
         """Every subscription of the organization: a paged {nextPage, results} list like the others
         (https://developer.bill.com/reference/getallsubscriptions)."""
@@ -314,6 +329,25 @@ def bill_time(moment):
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.astimezone(UTC).microsecond // 1000:03d}Z"
 
 
+def updated_moment(item):
+    """An object's updatedTime as an aware UTC datetime; None when it has none that reads."""
+    try:
+        return parse_bill_time(item.get("updatedTime")) if isinstance(item, dict) else None
+    except DataError:
+        return None
+
+
+def changed_since(items, since=None):
+    """The objects changed at or after `since` (to the millisecond, as BILL's gte filter takes it), oldest change
+    first: BILL's filter and sort done here. One whose updatedTime does not read is kept, first, so the connector
+    files it as unreadable rather than losing it."""
+    floor = parse_bill_time(bill_time(since)) if since else None
+    dated = [(updated_moment(item), item) for item in items]
+    kept = [(moment, item) for moment, item in dated if moment is None or floor is None or moment >= floor]
+    kept.sort(key=lambda pair: (pair[0] is not None, pair[0] or datetime.min.replace(tzinfo=UTC)))
+    return [item for _, item in kept]
+
+
 def filter_value(value):
     """A filter value as BILL's examples write them: text and times quoted, booleans bare."""
     if isinstance(value, bool):
@@ -336,3 +370,83 @@ def parse_bill_time(value):
         raise DataError(f"BILL sent an unreadable timestamp {value!r}") from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
+
+
+# --- assumption probes (connectors.assumptions): reads only -------------------------------------------------
+# The oldest updatedTime a probe asks for when it only needs the list's order, not a recent window.
+PROBE_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
+PROBE_PAGE = 20
+
+
+def probe_page(client, path, *, since=None, size=PROBE_PAGE):
+    """One page of `path` sorted updatedTime:asc, filtered updatedTime:gte `since` when given, as BillClient sends
+    them. Answers (the results, None), or (None, the refusal in words) when BILL refuses the request as malformed."""
+    params = {"max": size, "sort": "updatedTime:asc"}
+    if since is not None:
+        params["filters"] = f"updatedTime:gte:{filter_value(bill_time(since))}"
+    try:
+        data = client.http.json("GET", path, params=params)
+    except DataError as exc:
+        return None, str(exc)
+    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(results, list):
+        raise TransientError(f"BILL answered GET {path} without a results array.")
+    return results, None
+
+
+def out_of_order(results):
+    """The first pair of results whose updatedTime goes backwards, in words; "" when they are in order."""
+    dated = [(updated_moment(r), r) for r in results]
+    dated = [(moment, r) for moment, r in dated if moment is not None]
+    for (before, first), (after, second) in zip(dated, dated[1:], strict=False):
+        if after < before:
+            return (f"{second.get('id')!r} (updated {after:%Y-%m-%d %H:%M:%S}) came after {first.get('id')!r} "
+                    f"(updated {before:%Y-%m-%d %H:%M:%S})")
+    return ""
+
+
+@probe("B10", "bill", fallback="every payment is read on each poll, and those changed since the last poll are kept, "
+                               "oldest change first, here rather than by BILL")
+def payments_filter_and_sort(connector):
+    """GET /v3/payments filtered updatedTime:gte now and sorted updatedTime:asc (max 1) must be accepted and must not
+    answer a payment changed before now; then the same sort over every payment must come back in order."""
+    client, path = connector.client, "/v3/payments"
+    now = timezone.now()
+    recent, refusal = probe_page(client, path, since=now, size=1)
+    if refusal:
+        return contradicted(f"BILL refused GET {path} with filters=updatedTime:gte and sort=updatedTime:asc: "
+                            f"{refusal}")
+    floor = parse_bill_time(bill_time(now))
+    early = [r for r in recent if updated_moment(r) is not None and updated_moment(r) < floor]
+    if early:
+        return contradicted(f"BILL ignored the updatedTime filter on GET {path}: asked for payments changed since "
+                            f"{floor:%Y-%m-%d %H:%M:%S} UTC, it answered {early[0].get('id')!r}, changed "
+                            f"{updated_moment(early[0]):%Y-%m-%d %H:%M:%S}.")
+    listed, refusal = probe_page(client, path, since=PROBE_SINCE)
+    if refusal:
+        return contradicted(f"BILL refused GET {path} sorted updatedTime:asc: {refusal}")
+    backwards = out_of_order(listed)
+    if backwards:
+        return contradicted(f"BILL ignored sort=updatedTime:asc on GET {path}: payment {backwards}.")
+    order = (f"the first {len(listed)} payments sorted by updatedTime came back in that order" if len(listed) > 1
+             else f"{len(listed)} payment(s) in the organization, too few to see the order")
+    return held(f"BILL accepted GET {path} with filters=updatedTime:gte and sort=updatedTime:asc, answered no "
+                f"payment changed before the filter's time, and {order}.")
+
+
+@probe("B20", "bill", fallback="vendor edits are read with the updatedTime filter but unsorted, and put in order of "
+                               "their change here")
+def vendors_sort(connector):
+    """GET /v3/vendors sorted updatedTime:asc must be accepted, and what it answers must be in that order."""
+    path = "/v3/vendors"
+    listed, refusal = probe_page(connector.client, path, since=PROBE_SINCE)
+    if refusal:
+        return contradicted(f"BILL refused GET {path} with sort=updatedTime:asc: {refusal}")
+    backwards = out_of_order(listed)
+    if backwards:
+        return contradicted(f"BILL ignored sort=updatedTime:asc on GET {path}: vendor {backwards}.")
+    if len(listed) < 2:
+        return held(f"BILL accepted GET {path} with filters=updatedTime:gte and sort=updatedTime:asc ({len(listed)} "
+                    "vendor(s) in the organization, too few to see the order).")
+    return held(f"BILL accepted GET {path} with filters=updatedTime:gte and sort=updatedTime:asc; the first "
+                f"{len(listed)} vendors came back oldest change first.")

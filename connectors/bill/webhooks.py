@@ -11,15 +11,53 @@ import hashlib
 import hmac
 import json
 
+from connectors.assumptions import contradicted, held, probe, unchecked
 from connectors.base import BAD_SIGNATURE, PaymentFailed, Refusal, RemoteEvent, WebhookReceiver
 from connectors.bill.client import parse_bill_time
 from connectors.bill.connector import bill_list, bill_object, bill_text, payment_from_bill
-from connectors.errors import DataError
+from connectors.errors import ConfigurationError, DataError
 from connectors.records import Unreadable
 
 HEADER = "x-bill-sha-signature"
+# UNCONFIRMED (docs/ASSUMPTIONS.md B7): that any organization can subscribe to both; one version of
+# https://developer.bill.com/docs/payment-webhook-notification-payloads says payment webhooks are for selected partners.
 EVENTS = ["payment.updated", "payment.failed"]
 MAX_PER_ORGANIZATION = 10
+
+
+def catalogued_types(catalog):
+    """The event types GET /v3/events/catalog names, or None when its answer is not a list of events. Read leniently:
+    BILL documents the operation but not its answer's shape, so a list (or {"results": [...]}) of objects naming a
+    `type` (or `name`, `eventType`), or of bare names, is taken."""
+    if isinstance(catalog, dict):
+        catalog = catalog.get("results")
+    if not isinstance(catalog, list):
+        return None
+    types = set()
+    for entry in catalog:
+        if isinstance(entry, str):
+            types.add(entry)
+        elif isinstance(entry, dict):
+            named = next((entry[key] for key in ("type", "name", "eventType") if isinstance(entry.get(key), str)), None)
+            if named:
+                types.add(named)
+    return types
+
+
+@probe("B7", "bill", fallback="no webhook subscription is attempted and payments arrive by the scheduled poll only")
+def payment_events_catalogued(connector):
+    """GET /v3/events/catalog (read-only) must list payment.updated and payment.failed for this organization and
+    developer key."""
+    types = catalogued_types(connector.client.events_catalog())
+    if types is None:
+        return unchecked("BILL answered GET /v3/events/catalog with something that is not a list of events, so "
+                         "whether payment events are offered cannot be read from it.")
+    missing = [event for event in EVENTS if event not in types]
+    if missing:
+        return contradicted(f"BILL's events catalog for this organization lists {len(types)} event type(s) without "
+                            f"{' and '.join(missing)}.")
+    return held(f"BILL's events catalog for this organization lists {' and '.join(EVENTS)} among {len(types)} event "
+                "types.")
 
 
 def sign(security_key, body):
@@ -152,6 +190,10 @@ class BillWebhookReceiver(WebhookReceiver):
         return None
 
     def subscribe(self, connector, name, notification_url, idempotency_key):
+        if connector.connection.assumption_contradicted("B7"):
+            raise ConfigurationError("BILL does not offer payment.updated and payment.failed to this organization "
+                                     "(the last assumption check found them missing from its events catalog, B7), so "
+                                     "no webhook subscription is made: payments arrive by the scheduled poll only.")
         client = connector.client
         existing = client.subscriptions()
         mine = next((s for s in existing if s["notificationUrl"] == notification_url), None)

@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from connectors import odata
+from connectors.assumptions import contradicted, held, probe, unchecked
 from connectors.errors import (
     AuthError,
     ConfigurationError,
@@ -156,6 +157,47 @@ def objversion_time(etag):
         return None
 
 
+@probe("F3", "ifs", fallback="gives every supplier whole to the AP platform on every run, the unchanged ones dropped "
+                             "by their content, as their ETags carry no change time to pick the changed ones by")
+def check_etag_time(connector):
+    """The first supplier's ETag: base64 of objid:objversion, the objversion a change time."""
+    spec = connector.sets["suppliers"]
+    rows = connector.client.get(projections.path(connector.sets, spec),
+                                odata.Query(select=spec.keys, key=spec.keys, top=1).encode()).get("value") or []
+    if not rows:
+        return unchecked(f"{spec.name} lists no supplier yet, so there is no ETag to look at.")
+    supplier, etag = rows[0].get("SupplierId"), rows[0].get("@odata.etag")
+    decoded = decode_etag(etag)
+    if decoded is None:
+        return contradicted(f"Supplier {supplier}'s ETag {etag!r} is not base64 of objid:objversion.")
+    changed = objversion_time(etag)
+    if changed is None:
+        return contradicted(f"Supplier {supplier}'s ETag carries objversion {decoded[1]!r}, which is no change time "
+                            "(YYYYMMDDHH24MISS).")
+    return held(f"Supplier {supplier}'s ETag carries objversion {decoded[1]}, a change time ({changed.isoformat()}).")
+
+
+@probe("F8", "ifs", fallback="takes a window shorter than asked for as IFS's cap, not as the end, and reads on until a "
+                             "window brings nothing new (one more call a read)")
+def check_page_cap(connector):
+    """One window of supplier ids as the reads ask for it ($top PAGE_SIZE), counted: fewer rows than asked for and
+    than there are, with no next link, is a cap the reads would take for the end."""
+    spec = connector.sets["suppliers"]
+    body = connector.client.get(projections.path(connector.sets, spec),
+                                odata.Query(select=spec.keys, key=spec.keys, top=PAGE_SIZE, count=True).encode())
+    answered, total = len(body.get("value") or []), body.get("@odata.count")
+    if not isinstance(total, int):
+        return unchecked(f"IFS answered {answered} supplier(s) without counting them ($count), so a cap cannot be "
+                         "told from the end.")
+    if body.get("@odata.nextLink"):
+        return held(f"Asked for {PAGE_SIZE} of {total} suppliers, IFS answered {answered} and a next link.")
+    if answered < min(total, PAGE_SIZE):
+        return contradicted(f"Asked for {PAGE_SIZE} of {total} suppliers, IFS answered {answered} without a next "
+                            f"link: it cuts an answer at {answered} rows.")
+    return held(f"Asked for {PAGE_SIZE} of {total} suppliers, IFS answered all {answered}"
+                + (f"; a cap above {total} rows cannot be seen until there are more." if total < PAGE_SIZE else "."))
+
+
 def whole_seconds(moment):
     """IFS Timestamps without precision take no fractional seconds; cutting them only widens a ge bound."""
     return moment.astimezone(UTC).replace(microsecond=0)
@@ -221,6 +263,27 @@ def part_error(method, url, status, headers, body):
                                                             status=status)
 
 
+@probe("F12", "ifs", fallback="reads each supplier's addresses and communication methods, and marks each invoice "
+                              "as transferred, in calls of their own instead of $batch")
+def check_batch(connector):
+    """One $batch holding one GET (the first supplier's id): a read, whatever the POST that carries it."""
+    client, spec = connector.client, connector.sets["suppliers"]
+    root = f"{projections.ROOT}/{spec_projection(client.sets, spec)}.svc/"
+    read = url_path(projections.path(client.sets, spec).removeprefix(root)) + "?" + \
+        odata.Query(select=spec.keys, top=1).encode()
+    try:
+        answer = client.batch(root, [read])[0]
+    except (ConfigurationError, DataError) as exc:
+        return contradicted(f"POST {root}$batch with one GET was refused with HTTP {exc.status}"
+                            f"{f' ({exc.code})' if exc.code else ''}: this IFS, or a gateway in front of it, takes no "
+                            "batch requests.")
+    if answer is None:
+        return unchecked(f"IFS took POST {root}$batch but did not answer its one GET with 200; the reads it leaves "
+                         "out are read on their own.")
+    return held(f"POST {root}$batch with one GET of {spec.name} was answered, its part 200 with "
+                f"{len(answer.get('value') or [])} row(s).")
+
+
 class IfsClient:
     def __init__(self, connection):
         self.connection = connection
@@ -240,7 +303,12 @@ class IfsClient:
         except ValidationError as exc:
             raise ConfigurationError(f"The IFS connection's options are not usable: {' '.join(exc.messages)}") from None
         self.base = (connection.base_url or "").rstrip("/")
-        self.batch_works = True
+        # F12: once the tenant's assumption check found $batch refused, every read and mark goes on its own.
+        self.batch_works = not connection.assumption_contradicted("F12")
+        self.metadata_of = {}  # projection -> odata.Metadata, or None where it answered 404
+        # F8: once the check found IFS cutting an answer short of the $top asked for without a next link, a short
+        # window is no end of the collection.
+        self.short_windows = connection.assumption_contradicted("F8")
         tenant = urlsplit(self.base)
         auth = TokenSession(connection, login=self.login, leeway=RENEW_BEFORE,
                             render=lambda token: {"Authorization": f"Bearer {token.value}"})
@@ -280,6 +348,21 @@ class IfsClient:
         return self.http.json("GET", path if params is None else url_path(path), params=params,
                               headers={"Accept": "application/json"})
 
+    def metadata(self, projection):
+        """The projection's $metadata (CSDL XML) as odata.Metadata, read once a client; None when IFS answers 404
+        (no such projection in this release)."""
+        if projection not in self.metadata_of:
+            try:
+                response = self.http.request("GET", url_path(f"{projections.ROOT}/{projection}.svc/$metadata"),
+                                             headers={"Accept": "application/xml"})
+            except ConfigurationError as exc:
+                if exc.status != 404:
+                    raise
+                self.metadata_of[projection] = None
+            else:
+                self.metadata_of[projection] = odata.parse_metadata(response.text)
+        return self.metadata_of[projection]
+
     def collection(self, spec, query=None, parents=(), page_size=PAGE_SIZE):
         """Every row of a collection in $top windows (each also following @odata.nextLink should IFS page on
         its own), each window overlapping the one before by a few rows; every row once, by its key."""
@@ -288,7 +371,7 @@ class IfsClient:
                             key=query.key or spec.keys, dialect=query.dialect)
         overlap = max(1, min(PAGE_OVERLAP, page_size // 10))
         path = projections.path(self.sets, spec, *parents)
-        seen, skip = set(), 0
+        seen, skip, first = set(), 0, None
         while True:
             window = odata.Query(select=query.select, filter=query.filter, orderby=query.orderby, key=query.key,
                                  top=page_size, skip=skip or None, dialect=query.dialect)
@@ -306,6 +389,18 @@ class IfsClient:
                 seen.add(key)
                 new += 1
                 yield row
+            if self.short_windows:
+                # A window of rows all read before lies past the end; one starting where the first did means IFS
+                # ignores $skip. Windows overlap by at most half of what IFS answers, so each moves on.
+                starts = rows[0] if rows else None
+                if skip and starts is not None and starts == first:
+                    raise odata.ODataPagingError(f"IFS {spec.name}: $skip={skip} gave the first window again; the "
+                                                 "service ignores $skip, so paging would never end")
+                first = rows[0] if first is None and rows else first
+                if not new:
+                    return
+                skip += len(rows) - min(overlap, len(rows) // 2)
+                continue
             if len(rows) < page_size:
                 return
             if not new:

@@ -161,12 +161,14 @@ class IfsConnector(ErpConnector):
         spec = self.sets["suppliers"]
         query = odata.Query(select=tuple(spec.fields), orderby=("SupplierId",))
         chosen = []
+        # F3 contradicted: the ETags carry no change time, so every supplier goes, without a marker.
+        timeless = self.connection.assumption_contradicted("F3")
         for row in self.client.collection(spec, query):
             supplier_id = row.get("SupplierId")
             if not isinstance(supplier_id, str) or not supplier_id:
                 logger.warning("IFS: a supplier without a SupplierId was skipped.")
                 continue
-            changed = objversion_time(row.get("@odata.etag"))
+            changed = None if timeless else objversion_time(row.get("@odata.etag"))
             if changed is None:
                 chosen.append((row, None))
             elif since is None or changed >= since:
@@ -177,7 +179,7 @@ class IfsConnector(ErpConnector):
                          DETAIL_WORKERS)
         details = [detail for group in groups for detail in group]
         for (row, changed), detail in zip(chosen, details, strict=True):
-            yield self._supplier(row, changed, detail)
+            yield self._supplier(row, changed, detail, timeless)
 
     def supplier_details(self, supplier_id):
         """(address row, {method: comm row}) of a supplier, or the RecordError IFS answered."""
@@ -248,13 +250,13 @@ class IfsConnector(ErpConnector):
             methods.setdefault(row.get("MethodId"), row)
         return methods
 
-    def _supplier(self, row, changed, detail):
+    def _supplier(self, row, changed, detail, timeless=False):
         supplier_id = row["SupplierId"]
         where = f"IFS supplier {supplier_id}"
         ref = f"{supplier_id} {row.get('Name') or ''}".strip()
         marker = changed.isoformat() if changed else ""
         try:
-            if changed is None:
+            if changed is None and not timeless:
                 raise Unparsable(f"{where}: its ETag {row.get('@odata.etag')!r} carries no change time (objid:"
                                  "objversion, objversion YYYYMMDDHH24MISS).")
             if isinstance(detail, RecordError):

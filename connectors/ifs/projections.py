@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 
 from django.core.exceptions import ValidationError
 
+from connectors import capabilities as can
+from connectors.assumptions import HELD, UNCHECKED, contradicted, held, probe, unchecked
 from connectors.odata import EnumMember
 
 ROOT = "/main/ifsapplications/projection/v1"
@@ -242,3 +244,107 @@ def key_predicate(keys):
             raise TypeError(f"Key {name}={value!r} must be text or a whole number")
         parts.append(f"{name}={value}" if isinstance(value, int) else f"{name}='{value.replace(chr(39), chr(39) * 2)}'")
     return ",".join(parts)
+
+
+# --- what the tenant's $metadata declares (the assumption check, read-only) ----------------------------------------
+class Undeclared(Exception):
+    """A projection, entity set or navigation the tenant's $metadata does not declare; the message says which."""
+
+
+def declared(connector, spec):
+    """{property: type} of the set `spec` as its projection's $metadata declares it (GET <Projection>.svc/$metadata
+    under /projection/v1/, read once a connector). A set reached through its parent is its parent's navigation
+    property, its type the navigation's target."""
+    metadata = connector.client.metadata(spec.projection)
+    if metadata is None:
+        raise Undeclared(f"{spec.projection} is no projection of this tenant (its $metadata answered 404)")
+    if not spec.parent:
+        if spec.name not in metadata.entity_sets:
+            raise Undeclared(f"{spec.projection} has no entity set {spec.name}")
+        return metadata.entity_sets[spec.name]
+    parent = connector.sets[spec.parent]
+    properties = metadata.navigation_target(declared(connector, parent), spec.name)
+    if properties is None:
+        raise Undeclared(f"{parent.name} of {spec.projection} has no navigation {spec.name}")
+    return properties
+
+
+def check_sets(connector, ids):
+    """Each set of `ids` declared with every property ml-connector reads or writes, or what is not."""
+    problems, names, count = {}, [], 0
+    for spec in (connector.sets[i] for i in ids):
+        try:
+            properties = declared(connector, spec)
+        except Undeclared as exc:
+            problems[str(exc)] = None
+            continue
+        missing = [name for name in spec.fields if name not in properties]
+        if missing:
+            problems[f"{spec.name} of {spec.projection} has no {', '.join(missing)}"] = None
+        names.append(spec.name)
+        count += len(spec.fields) - len(missing)
+    if problems:
+        return contradicted("; ".join(problems) + ".")
+    used = sorted({connector.sets[i].projection for i in ids})
+    return held(f"The $metadata of {', '.join(used)} (under /projection/v1/) declares {', '.join(names)}, with all "
+                f"{count} properties read.")
+
+
+def check_members(connector, spec, enums):
+    """Each (property, enum type, members relied on) of `enums` typed with that enum of the set's projection (our
+    literals name it) and the enum holding those members."""
+    try:
+        properties = declared(connector, spec)
+    except Undeclared as exc:
+        return unchecked(f"{exc}, so its enumerations cannot be looked at (F1).")
+    metadata = connector.client.metadata(spec.projection)
+    problems, seen = [], []
+    for name, enum, used in enums:
+        wanted, typed = spec.enum_type(enum), properties.get(name)
+        if typed != wanted:
+            problems.append(f"{spec.name}.{name} is {f'typed {typed}' if typed else 'not declared'}, not {wanted}")
+            continue
+        members = metadata.enums.get(wanted, ())
+        absent = [member for member in dict.fromkeys(used) if member not in members]
+        if absent:
+            problems.append(f"{wanted} has no member {', '.join(absent)} (its members: "
+                            f"{', '.join(members) or 'none'})")
+        else:
+            seen.append(f"{wanted} has {', '.join(members)}")
+    return contradicted("; ".join(problems) + ".") if problems else held("; ".join(seen) + ".")
+
+
+@probe("F1", "ifs", stops=(can.READS_SUPPLIERS, can.ACCEPTS_SUPPLIER_UPDATES, can.READS_APPROVED_INVOICES,
+                           can.REPORTS_HELD_INVOICES, can.ACKNOWLEDGES_TRANSFERRED_INVOICES, can.READS_REFERENCE_DATA))
+def check_projections(connector):
+    """The projections (v1) and sets every run reads through, with their properties; the payment entity is F5's."""
+    return check_sets(connector, [name for name in connector.sets if name != "payments"])
+
+
+@probe("F4", "ifs", stops=(can.READS_APPROVED_INVOICES, can.REPORTS_HELD_INVOICES,
+                           can.ACKNOWLEDGES_TRANSFERRED_INVOICES))
+def check_invoice_enums(connector):
+    """The states the invoice read filters on and the Transfer Status the mark writes, as enum members; and
+    Rowversion a DateTimeOffset, as the change filter compares it."""
+    spec = connector.sets["invoices"]
+    found = check_members(connector, spec, (
+        ("Objstate", INVOICE_STATE, (*APPROVED_STATES, CANCELLED_STATE, *UNPAID_STATES)),
+        ("TransferStatus", TRANSFER_STATUS, (TRANSFERRED,))))
+    if found.status == UNCHECKED:
+        return found
+    rowversion = declared(connector, spec).get("Rowversion")
+    if rowversion != "Edm.DateTimeOffset":
+        return contradicted(f"{found.seen} {spec.name}.Rowversion is {rowversion or 'not declared'}, not "
+                            "Edm.DateTimeOffset.")
+    return held(f"{found.seen} {spec.name}.Rowversion is Edm.DateTimeOffset.") if found.status == HELD else found
+
+
+@probe("F5", "ifs", stops=(can.WRITES_PAYMENTS_BACK,))
+def check_payment_entity(connector):
+    """The customer's payment entity, its properties and the statuses written to it."""
+    found = check_sets(connector, ["payments"])
+    if found.status != HELD:
+        return found
+    statuses = check_members(connector, connector.sets["payments"],
+                             (("Status", PAYMENT_STATUS, (PAYMENT_PAID, PAYMENT_VOIDED)),))
+    return held(f"{found.seen} {statuses.seen}") if statuses.status == HELD else statuses

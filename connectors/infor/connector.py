@@ -1,13 +1,16 @@
 """Infor CloudSuite (M3) as an ERP: suppliers, GL accounts, approved invoices out; payments in."""
 
 import logging
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 
+from connectors import capabilities as can
+from connectors.assumptions import contradicted, held, probe, unchecked
 from connectors.base import ErpConnector
-from connectors.errors import DataError, TransientError
+from connectors.errors import ConfigurationError, DataError, TransientError
 from connectors.infor import idm, m3
 from connectors.infor.client import InforClient
 from connectors.infor.reading import Pool
@@ -55,6 +58,13 @@ TIME_CHECKS = 4
 # A LstSuppliers call asking for changes after this far ahead must come back empty, or M3 is not
 # filtering on LMTS at all.
 FILTER_CHECK_AHEAD = timedelta(days=365)
+# Suppliers whose own change stamps the I5 probe compares LstSuppliers' filter with.
+STAMPS_PROBED = 3
+# The CRS111 e-mail types the I8 probe looks through for addresses keyed by supplier numbers. UNCONFIRMED: Infor's
+# public pages we found do not list the e-mail types; these are the two-digit ones a tenant is likeliest to use.
+EMAIL_TYPES_PROBED = tuple(f"{n:02d}" for n in range(1, 11))
+# A payment id no one records: the I4 probe looks it up to see how the extension says "not found".
+PROBE_PAYMENT_ID = "ML-CONNECTOR-ASSUMPTION-CHECK"
 
 
 def lmts_to_iso(value):
@@ -146,11 +156,12 @@ class ChangeFloors:
     UNCONFIRMED (docs/ASSUMPTIONS.md I5): LMTS selects the suppliers whose supplier record changed
     strictly after it."""
 
-    def __init__(self, client):
+    def __init__(self, client, unfiltered=False):
         self.client = client
         self.changed = {}  # grid point -> the suppliers changed after it
         self.changed_since = {}  # ISO time -> the suppliers changed after it
-        self.unfiltered = False  # M3 ignores LstSuppliers' LMTS filter (markers)
+        # M3's LstSuppliers LMTS filter is not to be relied on (seen by this read, or by the assumption check: I5).
+        self.unfiltered = unfiltered
 
     def after(self, index):
         """The suppliers changed after grid point `index` (read once per read)."""
@@ -204,11 +215,12 @@ class ChangeFloors:
     def markers(self, members, since, now):
         """{supplier: ISO marker} for the suppliers a read since `since` (None: all) returned."""
         hi = grid_index(now) + 1  # a little room for M3's clock being ahead of ours
-        if self.after(grid_index(now + FILTER_CHECK_AHEAD)):
+        if not self.unfiltered and self.after(grid_index(now + FILTER_CHECK_AHEAD)):
             # UNCONFIRMED (docs/ASSUMPTIONS.md I5): M3 filters LstSuppliers on LMTS. If it does not,
             # every read is a full read: markers that never move keep every run reading everything.
             logger.warning("Infor: CRS620MI/LstSuppliers ignores its LMTS filter; every run reads every supplier.")
             self.unfiltered = True
+        if self.unfiltered:
             return dict.fromkeys(members, EARLIEST.isoformat())
         floors = {}
         if since is None:
@@ -259,6 +271,58 @@ class ChangeFloors:
         self.search(members - later, lo, mid - 1, floors)
 
 
+@probe("I5", "infor", fallback="reads every supplier in full on each run, without LstSuppliers' LMTS filter (every "
+                             "change marker 2000-01-01)")
+def check_lmts_filter(connector):
+    """I5, read-only: LstSuppliers lists nothing as changed a year from now, and of a few suppliers whose own change
+    stamps the supplier master holds (m3.EXPORT), each is listed as changed after a millisecond before its stamp and
+    not after the stamp itself."""
+    client = connector.client
+    ahead = iso_to_lmts(timezone.now() + FILTER_CHECK_AHEAD)
+    listed = client.execute(m3.SUPPLIERS, {"LMTS": ahead}, maxrecs=1, columns=("SUNO",))
+    if listed:
+        return contradicted(f"{m3.SUPPLIERS} listed supplier {listed[0]['SUNO']} as changed after "
+                            f"{lmts_to_iso(ahead)[:10]}, a year from now: it ignores its LMTS filter.")
+    try:
+        rows = client.execute(m3.EXPORT, {"QERY": m3.supplier_stamps_query(client.company),
+                                          "SEPC": m3.EXPORT_SEPARATOR, "HDRS": "0"}, maxrecs=STAMPS_PROBED)
+    except (ConfigurationError, DataError) as exc:
+        return unchecked(f"{m3.SUPPLIERS} lists nothing as changed a year from now, so it filters on LMTS; whether "
+                         "it selects changes after the value given or at it too could not be told, because the "
+                         f"suppliers' own change stamps could not be read ({exc}).")
+    stamps = []
+    for row in rows:
+        suno, _, stamp = (row.get("REPL") or "").partition(m3.EXPORT_SEPARATOR)
+        if suno.strip() and lmts_to_iso(stamp.strip()):
+            stamps.append((suno.strip(), datetime.fromisoformat(lmts_to_iso(stamp.strip()))))
+    if not stamps:
+        return unchecked("There is no supplier with a change stamp yet to compare the filter with.")
+    for suno, moment in stamps:
+        only = {"FRSU": suno, "TOSU": suno}
+        if client.execute(m3.SUPPLIERS, {**only, "LMTS": iso_to_lmts(moment)}, maxrecs=1, columns=("SUNO",)):
+            return contradicted(f"Supplier {suno}, changed at {moment.isoformat()}, is listed as changed after that "
+                                "very stamp: LMTS selects changes at or after the value given.")
+        before = iso_to_lmts(moment - timedelta(milliseconds=1))
+        if not client.execute(m3.SUPPLIERS, {**only, "LMTS": before}, maxrecs=1, columns=("SUNO",)):
+            return contradicted(f"Supplier {suno}, changed at {moment.isoformat()}, is not listed as changed after a "
+                                "millisecond before that: LMTS does not select on the supplier's own change stamp.")
+    return held(f"Nothing is listed as changed a year from now, and each of suppliers "
+                f"{', '.join(suno for suno, _ in stamps)} is listed as changed after a millisecond before its own "
+                "change stamp and not after the stamp itself.")
+
+
+def transaction_there(client, transaction, inputs, what):
+    """Whether M3 has `transaction`, asked read-only: any answer, rows or an MI error of its own, says it is there;
+    a 404 says it is not."""
+    try:
+        rows = client.execute(transaction, inputs, maxrecs=1)
+    except ConfigurationError as exc:
+        return contradicted(f"M3 has no {transaction} ({what}): {exc}")
+    except DataError as exc:
+        return held(f"M3 has {transaction} ({what}): it answered with an error of its own ({exc}).")
+    return held(f"M3 has {transaction} ({what}): it answered with {len(rows)} row(s).")
+
+
 class InforConnector(ErpConnector):
     def __init__(self, connection):
         super().__init__(connection)
@@ -301,14 +365,18 @@ class InforConnector(ErpConnector):
         `known`: {supplier: (marker, ISO time it was read)} of the suppliers the caller holds as done. One listed
         again with that marker and unchanged since that time (ChangeFloors.unchanged) is neither read in detail nor
         handed back: an unchanged re-read within the cursor's overlap costs no call per supplier. The markers are
-        then found before the details are read."""
-        if since is not None and since <= EARLIEST:
+        then found before the details are read.
+
+        Where the last assumption check found the LMTS filter not as assumed (I5), every supplier is read in full,
+        without the filter, each with the marker EARLIEST: nothing is left out whichever way M3 selects."""
+        unfiltered = self.connection.assumption_contradicted("I5")
+        if unfiltered or (since is not None and since <= EARLIEST):
             since = None  # before any marker we hand out: read everything, including records without LMTS
         now = timezone.now()
         inputs = {"LMTS": iso_to_lmts(since)} if since else {}
         rows = sorted((r for page in self.client.pages(m3.SUPPLIERS, inputs, "SUNO", "FRSU", "TOSU", LIST_PAGE_SIZE,
                                                        SUPPLIER_COLUMNS) for r in page), key=lambda r: r["SUNO"])
-        floors = ChangeFloors(self.client)
+        floors = ChangeFloors(self.client, unfiltered=unfiltered)
         markers = None
         if rows and known:
             markers = floors.markers({r["SUNO"] for r in rows}, since, now)
@@ -340,6 +408,25 @@ class InforConnector(ErpConnector):
             return {}
         return {r["SUNO"]: r.get("STAT", "") for r in records}
 
+    @probe("I9", "infor", stops=(can.READS_SUPPLIERS,))
+    def check_supplier_statuses(self):
+        """I9, read-only: the statuses of the first page of suppliers (LstByNumber) include 20, the one taken as
+        active; every other one seen is said, as not active."""
+        first = self.client.execute(m3.SUPPLIERS, {}, maxrecs=1, columns=("SUNO",))
+        if not first:
+            return unchecked("M3 lists no supplier yet, so no supplier status can be seen.")
+        records = self.client.execute(m3.SUPPLIERS_BY_NUMBER, {"SUNO": first[0]["SUNO"]}, maxrecs=LIST_PAGE_SIZE,
+                                      columns=("SUNO", "STAT"))
+        counts = Counter(r.get("STAT", "") for r in records)
+        seen = ", ".join(f"{status or 'blank'} ({n})" for status, n in sorted(counts.items()))
+        others = sorted(set(counts) - m3.ACTIVE_SUPPLIER_STATUSES)
+        if not set(counts) & m3.ACTIVE_SUPPLIER_STATUSES:
+            return contradicted(f"None of the first {len(records)} suppliers has status "
+                                f"{', '.join(sorted(m3.ACTIVE_SUPPLIER_STATUSES))}, the one taken as active (statuses "
+                                f"seen: {seen}): every supplier would be taken as inactive.")
+        return held(f"Statuses of the first {len(records)} suppliers: {seen}"
+                    + (f"; taken as not active: {', '.join(s or 'blank' for s in others)}." if others else "."))
+
     def supplier_details(self, row, status):
         """(status, address) of one supplier, or the error that stopped its reads: the DataError M3 answered, or a
         TransientError after the call's retries (that supplier alone fails, to be read again by the next run); its
@@ -357,6 +444,35 @@ class InforConnector(ErpConnector):
     def supplier_emails(self):
         records = self.client.execute(m3.EMAILS, {"EMTP": m3.SUPPLIER_EMAIL_TYPE}, maxrecs=0)
         return {r["EMKY"]: r.get("EMAL", "") for r in records if r.get("EMKY")}
+
+    @probe("I8", "infor", stops=(can.READS_SUPPLIERS,))
+    def check_supplier_email_type(self):
+        """I8, read-only: which of the e-mail types EMAIL_TYPES_PROBED hold addresses keyed by the first page of
+        supplier numbers (one CRS111MI/List per type, from the first of them on)."""
+        suppliers = {r["SUNO"] for r in self.client.execute(m3.SUPPLIERS, {}, maxrecs=LIST_PAGE_SIZE,
+                                                            columns=("SUNO",))}
+        if not suppliers:
+            return unchecked("M3 lists no supplier yet, so no e-mail address can be matched to one.")
+        keyed = {}
+        for emtp in EMAIL_TYPES_PROBED:
+            try:
+                records = self.client.execute(m3.EMAILS, {"EMTP": emtp, "EMKY": min(suppliers)},
+                                              maxrecs=LIST_PAGE_SIZE)
+            except DataError:
+                continue  # a type this tenant does not have
+            hits = sum(r.get("EMKY") in suppliers for r in records)
+            if hits:
+                keyed[emtp] = hits
+        which = f"the first {len(suppliers)} supplier numbers"
+        found = ", ".join(f"type {emtp} ({n})" for emtp, n in keyed.items())
+        if m3.SUPPLIER_EMAIL_TYPE in keyed:
+            return held(f"E-mail addresses keyed by {which}: {found}.")
+        if keyed:
+            return contradicted(f"No e-mail address of type {m3.SUPPLIER_EMAIL_TYPE} is keyed by {which}; these "
+                                f"types are: {found}.")
+        return unchecked(f"No e-mail address of types {EMAIL_TYPES_PROBED[0]} to {EMAIL_TYPES_PROBED[-1]} is keyed "
+                         f"by {which}: the suppliers may have none, or they are kept elsewhere (supplier references, "
+                         "CRS620MI/LstSupplierRef).")
 
     def _supplier(self, row, detail, emails, marker):
         suno = row["SUNO"]
@@ -376,7 +492,10 @@ class InforConnector(ErpConnector):
     def approved_invoices(self, since=None, include_held=False):
         """Approved invoices changed since `since`, a page of the custom list at a time, read in key ranges side by
         side (pages in the order they come in). One with a payment stop (IVBL) is held: yielded, marked `held`,
-        only with `include_held` (the list returns it either way)."""
+        only with `include_held` (the list returns it either way). Where the last assumption check found F_LMTS not as
+        assumed (I2), every approved invoice is read, without it."""
+        if self.connection.assumption_contradicted("I2"):
+            since = None
         inputs = {"F_LMTS": iso_to_lmts(since)} if since else {}
         for page in self.client.pages(m3.APPROVED_INVOICES, inputs, "KEY", "F_KEY", "T_KEY", LIST_PAGE_SIZE):
             grouped = {}
@@ -386,6 +505,40 @@ class InforConnector(ErpConnector):
                 invoice = self._invoice(key, lines)
                 if include_held or getattr(invoice, "held", None) is None:
                     yield invoice
+
+    @probe("I1", "infor", stops=(can.READS_APPROVED_INVOICES, can.REPORTS_HELD_INVOICES))
+    def check_approved_invoices_list(self):
+        """I1, read-only: the custom list of approved invoices answers (one row asked for)."""
+        return transaction_there(self.client, m3.APPROVED_INVOICES, {}, "the custom list of approved invoices")
+
+    @probe("I2", "infor", fallback="reads every approved invoice on each run, without the list's F_LMTS filter")
+    def check_invoice_change_filter(self):
+        """I2, read-only, the F_LMTS part of it: the list gives nothing as changed a year from now, and gives its first
+        invoice as changed after a millisecond before the invoice's own LMTS and not after that LMTS itself."""
+        ahead = iso_to_lmts(timezone.now() + FILTER_CHECK_AHEAD)
+        try:
+            listed = self.client.execute(m3.APPROVED_INVOICES, {"F_LMTS": ahead}, maxrecs=1)
+        except ConfigurationError as exc:
+            return unchecked(f"There is no approved invoice list to ask ({exc}).")
+        if listed:
+            return contradicted(f"{m3.APPROVED_INVOICES} gave invoice {listed[0].get('KEY', '?')} as changed after "
+                                f"{lmts_to_iso(ahead)[:10]}, a year from now: it ignores F_LMTS.")
+        first = self.client.execute(m3.APPROVED_INVOICES, {}, maxrecs=1)
+        stamp = lmts_to_iso(first[0].get("LMTS")) if first else ""
+        if not stamp or not first[0].get("KEY"):
+            return unchecked("There is no approved invoice with a KEY and a change stamp (LMTS) yet to compare the "
+                             "filter with.")
+        key, moment = first[0]["KEY"], datetime.fromisoformat(stamp)
+        only = {"F_KEY": key, "T_KEY": key}
+        if self.client.execute(m3.APPROVED_INVOICES, {**only, "F_LMTS": iso_to_lmts(moment)}, maxrecs=1):
+            return contradicted(f"Invoice {key}, changed at {stamp}, is given as changed after that very stamp: F_LMTS "
+                                "selects changes at or after the value given.")
+        before = iso_to_lmts(moment - timedelta(milliseconds=1))
+        if not self.client.execute(m3.APPROVED_INVOICES, {**only, "F_LMTS": before}, maxrecs=1):
+            return contradicted(f"Invoice {key}, changed at {stamp}, is not given as changed after a millisecond "
+                                "before that: F_LMTS does not select on the invoice's LMTS.")
+        return held(f"Nothing is given as changed a year from now, and invoice {key} is given as changed after a "
+                    "millisecond before its LMTS and not after that LMTS itself.")
 
     def _invoice(self, key, rows):
         head = rows[0]
@@ -417,12 +570,22 @@ class InforConnector(ErpConnector):
         """Every approved invoice not fully paid, for what is still to pay on it (CUAM - PAAM), from the open
         invoices list (m3.OPEN_INVOICES, UNCONFIRMED I15), a page at a time. Its source_id is the KEY
         approved_invoices() gives the invoice. A row that cannot be read fails the whole read: a total that left
-        it out would mislead."""
+        it out would mislead. Where the last assumption check found no such list (I15), M3 is not asked."""
+        if self.connection.assumption_contradicted("I15"):
+            raise ConfigurationError(f"The last assumption check found that M3 has no {m3.OPEN_INVOICES} (I15), the "
+                                     "list of what is still to pay on each invoice. Check the assumptions again once "
+                                     "the customer has it.")
         for page in self.client.pages(m3.OPEN_INVOICES, {}, "KEY", "F_KEY", "T_KEY", LIST_PAGE_SIZE):
             for row in page:
                 item = self._open_item(row)
                 if item is not None:
                     yield item
+
+    @probe("I15", "infor", fallback="the open payables tie-out says the tenant has no open invoices list, without "
+                                    "asking M3")
+    def check_open_invoices_list(self):
+        """I15, read-only: the custom list of open invoices answers (one row asked for)."""
+        return transaction_there(self.client, m3.OPEN_INVOICES, {}, "the custom list of open invoices")
 
     def _open_item(self, row):
         ref = f"Infor invoice {row.get('SINO') or '?'} of supplier {row.get('SUNO') or '?'} ({row.get('KEY')})"
@@ -514,6 +677,36 @@ class InforConnector(ErpConnector):
         if reversal:
             return f"reversed payment {payment.payment_id}: {inputs['RVTX']}"
         return f"updated payment {payment.payment_id} to {inputs['PYST']}"
+
+    @probe("I3", "infor", stops=(can.WRITES_PAYMENTS_BACK,))
+    def check_payments_extension(self):
+        """I3, read-only: the payments extension answers GetPayment (asked for a payment id no one records)."""
+        return transaction_there(self.client, m3.GET_PAYMENT, {"PYID": PROBE_PAYMENT_ID}, "the payments extension")
+
+    @probe("I4", "infor", stops=(can.WRITES_PAYMENTS_BACK,))
+    def check_payment_not_found_message(self):
+        """I4, read-only: looking up a payment no one recorded, on a real invoice, answers "does not exist" (or no
+        row), as _payment() needs to add one."""
+        try:
+            invoices = self.client.execute(m3.APPROVED_INVOICES, {}, maxrecs=1)
+        except ConfigurationError as exc:
+            return unchecked(f"There is no approved invoice list to take an invoice from ({exc}).")
+        if not invoices:
+            return unchecked("There is no approved invoice yet to look a payment up on.")
+        key = {k: invoices[0].get(k, "") for k in m3.INVOICE_KEY_FIELDS}
+        where = f"payment {PROBE_PAYMENT_ID} of invoice {m3.invoice_key(*key.values())}"
+        try:
+            records = self.client.execute(m3.GET_PAYMENT, {**key, "PYID": PROBE_PAYMENT_ID})
+        except ConfigurationError as exc:
+            return unchecked(f"The payments extension is not there to ask ({exc}).")
+        except DataError as exc:
+            if m3.DOES_NOT_EXIST in str(exc):
+                return held(f"Asked for {where}, which no one records, {m3.GET_PAYMENT} answered: {exc}")
+            return contradicted(f"Asked for {where}, which no one records, {m3.GET_PAYMENT} answered \"{exc}\", "
+                                f"without \"{m3.DOES_NOT_EXIST}\": no payment could be added.")
+        if records:
+            return unchecked(f"{m3.GET_PAYMENT} answered a row for {where}, which no one should record.")
+        return held(f"Asked for {where}, which no one records, {m3.GET_PAYMENT} answered no row.")
 
     def _payment(self, key):
         """The extension's row for one invoice and payment id, or None."""

@@ -144,6 +144,23 @@ SUPPLIER_EMAIL_TYPE = "04"
 ACTIVE_SUPPLIER_STATUSES = frozenset({"20"})
 BLOCKED_SUPPLIER_STATUS = "90"
 
+# --- the supplier master's own change stamps: read by the assumption check alone ---------------------------------
+# No supplier transaction returns the stamp LstSuppliers' LMTS filters on (I5). EXPORTMI/Select reads columns of one
+# M3 table, each row one REPL with the columns joined by SEPC (QERY "<columns> from <table> where ..."), as public
+# code calling M3 through ION API does. UNCONFIRMED: the lengths of QERY and SEPC (M3H5Lib gives none), that the
+# supplier master is table CIDMAS with its columns prefixed ID (IDCONO, IDSUNO, IDLMTS), and that IDLMTS is the
+# stamp LstSuppliers' LMTS filter compares with.
+EXPORT = transaction(
+    "EXPORTMI", "Select", "QERY A1024 SEPC A1 HDRS N1", "QERY", "REPL A984",
+    f"{M3H5}/EXPORTMIResource.cs (Select), EXPORTMI/SelectResponse.cs",
+    (("QERY", "Query statement"), ("SEPC", "Separator character"), ("HDRS", "Include headers")))
+EXPORT_SEPARATOR = ";"
+
+
+def supplier_stamps_query(company):
+    return f"IDSUNO,IDLMTS from CIDMAS where IDCONO = {company}"
+
+
 # --- GL accounts and dimensions ---------------------------------------------------------------------------
 GL_ACCOUNTS = transaction(
     "CRS630MI", "LstAccountID", "AITP N1 DIVI A3 AITM A10 LNCD A2", "AITP",
@@ -249,5 +266,5 @@ REASON_LENGTH = ADD_PAYMENT.input("RVTX").length
 ALREADY_EXISTS = "already exists"
 DOES_NOT_EXIST = "does not exist"
 
-TRANSACTIONS = (SUPPLIERS, SUPPLIER, SUPPLIERS_BY_NUMBER, SUPPLIER_ADDRESSES, EMAILS, GL_ACCOUNTS,
+TRANSACTIONS = (SUPPLIERS, SUPPLIER, SUPPLIERS_BY_NUMBER, SUPPLIER_ADDRESSES, EMAILS, EXPORT, GL_ACCOUNTS,
                 APPROVED_INVOICES, OPEN_INVOICES, GET_PAYMENT, ADD_PAYMENT, UPDATE_PAYMENT)

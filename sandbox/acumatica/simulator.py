@@ -7,14 +7,18 @@ one test per behaviour, naming its source):
   names them; the query options $select, $filter, $expand, $custom, $skip and $top, and no others; bodies
   checked against the schema (a field not wrapped in {"value": ...}, or of the wrong type, is refused);
   actions answered 202 with a Location to poll until 204.
-- The Integration Development Guide: sign-in at /entity/auth/login (name, password, tenant, branch; answered
-  204 with the session cookie) and sign-out at /entity/auth/logout; OAuth 2.0 at /identity/connect/token
-  (password and refresh_token grants, client ids GUID@Tenant, refresh tokens only with offline_access);
-  $filter with datetimeoffset'...' literals; a licence's Web Services API users: a sign-in while every slot
-  is held is refused ("API Login Limit"), and calls over the request limits get 429.
+- The Integration Development Guide: sign-in at /entity/auth/login (name, password, tenant, branch, as JSON or
+  as a form body; answered 204 with the session cookie) and sign-out at /entity/auth/logout; the endpoint's
+  OpenAPI document at /entity/{name}/{version}/swagger.json (the contract-based API's schema; Acumatica's
+  $metadata belongs to its OData interfaces, /odata and /odatav4, which the simulator does not serve);
+  OAuth 2.0 at /identity/connect/token (password and refresh_token grants, client ids GUID@Tenant, refresh
+  tokens only with offline_access); $filter with datetimeoffset'...' literals and on the fields of linked
+  entities (MainContact/Email); a licence's Web Services API users: a sign-in while every slot is held is
+  refused ("API Login Limit"), and calls over the request limits get 429.
 - pass-culture's integration of an Acumatica-based ERP: a missing record is reported by its exception type
   (PX.Api.ContractBased.NoEntitySatisfiesTheConditionException).
-Where those are silent, the choice is marked UNCONFIRMED here and listed in docs/ASSUMPTIONS.md (AC1-AC12).
+Where those are silent, the choice is marked UNCONFIRMED here and listed in docs/ASSUMPTIONS.md (AC1-AC13).
+The probed ones can be switched to the other way (VARIANTS, POST /_control/variant): AC1, AC3, AC4 and AC6.
 
 State lives in memory; sessions time out on the hub's simulated clock.
 """
@@ -22,12 +26,12 @@ State lives in memory; sessions time out on the hub's simulated clock.
 import contextlib
 import secrets
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from connectors import canonical
 from connectors.acumatica import contract
-from connectors.odata import Dialect
+from connectors.odata import ACUMATICA
 from sandbox.hub import BadRequest, InFlight, Response, Simulator, public, route, stable_uuid
 from sandbox.odata import ODataQueryError, apply_query
 
@@ -38,6 +42,9 @@ CLIENT_ID = "4f6a1c2e-8d3b-4e9a-9c1f-2b7d5e8a0c31@MLC"
 CLIENT_SECRET = "sandbox-client-secret"
 BRANCHES = ("HQ", "EAST")
 ENDPOINTS = ((contract.ENDPOINT_NAME, contract.ENDPOINT_VERSION),)
+# An instance that does not serve the connector's version (docs AC1's variant): one set up with other endpoints,
+# or an upgrade that dropped an old one (UNCONFIRMED that upgrades drop any).
+OTHER_ENDPOINTS = ((contract.ENDPOINT_NAME, "23.200.001"), (contract.ENDPOINT_NAME, "25.200.001"))
 BUILD_VERSION = "24.200.0190"
 # A trial licence's Web Services API users (License Restrictions for API Users).
 API_USERS = 2
@@ -46,7 +53,9 @@ SESSION_IDLE_SECONDS = 20 * 60
 TOKEN_LIFETIME = 3600
 AUTH_COOKIE = ".ASPXAUTH"
 QUERY_OPTIONS = {"$select", "$filter", "$expand", "$custom", "$skip", "$top"}
-DIALECT = Dialect(prefixed_datetimeoffset=True)
+# $filter as IDG's $filter Parameter documents it: datetimeoffset'...' literals, the functions substringof,
+# startswith and endswith, and paths into linked entities (filter_fields).
+DIALECT = ACUMATICA
 FILTER_TYPES = {"string": "string", "decimal": "decimal", "datetime": "datetimeoffset", "boolean": "bool",
                 "int": "int", "guid": "guid"}
 NOT_FOUND = "PX.Api.ContractBased.NoEntitySatisfiesTheConditionException"
@@ -171,8 +180,42 @@ def expansion(schema, text):
     return tree
 
 
+def filter_fields(entity):
+    """The fields $filter takes on `entity`, by OData type: its own, and those of its linked entities by path
+    (MainContact/Email, MainContact/Address/City), as IDG's $filter Parameter documents. Filtering on detail
+    records is not supported there, so their fields are left out."""
+    found = {}
+
+    def add(schema, prefix, depth):
+        for name, field in contract.fields(schema).items():
+            if field.kind in FILTER_TYPES:
+                found[prefix + name] = FILTER_TYPES[field.kind]
+            elif field.kind == "linked" and depth < 2:
+                add(field.schema, f"{prefix}{name}/", depth + 1)
+
+    add(entity, "", 0)
+    return found
+
+
+# Where an instance answering change times without an offset (docs AC4's variant) keeps its clock: Sydney's
+# standard time, as a MYOB Acumatica site might.
+INSTANCE_ZONE = timezone(timedelta(hours=10))
+CHANGE_TIMES = ("LastModifiedDateTime", "CreatedDateTime")
+
+
+def spelt_otherwise(status):
+    """A vendor status as an instance answering in other words would (docs AC3's variant)."""
+    return status.upper().replace("-", " ")
+
+
 class AcumaticaSimulator(Simulator):
     id = "acumatica"
+    VARIANTS = {
+        "AC1": ("serves Default/24.200.001", "serves other versions only"),
+        "AC3": ("statuses as we know them", "statuses spelt otherwise"),
+        "AC4": ("change times with a UTC offset", "change times in local time without an offset"),
+        "AC6": ("key order", "reverse key order"),
+    }
 
     def reset(self):
         self.api_users = API_USERS
@@ -277,7 +320,10 @@ class AcumaticaSimulator(Simulator):
     @route("POST", "/entity/auth/login")
     @public
     def login(self, request, _):
-        body = request.json()
+        # IDG Login: the body may be JSON or a form (Content-Type application/x-www-form-urlencoded).
+        form = (request.header("Content-Type") or "").split(";")[0].strip().lower() == \
+            "application/x-www-form-urlencoded"
+        body = request.form() if form else request.json()
         if not isinstance(body, dict):
             raise BadRequest("The request body must be a JSON object with name, password and tenant.")
         if body.get("company") is not None and body.get("tenant") is not None:
@@ -351,21 +397,35 @@ class AcumaticaSimulator(Simulator):
         # UNCONFIRMED (docs AC1): the document's shape beyond endpoints[].name and .version, which
         # Easy-Acumatica's client reads.
         endpoints = [{"name": name, "version": version, "href": f"/entity/{name}/{version}/"}
-                     for name, version in ENDPOINTS]
+                     for name, version in self.endpoints()]
         return Response.json(200, {"version": {"acumaticaBuildVersion": BUILD_VERSION,
                                                "databaseVersion": BUILD_VERSION}, "endpoints": endpoints})
+
+    def endpoints(self):
+        return ENDPOINTS if self.variant("AC1") == self.VARIANTS["AC1"][0] else OTHER_ENDPOINTS
 
     def served(self, endpoint, version, entity):
         """The entity's store, or a 404 when the instance does not serve this endpoint version or entity.
         UNCONFIRMED (docs AC1): the body of that 404."""
-        if (endpoint, version) not in ENDPOINTS or entity not in contract.ENTITIES:
+        if (endpoint, version) not in self.endpoints() or entity not in contract.ENTITIES:
             raise Refused(http_error(404, f"No HTTP resource was found that matches the request URI "
                                           f"'/entity/{endpoint}/{version}/{entity}'."))
         return {"Bill": self.bills, "Check": self.checks, "Vendor": self.vendors, "Account": self.accounts,
                 "Subaccount": self.subaccounts}[entity]
 
-    ENTITY = r"/entity/(?P<endpoint>[A-Za-z0-9_]+)/(?P<version>\d+\.\d+\.\d+)/(?P<entity>[A-Za-z]+)"
+    ENDPOINT = r"/entity/(?P<endpoint>[A-Za-z0-9_]+)/(?P<version>\d+\.\d+\.\d+)"
+    ENTITY = ENDPOINT + r"/(?P<entity>[A-Za-z]+)"
     GUID = r"(?P<record_id>[0-9a-fA-F-]{36})"
+
+    @route("GET", ENDPOINT + r"/swagger\.json")
+    def openapi(self, request, session, endpoint, version):
+        """The endpoint's OpenAPI document (IDG "OpenAPI 3.0": <endpoint URL>/swagger.json?company=<tenant>,
+        the signed-in tenant's when company is left out): the definition the simulator serves, its five entities.
+        UNCONFIRMED: the answer for a company the user cannot sign in to; the simulator has one tenant."""
+        if (endpoint, version) not in self.endpoints():
+            raise Refused(http_error(404, f"No HTTP resource was found that matches the request URI "
+                                          f"'/entity/{endpoint}/{version}/swagger.json'."))
+        return Response.json(200, contract.definition())
 
     def options(self, request):
         unknown = sorted(k for k in request.query if k.startswith("$") and k not in QUERY_OPTIONS)
@@ -389,7 +449,9 @@ class AcumaticaSimulator(Simulator):
         options = self.options(request)
         expand = expansion(entity, request.arg("$expand"))
         select = self.selection(entity, request.arg("$select"))
-        fields = {name: FILTER_TYPES[f.kind] for name, f in contract.scalar_fields(entity).items()}
+        fields = filter_fields(entity)
+        if self.variant("AC6") != self.VARIANTS["AC6"][0]:
+            options["$orderby"] = ",".join(f"{key} desc" for key in contract.KEYS[entity])
         try:
             rows = apply_query(list(store.values()), options, fields, contract.KEYS[entity], max_top=10 ** 9,
                                entity_set=entity, dialect=DIALECT)["value"]
@@ -435,6 +497,11 @@ class AcumaticaSimulator(Simulator):
                 if name in expand:
                     body[name] = self.present(field.schema, value or {}, expand[name], None, 1)
             elif select is None or name in select:
+                if (schema, name) == ("Vendor", "Status") and value and \
+                        self.variant("AC3") != self.VARIANTS["AC3"][0]:
+                    value = spelt_otherwise(value)
+                if name in CHANGE_TIMES and value and self.variant("AC4") != self.VARIANTS["AC4"][0]:
+                    value = value.astimezone(INSTANCE_ZONE).replace(tzinfo=None)
                 body[name] = {} if value is None else {"value": contract.render(field.kind, value)}
         if endpoint:
             base = f"/entity/{endpoint[0]}/{endpoint[1]}/{schema}/{record['id']}"

@@ -146,6 +146,10 @@ def public(obj):
 
 class AvidXchangeSimulator(Simulator):
     id = "avidxchange"
+    # The assumption check's switches (docs/ASSUMPTIONS.md): X5 AvidXchange keeps every code list we publish to, or has
+    # no Project and no Subaccount list (GET /codes refuses those names, PUT /codelists/<name>/codes is a 404); X4
+    # lists come in pages of the PageSize asked, or of at most 50 whatever is asked (and say so in PageSize).
+    VARIANTS = {"X5": ("every list", "no Project or Subaccount list"), "X4": ("as asked", "at most 50 a page")}
 
     def reset(self):
         self.companies = {}
@@ -230,6 +234,8 @@ class AvidXchangeSimulator(Simulator):
             raise Invalid("Page and PageSize must be whole numbers.") from None
         if number < 1 or not 1 <= size <= PAGE_MAX:
             raise Invalid(f"Page starts at 1 and PageSize is from 1 to {PAGE_MAX}.")
+        if self.variant("X4") == "at most 50 a page":
+            size = min(size, 50)
         start = (number - 1) * size
         return Response.json(200, {"Items": public(items[start:start + size]), "Page": number, "PageSize": size,
                                    "TotalCount": len(items)})
@@ -328,10 +334,15 @@ class AvidXchangeSimulator(Simulator):
         return Response.json(200, {"Results": results})
 
     # --- code lists -------------------------------------------------------------------------------------
-    @staticmethod
-    def list_type(list_type):
-        if list_type not in ID_PREFIXES:
-            raise Missing(f"No code list {list_type}; lists: {', '.join(ID_PREFIXES)}.")
+    def list_types(self):
+        """The code lists this AvidXchange keeps (X5)."""
+        if self.variant("X5") == "no Project or Subaccount list":
+            return [t for t in ID_PREFIXES if t not in ("Project", "Subaccount")]
+        return list(ID_PREFIXES)
+
+    def list_type(self, list_type):
+        if list_type not in self.list_types():
+            raise Missing(f"No code list {list_type}; lists: {', '.join(self.list_types())}.")
         return list_type
 
     def upsert_code(self, company, list_type, body, code_id=None):
@@ -355,9 +366,9 @@ class AvidXchangeSimulator(Simulator):
     @route("GET", f"{PREFIX}/codes")
     def list_codes(self, request, context):
         """Every code of every list (or of the lists in ListTypes), each with its ListType, in list order."""
-        wanted = [t for t in (request.arg("ListTypes") or "").split(",") if t] or list(ID_PREFIXES)
-        if set(wanted) - set(ID_PREFIXES):
-            raise Invalid(f"ListTypes takes {', '.join(ID_PREFIXES)}.", field="ListTypes")
+        wanted = [t for t in (request.arg("ListTypes") or "").split(",") if t] or self.list_types()
+        if set(wanted) - set(self.list_types()):
+            raise Invalid(f"ListTypes takes {', '.join(self.list_types())}.", field="ListTypes")
         codes = [{"ListType": list_type, **entry} for list_type in wanted
                  for entry in context["company"]["codes"][list_type].values()]
         return self.page(request, codes, "codes")
@@ -624,7 +635,7 @@ class AvidXchangeSimulator(Simulator):
                 company["import_errors"].append({"file": path.name, "error": str(exc)})
 
     def import_code(self, company, row, folder):
-        if row["ListType"] not in ID_PREFIXES:
+        if row["ListType"] not in self.list_types():
             raise Invalid(f"No code list {row['ListType']}.")
         self.upsert_code(company, row["ListType"], {"Code": row["Code"], "Name": row["Name"],
                                                     "IsActive": row["Active"] == "Y"}, code_id=row["Code"])

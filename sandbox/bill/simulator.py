@@ -300,8 +300,22 @@ def page_offset(request):
     return offset
 
 
+def refuse_updated_time(request, kind, *, filters):
+    """The refusal of a variant BILL that neither sorts `kind` by updatedTime nor (with `filters`) filters on it."""
+    sort = request.arg("sort") or ""
+    if sort.partition(":")[0] == "updatedTime":
+        raise malformed(f"Invalid sort {sort!r}: {kind} do not sort by updatedTime")
+    given = request.arg("filters") or ""
+    if filters and any(part.split(":", 1)[0] == "updatedTime" for part in split_outside_quotes(given)):
+        raise malformed(f"Invalid filter {given!r}: updatedTime is not a filterable field of {kind}")
+
+
 class BillSimulator(Simulator):
     id = "bill"
+    # The assumption check's switches (docs/ASSUMPTIONS.md): B10 GET /v3/payments filters on updatedTime and sorts by
+    # it, or refuses both as malformed; B20 GET /v3/vendors sorts by updatedTime, or refuses that sort; B7 the events
+    # catalog offers this organization payment.updated and payment.failed, or neither (and subscribing to them fails).
+    VARIANTS = {"B10": ("honoured", "refused"), "B20": ("honoured", "refused"), "B7": ("listed", "unlisted")}
 
     def reset(self):
         self.accounts = [
@@ -531,6 +545,8 @@ class BillSimulator(Simulator):
 
     @route("GET", "/connect/v3/vendors")
     def list_vendors(self, request, session):
+        if self.variant("B20") == "refused":
+            refuse_updated_time(request, "vendors", filters=False)
         return self.list_response(request, self.org(session["organizationId"])["vendors"].values(), "vendors")
 
     @route("POST", "/connect/v3/vendors")
@@ -711,6 +727,8 @@ class BillSimulator(Simulator):
     # --- payments -----------------------------------------------------------------------------------------
     @route("GET", "/connect/v3/payments")
     def list_payments(self, request, session):
+        if self.variant("B10") == "refused":
+            refuse_updated_time(request, "payments", filters=True)
         return self.list_response(request, self.org(session["organizationId"])["payments"].values(), "payments")
 
     @route("GET", "/connect/v3/payments/(?P<payment_id>stp[0-9A-Za-z]+)")
@@ -811,7 +829,14 @@ class BillSimulator(Simulator):
     # --- webhooks -----------------------------------------------------------------------------------------
     @route("GET", "/connect-events/v3/events/catalog")
     def events_catalog(self, request, session):
-        return Response.json(200, [{"type": t, "versions": ["1"]} for t in EVENT_TYPES])
+        return Response.json(200, [{"type": t, "versions": ["1"]} for t in self.event_types()])
+
+    def event_types(self):
+        """What this organization may subscribe to: every event, or (B7 unlisted) none of the payment events, which
+        one version of BILL's docs keeps for selected partners."""
+        if self.variant("B7") == "unlisted":
+            return [t for t in EVENT_TYPES if t not in ("payment.updated", "payment.failed")]
+        return EVENT_TYPES
 
     def public_subscription(self, sub):
         return {k: v for k, v in sub.items() if k != "securityKey"}
@@ -864,7 +889,7 @@ class BillSimulator(Simulator):
         if not isinstance(events, list) or not events:
             raise Invalid("events must list at least one event")
         for e in events:
-            if not isinstance(e, dict) or e.get("type") not in EVENT_TYPES:
+            if not isinstance(e, dict) or e.get("type") not in self.event_types():
                 raise Invalid(f"Unknown event type {e.get('type') if isinstance(e, dict) else e!r}")
             if e.get("version") != "1":
                 raise Invalid(f"Event {e['type']}: version must be the string \"1\"")

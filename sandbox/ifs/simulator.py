@@ -9,8 +9,10 @@ If-Match (ODP_MISSING_PRECONDITION) and with a stale one (412); 423 for a locked
 MI_MODIFIED_ERROR after a deployment; ODP_DESERIALIZATION_ERROR for a body of the wrong types; POST answering
 201; $filter, $select, $orderby, $top, $skip and $count as the OData provider takes them (the server half of
 sandbox/odata.py: unknown properties, operators IFS does not support, literals of the wrong type and
-malformed dates are refused); $expand refused for the one-to-many navigations modelled here; $batch (GETs and
-change sets, in order, continuing after a failed part only when the Prefer header asks).
+malformed dates are refused; OData 4.01's string and date functions are taken, as IFS's OData Provider takes
+them); $expand refused for the one-to-many navigations modelled here; $batch (GETs and change sets, in order,
+continuing after a failed part only when the Prefer header asks); $metadata on every projection, built from the same
+field specs its queries are filtered with, and $openapi (IFS's API documentation: an OpenAPI document in JSON).
 
 Where the documentation is silent the choice is marked UNCONFIRMED here and listed in docs/ASSUMPTIONS.md
 (F-entries). The simulator is stricter than IFS in three places, all harmless to the connector, which sends
@@ -41,6 +43,8 @@ COMPANY = "MLC01"
 TOKEN_LIFETIME = 180
 # UNCONFIRMED (F8): the most rows one answer holds before IFS pages with @odata.nextLink, if it does at all.
 MAX_PAGE = 5000
+# The F8 variant: the most rows one answer holds, the rest of the $top asked for left out without a next link.
+CAPPED_PAGE = 2
 
 LUNAMES = {"suppliers": "SupplierInfo", "supplier_addresses": "SupplierInfoAddress",
            "supplier_comm_methods": "CommMethod", "invoices": "ManSuppInvoice",
@@ -108,6 +112,18 @@ def http_message(response, content_id=None):
 def multipart_body(parts, boundary):
     return b"".join(b"--" + boundary.encode() + b"\r\n" + part + b"\r\n" for part in parts) + \
         b"--" + boundary.encode() + b"--\r\n"
+
+
+OPENAPI_TYPES = {"string": {"type": "string"}, "int": {"type": "integer", "format": "int32"},
+                 "decimal": {"type": "number", "format": "decimal"}, "bool": {"type": "boolean"},
+                 "date": {"type": "string", "format": "date"},
+                 "datetimeoffset": {"type": "string", "format": "date-time"}}
+
+
+def openapi_schema(kind):
+    if isinstance(kind, tuple):
+        return {"type": "string", "enum": list(kind[2])}
+    return dict(OPENAPI_TYPES[kind])
 
 
 def snake(name):
@@ -190,6 +206,18 @@ def seed_value(name, kind, value):
 
 class IfsSimulator(Simulator):
     id = "ifs"
+    # The other ways a tenant may answer what ml-connector assumes (docs/ASSUMPTIONS.md), each probed read-only by
+    # connectors/ifs: F1 the projection serving supplier invoices and their posting lines (another release names it
+    # after the ManSuppInvoice entity); F3 the objversion an ETag carries (counter: a row's count of writes, no
+    # change time); F4 the member of SupplierInvoiceState a partly paid invoice is in; F5 the customer's payment
+    # entity (absent: never added); F8 an answer to a $top (capped: cut at CAPPED_PAGE rows, without a next link);
+    # F12 $batch (refused: a gateway in front of IFS passes none).
+    VARIANTS = {"F1": (p.INVOICES.projection, "ManSuppInvoiceHandling"),
+                "F3": ("change-time", "counter"),
+                "F4": ("PartlyPaid", "PartiallyPaid"),
+                "F5": (p.PAYMENTS.projection, "absent"),
+                "F8": ("next-link", "capped"),
+                "F12": ("accepted", "refused")}
 
     def reset(self):
         self.token_lifetime = TOKEN_LIFETIME
@@ -215,7 +243,23 @@ class IfsSimulator(Simulator):
 
     # --- the sets this "release" serves ----------------------------------------------------------------------------
     def sets(self):
-        return p.entity_sets({name: served for name, served in self.served.items()})
+        served = dict(self.served)
+        if self.variant("F1") != self.VARIANTS["F1"][0]:
+            for name in ("invoices", "invoice_lines"):
+                served[name] = (self.variant("F1"), served[name][1])
+        sets = p.entity_sets(served)
+        if self.variant("F5") == "absent":
+            del sets["payments"]
+        return sets
+
+    def fields(self, spec):
+        """The set's properties as this tenant types them (the F4 variant renames a state member)."""
+        fields = p.odata_fields(spec)
+        renamed = self.variant("F4")
+        if spec.id == "invoices" and renamed != self.VARIANTS["F4"][0]:
+            kind, type_name, members = fields["Objstate"]
+            fields["Objstate"] = (kind, type_name, tuple(renamed if m == "PartlyPaid" else m for m in members))
+        return fields
 
     def spec(self, name):
         return self.sets()[name]
@@ -227,12 +271,14 @@ class IfsSimulator(Simulator):
         meta = self.meta.get((set_name, key))
         if meta is None:
             self.next_objid += 1
-            meta = self.meta[(set_name, key)] = {"objid": f"AAAS{self.next_objid:014X}", "objversion": ""}
+            meta = self.meta[(set_name, key)] = {"objid": f"AAAS{self.next_objid:014X}", "objversion": "",
+                                                 "writes": 0}
         moment = self.clock.now().replace(microsecond=0)
         if meta["objversion"]:
             previous = datetime.strptime(meta["objversion"], "%Y%m%d%H%M%S").replace(tzinfo=moment.tzinfo)
             moment = max(moment, previous + timedelta(seconds=1))
         meta["objversion"] = moment.strftime("%Y%m%d%H%M%S")
+        meta["writes"] += 1
         row = self.rows[set_name][key]
         if "Rowversion" in p.DEFAULTS[set_name].fields:
             row["Rowversion"] = moment.isoformat().replace("+00:00", "Z")
@@ -240,7 +286,7 @@ class IfsSimulator(Simulator):
 
     def etag(self, set_name, key):
         meta = self.meta[(set_name, key)]
-        return etag_for(meta["objid"], meta["objversion"])
+        return etag_for(meta["objid"], str(meta["writes"]) if self.variant("F3") == "counter" else meta["objversion"])
 
     def put_row(self, set_name, row):
         key = tuple(row[k] for k in p.DEFAULTS[set_name].keys)
@@ -338,6 +384,14 @@ class IfsSimulator(Simulator):
     def odata_get(self, request, context):
         return self.odata(request, "GET")
 
+    @route("GET", r"/int/ifsapplications/projection/v1/(?P<projection>[A-Za-z_][A-Za-z0-9_]*)\.svc/\$openapi")
+    def int_openapi(self, request, context, projection):
+        """The path IFS's API documentation gives for $openapi (/int/ rather than /main/)."""
+        try:
+            return self.openapi(projection)
+        except ODataError as exc:
+            return self.error_response(exc.status, exc.code, str(exc), exc.headers)
+
     @route("PATCH", r"/main/ifsapplications/projection/v1/.*")
     def odata_patch(self, request, context):
         return self.odata(request, "PATCH")
@@ -357,7 +411,11 @@ class IfsSimulator(Simulator):
                 raise ODataError(404, "ODP_RESOURCE_NOTFOUND", f"The resource {request.path} was not found.")
             projection, rest = match["projection"], (match["rest"] or "/").lstrip("/")
             if rest == "$batch" and method == "POST":
+                if self.variant("F12") == "refused":
+                    raise ODataError(404, "ODP_RESOURCE_NOTFOUND", f"The resource {request.path} was not found.")
                 return self.batch(request, projection)
+            if rest in ("$metadata", "$openapi") and method == "GET":
+                return self.metadata(projection) if rest == "$metadata" else self.openapi(projection)
             if not rest:
                 if method != "GET":
                     raise ODataError(405, "ODP_METHOD_NOT_ALLOWED", f"{method} is not allowed on a service document")
@@ -439,6 +497,57 @@ class IfsSimulator(Simulator):
 
     def sets_of(self, projection):
         return [spec for spec in self.sets().values() if not spec.parent and spec.projection == projection]
+
+    # --- $metadata and $openapi ---------------------------------------------------------------------------------
+    def served_by(self, projection):
+        """The sets of a projection, top-level and reached through navigations (a child set follows its parent's
+        projection); 404 when it serves none."""
+        sets = self.sets()
+        served = [spec for spec in sets.values() if spec.projection == projection]
+        if not served:
+            raise ODataError(404, "ODP_RESOURCE_NOTFOUND", f"The projection {projection} does not exist.")
+        return sets, served
+
+    @staticmethod
+    def type_name(spec):
+        # UNCONFIRMED (F1): IFS names a projection's entity types after its entities; the ones here are ours.
+        return LUNAMES.get(spec.id) or spec.name.removesuffix("Set")
+
+    def metadata(self, projection):
+        """GET <Projection>.svc/$metadata: the CSDL of the projection, from the same field specs its queries are
+        filtered with; namespace IfsApp.<Projection>, as its enum literals are qualified."""
+        sets, served = self.served_by(projection)
+        document = odata.metadata_document(
+            f"IfsApp.{projection}",
+            {spec.name: (self.type_name(spec), self.fields(spec), spec.keys) for spec in served if not spec.parent},
+            contained={self.type_name(spec): (self.fields(spec), spec.keys) for spec in served if spec.parent},
+            navigations={self.type_name(parent): {spec.name: self.type_name(spec) for spec in served
+                                                  if spec.parent == parent.id} for parent in served})
+        return Response(200, document.encode(), {"Content-Type": "application/xml", "OData-Version": "4.0"})
+
+    def openapi(self, projection):
+        """GET <Projection>.svc/$openapi: IFS's API documentation of a projection, an OpenAPI document in JSON
+        (https://docs.ifs.com/techdocs/25r2/040_tailoring/300_extensibility/010_get_started/100_api_documentation),
+        its entity sets as paths. UNCONFIRMED: the OpenAPI version and the document's detail; IFS documents the
+        endpoint and the format only."""
+        _, served = self.served_by(projection)
+        schemas, paths = {}, {}
+        for spec in served:
+            schemas[self.type_name(spec)] = {"type": "object", "properties": {
+                name: openapi_schema(kind) for name, kind in self.fields(spec).items()}}
+            reference = {"$ref": f"#/components/schemas/{self.type_name(spec)}"}
+            collection = {"200": {"description": "OK", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"value": {"type": "array", "items": reference}}}}}}}
+            if spec.parent:
+                continue  # reached through its parent's record: its schema is listed, its paths are not
+            route = f"/{spec.name}"
+            paths[route] = {"get": {"summary": f"Get entities from {spec.name}", "responses": collection}}
+            keys = ",".join(f"{k}='{{{k}}}'" if spec.fields[k] != "int" else f"{k}={{{k}}}" for k in spec.keys)
+            paths[f"{route}({keys})"] = {"get": {"summary": f"Get entity from {spec.name} by key", "responses": {
+                "200": {"description": "OK", "content": {"application/json": {"schema": reference}}}}}}
+        return Response.json(200, {
+            "openapi": "3.0.1", "info": {"title": projection, "version": "1"},
+            "servers": [{"url": f"{p.ROOT}/{projection}.svc"}], "paths": paths, "components": {"schemas": schemas}})
 
     def service_document(self, projection):
         served = [spec for spec in self.sets().values() if not spec.parent and spec.projection == projection]
@@ -566,7 +675,7 @@ class IfsSimulator(Simulator):
             # every navigation modelled here is one to many.
             raise ODataError(501, "ODP_NOT_IMPLEMENTED", "$expand is only supported for one to one associations.")
         rows = [self.output(spec.id, key, row) for key, row in sorted(self.children(spec, parents))]
-        fields = p.odata_fields(spec)
+        fields = self.fields(spec)
         try:
             body = odata.apply_query(rows, request.query, fields, spec.keys, max_top=self.max_page,
                                      entity_set=spec.name)
@@ -579,6 +688,9 @@ class IfsSimulator(Simulator):
         except odata.ODataQueryError as exc:
             # UNCONFIRMED (F9): the code IFS gives a query it cannot take.
             raise ODataError(400, "ODP_BAD_REQUEST", str(exc)) from None
+        if self.variant("F8") == "capped":
+            body.pop("@odata.nextLink", None)
+            body["value"] = body["value"][:CAPPED_PAGE]
         return Response.json(200, body)
 
     # --- writes ----------------------------------------------------------------------------------------------------

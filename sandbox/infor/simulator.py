@@ -216,6 +216,14 @@ def generated(size):
 
 class InforSimulator(Simulator):
     id = "infor"
+    # How the tenant behaves on the assumptions the check probes (docs/ASSUMPTIONS.md): the default as the connector
+    # assumes, then the other ways. I1, I15, I3: the custom lists and the payments extension are there or not (a
+    # 404); I4: the extension says "not found" in English or in the user's Swedish; I5, I2: LstSuppliers' LMTS and
+    # the approved invoices list's F_LMTS select changes after the value, at or after it, or are ignored; I8: the
+    # e-mail type supplier addresses are kept under; I9: the status a supplier that may be paid has.
+    VARIANTS = {"I1": ("present", "missing"), "I2": ("after", "at_or_after", "ignored"),
+                "I15": ("present", "missing"), "I3": ("present", "missing"), "I4": ("English", "Swedish"),
+                "I5": ("after", "at_or_after", "ignored"), "I8": ("04", "02"), "I9": ("20", "30")}
 
     def reset(self):
         self.token_lifetime = 7200
@@ -432,7 +440,7 @@ class InforSimulator(Simulator):
         except ValueError:
             return mi_error(400, "maxrecs must be a number", "", "maxrecs")
         spec = TRANSACTIONS.get((program, transaction))
-        if spec is None:
+        if spec is None or self.not_built(spec):
             return Response.json(404, {"error": "not_found",
                                        "message": f"Program {program} or transaction {transaction} does not exist"})
         columns = [c for c in options.get("returncols", "").split(",") if c]
@@ -455,6 +463,12 @@ class InforSimulator(Simulator):
                                                 "records": [padded(shown, r) for r in records]}],
                                    "wasTerminated": False, "nrOfSuccessfullTransactions": 1,
                                    "nrOfFailedTransactions": 0})
+
+    def not_built(self, spec):
+        """Whether the tenant lacks this custom list or extension (the I1, I15 and I3 variants)."""
+        return (self.variant("I1") == "missing" and spec == m3.APPROVED_INVOICES
+                or self.variant("I15") == "missing" and spec == m3.OPEN_INVOICES
+                or self.variant("I3") == "missing" and spec.program == m3.GET_PAYMENT.program)
 
     def check_context(self, spec, inputs, options):
         """The company and division of a call: the CONO and DIVI inputs where the transaction has them,
@@ -497,7 +511,8 @@ class InforSimulator(Simulator):
     def handlers(self):
         return {"CRS620MI/LstSuppliers": self.list_suppliers, "CRS620MI/GetBasicData": self.get_supplier,
                 "CRS620MI/LstByNumber": self.suppliers_by_number, "CRS620MI/LstAddresses": self.supplier_addresses,
-                "CRS111MI/List": self.list_emails, "CRS630MI/LstAccountID": self.list_accounts,
+                "CRS111MI/List": self.list_emails, f"{m3.EXPORT}": self.export,
+                "CRS630MI/LstAccountID": self.list_accounts,
                 f"{m3.APPROVED_INVOICES}": self.list_approved_invoices, f"{m3.OPEN_INVOICES}": self.list_open_invoices,
                 f"{m3.GET_PAYMENT}": self.get_payment,
                 f"{m3.ADD_PAYMENT}": self.add_payment, f"{m3.UPDATE_PAYMENT}": self.update_payment}
@@ -512,18 +527,25 @@ class InforSimulator(Simulator):
         """In supplier number order from FRSU to TOSU (both included; UNCONFIRMED, docs/ASSUMPTIONS.md I17: in
         code-point order). UNCONFIRMED (docs/ASSUMPTIONS.md I5): LMTS selects the suppliers whose supplier record
         changed strictly after it; a change to an address or e-mail address alone does not count."""
-        since = inputs.get("LMTS", "")
+        since, selects = inputs.get("LMTS", ""), self.variant("I5")
         for suno in self.data.between("suppliers", inputs.get("FRSU", ""), inputs.get("TOSU", "")):
             supplier = self.data.suppliers[suno]
-            if not since or supplier["LMTS"] > since:
+            if not since or selects == "ignored" or supplier["LMTS"] > since \
+                    or (selects == "at_or_after" and supplier["LMTS"] == since):
                 yield {"CONO": COMPANY, **supplier}
 
+    def with_status(self, supplier):
+        """The supplier record as the status transactions answer it: a supplier that may be paid has the status of
+        the I9 variant."""
+        active = supplier.get("STAT") in m3.ACTIVE_SUPPLIER_STATUSES
+        return {"CONO": COMPANY, **supplier, **({"STAT": self.variant("I9")} if active else {})}
+
     def get_supplier(self, inputs, division):
-        return [{"CONO": COMPANY, **self.supplier(inputs["SUNO"])}]
+        return [self.with_status(self.supplier(inputs["SUNO"]))]
 
     def suppliers_by_number(self, inputs, division):
         """Every supplier in number order, from SUNO on (SUNO included)."""
-        return ({"CONO": COMPANY, **self.data.suppliers[k]} for k in self.data.between("suppliers", inputs["SUNO"]))
+        return (self.with_status(self.data.suppliers[k]) for k in self.data.between("suppliers", inputs["SUNO"]))
 
     def supplier_addresses(self, inputs, division):
         supplier = self.supplier(inputs["SUNO"])
@@ -533,9 +555,21 @@ class InforSimulator(Simulator):
 
     def list_emails(self, inputs, division):
         """The e-mail addresses of one e-mail type, in key order (from EMKY on, when given)."""
-        start = inputs.get("EMKY", "")
-        return [{"EMTP": emtp, "EMKY": emky, "EMAL": emal} for (emtp, emky), emal in sorted(self.data.emails.items())
-                if emtp == inputs["EMTP"] and emky >= start]
+        start, asked = inputs.get("EMKY", ""), inputs["EMTP"]
+        # The addresses are kept under m3.SUPPLIER_EMAIL_TYPE; the I8 variant answers them under its own type.
+        kept = self.variant("I8")
+        stored = m3.SUPPLIER_EMAIL_TYPE if asked == kept else (None if asked == m3.SUPPLIER_EMAIL_TYPE else asked)
+        return [{"EMTP": asked, "EMKY": emky, "EMAL": emal} for (emtp, emky), emal in sorted(self.data.emails.items())
+                if emtp == stored and emky >= start]
+
+    def export(self, inputs, division):
+        """EXPORTMI/Select, for the one query the assumption check sends (m3.supplier_stamps_query): each supplier's
+        number and change stamp, in number order. The simulator is no SQL engine: any other query is refused."""
+        if inputs["QERY"].strip() != m3.supplier_stamps_query(COMPANY):
+            raise MIError(f"The simulator answers only {m3.supplier_stamps_query(COMPANY)!r}", "XQE0001", "QERY")
+        separator = inputs.get("SEPC") or m3.EXPORT_SEPARATOR
+        return ({"REPL": separator.join((suno, self.data.suppliers[suno]["LMTS"]))}
+                for suno in self.data.between("suppliers"))
 
     def list_accounts(self, inputs, division):
         aitp, start = inputs["AITP"], inputs.get("AITM", "")
@@ -545,10 +579,12 @@ class InforSimulator(Simulator):
     def list_approved_invoices(self, inputs, division):
         """UNCONFIRMED (docs/ASSUMPTIONS.md I2): a row per line of the approved invoices changed after F_LMTS, in KEY
         order from F_KEY to T_KEY (both included)."""
-        since = inputs.get("F_LMTS", "")
+        since, selects = inputs.get("F_LMTS", ""), self.variant("I2")
         for key in self.data.between("invoices", inputs.get("F_KEY", ""), inputs.get("T_KEY", "")):
             inv = self.data.invoices[key]
-            if inv["APRV"] != "1" or (since and inv["LMTS"] <= since) or (division and inv["DIVI"] != division):
+            changed = not since or selects == "ignored" or inv["LMTS"] > since \
+                or (selects == "at_or_after" and inv["LMTS"] == since)
+            if inv["APRV"] != "1" or not changed or (division and inv["DIVI"] != division):
                 continue
             header = {k: v for k, v in inv.items() if k != "lines"}
             for line in inv["lines"]:
@@ -568,7 +604,9 @@ class InforSimulator(Simulator):
     def get_payment(self, inputs, division):
         payment = self.data.payments.get(self.payment_key(inputs, division))
         if payment is None:
-            raise MIError(f"Record {m3.DOES_NOT_EXIST}", "WPY0103", "PYID")
+            # The I4 variant: the service account's M3 user set to Swedish.
+            raise MIError("Posten finns inte" if self.variant("I4") == "Swedish" else f"Record {m3.DOES_NOT_EXIST}",
+                          "WPY0103", "PYID")
         return [payment]
 
     def invoice_for(self, inputs, division):

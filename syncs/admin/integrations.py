@@ -114,6 +114,13 @@ class IntegrationAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdm
             request.GET["tenant"] = str(tenants[0].pk)
         return super().add_view(request, form_url, extra_context)
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        from connectors.admin import warn_stopped_steps
+
+        if obj is not None:
+            warn_stopped_steps(request, (obj.source, obj.target))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def get_urls(self):
         own = [
             path("<int:pk>/do/<str:name>/", self.admin_site.admin_view(self.button_view), name="syncs_integration_do"),

@@ -37,15 +37,28 @@ def test_the_probe_finds_the_simulator_behaving_the_other_way(found, value, tena
     assert finding.seen
 
 
+def catalogue_entry_text(assumption_id):
+    text = assumptions.CATALOGUE.read_text(encoding="utf-8")
+    entry = text[text.index(f"### {assumption_id}. "):]
+    return entry[:entry.find("\n#", 1)]
+
+
 @pytest.mark.parametrize("found", PROBES, ids=lambda p: p.id)
 def test_every_probe_is_a_catalogued_assumption_of_its_system_shown_as_probed(found):
     entry = assumptions.catalogue().get(found.id)
     assert entry is not None and entry.system == found.system, \
         f"{found.id} is not an assumption of {found.system} in docs/ASSUMPTIONS.md"
-    text = assumptions.CATALOGUE.read_text(encoding="utf-8")
-    section = text[text.index(f"### {found.id}. "):]
-    section = section[:section.index("\n### ", 1) if "\n### " in section[1:] else len(section)]
-    assert "- **Probe:** `check_assumptions`" in section, f"docs/ASSUMPTIONS.md does not show {found.id}'s probe"
+    assert "- **Probe:** `check_assumptions`" in catalogue_entry_text(found.id), \
+        f"docs/ASSUMPTIONS.md does not show {found.id}'s probe"
+
+
+def test_every_assumption_about_a_customer_system_says_how_it_is_checked_and_only_probed_ones_claim_a_probe():
+    probed = {p.id for p in PROBES}
+    for entry in assumptions.catalogue().values():
+        text = catalogue_entry_text(entry.id)
+        assert "- **Probe:**" in text, f"{entry.id} says neither its probe nor that the customer is asked"
+        assert ("- **Probe:** `check_assumptions`" in text) == (entry.id in probed), \
+            f"{entry.id}'s Probe line does not match the code"
 
 
 @pytest.mark.parametrize("system", simulator_classes())

@@ -96,3 +96,18 @@ def test_an_unknown_connection_is_named_with_the_ones_there_are(tenant, sandbox)
     make_infor_connection(tenant, sandbox.url, name="Infor production")
     with pytest.raises(CommandError, match="Infor production"):
         call_command("check_assumptions", "Infor prod", stdout=StringIO())
+
+
+def test_a_check_that_could_not_run_keeps_the_last_reports_stops(tenant, sandbox, probes):
+    probes("I3", lambda connector: assumptions.contradicted("no such transaction"), stops=(can.WRITES_PAYMENTS_BACK,))
+    connection = make_infor_connection(tenant, sandbox.url)
+    assert run(str(connection.pk))[0] == 3
+    connection.refresh_from_db()
+    connection.base_url = "http://127.0.0.1:9"
+    connection.set_credentials({**connection.credentials, "iu": "http://127.0.0.1:9", "pu": "http://127.0.0.1:9/"})
+    connection.save()
+    assert run(str(connection.pk))[0] == 1
+    connection.refresh_from_db()
+    assert connection.assumptions_report["state"] == "failed"
+    assert assumptions.stopped_capabilities(connection) == {can.WRITES_PAYMENTS_BACK: ["I3"]}, \
+        "a re-check that could not run lifts no stop"

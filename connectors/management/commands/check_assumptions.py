@@ -39,14 +39,14 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         connection = find_connection(options["connection"])
         kept = run_check(connection, command_actor())
+        if kept["state"] == "failed":
+            self.stderr.write(kept["error"])
+            raise SystemExit(EXIT_NOT_RUN)
         if options["json"]:
             self.stdout.write(json.dumps([{k: r[k] for k in ("id", "status", "seen", "advice")}
                                           for r in kept["results"]], indent=2))
         else:
             self.print_report(connection, kept)
-        if kept["state"] == "failed":
-            self.stderr.write(kept["error"])
-            raise SystemExit(EXIT_NOT_RUN)
         if any(r["status"] == CONTRADICTED for r in kept["results"]):
             raise SystemExit(EXIT_CONTRADICTED)
 
