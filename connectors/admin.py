@@ -1,6 +1,7 @@
 import logging
 from datetime import UTC, datetime
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -87,12 +88,21 @@ class ConnectionAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmi
         return own + super().get_urls()
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        kwargs["form"] = connection_form_for(self._system_id(request, obj))
-        kwargs["fields"] = None
+        if change and not self.has_change_permission(request, obj):
+            # Read only: the fields are shown from the model (get_fieldsets), none is a form field.
+            kwargs.update(form=forms.ModelForm, fields=[])
+        else:
+            kwargs.update(form=connection_form_for(self._system_id(request, obj)), fields=None)
         return super().get_form(request, obj, change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
         spec = get_system(self._system_id(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            # What a person who may only look sees: no form field, the credentials as stored (masked).
+            return [(None, {"fields": ["system_label", "tenant", "name", "base_url"]}),
+                    ("Credentials", {"fields": ["credentials_preview"]}), ("Options", {"fields": ["options"]}),
+                    ("Health", {"fields": ["health", "last_checked_at", "last_error"]}),
+                    ("Assumptions", {"fields": ["assumptions_summary"]})]
         credential_names = []
         for f in spec.credential_fields:
             credential_names += [f"{f.name}_file", f"{f.name}_text"] if f.kind == "document" else [f.name]

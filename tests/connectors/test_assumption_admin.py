@@ -198,3 +198,14 @@ def test_staff_who_may_only_view_the_connection_read_the_report_but_cannot_check
     assert not OrmQ.objects.exists()
     connection.refresh_from_db()
     assert connection.assumption_overrides == {}
+
+
+def test_staff_who_may_only_view_a_connection_see_its_page_read_only(client, tenant, connection):
+    viewer = get_user_model().objects.create_user("vic", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_connection"))
+    Membership.objects.create(user=viewer, tenant=tenant, role=Membership.OPS)
+    client.force_login(viewer)
+    page = client.get(reverse("admin:connectors_connection_change", args=[connection.pk]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert connection.name in html and 'name="_save"' not in html

@@ -8,18 +8,13 @@ from connectors import assumptions
 from connectors import capabilities as can
 from syncs.engine import run_integration
 from syncs.models import RunStatus
+from tests.assumptions import contradict
 
 
 @pytest.fixture
 def payments_probe(monkeypatch):
     monkeypatch.setitem(assumptions.PROBES, "T1", assumptions.Probe(
         "T1", "fake_erp", lambda connector: assumptions.held("-"), stops=(can.WRITES_PAYMENTS_BACK,)))
-
-
-def contradict(connection, *ids):
-    connection.assumptions_report = {"state": "done", "results": [
-        {"id": i, "title": "", "status": assumptions.CONTRADICTED, "seen": "", "advice": ""} for i in ids]}
-    connection.save()
 
 
 def test_a_contradicted_assumption_stops_its_steps_before_writing_until_ops_override(fake_demo, fakes,

@@ -8,6 +8,7 @@ IntegrationDev_RESTExample_Basic_Login.html; $filter: IntegrationDev_RESTExample
 "OpenAPI 3.0" topic of Acumatica's guide (<endpoint URL>/swagger.json?company=<tenant>)."""
 
 from datetime import datetime, timedelta
+from functools import partial
 
 import pytest
 import requests
@@ -17,6 +18,7 @@ from connectors import capabilities as can
 from connectors.errors import ConfigurationError
 from connectors.odata import ODataPagingError
 from sandbox.acumatica import simulator as acumatica_sandbox
+from tests.assumptions import set_variant
 from tests.connectors.acumatica.conftest import make_acumatica_connection
 
 ENTITY = "/acumatica/entity/Default/24.200.001"
@@ -27,8 +29,7 @@ def seeded(sandbox):
     sandbox.control("acumatica/seed-canonical")
 
 
-def variant(sandbox, assumption_id, value):
-    sandbox.control("variant", {"system": "acumatica", "assumption": assumption_id, "value": value})
+variant = partial(set_variant, system="acumatica")
 
 
 def checked(connection):

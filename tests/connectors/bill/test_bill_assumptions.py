@@ -3,6 +3,7 @@ themselves are tested both ways in tests/connectors/test_assumption_probes.py): 
 and orders them here, B20 reads vendor edits unsorted and orders them here, B7 makes no webhook subscription."""
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
 
@@ -11,18 +12,11 @@ from connectors.bill.client import changed_since, parse_bill_time
 from connectors.errors import ConfigurationError, DataError
 from connectors.records import Supplier
 from sandbox.bill import simulator as bill_sandbox
+from tests.assumptions import contradict, set_variant
 from tests.connectors.bill.test_bill import SUPPLIER, create_bill, create_vendor, invoice, seed_accounts
 from webhooks import subscriptions
 
-
-def variant(sandbox, assumption_id, value):
-    sandbox.control("variant", {"system": "bill", "assumption": assumption_id, "value": value})
-
-
-def contradict(connection, *ids):
-    connection.assumptions_report = {"state": "done", "results": [
-        {"id": i, "title": "", "status": assumptions.CONTRADICTED, "seen": "", "advice": ""} for i in ids]}
-    connection.save()
+variant = partial(set_variant, system="bill")
 
 
 def two_payments_a_minute_apart(connection, sandbox):

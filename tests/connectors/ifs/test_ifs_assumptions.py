@@ -4,6 +4,7 @@ stop the steps that read or write through what is not there. The probes themselv
 tests/connectors/test_assumption_probes.py. Also the simulator's $metadata and $openapi, which the probes read."""
 
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 
@@ -17,18 +18,11 @@ from connectors.records import Supplier, Unreadable
 from sandbox.ifs import simulator as ifs_sandbox
 from syncs.engine import run_integration
 from syncs.models import Integration
+from tests.assumptions import contradict, set_variant
 from tests.connectors.contracts.base import contract_for, make_connection
 from tests.connectors.ifs.conftest import make_ifs_connection
 
-
-def variant(sandbox, assumption_id, value):
-    sandbox.control("variant", {"system": "ifs", "assumption": assumption_id, "value": value})
-
-
-def contradict(connection, *ids):
-    connection.assumptions_report = {"state": "done", "results": [
-        {"id": i, "title": "", "status": assumptions.CONTRADICTED, "seen": "", "advice": ""} for i in ids]}
-    connection.save()
+variant = partial(set_variant, system="ifs")
 
 
 def found(report):

@@ -11,14 +11,9 @@ from connectors import capabilities as can
 from connectors.errors import ConfigurationError
 from connectors.infor import m3
 from connectors.infor.connector import EARLIEST, lmts_to_iso
+from tests.assumptions import contradict
 
 SUPPLIER = "V1002"
-
-
-def contradict(connection, assumption_id):
-    connection.assumptions_report = {"state": "done", "results": [
-        {"id": assumption_id, "title": "", "status": assumptions.CONTRADICTED, "seen": "", "advice": ""}]}
-    connection.save()
 
 
 def calls(sandbox, transaction):

@@ -4,6 +4,8 @@ does once a probe found its assumption contradicted: stop the steps reading tabl
 read TimeStamp as SQL Server's binary and keep the changed rows itself (Y2), tell an ended e.net session by asking
 (Y3)."""
 
+from functools import partial
+
 import pytest
 import requests
 
@@ -15,12 +17,11 @@ from connectors.syspro.client import stamp_number
 from sandbox.syspro import simulator as syspro_sandbox
 from syncs.engine import run_integration
 from syncs.models import Integration, RunStatus
+from tests.assumptions import set_variant
 from tests.connectors.contracts.base import contract_for, make_connection
 from tests.connectors.syspro.conftest import make_syspro_connection
 
-
-def variant(sandbox, assumption, value):
-    sandbox.control("variant", {"system": "syspro", "assumption": assumption, "value": value})
+variant = partial(set_variant, system="syspro")
 
 
 def checked(connection):
