@@ -199,7 +199,7 @@ class ConnectionAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmi
         probes = {p.id: p for p in assumptions.probes_for(connection.system)}
         overrides = connection.assumption_overrides or {}
         rows = [{**row, "words": assumptions.STATUS_WORDS.get(row["status"], row["status"]),
-                 "stops": [CAPABILITY_PHRASES.get(c, c) for c in getattr(probes.get(row["id"]), "stops", ())],
+                 "stops": assumptions.stop_phrase(getattr(probes.get(row["id"]), "stops", ())),
                  "override": overridden(overrides.get(row["id"]))}
                 for row in kept.get("results", ())] if not waiting else []
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": connection,
@@ -237,9 +237,9 @@ class ConnectionAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmi
                                                "check, so there is nothing to override.", messages.WARNING)
                     return redirect(page)
                 overrides[assumption_id] = {"by": audit.actor_name(request.user), "at": timezone.now().isoformat()}
-                message = (f"Override of {assumption_id} confirmed: the steps needing "
-                           f"{', '.join(CAPABILITY_PHRASES.get(c, c) for c in probe.stops)} go on although the last "
-                           "check found it contradicted.")
+                message = (f"Override of {assumption_id} confirmed: the steps by which "
+                           f"{assumptions.stop_phrase(probe.stops)} go on although the last check found it "
+                           "contradicted.")
                 action = "connection.assumption_overridden"
             connection.assumption_overrides = overrides
             connection.save(update_fields=["assumption_overrides", "updated_at"])
@@ -284,7 +284,7 @@ def warn_stopped_steps(request, connections):
         if not by_id:
             continue
         titles = {r["id"]: r["title"] for r in connection.assumptions_report.get("results", ())}
-        stops = "; ".join(f"{i} ({titles.get(i) or 'see the report'}) stops: {', '.join(phrases)}"
+        stops = "; ".join(f"{i} ({titles.get(i) or 'see the report'}) stops the steps by which {' and '.join(phrases)}"
                           for i, phrases in sorted(by_id.items()))
         messages.warning(request, format_html(
             'The last assumption check of {} found assumptions contradicted, so steps stop before writing. {}. '

@@ -84,12 +84,16 @@ class Probe:
     def consequence(self):
         if self.fallback:
             return f"Changed behaviour: {self.fallback}."
-        stopped = " and ".join(CAPABILITY_PHRASES.get(c, c) for c in self.stops)
-        return (f"Stopped before writing: what needs {stopped} ({', '.join(self.stops)}) waits until ops confirm an "
-                "override on the connection.")
+        return (f"Stopped before writing, until ops confirm an override on the connection: the steps by which "
+                f"{stop_phrase(self.stops)}.")
 
 
 PROBES = {}
+
+
+def stop_phrase(capabilities):
+    """"payments are written back and suppliers are read": what a stop holds back, in words."""
+    return " and ".join(CAPABILITY_PHRASES.get(c, c) for c in capabilities)
 
 
 def probe(assumption_id, system, *, fallback="", stops=()):
@@ -251,8 +255,26 @@ def run_check(connection, actor):
         results, error = previous, f"The check could not run: {in_words(connection, exc)}"
     kept = report(results, audit.actor_name(actor), redact(error))
     keep(**kept)
+    lapsed = [] if error else lapse_overrides(connection)
     counts = {status: sum(r["status"] == status for r in results) for status in STATUS_WORDS} if not error else {}
+    message = error or "; ".join(f"{n} {STATUS_WORDS[s]}" for s, n in counts.items() if n)
+    if lapsed:
+        message += f"; overrides no longer needed, withdrawn: {', '.join(lapsed)}"
     audit.record("connection.assumptions_checked", actor=actor, tenant=connection.tenant, obj=connection,
-                 message=error or "; ".join(f"{n} {STATUS_WORDS[s]}" for s, n in counts.items() if n),
-                 details={"contradicted": sorted(contradicted_ids(connection))})
+                 message=message, details={"contradicted": sorted(contradicted_ids(connection)),
+                                           "overrides_withdrawn": lapsed})
     return kept
+
+
+def lapse_overrides(connection):
+    """Withdraw the overrides of assumptions the check just completed no longer finds contradicted: an override
+    answers one contradiction, so the same assumption found contradicted again later stops its steps again until
+    ops look at it afresh. Returns the ids withdrawn."""
+    overrides = dict(connection.assumption_overrides or {})
+    lapsed = sorted(set(overrides) - contradicted_ids(connection))
+    if lapsed:
+        for assumption_id in lapsed:
+            del overrides[assumption_id]
+        type(connection).objects.filter(pk=connection.pk).update(assumption_overrides=overrides)
+        connection.assumption_overrides = overrides
+    return lapsed

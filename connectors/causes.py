@@ -63,6 +63,12 @@ CAUSES = {cause.code: cause for cause in (
           "Ask your operations team to check the connection's credentials.",
           "Correct the connection's credentials and use \"Test connection\", then retry the group.",
           offer="connection"),
+    Cause("assumption_contradicted", "Held back: {erp} does not behave as ml-connector assumes",
+          "It is held back until operations confirm the ERP's setup.",
+          "Nothing yet: operations are checking the ERP's setup with you.",
+          "The connection's last assumption check found something this needs contradicted (the reason names it). "
+          "Once the customer has fixed it, check the connection's assumptions again, or confirm an override on its "
+          "report; the next run sends what was held back, or retry the group.", offer="connection"),
     Cause("integration_setting", "An integration setting is wrong", "An integration setting is wrong.",
           "Ask your operations team to check the integration.",
           "Correct the integration or connection setting the reason names, then retry the group.", offer="integration"),

@@ -112,9 +112,9 @@ def _post(integration, erp, bill, payment):
         return f"recorded here only: {system_name(integration.source)} does not take payments"
     stopped = stopped_capabilities(integration.source).get(can.WRITES_PAYMENTS_BACK)
     if stopped:  # a webhook's payment meets the stop the polled ones meet in the engine (Sync.stopped_by)
-        raise TransientError(f"Not written to {system_name(integration.source)}: the last assumption check of "
-                             f"{integration.source.name} found {', '.join(stopped)} contradicted; written once ops "
-                             "confirm an override on the connection.")
+        raise RecordError(f"Not written to {system_name(integration.source)}: the last assumption check of "
+                          f"{integration.source.name} found {', '.join(stopped)} contradicted.",
+                          cause="assumption_contradicted")
     if erp is not None:
         return erp.post_payment(bill.data.get("reference") or {}, payment)
     with integration.source.connector() as own:

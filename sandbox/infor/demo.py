@@ -73,7 +73,9 @@ def infor_data(today=None, seed=42, invoices=INVOICES, suppliers=SUPPLIERS):
         suppliers.append({"SUNO": suno, "SUNM": f"{rng.choice(WORDS)} {rng.choice(TRADES)} {n + 1}",
                           "TINO": "" if suno == SUPPLIER_WITHOUT_TAX_ID else tax_id,
                           "CUCD": "USD", "CSCD": "US", "ADR1": f"{rng.randint(1, 9999)} Main St", "TOWN": town,
-                          "ECAR": state, "PONO": postal, "STAT": "20"})
+                          "ECAR": state, "PONO": postal, "STAT": "20",
+                          # Most suppliers have an AP e-mail address (CRS111, type 04); a few have none.
+                          **({"EMAL": f"ap@{suno.lower()}.example.com"} if n % 10 != 9 else {})})
     accounts = [{"AITP": m3.ACCOUNT_DIMENSION, "AITM": code, "TX40": name} for code, name in GL_ACCOUNTS]
     accounts += [{"AITP": m3.DEPARTMENT_DIMENSION, "AITM": code, "TX40": name} for code, name in DEPARTMENTS]
     mapped = [code for code, _ in GL_ACCOUNTS if code != UNMAPPED_ACCOUNT]

@@ -41,7 +41,7 @@ def test_ops_check_a_connections_assumptions_and_confirm_an_override(page, conne
     row.wait_for()
     assert "asked by olivia" in page.locator("#content-main").inner_text()
     assert "contradicted" in row.inner_text() and SEEN in row.inner_text()
-    assert "Stops: payments are written back" in row.inner_text()
+    assert "Stops the steps by which payments are written back" in row.inner_text()
     statuses = page.locator("#assumptions tbody tr td:nth-child(3)").all_inner_texts()
     assert set(statuses) <= set(assumptions.STATUS_WORDS.values()), statuses
 

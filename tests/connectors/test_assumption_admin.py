@@ -82,7 +82,7 @@ def test_check_assumptions_queues_the_allow_listed_task_and_its_page_follows_it_
     assert 'http-equiv="refresh"' not in page
     assert "asked by olivia" in page
     row = i1_row(page)
-    assert "contradicted" in row and SEEN in row and "Stops: payments are written back" in row
+    assert "contradicted" in row and SEEN in row and "Stops the steps by which payments are written back" in row
     assert "Confirm override" in row
     entry = AuditEntry.objects.get(action="connection.assumptions_checked")
     assert entry.actor == "olivia" and entry.object_id == str(connection.pk) and "contradicted" in entry.message

@@ -66,7 +66,8 @@ def test_a_contradicted_assumption_exits_3_and_says_what_was_seen_and_what_chang
     listed = {r["id"]: r for r in json.loads(out)}
     assert all(set(r) == {"id", "status", "seen", "advice"} for r in listed.values())
     assert listed["I3"]["status"] == "contradicted" and "does not exist" in listed["I3"]["seen"]
-    assert "Stopped before writing" in listed["I3"]["advice"] and can.WRITES_PAYMENTS_BACK in listed["I3"]["advice"]
+    assert listed["I3"]["advice"] == ("Stopped before writing, until ops confirm an override on the connection: the "
+                                      "steps by which payments are written back.")
     connection.refresh_from_db()
     assert connection.assumption_contradicted("I3") and not connection.assumption_contradicted("I5")
     assert assumptions.stopped_capabilities(connection) == {can.WRITES_PAYMENTS_BACK: ["I3"]}
@@ -111,3 +112,27 @@ def test_a_check_that_could_not_run_keeps_the_last_reports_stops(tenant, sandbox
     assert connection.assumptions_report["state"] == "failed"
     assert assumptions.stopped_capabilities(connection) == {can.WRITES_PAYMENTS_BACK: ["I3"]}, \
         "a re-check that could not run lifts no stop"
+
+
+def test_an_override_lasts_until_a_check_no_longer_finds_its_assumption_contradicted(tenant, sandbox, probes):
+    seen = {"I3": assumptions.contradicted("no such transaction")}
+    probes("I3", lambda connector: seen["I3"], stops=(can.WRITES_PAYMENTS_BACK,))
+    connection = make_infor_connection(tenant, sandbox.url)
+    run(str(connection.pk))
+    connection.refresh_from_db()
+    connection.assumption_overrides = {"I3": {"by": "olivia", "at": "2026-12-07T12:00:00+00:00"}}
+    connection.save()
+    assert assumptions.stopped_capabilities(connection) == {}
+
+    seen["I3"] = assumptions.held("GetPayment answered")
+    assert run(str(connection.pk))[0] == 0
+    connection.refresh_from_db()
+    assert connection.assumption_overrides == {}
+    checked = AuditEntry.objects.filter(action="connection.assumptions_checked").order_by("pk")
+    assert "withdrawn: I3" in checked.last().message
+
+    seen["I3"] = assumptions.contradicted("no such transaction")
+    assert run(str(connection.pk))[0] == 3
+    connection.refresh_from_db()
+    assert assumptions.stopped_capabilities(connection) == {can.WRITES_PAYMENTS_BACK: ["I3"]}, \
+        "found contradicted again, it stops the steps again until ops look afresh"

@@ -41,3 +41,27 @@ def test_an_assumption_of_another_capability_or_one_held_stops_nothing(fake_demo
     contradict(fake_demo.target, "T1")  # T1 stops the ERP's payments write-back; the AP side has no such capability
     run = run_integration(fake_demo.pk)
     assert "steps_stopped" not in run.counters and "stopped before writing" not in run.error
+
+
+def test_a_payment_a_webhook_brings_meets_the_same_stop_and_is_written_by_the_next_poll_once_overridden(
+        fake_demo, fakes, payments_probe):
+    from connectors.errors import RecordError
+    from syncs.models import RecordStatus, SyncRecord
+    from syncs.payments import apply_payment
+
+    run_integration(fake_demo.pk)
+    fakes.ap().pay(next(iter(fakes.ap().bills)))
+    contradict(fake_demo.source, "T1")
+    with fake_demo.target.connector() as ap:
+        payment = next(iter(ap.payments()))
+    with pytest.raises(RecordError, match="found T1 contradicted"):
+        apply_payment(fake_demo, payment, via="webhook")
+    held = SyncRecord.objects.get(integration=fake_demo, object_type="payment")
+    assert (held.status, held.cause) == (RecordStatus.FAILED, "assumption_contradicted")
+    assert fakes.erp().payments == {}
+
+    fake_demo.source.assumption_overrides = {"T1": {"by": "ops", "at": "2026-12-07T12:00:00+00:00"}}
+    fake_demo.source.save()
+    assert run_integration(fake_demo.pk).counters["payments_written_back"] == 1
+    held.refresh_from_db()
+    assert held.status == RecordStatus.SYNCED

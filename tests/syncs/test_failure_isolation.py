@@ -12,7 +12,7 @@ from syncs import engine
 from syncs.engine import run_integration
 from syncs.ledger import OUTAGE_MIN_ATTEMPTS
 from syncs.models import Cursor, RecordStatus, RunStatus, SyncRecord, SyncRun
-from syncs.run import HEARTBEAT_EVERY, Heartbeat, Reaper, stale_after
+from syncs.run import Heartbeat, stale_after
 from tests.fakes import demo
 from tests.fakes.fake_ap.connector import FakeApConnector
 from tests.fakes.fake_erp.connector import FakeErpConnector
@@ -171,43 +171,3 @@ def test_invoices_waiting_on_a_vendor_are_retried_with_it(fake_demo, monkeypatch
     again = run_integration(fake_demo.pk)
     assert again.counters["bills_created"] == demo.INVOICES - len(demo.expected_failures()), "no replay was needed"
 
-
-class _LooksOnce:
-    """A stop event that lets the reaper's loop look once, then stops it."""
-
-    def __init__(self):
-        self.looks = 0
-
-    def wait(self, timeout):
-        self.looks += 1
-        return self.looks > 1
-
-
-def test_a_worker_process_reaps_a_dead_run_with_no_run_starting_or_beating(fake_demo):
-    dead = SyncRun.objects.create(integration=fake_demo, trigger="schedule", status=RunStatus.RUNNING)
-    SyncRun.objects.filter(pk=dead.pk).update(heartbeat_at=timezone.now() - stale_after() - timedelta(seconds=1))
-    Reaper.loop(0, _LooksOnce())
-    dead.refresh_from_db()
-    assert dead.status == RunStatus.FAILED and "stopped" in dead.error
-
-
-def test_each_task_cluster_worker_process_starts_one_reaper_after_the_fork(monkeypatch):
-    from django_q.signals import post_spawn
-
-    import syncs.run
-
-    started = []
-    monkeypatch.setattr(syncs.run.threading, "Thread", lambda **kw: started.append(kw) or _NotStarted())
-    monkeypatch.setattr(Reaper, "started_in", None)
-    post_spawn.send(sender="django_q", proc_name="MainProcess")
-    assert started == [], "a task run in the calling process (sync mode) starts no reaper there"
-    monkeypatch.setattr(syncs.run.multiprocessing, "parent_process", lambda: "the cluster's sentinel")
-    post_spawn.send(sender="django_q", proc_name="Process-1")
-    post_spawn.send(sender="django_q", proc_name="Process-1")  # the same process: still one reaper
-    assert [kw["target"] for kw in started] == [Reaper.loop]
-    assert started[0]["args"] == (HEARTBEAT_EVERY.total_seconds() / 2,)
-
-
-class _NotStarted:
-    def start(self):
-        pass

@@ -22,6 +22,8 @@ from tests.syncs.test_status_pages import invoice, make_integration
 
 MOVE = import_module("syncs.migrations.0011_follow_up_rows")
 BEFORE, AFTER = ("syncs", "0010_record_types_and_run_triggers"), ("syncs", "0011_follow_up_rows")
+# The connections as they were then: a column added to them later has no default in the database.
+CONNECTIONS_THEN = ("connectors", "0003_system_choices_from_registry")
 ACKNOWLEDGED = "2026-03-02T10:42:00+00:00"
 # Each shape a bill's data held a follow-up in before the rows, and the row it becomes: (kind, state, detail, error,
 # cause). "reference" is the bill's own and stays.
@@ -148,8 +150,8 @@ def test_the_migration_moves_each_key_shape_to_rows_and_back(integration):
 def test_the_migration_runs_forward_and_back_on_the_database():
     executor = MigrationExecutor(connection)
     try:
-        executor.migrate([BEFORE])
-        old = executor.loader.project_state([BEFORE]).apps
+        executor.migrate([BEFORE, CONNECTIONS_THEN])
+        old = executor.loader.project_state([BEFORE, CONNECTIONS_THEN]).apps
         tenant = old.get_model("portal", "Tenant").objects.create(name="Acme", slug="acme")
         Connection = old.get_model("connectors", "Connection")
         erp = Connection.objects.create(tenant=tenant, system="infor", name="ERP")

@@ -8,6 +8,7 @@ import pytest
 
 from connectors import assumptions
 from connectors import capabilities as can
+from connectors.capabilities import CAPABILITY_PHRASES
 from connectors.errors import ConfigurationError
 from connectors.infor import m3
 from connectors.infor.connector import EARLIEST, lmts_to_iso
@@ -109,7 +110,7 @@ def test_a_contradiction_without_a_safe_alternative_stops_its_capability(infor_c
     infor_connection.save()
 
     assert results[assumption_id]["status"] == assumptions.CONTRADICTED, results[assumption_id]["seen"]
-    assert capability in results[assumption_id]["advice"]
+    assert CAPABILITY_PHRASES[capability] in results[assumption_id]["advice"]
     assert assumption_id in assumptions.stopped_capabilities(infor_connection).get(capability, ())
 
 
