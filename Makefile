@@ -21,8 +21,11 @@ run: $(STAMP)
 	$(BIN)/python manage.py createcachetable
 	PORT=$(PORT) $(BIN)/python manage.py serve
 
+# Two test processes (pytest-xdist), one per core of the machines CI runs on; TEST_WORKERS=0 runs them in this one.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

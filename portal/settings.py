@@ -94,6 +94,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["ENGINE"] = "portal.sqlite"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL"})
+    # Django's default for SQLite, said aloud: pytest-django knows this engine by its name only, and would give a
+    # test worker of its own (pytest -n) a file named after the database's path instead.
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", ":memory:")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -45,11 +45,14 @@ class LooksOnce:
         return self.looks > 1
 
 
-def test_a_worker_processs_reaper_fails_any_integrations_dead_run_with_no_run_starting(fake_demo, tenant):
+def test_a_worker_processs_reaper_fails_any_integrations_dead_run_with_no_run_starting(fake_demo, tenant,
+                                                                                     monkeypatch):
     other = make_integration(Tenant.objects.create(slug="other", name="Other"), name="Other → AP")
     dead = dead_run(other)
     alive = SyncRun.objects.create(integration=fake_demo, trigger="schedule", status=RunStatus.RUNNING,
                                    heartbeat_at=timezone.now())
+    # One look, in this thread: the test's database is this connection's, kept open.
+    monkeypatch.setattr("syncs.run.close_old_connections", lambda: None)
     Reaper.loop(0, LooksOnce())
     dead.refresh_from_db()
     alive.refresh_from_db()

@@ -5,6 +5,8 @@ lists. What the engine does for any pair is shown on the fake pair (tests/syncs/
 from collections import Counter
 from decimal import Decimal
 
+import pytest
+
 from portal.models import AuditEntry
 from sandbox.bill import simulator as bill_sandbox
 from sandbox.infor import demo
@@ -122,6 +124,9 @@ def test_voided_payment_updates_what_was_written(infor_to_bill, sandbox):
     assert invoice["PYST"] == "OPEN"
 
 
+# Committed, as a deployment's rows are: a run that lasts beyond half a beat has its lease renewed by its heartbeat
+# thread, whose own connection sees only committed rows.
+@pytest.mark.django_db(transaction=True)
 def test_expiring_tokens_429s_and_5xx_on_both_sides_do_not_stop_the_run(infor_to_bill, sandbox):
     for system in ("infor", "bill"):
         sandbox.control("faults", {"system": system, "seed": 3, "session_expiry_rate": 0.03,

@@ -351,7 +351,7 @@ def test_missing_auth_headers_are_400_and_invalid_ones_401(sandbox, headers):
         assert call(sandbox, "GET", path, headers, base=base).status_code == 200
 
 
-@pytest.mark.parametrize("key", [None, "not-a-uuid", str(uuid.uuid1())])
+@pytest.mark.parametrize("key", [None, "not-a-uuid", str(uuid.uuid1())], ids=["missing", "not-a-uuid", "uuid1"])
 def test_the_idempotency_key_must_be_a_uuid4(sandbox, headers, key):
     """Source: https://developer.bill.com/docs/webhook-api-error-responses (400: the idempotent key is missing, is
     not in the UUID4 format, or is invalid)."""
