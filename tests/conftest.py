@@ -61,6 +61,22 @@ def tenant(db):
     return Tenant.objects.create(name="Acme Corp", slug="acme")
 
 
+@pytest.fixture
+def ops(client, tenant):
+    """Olivia, a staff member of the Ops group (not a superuser) who operates the tenant, signed in."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from portal.models import Membership
+    from portal.roles import OPS_GROUP
+
+    user = get_user_model().objects.create_user("olivia", is_staff=True)
+    user.groups.add(Group.objects.get(name=OPS_GROUP))
+    Membership.objects.create(user=user, tenant=tenant, role=Membership.OPS)
+    client.force_login(user)
+    return user
+
+
 @pytest.fixture(scope="session")
 def sandbox_hub():
     return SandboxHub()

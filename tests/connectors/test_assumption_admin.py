@@ -9,7 +9,7 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django_q.models import OrmQ
 
@@ -17,7 +17,6 @@ from connectors import assumptions, tasks
 from connectors import capabilities as can
 from connectors.models import Connection
 from portal.models import AuditEntry, Membership, Tenant
-from portal.roles import OPS_GROUP
 from syncs.models import Integration
 from tests.connectors.infor.conftest import make_infor_connection
 
@@ -34,16 +33,6 @@ def probe_i1(monkeypatch, check):
 @pytest.fixture
 def i1_contradicted(monkeypatch):
     probe_i1(monkeypatch, lambda connector: assumptions.contradicted(SEEN))
-
-
-@pytest.fixture
-def ops(client, tenant):
-    """A staff member of the Ops group (not a superuser) who operates the tenant, signed in."""
-    user = get_user_model().objects.create_user("olivia", is_staff=True)
-    user.groups.add(Group.objects.get(name=OPS_GROUP))
-    Membership.objects.create(user=user, tenant=tenant, role=Membership.OPS)
-    client.force_login(user)
-    return user
 
 
 @pytest.fixture

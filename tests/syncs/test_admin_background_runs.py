@@ -6,14 +6,11 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from portal.models import Membership, Tenant
-from portal.roles import OPS_GROUP
+from portal.models import Tenant
 from syncs import progress, tasks
 from syncs.models import Cursor, Integration, RunStatus, SyncRun
 from tests.syncs.test_status_pages import make_integration
@@ -22,15 +19,6 @@ from tests.syncs.test_status_pages import make_integration
 @pytest.fixture
 def integration(tenant):
     return make_integration(tenant, "Infor → BILL")
-
-
-@pytest.fixture
-def ops(client, tenant):
-    user = get_user_model().objects.create_user("olivia", is_staff=True)
-    user.groups.add(Group.objects.get(name=OPS_GROUP))
-    Membership.objects.create(user=user, tenant=tenant, role=Membership.OPS)
-    client.force_login(user)
-    return user
 
 
 def test_the_dry_run_button_queues_a_task_and_its_page_follows_it_to_the_result(

@@ -20,6 +20,7 @@ from connectors.odata import ODataPagingError
 from sandbox.acumatica import simulator as acumatica_sandbox
 from tests.assumptions import set_variant
 from tests.connectors.acumatica.conftest import make_acumatica_connection
+from tests.connectors.acumatica.test_acumatica_checklist import session
 
 ENTITY = "/acumatica/entity/Default/24.200.001"
 
@@ -43,12 +44,6 @@ def form_login(sandbox, **form):
     return requests.post(f"{sandbox.url}/acumatica/entity/auth/login", timeout=10, data={
         "name": acumatica_sandbox.USERNAME, "password": acumatica_sandbox.PASSWORD,
         "tenant": acumatica_sandbox.TENANT, **form})
-
-
-def session(sandbox):
-    response = form_login(sandbox)
-    assert response.status_code == 204, response.text
-    return {"Cookie": f".ASPXAUTH={response.cookies['.ASPXAUTH']}"}
 
 
 # --- the simulator as Acumatica documents it -----------------------------------------------------------------
