@@ -21,10 +21,9 @@ run: $(STAMP)
 	$(BIN)/python manage.py createcachetable
 	PORT=$(PORT) $(BIN)/python manage.py serve
 
-# TEST_WORKERS=2 runs the suite in two processes (pytest-xdist). Not the default yet: on PostgreSQL, under two
-# processes' load, a few tests whose run outlasts half a heartbeat lose their lease (their heartbeat thread cannot
-# see the test transaction's lease row) and end deferred.
-TEST_WORKERS ?= 0
+# The suite runs in two processes (pytest-xdist), one per core, each with its own test database;
+# TEST_WORKERS=0 runs it in this one.
+TEST_WORKERS ?= 2
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)

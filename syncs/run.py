@@ -105,6 +105,11 @@ class Lease:
             return False
         if self.row().filter(holder=self.run).update(expires_at=timezone.now() + LEASE_TTL):
             return True
+        if not self.row().exists():
+            # No row to be seen from this connection: the heartbeat's own connection cannot see a lease taken in a
+            # transaction not yet committed, and nobody can take over a row nobody else sees. Only a row that names
+            # another holder, or none, is proof the run lost its integration.
+            return True
         self.lost.set()
         return False
 

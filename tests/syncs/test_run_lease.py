@@ -201,3 +201,19 @@ def test_a_lease_left_by_a_run_that_ended_is_taken_by_the_next(fake_demo):
     again = run_integration(fake_demo.pk)
     assert again.status == RunStatus.PARTIAL, again.error
     assert SyncRun.objects.count() == 2
+
+
+
+def test_a_lease_row_out_of_sight_is_not_lost_but_one_naming_another_run_is(fake_demo):
+    """The heartbeat renews on a connection of its own, which cannot see a lease taken in a transaction not yet
+    committed (PostgreSQL). No row in sight is no proof another run holds the integration, so the run keeps it; a row
+    that names another run is. The row is deleted here to put it out of sight on both databases."""
+    run = run_integration(fake_demo.pk)
+    lease = lifecycle.Lease(run)
+    assert lease.take()
+    RunLease.objects.filter(integration=fake_demo).delete()
+    assert lease.renew() is True and not lease.lost.is_set(), "lost on a row out of its sight"
+    assert lease.take()
+    newer = run_integration(fake_demo.pk)
+    RunLease.objects.filter(integration=fake_demo).update(holder=newer)
+    assert lease.renew() is False and lease.lost.is_set()
