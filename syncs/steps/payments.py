@@ -1,13 +1,43 @@
 """Payments ← the AP platform, polled: each payment on its own, written to the ERP (or only recorded here, for an
 ERP that takes no payments back) by syncs.payments, which the webhooks use as well."""
 
+from itertools import islice
+
 from connectors import capabilities as can
 from connectors.cursors import earlier, newer
 from connectors.errors import RecordError, TransientError
+from connectors.http import fan_out
 from connectors.records import Unreadable
 from syncs.models import ObjectType, RecordStatus, SyncRecord
 from syncs.payments import apply_payment
 from syncs.steps.base import Step
+
+# Payments read at a time, and written to the ERP at once: a payment run in the AP platform settles hundreds of bills,
+# each a read and a write on the ERP, which one after another would take minutes at a real system's latency. The
+# ERP's client still holds its own limits across processes.
+PAYMENT_CHUNK, PAYMENT_WORKERS = 200, 8
+
+
+def chains(payments):
+    """The payments in order of reading, split where they touch nothing in common: the payments of one bill (paid,
+    then voided) stay one after another in one chain, so a reversal is written after its payment; chains go at once."""
+    chain_of, found = {}, []
+    for payment in payments:
+        keys = [("payment", payment.payment_id), *(("bill", bill_id) for bill_id in payment.bill_ids)]
+        joined = {id(chain_of[key]): chain_of[key] for key in keys if key in chain_of}
+        chain = next(iter(joined.values())) if joined else []
+        if not joined:
+            found.append(chain)
+        for other in list(joined.values())[1:]:  # the payment joins chains that were apart until now
+            chain.extend(other)
+            found.remove(other)
+            for key, value in list(chain_of.items()):
+                if value is other:
+                    chain_of[key] = chain
+        chain.append(payment)
+        for key in keys:
+            chain_of[key] = chain
+    return found
 
 
 class Payments(Step):
@@ -25,37 +55,66 @@ class Payments(Step):
         return f"payments ← {target}{by}, recorded here ({source} does not take them)"
 
     def run(self, sync):
-        """Each payment on its own: one the ERP refuses fails its ledger row and the next goes on. The
-        cursor stops short of the first payment that failed for a passing reason, so it is read again."""
+        """Each payment on its own: one the ERP refuses fails its ledger row and the next goes on. Payments on
+        different bills are written at once (chains()). The cursor stops short of the first payment that failed for
+        a passing reason, so it is read again."""
         self.sync = sync
         ledger = sync.ledger
         kind = ledger.cursor_type("payments")
-        newest = held_at = None
+        self.newest = self.held_at = None
         # Rows of payments that could not be read when last seen, by source id: settled once the payment reads fine.
         self.unreadable = dict(SyncRecord.objects.filter(
             integration=sync.integration, object_type=ObjectType.PAYMENT, status=RecordStatus.FAILED,
             cause="unreadable_record").values_list("source_id", "pk"))
-        for payment in sync.ap.payments(ledger.since("payments", "payment")):
-            if isinstance(payment, Unreadable):
-                self.fail_unreadable(payment)
-                newest = newer(kind, newest, ledger.marker(kind, payment.updated_marker))
-                continue
-            marker = ledger.marker(kind, payment.updated_at)
+        polled = iter(sync.ap.payments(ledger.since("payments", "payment")))
+        while chunk := list(islice(polled, PAYMENT_CHUNK)):
+            readable = []
+            for payment in chunk:
+                if isinstance(payment, Unreadable):
+                    self.fail_unreadable(payment)
+                    self.newest = newer(kind, self.newest, ledger.marker(kind, payment.updated_marker))
+                else:
+                    readable.append(payment)
+            outcomes = [outcome for chain in fan_out(self.write_chain, chains(readable), PAYMENT_WORKERS)
+                        for outcome in chain]
+            stop, place = None, {id(payment): at for at, payment in enumerate(readable)}
+            for payment, counters, error in sorted(outcomes, key=lambda outcome: place[id(outcome[0])]):
+                stop = self.keep(kind, payment, counters, error) or stop
+            if stop is not None:
+                raise stop  # what did go through is counted first
+        if self.held_at is not None and self.newest is not None:
+            self.newest = earlier(kind, self.newest, kind.just_before(self.held_at))
+        ledger.advance_cursor("payments", self.newest)
+
+    def write_chain(self, chain):
+        """(payment, counters, error) of each payment of the chain, written one after another; an error that is no
+        payment's own (the run must stop) ends the chain."""
+        outcomes = []
+        for payment in chain:
             try:
-                sync.counters.update(apply_payment(sync.integration, payment, erp=sync.erp, via="poll"))
-            except RecordError as exc:
-                sync.failures += 1
-                sync.counters.update(getattr(exc, "outcome", {"payments_failed": 1}))
-            except TransientError as exc:
-                sync.failures += 1
-                sync.counters.update(getattr(exc, "outcome", {"payments_failed": 1}))
-                held_at = earlier(kind, held_at, marker) if marker is not None else held_at
-            finally:
-                self.readable_again(payment)
-            newest = newer(kind, newest, marker)
-        if held_at is not None and newest is not None:
-            newest = earlier(kind, newest, kind.just_before(held_at))
-        ledger.advance_cursor("payments", newest)
+                outcomes.append((payment, apply_payment(self.sync.integration, payment, erp=self.sync.erp,
+                                                        via="poll"), None))
+            except (RecordError, TransientError) as exc:
+                outcomes.append((payment, getattr(exc, "outcome", {"payments_failed": 1}), exc))
+            except Exception as exc:
+                outcomes.append((payment, {}, exc))
+                break
+        return outcomes
+
+    def keep(self, kind, payment, counters, error):
+        """One payment's outcome counted on the run; the error to stop the run on, if it was no payment's own."""
+        sync = self.sync
+        marker = sync.ledger.marker(kind, payment.updated_at)
+        sync.counters.update(counters)
+        self.readable_again(payment)
+        if error is not None and not isinstance(error, RecordError | TransientError):
+            return error
+        if error is not None:
+            sync.failures += 1
+            if isinstance(error, TransientError) and marker is not None:
+                self.held_at = earlier(kind, self.held_at, marker)
+        self.newest = newer(kind, self.newest, marker)
+        return None
 
     def fail_unreadable(self, payment):
         """A payment that cannot be read fails where the readable payment is kept (syncs.payments: a row per bill,
