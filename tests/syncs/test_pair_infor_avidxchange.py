@@ -11,8 +11,9 @@ from connectors import canonical
 from connectors.infor import idm
 from syncs import operations, reasons
 from syncs.engine import run_integration
-from syncs.models import Integration, MappingRule, RecordStatus, RunStatus, SyncRecord
+from syncs.models import RecordStatus, RunStatus, SyncRecord
 from tests.connectors.contracts.base import make_connection
+from tests.syncs.test_pairs import infor_to_avidxchange
 
 SUMMIT = "V1002"  # Summit Freight: INV-1002 and INV-1009 are good invoices of it
 PDF = b"%PDF-1.4 invoice INV-1001\n" * 500
@@ -23,20 +24,12 @@ def integration(tenant, sandbox, monkeypatch):
     """Both simulators loaded with the canonical seed, every code mapped but the unmapped account, and the Infor
     connection reading invoice images from IDM."""
     monkeypatch.setattr(Conf, "SYNC", True)
-    sandbox.control("infor/seed-canonical")
-    sandbox.control("infor/seed", {"documents": [{"SUNO": "V1001", "SINO": "INV-1001", "filename": "INV-1001.pdf",
-                                                  "content_base64": base64.b64encode(PDF).decode()}]})
-    ids = sandbox.control("avidxchange/seed-canonical")
     source = make_connection("infor", tenant, sandbox)
     source.options = {**source.options, "document_store": idm.DOCUMENT_STORE}
     source.save()
-    integration = Integration.objects.create(tenant=tenant, name="Infor → AvidXchange", source=source,
-                                             target=make_connection("avidxchange", tenant, sandbox))
-    MappingRule.objects.bulk_create(
-        [MappingRule(integration=integration, kind=MappingRule.GL_ACCOUNT, source_code=code, target_id=target)
-         for code, target in ids["gl_accounts"].items() if code != canonical.UNMAPPED_ACCOUNT]
-        + [MappingRule(integration=integration, kind=kind, source_code=code, target_id=target)
-           for kind, by_code in ids["dimensions"].items() for code, target in by_code.items()])
+    integration = infor_to_avidxchange(tenant, sandbox, source=source)
+    sandbox.control("infor/seed", {"documents": [{"SUNO": "V1001", "SINO": "INV-1001", "filename": "INV-1001.pdf",
+                                                  "content_base64": base64.b64encode(PDF).decode()}]})
     return integration
 
 

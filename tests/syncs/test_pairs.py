@@ -33,16 +33,35 @@ def invoice_number(record):
     return record.source_ref.split(" ")[0]
 
 
-def canonical_rules(integration, erp, ap_ids):
-    """Every GL account mapped but the one the seed leaves unmapped; every dimension mapped, from the ERP's kind
-    of it (its contract's `dimension_kinds`) to the AP platform's."""
+def canonical_rules(integration, erp, ap_ids, *, every_account=False):
+    """Every GL account mapped but the one the seed leaves unmapped (that one too with `every_account`); every
+    dimension mapped, from the ERP's kind of it (its contract's `dimension_kinds`) to the AP platform's."""
     kinds = contract_for(erp).dimension_kinds
     rules = [MappingRule(integration=integration, kind=MappingRule.GL_ACCOUNT, source_code=code, target_id=target)
-             for code, target in ap_ids["gl_accounts"].items() if code != canonical.UNMAPPED_ACCOUNT]
+             for code, target in ap_ids["gl_accounts"].items() if every_account or code != canonical.UNMAPPED_ACCOUNT]
     rules += [MappingRule(integration=integration, kind=kinds.get(kind, kind),
                           target_kind=kind if kinds.get(kind, kind) != kind else "", source_code=code, target_id=target)
               for kind, by_code in ap_ids["dimensions"].items() for code, target in by_code.items()]
     return rules
+
+
+def pair_integration(tenant, sandbox, erp, ap, ap_ids, *, name="", source=None, every_account=False):
+    """An integration of `erp` to `ap` through new connections to their simulators (`source` instead of the ERP's,
+    if given), its codes mapped by canonical_rules from `ap_ids`, the AP platform's ids of the canonical codes."""
+    integration = Integration.objects.create(
+        tenant=tenant, name=name or f"{get_system(erp).label} → {get_system(ap).label}",
+        source=source or make_connection(erp, tenant, sandbox), target=make_connection(ap, tenant, sandbox))
+    MappingRule.objects.bulk_create(canonical_rules(integration, erp, ap_ids, every_account=every_account))
+    return integration
+
+
+def infor_to_avidxchange(tenant, sandbox, *, source=None, every_account=False):
+    """Infor → AvidXchange, named as its demo is, both simulators loaded with the canonical seed: the integration of
+    the Infor → AvidXchange modules outside the pair suite (see pair_integration for the rest)."""
+    contract_for("infor").seed_canonical(sandbox)
+    ap_ids = contract_for("avidxchange").seed_canonical(sandbox)
+    return pair_integration(tenant, sandbox, "infor", "avidxchange", ap_ids, name="Infor → AvidXchange",
+                            source=source, every_account=every_account)
 
 
 class Pair:
@@ -61,11 +80,7 @@ class Pair:
     def integration(self, tenant, sandbox, ap_ids, monkeypatch):
         """Every GL account mapped but the one the seed leaves unmapped; every dimension mapped."""
         monkeypatch.setattr(Conf, "SYNC", True)  # a replay's queued run happens in this process
-        integration = Integration.objects.create(
-            tenant=tenant, name=f"{get_system(self.erp).label} → {get_system(self.ap).label}",
-            source=make_connection(self.erp, tenant, sandbox), target=make_connection(self.ap, tenant, sandbox))
-        MappingRule.objects.bulk_create(canonical_rules(integration, self.erp, ap_ids))
-        return integration
+        return pair_integration(tenant, sandbox, self.erp, self.ap, ap_ids)
 
     # --- reading both sides ---------------------------------------------------------------------------
     def ap_state(self, sandbox):

@@ -10,8 +10,8 @@ from portal.models import AuditEntry
 from sandbox.avidxchange import demo
 from sandbox.avidxchange import simulator as avid_sandbox
 from syncs.engine import run_integration
-from syncs.models import Integration, MappingRule, RecordStatus, SyncRecord
-from tests.connectors.contracts.base import make_connection
+from syncs.models import Integration, RecordStatus, SyncRecord
+from tests.syncs.test_pairs import infor_to_avidxchange
 from webhooks.models import WebhookEvent
 from webhooks.tasks import process_event
 
@@ -20,16 +20,7 @@ from webhooks.tasks import process_event
 def integration(tenant, sandbox, monkeypatch):
     """Infor → AvidXchange on the canonical seed, every code mapped, its invoices sent."""
     monkeypatch.setattr(Conf, "SYNC", True)
-    sandbox.control("infor/seed-canonical")
-    ids = sandbox.control("avidxchange/seed-canonical")
-    integration = Integration.objects.create(tenant=tenant, name="Infor → AvidXchange",
-                                             source=make_connection("infor", tenant, sandbox),
-                                             target=make_connection("avidxchange", tenant, sandbox))
-    MappingRule.objects.bulk_create(
-        [MappingRule(integration=integration, kind=MappingRule.GL_ACCOUNT, source_code=code, target_id=target)
-         for code, target in ids["gl_accounts"].items()]
-        + [MappingRule(integration=integration, kind=kind, source_code=code, target_id=target)
-           for kind, by_code in ids["dimensions"].items() for code, target in by_code.items()])
+    integration = infor_to_avidxchange(tenant, sandbox, every_account=True)
     run_integration(integration.pk)
     return integration
 

@@ -10,25 +10,14 @@ from connectors import assumptions
 from connectors import capabilities as can
 from sandbox.avidxchange import simulator as avid_sandbox
 from syncs.engine import run_integration
-from syncs.models import Integration, MappingRule
-from tests.connectors.contracts.base import make_connection
+from tests.syncs.test_pairs import infor_to_avidxchange
 
 
 @pytest.fixture
 def integration(tenant, sandbox, monkeypatch):
     """Infor → AvidXchange, both simulators loaded with the canonical seed and every code mapped."""
     monkeypatch.setattr(Conf, "SYNC", True)
-    sandbox.control("infor/seed-canonical")
-    ids = sandbox.control("avidxchange/seed-canonical")
-    integration = Integration.objects.create(tenant=tenant, name="Infor → AvidXchange",
-                                             source=make_connection("infor", tenant, sandbox),
-                                             target=make_connection("avidxchange", tenant, sandbox))
-    MappingRule.objects.bulk_create(
-        [MappingRule(integration=integration, kind=MappingRule.GL_ACCOUNT, source_code=code, target_id=target)
-         for code, target in ids["gl_accounts"].items()]
-        + [MappingRule(integration=integration, kind=kind, source_code=code, target_id=target)
-           for kind, by_code in ids["dimensions"].items() for code, target in by_code.items()])
-    return integration
+    return infor_to_avidxchange(tenant, sandbox, every_account=True)
 
 
 def company(sandbox):
