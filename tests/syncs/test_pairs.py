@@ -55,13 +55,17 @@ def pair_integration(tenant, sandbox, erp, ap, ap_ids, *, name="", source=None, 
     return integration
 
 
+def seeded_pair(tenant, sandbox, erp, ap, **options):
+    """pair_integration (and its `options`) with both simulators loaded with the canonical seed first."""
+    contract_for(erp).seed_canonical(sandbox)
+    return pair_integration(tenant, sandbox, erp, ap, contract_for(ap).seed_canonical(sandbox), **options)
+
+
 def infor_to_avidxchange(tenant, sandbox, *, source=None, every_account=False):
-    """Infor → AvidXchange, named as its demo is, both simulators loaded with the canonical seed: the integration of
-    the Infor → AvidXchange modules outside the pair suite (see pair_integration for the rest)."""
-    contract_for("infor").seed_canonical(sandbox)
-    ap_ids = contract_for("avidxchange").seed_canonical(sandbox)
-    return pair_integration(tenant, sandbox, "infor", "avidxchange", ap_ids, name="Infor → AvidXchange",
-                            source=source, every_account=every_account)
+    """Infor → AvidXchange, named as its demo is, on the canonical seed: the integration of the Infor → AvidXchange
+    modules outside the pair suite."""
+    return seeded_pair(tenant, sandbox, "infor", "avidxchange", name="Infor → AvidXchange", source=source,
+                       every_account=every_account)
 
 
 class Pair:

@@ -110,20 +110,9 @@ def test_syspro_against_bill_on_the_canonical_seed_with_known_differences(tenant
     """SYSPRO takes no payments back, so what BILL pays stays open there: the tie-out is how finance sees it."""
     from connectors import canonical
     from syncs.engine import run_integration
-    from tests.connectors.contracts.base import make_connection
+    from tests.syncs.test_pairs import seeded_pair
 
-    sandbox.control("syspro/seed-canonical")
-    ids = sandbox.control("bill/seed-canonical")
-    integration = Integration.objects.create(tenant=tenant, name="SYSPRO → BILL",
-                                             source=make_connection("syspro", tenant, sandbox),
-                                             target=make_connection("bill", tenant, sandbox))
-    from syncs.models import MappingRule
-
-    MappingRule.objects.bulk_create(
-        [MappingRule(integration=integration, kind="gl_account", source_code=code, target_id=target)
-         for code, target in ids["gl_accounts"].items() if code != canonical.UNMAPPED_ACCOUNT]
-        + [MappingRule(integration=integration, kind=kind, source_code=code, target_id=target)
-           for kind, by_code in ids["dimensions"].items() for code, target in by_code.items()])
+    integration = seeded_pair(tenant, sandbox, "syspro", "bill", name="SYSPRO → BILL")
     run_integration(integration.pk)
     bills = {b["invoice_number"]: b for b in sandbox.control("bill/canonical-state")["bills"]}
     paid_in_bill, part_paid, paid_in_syspro = sorted(bills)[:3]

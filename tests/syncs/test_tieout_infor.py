@@ -9,23 +9,14 @@ import pytest
 from connectors import canonical
 from syncs import tieout
 from syncs.engine import run_integration
-from syncs.models import Integration, MappingRule, RunStatus
-from tests.connectors.contracts.base import make_connection
+from syncs.models import RunStatus
+from tests.syncs.test_pairs import seeded_pair
 
 
 @pytest.fixture(params=["bill", "avidxchange"])
 def integration(request, tenant, sandbox):
     ap = request.param
-    sandbox.control("infor/seed-canonical")
-    ids = sandbox.control(f"{ap}/seed-canonical")
-    integration = Integration.objects.create(tenant=tenant, name=f"Infor → {ap}",
-                                             source=make_connection("infor", tenant, sandbox),
-                                             target=make_connection(ap, tenant, sandbox))
-    MappingRule.objects.bulk_create(
-        [MappingRule(integration=integration, kind=MappingRule.GL_ACCOUNT, source_code=code, target_id=target)
-         for code, target in ids["gl_accounts"].items() if code != canonical.UNMAPPED_ACCOUNT]
-        + [MappingRule(integration=integration, kind=kind, source_code=code, target_id=target)
-           for kind, by_code in ids["dimensions"].items() for code, target in by_code.items()])
+    integration = seeded_pair(tenant, sandbox, "infor", ap, name=f"Infor → {ap}")
     integration.ap = ap
     return integration
 
