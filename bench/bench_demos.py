@@ -45,7 +45,8 @@ def erp_part(system, module, counters, latency, args):
                                     if v})
         return floors.infor(sum(len(i["lines"]) for i in data["invoices"]), len(data["suppliers"]), latency, writes)
     if system == "ifs":
-        return floors.ifs(counters.get("acknowledgements_done", 0), latency)
+        return floors.ifs(counters.get("acknowledgements_done", 0), latency,
+                          suppliers=counters.get("vendors_created", 0), invoices=counters.get("bills_created", 0))
     return floors.unlimited(system, latency)
 
 

@@ -114,16 +114,27 @@ def infor(invoice_rows, suppliers, latency, writes=0):
     return part("infor", calls, levels, f"sign-in; {' + '.join(how)}, at {INFOR_CALLS_PER_MINUTE:,} a minute")
 
 
-def ifs(acknowledgements, latency):
-    """Each list read once (its largest page is not documented); after the bills, the transfer marks, each with the
-    ETag its invoice's read brought, together in $batch calls (no documented largest batch)."""
-    calls = 2 + (1 if acknowledgements else 0)
-    levels = {SIGN_IN: latency, READS: per_minute(2, IFS_CALLS_PER_MINUTE, latency)}
+def ifs(acknowledgements, latency, suppliers=0, invoices=0):
+    """Each list read once (its largest page is not documented). A supplier's addresses are a collection of the
+    supplier, and an address's communication methods a collection of the address (docs/ASSUMPTIONS.md F3, F12):
+    for the `suppliers` read in full, one $batch call of each after the other, after the supplier list. Posting
+    lines are asked for by their invoices' ids (F4): a round trip after the invoice list, for the `invoices` read.
+    The two chains go side by side; the longer counts. After the bills, the transfer marks, each with the ETag its
+    invoice's read brought, together in $batch calls (no documented largest batch)."""
+    detail_calls = 2 if suppliers else 0
+    calls = 2 + detail_calls + (1 if invoices else 0) + (1 if acknowledgements else 0)
+    chain = max(1 + detail_calls, 1 + bool(invoices))
+    levels = {SIGN_IN: latency, READS: per_minute(calls, IFS_CALLS_PER_MINUTE, latency) + (chain - 1) * latency}
     if acknowledgements:
         levels[FOLLOW_UPS] = latency
+    how = "sign-in; 2 list reads"
+    if suppliers:
+        how += f", then the {suppliers} suppliers' addresses, then their communication methods ($batch, F12)"
+    if invoices:
+        how += ", beside the invoices' posting lines (by invoice id, F4)"
     return part("ifs", calls, levels,
-                f"sign-in; 2 list reads; after the bills, {acknowledgements} transfer marks in one $batch call "
-                f"(ASSUMPTIONS F12), at {IFS_CALLS_PER_MINUTE:,} a minute (F7)")
+                f"{how}; after the bills, {acknowledgements} transfer marks in one $batch call (ASSUMPTIONS F12), "
+                f"at {IFS_CALLS_PER_MINUTE:,} a minute (F7)")
 
 
 def unlimited(system, latency):

@@ -165,9 +165,14 @@ def test_floors():
     assert [(s["level"], s["seconds"], s["by"]) for s in both["path"]] == [
         ("sign-in", 0.05, "infor"), ("reads", 0.1, "infor"), ("creates", 0.35, "bill")]
     assert both["bound_by"] == "bill" and both["seconds"] == 0.5
-    # IFS → BILL: the transfer marks follow the bills, all in one $batch call.
-    ifs = floors.floor([floors.ifs(149, 0.05), floors.bill(99, 149, 0.05)])
-    assert ifs["seconds"] == 0.3 and ifs["path"][-1] == {"level": "follow-ups", "seconds": 0.05, "by": "ifs"}
+    # IFS → BILL: the suppliers' addresses, then their communication methods, after the supplier list (the posting
+    # lines, after the invoice list, beside them); the transfer marks follow the bills, all in one $batch call.
+    ifs = floors.floor([floors.ifs(149, 0.05, suppliers=99, invoices=149), floors.bill(99, 149, 0.05)])
+    assert [(s["level"], s["seconds"]) for s in ifs["path"]] == [
+        ("sign-in", 0.05), ("reads", 0.15), ("creates", 0.15), ("follow-ups", 0.05)]
+    assert ifs["seconds"] == 0.4 and ifs["path"][-1]["by"] == "ifs"
+    # Nothing read in full: the lists alone.
+    assert floors.ifs(0, 0.05)["levels"] == {"sign-in": 0.05, "reads": 0.05}
     # Payments written back to Infor follow their read from AvidXchange.
     back = floors.floor([floors.infor(0, 0, 0.05, writes=5), floors.avidxchange(0, 0, 0.05, payments_read=True)])
     assert [s["level"] for s in back["path"]] == ["sign-in", "reads", "follow-ups"] and back["seconds"] == 0.15
