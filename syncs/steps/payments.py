@@ -19,26 +19,28 @@ PAYMENT_CHUNK, PAYMENT_WORKERS = 200, 8
 
 
 def chains(payments):
-    """The payments in order of reading, split where they touch nothing in common: the payments of one bill (paid,
-    then voided) stay one after another in one chain, so a reversal is written after its payment; chains go at once."""
+    """The payments split where they touch nothing in common, each chain in the order read: the payments of one bill
+    (paid, then voided) stay one after another in one chain, so a reversal is written after its payment; chains go at
+    once."""
+    payments = list(payments)
+    order = {id(payment): at for at, payment in enumerate(payments)}
     chain_of, found = {}, []
     for payment in payments:
         keys = [("payment", payment.payment_id), *(("bill", bill_id) for bill_id in payment.bill_ids)]
-        joined = {id(chain_of[key]): chain_of[key] for key in keys if key in chain_of}
-        chain = next(iter(joined.values())) if joined else []
+        joined = list({id(chain_of[key]): chain_of[key] for key in keys if key in chain_of}.values())
         if not joined:
+            chain = []
             found.append(chain)
-        for other in list(joined.values())[1:]:  # the payment joins chains that were apart until now
-            chain.extend(other)
-            found.remove(other)
-            for key, value in list(chain_of.items()):
-                if value is other:
-                    chain_of[key] = chain
+        else:  # a payment touching several chains joins them, the first keeping its place
+            chain = joined[0]
+            for other in joined[1:]:
+                chain.extend(other)
+                found = [kept for kept in found if kept is not other]
+                chain_of.update([(key, chain) for key, value in chain_of.items() if value is other])
+            chain.sort(key=lambda earlier: order[id(earlier)])
         chain.append(payment)
-        for key in keys:
-            chain_of[key] = chain
+        chain_of.update((key, chain) for key in keys)
     return found
-
 
 class Payments(Step):
     ap_requires = {can.PAYMENTS_BY_POLLING: ("payments",)}
