@@ -42,6 +42,7 @@ def chains(payments):
         chain_of.update((key, chain) for key in keys)
     return found
 
+
 class Payments(Step):
     ap_requires = {can.PAYMENTS_BY_POLLING: ("payments",)}
     erp_uses = (can.WRITES_PAYMENTS_BACK,)
