@@ -279,8 +279,8 @@ class Sync:
                     continue  # this integration does not carry that dimension across
                 if value not in kind_rules:
                     problems.append(Problem(cause="code_unmapped", subject=f"{kind.capitalize()} {value}",
-                                            words=f"{kind.capitalize()} {value} is not mapped to a "
-                                                  f"{self.target_name} {kind}"))
+                                            words=f"{kind.capitalize()} {value} is not mapped to anything in "
+                                                  f"{self.target_name}"))
                 else:
                     target_kind, target_id = kind_rules[value]
                     if target_kind in coding[index]:

@@ -15,6 +15,12 @@ from syncs.admin.scope import operated_integrations
 from syncs.models import MappingRule
 
 
+def kind_with_article(kind):
+    """"a GL account", "an Accounting class"."""
+    words = dict(MappingRule.KINDS).get(kind, kind)
+    return f"{'an' if words[:1].lower() in 'aeiou' else 'a'} {words}"
+
+
 def rule_form_for(integration):
     """A mapping-rule form whose target is picked from the AP platform's accounts and dimensions, by number and
     name, when they have been loaded (syncs.reference); typed as an id otherwise."""
@@ -56,10 +62,13 @@ def rule_form_for(integration):
                                                 "loaded; use \"Load reference data\" if it was added since.")
                 return cleaned
             wanted = cleaned.get("target_kind") or cleaned.get("kind")
+            dimensions = MappingRule.DIMENSIONS
+            if not cleaned.get("target_kind") and cleaned.get("kind") in dimensions and option.kind in dimensions:
+                # A dimension may become another (a subaccount an accounting class): the AP kind is the one picked.
+                cleaned["target_kind"] = self.instance.target_kind = wanted = option.kind
             if wanted and wanted != option.kind:
-                kinds = dict(MappingRule.KINDS)
-                self.add_error("target_id", f"{option.label} is a {kinds.get(option.kind, option.kind)} in the AP "
-                                            f"platform, not a {kinds.get(wanted, wanted)}.")
+                self.add_error("target_id", f"{option.label} is {kind_with_article(option.kind)} in the AP platform, "
+                                            f"not {kind_with_article(wanted)}.")
             if not cleaned.get("target_label"):
                 cleaned["target_label"] = option.name
                 self.instance.target_label = option.name

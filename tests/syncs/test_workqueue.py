@@ -130,6 +130,24 @@ def test_mapping_targets_are_picked_by_number_and_name_once_loaded(client, ops, 
     assert "GL account 6100" in listing and "Office supplies" in listing
 
 
+def test_a_dimension_rule_takes_the_kind_of_the_target_picked_as_the_work_queue_link_leaves_it(client, ops,
+                                                                                                  integration,
+                                                                                                  monkeypatch):
+    """The work queue's "Add the rule for subaccount 900-000" fills the ERP kind and code only; the target picked is an
+    accounting class, which a subaccount may become. A GL account may become nothing but a GL account."""
+    known = reference.Reference((reference.Option("class", "0cl01", "900-000", "Trade show 2026"),
+                                 reference.Option("gl_account", "0ca01", "6100", "Office supplies")), timezone.now())
+    monkeypatch.setattr(reference, "cached", lambda connection: known)
+    add = reverse("admin:syncs_mappingrule_add")
+    client.post(add, {"integration": integration.pk, "kind": "subaccount", "source_code": "900-000",
+                      "target_id": "0cl01", "confirmed": "on"})
+    rule = MappingRule.objects.get()
+    assert (rule.kind, rule.target_kind, rule.target_id) == ("subaccount", "class", "0cl01")
+    wrong = client.post(add, {"integration": integration.pk, "kind": "gl_account", "source_code": "6999",
+                              "target_id": "0cl01", "confirmed": "on"})
+    assert "900-000 · Trade show 2026 is an Accounting class in the AP platform, not a GL account." in wrong.content.decode()
+
+
 def test_rules_that_cannot_be_used_are_flagged_and_filtered(client, ops, integration):
     MappingRule.objects.create(integration=integration, kind="gl_account", source_code="6100", target_id="0ca01",
                                target_label="Office supplies")
