@@ -38,6 +38,14 @@ class PaymentInFlight(TransientError):
     """Another worker is writing this share right now; try again shortly."""
 
 
+class HeldBack(RecordError):
+    """Not written while an assumption the write relies on stands contradicted: the ERP's setup is in question, not
+    the payment's data, so it is filed with the configuration problems."""
+
+    error_class = "configuration"
+    cause = "assumption_contradicted"
+
+
 def apply_payment(integration, payment, *, erp=None, via="poll", actor="system:sync"):
     """Write one AP payment back to the ERP where it concerns bills this integration created.
 
@@ -112,9 +120,8 @@ def _post(integration, erp, bill, payment):
         return f"recorded here only: {system_name(integration.source)} does not take payments"
     stopped = stopped_capabilities(integration.source).get(can.WRITES_PAYMENTS_BACK)
     if stopped:  # a webhook's payment meets the stop the polled ones meet in the engine (Sync.stopped_by)
-        raise RecordError(f"Not written to {system_name(integration.source)}: the last assumption check of "
-                          f"{integration.source.name} found {', '.join(stopped)} contradicted.",
-                          cause="assumption_contradicted")
+        raise HeldBack(f"Held back, not written to {system_name(integration.source)}: the last assumption check "
+                       f"of {integration.source.name} found {', '.join(stopped)} contradicted.")
     if erp is not None:
         return erp.post_payment(bill.data.get("reference") or {}, payment)
     with integration.source.connector() as own:
@@ -137,7 +144,8 @@ def _apply_to_bill(integration, bill, payment, erp, via, actor):
         if error is not None:
             record.status = RecordStatus.FAILED
             record.error_class, record.cause, record.subject = error.error_class, error.cause, error.subject
-            record.error_detail = f"Posting the payment to the ERP failed: {error}"
+            record.error_detail = str(error) if isinstance(error, HeldBack) else \
+                f"Posting the payment to the ERP failed: {error}"
             record.save()
             audit.record("sync.payment.failed", actor=actor, tenant=integration.tenant, obj=record,
                          source_ref=bill.source_ref, target_id=payment.payment_id, message=record.error_detail)

@@ -44,8 +44,12 @@ def test_an_assumption_of_another_capability_or_one_held_stops_nothing(fake_demo
 
 
 def test_a_payment_a_webhook_brings_meets_the_same_stop_and_is_written_by_the_next_poll_once_overridden(
-        fake_demo, fakes, payments_probe):
+        fake_demo, fakes, payments_probe, client):
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
     from connectors.errors import RecordError
+    from portal.models import Membership
     from syncs.models import RecordStatus, SyncRecord
     from syncs.payments import apply_payment
 
@@ -58,6 +62,13 @@ def test_a_payment_a_webhook_brings_meets_the_same_stop_and_is_written_by_the_ne
         apply_payment(fake_demo, payment, via="webhook")
     held = SyncRecord.objects.get(integration=fake_demo, object_type="payment")
     assert (held.status, held.cause) == (RecordStatus.FAILED, "assumption_contradicted")
+    # Filed with what the ERP's setup holds up, not with the data to correct, in the words the cause leads with.
+    assert held.error_class == "configuration" and held.error_detail.startswith("Held back, not written to ")
+    client.force_login(get_user_model().objects.create_user("fin", password="pw-0123456789"))
+    Membership.objects.create(user=get_user_model().objects.get(username="fin"), tenant=fake_demo.tenant,
+                              role=Membership.FINANCE)
+    page = client.get(reverse("status:record", args=[held.pk])).content.decode()
+    assert f"Payment {held.source_ref} in" in page, "named by the payment and its invoice, not by the row's key"
     assert fakes.erp().payments == {}
 
     fake_demo.source.assumption_overrides = {"T1": {"by": "ops", "at": "2026-12-07T12:00:00+00:00"}}
