@@ -5,6 +5,7 @@ day, and the payment's reference. The one table of NACHA return reason codes liv
 import re
 
 from connectors.errors import DataError
+from connectors.values import DAY
 
 # NACHA's ACH return reason codes and their titles, in sentence case. Source: the Nacha Operating Rules, Appendix Four
 # ("Return Entries"), Table of Return Reason Codes, with the titles as amended in 2020-2021 (R10, R11, R17). The common
@@ -131,7 +132,7 @@ def why(payment):
 
 
 def reversal_text(payment, limit=None):
-    """What the ERP is told about an undone payment: "Returned by the bank: R01 Insufficient funds, 2026-03-05,
+    """What the ERP is told about an undone payment: "Returned by the bank: R01 Insufficient funds, 5 Mar 2026,
     payment 021000000000108"; "Voided, no reason given, …" when the platform says nothing. Within `limit` characters
     the words give way first (cut with "..."), so the day and the reference stay."""
     status = payment.status or ""
@@ -139,7 +140,7 @@ def reversal_text(payment, limit=None):
     reason = why(payment)
     head = f"{what}: {reason}" if reason else what if status in EXPLAINED else f"{what}, no reason given"
     reference = "" if payment.reference is None else str(payment.reference)
-    tail = ", ".join(part for part in (payment.undone_on.isoformat() if payment.undone_on else "",
+    tail = ", ".join(part for part in (DAY.format(d=payment.undone_on) if payment.undone_on else "",
                                        f"payment {reference or payment.payment_id}") if part)
     text = f"{head}, {tail}"
     if limit is None or len(text) <= limit:

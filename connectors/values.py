@@ -3,7 +3,8 @@ Each caller says in its own words which field of which record was wrong.
 
 And money as a person reads it, "6,538.60 USD": the one format for the finance pages, the tie-out command and every
 message that names an amount, whichever floor writes it (it lives here, on the lowest floor, so connectors may use it
-too), and the amount a person types back in that form."""
+too), and the amount a person types back in that form. A day likewise: "3 Mar 2026" (DAY), also in the words an
+ERP is told about an undone payment (connectors.reversals)."""
 
 import re
 from decimal import Decimal, InvalidOperation
@@ -22,6 +23,7 @@ def decimal_value(value):
 
 
 CENT = Decimal("0.01")
+DAY = "{d.day} {d:%b %Y}"
 
 
 def amount_value(value, refusal):

@@ -6,11 +6,10 @@ from datetime import date, datetime
 from django import template
 from django.utils import timezone
 
-from connectors.values import money
+from connectors.values import DAY, money
 from syncs.reasons import readable as in_words
 
 register = template.Library()
-DAY = "{d.day} {d:%b %Y}"
 
 
 # The one money format, shared with the messages the engine and the connectors write (connectors.values).

@@ -12,6 +12,7 @@ from connectors.infor import idm
 from syncs import operations, reasons
 from syncs.engine import run_integration
 from syncs.models import RecordStatus, RunStatus, SyncRecord
+from syncs.templatetags.status import day
 from tests.connectors.contracts.base import make_connection
 from tests.syncs.test_pairs import infor_to_avidxchange
 
@@ -100,7 +101,7 @@ def test_a_returned_payment_is_reversed_in_infor_once_with_its_reason(integratio
     assert reversed_ == 1
     row = infor_payments(sandbox)[payment["Id"]]
     assert (row["PYST"], row["RVTX"]) == ("VOIDED", f"Returned by the bank: R01 Insufficient funds, "
-                                                    f"{returned['ModifiedDate'][:10]}, "
+                                                    f"{day(returned['ModifiedDate'])}, "
                                                     f"payment {payment['AchTraceNumber']}")
     assert [h["PYST"] for h in row["history"]] == ["PAID", "VOIDED"], "paid once, reversed once"
     share = SyncRecord.objects.get(integration=integration, object_type="payment",

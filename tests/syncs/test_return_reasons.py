@@ -11,6 +11,7 @@ from sandbox.avidxchange import demo
 from sandbox.avidxchange import simulator as avid_sandbox
 from syncs.engine import run_integration
 from syncs.models import Integration, RecordStatus, SyncRecord
+from syncs.templatetags.status import day
 from tests.syncs.test_pairs import infor_to_avidxchange
 from webhooks.models import WebhookEvent
 from webhooks.tasks import process_event
@@ -59,7 +60,7 @@ def test_a_return_is_written_to_infor_with_its_reason_day_and_trace_number(integ
     returned = sandbox.control("avidxchange/payment-status", {"PaymentId": payment["Id"], "Status": "Returned",
                                                                **given})
     assert run_integration(integration.pk).counters.get("payments_reversed") == 1
-    expected = f"{why}, {returned['ModifiedDate'][:10]}, payment {payment['AchTraceNumber']}"
+    expected = f"{why}, {day(returned['ModifiedDate'])}, payment {payment['AchTraceNumber']}"
     row = infor_row(sandbox, payment["Id"])
     assert (row["PYST"], row["RVTX"]) == ("VOIDED", expected)
     share = SyncRecord.objects.get(integration=integration, object_type="payment", target_id=payment["Id"])
@@ -79,7 +80,7 @@ def test_a_void_or_escheat_is_written_in_words_with_its_day_and_reference(integr
     undone = sandbox.control("avidxchange/payment-status", {"PaymentId": payment["Id"], "Status": status})
     assert run_integration(integration.pk).counters.get("payments_reversed") == 1
     assert infor_row(sandbox, payment["Id"])["RVTX"] == \
-        f"{what}, {undone['ModifiedDate'][:10]}, payment {payment[reference]}"
+        f"{what}, {day(undone['ModifiedDate'])}, payment {payment[reference]}"
 
 
 @pytest.mark.parametrize("malformed", [12, "insufficient funds", "R1", ["R01"]])
@@ -118,7 +119,7 @@ def test_a_bill_void_is_written_to_infor_with_bills_reason_and_day(tenant, sandb
                                                       "voidReason": "Duplicate payment"})
     assert run_integration(integration.pk).counters.get("payments_reversed") == 1
     assert infor_row(sandbox, payment["id"])["RVTX"] == \
-        f"Voided: Duplicate payment, {voided['voidInfo'][-1]['createdTime'][:10]}, " \
+        f"Voided: Duplicate payment, {day(voided['voidInfo'][-1]['createdTime'])}, " \
         f"payment {payment['transactionNumber']}"
 
 
@@ -147,7 +148,7 @@ def test_a_bill_void_seen_by_webhook_is_written_with_its_reason(live_server, san
                                                       "voidReason": "Paid to the wrong bank account"})
     delivered()
     assert infor_row(sandbox, payment["id"])["RVTX"] == \
-        f"Voided: Paid to the wrong bank account, {voided['voidInfo'][-1]['createdTime'][:10]}, " \
+        f"Voided: Paid to the wrong bank account, {day(voided['voidInfo'][-1]['createdTime'])}, " \
         f"payment {payment['transactionNumber']}"
 
 

@@ -145,7 +145,8 @@ def test_a_dimension_rule_takes_the_kind_of_the_target_picked_as_the_work_queue_
     assert (rule.kind, rule.target_kind, rule.target_id) == ("subaccount", "class", "0cl01")
     wrong = client.post(add, {"integration": integration.pk, "kind": "gl_account", "source_code": "6999",
                               "target_id": "0cl01", "confirmed": "on"})
-    assert "900-000 · Trade show 2026 is an Accounting class in the AP platform, not a GL account." in wrong.content.decode()
+    said = "900-000 · Trade show 2026 is an Accounting class in the AP platform, not a GL account."
+    assert said in wrong.content.decode()
 
 
 def test_rules_that_cannot_be_used_are_flagged_and_filtered(client, ops, integration):

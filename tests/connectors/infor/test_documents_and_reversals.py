@@ -142,7 +142,7 @@ def returned(payment):
                    undone_on=date(2026, 2, 5))
 
 
-RETURNED_TEXT = "Returned by the bank: R01 Insufficient funds, 2026-02-05, payment 021000000000042"
+RETURNED_TEXT = "Returned by the bank: R01 Insufficient funds, 5 Feb 2026, payment 021000000000042"
 
 
 def rows(sandbox):
@@ -178,7 +178,7 @@ def test_the_reason_is_cut_to_the_field_keeping_the_day_and_reference(infor_conn
     written = rows(sandbox)["PM00000042"]["RVTX"]
     assert m3.REASON_LENGTH - 3 <= len(written) <= m3.REASON_LENGTH
     assert written.startswith("Voided: Sent to the wrong supplier")
-    assert written.endswith("..., 2026-02-05, payment 021000000000042")
+    assert written.endswith("..., 5 Feb 2026, payment 021000000000042")
 
 
 @pytest.mark.parametrize("seed", [1, 5, 9])
