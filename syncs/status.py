@@ -150,7 +150,8 @@ def daily(integrations, now=None, days=CHART_DAYS):
 def chart(days, width=620, height=170):
     """Bars for a server-rendered SVG: synced (up), payments undone and failed stacked above, scaled to the busiest
     day."""
-    top = max((d.synced + d.undone + d.failed for d in days), default=0) or 1
+    busiest = max((d.synced + d.undone + d.failed for d in days), default=0)
+    top = busiest or 1  # the scale; an empty month has no busiest day to name
     plot = height - 30
     slot = width / max(len(days), 1)
     bars = []
@@ -166,7 +167,7 @@ def chart(days, width=620, height=170):
                      "label": n % 7 == 0 or (n == len(days) - 1 and n % 7 >= 4),
                      "anchor": "start" if n * slot < width - LABEL_WIDTH else "end",
                      "label_x": round(n * slot + 1 if n * slot < width - LABEL_WIDTH else (n + 1) * slot - 1, 1)})
-    return {"width": width, "height": height, "plot": plot, "top": top, "bars": bars,
+    return {"width": width, "height": height, "plot": plot, "top": busiest, "bars": bars,
             "synced": sum(d.synced for d in days), "undone": sum(d.undone for d in days),
             "failed": sum(d.failed for d in days)}
 

@@ -90,6 +90,14 @@ def test_dashboard_says_how_fresh_what_moved_and_draws_the_month(client, w):
     assert "307.50 USD" in html and "101.50 USD" in html
     assert "1 record could not be sent" in html
     assert "Not up to date" not in html
+    assert "busiest day: 5" in html, "three bills, a payment and the record that failed, all today"
+
+
+def test_an_empty_month_names_no_busiest_day():
+    from syncs.status import Day, chart
+
+    empty = chart([Day(timezone.localdate())])
+    assert empty["top"] == 0 and all(bar["synced_h"] == 0 for bar in empty["bars"])
 
 
 def test_dashboard_warns_when_no_run_completed_for_three_intervals(client, w):
