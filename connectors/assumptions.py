@@ -3,7 +3,8 @@
 docs/ASSUMPTIONS.md is the catalogue: each assumption has an id (I5, F1, B10…), a section per system and the
 question to ask under **Confirm**. An assumption that can be checked without writing anything has a probe, declared
 with `@probe` beside the code that relies on it (where its UNCONFIRMED mark is). `check(connection)` runs the
-probes of the connection's system and reports every assumption of that system as one of:
+probes of the connection's system and reports every assumption of that system as one of the following, leaving out
+those about our simulator and those with neither a probe nor a question:
 
 - held: the live system behaves as assumed (what was seen says how we know);
 - contradicted: it does not. The probe says what changes: a safe alternative the connector then takes by itself
@@ -19,6 +20,7 @@ switches from it, so a contradiction found on Monday changes Monday's runs.
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 
@@ -120,6 +122,14 @@ def probes_for(system_id):
     return [p for p in PROBES.values() if p.system == system_id]
 
 
+# "- **Confirm:**", "- **Confirm (customer / IFS):**": the question to ask. Not "- **Confirmed by:**" nor
+# "- **Confirmed (M3H5):**", which say what a source already settled.
+CONFIRM_LINE = re.compile(r"- \*\*Confirm(?: \([^)]*\))?:\*\*")
+# An entry about our simulator, which no customer system can confirm: its heading's status says "(simulator only)",
+# or its "We assume" line does.
+SIMULATOR_ONLY = "simulator only"
+
+
 @dataclass(frozen=True)
 class Entry:
     id: str
@@ -127,14 +137,21 @@ class Entry:
     title: str
     confirm: str  # the catalogue's question(s), in one line
 
+    @property
+    def asks(self):
+        """Whether the entry has a question: "Confirm: nothing beyond B5." and "nothing to ask." have none."""
+        question = re.sub(r"^Confirm(?: \([^)]*\))?:", "", self.confirm).strip()
+        return bool(question) and not question.lower().startswith("nothing")
+
 
 @cache
 def catalogue():
-    """{id: Entry} of every customer-system assumption in docs/ASSUMPTIONS.md."""
-    entries, system, current, confirm = {}, None, None, []
+    """{id: Entry} of every assumption about a customer's system in docs/ASSUMPTIONS.md (those about our simulator
+    are left out)."""
+    entries, system, current, confirm, simulated = {}, None, None, [], False
 
     def close():
-        if current is not None:
+        if current is not None and not simulated:
             entries[current.id] = Entry(current.id, current.system, current.title, " ".join(confirm))
 
     for line in CATALOGUE.read_text(encoding="utf-8").splitlines():
@@ -144,9 +161,11 @@ def catalogue():
             system = SECTIONS.get(line[3:].split()[0])
         elif line.startswith("### ") and system:
             close()
-            m = re.match(r"### (\w+)\. (.*?)(?: — .*)?$", line)
-            current, confirm = Entry(m[1], system, m[2].strip(), ""), []
-        elif current is not None and line.startswith("- **Confirm"):
+            m = re.match(r"### (\w+)\. (.*?)(?: — (.*))?$", line)
+            current, confirm, simulated = Entry(m[1], system, m[2].strip(), ""), [], SIMULATOR_ONLY in (m[3] or "")
+        elif current is not None and line.startswith(f"- **We assume ({SIMULATOR_ONLY}):**"):
+            simulated = True
+        elif current is not None and CONFIRM_LINE.match(line):
             confirm.append(re.sub(r"\*\*|`", "", line[2:]).strip())
     close()
     return entries
@@ -158,7 +177,8 @@ def entries_for(system_id):
 
 def check(connection, progress=None):
     """Run every probe of the connection's system against it (reads only) and return the report's results: one
-    {"id", "title", "status", "seen", "advice"} per assumption of the system, probed or not, in catalogue order.
+    {"id", "title", "status", "seen", "advice"} per assumption of the system probed or with a question to ask, in
+    catalogue order.
     `progress(done, total)` is told after each probe. Raises ConnectorError when the system cannot be reached or
     refuses the credentials: then nothing could be checked."""
     probes = {p.id: p for p in probes_for(connection.system)}
@@ -176,7 +196,10 @@ def check(connection, progress=None):
         for entry in entries:
             found = probes.get(entry.id)
             if found is None:
-                results.append(result(entry, ASK, "", entry.confirm or "Nothing to ask: see docs/ASSUMPTIONS.md."))
+                # Without a probe and with nothing to ask (settled by the vendor's documentation, or showing only
+                # on a write), a row would tell ops nothing.
+                if entry.asks:
+                    results.append(result(entry, ASK, "", entry.confirm))
                 continue
             finding = run_probe(found, connector)
             advice = {HELD: "", CONTRADICTED: found.consequence,
@@ -215,6 +238,18 @@ def contradicted_ids(connection):
     """The ids the last completed check found contradicted: a check running, or one that could not run, keeps the
     results before it (run_check), so a failed re-check lifts no stop."""
     return {r["id"] for r in (connection.assumptions_report or {}).get("results", ()) if r["status"] == CONTRADICTED}
+
+
+def advice_now(row, overrides):
+    """A reported row's advice as it stands: the kept advice of a contradiction that stops steps says they stop until
+    ops confirm an override; once `overrides` (Connection.assumption_overrides) holds one, they run under it."""
+    override = overrides.get(row["id"]) if row["status"] == CONTRADICTED else None
+    found = PROBES.get(row["id"])
+    if not override or found is None or not found.stops:
+        return row["advice"]
+    return (f"The steps by which {stop_phrase(found.stops)} run under the override confirmed by {override['by']} on "
+            f"{datetime.fromisoformat(override['at']):%Y-%m-%d %H:%M} UTC, although the check finds the assumption "
+            "contradicted.")
 
 
 def stopped_capabilities(connection):

@@ -48,8 +48,9 @@ def classify(response):
                        "may have been deleted since it was found.", status=status)
     if status == 404:
         raise ConfigurationError(f"Infor answered 404 for {response.request.path_url.split('?')[0]}: the tenant, "
-                                 "program or transaction does not exist here. Check the .ionapi file and "
-                                 "connectors/infor/m3.py.", status=status)
+                                 "program or transaction does not exist here. Check the connection's .ionapi "
+                                 "file, and ask the customer whether this transaction is built in their tenant, "
+                                 "and under which name.", status=status)
     if status < 500 and status not in (401, 403, 429):
         try:
             error = mi_error_text(response.json())

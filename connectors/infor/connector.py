@@ -316,8 +316,10 @@ def transaction_there(client, transaction, inputs, what):
     a 404 says it is not."""
     try:
         rows = client.execute(transaction, inputs, maxrecs=1)
-    except ConfigurationError as exc:
-        return contradicted(f"M3 has no {transaction} ({what}): {exc}")
+    except ConfigurationError:
+        return contradicted(f"M3 answered 404 for {transaction} ({what}): this tenant has no such program or "
+                            "transaction. Ask the customer whether it is built in this tenant, and under which name; "
+                            "if they say it is, check that the connection's .ionapi file is this tenant's.")
     except DataError as exc:
         return held(f"M3 has {transaction} ({what}): it answered with an error of its own ({exc}).")
     return held(f"M3 has {transaction} ({what}): it answered with {len(rows)} row(s).")
@@ -518,8 +520,8 @@ class InforConnector(ErpConnector):
         ahead = iso_to_lmts(timezone.now() + FILTER_CHECK_AHEAD)
         try:
             listed = self.client.execute(m3.APPROVED_INVOICES, {"F_LMTS": ahead}, maxrecs=1)
-        except ConfigurationError as exc:
-            return unchecked(f"There is no approved invoice list to ask ({exc}).")
+        except ConfigurationError:
+            return unchecked(f"There is no approved invoice list to ask: M3 has no {m3.APPROVED_INVOICES} (I1).")
         if listed:
             return contradicted(f"{m3.APPROVED_INVOICES} gave invoice {listed[0].get('KEY', '?')} as changed after "
                                 f"{lmts_to_iso(ahead)[:10]}, a year from now: it ignores F_LMTS.")
@@ -689,16 +691,17 @@ class InforConnector(ErpConnector):
         row), as _payment() needs to add one."""
         try:
             invoices = self.client.execute(m3.APPROVED_INVOICES, {}, maxrecs=1)
-        except ConfigurationError as exc:
-            return unchecked(f"There is no approved invoice list to take an invoice from ({exc}).")
+        except ConfigurationError:
+            return unchecked(f"There is no approved invoice list to take an invoice from: M3 has no "
+                             f"{m3.APPROVED_INVOICES} (I1).")
         if not invoices:
             return unchecked("There is no approved invoice yet to look a payment up on.")
         key = {k: invoices[0].get(k, "") for k in m3.INVOICE_KEY_FIELDS}
         where = f"payment {PROBE_PAYMENT_ID} of invoice {m3.invoice_key(*key.values())}"
         try:
             records = self.client.execute(m3.GET_PAYMENT, {**key, "PYID": PROBE_PAYMENT_ID})
-        except ConfigurationError as exc:
-            return unchecked(f"The payments extension is not there to ask ({exc}).")
+        except ConfigurationError:
+            return unchecked(f"The payments extension is not there to ask: M3 has no {m3.GET_PAYMENT} (I3).")
         except DataError as exc:
             if m3.DOES_NOT_EXIST in str(exc):
                 return held(f"Asked for {where}, which no one records, {m3.GET_PAYMENT} answered: {exc}")

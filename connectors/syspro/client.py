@@ -129,7 +129,8 @@ def classify(response, service):
     if response.status_code == 404:
         raise ConfigurationError(f"The SYSPRO OData service has no {urlparse(response.url).path.rsplit('/', 1)[-1]} "
                                  f"here (HTTP 404{': ' + detail if detail else ''}). Check the OData URL, and that "
-                                 "the service publishes the tables in connectors/syspro/tables.py.", status=404)
+                                 "the customer's OData service publishes the SYSPRO tables ml-connector reads (the "
+                                 "assumption check lists them).", status=404)
     default_classify(response, "SYSPRO OData", detail if detail is not None else excerpt(response))
 
 

@@ -47,7 +47,9 @@ def test_ops_check_a_connections_assumptions_and_confirm_an_override(page, conne
 
     row.get_by_role("button", name="Confirm override").click()
     assert "Override of I1 confirmed" in page.locator(".messagelist").inner_text()
-    assert "Override confirmed by olivia" in page.locator("#assumptions tr#assumption-I1").inner_text()
+    overridden = page.locator("#assumptions tr#assumption-I1").inner_text()
+    assert "Override confirmed by olivia" in overridden
+    assert "run under the override confirmed by olivia" in overridden and "Stopped before writing" not in overridden
     connection.refresh_from_db()
     assert connection.assumption_overrides["I1"]["by"] == "olivia"
     assert assumptions.stopped_capabilities(connection) == {}

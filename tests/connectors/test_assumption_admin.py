@@ -120,6 +120,9 @@ def test_ops_confirm_an_override_and_withdraw_it_each_audited_with_who(client, o
     assert confirmed.actor == "olivia" and confirmed.details == {"assumption": "I1"}
     row = i1_row(client.get(report_url(connection)).content.decode())
     assert "Override confirmed by olivia" in row and "Withdraw override" in row
+    assert "Stopped before writing" not in row
+    assert re.search(r"The steps by which payments are written back run under the override confirmed by olivia on "
+                     r"\d{4}-\d\d-\d\d \d\d:\d\d UTC, although the check finds the assumption contradicted\.", row), row
 
     assert client.post(override_url(connection), {"withdraw": "1"}).status_code == 302
     connection.refresh_from_db()
@@ -127,6 +130,8 @@ def test_ops_confirm_an_override_and_withdraw_it_each_audited_with_who(client, o
     assert assumptions.stopped_capabilities(connection) == {can.WRITES_PAYMENTS_BACK: ["I1"]}
     withdrawn = AuditEntry.objects.get(action="connection.assumption_override_withdrawn")
     assert withdrawn.actor == "olivia" and withdrawn.details == {"assumption": "I1"}
+    row = i1_row(client.get(report_url(connection)).content.decode())
+    assert "Stopped before writing" in row and "run under the override" not in row
 
 
 def test_an_assumption_that_stops_nothing_cannot_be_overridden(client, ops, connection, monkeypatch):

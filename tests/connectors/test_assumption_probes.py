@@ -1,7 +1,10 @@
 """Every assumption probe (connectors.assumptions), generated from the registry, tested both ways against the
 simulators: held against the default simulator, contradicted against each of its simulator's variants for that
 assumption (POST /_control/variant). And the catalogue kept true: every probe is an assumption of
-docs/ASSUMPTIONS.md under its system, shown there as probed; every simulator variant has its probe."""
+docs/ASSUMPTIONS.md under its system, shown there as probed; every simulator variant has its probe. What a probe
+saw is for ops: it never sends them to a source file."""
+
+import re
 
 import pytest
 
@@ -13,6 +16,7 @@ from tests.connectors.contracts.base import contract_for
 PROBES = [p for system in SYSTEMS for p in assumptions.probes_for(system)]
 VARIANTS = [(p, value) for p in PROBES
             for value in simulator_classes()[p.system].VARIANTS.get(p.id, ())[1:]]
+SOURCE_FILE = re.compile(r"\b[\w/]+\.py\b")
 
 
 def probed(tenant, sandbox, found):
@@ -35,6 +39,19 @@ def test_the_probe_finds_the_simulator_behaving_the_other_way(found, value, tena
     finding = probed(tenant, sandbox, found)
     assert finding.status == assumptions.CONTRADICTED, finding.seen
     assert finding.seen
+    assert not SOURCE_FILE.search(finding.seen + found.consequence), "ops are told what to check in the system"
+
+
+@pytest.mark.parametrize("missing", ["I1", "I3"])
+def test_with_a_custom_transaction_missing_no_infor_probe_sends_ops_to_a_source_file(missing, tenant, sandbox):
+    contract = contract_for("infor")
+    contract.seed_canonical(sandbox)
+    sandbox.control("variant", {"system": "infor", "assumption": missing, "value": "missing"})
+    results = {r["id"]: r for r in assumptions.check(contract.make_connection(tenant, sandbox))}
+    assert results[missing]["status"] == assumptions.CONTRADICTED
+    assert "Ask the customer" in results[missing]["seen"], results[missing]["seen"]
+    for row in results.values():
+        assert not SOURCE_FILE.search(row["seen"] + row["advice"]), row
 
 
 def catalogue_entry_text(assumption_id):

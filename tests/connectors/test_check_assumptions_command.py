@@ -47,6 +47,8 @@ def test_every_assumption_held_or_left_to_the_customer_exits_0_and_is_kept_and_a
     assert code == 0, out
     assert "I5    held" in out and "LMTS=20261201" in out
     assert "I8    ask the customer" in out, "an assumption without a probe says what to ask"
+    assert "I10" not in out, "an assumption about our simulator is not the customer's to confirm"
+    assert "advice: Confirmed by" not in out and "advice: Confirm (customer): Should payments go" in out
     connection.refresh_from_db()
     kept = connection.assumptions_report
     assert kept["state"] == "done" and kept["checked_by"].startswith("command:")
@@ -136,3 +138,21 @@ def test_an_override_lasts_until_a_check_no_longer_finds_its_assumption_contradi
     connection.refresh_from_db()
     assert assumptions.stopped_capabilities(connection) == {can.WRITES_PAYMENTS_BACK: ["I3"]}, \
         "found contradicted again, it stops the steps again until ops look afresh"
+
+
+def test_a_contradiction_ops_overrode_says_its_steps_run_under_the_override_by_whom_and_since_when(
+        tenant, sandbox, probes):
+    probes("I3", lambda connector: assumptions.contradicted("no such transaction"), stops=(can.WRITES_PAYMENTS_BACK,))
+    connection = make_infor_connection(tenant, sandbox.url)
+    run(str(connection.pk))
+    connection.refresh_from_db()
+    connection.assumption_overrides = {"I3": {"by": "olivia", "at": "2026-12-07T12:00:00+00:00"}}
+    connection.save()
+
+    code, out, _ = run(str(connection.pk))
+    assert code == 3, "still contradicted: the override lets the steps run, it does not make the assumption hold"
+    under = ("The steps by which payments are written back run under the override confirmed by olivia on "
+             "2026-12-07 12:00 UTC, although the check finds the assumption contradicted.")
+    assert f"advice: {under}" in out and "Stopped before writing" not in out
+    listed = {r["id"]: r for r in json.loads(run(str(connection.pk), "--json")[1])}
+    assert listed["I3"]["advice"] == under

@@ -5,7 +5,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connectors.assumptions import CONTRADICTED, STATUS_WORDS, run_check
+from connectors.assumptions import CONTRADICTED, STATUS_WORDS, advice_now, run_check
 from connectors.models import Connection
 from portal.audit import command_actor
 
@@ -42,20 +42,24 @@ class Command(BaseCommand):
         if kept["state"] == "failed":
             self.stderr.write(kept["error"])
             raise SystemExit(EXIT_NOT_RUN)
+        # The overrides as the check left them (it withdraws those no longer needed): a contradiction ops overrode
+        # is advised as running under the override, not as stopped.
+        overrides = connection.assumption_overrides or {}
+        results = [{**r, "advice": advice_now(r, overrides)} for r in kept["results"]]
         if options["json"]:
-            self.stdout.write(json.dumps([{k: r[k] for k in ("id", "status", "seen", "advice")}
-                                          for r in kept["results"]], indent=2))
+            self.stdout.write(json.dumps([{k: r[k] for k in ("id", "status", "seen", "advice")} for r in results],
+                                         indent=2))
         else:
-            self.print_report(connection, kept)
+            self.print_report(connection, results)
         if any(r["status"] == CONTRADICTED for r in kept["results"]):
             raise SystemExit(EXIT_CONTRADICTED)
 
-    def print_report(self, connection, kept):
+    def print_report(self, connection, results):
         self.stdout.write(f"Assumptions about {connection} (tenant {connection.tenant.name}):")
-        for r in kept["results"]:
+        for r in results:
             self.stdout.write(f"  {r['id']:<5} {STATUS_WORDS[r['status']]:<21} {r['title']}")
             for label, text in (("seen", r["seen"]), ("advice", r["advice"])):
                 if text:
                     self.stdout.write(f"        {label}: {text}")
-        counts = {s: sum(r["status"] == s for r in kept["results"]) for s in STATUS_WORDS}
+        counts = {s: sum(r["status"] == s for r in results) for s in STATUS_WORDS}
         self.stdout.write(", ".join(f"{n} {STATUS_WORDS[s]}" for s, n in counts.items()) + ".")
