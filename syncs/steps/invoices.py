@@ -125,7 +125,7 @@ class Invoices(StreamStep):
             problems.append(Problem(cause="currency_not_payable", subject=invoice.currency,
                                     words=f"The invoice is in {invoice.currency}, and the {sync.target_name} account "
                                           f"pays bills in {', '.join(sorted(currencies))} only; nothing is converted. "
-                                          f"Pay it outside {sync.target_name}, or ignore this record"))
+                                          f"Pay it outside {sync.target_name}, and set this record aside"))
         mapping_problems, coding = sync.coding_for(invoice)
         if mapping_problems:
             problems += mapping_problems
