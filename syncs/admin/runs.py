@@ -15,13 +15,17 @@ COUNTERS_IN_LIST = 2
 
 
 def counters_in_brief(counters):
-    """A run's counters in one short line for the list of runs: how many records failed, then its largest other
-    counts; the run's page lists every counter (describe_counters)."""
+    """A run's counters in one short line for the list of runs: how many records failed anew, how many failed again
+    as before (a run every minute must not read as nine new failures each time), then its largest other counts; the
+    run's page lists every counter (describe_counters)."""
     failed = sum(value for key, value in counters.items() if key.endswith("_failed"))
+    again = min(sum(value for key, value in counters.items() if key.endswith("_still_failing")), failed)
     others = sorted(((value, key) for key, value in counters.items()
-                     if value and key != "api_calls" and not key.endswith("_failed")), key=lambda c: (-c[0], c[1]))
-    said = ([f"{failed} failed"] if failed else []) + [f"{key.replace('_', ' ')} {value}"
-                                                       for value, key in others[:COUNTERS_IN_LIST]]
+                     if value and key != "api_calls" and not key.endswith(("_failed", "_still_failing"))),
+                    key=lambda c: (-c[0], c[1]))
+    said = ([f"{failed - again} failed"] if failed > again else []) + (
+        [f"{again} still failing"] if again else []) + [f"{key.replace('_', ' ')} {value}"
+                                                         for value, key in others[:COUNTERS_IN_LIST]]
     if len(others) > COUNTERS_IN_LIST:
         said.append(f"{len(others) - COUNTERS_IN_LIST} more")
     return ", ".join(said) or "nothing"

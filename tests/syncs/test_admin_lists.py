@@ -20,6 +20,10 @@ def test_counters_in_brief_put_failures_first_then_the_largest_counts():
     assert counters_in_brief(COUNTERS) == "18 failed, bills created 383, vendors created 299, 2 more"
     assert counters_in_brief({"bills_created": 3}) == "bills created 3"
     assert counters_in_brief({"api_calls": 4}) == counters_in_brief({}) == "nothing"
+    # The failures a run every minute meets again are told apart from new ones.
+    assert counters_in_brief({"bills_failed": 9, "bills_still_failing": 9, "bills_unchanged": 51}) == \
+        "9 still failing, bills unchanged 51"
+    assert counters_in_brief({"bills_failed": 11, "bills_still_failing": 9}) == "2 failed, 9 still failing"
 
 
 def test_the_runs_list_shows_them_in_brief_and_the_run_all_of_them(admin_client, tenant):
