@@ -4,6 +4,7 @@ cursors; and the words for a record's status and type and a run's status and tri
 import re
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Length
 
@@ -66,9 +67,12 @@ class Integration(models.Model):
                                help_text="The AP platform the bills go to.")
     enabled = models.BooleanField(default=True)
     paused = models.BooleanField(default=False, help_text="Paused integrations keep their schedule but skip runs.")
-    # Said alike whichever check catches it: the form's for a negative number, clean() for 0.
-    INTERVAL_RULE = "The interval is in minutes and must be at least 1."
-    interval_minutes = models.PositiveIntegerField(default=15)
+    # Said alike whichever check catches it. The task cluster keeps a schedule's minutes in a small integer, and one
+    # it cannot turn into a time stops every schedule's pass: a week is the longest an integration waits.
+    MAX_INTERVAL = 7 * 24 * 60
+    INTERVAL_RULE = f"The interval is in minutes, from 1 to {MAX_INTERVAL:,} (a week)."
+    interval_minutes = models.PositiveIntegerField(
+        default=15, validators=[MinValueValidator(1, INTERVAL_RULE), MaxValueValidator(MAX_INTERVAL, INTERVAL_RULE)])
     next_run_at = models.DateTimeField(null=True, blank=True)
     last_run_at = models.DateTimeField(null=True, blank=True)
     options = models.JSONField(default=dict, blank=True)
@@ -105,8 +109,6 @@ class Integration(models.Model):
                                     "integration must be an AP platform.")
             elif self.tenant_id and target.tenant_id != self.tenant_id:
                 errors["target"] = f"'{target.name}' belongs to another tenant."
-        if self.interval_minutes is not None and self.interval_minutes < 1:
-            errors["interval_minutes"] = self.INTERVAL_RULE
         for name, connection in (("source", source), ("target", target)):
             if connection is not None and name not in errors and not connection.spec.built:
                 errors[name] = (f"'{connection.name}' is a {connection.spec.label} connection, and ml-connector "

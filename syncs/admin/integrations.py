@@ -44,7 +44,8 @@ class IntegrationForm(forms.ModelForm):
         model = Integration
         fields = ["tenant", "name", "source", "target", "enabled", "paused", "interval_minutes", "options",
                   "vendor_key_prefix"]
-        error_messages = {"interval_minutes": {"min_value": Integration.INTERVAL_RULE}}
+        error_messages = {"interval_minutes": {"min_value": Integration.INTERVAL_RULE,
+                                               "max_value": Integration.INTERVAL_RULE}}
         # Integration.clean() refuses any other key (syncs.models.options_problem).
         help_texts = {"options": "A JSON object; the known options, each true or false: " + "; ".join(
             f"{name} ({said})" for name, said in OPTIONS.items()) + "."}
