@@ -156,12 +156,9 @@ class ConnectionFormBase(forms.ModelForm):
                 self.add_error(f.name, f"{f.label} is required.")
                 continue
             try:
-                if value:
-                    spec.clean_field(f, value)
+                options.update(spec.clean_field(f, value) if value else {f.name: value})
             except ValidationError as exc:
                 self.add_error(f.name, exc)
-                continue
-            options[f.name] = value
         self.new_credentials = credentials
         self.new_options = options
         self._check_addresses(cleaned, kept_secrets)

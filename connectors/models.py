@@ -1,5 +1,6 @@
 import json
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from connectors.registry import choices, get_system
@@ -56,6 +57,33 @@ class Connection(models.Model):
             # A session or token obtained with the old credentials must not outlive them.
             ConnectionToken.objects.filter(connection=self).update(value=None, expires_at=None)
             self._credentials_changed = False
+
+    def clean(self):
+        problem = self.tenant_move_problem()
+        if problem:
+            raise ValidationError({"tenant": problem})
+
+    def tenant_move_problem(self):
+        """Why this connection may not move to the tenant it now names, in words, or None. What uses it belongs to
+        its tenant: moved, the other tenant's operators would see its webhook subscriptions and events, and the
+        integrations would run on another tenant's connection."""
+        stored = (Connection.objects.filter(pk=self.pk).select_related("tenant").first()
+                  if self.pk and self.tenant_id else None)
+        if stored is None or stored.tenant_id == self.tenant_id:
+            return None
+        integrations = sorted({*stored.integrations_as_source.values_list("name", flat=True),
+                               *stored.integrations_as_target.values_list("name", flat=True)})
+        named = ", ".join(f"'{name}'" for name in integrations)
+        uses = [f"integration {named} uses it" if len(integrations) == 1 else f"integrations {named} use it"
+                ] if integrations else []
+        for what, count in (("webhook subscription", stored.webhook_subscriptions.count()),
+                            ("webhook event", stored.webhook_events.count())):
+            if count:
+                uses.append(f"it has {count} {what}{'s' if count > 1 else ''}")
+        if not uses:
+            return None
+        return (f"This connection belongs to {stored.tenant.name} and cannot move to another tenant: "
+                f"{' and '.join(uses)}. Add a new connection in the other tenant instead.")
 
     @property
     def spec(self):

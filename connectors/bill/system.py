@@ -1,3 +1,5 @@
+import re
+
 from django.core.exceptions import ValidationError
 
 from connectors import capabilities as can
@@ -7,6 +9,22 @@ from connectors.spec import AP, Field, System
 def organization_id(value):
     if not value.startswith("008"):
         raise ValidationError("The BILL organization ID starts with 008 (Settings → Sync & Integrations).")
+
+
+CURRENCY_CODE = re.compile(r"[A-Za-z]{3}")
+
+
+def parse_currencies(value):
+    """The currencies option as stored: ISO 4217 codes, upper case, each once, comma-separated without spaces.
+    A word such as "dollars" would make every bill fail as in a currency the organization does not pay."""
+    entries = [entry.strip() for entry in value.split(",")]
+    wrong = [f"'{entry}'" for entry in entries if entry and not CURRENCY_CODE.fullmatch(entry)]
+    if "" in entries:
+        wrong.append("an empty entry")
+    if wrong:
+        raise ValidationError(f"{', '.join(wrong)}: list three-letter ISO 4217 currency codes separated by commas, "
+                              "such as USD,CAD.")
+    return {"currencies": ",".join(dict.fromkeys(entry.upper() for entry in entries))}
 
 
 # The API gateways BILL documents (sandbox and production, https://developer.bill.com/docs/development-environments
@@ -31,8 +49,9 @@ SYSTEM = System(
     ),
     option_fields=(
         Field("currencies", "Currencies this organization pays bills in", required=False, initial="USD",
-              help_text="Comma-separated ISO codes. A bill in any other currency fails with that reason; "
-                        "nothing is converted."),
+              parse=parse_currencies,
+              help_text="Comma-separated ISO 4217 codes, such as USD,CAD. A bill in any other currency fails with "
+                        "that reason; nothing is converted."),
     ),
     connector_class_path="connectors.bill.connector.BillConnector",
     simulator_class_path="sandbox.bill.simulator.BillSimulator",
