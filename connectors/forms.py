@@ -90,6 +90,15 @@ class ConnectionFormBase(forms.ModelForm):
                 self.fields[f.name].initial = stored
 
     @property
+    def credential_field_names(self):
+        """Every credential field: kept encrypted on the connection, so the audit trail says only that one changed,
+        never its value, a user name as much as a password."""
+        names = set()
+        for f in self.system_spec.credential_fields:
+            names.update({f"{f.name}_file", f"{f.name}_text"} if f.kind == "document" else {f.name})
+        return names
+
+    @property
     def secret_field_names(self):
         names = set()
         for f in self.system_spec.credential_fields:

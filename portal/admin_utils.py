@@ -34,8 +34,10 @@ def audit_value(value):
 
 
 def changed_fields(form, secret_names=()):
-    """{field: new value} of what the form changed; secrets only say that they changed."""
-    secret = set(secret_names) | set(getattr(form, "secret_field_names", ()))
+    """{field: new value} of what the form changed; secrets and a connection's other credentials only say that they
+    changed."""
+    secret = set(secret_names) | set(getattr(form, "secret_field_names", ())) | set(
+        getattr(form, "credential_field_names", ()))
     return {name: "(changed, redacted)" if name in secret else audit_value(form.cleaned_data.get(name))
             for name in form.changed_data}
 

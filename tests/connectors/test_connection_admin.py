@@ -146,14 +146,16 @@ def test_configuration_changes_are_audited_without_secrets(ops, tenant):
     ops.post(add_url("bill"), bill_post(tenant))
     conn = Connection.objects.get()
     ops.post(reverse("admin:connectors_connection_change", args=[conn.pk]),
-             bill_post(tenant, password="rotated-SECRET-pw-555", dev_key=""))
+             bill_post(tenant, password="rotated-SECRET-pw-555", dev_key="", username="renamed-user@acme.test"))
     ops.post(reverse("admin:connectors_connection_delete", args=[conn.pk]), {"post": "yes"})
     entries = list(AuditEntry.objects.order_by("id"))
     assert [e.action for e in entries] == ["config.created", "config.changed", "config.deleted"]
     assert all(e.actor == "admin" and e.tenant == tenant for e in entries)
     assert "password" in entries[1].details["changed_fields"]
+    # A credential kept encrypted is not written out in the audit trail either, a user name as much as a password.
+    assert entries[1].details["changed_fields"]["username"] == "(changed, redacted)"
     dumped = json.dumps([e.details for e in entries]) + "".join(e.message for e in entries)
-    for secret in (BILL_PASSWORD, BILL_DEVKEY, "rotated-SECRET-pw-555"):
+    for secret in (BILL_PASSWORD, BILL_DEVKEY, "rotated-SECRET-pw-555", "renamed-user@acme.test"):
         assert secret not in dumped
 
 
