@@ -284,7 +284,8 @@ class WebhookReceiver:
     # --- the task that processes a stored event ---------------------------------------------------------------
     def meaning(self, event, connection):
         """What the event means to ml-connector: a records.Payment (a payment changed: its state and each bill's
-        share), a PaymentFailed, or None for an event type it does not use. May call the system through
+        share), a PaymentFailed, None for an event type it does not use, or a reason in words (a str) why this
+        connection must not act on the event (it is kept as ignored, with that reason). May call the system through
         `connection` (to read a payment again); raises DataError naming the field that does not parse."""
         raise NotImplementedError
 

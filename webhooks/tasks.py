@@ -80,6 +80,9 @@ def process_event(event_pk):
 
 
 def handle(event, meaning):
+    if isinstance(meaning, str):
+        # The receiver's words for an event that is not this connection's to act on (another account's).
+        return WebhookEvent.IGNORED, meaning
     integrations = list(Integration.objects.filter(target=event.connection).select_related("tenant", "source"))
     if isinstance(meaning, Payment):
         payment = meaning

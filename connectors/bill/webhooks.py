@@ -146,6 +146,22 @@ def failed_payment(data):
     return tuple(bill_ids), "; ".join(m for m in messages if m) or "no reason given"
 
 
+def foreign_organization(metadata, connection):
+    """Why the event must not be acted on through this connection, or None. The signature proves only that the
+    sender holds this subscription's key; metadata.organizationId says whose event it is, and that must be the
+    organization the connection reaches (its Organization ID setting), or the event's payment would be written
+    back to our ERP although it does not exist in our organization."""
+    named = metadata.get("organizationId")
+    ours = connection.credentials.get("organization_id")
+    # BILL's payloads name the organization in every event's metadata, but an event without one is still read as
+    # before: it names no other organization, and its signature ties it to this subscription. A connection without
+    # an Organization ID (never one saved through its form, which requires it) has nothing to compare with.
+    if named in (None, "") or not ours or str(named) == ours:
+        return None
+    return (f"The event is about BILL organization {named}, not {ours} that this connection reaches: nothing was "
+            "done with it.")
+
+
 def event_payment(body, connection):
     """The event's payment. An event names the bills a payment covers but not each one's amount: for a
     payment of several bills the payment is read again from BILL, which gives the shares. An event carries no
@@ -183,6 +199,9 @@ class BillWebhookReceiver(WebhookReceiver):
                             object_ids=object_ids(entity, kind), occurred_at=occurred_at(entity))]
 
     def meaning(self, event, connection):
+        foreign = foreign_organization(event.data["metadata"], connection)
+        if foreign:
+            return foreign
         if event.type == "payment.updated":
             return event_payment(event.data.get("payment"), connection)
         if event.type == "payment.failed":

@@ -25,10 +25,10 @@ def signed_post(client, subscription, body, key=KEY):
     return post(client, subscription, body, sign(key, body))
 
 
-def event_body(event_id="evt-1", payment=None, event_type="payment.updated", **top):
+def event_body(event_id="evt-1", payment=None, event_type="payment.updated", organization="008x", **top):
     if payment is None:
         payment = {"id": "stpX", "billIds": ["00nX"], "amount": 5, "singleStatus": "CLEARED"}
-    return json.dumps({"metadata": {"eventId": event_id, "subscriptionId": "sub1", "organizationId": "008x",
+    return json.dumps({"metadata": {"eventId": event_id, "subscriptionId": "sub1", "organizationId": organization,
                                     "eventType": event_type, "version": "1"},
                        "payment": payment, **top}, indent=2).encode()
 

@@ -10,12 +10,14 @@ import pytest
 
 from connectors.base import PaymentFailed
 from connectors.bill.webhooks import BillWebhookReceiver
+from connectors.models import Connection
 from connectors.records import Payment
 
 SAMPLES = Path(__file__).parent / "fixtures" / "bill"
 PAYMENT = "stp02ABCDEFGHIJ01234"
 BILL, OTHER_BILL = "00n02ABCDEFGHIJ05678", "00n02ABCDEFGHIJ05679"
 VENDOR = "00902ABCDEFGHIJ07777"
+ORGANIZATION = "00802ABCDEFGHIJK1234"
 
 # event type: (event id, object ids, occurred at)
 EXPECTED = {
@@ -34,6 +36,13 @@ EXPECTED = {
 
 def sample(event_type):
     return (SAMPLES / f"{event_type}.json").read_bytes()
+
+
+def samples_connection():
+    """The samples' organization's connection, unsaved: these events are read from the event alone."""
+    connection = Connection(system="bill", name="BILL")
+    connection.set_credentials({"organization_id": ORGANIZATION})
+    return connection
 
 
 def test_every_sample_has_its_expectations():
@@ -63,8 +72,8 @@ def test_a_sample_sent_json_escaped_reads_the_same(event_type):
 def test_a_scheduled_payment_means_a_payment_not_yet_paid():
     receiver = BillWebhookReceiver()
     [event] = receiver.parse(sample("payment.updated"))
-    # One bill and not undone: read from the event alone, so no connection is needed.
-    payment = receiver.meaning(event, connection=None)
+    # One bill and not undone: read from the event alone, so BILL is not called.
+    payment = receiver.meaning(event, samples_connection())
     assert isinstance(payment, Payment)
     assert (payment.payment_id, payment.bill_ids, payment.amount, payment.currency, payment.status, payment.paid,
             payment.process_date.isoformat(), payment.reference) == (
@@ -74,7 +83,7 @@ def test_a_scheduled_payment_means_a_payment_not_yet_paid():
 def test_a_failed_payment_names_its_bills_and_bills_reasons():
     receiver = BillWebhookReceiver()
     [event] = receiver.parse(sample("payment.failed"))
-    assert receiver.meaning(event, connection=None) == PaymentFailed(
+    assert receiver.meaning(event, samples_connection()) == PaymentFailed(
         (BILL, OTHER_BILL), "Bank account is inactive.; Bill ID not found.")
 
 
@@ -82,4 +91,4 @@ def test_a_failed_payment_names_its_bills_and_bills_reasons():
 def test_events_ml_connector_does_not_use_mean_nothing(event_type):
     receiver = BillWebhookReceiver()
     [event] = receiver.parse(sample(event_type))
-    assert receiver.meaning(event, connection=None) is None
+    assert receiver.meaning(event, samples_connection()) is None

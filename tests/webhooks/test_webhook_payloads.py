@@ -96,7 +96,7 @@ def test_a_numeric_check_number_is_posted_to_the_erp_as_text(demo, sandbox, clie
     bill = bills(sandbox)[0]
     payment = {"id": "stpCHECK1", "billIds": [bill["id"]], "amount": bill["amount"], "singleStatus": "CLEARED",
                "processDate": "2026-11-20", "disbursementInfo": {"checkDisbursement": {"checkNumber": 10234}}}
-    body = event_body("evt-check", payment=payment)
+    body = event_body("evt-check", payment=payment, organization=integration.target.credentials["organization_id"])
     assert client.post(f"/webhooks/bill/{subscription.pk}/", data=body, content_type="application/json",
                        HTTP_X_BILL_SHA_SIGNATURE=sign(subscription.security_key, body)).status_code == 200
     event = WebhookEvent.objects.get(event_id="evt-check")
