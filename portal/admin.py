@@ -12,6 +12,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.db.models import Q, Subquery
+from django_q.models import Schedule
 
 from portal import audit, jobs
 from portal.admin_utils import AuditedAdminMixin, LargeTablePaginator, TenantScopedAdminMixin, as_table
@@ -181,12 +182,11 @@ class AuditedGroupAdmin(AuditedAdminMixin, GroupAdmin):
 class ScheduleForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
-        try:
-            jobs.check_function(cleaned.get("func") or "")
-        except jobs.TaskNotAllowed as exc:
-            self.add_error("func", exc)
-        if cleaned.get("hook"):
-            self.add_error("hook", "Schedules run without hooks.")
+        # self.instance takes the cleaned values only after clean(); check what would be saved.
+        checked = Schedule(**{name: cleaned.get(name, getattr(self.instance, name))
+                              for name in ("func", "hook", "args", "kwargs", "intended_date_kwarg")})
+        for field, problem in jobs.schedule_problems(checked).items():
+            self.add_error(field if field in self.fields else None, problem)
         return cleaned
 
 
