@@ -83,6 +83,10 @@ def signed(security_key, body, signature):
     return compact is not None and compact != body and hmac.compare_digest(sign(security_key, compact), signature)
 
 
+# As long as the event ledger keeps (webhooks.models.WebhookEvent.event_id); BILL's are UUIDs, 36.
+EVENT_ID_LENGTH = 100
+
+
 def parse_event(body):
     """The event as a dict; BILL may send the payload JSON-escaped as a string, so parse twice then."""
     data = json.loads(body)
@@ -90,8 +94,12 @@ def parse_event(body):
         data = json.loads(data)
     if not isinstance(data, dict) or not isinstance(data.get("metadata"), dict):
         raise ValueError("no metadata object")
-    if not data["metadata"].get("eventId"):
+    event_id = data["metadata"].get("eventId")
+    if event_id in (None, ""):
         raise ValueError("metadata.eventId is missing")
+    # The id is what a repeat is known by: one cut to fit, or a value that is no id, could make two events one.
+    if isinstance(event_id, bool) or not isinstance(event_id, str | int) or len(str(event_id)) > EVENT_ID_LENGTH:
+        raise ValueError(f"metadata.eventId is not an event id (a text of at most {EVENT_ID_LENGTH} characters)")
     return data
 
 

@@ -63,6 +63,9 @@ def test_invalid_requests_are_rejected_and_nothing_is_processed(client, local_su
         (post(client, local_subscription, body), 401),  # missing header
         (post(client, local_subscription, b"{not json", sign("the-security-key", b"{not json")), 400),
     ]
+    for not_an_id in ("e" * 101, {"a": 1}, True):  # cut to fit, or no id at all, two events could become one
+        odd = event_body(event_id=not_an_id)
+        cases.append((post(client, local_subscription, odd, sign("the-security-key", odd)), 400))
     settings.WEBHOOK_MAX_BODY_BYTES = 100
     cases.append((post(client, local_subscription, body, good), 413))
     settings.WEBHOOK_MAX_BODY_BYTES = 256 * 1024
@@ -76,7 +79,7 @@ def test_invalid_requests_are_rejected_and_nothing_is_processed(client, local_su
     assert not WebhookEvent.objects.exclude(status=WebhookEvent.REJECTED).exists()
     assert all(len(e.raw_body) <= 500 and e.reason and e.event_id == "" for e in rejected)
     local_subscription.refresh_from_db()
-    assert local_subscription.rejected_count == 6, "every refusal counts, the unknown subscription's none"
+    assert local_subscription.rejected_count == 9, "every refusal counts, the unknown subscription's none"
     assert OrmQ.objects.count() == 0
     assert post(client, local_subscription, body, good).status_code == 200, "the real event is not blocked"
 
