@@ -24,9 +24,10 @@ def sync_schedule(integration):
     # within the first interval (the demo's bills within a minute).
     spread = integration.pk * 7919 % max(integration.interval_minutes * 60 - 15, 1)
     first = timezone.now() + timedelta(seconds=5 + spread)
+    moved = schedule is None or schedule.minutes != integration.interval_minutes
     if schedule is None:
         schedule = Schedule(name=name, next_run=first)
-    elif schedule.minutes != integration.interval_minutes:
+    elif moved:
         schedule.next_run = first
     schedule.func = jobs.func_for("run_integration")
     schedule.kwargs = repr({"integration_id": integration.pk, "trigger": "schedule"})
@@ -34,6 +35,9 @@ def sync_schedule(integration):
     schedule.minutes = integration.interval_minutes
     schedule.repeats = -1
     schedule.save()
+    if moved:  # the pages say when the next run is: the schedule's, not the one the old interval gave
+        type(integration).objects.filter(pk=integration.pk).update(next_run_at=schedule.next_run)
+        integration.next_run_at = schedule.next_run
     return schedule
 
 

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
 from connectors.errors import AuthError
@@ -27,9 +28,13 @@ def test_each_enabled_integration_has_its_own_schedule(integration):
     schedule = Schedule.objects.get(name=f"integration-{integration.pk}")
     assert schedule.func == "syncs.tasks.run_integration" and schedule.minutes == 1
     assert schedule.schedule_type == Schedule.MINUTES and schedule.repeats == -1
+    integration.next_run_at = timezone.now()  # as the last run left it, at the old interval
     integration.interval_minutes = 30
     integration.save()
-    assert Schedule.objects.get(name=f"integration-{integration.pk}").minutes == 30
+    schedule = Schedule.objects.get(name=f"integration-{integration.pk}")
+    assert schedule.minutes == 30
+    integration.refresh_from_db()
+    assert integration.next_run_at == schedule.next_run, "the pages say the schedule's next run"
     integration.paused = True
     integration.save()
     assert Schedule.objects.filter(name=f"integration-{integration.pk}").exists(), "pausing keeps the schedule"
