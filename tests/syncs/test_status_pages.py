@@ -112,6 +112,8 @@ def test_a_search_that_does_not_read_shows_its_error_and_no_rows_and_any_page_nu
     html = page(client, w.finance, url, amount="abc")
     assert "INV-1<" not in html and "INV-2<" not in html, "an unread search lists nothing, not everything"
     assert "Amount: enter an amount as the pages show it" in html
+    null = page(client, w.finance, url, supplier="a\x00b")
+    assert "Null characters are not allowed." in null and "allowed.." not in null, "one full stop"
     assert client.get(url, {"page": "99999999999999999999"}).status_code == 200
     past = page(client, w.finance, url, page="999")
     assert "No record on page 999: the records end before it." in past and "No record matches." not in past
