@@ -29,8 +29,9 @@ from django_q.status import Stat
 
 from connectors import health
 from portal.models import AuditEntry
+from portal.tenancy import operated_tenants
 from syncs import alerts, requests, status
-from syncs.models import RunStatus, SyncRecord, SyncRun
+from syncs.models import Integration, RunStatus, SyncRecord, SyncRun
 from webhooks.models import WebhookEvent, WebhookSubscription
 
 logger = logging.getLogger("portal.ops")
@@ -112,26 +113,37 @@ def metrics(request):
         return HttpResponse("Staff only, or send Authorization: Bearer <METRICS_TOKEN>.\n", status=403,
                             content_type="text/plain; charset=utf-8")
     out = Exposition()
-    runs = SyncRun.objects.order_by().values("status").annotate(n=Count("pk"))
+    # A staff user reads the figures of the tenants they operate, as everywhere else; a superuser, or the token (a
+    # monitoring system's), every tenant's.
+    user = request.user
+    tenants = operated_tenants(user) if user.is_authenticated and user.is_staff and not user.is_superuser else None
+    runs_of, records_of, events_of = SyncRun.objects.all(), SyncRecord.objects.all(), WebhookEvent.objects.all()
+    integrations = None
+    if tenants is not None:
+        runs_of = runs_of.filter(integration__tenant__in=tenants)
+        records_of = records_of.filter(integration__tenant__in=tenants)
+        events_of = events_of.filter(connection__tenant__in=tenants)
+        integrations = Integration.objects.filter(tenant__in=tenants)
+    runs = runs_of.order_by().values("status").annotate(n=Count("pk"))
     out.metric("mlc_sync_runs_total", "counter", "Sync runs by outcome.",
                [({"status": r["status"]}, r["n"]) for r in runs])
-    records = SyncRecord.objects.order_by().values("object_type", "status").annotate(n=Count("pk"))
+    records = records_of.order_by().values("object_type", "status").annotate(n=Count("pk"))
     out.metric("mlc_sync_records", "gauge", "Ledger rows by object type and outcome (an undone payment is "
                "status=\"undone\", never \"synced\").",
                [({"object_type": r["object_type"], "status": r["status"]}, r["n"]) for r in records])
-    payments = status.payment_totals()
+    payments = status.payment_totals(integrations)
     out.metric("mlc_payments_back", "gauge", "Payment shares recorded, by state: paid (stands) or undone (voided, "
                "returned, escheated or reversed), as the finance dashboard and the tie-out count them.",
                [({"state": state}, figure.count) for state, figure in payments.items()])
     out.metric("mlc_payments_back_amount", "gauge", "The amount of those payment shares, by state and currency.",
                [({"state": state, "currency": currency}, f"{amount:.2f}")
                 for state, figure in payments.items() for currency, amount in sorted(figure.amounts.items())])
-    by_pair = (SyncRun.objects.filter(dry_run=False).order_by()
+    by_pair = (runs_of.filter(dry_run=False).order_by()
                .values("integration__source__system", "integration__target__system")
                .annotate(calls=counter_sum("api_calls")))
     pairs = list(by_pair)
     failed = {(r["integration__source__system"], r["integration__target__system"]): r["n"] for r in
-              SyncRun.objects.filter(dry_run=False, status__in=[RunStatus.FAILED, RunStatus.DEFERRED]).order_by()
+              runs_of.filter(dry_run=False, status__in=[RunStatus.FAILED, RunStatus.DEFERRED]).order_by()
               .values("integration__source__system", "integration__target__system").annotate(n=Count("pk"))}
     calls = {}
     for row in pairs:
@@ -147,7 +159,7 @@ def metrics(request):
     out.metric("mlc_remote_errors_total", "counter",
                "Sync runs that failed or were deferred, by system (counted for both of a run's systems).",
                [({"system": s}, n) for s, n in sorted(errors.items())])
-    events = WebhookEvent.objects.order_by().values("status").annotate(n=Count("pk"))
+    events = events_of.order_by().values("status").annotate(n=Count("pk"))
     out.metric("mlc_webhook_events_total", "counter", "Webhook events received, by outcome.",
                [({"status": e["status"]}, e["n"]) for e in events])
     try:

@@ -65,6 +65,27 @@ def test_metrics_count_runs_records_calls_events_and_the_queue(admin_client, int
     assert "mlc_task_queue_depth 0" in text and "# TYPE mlc_sync_runs_total counter" in text
 
 
+def test_staff_read_the_metrics_of_the_tenants_they_operate_and_a_superuser_all(client, admin_client, integration):
+    from portal.models import Membership
+
+    other = make_integration(Tenant.objects.create(name="Other Co", slug="other"))
+    for each, calls in ((integration, 7), (other, 100)):
+        SyncRun.objects.create(integration=each, trigger="schedule", status=RunStatus.SUCCEEDED,
+                               counters={"api_calls": calls})
+    invoice(other, 9, RecordStatus.FAILED)
+    WebhookEvent.objects.create(connection=other.target, event_id="e9", status=WebhookEvent.PROCESSED)
+    olivia = get_user_model().objects.create_user("olivia", is_staff=True)
+    Membership.objects.create(user=olivia, tenant=integration.tenant, role=Membership.OPS)
+    client.force_login(olivia)
+    text = client.get("/metrics").content.decode()
+    assert 'mlc_sync_runs_total{status="succeeded"} 1' in text
+    assert 'mlc_remote_calls_total{system="bill"} 7' in text, "another tenant's calls are not hers to read"
+    assert 'status="failed"' not in text and "mlc_webhook_events_total{" not in text
+    everything = admin_client.get("/metrics").content.decode()
+    assert 'mlc_sync_runs_total{status="succeeded"} 2' in everything
+    assert 'mlc_remote_calls_total{system="bill"} 107' in everything
+
+
 def test_the_periodic_task_is_on_the_allow_list_and_scheduled_by_migration(db):
     assert jobs.func_for("operations_check") == "portal.ops.periodic_checks"
     schedule = Schedule.objects.get(name="operations-check")  # portal/migrations/0004
