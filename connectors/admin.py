@@ -200,7 +200,7 @@ class ConnectionAdmin(TenantScopedAdminMixin, AuditedAdminMixin, admin.ModelAdmi
         overrides = connection.assumption_overrides or {}
         rows = [{**row, "words": assumptions.STATUS_WORDS.get(row["status"], row["status"]),
                  "stops": assumptions.stop_phrase(getattr(probes.get(row["id"]), "stops", ())),
-                 "override": overridden(overrides.get(row["id"]))}
+                 "override": overridden(overrides.get(row["id"])), "advice": assumptions.advice_now(row, overrides)}
                 for row in kept.get("results", ())] if not waiting else []
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": connection,
                    "connection": connection, "title": f"Assumptions of {connection}", "report": kept,
