@@ -184,16 +184,21 @@ def default_classify(response, system="", detail=None, code=None):
     raise DataError(text, status=status, code=code)
 
 
+def threads_allowed():
+    """Whether work may go to other threads: each has a database connection of its own, which could neither see nor
+    wait out the caller's uncommitted rows (inside its transaction), nor share an in-memory SQLite database (the test
+    suite's), which refuses a second writer at once instead of waiting for it."""
+    in_memory = db_connection.vendor == "sqlite" and db_connection.is_in_memory_db()
+    return not (db_connection.in_atomic_block or in_memory)
+
+
 def fan_out(work, chunks, workers, keep=()):
     """`work(chunk)` for every chunk, up to `workers` at a time; results in the order of the chunks. A chunk whose
     work raised one of the exception classes `keep` has that error for its result, so the calls that went through
     keep theirs (a bulk create's objects are made whatever befell the other calls); any other error is raised.
 
     The limiter still caps the calls in flight across processes; this only lets one process reach
-    that cap. Inside a caller's transaction it runs one chunk after another: a thread has its own
-    database connection and could neither see nor wait out the caller's uncommitted rows. So it does
-    on an in-memory SQLite database (the test suite's), which refuses a second writer at once instead
-    of waiting for it."""
+    that cap. Where threads are not allowed (threads_allowed) it runs one chunk after another."""
     chunks = list(chunks)
 
     def attempt(chunk):
@@ -202,8 +207,7 @@ def fan_out(work, chunks, workers, keep=()):
         except keep as exc:  # keep=(): nothing is caught
             return exc
 
-    in_memory = db_connection.vendor == "sqlite" and db_connection.is_in_memory_db()
-    if workers <= 1 or len(chunks) <= 1 or db_connection.in_atomic_block or in_memory:
+    if workers <= 1 or len(chunks) <= 1 or not threads_allowed():
         return [attempt(chunk) for chunk in chunks]
 
     def in_thread(chunk):

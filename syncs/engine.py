@@ -12,12 +12,13 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
+from itertools import chain
 
 from django.db import connection as db_connection
 from django.utils import timezone
 
 from connectors.assumptions import stopped_capabilities
-from connectors.http import fan_out
+from connectors.http import fan_out, threads_allowed
 from syncs import reference
 from syncs.ledger import Ledger
 from syncs.models import Integration, MappingRule, RunStatus, ap_account
@@ -62,6 +63,25 @@ def sign_in(connector):
         clients[0].auth.headers()
 
 
+def first_records(records, count):
+    """The first `count` of `records` read now, and the rest, unread: an iterator that goes on where they stopped, or
+    raises what stopped the read after them (the records read before an error go through as they would have)."""
+    first = []
+    try:
+        for record in records:
+            first.append(record)
+            if len(first) >= count:
+                break
+    except Exception as exc:  # raised where the records are taken, after those read before it
+        return first, raising(exc)
+    return first, records
+
+
+def raising(exc):
+    raise exc
+    yield  # a generator: raises when first iterated
+
+
 def kind_in_words(kind):
     """"department", "GL account": a kind as it reads inside a sentence."""
     label = dict(MappingRule.KINDS)[kind]
@@ -91,6 +111,7 @@ class Sync:
         self.mapping_problems = {}  # (kind, source code) -> why its rule cannot be used
         self.ledger = Ledger(self)
         self.stopped_steps = []  # why a step did not run: an assumption of its found contradicted (stopped_by)
+        self.ahead = {}  # step class -> future of its source's first records, read ahead (read_ahead)
 
     def api_calls(self):
         return sum(c.calls for c in (self.erp, self.ap) if c is not None)
@@ -116,9 +137,9 @@ class Sync:
             self.ap.vendor_key_prefix = self.integration.vendor_key_prefix
             self.account = ap_account(self.integration.target, self.ap)
             reading = self.read_reference_ahead(stack)
-            for step in plan_for(self.integration):
-                if self.dry_run and not step.in_dry_run:
-                    continue
+            steps = [step for step in plan_for(self.integration) if step.in_dry_run or not self.dry_run]
+            self.read_ahead(steps[1:], stack)
+            for step in steps:
                 why = self.stopped_by(step)
                 if why:
                     self.stopped_steps.append(why)
@@ -154,8 +175,7 @@ class Sync:
         takes. Where another thread could not see this run's rows (an in-memory SQLite database, an open
         transaction: fan_out's rule), read here and now, before any step. Waited for before the connectors close,
         whatever stopped the run; an error it met is raised when its result is taken."""
-        in_memory = db_connection.vendor == "sqlite" and db_connection.is_in_memory_db()
-        if in_memory or db_connection.in_atomic_block:
+        if not threads_allowed():
             done = Future()
             done.set_result(self.read_reference())
             return done
@@ -177,6 +197,54 @@ class Sync:
         (accounts, dimensions), _ = fan_out(lambda work: work(), (
             lambda: (list(self.ap.gl_accounts()), list(self.ap.dimensions())), lambda: sign_in(self.erp)), 2)
         return accounts, dimensions
+
+    def read_ahead(self, steps, stack):
+        """The first records of each of `steps` that has a source (Step.source), read on a thread of their own from the
+        run's start, while the steps before it run: a first run's reads no longer wait for the writes before them.
+        Where another thread could not see this run's rows (threads_allowed), each step reads at its turn. Waited
+        for before the connectors close, whatever stopped the run; what a step never took is closed unread."""
+        if not threads_allowed():
+            return
+        sources = {}
+        for step in steps:
+            if self.stopped_by(step):
+                continue
+            try:
+                source = step.source(self)
+            except Exception:  # raised again at the step's own turn, after the steps before it have run
+                continue
+            if source is not None:
+                sources[step] = source
+        if not sources:
+            return
+
+        def in_thread(records):
+            try:
+                return first_records(records, self.batch_size)
+            finally:
+                db_connection.close()
+
+        pool = ThreadPoolExecutor(max_workers=len(sources), thread_name_prefix="ahead")
+        stack.callback(self.drop_ahead)
+        stack.callback(pool.shutdown)
+        self.ahead = {step: pool.submit(in_thread, iter(source)) for step, source in sources.items()}
+
+    def drop_ahead(self):
+        """Close what was read ahead for a step that never took it (a generator's own clean-up runs)."""
+        for future in self.ahead.values():
+            if future.exception() is None:
+                _, rest = future.result()
+                getattr(rest, "close", lambda: None)()
+        self.ahead = {}
+
+    def records(self, step):
+        """What `step`'s source gives, its first records read ahead where they were (read_ahead), else read now; an
+        error the read met ahead is raised here, after the records read before it."""
+        future = self.ahead.pop(type(step), None)
+        if future is None:
+            return step.source(self)
+        first, rest = future.result()
+        return chain(first, rest)
 
     def fence(self):
         """Stop the run (run.TakenOver) unless it still holds its integration. Called before each step, and by a step

@@ -1,15 +1,17 @@
 """BILL as an AP platform: canonical records in, BILL vendors and bills out, payments back."""
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from connectors.base import ApConnector
 from connectors.bill.client import BULK_BILLS, CONCURRENT_CALLS, BillClient, parse_bill_time
 from connectors.errors import ConnectorError, DataError
-from connectors.http import fan_out
+from connectors.http import fan_out, threads_allowed
 from connectors.records import Address, Dimension, GlAccount, OpenItem, Payment, Unreadable, VendorEdit
 from connectors.values import decimal_value
 
@@ -78,6 +80,7 @@ class BillConnector(ApConnector):
         self.client = BillClient(connection)
         self.http = self.client.http
         self._vendor_index = None  # vendor key -> id, as listed in this run
+        self._vendor_listing = None  # future of the vendor list, begun ahead of find_vendors (begin_vendor_lookup)
         self._vendor_index_since = None
         self._listed_vendors = {}  # id -> the vendor as listed in this run
         self._bill_index = {}  # (vendor id, invoice number) -> bill id, as listed or created in this run
@@ -151,12 +154,31 @@ class BillConnector(ApConnector):
             payload["additionalInfo"] = {"taxId": supplier.tax_id, "taxIdType": "EIN"}
         return payload
 
+    def begin_vendor_lookup(self):
+        """Begin listing the organization's vendors, which find_vendors needs, on a thread of its own: called under
+        the vendors lock by a read that will make many vendors (a first one), so that the list is read while the ERP's
+        suppliers are. find_vendors takes it, or raises what the listing met."""
+        if self._vendor_index is not None or self._vendor_listing is not None or not threads_allowed():
+            return
+
+        def listing():
+            try:
+                return list(self.client.vendors())
+            finally:
+                db_connection.close()
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bill-vendors")
+        self._vendor_listing = pool.submit(listing)
+        pool.shutdown(wait=False)  # its one thread ends with the listing
+
     def find_vendors(self, suppliers):
         """{supplier id: vendor id} for the suppliers that already have a vendor. The key (shortName) is
         not a documented filter, so vendors are listed and matched here: the whole list once per run,
         then only the vendors created since the newest one seen (createdTime is filterable)."""
         if self._vendor_index is None:
-            self._vendor_index, listed = {}, self.client.vendors()
+            listing, self._vendor_listing = self._vendor_listing, None
+            listed = listing.result() if listing is not None else self.client.vendors()
+            self._vendor_index = {}
         else:
             listed = self.client.vendors(created_since=self._vendor_index_since - VENDOR_LIST_MARGIN)
         for vendor in listed:
@@ -181,8 +203,12 @@ class BillConnector(ApConnector):
         out = {}
         for supplier, result in zip(suppliers, results, strict=True):
             result = created_id(result, "vendor")
-            if isinstance(result, str) and self._vendor_index is not None:
-                self._vendor_index[self.vendor_key(supplier.source_id)] = result
+            if isinstance(result, str):
+                if self._vendor_index is not None:
+                    self._vendor_index[self.vendor_key(supplier.source_id)] = result
+                # A vendor made this moment has no bills: find_bills need not list them (a round trip saved on a
+                # first run). Its id was ours alone until now, and the bills lock keeps our other runs out.
+                self._bills_listed_for.add(result)
             out[supplier.source_id] = result
         return out
 
@@ -238,12 +264,18 @@ class BillConnector(ApConnector):
 
     def create_bills(self, items):
         """{invoice id: new bill id, or the DataError that refused it}, 100 to a bulk call."""
-        results = self.client.create_bills_bulk([self.bill_payload(v, i, c) for v, i, c in items])
+        try:
+            results = self.client.create_bills_bulk([self.bill_payload(v, i, c) for v, i, c in items])
+        except Exception:
+            self._bills_listed_for.difference_update(vendor_id for vendor_id, _, _ in items)  # some may be made
+            raise
         out = {}
         for (vendor_id, invoice, _), result in zip(items, results, strict=True):
             result = created_id(result, "bill")
             if isinstance(result, str):
                 self._bill_index[(vendor_id, invoice.invoice_number)] = result
+            else:  # a bill not answered with its id may be there all the same: its vendor's bills are listed again
+                self._bills_listed_for.discard(vendor_id)
             out[invoice.source_id] = result
         return out
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from django.db import connection as db_connection
 
 from connectors.errors import TransientError
+from connectors.http import threads_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +31,6 @@ LIST_WORKERS = 8
 PRECISION = 3
 
 _END = object()
-
-
-def threads_allowed():
-    """As connectors.http.fan_out decides: threads have database connections of their own, so not inside the
-    caller's transaction, nor on an in-memory SQLite database (the test suite's)."""
-    in_memory = db_connection.vendor == "sqlite" and db_connection.is_in_memory_db()
-    return not (db_connection.in_atomic_block or in_memory)
 
 
 class Pool:

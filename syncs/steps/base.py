@@ -64,6 +64,14 @@ class Step:
         """The step in the plan's words; `source` and `target` are the two systems' names."""
         raise NotImplementedError
 
+    @classmethod
+    def source(cls, sync):
+        """What the step reads from a remote system, as an iterable that reads as it is taken (its arguments, a
+        cursor, taken from the database now), or None. A step that gives one has its first records read ahead while
+        the steps before it run (engine.Sync.read_ahead), and takes them with sync.records(self): so it may read
+        nothing that a step before it writes."""
+        return None
+
     def run(self, sync):
         """Take the step in the run whose context (engine.Sync) is `sync`: its connectors, ledger and counters."""
         raise NotImplementedError

@@ -40,16 +40,24 @@ class Invoices(StreamStep):
             if self.newly_held:  # what was noticed is said, even when the run stops later
                 alerts.bills_held_after_sending(sync.integration, sync.run, self.newly_held)
 
+    @classmethod
+    def source(cls, sync):
+        """The ERP's approved invoices since the cursor, with the held ones where the ERP reports holds in the same
+        calls. Read ahead of the steps before: none of them writes an invoice to the ERP."""
+        since = sync.ledger.since(cls.stream, cls.object_type)
+        if can.REPORTS_HELD_INVOICES not in sync.integration.source.spec.capabilities:
+            return sync.erp.approved_invoices(since)
+        return sync.erp.approved_invoices(since, include_held=True)
+
     def read(self):
         """The approved invoices, and, from an ERP that reports holds (REPORTS_HELD_INVOICES, read in the same
         calls), the held, cancelled or voided ones that have a ledger row: a hold matters once a bill was sent or
         tried. One held before it was ever read is left out, no row made for it, as before holds were read."""
         sync = self.sync
-        since = sync.ledger.since(self.stream, self.object_type)
+        invoices = iter(sync.records(self))
         if can.REPORTS_HELD_INVOICES not in sync.integration.source.spec.capabilities:
-            yield from sync.erp.approved_invoices(since)
+            yield from invoices
             return
-        invoices = iter(sync.erp.approved_invoices(since, include_held=True))
         while chunk := list(islice(invoices, sync.batch_size)):
             held = [i.source_id for i in chunk if getattr(i, "held", None)]
             known = set(SyncRecord.objects.filter(integration=sync.integration, object_type="bill",

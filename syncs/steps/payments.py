@@ -57,6 +57,12 @@ class Payments(Step):
             return f"payments ← {target}{by}, written to {source}"
         return f"payments ← {target}{by}, recorded here ({source} does not take them)"
 
+    @classmethod
+    def source(cls, sync):
+        """The AP platform's payments since the cursor. Read ahead of the steps before: a bill they make has no
+        payment yet, and one paid meanwhile is read by the next run, the cursor being where this read stopped."""
+        return sync.ap.payments(sync.ledger.since("payments", "payment"))
+
     def run(self, sync):
         """Each payment on its own: one the ERP refuses fails its ledger row and the next goes on. Payments on
         different bills are written at once (chains()). The cursor stops short of the first payment that failed for
@@ -69,7 +75,7 @@ class Payments(Step):
         self.unreadable = dict(SyncRecord.objects.filter(
             integration=sync.integration, object_type=ObjectType.PAYMENT, status=RecordStatus.FAILED,
             cause="unreadable_record").values_list("source_id", "pk"))
-        polled = iter(sync.ap.payments(ledger.since("payments", "payment")))
+        polled = iter(sync.records(self))
         while chunk := list(islice(polled, PAYMENT_CHUNK)):
             readable = []
             for payment in chunk:

@@ -32,7 +32,12 @@ class Suppliers(StreamStep):
         self.sync = sync
         self.owners = {}  # vendor key -> VendorOwner, for the suppliers of the batch at hand
         with target_lock(sync, "vendors"):
-            self.sync_stream(self.read(sync.erp.suppliers, sync.ledger.since(self.stream, self.object_type)))
+            since = sync.ledger.since(self.stream, self.object_type)
+            if since is None and hasattr(sync.ap, "begin_vendor_lookup"):
+                # A first read makes a vendor of nearly every supplier: what the look-up before creating needs is
+                # read meanwhile. Not on later reads, which may make none and would pay for a list never used.
+                sync.ap.begin_vendor_lookup()
+            self.sync_stream(self.read(sync.erp.suppliers, since))
 
     def describe(self, supplier):
         return supplier.name

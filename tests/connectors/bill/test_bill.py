@@ -15,7 +15,7 @@ import requests
 from django.urls import reverse
 from django.utils import timezone
 
-from connectors.errors import ConfigurationError, DataError, Deferred
+from connectors.errors import ConfigurationError, DataError, Deferred, TransientError
 from connectors.models import Connection
 from connectors.records import Address, Invoice, InvoiceLine, Supplier
 from sandbox.bill import simulator as bill_sandbox
@@ -306,3 +306,44 @@ def create_bill(connector, vendor_id, inv, coding):
     if isinstance(result, Exception):
         raise result
     return result
+
+
+def test_a_vendor_made_in_this_run_has_no_bills_to_list_before_its_first(bill_connection, sandbox):
+    """A first run's bills go to vendors it has just made: listing their bills is a round trip that can find
+    nothing. A vendor found rather than made (one made before a crash) still has its bills listed."""
+    accounts = seed_accounts(sandbox)
+    coding = {0: {"gl_account": accounts["6100"]}}
+    connector = bill_connection.connector()
+    vendor_id = create_vendor(connector, SUPPLIER)
+    calls = sandbox.state("bill")["calls"]
+    assert connector.find_bills([(vendor_id, invoice())]) == {}
+    assert sandbox.state("bill")["calls"] == calls
+    create_bill(connector, vendor_id, invoice(), coding)
+
+    later = Connection.objects.get(pk=bill_connection.pk).connector()
+    found = later.find_vendors([SUPPLIER])[SUPPLIER.source_id]
+    calls = sandbox.state("bill")["calls"]
+    assert later.find_bills([(found, invoice())]) == {invoice().source_id: org_objects(sandbox, "bills")[0]["id"]}
+    assert sandbox.state("bill")["calls"] > calls
+
+
+def test_a_new_vendors_bill_answered_by_an_error_is_looked_up_before_it_is_sent_again(bill_connection, sandbox):
+    """BILL made the bill but its answer was a server error: the vendor is new, yet its bills are listed, so the bill
+    is found rather than made twice."""
+    accounts = seed_accounts(sandbox)
+    connector = bill_connection.connector()
+    vendor_id = create_vendor(connector, SUPPLIER)
+    send = connector.client.http.json
+
+    def made_but_answered_500(method, path, **kwargs):
+        answer = send(method, path, **kwargs)
+        if path.endswith("/bills/bulk"):
+            raise TransientError("BILL HTTP 500: injected after the bill was made", status=500)
+        return answer
+
+    connector.client.http.json = made_but_answered_500
+    result = connector.create_bills([(vendor_id, invoice(), {0: {"gl_account": accounts["6100"]}})])
+    assert isinstance(result[invoice().source_id], TransientError)
+    connector.client.http.json = send
+    made = org_objects(sandbox, "bills")
+    assert connector.find_bills([(vendor_id, invoice())]) == {invoice().source_id: made[0]["id"]}
