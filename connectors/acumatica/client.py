@@ -38,6 +38,9 @@ logger = logging.getLogger("connectors")
 # operator, and the functions substringof, startswith and endswith only.
 DIALECT = ACUMATICA
 PAGE_SIZE = 100
+# Calls in flight to an instance whose licence sets no concurrent-requests limit (a trial licence's case): ours, so
+# that a run's reads go side by side without one integration taking the instance from its people.
+IN_FLIGHT_UNLIMITED_LICENCE = 4
 # Scopes of the resource-owner grant: the API, and a refresh token (offline_access). api:concurrent_access
 # is left out: it is reported to make token requests fail.
 OAUTH_SCOPE = "api offline_access"
@@ -162,11 +165,12 @@ class AcumaticaClient:
         self.entity_url = f"{self.instance}/entity/{self.endpoint}/{self.version}"
         self.sessions = Sessions(connection, login=self.login, refresh=self.refresh, render=self.render,
                                  leeway=DEFAULT_LEEWAY)
-        # Below the licence's API user slots, per instance, across every worker and connection: the slots are
-        # the instance's, and one is left for people and other integrations.
-        slots, per_minute = whole(options, "api_users", 2), whole(options, "requests_per_minute", 0)
+        # The licence's concurrent API requests, per instance, across every worker and connection. Its API user
+        # slots count sessions, not calls: a connection's workers share one session (Sessions).
+        in_flight = whole(options, "concurrent_requests", 0) or IN_FLIGHT_UNLIMITED_LICENCE
+        per_minute = whole(options, "requests_per_minute", 0)
         self.http = HttpClient(f"acumatica:{self.instance}", auth=self.sessions, classify=classify,
-                               concurrency=max(1, slots - 1), rate=(per_minute, 60) if per_minute else None,
+                               concurrency=in_flight, rate=(per_minute, 60) if per_minute else None,
                                rate_key=f"acumatica-rate:{self.instance}")
         self.page_size = PAGE_SIZE
 

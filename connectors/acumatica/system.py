@@ -51,9 +51,11 @@ SYSTEM = System(
               help_text="The web service endpoint, as in Web Service Endpoints (SM207060)."),
         Field("version", "Endpoint version", initial="24.200.001", validators=(endpoint_version,),
               help_text="Test connection lists the versions this instance serves if it does not serve this one."),
-        Field("api_users", "API user slots in the licence", initial="2", validators=(whole_number,),
-              help_text="Web Services API Users on the License Monitoring Console (SM604000). ml-connector keeps "
-                        "its calls in flight below it, across every worker, and signs out after every run."),
+        Field("concurrent_requests", "Concurrent API requests in the licence", required=False,
+              validators=(whole_number,),
+              help_text="On the License Monitoring Console (SM604000); blank when the licence sets none. "
+                        "ml-connector keeps its calls in flight to it, across every worker (4 when blank). Its "
+                        "connection holds one of the licence's API user slots, and gives it back after every run."),
         Field("requests_per_minute", "API requests per minute in the licence", required=False,
               validators=(whole_number,), help_text="Blank when the licence sets none."),
         Field("include_balanced", "Also read bills saved but not released (Balanced)", kind="choice",

@@ -10,6 +10,7 @@ from decimal import Decimal
 from connectors.base import ErpConnector
 from connectors.cursors import ROWVERSION
 from connectors.errors import DataError
+from connectors.http import fan_out
 from connectors.records import Address, Dimension, GlAccount, Invoice, InvoiceLine, OpenItem, Supplier, Unreadable
 from connectors.syspro import tables
 from connectors.syspro.client import PAGE_SIZE, BadValue, Cond, SysproClient, all_of, typed
@@ -90,20 +91,27 @@ class SysproConnector(ErpConnector):
     def read(self, table, where=None):
         return self.client.rows(table, where, self.page_size)
 
+    def side_by_side(self, *reads):
+        """The rows of each (table, where), read whole and at once: neither read depends on the other, and the
+        client keeps the calls in flight within the service's limit (e.net's one session takes one at a time)."""
+        return fan_out(lambda read: list(self.read(*read)), reads, len(reads))
+
     def changed(self, main, detail, since, main_where=None, detail_key=None):
         """{key: (main row, [detail rows])} for every record whose main row or any detail row changed since
         `since` (all records when None). Rows are as the service answered them (not yet typed); a record whose
         main row is not there (or not selected by `main_where`) is left out."""
         detail_key = detail_key or main.key
         if since is None:
-            heads = {key_of(r, main.key): r for r in self.read(main, main_where)}
+            head_rows, detail_rows = self.side_by_side((main, main_where), (detail, None))
+            heads = {key_of(r, main.key): r for r in head_rows}
             details = {}
-            for row in self.read(detail):
+            for row in detail_rows:
                 details.setdefault(key_of(row, detail_key), []).append(row)
             return {key: (head, details.get(key, [])) for key, head in heads.items()}
         where = changed_since(since)
-        heads = {key_of(r, main.key): r for r in self.read(main, all_of(where, main_where))}
-        touched = {key_of(r, detail_key) for r in self.read(detail, where)}
+        head_rows, detail_rows = self.side_by_side((main, all_of(where, main_where)), (detail, where))
+        heads = {key_of(r, main.key): r for r in head_rows}
+        touched = {key_of(r, detail_key) for r in detail_rows}
         missing = touched - set(heads)
         if missing:
             heads.update((key_of(r, main.key), r)

@@ -123,5 +123,5 @@ def connection(sandbox_url):
             "credentials": {"sign_in": SIGN_IN_OAUTH, "username": acumatica_sandbox.USERNAME,
                             "password": acumatica_sandbox.PASSWORD, "tenant": acumatica_sandbox.TENANT, "branch": "",
                             "client_id": acumatica_sandbox.CLIENT_ID, "client_secret": acumatica_sandbox.CLIENT_SECRET},
-            "options": {"endpoint": "Default", "version": "24.200.001", "api_users": "2",
+            "options": {"endpoint": "Default", "version": "24.200.001",
                         "release_payments": RELEASE_PAYMENTS, "include_balanced": "no", "base_currency": "USD"}}

@@ -4,7 +4,7 @@ from connectors.acumatica.system import RELEASE_PAYMENTS, SIGN_IN_OAUTH
 from connectors.models import Connection
 from sandbox.acumatica import simulator as acumatica_sandbox
 
-OPTIONS = {"endpoint": "Default", "version": "24.200.001", "api_users": "2", "release_payments": RELEASE_PAYMENTS}
+OPTIONS = {"endpoint": "Default", "version": "24.200.001", "release_payments": RELEASE_PAYMENTS}
 
 
 def acumatica_credentials(sign_in=SIGN_IN_OAUTH, **overrides):

@@ -11,7 +11,7 @@ import requests
 from django.utils import timezone
 
 from connectors import tokens
-from connectors.acumatica.client import AcumaticaClient
+from connectors.acumatica.client import IN_FLIGHT_UNLIMITED_LICENCE, AcumaticaClient
 from connectors.acumatica.system import HOLD_PAYMENTS, SIGN_IN_COOKIE
 from connectors.errors import AuthError, ConfigurationError, DataError, TransientError
 from connectors.models import ConnectionToken
@@ -151,11 +151,13 @@ def test_an_access_token_near_expiry_is_renewed_with_its_refresh_token(tenant, s
     assert open_sessions(sandbox)["open"] == 0
 
 
-def test_calls_in_flight_stay_below_the_licence_s_api_users(tenant, sandbox):
-    two = AcumaticaClient(make_acumatica_connection(tenant, sandbox.url, options={"api_users": "2"}))
-    five = AcumaticaClient(make_acumatica_connection(tenant, sandbox.url, name="Five", options={"api_users": "5"}))
-    assert (two.http.concurrency, five.http.concurrency) == (1, 4)
-    assert two.http.name == five.http.name, "the slots are the instance's, whichever connection reaches it"
+def test_calls_in_flight_keep_to_the_licence_s_concurrent_requests(tenant, sandbox):
+    """The licence caps concurrent API requests apart from its API users, which count sessions (IDG, License
+    Restrictions for API Users): a connection's workers share one session, so the slots do not cap its calls."""
+    two = AcumaticaClient(make_acumatica_connection(tenant, sandbox.url, options={"concurrent_requests": "2"}))
+    unset = AcumaticaClient(make_acumatica_connection(tenant, sandbox.url, name="Unset"))
+    assert (two.http.concurrency, unset.http.concurrency) == (2, IN_FLIGHT_UNLIMITED_LICENCE)
+    assert two.http.name == unset.http.name, "the limit is the instance's, whichever connection reaches it"
     assert two.http.rate is None
     limited = AcumaticaClient(make_acumatica_connection(tenant, sandbox.url, name="Limited",
                                                         options={"requests_per_minute": "300"}))
@@ -172,8 +174,9 @@ with Connection.objects.get(pk=CONNECTION_ID).connector() as connector:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_one_call_in_flight_across_processes_with_two_api_users(tenant, sandbox, seeded):
-    connection = make_acumatica_connection(tenant, sandbox.url, sign_in=SIGN_IN_COOKIE)
+def test_calls_in_flight_across_processes_keep_to_the_licence(tenant, sandbox, seeded):
+    connection = make_acumatica_connection(tenant, sandbox.url, sign_in=SIGN_IN_COOKIE,
+                                           options={"concurrent_requests": "1"})
     sandbox.control("acumatica/account", {"max_concurrent_requests": 1})
     sandbox.control("faults", {"system": "acumatica", "latency_ms": 30})
     connection.connector().check()
