@@ -63,18 +63,22 @@ def sign_in(connector):
         clients[0].auth.headers()
 
 
-def first_records(records, count):
-    """The first `count` of `records` read now, and the rest, unread: an iterator that goes on where they stopped, or
-    raises what stopped the read after them (the records read before an error go through as they would have)."""
-    first = []
-    try:
-        for record in records:
-            first.append(record)
-            if len(first) >= count:
-                break
-    except Exception as exc:  # raised where the records are taken, after those read before it
-        return first, raising(exc)
-    return first, records
+class Ahead:
+    """A source's first records, read ahead: `first`, the rest unread (`rest`, an iterator that goes on where they
+    stopped, or raises what stopped the read after them: the records read before an error go through as they would
+    have), and whether `first` is the whole of it (`whole`)."""
+
+    def __init__(self, records, count):
+        self.first, self.rest, self.whole = [], records, False
+        try:
+            for record in records:
+                self.first.append(record)
+                if len(self.first) >= count:
+                    return
+        except Exception as exc:  # raised where the records are taken, after those read before it
+            self.rest = raising(exc)
+            return
+        self.whole = True
 
 
 def raising(exc):
@@ -111,7 +115,8 @@ class Sync:
         self.mapping_problems = {}  # (kind, source code) -> why its rule cannot be used
         self.ledger = Ledger(self)
         self.stopped_steps = []  # why a step did not run: an assumption of its found contradicted (stopped_by)
-        self.ahead = {}  # step class -> future of its source's first records, read ahead (read_ahead)
+        self.ahead = {}  # step class -> future of its source's first records (Ahead), read ahead (read_ahead)
+        self.signing_out = None  # the ERP's sign-out, begun once no step still to run calls it (sign_out_early)
 
     def api_calls(self):
         return sum(c.calls for c in (self.erp, self.ap) if c is not None)
@@ -139,7 +144,7 @@ class Sync:
             reading = self.read_reference_ahead(stack)
             steps = [step for step in plan_for(self.integration) if step.in_dry_run or not self.dry_run]
             self.read_ahead(steps[1:], stack)
-            for step in steps:
+            for at, step in enumerate(steps):
                 why = self.stopped_by(step)
                 if why:
                     self.stopped_steps.append(why)
@@ -148,6 +153,7 @@ class Sync:
                 if reading is not None and step.uses_mapping_rules:
                     self.load_reference_data(reading)
                     reading = None
+                self.sign_out_early(steps[at:], stack)
                 with self.turn(step):
                     step().run(self)
             if reading is not None:
@@ -220,7 +226,7 @@ class Sync:
 
         def in_thread(records):
             try:
-                return first_records(records, self.batch_size)
+                return Ahead(records, self.batch_size)
             finally:
                 db_connection.close()
 
@@ -233,8 +239,7 @@ class Sync:
         """Close what was read ahead for a step that never took it (a generator's own clean-up runs)."""
         for future in self.ahead.values():
             if future.exception() is None:
-                _, rest = future.result()
-                getattr(rest, "close", lambda: None)()
+                getattr(future.result().rest, "close", lambda: None)()
         self.ahead = {}
 
     def records(self, step):
@@ -243,8 +248,33 @@ class Sync:
         future = self.ahead.pop(type(step), None)
         if future is None:
             return step.source(self)
-        first, rest = future.result()
-        return chain(first, rest)
+        ahead = future.result()
+        return chain(ahead.first, ahead.rest)
+
+    def read_whole(self, step):
+        """Every record `step`'s source gives, when they have all been read ahead already, else None: never waits."""
+        future = self.ahead.get(step if isinstance(step, type) else type(step))
+        if future is None or not future.done() or future.exception() is not None or not future.result().whole:
+            return None
+        return future.result().first
+
+    def sign_out_early(self, steps, stack):
+        """Sign out of the ERP on a thread of its own, while `steps` (those still to run) run, when none of them will
+        call it (Step.done_with_erp): a session holds a licence seat, and its sign-out is a round trip the run no
+        longer waits for. Once; waited for before the ERP's connector closes, which then signs out only a session
+        used since (a step that called the ERP after all signs in again: a round trip more, nothing lost)."""
+        if self.signing_out is not None or not threads_allowed() or not all(s.done_with_erp(self) for s in steps):
+            return
+
+        def in_thread():
+            try:
+                self.erp.__exit__(None, None, None)  # closes as the run's end does: never raises
+            finally:
+                db_connection.close()
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sign-out")
+        stack.callback(pool.shutdown)
+        self.signing_out = pool.submit(in_thread)
 
     def fence(self):
         """Stop the run (run.TakenOver) unless it still holds its integration. Called before each step, and by a step

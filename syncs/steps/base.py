@@ -72,6 +72,13 @@ class Step:
         nothing that a step before it writes."""
         return None
 
+    @classmethod
+    def done_with_erp(cls, sync):
+        """Whether the step, at its turn, will make no call to the ERP: a run whose steps still to come all say so signs
+        out of the ERP meanwhile (engine.Sync.sign_out_early). A step that needs nothing of the ERP says so; one that
+        does only where it knows at this moment (its reads already made ahead)."""
+        return not (cls.erp_requires or cls.erp_uses)
+
     def run(self, sync):
         """Take the step in the run whose context (engine.Sync) is `sync`: its connectors, ledger and counters."""
         raise NotImplementedError

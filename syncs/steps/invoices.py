@@ -49,6 +49,11 @@ class Invoices(StreamStep):
             return sync.erp.approved_invoices(since)
         return sync.erp.approved_invoices(since, include_held=True)
 
+    @classmethod
+    def done_with_erp(cls, sync):
+        """Its only calls to the ERP are its read: done once every invoice was read ahead."""
+        return sync.read_whole(cls) is not None
+
     def read(self):
         """The approved invoices, and, from an ERP that reports holds (REPORTS_HELD_INVOICES, read in the same
         calls), the held, cancelled or voided ones that have a ledger row: a hold matters once a bill was sent or

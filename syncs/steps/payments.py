@@ -63,6 +63,11 @@ class Payments(Step):
         payment yet, and one paid meanwhile is read by the next run, the cursor being where this read stopped."""
         return sync.ap.payments(sync.ledger.since("payments", "payment"))
 
+    @classmethod
+    def done_with_erp(cls, sync):
+        """It calls the ERP only to write payments back: none when the ERP takes none, or when none was read (ahead)."""
+        return can.WRITES_PAYMENTS_BACK not in sync.integration.source.spec.capabilities or sync.read_whole(cls) == []
+
     def run(self, sync):
         """Each payment on its own: one the ERP refuses fails its ledger row and the next goes on. Payments on
         different bills are written at once (chains()). The cursor stops short of the first payment that failed for
