@@ -347,3 +347,23 @@ def test_a_new_vendors_bill_answered_by_an_error_is_looked_up_before_it_is_sent_
     connector.client.http.json = send
     made = org_objects(sandbox, "bills")
     assert connector.find_bills([(vendor_id, invoice())]) == {invoice().source_id: made[0]["id"]}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_vendor_list_begun_ahead_is_the_one_find_vendors_uses(bill_connection, sandbox):
+    """A first read begins listing BILL's vendors while the ERP's suppliers are read (steps.suppliers): find_vendors
+    then matches on that list and lists nothing again; an error the listing met is raised by find_vendors."""
+    made = create_vendor(bill_connection.connector(), SUPPLIER)
+    connector = Connection.objects.get(pk=bill_connection.pk).connector()
+    connector.begin_vendor_lookup()
+    connector._vendor_listing.result(timeout=30)
+    calls = sandbox.state("bill")["calls"]
+    assert connector.find_vendors([SUPPLIER]) == {SUPPLIER.source_id: made}
+    assert sandbox.state("bill")["calls"] == calls
+
+    failing = Connection.objects.get(pk=bill_connection.pk).connector()
+    failing.client.vendors = lambda **kwargs: (_ for _ in ()).throw(TransientError("BILL HTTP 503: injected"))
+    failing.begin_vendor_lookup()
+    with pytest.raises(TransientError, match="injected"):
+        failing.find_vendors([SUPPLIER])
