@@ -29,15 +29,23 @@ _PATTERNS = [
     re.compile(r"(?i)(\b(?:%s):\s*(?:Bearer\s+|Basic\s+)?)([^\s,;\"']+)()" % _names),  # noqa: UP031
 ]
 
+_SECRET_NAMES = frozenset(n.lower() for n in SECRET_KEY_NAMES)
+
 _known = set()
 _known_lock = threading.Lock()
+# The live secrets longest first, so that one containing another is masked whole; replaced, never changed, so that
+# redact() reads it without the lock (it runs for every value of every audit entry).
+_known_longest_first = ()
 
 
 def register_secret(value):
     """Remember a live secret so that it is masked wherever it shows up in text."""
+    global _known_longest_first
     if isinstance(value, str) and len(value) >= 6:
         with _known_lock:
-            _known.add(value)
+            if value not in _known:
+                _known.add(value)
+                _known_longest_first = tuple(sorted(_known, key=len, reverse=True))
 
 
 def redact(text):
@@ -46,9 +54,7 @@ def redact(text):
     if ":" in text or "=" in text:  # every pattern needs one: most values (names, amounts, codes) have neither
         for pattern in _PATTERNS:
             text = pattern.sub(lambda m: m.group(1) + MASK + m.group(3), text)
-    with _known_lock:
-        known = sorted(_known, key=len, reverse=True)
-    for value in known:
+    for value in _known_longest_first:
         if value in text:
             text = text.replace(value, MASK)
     return text
@@ -56,7 +62,7 @@ def redact(text):
 
 def redact_mapping(data, secret_fields=()):
     """A copy of a dict with secret values masked: named ones, and any key that looks secret."""
-    lowered = {n.lower() for n in SECRET_KEY_NAMES} | {f.lower() for f in secret_fields}
+    lowered = _SECRET_NAMES | {f.lower() for f in secret_fields} if secret_fields else _SECRET_NAMES
     out = {}
     for key, value in (data or {}).items():
         if key.lower() in lowered:
