@@ -78,22 +78,32 @@ def bill(vendors, bills, latency):
     return part("bill", calls, levels, how)
 
 
-def avidxchange(payees, invoices, latency, payments_read=False):
-    """Batch creates of payees, then invoices; with `payments_read`, a read of the payments to write back."""
+def avidxchange(payees, invoices, latency, payments_read=False, code_lists=0, images=0):
+    """Batch creates of payees, then invoices, with `code_lists` lists published in the payees' rounds (their codes
+    code the invoices); then `images`, one a call, each after its invoice; with `payments_read`, a read of the
+    payments to write back."""
     calls, levels, how = creates("avidxchange", payees, invoices, AVID_PER_BATCH, AVID_PER_BATCH, AVID_IN_FLIGHT,
                                  latency, ("payees", "invoices"))
     how += " (ASSUMPTIONS X3, X4)"
+    if code_lists:
+        trips = max(rounds(calls + code_lists, AVID_IN_FLIGHT), round(levels[CREATES] / latency) if latency else 0)
+        calls, levels[CREATES] = calls + code_lists, trips * latency
+        how += f"; {code_lists} code lists published beside the payees"
+    if images:
+        calls, levels[FOLLOW_UPS] = calls + images, rounds(images, AVID_IN_FLIGHT) * latency
+        how += f"; then {images} invoice images, one a call, {AVID_IN_FLIGHT} in flight (X4)"
     if payments_read:
         calls, levels[READS] = calls + 1, latency
         how += "; one read of the payments to write back"
     return part("avidxchange", calls, levels, how)
 
 
-def infor(invoice_rows, suppliers, latency, writes=0):
+def infor(invoice_rows, suppliers, latency, writes=0, lookups=0):
     """Reading `invoice_rows` invoice lines and `suppliers` suppliers (list, statuses, e-mail addresses: one call
     each at maxrecs=0; then an address call per supplier, which names it), plus `writes` single-record calls
-    (payments posted), after the bills they follow."""
-    calls, how = 0, []
+    (payments posted), after the bills they follow. `lookups`: other reads (code lists, a Document Management search
+    per invoice and a fetch per image), which go beside those within the same rate."""
+    calls, how = lookups, [f"{lookups} other reads"] if lookups else []
     if invoice_rows:
         calls += math.ceil(invoice_rows / INFOR_CUSTOM_LIST_RECORDS)
         how.append(f"ceil({invoice_rows} invoice lines / {INFOR_CUSTOM_LIST_RECORDS})")

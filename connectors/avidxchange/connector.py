@@ -34,6 +34,7 @@ from connectors.avidxchange.client import (
 from connectors.avidxchange.system import DEFAULT_ATTACHMENT_MB, MODE_API, MODE_FILES
 from connectors.base import ApConnector
 from connectors.errors import ConfigurationError, ConnectorError, DataError, RecordError, TransientError
+from connectors.http import fan_out
 from connectors.records import Dimension, GlAccount, Payment, Unreadable, code_key
 
 MB = 1024 * 1024
@@ -221,9 +222,12 @@ class AvidXchangeConnector(ApConnector):
             out.update({code_key(c): c.code for c in listed})
             self._codes = None  # read back from the files written
             return out
+        lists = list(by_list.items())
         try:
-            for list_type, chunk in by_list.items():
-                results = self.client.upsert_codes(list_type, [code_body(c) for c in chunk])
+            # The lists at once, within the calls AvidXchange takes in flight (the client holds that limit).
+            answered = fan_out(lambda item: self.client.upsert_codes(item[0], [code_body(c) for c in item[1]]), lists,
+                               CONCURRENT_CALLS)
+            for (_, chunk), results in zip(lists, answered, strict=True):
                 out.update({code_key(c): result for c, result in zip(chunk, results, strict=True)})
         except Exception:
             self._codes = None  # what became of the batch is not known: read the lists again

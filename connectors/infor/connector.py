@@ -11,6 +11,7 @@ from connectors import capabilities as can
 from connectors.assumptions import contradicted, held, probe, unchecked
 from connectors.base import ErpConnector
 from connectors.errors import ConfigurationError, DataError, TransientError
+from connectors.http import fan_out
 from connectors.infor import idm, m3
 from connectors.infor.client import InforClient
 from connectors.infor.reading import Pool
@@ -212,10 +213,23 @@ class ChangeFloors:
                 settled.add(suno)
         return settled
 
+    def ask_at_once(self, indexes):
+        """The suppliers changed after each of these grid points, asked side by side: lists that depend on nothing
+        but their point, which after() then answers from what they brought."""
+        wanted = [index for index in dict.fromkeys(indexes) if index not in self.changed]
+        fan_out(self.after, wanted, len(wanted))
+
     def markers(self, members, since, now):
         """{supplier: ISO marker} for the suppliers a read since `since` (None: all) returned."""
         hi = grid_index(now) + 1  # a little room for M3's clock being ahead of ours
-        if not self.unfiltered and self.after(grid_index(now + FILTER_CHECK_AHEAD)):
+        ahead = grid_index(now + FILTER_CHECK_AHEAD)
+        if not self.unfiltered:
+            # The filter's check, and the search's first point, which comes whatever the check finds but where it
+            # finds M3 ignoring the filter (then a call spent for nothing, once).
+            lo = 0 if since is None else max(0, grid_index(since))
+            first = hi - 1 if since is None else (lo + 1 if lo + 1 < hi else (lo + hi + 1) // 2)
+            self.ask_at_once([ahead, *([first] if lo < first < hi else [])])
+        if not self.unfiltered and self.after(ahead):
             # UNCONFIRMED (docs/ASSUMPTIONS.md I5): M3 filters LstSuppliers on LMTS. If it does not,
             # every read is a full read: markers that never move keep every run reading everything.
             logger.warning("Infor: CRS620MI/LstSuppliers ignores its LMTS filter; every run reads every supplier.")
@@ -388,8 +402,9 @@ class InforConnector(ErpConnector):
             return
         chunks = (rows[start:start + PAGE_SIZE] for start in range(0, len(rows), PAGE_SIZE))
         with Pool(chunks, self.supplier_work, DETAIL_WORKERS, ahead=DETAILS_AHEAD) as details:
-            markers = markers or floors.markers({r["SUNO"] for r in rows}, since, now)
-            emails = self.supplier_emails()
+            # The markers and the e-mail addresses depend on nothing but the list: read side by side.
+            markers, emails = fan_out(lambda read: read(), (
+                lambda: markers or floors.markers({r["SUNO"] for r in rows}, since, now), self.supplier_emails), 2)
             for row, detail in details:
                 yield self._supplier(row, detail, emails, markers[row["SUNO"]])
 

@@ -58,7 +58,8 @@ WALKTHROUGH = (
 )
 
 
-def infor_data(today):
+def infor_data(today=None):
+    today = today or date.today()
     rng = random.Random(20260)
     suppliers = []
     for n in range(SUPPLIERS):
@@ -115,7 +116,7 @@ def post(sandbox_url, path, payload):
 
 def seed(sandbox_url, today=None):
     """Load both simulators for this demo: the Infor tenant, and the AvidXchange company with the payee on hold."""
-    data = infor_data(today or date.today())
+    data = infor_data(today)
     post(sandbox_url, "infor/tenant", {"tenant": INFOR_TENANT})
     counts = post(sandbox_url, "infor/seed", data)
     post(sandbox_url, "avidxchange/account", {"company_id": COMPANY_ID, "company_name": "Demo Infor Manufacturing",

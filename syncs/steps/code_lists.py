@@ -3,6 +3,7 @@ of keeping a chart of its own. Each published code gets its mapping rule, so inv
 own codes."""
 
 from connectors import capabilities as can
+from connectors.http import fan_out
 from connectors.records import Dimension, GlAccount, code_key
 from syncs.ledger import Pending, fingerprint
 from syncs.models import MappingRule, RecordStatus, SyncRecord
@@ -21,7 +22,8 @@ class CodeLists(Step):
         """The ERP's GL accounts and dimensions published as the AP platform's code lists: new and changed
         codes sent, codes gone from the ERP deactivated (never deleted, old bills still point at them)."""
         ledger = sync.ledger
-        codes = {code_key(code): code for code in [*sync.erp.gl_accounts(), *sync.erp.dimensions()]}
+        accounts, dimensions = fan_out(lambda read: list(read()), (sync.erp.gl_accounts, sync.erp.dimensions), 2)
+        codes = {code_key(code): code for code in [*accounts, *dimensions]}
         gone = (SyncRecord.objects.filter(integration=sync.integration, object_type="code", status=RecordStatus.SYNCED)
                 .exclude(source_id__in=list(codes)).exclude(data__active=False))
         for record in gone:

@@ -17,8 +17,10 @@ from syncs.ledger import RETRY_CLASSES
 from syncs.models import Cursor, FollowUp, FollowUpState, ObjectType, RecordStatus, SyncRecord
 from syncs.steps.base import Step
 
-# Follow-up calls on bills made at once, and bills taken from the ledger at a time.
-FOLLOW_UP_WORKERS = 8
+# Follow-up calls on bills made at once, and bills taken from the ledger at a time. Each system's client holds its
+# own limit (calls in flight, rate) across every process: this only lets a run reach it, an image's search, fetch and
+# attachment chained per bill (Infor's Document Management takes its 3,000 calls a minute with no cap in flight).
+FOLLOW_UP_WORKERS = 32
 FOLLOW_UP_CHUNK = 100
 # Bills handed at a time to a system that takes several in one call: a few of its calls' worth, which it may send
 # at once.
