@@ -192,6 +192,25 @@ def threads_allowed():
     return not (db_connection.in_atomic_block or in_memory)
 
 
+def begin(work):
+    """`work()` begun on a thread of its own: a future of what it returns (or raises), or None where threads are not
+    allowed (threads_allowed), the caller then doing the work itself when it needs it."""
+    if not threads_allowed():
+        return None
+
+    def in_thread():
+        try:
+            return work()
+        finally:
+            db_connection.close()
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="begun")
+    try:
+        return pool.submit(in_thread)
+    finally:
+        pool.shutdown(wait=False)  # its one thread ends with the work
+
+
 def fan_out(work, chunks, workers, keep=()):
     """`work(chunk)` for every chunk, up to `workers` at a time; results in the order of the chunks. A chunk whose
     work raised one of the exception classes `keep` has that error for its result, so the calls that went through

@@ -237,6 +237,10 @@ class AvidClient:
     def payees(self, external_ids):
         return self.by_external_ids("/payees", external_ids)
 
+    def all_payees(self):
+        """Every payee of the company."""
+        return self.list("/payees")
+
     def invoices(self, external_ids):
         return self.by_external_ids("/invoices", external_ids)
 

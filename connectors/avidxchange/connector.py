@@ -34,7 +34,7 @@ from connectors.avidxchange.client import (
 from connectors.avidxchange.system import DEFAULT_ATTACHMENT_MB, MODE_API, MODE_FILES
 from connectors.base import ApConnector
 from connectors.errors import ConfigurationError, ConnectorError, DataError, RecordError, TransientError
-from connectors.http import fan_out
+from connectors.http import begin, fan_out
 from connectors.records import Dimension, GlAccount, Payment, Unreadable, code_key
 
 MB = 1024 * 1024
@@ -116,6 +116,7 @@ class AvidXchangeConnector(ApConnector):
         else:
             self.exchange = files.Exchange(options.get("folder", ""))
         self._payees = {}  # external id -> the payee as listed in this run (API mode)
+        self._payee_listing = None  # future of every payee, begun ahead of find_vendors (begin_vendor_lookup)
         self._codes = None  # the code lists as read in this run
         # API mode: the payees and invoices this connector created in this run. Nothing of ours can be found under a
         # payee that did not exist before the run, nor attached to an invoice that did not, so neither is looked up.
@@ -253,13 +254,23 @@ class AvidXchangeConnector(ApConnector):
     def vendor_payload(self, supplier):
         return payee_body(supplier, self.vendor_key(supplier.source_id))
 
+    def begin_vendor_lookup(self):
+        """Begin listing every payee on a thread of its own: called under the vendors lock by a first read, which makes
+        a payee of nearly every supplier, so that the list is read while the ERP's suppliers are. The next
+        find_vendors matches on it instead of asking for its payees by id (API mode: the file exchange's rows are
+        local)."""
+        if self.exchange is None and self._payee_listing is None:
+            self._payee_listing = begin(lambda: list(self.client.all_payees()))
+
     def find_vendors(self, suppliers):
         keys = {s.source_id: self.vendor_key(s.source_id) for s in suppliers}
         if self.exchange is not None:
             sent = {row["VendorID"] for row in self.exchange.sent_rows("payees")}
             return {source_id: key for source_id, key in keys.items() if key in sent}
         found = {}
-        for payee in self.client.payees(list(keys.values())):
+        # The list begun ahead serves the first look-up alone: by the next, this run has made payees since.
+        listing, self._payee_listing = self._payee_listing, None
+        for payee in listing.result() if listing is not None else self.client.payees(list(keys.values())):
             payee = object_of(payee, "payee")
             where = f"AvidXchange payee {payee.get('Id')!r}"
             external = text_of(payee, "ExternalId", where)

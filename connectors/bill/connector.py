@@ -1,17 +1,15 @@
 """BILL as an AP platform: canonical records in, BILL vendors and bills out, payments back."""
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection as db_connection
 from django.utils import timezone
 
 from connectors.base import ApConnector
 from connectors.bill.client import BULK_BILLS, CONCURRENT_CALLS, BillClient, parse_bill_time
 from connectors.errors import ConnectorError, DataError
-from connectors.http import fan_out, threads_allowed
+from connectors.http import begin, fan_out
 from connectors.records import Address, Dimension, GlAccount, OpenItem, Payment, Unreadable, VendorEdit
 from connectors.values import decimal_value
 
@@ -158,18 +156,8 @@ class BillConnector(ApConnector):
         """Begin listing the organization's vendors, which find_vendors needs, on a thread of its own: called under
         the vendors lock by a read that will make many vendors (a first one), so that the list is read while the ERP's
         suppliers are. find_vendors takes it, or raises what the listing met."""
-        if self._vendor_index is not None or self._vendor_listing is not None or not threads_allowed():
-            return
-
-        def listing():
-            try:
-                return list(self.client.vendors())
-            finally:
-                db_connection.close()
-
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bill-vendors")
-        self._vendor_listing = pool.submit(listing)
-        pool.shutdown(wait=False)  # its one thread ends with the listing
+        if self._vendor_index is None and self._vendor_listing is None:
+            self._vendor_listing = begin(lambda: list(self.client.vendors()))
 
     def find_vendors(self, suppliers):
         """{supplier id: vendor id} for the suppliers that already have a vendor. The key (shortName) is

@@ -755,3 +755,23 @@ def test_the_first_image_of_an_invoice_made_in_this_run_is_sent_without_listing_
         connector.attach_document(made[invoice_record(GOOD[1]).source_id], document(b"%PDF-1.4 second"))
     assert paths(sandbox)["GET /v1/invoices/{invoice_id}/attachments"] == 2
     assert [len(attached) for attached in company(sandbox)["attachments"].values()] == [1, 1]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_payee_list_begun_ahead_serves_the_first_look_up_and_then_payees_are_asked_for_by_id(avid_connection,
+                                                                                                   sandbox):
+    """A first read begins listing every payee while the ERP's suppliers are read (steps.suppliers): the first
+    find_vendors matches on that list without a call of its own; a later one, after this run made payees, asks
+    again."""
+    with avid_connection.connector() as connector:
+        created = connector.create_vendors(list(canonical.SUPPLIERS[:2]))
+    with avid_connection.connector() as connector:
+        connector.begin_vendor_lookup()
+        connector._payee_listing.result(timeout=30)
+        before = connector.calls
+        assert connector.find_vendors(list(canonical.SUPPLIERS)) == created
+        assert connector.calls == before
+        made = connector.create_vendors(list(canonical.SUPPLIERS[2:3]))
+        assert connector.find_vendors(list(canonical.SUPPLIERS)) == {**created, **made}
+        assert connector.calls == before + 2
