@@ -59,6 +59,8 @@ TIME_CHECKS = 4
 # A LstSuppliers call asking for changes after this far ahead must come back empty, or M3 is not
 # filtering on LMTS at all.
 FILTER_CHECK_AHEAD = timedelta(days=365)
+# Grid points a first read's search asks at once, going back from now (ChangeFloors.newest_first).
+POINTS_AT_ONCE = 3
 # Suppliers whose own change stamps the I5 probe compares LstSuppliers' filter with.
 STAMPS_PROBED = 3
 # The CRS111 e-mail types the I8 probe looks through for addresses keyed by supplier numbers. UNCONFIRMED: Infor's
@@ -224,11 +226,16 @@ class ChangeFloors:
         hi = grid_index(now) + 1  # a little room for M3's clock being ahead of ours
         ahead = grid_index(now + FILTER_CHECK_AHEAD)
         if not self.unfiltered:
-            # The filter's check, and the search's first point, which comes whatever the check finds but where it
-            # finds M3 ignoring the filter (then a call spent for nothing, once).
-            lo = 0 if since is None else max(0, grid_index(since))
-            first = hi - 1 if since is None else (lo + 1 if lo + 1 < hi else (lo + hi + 1) // 2)
-            self.ask_at_once([ahead, *([first] if lo < first < hi else [])])
+            # The filter's check beside the search's first points, which come whatever the check finds but where it
+            # finds M3 ignoring the filter (then calls spent for nothing, once). A read since a cursor asks its first
+            # point; a first read, now and its first points back (newest_first).
+            if since is None:
+                points = [hi, *self.points_back(hi, 0, 1)]
+            else:
+                lo = max(0, grid_index(since))
+                first = lo + 1 if lo + 1 < hi else (lo + hi + 1) // 2
+                points = [first] if lo < first < hi else []
+            self.ask_at_once([ahead, *points])
         if not self.unfiltered and self.after(ahead):
             # UNCONFIRMED (docs/ASSUMPTIONS.md I5): M3 filters LstSuppliers on LMTS. If it does not,
             # every read is a full read: markers that never move keep every run reading everything.
@@ -243,15 +250,25 @@ class ChangeFloors:
             self.oldest_first(set(members), max(0, grid_index(since)), hi, floors)
         return {suno: grid_time(index).isoformat() for suno, index in floors.items()}
 
+    @staticmethod
+    def points_back(hi, lo, step):
+        """The next POINTS_AT_ONCE points a search back from `hi` in doubling steps asks, from `step` on."""
+        return [hi - step * 2 ** k for k in range(POINTS_AT_ONCE) if hi - step * 2 ** k > lo]
+
     def newest_first(self, members, lo, hi, floors):
         """A full read: the most recently changed suppliers get exact grid points, found by going back
-        from now in doubling steps; everyone older gets EARLIEST, which is no later than any change."""
+        from now in doubling steps; everyone older gets EARLIEST, which is no later than any change. The steps are
+        asked POINTS_AT_ONCE at a time: a call or so past the one that finds the newest change is spent, once per
+        first read, for a search that would otherwise go back one round trip at a time (twenty for suppliers unchanged
+        for years)."""
         upper, step = hi, 1
         while members:
             index = hi - step
             if index <= lo:  # nothing changed since EARLIEST (records without LMTS)
                 floors.update(dict.fromkeys(members, lo))
                 return
+            if index not in self.changed:
+                self.ask_at_once(self.points_back(hi, lo, step))
             recent = members & self.after(index)
             if recent:
                 self.search(recent, index, upper, floors)

@@ -3,6 +3,7 @@ cursor advances from one incremental read to the next; markers stay put for unch
 never come after a change; and the reads cost what they should."""
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -206,3 +207,31 @@ def test_through_the_engine_the_cursor_advances_and_the_vendor_gets_address_e_ma
     assert again.counters.get("vendors_updated", 0) == 0, "read again in the overlap, unchanged"
     record = SyncRecord.objects.get(integration=integration, object_type="vendor", source_id="V1001")
     assert TIMESTAMP.parse(record.data["marker"]) <= TIMESTAMP.parse(cursor.value)
+
+
+def test_a_first_read_searches_back_a_few_points_at_a_time():
+    """M3 gives no change stamp: a first read finds each supplier's marker by asking which changed after points going
+    back from now in doubling steps. Those are asked POINTS_AT_ONCE at a time (side by side where threads are allowed),
+    with the filter's check and now itself in the first group: suppliers unchanged for a year are found in a few
+    groups rather than a round trip per point, and a few points past them are asked for nothing."""
+    now = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    changed_at = {"V1": now - timedelta(days=365), "V2": now - timedelta(days=366)}
+
+    def pages(transaction, inputs, *args, **kwargs):
+        after = datetime.strptime(inputs["LMTS"], "%Y%m%d%H%M%S%f").replace(tzinfo=UTC)
+        yield [{"SUNO": suno} for suno, at in changed_at.items() if at > after]
+
+    floors = infor_connector.ChangeFloors(SimpleNamespace(pages=pages))
+    groups = []
+    ask = floors.ask_at_once
+    floors.ask_at_once = lambda indexes: (groups.append(list(indexes)), ask(indexes))[1]
+    markers = floors.markers(set(changed_at), None, now)
+    hi = infor_connector.grid_index(now) + 1
+    assert groups[0][1:] == [hi, hi - 1, hi - 2, hi - 4], "the check, now, then the first points back, at once"
+    assert all(len(group) <= infor_connector.POINTS_AT_ONCE for group in groups[1:])
+    back = [index for group in groups[1:] for index in group]
+    assert back == [hi - 2 ** k for k in range(3, 3 + len(back))], "each group goes on doubling where the last stopped"
+    assert len(back) >= 17 - 3 and len(groups) <= 7, "a year back: 17 doubling steps, in 7 groups at most"
+    for suno, at in changed_at.items():
+        found = datetime.fromisoformat(markers[suno])
+        assert at - infor_connector.CHANGE_GRID <= found <= at, "the grid point just before each change"
