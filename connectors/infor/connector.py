@@ -2,6 +2,7 @@
 
 import logging
 from collections import Counter
+from concurrent.futures import Future
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -59,6 +60,8 @@ TIME_CHECKS = 4
 # A LstSuppliers call asking for changes after this far ahead must come back empty, or M3 is not
 # filtering on LMTS at all.
 FILTER_CHECK_AHEAD = timedelta(days=365)
+# The task of a page of suppliers that reads their statuses (Infor's supplier_work).
+STATUSES = object()
 # Grid points a first read's search asks at once, going back from now (ChangeFloors.newest_first).
 POINTS_AT_ONCE = 3
 # Suppliers whose own change stamps the I5 probe compares LstSuppliers' filter with.
@@ -426,12 +429,22 @@ class InforConnector(ErpConnector):
                 yield self._supplier(row, detail, emails, markers[row["SUNO"]])
 
     def supplier_work(self, task):
-        """A page of suppliers: their statuses, and a task per supplier; a supplier: its (row, details)."""
+        """A page of suppliers: a task for their statuses, and one per supplier, at once (a supplier's address does
+        not wait for the statuses: it takes them when it has its own); the statuses: read; a supplier: its (row,
+        details)."""
         if isinstance(task, list):
-            statuses = self.listed_statuses(task)
-            return None, [(row, statuses.get(row["SUNO"])) for row in task]
-        row, status = task
-        return (row, self.supplier_details(row, status)), []
+            statuses = Future()
+            return None, [(STATUSES, task, statuses), *((row, statuses) for row in task)]
+        if task[0] is STATUSES:
+            _, chunk, statuses = task
+            try:
+                statuses.set_result(self.listed_statuses(chunk))
+            except BaseException as exc:  # the page's suppliers wait on it: they fail with it, as the read does
+                statuses.set_exception(exc)
+                raise
+            return None, []
+        row, statuses = task
+        return (row, self.supplier_details(row, statuses)), []
 
     def listed_statuses(self, chunk):
         """{supplier: STAT} for a page of suppliers, from one LstByNumber call starting at its first."""
@@ -461,16 +474,21 @@ class InforConnector(ErpConnector):
         return held(f"Statuses of the first {len(records)} suppliers: {seen}"
                     + (f"; taken as not active: {', '.join(s or 'blank' for s in others)}." if others else "."))
 
-    def supplier_details(self, row, status):
+    def supplier_details(self, row, statuses):
         """(status, address) of one supplier, or the error that stopped its reads: the DataError M3 answered, or a
-        TransientError after the call's retries (that supplier alone fails, to be read again by the next run); its
-        status read here if the list page's did not have it."""
+        TransientError after the call's retries (that supplier alone fails, to be read again by the next run). Its
+        status comes from its page's (`statuses`, a future of {supplier: STAT}: a failure there fails the read), or is
+        read here if the page's did not have it."""
         suno = row["SUNO"]
+        try:
+            addresses = self.client.execute(m3.SUPPLIER_ADDRESSES, {"SUNO": suno}, maxrecs=0, columns=ADDRESS_COLUMNS)
+        except (DataError, TransientError) as exc:
+            return exc
+        status = statuses.result().get(suno)
         try:
             if status is None:
                 records = self.client.execute(m3.SUPPLIER, {"SUNO": suno}, maxrecs=1, columns=("STAT",))
                 status = records[0].get("STAT", "") if records else ""
-            addresses = self.client.execute(m3.SUPPLIER_ADDRESSES, {"SUNO": suno}, maxrecs=0, columns=ADDRESS_COLUMNS)
         except (DataError, TransientError) as exc:
             return exc
         return status, postal_address(addresses, row)

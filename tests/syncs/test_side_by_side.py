@@ -83,3 +83,13 @@ def test_the_filter_check_and_the_search_s_first_point_are_asked_at_once(tenant,
     run_integration(integration.pk)
     assert not barrier.broken, "the search's first list waited for the filter's check"
     assert len(set(asked[:2])) == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_supplier_s_address_is_read_while_its_page_s_statuses_are(tenant, sandbox, monkeypatch):
+    integration = infor_to_avidxchange(tenant, sandbox, every_account=True)
+    beside = pair_meeting(monkeypatch, (InforConnector, "listed_statuses"), (InforConnector, "supplier_details"))
+    run = run_integration(integration.pk)
+    assert not beside.broken, "the addresses waited for the statuses"
+    assert run.counters.get("vendors_created", 0) > 0

@@ -11,6 +11,7 @@ import pytest
 import connectors.infor.connector as infor_connector
 from connectors import canonical
 from connectors.cursors import TIMESTAMP
+from connectors.errors import TransientError
 from connectors.infor import m3
 from connectors.records import Address, Supplier
 from sandbox.infor.simulator import MIError
@@ -235,3 +236,14 @@ def test_a_first_read_searches_back_a_few_points_at_a_time():
     for suno, at in changed_at.items():
         found = datetime.fromisoformat(markers[suno])
         assert at - infor_connector.CHANGE_GRID <= found <= at, "the grid point just before each change"
+
+
+def test_a_page_s_statuses_that_cannot_be_read_fail_the_read_not_its_suppliers_one_by_one(connector, monkeypatch):
+    """The addresses go beside the statuses (supplier_work), yet a statuses call that fails still fails the read:
+    no supplier is handed back without its status, nor failed alone for its page's error."""
+    def timed_out(self, chunk):
+        raise TransientError("Infor: LstByNumber timed out")
+
+    monkeypatch.setattr(type(connector), "listed_statuses", timed_out)
+    with pytest.raises(TransientError, match="LstByNumber timed out"):
+        list(connector.suppliers())
