@@ -9,7 +9,7 @@ connector, and the plan asks what each system declares.
 """
 
 from collections import Counter
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from itertools import chain
@@ -117,6 +117,9 @@ class Sync:
         self.stopped_steps = []  # why a step did not run: an assumption of its found contradicted (stopped_by)
         self.ahead = {}  # step class -> future of its source's first records (Ahead), read ahead (read_ahead)
         self.signing_out = None  # the ERP's sign-out, begun once no step still to run calls it (sign_out_early)
+        self.steps = []  # the steps this run takes, in order (execute)
+        self.begun = {}  # key -> future of work begun for a step still to come (begin), taken by it (begun_result)
+        self.begin_pool = None
 
     def api_calls(self):
         return sum(c.calls for c in (self.erp, self.ap) if c is not None)
@@ -142,7 +145,8 @@ class Sync:
             self.ap.vendor_key_prefix = self.integration.vendor_key_prefix
             self.account = ap_account(self.integration.target, self.ap)
             reading = self.read_reference_ahead(stack)
-            steps = [step for step in plan_for(self.integration) if step.in_dry_run or not self.dry_run]
+            steps = self.steps = [step for step in plan_for(self.integration) if step.in_dry_run or not self.dry_run]
+            stack.callback(self.end_begun)
             self.read_ahead(steps[1:], stack)
             for at, step in enumerate(steps):
                 why = self.stopped_by(step)
@@ -250,6 +254,48 @@ class Sync:
             return step.source(self)
         ahead = future.result()
         return chain(ahead.first, ahead.rest)
+
+    def ahead_of_bills(self, invoices):
+        """The invoices about to be sent as bills, handed to each step of the run that can begin its own work on them
+        while they are sent (Step.ahead_of_bills)."""
+        for step in self.steps:
+            if not self.stopped_by(step):
+                step.ahead_of_bills(self, invoices)
+
+    def begin(self, work, futures):
+        """`work()` begun now on a thread of the run's, setting `futures` ({key: Future}) for a step still to come to
+        take by key (begun_result); one it leaves unset is cancelled when it ends, and the step then does that part
+        itself. Nothing is begun where threads could not see this run's rows (threads_allowed)."""
+        if not threads_allowed():
+            return
+        if self.begin_pool is None:
+            self.begin_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="begun")
+
+        def in_thread():
+            try:
+                work()
+            finally:
+                for future in futures.values():
+                    future.cancel()  # only one still pending: the others are done
+                db_connection.close()
+
+        self.begun.update(futures)
+        self.begin_pool.submit(in_thread)
+
+    def begun_result(self, key):
+        """What the work begun under `key` gave (or the error it met, raised here), or None where none was begun or
+        it was left undone."""
+        future = self.begun.pop(key, None)
+        try:
+            return None if future is None else future.result()
+        except CancelledError:
+            return None
+
+    def end_begun(self):
+        """Work begun for a step that never took it is waited for before the connectors close, and dropped."""
+        if self.begin_pool is not None:
+            self.begin_pool.shutdown()
+        self.begun = {}
 
     def read_whole(self, step):
         """Every record `step`'s source gives, when they have all been read ahead already, else None: never waits."""

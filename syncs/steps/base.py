@@ -73,6 +73,11 @@ class Step:
         return None
 
     @classmethod
+    def ahead_of_bills(cls, sync, invoices):
+        """Work the step can begin on these invoices while their bills are being made (sync.begin), for its own turn
+        to take: none unless it says."""
+
+    @classmethod
     def done_with_erp(cls, sync):
         """Whether the step, at its turn, will make no call to the ERP: a run whose steps still to come all say so signs
         out of the ERP meanwhile (engine.Sync.sign_out_early). A step that needs nothing of the ERP says so; one that

@@ -198,6 +198,7 @@ class Invoices(StreamStep):
             def create(items):
                 return ap.create_bills([(p.vendor_id, p.item, p.coding) for p in items])
 
+            self.sync.ahead_of_bills([p.item for p in missing])
             created = ledger.guarded_batch(missing, lambda: create(missing))
             if created is not None:
                 ledger.record_results(missing, settled(

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from connectors.errors import ConfigurationError, TransientError
+from connectors.errors import ConfigurationError, DataError, TransientError
 from syncs.engine import Ahead, run_integration
 from syncs.models import ObjectType, RecordStatus, SyncRecord
 from syncs.steps.documents import Documents
@@ -140,3 +140,39 @@ def test_with_payments_to_write_back_the_erp_is_signed_out_after_them(fakes, fak
     assert run.counters.get("payments_written_back") == 3
     assert written == [0, 0, 0], "a payment was written after the ERP was signed out"
     assert erp_only_reads == ["MainThread"], "signed out once, at the run's end"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_invoices_images_are_looked_up_while_their_bills_are_made(fakes, fake_demo, monkeypatch):
+    """Documents.ahead_of_bills: the look-up meets the bills' create at a barrier; a look-up that fails fails that
+    bill's images alone, at its turn, as the look-up made there would."""
+    invoices = list(fakes.erp().invoices.values())
+    for invoice in invoices:
+        fakes.erp().documents[invoice.source_id] = [(f"{invoice.invoice_number}.pdf", b"%PDF-1.4 image")]
+    unreadable = invoices[1].source_id
+    meeting = threading.Barrier(2, timeout=10)
+    look_up = FakeErpConnector.invoice_documents
+    looked_up = []
+
+    def looking_up(self, reference):
+        looked_up.append(threading.current_thread().name)
+        if reference.get("id") == unreadable:
+            raise DataError("Fake ERP: this invoice's image cannot be read")
+        return look_up(self, reference)
+
+    sent = []
+    create = FakeApConnector.create_bills
+
+    def creating(self, items):
+        sent.extend(items)
+        return create(self, items)
+
+    monkeypatch.setattr(FakeErpConnector, "invoice_documents", meet_at(meeting, looking_up))
+    monkeypatch.setattr(FakeApConnector, "create_bills", meet_at(meeting, creating))
+    run = run_integration(fake_demo.pk)
+    assert not meeting.broken, "the images were not looked up while the bills were made"
+    bills = synced(fake_demo, ObjectType.BILL)
+    assert run.counters.get("documents_done") == bills - 1 == len(fakes.ap().attachments)
+    assert run.counters.get("documents_failed") == 1
+    assert len(looked_up) == len(sent), "each invoice sent looked up once, ahead of its bill, and not again"
