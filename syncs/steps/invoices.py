@@ -198,7 +198,9 @@ class Invoices(StreamStep):
             def create(items):
                 return ap.create_bills([(p.vendor_id, p.item, p.coding) for p in items])
 
-            self.sync.ahead_of_bills([p.item for p in missing])
+            # Ahead for a first try only: one refused before (a payee on hold) is tried every run, and would pay for
+            # the look-ups each time whatever befalls it.
+            self.sync.ahead_of_bills([p.item for p in missing if not p.record.attempts])
             created = ledger.guarded_batch(missing, lambda: create(missing))
             if created is not None:
                 ledger.record_results(missing, settled(

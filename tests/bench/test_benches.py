@@ -100,7 +100,7 @@ def test_bench_demos_every_pair():
         assert first["erp_calls"] > 0 and first["ap_calls"] > 0, name
         # The connectors' own count includes sign-ins that some simulators do not count as calls.
         assert first["erp_calls"] + first["ap_calls"] <= first["api_calls"], name
-        assert again["ap_calls"] <= 10, name
+        assert again["ap_calls"] <= 10 and again["erp_calls"] <= 10, name  # a quiet run: at most 10 calls a system
         assert again["unchanged"] > 0, name
         assert_floor(demo, [demo["erp"], demo["ap"]])
     for name in ("IFS → BILL", "Acumatica → BILL", "SYSPRO → BILL"):
