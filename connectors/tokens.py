@@ -3,8 +3,10 @@ obtained by one at a time, kept in process memory between calls.
 
 One worker at a time signs in per connection, under a lock that holds no database transaction
 (limits.exclusive: an advisory lock on PostgreSQL, a file lock on SQLite); the others wait for it, then reuse what
-it obtained. The sign-in itself, with its retries and rate waits, runs outside any transaction: on SQLite a
-transaction held across it would be the database's one write lock. The token is then stored in a short one.
+it obtained. Threads of one process queue first on a lock of the process's own, woken the moment the sign-in ends
+(the lock across processes is polled), and take the token from memory. The sign-in itself, with its retries and
+rate waits, runs outside any transaction: on SQLite a transaction held across it would be the database's one write
+lock. The token is then stored in a short one.
 Each process also keeps the token it last used in memory, so a call neither reads the database nor
 decrypts anything; a refusal (401) drops it and re-reads the shared row before logging in again.
 """
@@ -74,6 +76,9 @@ SIGN_IN_WAIT = 300
 # whichever process the credentials were changed.
 _memory = {}
 _memory_lock = threading.Lock()
+# (connection pk, credentials fingerprint) -> a lock the threads of this process wanting a token for it queue on:
+# woken as soon as the one signing in is done (the lock across processes is polled), they take its token from memory.
+_signing_in = {}
 
 
 def credentials_fingerprint(connection):
@@ -123,6 +128,17 @@ class TokenStore:
         token = self.current(leeway)
         if token:
             return token
+        with _memory_lock:
+            local = _signing_in.setdefault(self.key, threading.Lock())
+        if not local.acquire(timeout=SIGN_IN_WAIT):
+            raise TransientError(f"Waited {SIGN_IN_WAIT} s for another sign-in to {self.connection.name} in this "
+                                 "process; the work resumes at its next turn.")
+        try:
+            return self.current(leeway) or self._obtain(login, leeway, refresh)
+        finally:
+            local.release()
+
+    def _obtain(self, login, leeway, refresh):
         with exclusive(f"token:{self.connection.pk}", wait_seconds=SIGN_IN_WAIT):
             row = ConnectionToken.objects.filter(connection=self.connection).first()
             token = self._read(row)

@@ -68,15 +68,25 @@ def test_a_sign_in_holds_no_database_lock_while_it_waits(expired):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_that_need_a_token_at_once_sign_in_once(expired, monkeypatch):
+    """Two threads of one process: the second queues on the process's own lock, is woken when the first has signed
+    in, and takes its token from memory, never polling the lock across processes (which a worker of another process
+    does, as test_limits shows)."""
     signing_in, second_waits = threading.Event(), threading.Event()
-    real_exclusive = tokens.exclusive
+    real_exclusive, real_current = tokens.exclusive, TokenStore.current
+    across = []
 
     def exclusive(key, **kwargs):
-        if threading.current_thread().name == "second":
-            second_waits.set()
+        across.append(threading.current_thread().name)
         return real_exclusive(key, **kwargs)
 
+    def current(self, *args, **kwargs):
+        found = real_current(self, *args, **kwargs)
+        if threading.current_thread().name == "second" and found is None:
+            second_waits.set()  # found no token: on its way to the lock, before the first's sign-in ends
+        return found
+
     monkeypatch.setattr(tokens, "exclusive", exclusive)
+    monkeypatch.setattr(TokenStore, "current", current)
     logins = []
 
     def login():
@@ -106,6 +116,7 @@ def test_two_workers_that_need_a_token_at_once_sign_in_once(expired, monkeypatch
     assert not errors
     assert logins == ["first"]
     assert got == {"first": "session-1", "second": "session-1"}
+    assert across == ["first"], "the second thread took the token from memory"
 
 
 @pytest.mark.django_db
