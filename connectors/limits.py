@@ -18,6 +18,7 @@ import hashlib
 import os
 import random
 import struct
+import threading
 import time
 import zlib
 from contextlib import contextmanager
@@ -51,12 +52,25 @@ def _wait_for(attempt, wait_seconds, sleep, failure):
     return held
 
 
+# (key, limit) -> the slots of this process: its threads queue there, woken the moment one is let go, and only
+# those holding one try the slots across processes, which are polled.
+_process_slots = {}
+_process_slots_lock = threading.Lock()
+
+
 @contextmanager
 def concurrency_slot(key, limit, *, wait_seconds=120, sleep=time.sleep):
     """Hold one of `limit` slots for `key` while the block runs."""
-    slot = _advisory_slot if connection.vendor == "postgresql" else _file_slot
-    with slot(key, limit, wait_seconds, sleep):
-        yield
+    with _process_slots_lock:
+        mine = _process_slots.setdefault((key, limit), threading.BoundedSemaphore(limit))
+    if not mine.acquire(timeout=wait_seconds):
+        raise TransientError(f"No free call slot for {key} after {wait_seconds} s.")
+    try:
+        slot = _advisory_slot if connection.vendor == "postgresql" else _file_slot
+        with slot(key, limit, wait_seconds, sleep):
+            yield
+    finally:
+        mine.release()
 
 
 @contextmanager

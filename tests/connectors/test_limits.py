@@ -427,3 +427,28 @@ def test_a_rate_token_costs_no_database_write_on_sqlite(lock_dir, django_assert_
         with pytest.raises(Deferred):
             # A caller whose clock lags counts in the newer window the file holds, never in a fresh old one.
             take_rate_token("quiet", 3, 60, max_wait=0, clock=lambda: 630.0)
+
+
+@pytest.mark.django_db
+def test_a_thread_waiting_for_a_slot_another_thread_holds_is_woken_without_polling():
+    """Threads of one process queue on the process's own slots: the one waiting is woken when the holder lets go,
+    and never polls the slots across processes (its `sleep` is never called)."""
+    entered, leave, slept = threading.Event(), threading.Event(), []
+
+    def hold():
+        try:
+            with concurrency_slot("one-at-a-time", 1):
+                entered.set()
+                leave.wait(timeout=30)
+        finally:
+            db.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert entered.wait(timeout=30)
+    # The holder lets go a moment later, while this thread waits or before it asks: in neither case does it poll.
+    threading.Timer(0.2, leave.set).start()
+    with concurrency_slot("one-at-a-time", 1, sleep=slept.append):
+        pass
+    holder.join(timeout=30)
+    assert slept == []
