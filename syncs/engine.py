@@ -25,7 +25,7 @@ from syncs.models import Integration, MappingRule, RunStatus, ap_account
 from syncs.pair import system_name
 from syncs.plan import plan_for
 from syncs.run import ACTOR, Heartbeat, Lease, conclude, finish, start_run, stopped_by
-from syncs.steps.base import Problem, target_lock
+from syncs.steps.base import Problem, Read, target_lock
 
 
 def run_integration(integration_id, trigger="manual", dry_run=False, since=None, actor=ACTOR, began=None):
@@ -68,7 +68,9 @@ class Ahead:
     stopped, or raises what stopped the read after them: the records read before an error go through as they would
     have), and whether `first` is the whole of it (`whole`)."""
 
-    def __init__(self, records, count):
+    def __init__(self, source, count):
+        records = iter(source)
+        self.read_at = getattr(source, "read_at", None)  # a Read's (steps.base)
         self.first, self.rest, self.whole = [], records, False
         try:
             for record in records:
@@ -211,14 +213,17 @@ class Sync:
     def read_ahead(self, steps, stack):
         """The first records of each of `steps` that has a source (Step.source), read on a thread of their own from the
         run's start, while the steps before it run: a first run's reads no longer wait for the writes before them.
-        Where another thread could not see this run's rows (threads_allowed), each step reads at its turn. Waited
-        for before the connectors close, whatever stopped the run; what a step never took is closed unread."""
+        Not for a step whose source reads what a step before it writes (Step.writes: the suppliers after vendor
+        edits written back to them), nor where another thread could not see this run's rows (threads_allowed): those
+        read at their turn. Waited for before the connectors close, whatever stopped the run; what a step never took
+        is closed unread."""
         if not threads_allowed():
             return
         sources = {}
         for step in steps:
-            if self.stopped_by(step):
-                continue
+            before = self.steps[:self.steps.index(step)]
+            if self.stopped_by(step) or any(step.source_reads in earlier.writes for earlier in before):
+                continue  # it reads at its turn, after what the steps before write
             try:
                 source = step.source(self)
             except Exception:  # raised again at the step's own turn, after the steps before it have run
@@ -237,7 +242,7 @@ class Sync:
         pool = ThreadPoolExecutor(max_workers=len(sources), thread_name_prefix="ahead")
         stack.callback(self.drop_ahead)
         stack.callback(pool.shutdown)
-        self.ahead = {step: pool.submit(in_thread, iter(source)) for step, source in sources.items()}
+        self.ahead = {step: pool.submit(in_thread, source) for step, source in sources.items()}
 
     def drop_ahead(self):
         """Close what was read ahead for a step that never took it (a generator's own clean-up runs)."""
@@ -251,9 +256,10 @@ class Sync:
         error the read met ahead is raised here, after the records read before it."""
         future = self.ahead.pop(type(step), None)
         if future is None:
-            return step.source(self)
+            source = step.source(self)
+            return source if isinstance(source, Read) else Read(source)
         ahead = future.result()
-        return chain(ahead.first, ahead.rest)
+        return Read(chain(ahead.first, ahead.rest), ahead.read_at)
 
     def ahead_of_bills(self, invoices):
         """The invoices about to be sent as bills, handed to each step of the run that can begin its own work on them

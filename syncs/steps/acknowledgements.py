@@ -11,6 +11,7 @@ class Acknowledgements(FollowUpStep):
     erp_requires = {can.ACKNOWLEDGES_TRANSFERRED_INVOICES: ("acknowledge_invoice",)}
     only_with = Invoices
     counter = "acknowledgements"
+    writes = ("erp:invoices",)
     kind = FollowUpKind.ACKNOWLEDGEMENT
 
     @classmethod

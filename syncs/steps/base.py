@@ -43,6 +43,10 @@ class Step:
     # before it starts. Those are read while the steps before the first that needs them run; a step that never
     # reads them (nor changes them) says False, and runs meanwhile.
     uses_mapping_rules = True
+    # What the step writes to either system ("erp:suppliers", "ap:bills"), and what its source reads (`source`): a
+    # step's source is read ahead of the steps before it only where none of them writes what it reads.
+    writes = ()
+    source_reads = ""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -66,10 +70,10 @@ class Step:
 
     @classmethod
     def source(cls, sync):
-        """What the step reads from a remote system, as an iterable that reads as it is taken (its arguments, a
-        cursor, taken from the database now), or None. A step that gives one has its first records read ahead while
-        the steps before it run (engine.Sync.read_ahead), and takes them with sync.records(self): so it may read
-        nothing that a step before it writes."""
+        """What the step reads from a remote system (`source_reads`), as an iterable that reads as it is taken (its
+        arguments, a cursor, taken from the database now), or None. A step that gives one has its first records read
+        ahead while the steps before it run (engine.Sync.read_ahead), unless one of those writes what it reads
+        (`writes`), and takes them with sync.records(self)."""
         return None
 
     @classmethod
@@ -87,6 +91,16 @@ class Step:
     def run(self, sync):
         """Take the step in the run whose context (engine.Sync) is `sync`: its connectors, ledger and counters."""
         raise NotImplementedError
+
+
+class Read:
+    """A source's records as they are read, and when the read began where that is kept on its rows (StreamStep)."""
+
+    def __init__(self, records, read_at=None):
+        self.records, self.read_at = records, read_at
+
+    def __iter__(self):
+        return iter(self.records)
 
 
 @dataclass(frozen=True)

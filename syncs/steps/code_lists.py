@@ -13,6 +13,7 @@ from syncs.steps.base import Step
 class CodeLists(Step):
     erp_requires = {can.READS_REFERENCE_DATA: ("gl_accounts", "dimensions")}
     ap_requires = {can.ACCEPTS_REFERENCE_DATA: ("publish_codes",)}
+    writes = ("ap:codes",)
 
     @classmethod
     def phrase(cls, source, target, integration):

@@ -14,6 +14,7 @@ class Documents(FollowUpStep):
     ap_requires = {can.ACCEPTS_INVOICE_DOCUMENTS: ("attach_document",)}
     only_with = Invoices
     counter = "documents"
+    writes = ("ap:documents",)
     kind = FollowUpKind.DOCUMENTS
 
     @classmethod

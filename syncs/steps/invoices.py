@@ -23,6 +23,8 @@ class Invoices(StreamStep):
     ap_requires = {can.CREATES_BILLS: ("bill_payload", "find_bills", "create_bills")}
     in_dry_run = True
     stream, object_type = "invoices", "bill"
+    writes = ("ap:bills",)
+    source_reads = "erp:invoices"
 
     @classmethod
     def phrase(cls, source, target, integration):
@@ -35,7 +37,7 @@ class Invoices(StreamStep):
         self._payable_currencies = False  # not asked yet
         try:
             with target_lock(sync, "bills"):
-                self.sync_stream(self.read())
+                self.sync_stream(self.read_approved())
         finally:
             if self.newly_held:  # what was noticed is said, even when the run stops later
                 alerts.bills_held_after_sending(sync.integration, sync.run, self.newly_held)
@@ -43,7 +45,7 @@ class Invoices(StreamStep):
     @classmethod
     def source(cls, sync):
         """The ERP's approved invoices since the cursor, with the held ones where the ERP reports holds in the same
-        calls. Read ahead of the steps before: none of them writes an invoice to the ERP."""
+        calls."""
         since = sync.ledger.since(cls.stream, cls.object_type)
         if can.REPORTS_HELD_INVOICES not in sync.integration.source.spec.capabilities:
             return sync.erp.approved_invoices(since)
@@ -54,7 +56,7 @@ class Invoices(StreamStep):
         """Its only calls to the ERP are its read: done once every invoice was read ahead."""
         return sync.read_whole(cls) is not None
 
-    def read(self):
+    def read_approved(self):
         """The approved invoices, and, from an ERP that reports holds (REPORTS_HELD_INVOICES, read in the same
         calls), the held, cancelled or voided ones that have a ledger row: a hold matters once a bill was sent or
         tried. One held before it was ever read is left out, no row made for it, as before holds were read."""

@@ -46,6 +46,8 @@ def chains(payments):
 class Payments(Step):
     ap_requires = {can.PAYMENTS_BY_POLLING: ("payments",)}
     erp_uses = (can.WRITES_PAYMENTS_BACK,)
+    writes = ("erp:payments",)
+    source_reads = "ap:payments"
 
     @classmethod
     def phrase(cls, source, target, integration):
@@ -59,8 +61,8 @@ class Payments(Step):
 
     @classmethod
     def source(cls, sync):
-        """The AP platform's payments since the cursor. Read ahead of the steps before: a bill they make has no
-        payment yet, and one paid meanwhile is read by the next run, the cursor being where this read stopped."""
+        """The AP platform's payments since the cursor. A bill made by a step before has no payment yet, and one paid
+        while this run goes on is read by the next, the cursor being where this read stopped."""
         return sync.ap.payments(sync.ledger.since("payments", "payment"))
 
     @classmethod

@@ -12,7 +12,7 @@ from connectors.errors import TransientError
 from connectors.records import Unreadable
 from syncs.ledger import RETRY_CLASSES
 from syncs.models import RecordStatus, SyncRecord
-from syncs.steps.base import Step
+from syncs.steps.base import Read, Step
 
 # The ledger's search fields (finance finds a record by them), refreshed from each read.
 SEARCH_FIELDS = ("number", "party", "amount", "currency", "document_date")
@@ -49,27 +49,27 @@ class StreamStep(Step):
     object_type = ""  # its ledger rows
     read_at = None  # when this run's read began, where the reader takes `known` (read)
 
-    def read(self, reader, since):
-        """`reader(since)`, told what the ledger holds as done when the reader takes `known` (its signature says so)
-        and this run reads only what changed: {source id: (marker, ISO time it was read)} of each row synced, set
-        aside or failed for good, which the reader need not read again while its source says it is unchanged since
-        (a quiet run costs no call per record). A resync or a replay reads everything again. `read_at` is kept on each
-        row this read writes, taken before the read starts: what changed during the read counts as changed after it."""
-        self.read_at = None
-        sync = self.sync
+    @classmethod
+    def read(cls, sync, reader, since):
+        """`reader(since)` as a Read, told what the ledger holds as done when the reader takes `known` (its signature
+        says so) and this run reads only what changed: {source id: (marker, ISO time it was read)} of each row synced,
+        set aside or failed for good, which the reader need not read again while its source says it is unchanged
+        since (a quiet run costs no call per record). A resync or a replay reads everything again. The Read's
+        `read_at` is kept on each row this read writes, taken before the read starts: what changed during the read
+        counts as changed after it."""
         if "known" not in inspect.signature(reader).parameters:
-            return reader(since)
-        self.read_at = timezone.now().isoformat()
+            return Read(reader(since))
+        read_at = timezone.now().isoformat()
         if sync.since_override is not None or sync.run.trigger == "replay":
-            return reader(since)
+            return Read(reader(since), read_at)
         # A failure that waits for a fix in the source is read again when the source changes it; one for a passing
         # reason is read again every run until it goes through.
-        held = SyncRecord.objects.filter(integration=sync.integration, object_type=self.object_type).filter(
+        held = SyncRecord.objects.filter(integration=sync.integration, object_type=cls.object_type).filter(
             Q(status__in=(RecordStatus.SYNCED, RecordStatus.SKIPPED))
             | Q(status=RecordStatus.FAILED) & ~Q(error_class__in=RETRY_CLASSES)).order_by()
-        known = {source_id: (marker, read_at) for source_id, marker, read_at
-                 in held.values_list("source_id", "data__marker", "data__read_at") if marker and read_at}
-        return reader(since, known=known)
+        known = {source_id: (marker, at) for source_id, marker, at
+                 in held.values_list("source_id", "data__marker", "data__read_at") if marker and at}
+        return Read(reader(since, known=known), read_at)
 
     def read_data(self, item):
         """What a row keeps of the read that gave it: the record's marker, and when the read began where kept."""

@@ -23,21 +23,29 @@ class Suppliers(StreamStep):
     in_dry_run = True
     uses_mapping_rules = False
     stream, object_type = "suppliers", "vendor"
+    writes = ("ap:vendors",)
+    source_reads = "erp:suppliers"
 
     @classmethod
     def phrase(cls, source, target, integration):
         return "suppliers → vendors"
 
+    @classmethod
+    def source(cls, sync):
+        """The ERP's suppliers since the cursor (those it holds as done and unchanged left out: read())."""
+        return cls.read(sync, sync.erp.suppliers, sync.ledger.since(cls.stream, cls.object_type))
+
     def run(self, sync):
         self.sync = sync
         self.owners = {}  # vendor key -> VendorOwner, for the suppliers of the batch at hand
         with target_lock(sync, "vendors"):
-            since = sync.ledger.since(self.stream, self.object_type)
-            if since is None and hasattr(sync.ap, "begin_vendor_lookup"):
+            if sync.ledger.since(self.stream, self.object_type) is None and hasattr(sync.ap, "begin_vendor_lookup"):
                 # A first read makes a vendor of nearly every supplier: what the look-up before creating needs is
                 # read meanwhile. Not on later reads, which may make none and would pay for a list never used.
                 sync.ap.begin_vendor_lookup()
-            self.sync_stream(self.read(sync.erp.suppliers, since))
+            read = sync.records(self)
+            self.read_at = read.read_at
+            self.sync_stream(read)
 
     def describe(self, supplier):
         return supplier.name

@@ -34,6 +34,7 @@ class VendorEdits(Step):
     ap_requires = {can.REPORTS_VENDOR_EDITS: ("vendor_edits",)}
     only_with = Suppliers  # the vendors it reads edits of are those the suppliers step made
     uses_mapping_rules = False
+    writes = ("erp:suppliers",)
 
     @classmethod
     def phrase(cls, source, target, integration):

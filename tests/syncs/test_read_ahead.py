@@ -176,3 +176,36 @@ def test_the_invoices_images_are_looked_up_while_their_bills_are_made(fakes, fak
     assert run.counters.get("documents_done") == bills - 1 == len(fakes.ap().attachments)
     assert run.counters.get("documents_failed") == 1
     assert len(looked_up) == len(sent), "each invoice sent looked up once, ahead of its bill, and not again"
+
+
+def test_every_step_with_a_source_says_what_it_reads():
+    """The rule that keeps a read ahead from running before the writes it depends on needs each source to say what it
+    reads, and a step writing it to say so."""
+    from syncs.steps import STEPS
+    from syncs.steps.base import Step
+
+    with_source = [step for step in STEPS if step.source.__func__ is not Step.source.__func__]
+    assert with_source and all(step.source_reads for step in with_source)
+    written = {what for step in STEPS for what in step.writes}
+    assert "erp:suppliers" in written and "erp:invoices" in written
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_suppliers_are_not_read_ahead_of_the_vendor_edits_written_back_to_them(fakes, fake_demo, monkeypatch):
+    """The fake pair's plan writes vendor edits to the ERP's suppliers first: the suppliers are read at their turn,
+    after those writes; the invoices and payments, which no step before writes, are read ahead."""
+    from syncs import engine
+
+    seen = {}
+    read_ahead = engine.Sync.read_ahead
+
+    def recorded(self, steps, stack):
+        read_ahead(self, steps, stack)
+        seen["ahead"] = sorted(step.__name__ for step in self.ahead)
+        seen["plan"] = [step.__name__ for step in self.steps]
+
+    monkeypatch.setattr(engine.Sync, "read_ahead", recorded)
+    run_integration(fake_demo.pk)
+    assert seen["plan"][:2] == ["VendorEdits", "Suppliers"]
+    assert seen["ahead"] == ["Invoices", "Payments"]

@@ -93,3 +93,23 @@ def test_a_supplier_s_address_is_read_while_its_page_s_statuses_are(tenant, sand
     run = run_integration(integration.pk)
     assert not beside.broken, "the addresses waited for the statuses"
     assert run.counters.get("vendors_created", 0) > 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_suppliers_are_read_while_the_code_lists_are_published(tenant, sandbox, monkeypatch):
+    """Infor → AvidXchange: no step before the suppliers' writes to them, so they are read ahead, while the code lists
+    go out."""
+    integration = infor_to_avidxchange(tenant, sandbox, every_account=True)
+    barrier = threading.Barrier(2, timeout=10)
+    suppliers = InforConnector.suppliers
+
+    def suppliers_meeting(self, *args, **kwargs):
+        barrier.wait()
+        yield from suppliers(self, *args, **kwargs)
+
+    monkeypatch.setattr(InforConnector, "suppliers", suppliers_meeting)
+    monkeypatch.setattr(AvidClient, "upsert_codes", meeting(barrier, AvidClient.upsert_codes))
+    run = run_integration(integration.pk)
+    assert not barrier.broken, "the suppliers waited for the code lists"
+    assert run.counters.get("vendors_created", 0) > 0 and run.counters.get("codes_published", 0) > 0
