@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from multiprocessing.connection import Listener
 from pathlib import Path
 
@@ -201,29 +202,37 @@ def test_a_killed_holder_frees_its_lock(mode, lock_dir):
         holder.stdout.close()
 
 
-@pytest.mark.django_db
-def test_exclusive_excludes_threads_of_one_process_and_not_the_slots():
+@contextmanager
+def held_by_another_thread(hold):
+    """`hold()`, a context manager, entered by another thread of this process; the block gets the event that makes
+    it let go, which it does at the latest when the block ends."""
     entered, leave = threading.Event(), threading.Event()
 
-    def hold():
+    def holder():
         try:
-            with exclusive("shared"):
+            with hold():
                 entered.set()
                 leave.wait(timeout=30)
         finally:
             db.close()
 
-    holder = threading.Thread(target=hold)
-    holder.start()
+    thread = threading.Thread(target=holder)
+    thread.start()
     try:
         assert entered.wait(timeout=30)
+        yield leave
+    finally:
+        leave.set()
+        thread.join(timeout=30)
+
+
+@pytest.mark.django_db
+def test_exclusive_excludes_threads_of_one_process_and_not_the_slots():
+    with held_by_another_thread(lambda: exclusive("shared")):
         with pytest.raises(TransientError, match="held the lock on shared"), exclusive("shared", wait_seconds=0):
             pass
         with concurrency_slot("shared", 1, wait_seconds=0), exclusive("other", wait_seconds=0):
             pass
-    finally:
-        leave.set()
-        holder.join(timeout=30)
     with exclusive("shared", wait_seconds=0):
         pass
 
@@ -433,22 +442,10 @@ def test_a_rate_token_costs_no_database_write_on_sqlite(lock_dir, django_assert_
 def test_a_thread_waiting_for_a_slot_another_thread_holds_is_woken_without_polling():
     """Threads of one process queue on the process's own slots: the one waiting is woken when the holder lets go,
     and never polls the slots across processes (its `sleep` is never called)."""
-    entered, leave, slept = threading.Event(), threading.Event(), []
-
-    def hold():
-        try:
-            with concurrency_slot("one-at-a-time", 1):
-                entered.set()
-                leave.wait(timeout=30)
-        finally:
-            db.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert entered.wait(timeout=30)
-    # The holder lets go a moment later, while this thread waits or before it asks: in neither case does it poll.
-    threading.Timer(0.2, leave.set).start()
-    with concurrency_slot("one-at-a-time", 1, sleep=slept.append):
-        pass
-    holder.join(timeout=30)
+    slept = []
+    with held_by_another_thread(lambda: concurrency_slot("one-at-a-time", 1)) as leave:
+        # The holder lets go a moment later, while this thread waits or before it asks: in neither case does it poll.
+        threading.Timer(0.2, leave.set).start()
+        with concurrency_slot("one-at-a-time", 1, sleep=slept.append):
+            pass
     assert slept == []

@@ -58,11 +58,17 @@ def test_code_lists_read_and_published_at_once(tenant, sandbox, monkeypatch):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_supplier_e_mails_read_beside_the_change_markers(tenant, sandbox, monkeypatch):
+@pytest.mark.parametrize("first, second, waited", [
+    ((InforConnector, "supplier_emails"), (ChangeFloors, "after"), "the e-mail list waited for the markers"),
+    ((InforConnector, "listed_statuses"), (InforConnector, "supplier_details"),
+     "the addresses waited for the statuses"),
+], ids=["e-mails beside the markers", "addresses beside the statuses"])
+def test_a_supplier_read_that_depends_on_nothing_but_the_list_goes_beside_another(tenant, sandbox, monkeypatch, first,
+                                                                                  second, waited):
     integration = infor_to_avidxchange(tenant, sandbox, every_account=True)
-    beside = pair_meeting(monkeypatch, (InforConnector, "supplier_emails"), (ChangeFloors, "after"))
+    beside = pair_meeting(monkeypatch, first, second)
     run = run_integration(integration.pk)
-    assert not beside.broken, "the e-mail list waited for the markers"
+    assert not beside.broken, waited
     assert run.counters.get("vendors_created", 0) > 0
 
 
@@ -83,16 +89,6 @@ def test_the_filter_check_and_the_search_s_first_point_are_asked_at_once(tenant,
     run_integration(integration.pk)
     assert not barrier.broken, "the search's first list waited for the filter's check"
     assert len(set(asked[:2])) == 2
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_a_supplier_s_address_is_read_while_its_page_s_statuses_are(tenant, sandbox, monkeypatch):
-    integration = infor_to_avidxchange(tenant, sandbox, every_account=True)
-    beside = pair_meeting(monkeypatch, (InforConnector, "listed_statuses"), (InforConnector, "supplier_details"))
-    run = run_integration(integration.pk)
-    assert not beside.broken, "the addresses waited for the statuses"
-    assert run.counters.get("vendors_created", 0) > 0
 
 
 @pytest.mark.postgres
