@@ -91,10 +91,14 @@ class Environment:
             self.sims.control("faults", {"system": system, "latency_ms": self.args.latency_ms})
 
     def reload(self):
-        """Simulators as new and an empty ledger: a first run again, in the same database."""
+        """Simulators as new and an empty ledger: a first run again, in the same database. The tokens kept for the
+        simulators' sessions go too: reset, they know none of them, and a run would first be refused, then sign in
+        again from each of its threads, which is no measure of the ledger."""
+        from connectors.models import ConnectionToken
         from syncs.models import Cursor, SyncRecord
 
         self.sims.control("reset", {})
+        ConnectionToken.objects.all().delete()
         self.seed()
         self.latency()
         SyncRecord.objects.filter(integration=self.integration).delete()
