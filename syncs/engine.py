@@ -9,16 +9,15 @@ connector, and the plan asks what each system declares.
 """
 
 from collections import Counter
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, wait
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from itertools import chain
 
-from django.db import connection as db_connection
 from django.utils import timezone
 
 from connectors.assumptions import stopped_capabilities
-from connectors.http import fan_out, threads_allowed
+from connectors.http import begin, fan_out, threads_allowed
 from syncs import reference
 from syncs.ledger import Ledger
 from syncs.models import Integration, MappingRule, RunStatus, ap_account
@@ -121,7 +120,7 @@ class Sync:
         self.signing_out = None  # the ERP's sign-out, begun once no step still to run calls it (sign_out_early)
         self.steps = []  # the steps this run takes, in order (execute)
         self.begun = {}  # key -> future of work begun for a step still to come (begin), taken by it (begun_result)
-        self.begin_pool = None
+        self.started = []  # futures of the work begun on threads of its own (start)
 
     def api_calls(self):
         return sum(c.calls for c in (self.erp, self.ap) if c is not None)
@@ -146,10 +145,10 @@ class Sync:
             self.ap = stack.enter_context(self.integration.target.connector())
             self.ap.vendor_key_prefix = self.integration.vendor_key_prefix
             self.account = ap_account(self.integration.target, self.ap)
-            reading = self.read_reference_ahead(stack)
+            stack.callback(self.wait_for_started)
+            reading = self.read_reference_ahead()
             steps = self.steps = [step for step in plan_for(self.integration) if step.in_dry_run or not self.dry_run]
-            stack.callback(self.end_begun)
-            self.read_ahead(steps[1:], stack)
+            self.read_ahead(steps[1:])
             for at, step in enumerate(steps):
                 why = self.stopped_by(step)
                 if why:
@@ -159,7 +158,7 @@ class Sync:
                 if reading is not None and step.uses_mapping_rules:
                     self.load_reference_data(reading)
                     reading = None
-                self.sign_out_early(steps[at:], stack)
+                self.sign_out_early(steps[at:])
                 with self.turn(step):
                     step().run(self)
             if reading is not None:
@@ -181,26 +180,16 @@ class Sync:
                         "customer agrees the runs may go on.")
         return ""
 
-    def read_reference_ahead(self, stack):
+    def read_reference_ahead(self):
         """The AP platform's reference lists being read, with the ERP signing in meanwhile (read_reference), in a
         thread of its own while the steps that need no mapping rules run: a future whose result load_reference_data
-        takes. Where another thread could not see this run's rows (an in-memory SQLite database, an open
-        transaction: fan_out's rule), read here and now, before any step. Waited for before the connectors close,
-        whatever stopped the run; an error it met is raised when its result is taken."""
-        if not threads_allowed():
-            done = Future()
-            done.set_result(self.read_reference())
-            return done
-
-        def in_thread():
-            try:
-                return self.read_reference()
-            finally:
-                db_connection.close()
-
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reference")
-        stack.callback(pool.shutdown)  # the read finishes before the connectors close
-        return pool.submit(in_thread)
+        takes. Where another thread could not see this run's rows (threads_allowed), read here and now, before any
+        step. An error it met is raised when its result is taken."""
+        reading = self.start(self.read_reference)
+        if reading is None:
+            reading = Future()
+            reading.set_result(self.read_reference())
+        return reading
 
     def read_reference(self):
         """(GL accounts, dimensions) of the AP platform, the ERP signed in meanwhile for the steps after. The lists one
@@ -210,16 +199,31 @@ class Sync:
             lambda: (list(self.ap.gl_accounts()), list(self.ap.dimensions())), lambda: sign_in(self.erp)), 2)
         return accounts, dimensions
 
-    def read_ahead(self, steps, stack):
+    def start(self, work):
+        """`work()` begun on a thread of its own (connectors.http.begin), or None where threads could not see this
+        run's rows; waited for before the connectors close, whatever stopped the run (wait_for_started)."""
+        future = begin(work)
+        if future is not None:
+            self.started.append(future)
+        return future
+
+    def wait_for_started(self):
+        """What was begun for the run finishes before its connectors close; what was read ahead for a step that never
+        took it is closed unread (a generator's own clean-up runs), and what was begun for one is dropped."""
+        wait(self.started)
+        for future in self.ahead.values():
+            if future.exception() is None:
+                getattr(future.result().rest, "close", lambda: None)()
+        self.ahead, self.begun = {}, {}
+
+    def read_ahead(self, steps):
         """The first records of each of `steps` that has a source (Step.source), read on a thread of their own from the
         run's start, while the steps before it run: a first run's reads no longer wait for the writes before them.
         Not for a step whose source reads what a step before it writes (Step.writes: the suppliers after vendor
         edits written back to them), nor where another thread could not see this run's rows (threads_allowed): those
-        read at their turn. Waited for before the connectors close, whatever stopped the run; what a step never took
-        is closed unread."""
+        read at their turn."""
         if not threads_allowed():
             return
-        sources = {}
         for step in steps:
             before = self.steps[:self.steps.index(step)]
             if self.stopped_by(step) or any(step.source_reads in earlier.writes for earlier in before):
@@ -229,27 +233,7 @@ class Sync:
             except Exception:  # raised again at the step's own turn, after the steps before it have run
                 continue
             if source is not None:
-                sources[step] = source
-        if not sources:
-            return
-
-        def in_thread(records):
-            try:
-                return Ahead(records, self.batch_size)
-            finally:
-                db_connection.close()
-
-        pool = ThreadPoolExecutor(max_workers=len(sources), thread_name_prefix="ahead")
-        stack.callback(self.drop_ahead)
-        stack.callback(pool.shutdown)
-        self.ahead = {step: pool.submit(in_thread, source) for step, source in sources.items()}
-
-    def drop_ahead(self):
-        """Close what was read ahead for a step that never took it (a generator's own clean-up runs)."""
-        for future in self.ahead.values():
-            if future.exception() is None:
-                getattr(future.result().rest, "close", lambda: None)()
-        self.ahead = {}
+                self.ahead[step] = self.start(lambda source=source: Ahead(source, self.batch_size))
 
     def records(self, step):
         """What `step`'s source gives, its first records read ahead where they were (read_ahead), else read now; an
@@ -269,24 +253,18 @@ class Sync:
                 step.ahead_of_bills(self, invoices)
 
     def begin(self, work, futures):
-        """`work()` begun now on a thread of the run's, setting `futures` ({key: Future}) for a step still to come to
-        take by key (begun_result); one it leaves unset is cancelled when it ends, and the step then does that part
-        itself. Nothing is begun where threads could not see this run's rows (threads_allowed)."""
-        if not threads_allowed():
-            return
-        if self.begin_pool is None:
-            self.begin_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="begun")
-
-        def in_thread():
+        """`work()` begun now on a thread of its own (start), setting `futures` ({key: Future}) for a step still to come
+        to take by key (begun_result); one it leaves unset is cancelled when it ends, and the step then does that part
+        itself. Nothing is begun where threads could not see this run's rows."""
+        def setting():
             try:
                 work()
             finally:
                 for future in futures.values():
                     future.cancel()  # only one still pending: the others are done
-                db_connection.close()
 
-        self.begun.update(futures)
-        self.begin_pool.submit(in_thread)
+        if self.start(setting) is not None:
+            self.begun.update(futures)
 
     def begun_result(self, key):
         """What the work begun under `key` gave (or the error it met, raised here), or None where none was begun or
@@ -297,12 +275,6 @@ class Sync:
         except CancelledError:
             return None
 
-    def end_begun(self):
-        """Work begun for a step that never took it is waited for before the connectors close, and dropped."""
-        if self.begin_pool is not None:
-            self.begin_pool.shutdown()
-        self.begun = {}
-
     def read_whole(self, step):
         """Every record `step`'s source gives, when they have all been read ahead already, else None: never waits."""
         future = self.ahead.get(step if isinstance(step, type) else type(step))
@@ -310,23 +282,14 @@ class Sync:
             return None
         return future.result().first
 
-    def sign_out_early(self, steps, stack):
+    def sign_out_early(self, steps):
         """Sign out of the ERP on a thread of its own, while `steps` (those still to run) run, when none of them will
         call it (Step.done_with_erp): a session holds a licence seat, and its sign-out is a round trip the run no
         longer waits for. Once; waited for before the ERP's connector closes, which then signs out only a session
         used since (a step that called the ERP after all signs in again: a round trip more, nothing lost)."""
-        if self.signing_out is not None or not threads_allowed() or not all(s.done_with_erp(self) for s in steps):
-            return
-
-        def in_thread():
-            try:
-                self.erp.__exit__(None, None, None)  # closes as the run's end does: never raises
-            finally:
-                db_connection.close()
-
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sign-out")
-        stack.callback(pool.shutdown)
-        self.signing_out = pool.submit(in_thread)
+        if self.signing_out is None and all(step.done_with_erp(self) for step in steps):
+            # closes as the run's end does: never raises
+            self.signing_out = self.start(lambda: self.erp.__exit__(None, None, None))
 
     def fence(self):
         """Stop the run (run.TakenOver) unless it still holds its integration. Called before each step, and by a step

@@ -118,7 +118,7 @@ def test_the_erp_is_signed_out_while_the_bills_are_made_when_no_step_after_calls
     run = run_integration(fake_demo.pk)
     assert not meeting.broken, "the ERP was not signed out while the bills were made"
     assert run.counters.get("bills_created") == synced(fake_demo, ObjectType.BILL) > 0
-    assert erp_only_reads[0].startswith("sign-out"), erp_only_reads
+    assert erp_only_reads[0] != "MainThread", "signed out on a thread of its own, while the bills were made"
 
 
 @pytest.mark.postgres
@@ -200,8 +200,8 @@ def test_the_suppliers_are_not_read_ahead_of_the_vendor_edits_written_back_to_th
     seen = {}
     read_ahead = engine.Sync.read_ahead
 
-    def recorded(self, steps, stack):
-        read_ahead(self, steps, stack)
+    def recorded(self, steps):
+        read_ahead(self, steps)
         seen["ahead"] = sorted(step.__name__ for step in self.ahead)
         seen["plan"] = [step.__name__ for step in self.steps]
 
